@@ -1,0 +1,55 @@
+//! Calendar dates as Jigi's APIs and events write them: `YYYY-MM-DD`.
+
+use chrono::NaiveDate;
+
+/// Parses a `YYYY-MM-DD` date (exactly that shape: no time, no offset).
+pub fn parse_date(text: &str) -> Option<NaiveDate> {
+    if text.len() != 10 {
+        return None;
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
+}
+
+/// Formats a date as `YYYY-MM-DD`.
+pub fn format_date(date: NaiveDate) -> String {
+    date.format("%Y-%m-%d").to_string()
+}
+
+/// Whole months from `birth` to `on` (0 if `on` is before `birth`), the way
+/// ages of young children are counted: a child born on 15 March is 6 months
+/// old from 15 September.
+pub fn age_in_months(birth: NaiveDate, on: NaiveDate) -> u32 {
+    use chrono::Datelike;
+    if on < birth {
+        return 0;
+    }
+    let months = (on.year() - birth.year()) * 12 + on.month() as i32 - birth.month() as i32;
+    let months = if on.day() < birth.day() { months - 1 } else { months };
+    months.max(0) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        parse_date(s).unwrap()
+    }
+
+    #[test]
+    fn parses_only_the_iso_shape() {
+        assert_eq!(format_date(d("2018-10-01")), "2018-10-01");
+        for bad in ["2018-1-01", "2018-02-30", "01/10/2018", "2018-10-01T00:00:00Z", ""] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn counts_whole_months() {
+        assert_eq!(age_in_months(d("2018-03-15"), d("2018-09-14")), 5);
+        assert_eq!(age_in_months(d("2018-03-15"), d("2018-09-15")), 6);
+        assert_eq!(age_in_months(d("2013-06-01"), d("2018-05-31")), 59);
+        assert_eq!(age_in_months(d("2013-06-01"), d("2018-06-01")), 60);
+        assert_eq!(age_in_months(d("2018-06-01"), d("2018-01-01")), 0);
+    }
+}

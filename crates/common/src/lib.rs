@@ -1,0 +1,25 @@
+//! Domain values shared by every Jigi service.
+//!
+//! Each type here can only hold a valid value: parsing is the one way in, so
+//! code that receives a [`Region`], a [`Period`] or a [`Fcfa`] never checks it
+//! again.
+//!
+//! - [`region`]: the eight regions and their slugs (used in event subjects and stream names);
+//! - [`geography`]: the reference of regions, cercles, communes and villages, loaded from a data file;
+//! - [`period`]: quarters and years such as `2018Q4`;
+//! - [`money`]: whole francs CFA;
+//! - [`component`]: the programme's components (TM, MA, PNP, AGR, HIMO);
+//! - [`date`]: calendar dates as the APIs write them (`YYYY-MM-DD`).
+
+pub mod component;
+pub mod date;
+pub mod geography;
+pub mod money;
+pub mod period;
+pub mod region;
+
+pub use component::Component;
+pub use geography::{Area, AreaLevel, Geography, GeographyError};
+pub use money::Fcfa;
+pub use period::{Period, PeriodError};
+pub use region::{Region, UnknownRegion};

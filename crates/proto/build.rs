@@ -1,0 +1,47 @@
+//! Compiles every `.proto` under the workspace's `proto/` directory with
+//! `protox` (pure Rust, so no system `protoc` is needed) and generates prost
+//! messages plus tonic clients and servers.
+
+use std::path::{Path, PathBuf};
+
+use prost::Message;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let proto_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    let files = proto_files(&proto_root)?;
+    println!("cargo:rerun-if-changed={}", proto_root.display());
+
+    let descriptors = protox::compile(&files, [&proto_root])?;
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+    // Served by gRPC reflection and used to check compatibility of the contract.
+    std::fs::write(
+        out_dir.join("jigi_descriptor.bin"),
+        descriptors.encode_to_vec(),
+    )?;
+
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_fds(descriptors)?;
+    Ok(())
+}
+
+/// Every `.proto` file below `dir`, sorted so the build is reproducible.
+fn proto_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                println!("cargo:rerun-if-changed={}", path.display());
+                pending.push(path);
+            } else if path.extension().is_some_and(|ext| ext == "proto") {
+                println!("cargo:rerun-if-changed={}", path.display());
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}

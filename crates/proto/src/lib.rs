@@ -1,0 +1,33 @@
+//! Rust types generated from Jigi's public contract in `proto/`.
+//!
+//! The module tree mirrors the proto packages: `jigi::common::v1`,
+//! `jigi::registry::v1`, `jigi::events::v1`, and so on. Services and clients
+//! use these types directly; the crate adds nothing but the generated code and
+//! the encoded descriptor set (for gRPC reflection).
+
+#![allow(clippy::all, clippy::pedantic)]
+
+/// Generated code, one module per proto package.
+pub mod jigi {
+    pub mod common {
+        pub mod v1 {
+            tonic::include_proto!("jigi.common.v1");
+        }
+    }
+    pub mod events {
+        pub mod v1 {
+            tonic::include_proto!("jigi.events.v1");
+        }
+    }
+    pub mod registry {
+        pub mod v1 {
+            tonic::include_proto!("jigi.registry.v1");
+        }
+    }
+}
+
+pub use jigi::{common::v1 as common, events::v1 as events, registry::v1 as registry};
+
+/// The encoded `FileDescriptorSet` of every Jigi proto and its imports, for
+/// gRPC server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/jigi_descriptor.bin"));
