@@ -1,0 +1,131 @@
+//! Installing the process-wide subscriber: logs plus OpenTelemetry spans.
+
+use std::sync::Once;
+
+use opentelemetry::KeyValue;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing::level_filters::LevelFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::{EnvFilter, Layer};
+use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::log_format::WithTraceIds;
+
+/// Who is emitting telemetry; becomes the OpenTelemetry resource.
+#[derive(Debug, Clone)]
+pub struct TelemetryConfig {
+    /// `service.name`, e.g. `jigi-registry`.
+    pub service_name: String,
+    /// `service.version`.
+    pub service_version: String,
+    /// `jigi.region`: the region slug, or `national`.
+    pub region: String,
+    /// `deployment.environment.name`, e.g. `production`, `demo`, `test`.
+    pub deployment: String,
+    /// Default log filter when `RUST_LOG` is not set, e.g. `info`.
+    pub default_log_filter: String,
+}
+
+/// Why telemetry could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("cannot build the OTLP exporter: {0}")]
+    Exporter(#[from] opentelemetry_otlp::ExporterBuildError),
+    #[error("a global tracing subscriber is already installed")]
+    AlreadyInstalled,
+}
+
+/// Keeps the tracer provider alive; dropping it flushes pending spans.
+#[must_use = "dropping the guard flushes and stops span export"]
+pub struct TelemetryGuard {
+    provider: SdkTracerProvider,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Err(err) = self.provider.shutdown() {
+            eprintln!("telemetry: flushing spans at shutdown failed: {err}");
+        }
+    }
+}
+
+/// Installs logging and tracing for the whole process. Call once, from `main`,
+/// inside the Tokio runtime (the OTLP exporter needs it).
+pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
+    let provider = tracer_provider(config)?;
+    let tracer = provider.tracer("jigi");
+    let log_filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(&config.default_log_filter));
+    tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(tracer).with_filter(span_filter()))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .event_format(WithTraceIds::default())
+                .with_filter(log_filter),
+        )
+        .try_init()
+        .map_err(|_| TelemetryError::AlreadyInstalled)?;
+    Ok(TelemetryGuard { provider })
+}
+
+/// Installs a subscriber for tests, once per test binary: spans get real
+/// trace IDs (so propagation can be tested) but nothing is exported; logs go
+/// to the test harness at the level of `RUST_LOG` (default `warn`).
+pub fn init_for_tests() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let provider = SdkTracerProvider::builder().build();
+        let tracer = provider.tracer("jigi-test");
+        // The provider must outlive every test in the binary.
+        std::mem::forget(provider);
+        let log_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+        let _ = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(tracer).with_filter(span_filter()))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_test_writer()
+                    .event_format(WithTraceIds::default())
+                    .with_filter(log_filter),
+            )
+            .try_init();
+    });
+}
+
+/// Which spans become OpenTelemetry spans, independently of the log level:
+/// Jigi's own spans (targets `jigi_*`) at INFO, libraries only for warnings.
+/// Quieting the logs must not break traces.
+fn span_filter() -> Targets {
+    Targets::new()
+        .with_target("jigi", LevelFilter::INFO)
+        .with_default(LevelFilter::WARN)
+}
+
+fn tracer_provider(config: &TelemetryConfig) -> Result<SdkTracerProvider, TelemetryError> {
+    let resource = Resource::builder()
+        .with_service_name(config.service_name.clone())
+        .with_attributes([
+            KeyValue::new("service.namespace", "jigi"),
+            KeyValue::new("service.version", config.service_version.clone()),
+            KeyValue::new("jigi.region", config.region.clone()),
+            KeyValue::new("deployment.environment.name", config.deployment.clone()),
+        ])
+        .build();
+    // The sampler comes from OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG
+    // (the SDK reads them); the default is parent-based, always on.
+    let builder = SdkTracerProvider::builder().with_resource(resource);
+    let exporting = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").is_ok_and(|v| !v.is_empty())
+        || std::env::var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_ok_and(|v| !v.is_empty());
+    let builder = if exporting {
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .build()?;
+        builder.with_batch_exporter(exporter)
+    } else {
+        builder
+    };
+    Ok(builder.build())
+}
