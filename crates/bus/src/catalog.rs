@@ -1,0 +1,98 @@
+//! Every event type Jigi publishes, in one place.
+//!
+//! An [`EventKind`] fixes an event's subject (below its region) and its
+//! CloudEvents type; [`DomainEvent`] ties it to the protobuf message that is
+//! its payload. Adding an event means adding it here, so the public contract
+//! (and its documentation) can be checked against this list.
+
+use jigi_common::Region;
+use jigi_proto::events;
+
+use crate::subject;
+
+/// The identity of an event type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EventKind {
+    /// Publishing service, e.g. `registry`.
+    pub service: &'static str,
+    /// Entity the event is about, e.g. `household`.
+    pub entity: &'static str,
+    /// What happened, in the past tense, e.g. `registered`.
+    pub action: &'static str,
+    /// Version of the payload; a breaking change is a new version.
+    pub version: u32,
+    /// Full protobuf name of the payload, e.g. `jigi.events.v1.HouseholdRegistered`.
+    pub message: &'static str,
+}
+
+impl EventKind {
+    /// `jigi.<region>.<service>.<entity>.<action>`.
+    pub fn subject(&self, region: Region) -> String {
+        subject::event_subject(region, self.service, self.entity, self.action)
+    }
+
+    /// CloudEvents `type`: `jigi.<service>.<entity>.<action>.v<version>`.
+    pub fn ce_type(&self) -> String {
+        format!("jigi.{}.{}.{}.v{}", self.service, self.entity, self.action, self.version)
+    }
+
+    /// `content-type` of the payload.
+    pub fn content_type(&self) -> String {
+        format!("application/protobuf; proto={}", self.message)
+    }
+}
+
+/// A protobuf message that is the payload of one kind of event.
+pub trait DomainEvent: prost::Message + Default + Sized {
+    const KIND: EventKind;
+}
+
+macro_rules! catalog {
+    ($( $message:ident => $service:literal, $entity:literal, $action:literal; )*) => {
+        $(
+            impl DomainEvent for events::$message {
+                const KIND: EventKind = EventKind {
+                    service: $service,
+                    entity: $entity,
+                    action: $action,
+                    version: 1,
+                    message: concat!("jigi.events.v1.", stringify!($message)),
+                };
+            }
+        )*
+
+        /// Every event kind, for documentation and contract checks.
+        pub const ALL: &[EventKind] = &[$(<events::$message as DomainEvent>::KIND),*];
+    };
+}
+
+catalog! {
+    HouseholdRegistered => "registry", "household", "registered";
+    HouseholdUpdated => "registry", "household", "updated";
+    HouseholdEnrolled => "registry", "household", "enrolled";
+    HouseholdExited => "registry", "household", "exited";
+    MemberAdded => "registry", "member", "added";
+    MemberUpdated => "registry", "member", "updated";
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn kinds_are_unique_and_well_formed() {
+        let mut types = HashSet::new();
+        for kind in ALL {
+            assert!(types.insert(kind.ce_type()), "duplicate {}", kind.ce_type());
+            for token in [kind.service, kind.entity, kind.action] {
+                assert!(subject::is_valid_token(token), "{token}");
+            }
+        }
+        let kind = <events::HouseholdRegistered as DomainEvent>::KIND;
+        assert_eq!(kind.subject(Region::Sikasso), "jigi.sikasso.registry.household.registered");
+        assert_eq!(kind.ce_type(), "jigi.registry.household.registered.v1");
+        assert_eq!(kind.message, "jigi.events.v1.HouseholdRegistered");
+    }
+}

@@ -1,0 +1,178 @@
+//! The streams: one per region, capturing `jigi.<region>.>`, and the national
+//! stream that sources them all. Set-up is idempotent, so every service calls
+//! it at start.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, stream};
+use jigi_common::Region;
+
+use crate::subject;
+
+/// How long JetStream remembers a `Nats-Msg-Id` to drop a republished event.
+/// Longer than any outbox retry after a crash or a broken link (the relay
+/// retries within seconds of NATS answering again).
+pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// A failure to set up a stream.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up stream {stream}: {reason}")]
+pub struct StreamSetupError {
+    pub stream: String,
+    pub reason: String,
+}
+
+/// The configuration of a region's stream.
+pub fn region_stream_config(region: Region) -> stream::Config {
+    stream::Config {
+        name: subject::region_stream(region),
+        description: Some(format!("Events of the region of {}", region.name())),
+        subjects: vec![subject::region_wildcard(region)],
+        storage: stream::StorageType::File,
+        duplicate_window: DUPLICATE_WINDOW,
+        // Events are facts: never deleted, never purged (sourcing would not
+        // replicate a delete anyway).
+        deny_delete: true,
+        deny_purge: true,
+        ..Default::default()
+    }
+}
+
+/// Where the national stream finds a region's stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegionSource {
+    /// On the same server (one machine holds everything).
+    Local(Region),
+    /// In another JetStream domain (the region's leaf node), named after it.
+    Domain(Region, String),
+}
+
+impl RegionSource {
+    fn region(&self) -> Region {
+        match self {
+            RegionSource::Local(region) | RegionSource::Domain(region, _) => *region,
+        }
+    }
+}
+
+/// The configuration of the national stream.
+pub fn national_stream_config(sources: &[RegionSource]) -> stream::Config {
+    let sources = sources
+        .iter()
+        .map(|source| stream::Source {
+            name: subject::region_stream(source.region()),
+            external: match source {
+                RegionSource::Local(_) => None,
+                RegionSource::Domain(_, domain) => Some(stream::External {
+                    api_prefix: format!("$JS.{domain}.API"),
+                    delivery_prefix: None,
+                }),
+            },
+            ..Default::default()
+        })
+        .collect();
+    stream::Config {
+        name: subject::NATIONAL_STREAM.to_owned(),
+        description: Some("Every region's events, sourced from the regional streams".to_owned()),
+        subjects: Vec::new(),
+        storage: stream::StorageType::File,
+        duplicate_window: DUPLICATE_WINDOW,
+        deny_delete: true,
+        deny_purge: true,
+        sources: Some(sources),
+        ..Default::default()
+    }
+}
+
+/// Creates the stream, or updates it when it exists with another configuration.
+pub async fn ensure(js: &jetstream::Context, config: stream::Config) -> Result<(), StreamSetupError> {
+    let name = config.name.clone();
+    let fail = |reason: String| StreamSetupError {
+        stream: name.clone(),
+        reason,
+    };
+    match js.get_stream(&name).await {
+        Ok(mut existing) => {
+            let info = existing.info().await.map_err(|err| fail(err.to_string()))?;
+            if needs_update(&info.config, &config) {
+                js.update_stream(config).await.map_err(|err| fail(err.to_string()))?;
+            }
+            Ok(())
+        }
+        Err(err) if is_stream_not_found(&err) => {
+            js.create_stream(config).await.map_err(|err| fail(err.to_string()))?;
+            Ok(())
+        }
+        Err(err) => Err(fail(err.to_string())),
+    }
+}
+
+fn is_stream_not_found(err: &jetstream::context::GetStreamError) -> bool {
+    matches!(
+        err.kind(),
+        jetstream::context::GetStreamErrorKind::JetStream(source)
+            if source.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND
+    )
+}
+
+/// Only the fields Jigi sets are compared: the server fills in the others.
+fn needs_update(current: &stream::Config, wanted: &stream::Config) -> bool {
+    let sources = |config: &stream::Config| {
+        let mut names: Vec<(String, Option<String>)> = config
+            .sources
+            .iter()
+            .flatten()
+            .map(|source| {
+                (
+                    source.name.clone(),
+                    source.external.as_ref().map(|external| external.api_prefix.clone()),
+                )
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    current.subjects != wanted.subjects
+        || current.duplicate_window != wanted.duplicate_window
+        || current.deny_delete != wanted.deny_delete
+        || current.deny_purge != wanted.deny_purge
+        || sources(current) != sources(wanted)
+}
+
+/// Sets up a region's stream.
+pub async fn ensure_region_stream(js: &jetstream::Context, region: Region) -> Result<(), StreamSetupError> {
+    ensure(js, region_stream_config(region)).await
+}
+
+/// Sets up the national stream sourcing the given regions.
+pub async fn ensure_national_stream(js: &jetstream::Context, sources: &[RegionSource]) -> Result<(), StreamSetupError> {
+    ensure(js, national_stream_config(sources)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn national_stream_sources_regions_across_domains() {
+        let config = national_stream_config(&[
+            RegionSource::Local(Region::Sikasso),
+            RegionSource::Domain(Region::Mopti, "mopti".into()),
+        ]);
+        assert!(config.subjects.is_empty());
+        let sources = config.sources.unwrap();
+        assert_eq!(sources[0].name, "JIGI_SIKASSO");
+        assert_eq!(sources[0].external, None);
+        assert_eq!(sources[1].external.as_ref().unwrap().api_prefix, "$JS.mopti.API");
+    }
+
+    #[test]
+    fn updates_only_when_what_jigi_sets_differs() {
+        let wanted = region_stream_config(Region::Gao);
+        let mut current = wanted.clone();
+        current.max_messages = 12; // set by someone else: left alone
+        assert!(!needs_update(&current, &wanted));
+        current.subjects = vec!["jigi.gao.registry.>".into()];
+        assert!(needs_update(&current, &wanted));
+    }
+}

@@ -1,0 +1,298 @@
+//! The outbox relay and the inbox consumer against a real nats-server and a
+//! real SQLite file.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer::pull};
+use futures::StreamExt;
+use jigi_bus::inbox::{self, InboxConsumer};
+use jigi_bus::outbox::{self, RelaySettings};
+use jigi_bus::{Bus, BusConfig, ConsumerSettings, EventHandler, HandlerError, Outbox, OutboxRelay, OutgoingEvent, ReceivedEvent, streams};
+use jigi_common::Region;
+use jigi_proto::events::HouseholdRegistered;
+use jigi_storage::{Database, Migration};
+use jigi_testkit::{NatsServer, eventually, sqlite_url};
+use sqlx::AnyConnection;
+use tokio_util::sync::CancellationToken;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+const COUNTS: Migration = Migration::portable(
+    "test",
+    1,
+    "counts",
+    "CREATE TABLE counts (key TEXT PRIMARY KEY, n BIGINT NOT NULL)",
+);
+
+async fn database(dir: &std::path::Path, name: &str) -> Database {
+    let migrations: Vec<Migration> = [outbox::MIGRATIONS, inbox::MIGRATIONS, &[COUNTS]].concat();
+    Database::open(&sqlite_url(dir, name), &migrations).await.unwrap()
+}
+
+fn registered(household: &str) -> OutgoingEvent {
+    let message = HouseholdRegistered {
+        household_id: household.to_owned(),
+        registered_on: "2018-10-01".into(),
+        ..Default::default()
+    };
+    OutgoingEvent::new(Region::Sikasso, household, &message)
+}
+
+async fn write(db: &Database, outbox: &Outbox, events: &[OutgoingEvent]) {
+    let mut tx = db.begin_write().await.unwrap();
+    outbox.add(&mut tx, events).await.unwrap();
+    tx.commit().await.unwrap();
+    outbox.wake();
+}
+
+fn start_relay(db: &Database, bus: &Bus, outbox: &Outbox) -> CancellationToken {
+    let stop = CancellationToken::new();
+    let relay = OutboxRelay::new(db.clone(), bus.jetstream.clone(), outbox.clone(), Region::Sikasso, RelaySettings::default());
+    tokio::spawn(relay.run(stop.clone()));
+    stop
+}
+
+/// Every message in the region's stream, in stream order.
+async fn stream_contents(bus: &Bus) -> Vec<ReceivedEvent> {
+    let stream = bus.jetstream.get_stream("JIGI_SIKASSO").await.unwrap();
+    let count = stream.get_info().await.unwrap().state.messages as usize;
+    if count == 0 {
+        return Vec::new();
+    }
+    let consumer: jetstream::consumer::Consumer<pull::OrderedConfig> = stream
+        .create_consumer(pull::OrderedConfig::default())
+        .await
+        .unwrap();
+    let mut messages = consumer.messages().await.unwrap().take(count);
+    let mut events = Vec::new();
+    while let Some(message) = messages.next().await {
+        events.push(ReceivedEvent::from_jetstream(&message.unwrap()).unwrap());
+    }
+    events
+}
+
+#[tokio::test]
+async fn relay_publishes_each_event_once_with_its_envelope() {
+    let nats = NatsServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(dir.path(), "svc").await;
+    let bus = Bus::connect(&BusConfig::new(nats.url(), "test")).await.unwrap();
+    let outbox = Outbox::new();
+    let _stop = start_relay(&db, &bus, &outbox);
+
+    let events: Vec<_> = (0..50).map(|i| registered(&format!("h-{i}"))).collect();
+    write(&db, &outbox, &events).await;
+    eventually(WAIT, "outbox to drain", || async { (outbox::pending(&db).await.unwrap() == 0).then_some(()) }).await;
+
+    let received = stream_contents(&bus).await;
+    let ids: Vec<_> = received.iter().map(|e| e.id.clone()).collect();
+    let sent: Vec<_> = events.iter().map(|e| e.id.clone()).collect();
+    assert_eq!(ids, sent, "every event once, in order");
+    let first = &received[0];
+    assert_eq!(first.ce_type, "jigi.registry.household.registered.v1");
+    assert_eq!(first.subject, "jigi.sikasso.registry.household.registered");
+    assert_eq!(first.decode::<HouseholdRegistered>().unwrap().household_id, "h-0");
+}
+
+#[tokio::test]
+async fn events_written_while_nats_is_down_arrive_once_in_order() {
+    let mut nats = NatsServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(dir.path(), "svc").await;
+    let bus = Bus::connect(&BusConfig::new(nats.url(), "test")).await.unwrap();
+    let outbox = Outbox::new();
+    let _stop = start_relay(&db, &bus, &outbox);
+
+    write(&db, &outbox, &[registered("h-a")]).await;
+    eventually(WAIT, "first event published", || async { (outbox::pending(&db).await.unwrap() == 0).then_some(()) }).await;
+
+    nats.stop().await;
+    // Several events per household, interleaved, while NATS is down.
+    let mut expected = vec![];
+    for round in 0..5 {
+        for household in ["h-a", "h-b", "h-c"] {
+            let mut event = registered(household);
+            event.about = household.to_owned();
+            event.payload = HouseholdRegistered {
+                household_id: household.to_owned(),
+                registered_on: format!("2018-10-0{}", round + 1),
+                ..Default::default()
+            }
+            .encode_to_vec_for_test();
+            expected.push(event.id.clone());
+            write(&db, &outbox, &[event]).await;
+        }
+    }
+    assert_eq!(outbox::pending(&db).await.unwrap(), 15, "kept while NATS is down");
+
+    nats.restart().await;
+    eventually(WAIT, "outbox to drain after restart", || async { (outbox::pending(&db).await.unwrap() == 0).then_some(()) }).await;
+    let received = stream_contents(&bus).await;
+    let ids: Vec<_> = received.iter().skip(1).map(|e| e.id.clone()).collect();
+    let mut sorted_received = ids.clone();
+    sorted_received.sort();
+    let mut sorted_expected = expected.clone();
+    sorted_expected.sort();
+    assert_eq!(sorted_received, sorted_expected, "each event exactly once");
+    for household in ["h-a", "h-b", "h-c"] {
+        let dates: Vec<String> = received
+            .iter()
+            .skip(1)
+            .filter(|e| e.about == household)
+            .map(|e| e.decode::<HouseholdRegistered>().unwrap().registered_on)
+            .collect();
+        let mut in_order = dates.clone();
+        in_order.sort();
+        assert_eq!(dates, in_order, "events of {household} in order");
+    }
+}
+
+/// Counts registrations per household; refuses the household "poison" after
+/// having written, to prove its write is rolled back.
+struct Counter;
+
+impl EventHandler for Counter {
+    async fn handle(&self, conn: &mut AnyConnection, event: &ReceivedEvent) -> Result<(), HandlerError> {
+        let message: HouseholdRegistered = event.decode()?;
+        sqlx::query("INSERT INTO counts (key, n) VALUES ($1, 1) ON CONFLICT (key) DO UPDATE SET n = counts.n + 1")
+            .bind(&message.household_id)
+            .execute(&mut *conn)
+            .await?;
+        if message.household_id == "poison" {
+            return Err(HandlerError::Permanent("poison household".into()));
+        }
+        Ok(())
+    }
+}
+
+async fn counts(db: &Database) -> Vec<(String, i64)> {
+    sqlx::query_as("SELECT key, n FROM counts ORDER BY key").fetch_all(db.pool()).await.unwrap()
+}
+
+fn start_consumer(db: &Database, bus: &Bus) -> (CancellationToken, Arc<inbox::ConsumerStats>) {
+    let settings = ConsumerSettings::new(streams::region_stream_config(Region::Sikasso), "counter")
+        .filter("jigi.sikasso.registry.>");
+    let consumer = InboxConsumer::new(db.clone(), bus.jetstream.clone(), settings, Arc::new(Counter));
+    let stats = consumer.stats();
+    let stop = CancellationToken::new();
+    tokio::spawn(consumer.run(stop.clone()));
+    (stop, stats)
+}
+
+#[tokio::test]
+async fn inbox_applies_a_redelivered_event_once_and_rejects_poison_cleanly() {
+    let nats = NatsServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(dir.path(), "consumer").await;
+    let bus = Bus::connect(&BusConfig::new(nats.url(), "test")).await.unwrap();
+    streams::ensure_region_stream(&bus.jetstream, Region::Sikasso).await.unwrap();
+
+    let event = registered("h-1");
+    // The same event twice, as after a republish outside the duplicate
+    // window: JetStream stores both, the inbox must apply it once.
+    for copy in 0..2 {
+        let mut headers = event.headers();
+        headers.insert("Nats-Msg-Id", format!("{}-{copy}", event.id).as_str());
+        bus.jetstream
+            .publish_with_headers(event.subject.clone(), headers, event.payload.clone().into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let poison = registered("poison");
+    bus.jetstream
+        .publish_with_headers(poison.subject.clone(), poison.headers(), poison.payload.clone().into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    // A message that is not a CloudEvent at all.
+    bus.jetstream
+        .publish("jigi.sikasso.registry.household.registered", "garbage".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let after = registered("h-2");
+    bus.jetstream
+        .publish_with_headers(after.subject.clone(), after.headers(), after.payload.clone().into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+
+    let (_stop, stats) = start_consumer(&db, &bus);
+    eventually(WAIT, "all five messages processed", || {
+        let stats = stats.clone();
+        async move { (stats.handled() + stats.duplicates() + stats.rejected() == 5).then_some(()) }
+    })
+    .await;
+    assert_eq!(counts(&db).await, [("h-1".to_owned(), 1), ("h-2".to_owned(), 1)]);
+    assert_eq!((stats.handled(), stats.duplicates(), stats.rejected()), (2, 1, 2));
+}
+
+#[tokio::test]
+async fn a_fresh_database_rebuilds_from_the_stream_and_a_restart_resumes() {
+    let nats = NatsServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let bus = Bus::connect(&BusConfig::new(nats.url(), "test")).await.unwrap();
+    streams::ensure_region_stream(&bus.jetstream, Region::Sikasso).await.unwrap();
+    for i in 0..20 {
+        let event = registered(&format!("h-{i:02}"));
+        bus.jetstream
+            .publish_with_headers(event.subject.clone(), event.headers(), event.payload.clone().into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+
+    let db = database(dir.path(), "first").await;
+    let (stop, stats) = start_consumer(&db, &bus);
+    eventually(WAIT, "first consumer to handle 20", || {
+        let stats = stats.clone();
+        async move { (stats.handled() == 20).then_some(()) }
+    })
+    .await;
+    stop.cancel();
+
+    // Restarted on the same database: resumes, handles only what is new.
+    let event = registered("h-20");
+    bus.jetstream
+        .publish_with_headers(event.subject.clone(), event.headers(), event.payload.clone().into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let (stop, stats) = start_consumer(&db, &bus);
+    eventually(WAIT, "restarted consumer to handle the new event", || {
+        let stats = stats.clone();
+        async move { (stats.handled() == 1).then_some(()) }
+    })
+    .await;
+    stop.cancel();
+    assert_eq!(counts(&db).await.len(), 21);
+    assert!(counts(&db).await.iter().all(|(_, n)| *n == 1));
+
+    // A fresh database reads the whole stream again.
+    let fresh = database(dir.path(), "fresh").await;
+    let (_stop, stats) = start_consumer(&fresh, &bus);
+    eventually(WAIT, "fresh consumer to rebuild all 21", || {
+        let stats = stats.clone();
+        async move { (stats.handled() == 21).then_some(()) }
+    })
+    .await;
+    assert_eq!(counts(&fresh).await, counts(&db).await);
+}
+
+trait EncodeForTest {
+    fn encode_to_vec_for_test(&self) -> Vec<u8>;
+}
+
+impl EncodeForTest for HouseholdRegistered {
+    fn encode_to_vec_for_test(&self) -> Vec<u8> {
+        prost::Message::encode_to_vec(self)
+    }
+}

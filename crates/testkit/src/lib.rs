@@ -1,0 +1,39 @@
+//! Real parts for tests, so no test needs a mock of NATS, a database or gRPC:
+//!
+//! - [`NatsServer`]: a real `nats-server` with JetStream on a free port and
+//!   its own store directory, which a test can stop, restart or kill;
+//! - [`TempDir`] databases: [`sqlite_url`] gives each test its own file;
+//! - [`eventually`]: waits for a condition with a deadline (never a bare sleep);
+//! - [`connect_channel`]: a gRPC channel to a server a test started on port 0.
+//!
+//! Services build their own `spawn_app()` from these in their `tests/` folder.
+
+mod nats;
+mod wait;
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+pub use nats::{NatsServer, free_port};
+pub use tempfile::TempDir;
+pub use wait::eventually;
+
+/// A SQLite database URL for a file in `dir`.
+pub fn sqlite_url(dir: &Path, name: &str) -> String {
+    format!("sqlite://{}", dir.join(format!("{name}.db")).display())
+}
+
+/// A connected gRPC channel to `addr`, with the large message limits that
+/// bulk imports need left to the client.
+pub async fn connect_channel(addr: SocketAddr) -> tonic::transport::Channel {
+    tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .expect("a socket address is a valid URI")
+        .connect()
+        .await
+        .unwrap_or_else(|err| panic!("cannot connect to gRPC server at {addr}: {err}"))
+}
+
+/// Installs test logging and tracing (once per test binary).
+pub fn init_tracing() {
+    jigi_telemetry::init_for_tests();
+}
