@@ -9,7 +9,8 @@
 //! - [`period`]: quarters and years such as `2018Q4`;
 //! - [`money`]: whole francs CFA;
 //! - [`component`]: the programme's components (TM, MA, PNP, AGR, HIMO);
-//! - [`date`]: calendar dates as the APIs write them (`YYYY-MM-DD`).
+//! - [`date`]: calendar dates as the APIs write them (`YYYY-MM-DD`);
+//! - [`validation`]: field-by-field errors for requests.
 
 pub mod component;
 pub mod date;
@@ -17,9 +18,11 @@ pub mod geography;
 pub mod money;
 pub mod period;
 pub mod region;
+pub mod validation;
 
 pub use component::Component;
 pub use geography::{Area, AreaLevel, Geography, GeographyError};
 pub use money::Fcfa;
 pub use period::{Period, PeriodError};
 pub use region::{Region, UnknownRegion};
+pub use validation::{FieldError, Problems};

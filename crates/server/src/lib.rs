@@ -5,13 +5,37 @@
 //!   and metrics layers, and stops gracefully on a [`CancellationToken`];
 //! - [`metrics`]: a Prometheus registry per service, served as text on its
 //!   own HTTP port at `/metrics`, with request counts and latencies per RPC;
-//! - [`status`]: the errors clients see, with the offending field named.
+//! - [`status`]: the errors clients see, with the offending field named;
+//! - [`config`]: settings from `JIGI_*` variables or a TOML file.
 //!
 //! [`CancellationToken`]: tokio_util::sync::CancellationToken
 
+pub mod config;
 pub mod grpc;
 pub mod metrics;
 pub mod status;
 
 pub use grpc::{GrpcServer, ServeError};
 pub use metrics::Metrics;
+
+/// Resolves on Ctrl-C or SIGTERM (what systemd and Kubernetes send).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

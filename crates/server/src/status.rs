@@ -4,26 +4,9 @@
 //! person can act on. Internal failures never show their cause: it is logged
 //! with the trace ID, which the client gets instead.
 
+pub use jigi_common::FieldError;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
-
-/// One invalid field of a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    /// Path of the field, e.g. `household.members[2].birth_date`.
-    pub field: String,
-    /// What is wrong, for a person.
-    pub description: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, description: impl Into<String>) -> FieldError {
-        FieldError {
-            field: field.into(),
-            description: description.into(),
-        }
-    }
-}
 
 /// `INVALID_ARGUMENT` naming every offending field.
 pub fn invalid_argument(errors: &[FieldError]) -> Status {

@@ -1,0 +1,331 @@
+//! Changing a registered household: its location or traits, its members,
+//! its enrolment in the programme's components.
+
+use chrono::Utc;
+use jigi_common::{Component, Problems};
+use jigi_proto::common as pc;
+use jigi_proto::registry::{self as pr, ExitReason, MemberStatus, Relation};
+
+use super::{CommandError, Registry};
+use crate::domain::enrolment::{self, Refusal};
+use crate::domain::model::{Household, HouseholdStatus, IdCardNumber, PersonName, PhoneNumber, StatusChange};
+use crate::domain::validate::{self, MAX_MEMBERS};
+use crate::{events, storage};
+
+/// Longest committee reference or exit note kept.
+const MAX_NOTE_CHARS: usize = 500;
+
+/// The changes an `UpdateMember` asks for; `None` leaves a field unchanged.
+#[derive(Debug, Clone, Default)]
+pub struct MemberChanges {
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub birth_date: Option<String>,
+    pub birth_date_estimated: Option<bool>,
+    pub pregnant: Option<bool>,
+    pub lactating: Option<bool>,
+    pub id_card_number: Option<String>,
+    pub phone: Option<String>,
+    pub status: i32,
+}
+
+impl Registry {
+    /// Changes a household's location and/or traits.
+    pub async fn update(
+        &self,
+        household_id: &str,
+        expected_version: i64,
+        location: Option<&pc::Location>,
+        traits: Option<&pr::HouseholdTraits>,
+    ) -> Result<Household, CommandError> {
+        let rules = self.rules();
+        let mut problems = Problems::new();
+        if location.is_none() && traits.is_none() {
+            problems.add("location", "nothing to change: give a location, traits, or both");
+        }
+        let location = location.and_then(|l| rules.location(Some(l), "location", &mut problems));
+        let traits = traits.and_then(|t| rules.traits(Some(t), "traits", &mut problems));
+        problems.into_result(|| ()).map_err(CommandError::Invalid)?;
+
+        let mut tx = self.db.begin_write().await?;
+        let mut household = self.load_for_change(&mut tx, household_id).await?;
+        if expected_version != 0 && expected_version != household.version {
+            return Err(CommandError::Refused {
+                kind: "VERSION_MISMATCH",
+                subject: household_id.to_owned(),
+                message: format!(
+                    "household {household_id} is at version {}, not {expected_version}: it changed since it was read",
+                    household.version
+                ),
+            });
+        }
+        if let Some(location) = location {
+            household.location = location;
+        }
+        if let Some(traits) = traits {
+            household.traits = traits;
+        }
+        self.save_changed(&mut tx, &mut household).await?;
+        self.outbox.add(&mut tx, &[events::updated(&household)]).await?;
+        self.commit(tx).await?;
+        Ok(household)
+    }
+
+    /// Adds a person to a household.
+    pub async fn add_member(&self, household_id: &str, draft: Option<&pr::MemberDraft>) -> Result<(Household, String), CommandError> {
+        let rules = self.rules();
+        let mut problems = Problems::new();
+        let Some(draft) = draft else {
+            return Err(CommandError::invalid("member", "is required"));
+        };
+        if draft.relation == Relation::Head as i32 {
+            problems.add("member.relation", "a household has one head; add the person with another relation");
+        }
+        let member = rules.member(draft, "member", &mut problems);
+        let member = problems.into_result(|| member.expect("valid when no problems")).map_err(CommandError::Invalid)?;
+
+        let mut tx = self.db.begin_write().await?;
+        let mut household = self.load_for_change(&mut tx, household_id).await?;
+        if household.members.len() >= MAX_MEMBERS {
+            return Err(CommandError::invalid("member", format!("the household already lists {MAX_MEMBERS} members")));
+        }
+        if let Some(card) = &member.id_card {
+            self.check_id_card_free(&mut tx, card, None).await?;
+        }
+        storage::insert_member(&mut tx, household_id, household.members.len(), &member).await?;
+        household.members.push(member.clone());
+        self.save_changed(&mut tx, &mut household).await?;
+        self.outbox.add(&mut tx, &[events::member_added(&household, &member)]).await?;
+        self.commit(tx).await?;
+        Ok((household, member.member_id))
+    }
+
+    /// Changes one member's data.
+    pub async fn update_member(&self, household_id: &str, member_id: &str, changes: MemberChanges) -> Result<Household, CommandError> {
+        let rules = self.rules();
+        let mut problems = Problems::new();
+        let given_name = changes
+            .given_name
+            .as_deref()
+            .and_then(|n| problems.check("given_name", PersonName::parse(n)));
+        let family_name = changes
+            .family_name
+            .as_deref()
+            .and_then(|n| problems.check("family_name", PersonName::parse(n)));
+        let birth_date = changes
+            .birth_date
+            .as_deref()
+            .and_then(|d| problems.check("birth_date", rules.birth_date(d)));
+        // An empty string removes an ID card or a phone number.
+        let id_card = changes.id_card_number.as_deref().map(|c| match c.trim() {
+            "" => Some(None),
+            c => problems.check("id_card_number", IdCardNumber::parse(c)).map(Some),
+        });
+        let phone = changes.phone.as_deref().map(|p| match p.trim() {
+            "" => Some(None),
+            p => problems.check("phone", PhoneNumber::parse(p)).map(Some),
+        });
+        let status = problems.check("status", validate::member_status(changes.status)).flatten();
+        if member_id.is_empty() {
+            problems.add("member_id", "is required");
+        }
+        problems.into_result(|| ()).map_err(CommandError::Invalid)?;
+
+        let mut tx = self.db.begin_write().await?;
+        let mut household = self.load_for_change(&mut tx, household_id).await?;
+        let index = household
+            .members
+            .iter()
+            .position(|m| m.member_id == member_id)
+            .ok_or_else(|| CommandError::NotFound {
+                kind: "member",
+                id: format!("{member_id} of household {household_id}"),
+            })?;
+        let mut member = household.members[index].clone();
+        if let Some(name) = given_name {
+            member.given_name = name;
+        }
+        if let Some(name) = family_name {
+            member.family_name = name;
+        }
+        if let Some(date) = birth_date {
+            member.birth_date = date;
+        }
+        if let Some(estimated) = changes.birth_date_estimated {
+            member.birth_date_estimated = estimated;
+        }
+        if let Some(pregnant) = changes.pregnant {
+            member.pregnant = pregnant;
+        }
+        if let Some(lactating) = changes.lactating {
+            member.lactating = lactating;
+        }
+        if let Some(Some(Some(card))) = &id_card {
+            self.check_id_card_free(&mut tx, card, Some(member_id)).await?;
+        }
+        if let Some(card) = id_card.flatten() {
+            member.id_card = card;
+        }
+        if let Some(phone) = phone.flatten() {
+            member.phone = phone;
+        }
+        if let Some(status) = status {
+            if member.is_head() && status != MemberStatus::Present {
+                return Err(CommandError::Refused {
+                    kind: "HEAD_MUST_BE_PRESENT",
+                    subject: member_id.to_owned(),
+                    message: "the head of household cannot leave or be recorded as deceased; register the new head first".into(),
+                });
+            }
+            member.status = status;
+        }
+        let mut problems = Problems::new();
+        rules.check_maternity(member.sex, member.birth_date, member.pregnant, member.lactating, "", &mut problems);
+        let problems: Vec<_> = problems
+            .into_errors()
+            .into_iter()
+            .map(|mut e| {
+                e.field = e.field.trim_start_matches('.').to_owned();
+                e
+            })
+            .collect();
+        if !problems.is_empty() {
+            return Err(CommandError::Invalid(problems));
+        }
+        storage::update_member(&mut tx, &member).await?;
+        household.members[index] = member.clone();
+        self.save_changed(&mut tx, &mut household).await?;
+        self.outbox.add(&mut tx, &[events::member_updated(&household, &member)]).await?;
+        self.commit(tx).await?;
+        Ok(household)
+    }
+
+    /// Enrols a household into a component.
+    pub async fn enrol(&self, household_id: &str, component: i32, enrolled_on: &str, committee_override: &str) -> Result<Household, CommandError> {
+        let rules = self.rules();
+        let mut problems = Problems::new();
+        let component = problems.check("component", known_component(component));
+        let on = problems.check("enrolled_on", rules.effective_date(enrolled_on));
+        let committee_override = committee_override.trim();
+        if committee_override.chars().count() > MAX_NOTE_CHARS {
+            problems.add("committee_override", format!("is longer than {MAX_NOTE_CHARS} characters"));
+        }
+        problems.into_result(|| ()).map_err(CommandError::Invalid)?;
+        let (component, on) = (component.expect("checked"), on.expect("checked"));
+
+        let mut tx = self.db.begin_write().await?;
+        let mut household = self.load_for_change(&mut tx, household_id).await?;
+        let enrolment = enrolment::enrol(&household, component, on, !committee_override.is_empty())
+            .map_err(|refusal| refused(refusal, component, household_id))?;
+        storage::save_enrolment(&mut tx, household_id, &enrolment).await?;
+        storage::add_history(
+            &mut tx,
+            household_id,
+            &StatusChange {
+                component,
+                status: enrolment.status,
+                effective_on: on,
+                exit_reason: None,
+                note: committee_override.to_owned(),
+                recorded_at: Utc::now(),
+            },
+        )
+        .await?;
+        replace_enrolment(&mut household, enrolment.clone());
+        self.save_changed(&mut tx, &mut household).await?;
+        let event = events::enrolled(&household, &enrolment, !committee_override.is_empty() && !household.pmt.eligible);
+        self.outbox.add(&mut tx, &[event]).await?;
+        self.commit(tx).await?;
+        Ok(household)
+    }
+
+    /// Ends a household's participation in a component.
+    pub async fn exit(&self, household_id: &str, component: i32, exited_on: &str, reason: i32, note: &str) -> Result<Household, CommandError> {
+        let rules = self.rules();
+        let mut problems = Problems::new();
+        let component = problems.check("component", known_component(component));
+        let on = problems.check("exited_on", rules.effective_date(exited_on));
+        let reason = problems.check("reason", exit_reason(reason));
+        let note = note.trim();
+        if note.chars().count() > MAX_NOTE_CHARS {
+            problems.add("note", format!("is longer than {MAX_NOTE_CHARS} characters"));
+        }
+        if reason == Some(ExitReason::Other) && note.is_empty() {
+            problems.add("note", "is required when the reason is EXIT_REASON_OTHER");
+        }
+        problems.into_result(|| ()).map_err(CommandError::Invalid)?;
+        let (component, on, reason) = (component.expect("checked"), on.expect("checked"), reason.expect("checked"));
+
+        let mut tx = self.db.begin_write().await?;
+        let mut household = self.load_for_change(&mut tx, household_id).await?;
+        let enrolment = enrolment::exit(&household, component, on, reason).map_err(|refusal| match refusal {
+            Refusal::ExitBeforeEnrolment { .. } => CommandError::invalid("exited_on", refusal.explain(component)),
+            other => refused(other, component, household_id),
+        })?;
+        storage::save_enrolment(&mut tx, household_id, &enrolment).await?;
+        storage::add_history(
+            &mut tx,
+            household_id,
+            &StatusChange {
+                component,
+                status: enrolment.status,
+                effective_on: on,
+                exit_reason: Some(reason),
+                note: note.to_owned(),
+                recorded_at: Utc::now(),
+            },
+        )
+        .await?;
+        replace_enrolment(&mut household, enrolment.clone());
+        self.save_changed(&mut tx, &mut household).await?;
+        self.outbox.add(&mut tx, &[events::exited(&household, &enrolment)]).await?;
+        self.commit(tx).await?;
+        Ok(household)
+    }
+
+    /// Refuses an ID card another person holds.
+    async fn check_id_card_free(&self, tx: &mut jigi_storage::Tx, card: &IdCardNumber, member_id: Option<&str>) -> Result<(), CommandError> {
+        let holder: Option<(String, String)> =
+            sqlx::query_as("SELECT member_id, household_id FROM members WHERE id_card_number = $1")
+                .bind(card.as_str().to_owned())
+                .fetch_optional(&mut **tx)
+                .await?;
+        match holder {
+            Some((holder, household_id)) if Some(holder.as_str()) != member_id => Err(CommandError::Duplicate {
+                message: format!("ID-card number {} is already registered in household {household_id}", card.as_str()),
+                household_id,
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn replace_enrolment(household: &mut Household, enrolment: crate::domain::model::Enrolment) {
+    household.enrolments.retain(|e| e.component != enrolment.component);
+    household.enrolments.push(enrolment);
+    household.enrolments.sort_by_key(|e| e.component);
+    household.status = HouseholdStatus::from_enrolments(&household.enrolments);
+}
+
+fn refused(refusal: Refusal, component: Component, household_id: &str) -> CommandError {
+    CommandError::Refused {
+        kind: refusal.kind(),
+        subject: household_id.to_owned(),
+        message: refusal.explain(component),
+    }
+}
+
+fn known_component(value: i32) -> Result<Component, String> {
+    Component::from_proto(value).ok_or_else(|| match value {
+        0 => "is required (COMPONENT_UNSPECIFIED is not a component)".to_owned(),
+        other => format!("has unknown value {other}"),
+    })
+}
+
+fn exit_reason(value: i32) -> Result<ExitReason, String> {
+    match ExitReason::try_from(value) {
+        Ok(ExitReason::Unspecified) => Err("is required".into()),
+        Ok(reason) => Ok(reason),
+        Err(_) => Err(format!("has unknown value {value}")),
+    }
+}

@@ -1,0 +1,208 @@
+//! Reading the registry.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jigi_common::{AreaLevel, Component, Problems};
+use jigi_proto::registry as pr;
+use sha2::{Digest, Sha256};
+
+use super::{CommandError, Registry, check_household_id};
+use crate::domain::model::{Household, HouseholdStatus, StatusChange};
+use crate::storage::{self, ListFilter};
+
+/// One page of a listing.
+#[derive(Debug)]
+pub struct Page {
+    pub households: Vec<Household>,
+    /// Empty on the last page.
+    pub next_page_token: String,
+}
+
+const DEFAULT_PAGE_SIZE: usize = 100;
+const MAX_PAGE_SIZE: usize = 1_000;
+
+impl Registry {
+    /// One household.
+    pub async fn get(&self, household_id: &str) -> Result<Household, CommandError> {
+        check_household_id(household_id)?;
+        let mut conn = self.db.pool().acquire().await?;
+        storage::load(&mut conn, household_id)
+            .await?
+            .ok_or_else(|| CommandError::household_not_found(household_id))
+    }
+
+    /// A household's status history, oldest first.
+    pub async fn history(&self, household_id: &str) -> Result<Vec<StatusChange>, CommandError> {
+        check_household_id(household_id)?;
+        let mut conn = self.db.pool().acquire().await?;
+        let exists: Option<String> = sqlx::query_scalar("SELECT household_id FROM households WHERE household_id = $1")
+            .bind(household_id.to_owned())
+            .fetch_optional(&mut *conn)
+            .await?;
+        if exists.is_none() {
+            return Err(CommandError::household_not_found(household_id));
+        }
+        Ok(storage::history(&mut conn, household_id).await?)
+    }
+
+    /// A page of households matching the request's filter.
+    pub async fn list(&self, request: &pr::ListHouseholdsRequest) -> Result<Page, CommandError> {
+        let (filter, page_size) = self.list_filter(request)?;
+        let fingerprint = filter_fingerprint(&filter);
+        let after = match request.page_token.as_str() {
+            "" => None,
+            token => Some(decode_token(token, &fingerprint)?),
+        };
+        let mut conn = self.db.pool().acquire().await?;
+        let mut ids = storage::list_ids(&mut conn, &filter, after.as_deref(), page_size + 1).await?;
+        let next_page_token = if ids.len() > page_size {
+            ids.truncate(page_size);
+            encode_token(&fingerprint, ids.last().expect("a full page has a last"))
+        } else {
+            String::new()
+        };
+        let households = storage::load_many(&mut conn, &ids).await?;
+        Ok(Page {
+            households,
+            next_page_token,
+        })
+    }
+
+    fn list_filter(&self, request: &pr::ListHouseholdsRequest) -> Result<(ListFilter, usize), CommandError> {
+        let mut problems = Problems::new();
+        let area = match request.area.as_str() {
+            "" => None,
+            code => match self.geography.get(code) {
+                Some(area) if area.region() == self.region => Some((area.level, code.to_owned())),
+                Some(_) => {
+                    problems.add("area", format!("{code} is outside the region of {}", self.region.name()));
+                    None
+                }
+                None => {
+                    problems.add("area", format!("unknown geography code {code:?}"));
+                    None
+                }
+            },
+        };
+        let status = match pr::HouseholdStatus::try_from(request.status) {
+            Ok(pr::HouseholdStatus::Unspecified) => None,
+            Ok(pr::HouseholdStatus::Registered) => Some(HouseholdStatus::Registered),
+            Ok(pr::HouseholdStatus::Enrolled) => Some(HouseholdStatus::Enrolled),
+            Ok(pr::HouseholdStatus::Exited) => Some(HouseholdStatus::Exited),
+            Err(_) => {
+                problems.add("status", format!("has unknown value {}", request.status));
+                None
+            }
+        };
+        let enrolled_in = match request.enrolled_in {
+            0 => None,
+            value => {
+                let component = Component::from_proto(value);
+                if component.is_none() {
+                    problems.add("enrolled_in", format!("has unknown value {value}"));
+                }
+                component
+            }
+        };
+        for (field, value) in [("pmt_score_min", request.pmt_score_min), ("pmt_score_max", request.pmt_score_max)] {
+            if value.is_some_and(|v| !(0.0..=100.0).contains(&v)) {
+                problems.add(field, "must be between 0 and 100");
+            }
+        }
+        if let (Some(min), Some(max)) = (request.pmt_score_min, request.pmt_score_max)
+            && min > max
+        {
+            problems.add("pmt_score_min", "is greater than pmt_score_max");
+        }
+        let page_size = match request.page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            size if size < 0 || size as usize > MAX_PAGE_SIZE => {
+                problems.add("page_size", format!("must be between 1 and {MAX_PAGE_SIZE} (0 for {DEFAULT_PAGE_SIZE})"));
+                DEFAULT_PAGE_SIZE
+            }
+            size => size as usize,
+        };
+        let filter = ListFilter {
+            area,
+            status,
+            enrolled_in,
+            pmt_min: request.pmt_score_min,
+            pmt_max: request.pmt_score_max,
+            eligible_only: request.eligible_only,
+        };
+        problems.into_result(|| (filter, page_size)).map_err(CommandError::Invalid)
+    }
+
+    /// The geography reference below `parent` (the whole country when empty).
+    pub fn areas(&self, parent: &str) -> Result<Vec<jigi_common::Area>, CommandError> {
+        if !parent.is_empty() && self.geography.get(parent).is_none() {
+            return Err(CommandError::invalid("parent", format!("unknown geography code {parent:?}")));
+        }
+        let under = (!parent.is_empty()).then_some(parent);
+        Ok(self.geography.areas(under).cloned().collect())
+    }
+}
+
+/// Ties a page token to its filter, so a token is not reused with another.
+fn filter_fingerprint(filter: &ListFilter) -> String {
+    let area = filter.area.as_ref().map(|(level, code)| {
+        let level = match level {
+            AreaLevel::Region => "region",
+            AreaLevel::Cercle => "cercle",
+            AreaLevel::Commune => "commune",
+            AreaLevel::Village => "village",
+        };
+        format!("{level}:{code}")
+    });
+    let text = format!(
+        "{area:?}|{:?}|{:?}|{:?}|{:?}|{}",
+        filter.status.map(HouseholdStatus::code),
+        filter.enrolled_in.map(Component::code),
+        filter.pmt_min,
+        filter.pmt_max,
+        filter.eligible_only
+    );
+    hex::encode(&Sha256::digest(text.as_bytes())[..8])
+}
+
+fn encode_token(fingerprint: &str, last_id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("1|{fingerprint}|{last_id}"))
+}
+
+fn decode_token(token: &str, fingerprint: &str) -> Result<String, CommandError> {
+    let invalid = |why: &str| CommandError::invalid("page_token", why.to_owned());
+    let bytes = URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| invalid("is not a token this registry issued"))?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid("is not a token this registry issued"))?;
+    let mut parts = text.splitn(3, '|');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("1"), Some(issued_for), Some(last_id)) if uuid::Uuid::parse_str(last_id).is_ok() => {
+            if issued_for != fingerprint {
+                return Err(invalid("was issued for another filter; start again without a token"));
+            }
+            Ok(last_id.to_owned())
+        }
+        _ => Err(invalid("is not a token this registry issued")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_bound_to_their_filter() {
+        let all = filter_fingerprint(&ListFilter::default());
+        let eligible = filter_fingerprint(&ListFilter {
+            eligible_only: true,
+            ..Default::default()
+        });
+        let id = uuid::Uuid::now_v7().to_string();
+        let token = encode_token(&all, &id);
+        assert_eq!(decode_token(&token, &all).unwrap(), id);
+        assert!(decode_token(&token, &eligible).is_err());
+        assert!(decode_token("not-a-token", &all).is_err());
+        assert!(decode_token(&URL_SAFE_NO_PAD.encode("1|x|not-a-uuid"), "x").is_err());
+    }
+}

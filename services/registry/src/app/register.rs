@@ -1,0 +1,237 @@
+//! Registering households, one at a time or by the thousand.
+//!
+//! Both paths share one pipeline: validate every row on its own, find
+//! duplicates (within the import and against the registry), then store the
+//! good rows and their events in one transaction per batch.
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use jigi_common::FieldError;
+use jigi_proto::registry::HouseholdDraft;
+use jigi_storage::idempotency::{self, Prior, RequestId};
+use jigi_storage::Tx;
+
+use super::{CommandError, Registry, today};
+use crate::domain::identity;
+use crate::domain::model::{Household, HouseholdStatus};
+use crate::domain::validate::NewHousehold;
+use crate::{events, storage};
+
+/// One row of an import.
+#[derive(Debug, Clone)]
+pub struct ImportRow {
+    /// The caller's reference for the row.
+    pub row: i64,
+    pub draft: Option<HouseholdDraft>,
+}
+
+/// What happened to one row.
+#[derive(Debug, Clone)]
+pub enum RowOutcome {
+    Registered(Box<Household>),
+    Duplicate {
+        /// The stored household it duplicates; empty for a duplicate of an
+        /// earlier row of the import that was itself refused.
+        household_id: String,
+        /// The earlier row of the same import, when it is one.
+        duplicate_of_row: Option<i64>,
+        message: String,
+    },
+    Invalid(Vec<FieldError>),
+}
+
+/// What one import has registered so far, to catch a row that repeats an
+/// earlier row of the same import.
+#[derive(Debug, Default)]
+pub struct ImportSession {
+    heads: HashMap<String, (i64, String)>,
+    id_cards: HashMap<String, (i64, String)>,
+}
+
+/// A valid row with its duplicate-detection keys.
+struct Candidate {
+    index: usize,
+    row: i64,
+    household: NewHousehold,
+    head_key: String,
+    id_cards: Vec<String>,
+}
+
+const SCOPE: &str = "RegisterHousehold";
+
+impl Registry {
+    /// Registers one household. With a request ID, a repeat of the same
+    /// request returns the household it registered.
+    pub async fn register(
+        &self,
+        request_id: Option<RequestId>,
+        fingerprint: &str,
+        draft: Option<&HouseholdDraft>,
+    ) -> Result<Household, CommandError> {
+        let new = self.rules().household(draft, "household").map_err(CommandError::Invalid)?;
+        let mut tx = self.db.begin_write().await?;
+        if let Some(request_id) = &request_id {
+            match idempotency::lookup(&mut tx, SCOPE, request_id, fingerprint).await? {
+                Prior::New => {}
+                Prior::Same(household_id) => {
+                    let household_id = String::from_utf8_lossy(&household_id).into_owned();
+                    return storage::load(&mut tx, &household_id)
+                        .await?
+                        .ok_or_else(|| CommandError::household_not_found(&household_id));
+                }
+                Prior::Conflict => return Err(CommandError::RequestReused(request_id.as_str().to_owned())),
+            }
+        }
+        let candidate = candidate(0, 0, new);
+        let mut outcomes = self.store(&mut tx, &mut ImportSession::default(), vec![candidate]).await?;
+        match outcomes.pop() {
+            Some((_, (_, RowOutcome::Registered(household)))) => {
+                if let Some(request_id) = &request_id {
+                    idempotency::remember(&mut tx, SCOPE, request_id, fingerprint, household.household_id.as_bytes()).await?;
+                }
+                self.commit(tx).await?;
+                Ok(*household)
+            }
+            Some((_, (_, RowOutcome::Duplicate { household_id, message, .. }))) => {
+                Err(CommandError::Duplicate { household_id, message })
+            }
+            Some((_, (_, RowOutcome::Invalid(errors)))) => Err(CommandError::Invalid(errors)),
+            None => unreachable!("one candidate gives one outcome"),
+        }
+    }
+
+    /// Registers a batch of import rows in one transaction; every row gets
+    /// its own outcome, in the order given.
+    pub async fn import_batch(&self, session: &mut ImportSession, rows: Vec<ImportRow>) -> Result<Vec<(i64, RowOutcome)>, CommandError> {
+        let rules = self.rules();
+        let mut outcomes: Vec<Option<(i64, RowOutcome)>> = Vec::with_capacity(rows.len());
+        let mut candidates = Vec::with_capacity(rows.len());
+        for (index, row) in rows.into_iter().enumerate() {
+            match rules.household(row.draft.as_ref(), "household") {
+                Ok(household) => {
+                    outcomes.push(None);
+                    candidates.push(candidate(index, row.row, household));
+                }
+                Err(errors) => outcomes.push(Some((row.row, RowOutcome::Invalid(errors)))),
+            }
+        }
+        if !candidates.is_empty() {
+            let mut tx = self.db.begin_write().await?;
+            let stored = self.store(&mut tx, session, candidates).await?;
+            self.commit(tx).await?;
+            for (index, outcome) in stored {
+                outcomes[index] = Some(outcome);
+            }
+        }
+        Ok(outcomes.into_iter().map(|o| o.expect("every row has an outcome")).collect())
+    }
+
+    /// Finds duplicates among `candidates` and stores the rest with their
+    /// events. Returns `(index, (row, outcome))` for every candidate.
+    async fn store(
+        &self,
+        tx: &mut Tx,
+        session: &mut ImportSession,
+        candidates: Vec<Candidate>,
+    ) -> Result<Vec<(usize, (i64, RowOutcome))>, CommandError> {
+        let head_keys: Vec<String> = candidates.iter().map(|c| c.head_key.clone()).collect();
+        let id_cards: Vec<String> = candidates.iter().flat_map(|c| c.id_cards.iter().cloned()).collect();
+        let stored_heads = storage::households_by_head_key(tx, &head_keys).await?;
+        let stored_cards = storage::households_by_id_card(tx, &id_cards).await?;
+
+        let now = Utc::now();
+        let today = today();
+        let mut outcomes = Vec::with_capacity(candidates.len());
+        let mut to_insert = Vec::new();
+        for candidate in candidates {
+            if let Some(duplicate) = find_duplicate(&candidate, session, &stored_heads, &stored_cards) {
+                outcomes.push((candidate.index, (candidate.row, duplicate)));
+                continue;
+            }
+            let NewHousehold { location, members, traits } = candidate.household;
+            let pmt = self.pmt.assess(location.region, &members, &traits, today);
+            let household = Household {
+                household_id: uuid::Uuid::now_v7().to_string(),
+                location,
+                members,
+                traits,
+                pmt,
+                enrolments: Vec::new(),
+                status: HouseholdStatus::Registered,
+                version: 1,
+                registered_at: now,
+                updated_at: now,
+            };
+            let claim = (candidate.row, household.household_id.clone());
+            session.heads.insert(candidate.head_key.clone(), claim.clone());
+            for card in &candidate.id_cards {
+                session.id_cards.insert(card.clone(), claim.clone());
+            }
+            outcomes.push((candidate.index, (candidate.row, RowOutcome::Registered(Box::new(household.clone())))));
+            to_insert.push((household, candidate.head_key));
+        }
+        storage::insert(tx, &to_insert).await?;
+        let events: Vec<_> = to_insert.iter().map(|(household, _)| events::registered(household)).collect();
+        self.outbox.add(tx, &events).await?;
+        Ok(outcomes)
+    }
+}
+
+fn candidate(index: usize, row: i64, household: NewHousehold) -> Candidate {
+    let head = &household.members[0];
+    let head_key = identity::head_key(&head.given_name, &head.family_name, head.birth_date, &household.location);
+    let id_cards = household
+        .members
+        .iter()
+        .filter_map(|m| m.id_card.as_ref().map(|c| c.as_str().to_owned()))
+        .collect();
+    Candidate {
+        index,
+        row,
+        household,
+        head_key,
+        id_cards,
+    }
+}
+
+/// Whether a candidate repeats a stored household or an earlier row.
+fn find_duplicate(
+    candidate: &Candidate,
+    session: &ImportSession,
+    stored_heads: &HashMap<String, String>,
+    stored_cards: &HashMap<String, String>,
+) -> Option<RowOutcome> {
+    if let Some(household_id) = stored_heads.get(&candidate.head_key) {
+        return Some(RowOutcome::Duplicate {
+            household_id: household_id.clone(),
+            duplicate_of_row: None,
+            message: format!("household {household_id} already has this head (same name, birth date and village)"),
+        });
+    }
+    for card in &candidate.id_cards {
+        if let Some(household_id) = stored_cards.get(card) {
+            return Some(RowOutcome::Duplicate {
+                household_id: household_id.clone(),
+                duplicate_of_row: None,
+                message: format!("ID-card number {card} is already registered in household {household_id}"),
+            });
+        }
+    }
+    let earlier = session
+        .heads
+        .get(&candidate.head_key)
+        .map(|claim| (claim, "the same head"))
+        .or_else(|| {
+            candidate
+                .id_cards
+                .iter()
+                .find_map(|card| session.id_cards.get(card))
+                .map(|claim| (claim, "an ID-card number"))
+        });
+    earlier.map(|((row, household_id), what)| RowOutcome::Duplicate {
+        household_id: household_id.clone(),
+        duplicate_of_row: Some(*row),
+        message: format!("has {what} of row {row} of this import (household {household_id})"),
+    })
+}

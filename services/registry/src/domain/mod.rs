@@ -1,0 +1,15 @@
+//! The registry's rules, as plain types and functions with no I/O, so each
+//! rule can be tested on its own:
+//!
+//! - [`model`]: households and members as the registry holds them;
+//! - [`validate`]: turning what a field agent sends into a valid household,
+//!   naming every bad field;
+//! - [`identity`]: the keys that find a household registered twice;
+//! - [`pmt`]: the proxy means test that targets the poorest households;
+//! - [`enrolment`]: entering and leaving the programme's components.
+
+pub mod enrolment;
+pub mod identity;
+pub mod model;
+pub mod pmt;
+pub mod validate;

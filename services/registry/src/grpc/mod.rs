@@ -1,0 +1,288 @@
+//! The registry's gRPC API: decodes requests, calls [`Registry`], and turns
+//! its outcomes into responses and statuses.
+
+mod convert;
+
+use jigi_proto::registry::registry_service_server::{RegistryService, RegistryServiceServer};
+use jigi_proto::registry::*;
+use jigi_server::status;
+use jigi_storage::idempotency::{self, RequestId};
+use prost::Message as _;
+use tokio_stream::StreamExt;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::app::{CommandError, ImportRow, ImportSession, MemberChanges, Registry, RowOutcome};
+
+/// Most rows one import call may carry.
+pub const MAX_IMPORT_ROWS: usize = 200_000;
+/// Rows written per transaction during an import.
+const IMPORT_BATCH: usize = 500;
+/// Largest request message (one household, or one import row).
+const MAX_REQUEST_BYTES: usize = 1024 * 1024;
+/// Largest response: an import's per-row results for 200,000 rows.
+const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+
+/// The gRPC face of the registry.
+pub struct RegistryApi {
+    registry: Registry,
+}
+
+impl RegistryApi {
+    pub fn new(registry: Registry) -> RegistryApi {
+        RegistryApi { registry }
+    }
+
+    /// The tonic service, with message size limits.
+    pub fn into_service(self) -> RegistryServiceServer<RegistryApi> {
+        RegistryServiceServer::new(self)
+            .max_decoding_message_size(MAX_REQUEST_BYTES)
+            .max_encoding_message_size(MAX_RESPONSE_BYTES)
+    }
+}
+
+/// The status a client sees for a command's failure.
+fn to_status(err: CommandError) -> Status {
+    match err {
+        CommandError::Invalid(errors) => status::invalid_argument(&errors),
+        CommandError::Duplicate { household_id, message } => status::already_exists("household", &household_id, message),
+        CommandError::NotFound { kind, id } => status::not_found(kind, &id),
+        CommandError::Refused { kind, subject, message } => status::failed_precondition(kind, &subject, message),
+        CommandError::RequestReused(request_id) => status::already_exists(
+            "request",
+            &request_id,
+            format!("request_id {request_id} was already used with different content; use a new request_id"),
+        ),
+        CommandError::Storage(err) if is_busy(&err) => status::unavailable("write to the registry", &err),
+        CommandError::Storage(err) => status::internal("accessing the registry's database", &err),
+    }
+}
+
+/// SQLite's "database is locked" after the busy timeout: try again later.
+fn is_busy(err: &jigi_storage::StorageError) -> bool {
+    let text = err.to_string();
+    text.contains("database is locked") || text.contains("database is busy")
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+#[tonic::async_trait]
+impl RegistryService for RegistryApi {
+    async fn register_household(&self, request: Request<RegisterHouseholdRequest>) -> Reply<RegisterHouseholdResponse> {
+        let request = request.into_inner();
+        let request_id = match request.request_id.as_str() {
+            "" => None,
+            id => Some(RequestId::parse(id).map_err(|err| {
+                status::invalid_argument(&[status::FieldError::new("request_id", err.to_string())])
+            })?),
+        };
+        let fingerprint = idempotency::fingerprint(&request.household.as_ref().map(|h| h.encode_to_vec()).unwrap_or_default());
+        let household = self
+            .registry
+            .register(request_id, &fingerprint, request.household.as_ref())
+            .await
+            .map_err(to_status)?;
+        tracing::info!(household_id = %household.household_id, "household registered");
+        Ok(Response::new(RegisterHouseholdResponse {
+            household: Some(convert::household(&household)),
+        }))
+    }
+
+    async fn import_households(&self, request: Request<Streaming<ImportHouseholdsRequest>>) -> Reply<ImportHouseholdsResponse> {
+        let mut rows = request.into_inner();
+        let mut session = ImportSession::default();
+        let mut response = ImportHouseholdsResponse::default();
+        let mut batch = Vec::with_capacity(IMPORT_BATCH);
+        let mut received = 0usize;
+        loop {
+            let next = rows.next().await;
+            let done = match next {
+                Some(Ok(row)) => {
+                    received += 1;
+                    if received > MAX_IMPORT_ROWS {
+                        return Err(status::invalid_argument(&[status::FieldError::new(
+                            "row",
+                            format!("an import carries at most {MAX_IMPORT_ROWS} rows; split the file"),
+                        )]));
+                    }
+                    let reference = if row.row == 0 { received as i64 } else { row.row };
+                    batch.push(ImportRow {
+                        row: reference,
+                        draft: row.household,
+                    });
+                    false
+                }
+                Some(Err(status)) => return Err(status),
+                None => true,
+            };
+            if batch.len() == IMPORT_BATCH || (done && !batch.is_empty()) {
+                let outcomes = self
+                    .registry
+                    .import_batch(&mut session, std::mem::take(&mut batch))
+                    .await
+                    .map_err(to_status)?;
+                for (row, outcome) in outcomes {
+                    let result = row_result(row, outcome, &mut response);
+                    response.results.push(result);
+                }
+            }
+            if done {
+                break;
+            }
+        }
+        tracing::info!(
+            registered = response.registered,
+            duplicates = response.duplicates,
+            invalid = response.invalid,
+            "household import finished"
+        );
+        Ok(Response::new(response))
+    }
+
+    async fn get_household(&self, request: Request<GetHouseholdRequest>) -> Reply<GetHouseholdResponse> {
+        let household = self.registry.get(&request.get_ref().household_id).await.map_err(to_status)?;
+        Ok(Response::new(GetHouseholdResponse {
+            household: Some(convert::household(&household)),
+        }))
+    }
+
+    async fn update_household(&self, request: Request<UpdateHouseholdRequest>) -> Reply<UpdateHouseholdResponse> {
+        let request = request.into_inner();
+        let household = self
+            .registry
+            .update(&request.household_id, request.expected_version, request.location.as_ref(), request.traits.as_ref())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(UpdateHouseholdResponse {
+            household: Some(convert::household(&household)),
+        }))
+    }
+
+    async fn add_member(&self, request: Request<AddMemberRequest>) -> Reply<AddMemberResponse> {
+        let request = request.into_inner();
+        let (household, member_id) = self
+            .registry
+            .add_member(&request.household_id, request.member.as_ref())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(AddMemberResponse {
+            household: Some(convert::household(&household)),
+            member_id,
+        }))
+    }
+
+    async fn update_member(&self, request: Request<UpdateMemberRequest>) -> Reply<UpdateMemberResponse> {
+        let request = request.into_inner();
+        let changes = MemberChanges {
+            given_name: request.given_name,
+            family_name: request.family_name,
+            birth_date: request.birth_date,
+            birth_date_estimated: request.birth_date_estimated,
+            pregnant: request.pregnant,
+            lactating: request.lactating,
+            id_card_number: request.id_card_number,
+            phone: request.phone,
+            status: request.status,
+        };
+        let household = self
+            .registry
+            .update_member(&request.household_id, &request.member_id, changes)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(UpdateMemberResponse {
+            household: Some(convert::household(&household)),
+        }))
+    }
+
+    async fn list_households(&self, request: Request<ListHouseholdsRequest>) -> Reply<ListHouseholdsResponse> {
+        let page = self.registry.list(request.get_ref()).await.map_err(to_status)?;
+        Ok(Response::new(ListHouseholdsResponse {
+            households: page.households.iter().map(convert::household).collect(),
+            next_page_token: page.next_page_token,
+        }))
+    }
+
+    async fn enrol_household(&self, request: Request<EnrolHouseholdRequest>) -> Reply<EnrolHouseholdResponse> {
+        let r = request.into_inner();
+        let household = self
+            .registry
+            .enrol(&r.household_id, r.component, &r.enrolled_on, &r.committee_override)
+            .await
+            .map_err(to_status)?;
+        tracing::info!(household_id = %household.household_id, component = r.component, "household enrolled");
+        Ok(Response::new(EnrolHouseholdResponse {
+            household: Some(convert::household(&household)),
+        }))
+    }
+
+    async fn exit_household(&self, request: Request<ExitHouseholdRequest>) -> Reply<ExitHouseholdResponse> {
+        let r = request.into_inner();
+        let household = self
+            .registry
+            .exit(&r.household_id, r.component, &r.exited_on, r.reason, &r.note)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(ExitHouseholdResponse {
+            household: Some(convert::household(&household)),
+        }))
+    }
+
+    async fn get_status_history(&self, request: Request<GetStatusHistoryRequest>) -> Reply<GetStatusHistoryResponse> {
+        let changes = self.registry.history(&request.get_ref().household_id).await.map_err(to_status)?;
+        Ok(Response::new(GetStatusHistoryResponse {
+            changes: changes.iter().map(convert::status_change).collect(),
+        }))
+    }
+
+    async fn list_areas(&self, request: Request<ListAreasRequest>) -> Reply<ListAreasResponse> {
+        let areas = self.registry.areas(&request.get_ref().parent).map_err(to_status)?;
+        Ok(Response::new(ListAreasResponse {
+            areas: areas.iter().map(convert::area).collect(),
+        }))
+    }
+}
+
+/// One row's result, counted into the response's totals.
+fn row_result(row: i64, outcome: RowOutcome, totals: &mut ImportHouseholdsResponse) -> ImportRowResult {
+    match outcome {
+        RowOutcome::Registered(household) => {
+            totals.registered += 1;
+            ImportRowResult {
+                row,
+                outcome: ImportRowOutcome::Registered as i32,
+                household_id: household.household_id,
+                ..Default::default()
+            }
+        }
+        RowOutcome::Duplicate {
+            household_id,
+            duplicate_of_row,
+            message,
+        } => {
+            totals.duplicates += 1;
+            ImportRowResult {
+                row,
+                outcome: ImportRowOutcome::Duplicate as i32,
+                household_id,
+                message,
+                duplicate_of_row: duplicate_of_row.unwrap_or_default(),
+                ..Default::default()
+            }
+        }
+        RowOutcome::Invalid(errors) => {
+            totals.invalid += 1;
+            let first = errors.first().cloned().unwrap_or_else(|| status::FieldError::new("household", "is invalid"));
+            let message = errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.description))
+                .collect::<Vec<_>>()
+                .join("; ");
+            ImportRowResult {
+                row,
+                outcome: ImportRowOutcome::Invalid as i32,
+                field: first.field,
+                message,
+                ..Default::default()
+            }
+        }
+    }
+}

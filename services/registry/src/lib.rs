@@ -1,0 +1,162 @@
+//! The unified social registry (RSU) of one region.
+//!
+//! Layout, the same in every Jigi service:
+//!
+//! - [`config`]: settings from the environment;
+//! - [`domain`]: the rules (validation, duplicates, PMT, enrolment), no I/O;
+//! - [`storage`]: tables and queries;
+//! - [`app`]: commands and queries, each command one transaction that also
+//!   writes its event to the outbox;
+//! - [`events`]: the public events, built without personal data;
+//! - [`grpc`]: the API, mapping outcomes to gRPC statuses.
+//!
+//! [`start`] runs the whole service (API, metrics, outbox relay) until a
+//! shutdown token is cancelled; `main.rs` only reads the configuration and
+//! waits for Ctrl-C. Tests and the `jigi` CLI call [`start`] directly, on
+//! port 0, to run any number of registries in one process.
+
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod events;
+pub mod grpc;
+pub mod storage;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use jigi_bus::outbox::RelaySettings;
+use jigi_bus::{Bus, Outbox, OutboxRelay};
+use jigi_common::Geography;
+use jigi_server::{GrpcServer, Metrics};
+use jigi_storage::Database;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use app::Registry;
+pub use config::Config;
+use domain::pmt::PmtConfig;
+
+/// Why the registry could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database {url}: {source}")]
+    Database {
+        url: String,
+        source: jigi_storage::StorageError,
+    },
+    #[error(transparent)]
+    Geography(#[from] jigi_common::GeographyError),
+    #[error(transparent)]
+    Pmt(#[from] domain::pmt::PmtConfigError),
+    #[error("cannot read PMT file {0}: {1}")]
+    PmtFile(String, std::io::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot connect to NATS at {url}: {source}")]
+    Nats {
+        url: String,
+        source: async_nats::ConnectError,
+    },
+}
+
+/// A running registry.
+pub struct Running {
+    /// Where the gRPC API listens.
+    pub grpc_addr: SocketAddr,
+    /// Where `/metrics` is served.
+    pub metrics_addr: SocketAddr,
+    /// The registry itself, for in-process use (tests, the demo).
+    pub registry: Registry,
+    /// Its database.
+    pub database: Database,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Waits until every part has stopped (after the shutdown token is cancelled).
+    pub async fn stopped(self) {
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        self.database.close().await;
+    }
+}
+
+/// Starts the registry: opens (and migrates) its database, binds its ports,
+/// and runs its API, metrics and outbox relay until `shutdown` is cancelled.
+/// NATS need not be reachable: events wait in the outbox until it is.
+pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Running, StartError> {
+    let database = Database::open(&config.database_url, &storage::migrations())
+        .await
+        .map_err(|source| StartError::Database {
+            url: config.database_url.clone(),
+            source,
+        })?;
+    let geography = match &config.geography_file {
+        Some(path) => Geography::load(path)?,
+        None => Geography::built_in(),
+    };
+    let pmt = match &config.pmt_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|err| StartError::PmtFile(path.display().to_string(), err))?;
+            PmtConfig::parse(&text)?
+        }
+        None => PmtConfig::built_in(),
+    };
+    let bus = Bus::connect(&config.nats).await.map_err(|source| StartError::Nats {
+        url: config.nats.url.clone(),
+        source,
+    })?;
+    let grpc_listener = bind(config.grpc_addr).await?;
+    let metrics_listener = bind(config.metrics_addr).await?;
+    let grpc_addr = grpc_listener.local_addr().map_err(|source| StartError::Listen {
+        addr: config.grpc_addr,
+        source,
+    })?;
+    let metrics_addr = metrics_listener.local_addr().map_err(|source| StartError::Listen {
+        addr: config.metrics_addr,
+        source,
+    })?;
+
+    let outbox = Outbox::new();
+    let registry = Registry::new(database.clone(), outbox.clone(), Arc::new(geography), Arc::new(pmt), config.region);
+    let metrics = Metrics::new("registry");
+    let relay = OutboxRelay::new(database.clone(), bus.jetstream.clone(), outbox, config.region, RelaySettings::default());
+    let server = GrpcServer::new(metrics.clone()).add_service(grpc::RegistryApi::new(registry.clone()).into_service());
+
+    let tasks = vec![
+        tokio::spawn(relay.run(shutdown.clone())),
+        tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move {
+                if let Err(err) = metrics.serve(metrics_listener, shutdown).await {
+                    tracing::error!(error = %err, "metrics server stopped");
+                }
+            }
+        }),
+        tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move {
+                if let Err(err) = server.serve(grpc_listener, shutdown.clone()).await {
+                    tracing::error!(error = %err, "gRPC server stopped");
+                    // Without its API the service is useless: stop the rest too.
+                    shutdown.cancel();
+                }
+            }
+        }),
+    ];
+    tracing::info!(region = %config.region, %grpc_addr, %metrics_addr, "registry started");
+    Ok(Running {
+        grpc_addr,
+        metrics_addr,
+        registry,
+        database,
+        tasks,
+    })
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })
+}

@@ -1,0 +1,72 @@
+//! Listing households by filter, a page at a time.
+
+use jigi_common::{AreaLevel, Component};
+use jigi_storage::sql::{self, Filter, Value};
+use sqlx::{AnyConnection, AssertSqlSafe};
+
+use crate::domain::model::HouseholdStatus;
+
+/// What to list. Every field narrows the list; the default lists everything.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListFilter {
+    /// Households in this area (its level says which column to compare).
+    pub area: Option<(AreaLevel, String)>,
+    pub status: Option<HouseholdStatus>,
+    /// Currently enrolled in this component.
+    pub enrolled_in: Option<Component>,
+    pub pmt_min: Option<f64>,
+    pub pmt_max: Option<f64>,
+    pub eligible_only: bool,
+}
+
+/// IDs of the households matching `filter`, in registration order, after
+/// the household `after` (exclusive), at most `limit`.
+pub async fn list_ids(
+    conn: &mut AnyConnection,
+    filter: &ListFilter,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<String>, sqlx::Error> {
+    let mut conditions = Filter::new();
+    if let Some((level, code)) = &filter.area {
+        let column = match level {
+            AreaLevel::Region => "h.region = {}",
+            AreaLevel::Cercle => "h.cercle = {}",
+            AreaLevel::Commune => "h.commune = {}",
+            AreaLevel::Village => "h.village = {}",
+        };
+        conditions.add(column, Value::Text(code.clone()));
+    }
+    if let Some(status) = filter.status {
+        conditions.add("h.status = {}", Value::Text(status.code().to_owned()));
+    }
+    if let Some(component) = filter.enrolled_in {
+        conditions.add(
+            "EXISTS (SELECT 1 FROM enrolments e WHERE e.household_id = h.household_id \
+             AND e.component = {} AND e.status = 'enrolled')",
+            Value::Text(component.code().to_owned()),
+        );
+    }
+    if let Some(min) = filter.pmt_min {
+        conditions.add("h.pmt_score >= {}", Value::Real(min));
+    }
+    if let Some(max) = filter.pmt_max {
+        conditions.add("h.pmt_score <= {}", Value::Real(max));
+    }
+    if filter.eligible_only {
+        conditions.add_plain("h.pmt_eligible = 1");
+    }
+    if let Some(after) = after {
+        conditions.add("h.household_id > {}", Value::Text(after.to_owned()));
+    }
+    let statement = format!(
+        "SELECT h.household_id FROM households h{} ORDER BY h.household_id LIMIT ${}",
+        conditions.where_sql(),
+        conditions.next_placeholder()
+    );
+    let query = sql::bind_values(sqlx::query(AssertSqlSafe(statement)), conditions.values()).bind(limit as i64);
+    let rows = query.fetch_all(conn).await?;
+    rows.iter()
+        .map(|row| sqlx::Row::try_get::<String, _>(row, 0))
+        .collect()
+}
