@@ -1,7 +1,7 @@
 //! Instants stored as text: RFC 3339 in UTC with microseconds, a fixed width
 //! so that text order is time order on every backend.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Timelike, Utc};
 
 /// Formats an instant for storage.
 pub fn format(at: DateTime<Utc>) -> String {
@@ -14,6 +14,13 @@ pub fn parse(text: &str) -> Result<DateTime<Utc>, sqlx::Error> {
     DateTime::parse_from_rfc3339(text)
         .map(|at| at.with_timezone(&Utc))
         .map_err(|err| sqlx::Error::Decode(format!("bad stored timestamp {text:?}: {err}").into()))
+}
+
+/// The current instant at the precision stored (microseconds), so a value
+/// read back equals the value written.
+pub fn now_utc() -> DateTime<Utc> {
+    let now = Utc::now();
+    now.with_nanosecond(now.timestamp_subsec_micros() * 1_000).unwrap_or(now)
 }
 
 /// The current instant, formatted for storage.

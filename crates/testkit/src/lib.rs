@@ -37,3 +37,37 @@ pub async fn connect_channel(addr: SocketAddr) -> tonic::transport::Channel {
 pub fn init_tracing() {
     jigi_telemetry::init_for_tests();
 }
+
+/// Every message of a JetStream stream, in order (an ordered consumer, so
+/// it changes nothing on the server).
+pub async fn read_stream(jetstream: &async_nats::jetstream::Context, stream: &str) -> Vec<async_nats::jetstream::Message> {
+    use async_nats::jetstream::consumer::pull::OrderedConfig;
+    use tokio_stream::StreamExt;
+
+    let mut stream = jetstream
+        .get_stream(stream)
+        .await
+        .unwrap_or_else(|err| panic!("stream {stream} should exist: {err}"));
+    let count = stream.info().await.expect("stream info").state.messages as usize;
+    if count == 0 {
+        return Vec::new();
+    }
+    let consumer = stream
+        .create_consumer(OrderedConfig::default())
+        .await
+        .expect("ordered consumer");
+    let mut messages = consumer.messages().await.expect("message stream").take(count);
+    let mut read = Vec::with_capacity(count);
+    while let Some(message) = messages.next().await {
+        read.push(message.expect("message"));
+    }
+    read
+}
+
+/// The number of messages in a stream (0 if it does not exist yet).
+pub async fn stream_len(jetstream: &async_nats::jetstream::Context, stream: &str) -> u64 {
+    match jetstream.get_stream(stream).await {
+        Ok(mut stream) => stream.info().await.map(|info| info.state.messages).unwrap_or(0),
+        Err(_) => 0,
+    }
+}

@@ -1,7 +1,6 @@
 //! Changing a registered household: its location or traits, its members,
 //! its enrolment in the programme's components.
 
-use chrono::Utc;
 use jigi_common::{Component, Problems};
 use jigi_proto::common as pc;
 use jigi_proto::registry::{self as pr, ExitReason, MemberStatus, Relation};
@@ -227,7 +226,7 @@ impl Registry {
                 effective_on: on,
                 exit_reason: None,
                 note: committee_override.to_owned(),
-                recorded_at: Utc::now(),
+                recorded_at: jigi_storage::timestamp::now_utc(),
             },
         )
         .await?;
@@ -272,7 +271,7 @@ impl Registry {
                 effective_on: on,
                 exit_reason: Some(reason),
                 note: note.to_owned(),
-                recorded_at: Utc::now(),
+                recorded_at: jigi_storage::timestamp::now_utc(),
             },
         )
         .await?;

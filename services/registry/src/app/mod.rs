@@ -8,7 +8,7 @@ mod register;
 
 use std::sync::Arc;
 
-use chrono::{NaiveDate, Utc};
+use chrono::{NaiveDate};
 use jigi_bus::Outbox;
 use jigi_common::{FieldError, Geography, Region};
 use jigi_storage::{Database, StorageError, Tx};
@@ -126,7 +126,7 @@ impl Registry {
             .pmt
             .assess(household.location.region, &household.members, &household.traits, today());
         household.version += 1;
-        household.updated_at = Utc::now();
+        household.updated_at = jigi_storage::timestamp::now_utc();
         let head = household.head();
         let head_key = identity::head_key(&head.given_name, &head.family_name, head.birth_date, &household.location);
         if let Some(other) = storage::households_by_head_key(tx, std::slice::from_ref(&head_key))
@@ -153,7 +153,7 @@ impl Registry {
 
 /// Today's date in Mali (UTC, no daylight saving).
 pub fn today() -> NaiveDate {
-    Utc::now().date_naive()
+    jigi_storage::timestamp::now_utc().date_naive()
 }
 
 /// Household IDs are UUIDs; anything else cannot name a household.

@@ -6,11 +6,10 @@
 
 use std::collections::HashMap;
 
-use chrono::Utc;
 use jigi_common::FieldError;
 use jigi_proto::registry::HouseholdDraft;
 use jigi_storage::idempotency::{self, Prior, RequestId};
-use jigi_storage::Tx;
+use jigi_storage::{Tx, timestamp};
 
 use super::{CommandError, Registry, today};
 use crate::domain::identity;
@@ -140,7 +139,7 @@ impl Registry {
         let stored_heads = storage::households_by_head_key(tx, &head_keys).await?;
         let stored_cards = storage::households_by_id_card(tx, &id_cards).await?;
 
-        let now = Utc::now();
+        let now = timestamp::now_utc();
         let today = today();
         let mut outcomes = Vec::with_capacity(candidates.len());
         let mut to_insert = Vec::new();
@@ -202,22 +201,8 @@ fn find_duplicate(
     stored_heads: &HashMap<String, String>,
     stored_cards: &HashMap<String, String>,
 ) -> Option<RowOutcome> {
-    if let Some(household_id) = stored_heads.get(&candidate.head_key) {
-        return Some(RowOutcome::Duplicate {
-            household_id: household_id.clone(),
-            duplicate_of_row: None,
-            message: format!("household {household_id} already has this head (same name, birth date and village)"),
-        });
-    }
-    for card in &candidate.id_cards {
-        if let Some(household_id) = stored_cards.get(card) {
-            return Some(RowOutcome::Duplicate {
-                household_id: household_id.clone(),
-                duplicate_of_row: None,
-                message: format!("ID-card number {card} is already registered in household {household_id}"),
-            });
-        }
-    }
+    // An earlier row of this import first: naming the row helps whoever
+    // fixes the file more than naming the household it became.
     let earlier = session
         .heads
         .get(&candidate.head_key)
@@ -229,9 +214,25 @@ fn find_duplicate(
                 .find_map(|card| session.id_cards.get(card))
                 .map(|claim| (claim, "an ID-card number"))
         });
-    earlier.map(|((row, household_id), what)| RowOutcome::Duplicate {
-        household_id: household_id.clone(),
-        duplicate_of_row: Some(*row),
-        message: format!("has {what} of row {row} of this import (household {household_id})"),
+    if let Some(((row, household_id), what)) = earlier {
+        return Some(RowOutcome::Duplicate {
+            household_id: household_id.clone(),
+            duplicate_of_row: Some(*row),
+            message: format!("has {what} of row {row} of this import (household {household_id})"),
+        });
+    }
+    if let Some(household_id) = stored_heads.get(&candidate.head_key) {
+        return Some(RowOutcome::Duplicate {
+            household_id: household_id.clone(),
+            duplicate_of_row: None,
+            message: format!("household {household_id} already has this head (same name, birth date and village)"),
+        });
+    }
+    candidate.id_cards.iter().find_map(|card| {
+        stored_cards.get(card).map(|household_id| RowOutcome::Duplicate {
+            household_id: household_id.clone(),
+            duplicate_of_row: None,
+            message: format!("ID-card number {card} is already registered in household {household_id}"),
+        })
     })
 }
