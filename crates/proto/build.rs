@@ -14,10 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let descriptors = protox::compile(&files, [&proto_root])?;
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     // Served by gRPC reflection and used to check compatibility of the contract.
-    std::fs::write(
-        out_dir.join("jigi_descriptor.bin"),
-        descriptors.encode_to_vec(),
-    )?;
+    std::fs::write(out_dir.join("jigi_descriptor.bin"), descriptors.encode_to_vec())?;
 
     tonic_prost_build::configure()
         .build_client(true)

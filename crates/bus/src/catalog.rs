@@ -33,7 +33,10 @@ impl EventKind {
 
     /// CloudEvents `type`: `jigi.<service>.<entity>.<action>.v<version>`.
     pub fn ce_type(&self) -> String {
-        format!("jigi.{}.{}.{}.v{}", self.service, self.entity, self.action, self.version)
+        format!(
+            "jigi.{}.{}.{}.v{}",
+            self.service, self.entity, self.action, self.version
+        )
     }
 
     /// `content-type` of the payload.
@@ -91,7 +94,10 @@ mod tests {
             }
         }
         let kind = <events::HouseholdRegistered as DomainEvent>::KIND;
-        assert_eq!(kind.subject(Region::Sikasso), "jigi.sikasso.registry.household.registered");
+        assert_eq!(
+            kind.subject(Region::Sikasso),
+            "jigi.sikasso.registry.household.registered"
+        );
         assert_eq!(kind.ce_type(), "jigi.registry.household.registered.v1");
         assert_eq!(kind.message, "jigi.events.v1.HouseholdRegistered");
     }

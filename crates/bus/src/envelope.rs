@@ -228,7 +228,8 @@ mod tests {
         let headers = sent.headers();
         assert_eq!(headers.get("Nats-Msg-Id").unwrap().as_str(), sent.id);
         assert_eq!(headers.get("ce-source").unwrap().as_str(), "/jigi/sikasso/registry");
-        let received = ReceivedEvent::parse(&sent.subject, Some(&headers), sent.payload.clone().into(), Some(7)).unwrap();
+        let received =
+            ReceivedEvent::parse(&sent.subject, Some(&headers), sent.payload.clone().into(), Some(7)).unwrap();
         assert_eq!(received.id, sent.id);
         assert_eq!(received.about, "h-1");
         assert_eq!(received.time, format_time(sent.time).parse::<DateTime<Utc>>().unwrap());
@@ -236,7 +237,10 @@ mod tests {
         assert_eq!(received.region(), Some(Region::Sikasso));
         let decoded: HouseholdRegistered = received.decode().unwrap();
         assert_eq!(decoded.household_id, "h-1");
-        assert!(matches!(received.decode::<HouseholdEnrolled>(), Err(EnvelopeError::WrongType { .. })));
+        assert!(matches!(
+            received.decode::<HouseholdEnrolled>(),
+            Err(EnvelopeError::WrongType { .. })
+        ));
     }
 
     #[test]
@@ -253,7 +257,10 @@ mod tests {
         ));
         let mut headers = registered().headers();
         headers.insert("ce-time", "yesterday");
-        assert!(matches!(ReceivedEvent::parse("s", Some(&headers), Bytes::new(), None), Err(EnvelopeError::Time(_))));
+        assert!(matches!(
+            ReceivedEvent::parse("s", Some(&headers), Bytes::new(), None),
+            Err(EnvelopeError::Time(_))
+        ));
     }
 
     #[test]

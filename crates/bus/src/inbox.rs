@@ -179,7 +179,12 @@ impl From<sqlx::Error> for ConsumeError {
 }
 
 impl<H: EventHandler> InboxConsumer<H> {
-    pub fn new(db: Database, jetstream: jetstream::Context, settings: ConsumerSettings, handler: Arc<H>) -> InboxConsumer<H> {
+    pub fn new(
+        db: Database,
+        jetstream: jetstream::Context,
+        settings: ConsumerSettings,
+        handler: Arc<H>,
+    ) -> InboxConsumer<H> {
         InboxConsumer {
             db,
             jetstream,
@@ -442,7 +447,13 @@ async fn durable_name(db: &Database, consumer: &str) -> Result<String, ConsumeEr
 /// Durable names allow letters, digits, `-` and `_` only.
 fn sanitize(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 

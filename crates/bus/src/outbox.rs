@@ -152,7 +152,13 @@ enum RelayError {
 }
 
 impl OutboxRelay {
-    pub fn new(db: Database, jetstream: jetstream::Context, outbox: Outbox, region: Region, settings: RelaySettings) -> OutboxRelay {
+    pub fn new(
+        db: Database,
+        jetstream: jetstream::Context,
+        outbox: Outbox,
+        region: Region,
+        settings: RelaySettings,
+    ) -> OutboxRelay {
         OutboxRelay {
             db,
             jetstream,
@@ -309,7 +315,10 @@ impl OutboxRelay {
             for position in chunk {
                 query = query.bind(*position);
             }
-            query.execute(&mut *tx).await.map_err(jigi_storage::StorageError::from)?;
+            query
+                .execute(&mut *tx)
+                .await
+                .map_err(jigi_storage::StorageError::from)?;
         }
         tx.commit().await.map_err(jigi_storage::StorageError::from)?;
         Ok(())
@@ -335,7 +344,9 @@ fn pipelined_window(rows: &[StoredRow]) -> &[StoredRow] {
 
 /// Number of events waiting in the outbox.
 pub async fn pending(db: &Database) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(db.pool()).await
+    sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+        .fetch_one(db.pool())
+        .await
 }
 
 #[derive(sqlx::FromRow)]

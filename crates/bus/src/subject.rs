@@ -60,7 +60,10 @@ mod tests {
         );
         assert_eq!(region_wildcard(Region::Segou), "jigi.segou.>");
         assert_eq!(region_stream(Region::Tombouctou), "JIGI_TOMBOUCTOU");
-        assert_eq!(region_of_subject("jigi.mopti.payments.payment.made"), Some(Region::Mopti));
+        assert_eq!(
+            region_of_subject("jigi.mopti.payments.payment.made"),
+            Some(Region::Mopti)
+        );
         assert_eq!(region_of_subject("other.mopti.x"), None);
         assert!(is_valid_token("household"));
         assert!(!is_valid_token("house.hold"));

@@ -8,7 +8,10 @@ use async_nats::jetstream::{self, consumer::pull};
 use futures::StreamExt;
 use jigi_bus::inbox::{self, InboxConsumer};
 use jigi_bus::outbox::{self, RelaySettings};
-use jigi_bus::{Bus, BusConfig, ConsumerSettings, EventHandler, HandlerError, Outbox, OutboxRelay, OutgoingEvent, ReceivedEvent, streams};
+use jigi_bus::{
+    Bus, BusConfig, ConsumerSettings, EventHandler, HandlerError, Outbox, OutboxRelay, OutgoingEvent, ReceivedEvent,
+    streams,
+};
 use jigi_common::Region;
 use jigi_proto::events::HouseholdRegistered;
 use jigi_storage::{Database, Migration};
@@ -48,7 +51,13 @@ async fn write(db: &Database, outbox: &Outbox, events: &[OutgoingEvent]) {
 
 fn start_relay(db: &Database, bus: &Bus, outbox: &Outbox) -> CancellationToken {
     let stop = CancellationToken::new();
-    let relay = OutboxRelay::new(db.clone(), bus.jetstream.clone(), outbox.clone(), Region::Sikasso, RelaySettings::default());
+    let relay = OutboxRelay::new(
+        db.clone(),
+        bus.jetstream.clone(),
+        outbox.clone(),
+        Region::Sikasso,
+        RelaySettings::default(),
+    );
     tokio::spawn(relay.run(stop.clone()));
     stop
 }
@@ -60,10 +69,8 @@ async fn stream_contents(bus: &Bus) -> Vec<ReceivedEvent> {
     if count == 0 {
         return Vec::new();
     }
-    let consumer: jetstream::consumer::Consumer<pull::OrderedConfig> = stream
-        .create_consumer(pull::OrderedConfig::default())
-        .await
-        .unwrap();
+    let consumer: jetstream::consumer::Consumer<pull::OrderedConfig> =
+        stream.create_consumer(pull::OrderedConfig::default()).await.unwrap();
     let mut messages = consumer.messages().await.unwrap().take(count);
     let mut events = Vec::new();
     while let Some(message) = messages.next().await {
@@ -83,7 +90,10 @@ async fn relay_publishes_each_event_once_with_its_envelope() {
 
     let events: Vec<_> = (0..50).map(|i| registered(&format!("h-{i}"))).collect();
     write(&db, &outbox, &events).await;
-    eventually(WAIT, "outbox to drain", || async { (outbox::pending(&db).await.unwrap() == 0).then_some(()) }).await;
+    eventually(WAIT, "outbox to drain", || async {
+        (outbox::pending(&db).await.unwrap() == 0).then_some(())
+    })
+    .await;
 
     let received = stream_contents(&bus).await;
     let ids: Vec<_> = received.iter().map(|e| e.id.clone()).collect();
@@ -105,7 +115,10 @@ async fn events_written_while_nats_is_down_arrive_once_in_order() {
     let _stop = start_relay(&db, &bus, &outbox);
 
     write(&db, &outbox, &[registered("h-a")]).await;
-    eventually(WAIT, "first event published", || async { (outbox::pending(&db).await.unwrap() == 0).then_some(()) }).await;
+    eventually(WAIT, "first event published", || async {
+        (outbox::pending(&db).await.unwrap() == 0).then_some(())
+    })
+    .await;
 
     nats.stop().await;
     // Several events per household, interleaved, while NATS is down.
@@ -127,7 +140,10 @@ async fn events_written_while_nats_is_down_arrive_once_in_order() {
     assert_eq!(outbox::pending(&db).await.unwrap(), 15, "kept while NATS is down");
 
     nats.restart().await;
-    eventually(WAIT, "outbox to drain after restart", || async { (outbox::pending(&db).await.unwrap() == 0).then_some(()) }).await;
+    eventually(WAIT, "outbox to drain after restart", || async {
+        (outbox::pending(&db).await.unwrap() == 0).then_some(())
+    })
+    .await;
     let received = stream_contents(&bus).await;
     let ids: Vec<_> = received.iter().skip(1).map(|e| e.id.clone()).collect();
     let mut sorted_received = ids.clone();
@@ -167,7 +183,10 @@ impl EventHandler for Counter {
 }
 
 async fn counts(db: &Database) -> Vec<(String, i64)> {
-    sqlx::query_as("SELECT key, n FROM counts ORDER BY key").fetch_all(db.pool()).await.unwrap()
+    sqlx::query_as("SELECT key, n FROM counts ORDER BY key")
+        .fetch_all(db.pool())
+        .await
+        .unwrap()
 }
 
 fn start_consumer(db: &Database, bus: &Bus) -> (CancellationToken, Arc<inbox::ConsumerStats>) {
@@ -186,7 +205,9 @@ async fn inbox_applies_a_redelivered_event_once_and_rejects_poison_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let db = database(dir.path(), "consumer").await;
     let bus = Bus::connect(&BusConfig::new(nats.url(), "test")).await.unwrap();
-    streams::ensure_region_stream(&bus.jetstream, Region::Sikasso).await.unwrap();
+    streams::ensure_region_stream(&bus.jetstream, Region::Sikasso)
+        .await
+        .unwrap();
 
     let event = registered("h-1");
     // The same event twice, as after a republish outside the duplicate
@@ -238,7 +259,9 @@ async fn a_fresh_database_rebuilds_from_the_stream_and_a_restart_resumes() {
     let nats = NatsServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let bus = Bus::connect(&BusConfig::new(nats.url(), "test")).await.unwrap();
-    streams::ensure_region_stream(&bus.jetstream, Region::Sikasso).await.unwrap();
+    streams::ensure_region_stream(&bus.jetstream, Region::Sikasso)
+        .await
+        .unwrap();
     for i in 0..20 {
         let event = registered(&format!("h-{i:02}"));
         bus.jetstream

@@ -94,10 +94,7 @@ pub enum LocationError {
 #[derive(Debug, thiserror::Error)]
 pub enum GeographyError {
     #[error("cannot read geography file {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     #[error("geography line {line}: {reason}")]
     Line { line: usize, reason: String },
 }
@@ -135,8 +132,7 @@ impl Geography {
                 continue;
             }
             let mut fields = raw.splitn(3, ',');
-            let (Some(level), Some(code), Some(name)) = (fields.next(), fields.next(), fields.next())
-            else {
+            let (Some(level), Some(code), Some(name)) = (fields.next(), fields.next(), fields.next()) else {
                 return Err(fail("expected level,code,name".into()));
             };
             let level = AreaLevel::parse(level).ok_or_else(|| fail(format!("unknown level {level:?}")))?;
@@ -180,8 +176,7 @@ impl Geography {
 
     /// Communes of a region (or of any area), in code order.
     pub fn communes<'a>(&'a self, under: &'a str) -> impl Iterator<Item = &'a Area> + 'a {
-        self.areas(Some(under))
-            .filter(|area| area.level == AreaLevel::Commune)
+        self.areas(Some(under)).filter(|area| area.level == AreaLevel::Commune)
     }
 
     /// Checks a location given as codes and fills in the levels above the commune.
@@ -281,7 +276,10 @@ mod tests {
         let sanando = geo.get("segou.baroueli.sanando").unwrap();
         assert_eq!(sanando.name, "Sanando");
         let village = geo.get("segou.baroueli.sanando.dioforongo").unwrap();
-        assert_eq!((village.name.as_str(), village.level), ("Dioforongo", AreaLevel::Village));
+        assert_eq!(
+            (village.name.as_str(), village.level),
+            ("Dioforongo", AreaLevel::Village)
+        );
         assert_eq!(geo.get("segou.baroueli").unwrap().name, "Barouéli");
     }
 

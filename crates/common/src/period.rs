@@ -50,9 +50,7 @@ impl Period {
         let next_start = match self {
             Period::Year(year) => NaiveDate::from_ymd_opt(year + 1, 1, 1),
             Period::Quarter { year: y, quarter: 4 } => NaiveDate::from_ymd_opt(y + 1, 1, 1),
-            Period::Quarter { year, quarter } => {
-                NaiveDate::from_ymd_opt(year, u32::from(quarter) * 3 + 1, 1)
-            }
+            Period::Quarter { year, quarter } => NaiveDate::from_ymd_opt(year, u32::from(quarter) * 3 + 1, 1),
         };
         next_start.and_then(|d| d.pred_opt()).expect("periods hold valid years")
     }
@@ -116,7 +114,9 @@ mod tests {
 
     #[test]
     fn refuses_malformed_codes() {
-        for bad in ["", "18Q4", "2018Q5", "2018Q0", "2018q4", "2018Q", "2018-Q4", "1999", "+201", "2018Q44"] {
+        for bad in [
+            "", "18Q4", "2018Q5", "2018Q0", "2018q4", "2018Q", "2018-Q4", "1999", "+201", "2018Q44",
+        ] {
             assert!(bad.parse::<Period>().is_err(), "{bad} should be refused");
         }
     }

@@ -42,11 +42,19 @@ impl Metrics {
     pub fn new(service: &str) -> Metrics {
         let mut registry = Registry::with_prefix(format!("jigi_{service}"));
         let rpc_requests = Family::<RpcLabels, Counter>::default();
-        registry.register("grpc_requests", "gRPC calls handled, by method and status code", rpc_requests.clone());
+        registry.register(
+            "grpc_requests",
+            "gRPC calls handled, by method and status code",
+            rpc_requests.clone(),
+        );
         let rpc_seconds = Family::<MethodLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.0005, 2.0, 16))
         });
-        registry.register("grpc_request_duration_seconds", "Time to answer a gRPC call", rpc_seconds.clone());
+        registry.register(
+            "grpc_request_duration_seconds",
+            "Time to answer a gRPC call",
+            rpc_seconds.clone(),
+        );
         Metrics {
             registry: Arc::new(Mutex::new(registry)),
             rpc_requests,
@@ -56,7 +64,10 @@ impl Metrics {
 
     /// Registers a service-specific metric.
     pub fn register(&self, name: &str, help: &str, metric: impl prometheus_client::registry::Metric) {
-        self.registry.lock().expect("metrics registry lock").register(name, help, metric);
+        self.registry
+            .lock()
+            .expect("metrics registry lock")
+            .register(name, help, metric);
     }
 
     /// The metrics in Prometheus text format.

@@ -25,7 +25,11 @@ pub fn invalid_argument(errors: &[FieldError]) -> Status {
         .iter()
         .map(|error| FieldViolation::new(error.field.clone(), error.description.clone()))
         .collect();
-    Status::with_error_details(Code::InvalidArgument, message, ErrorDetails::with_bad_request(violations))
+    Status::with_error_details(
+        Code::InvalidArgument,
+        message,
+        ErrorDetails::with_bad_request(violations),
+    )
 }
 
 /// `ALREADY_EXISTS`, naming the resource that already exists.
@@ -63,7 +67,9 @@ pub fn failed_precondition(kind: &str, subject: &str, message: impl Into<String>
 pub fn internal(context: &str, cause: &dyn std::fmt::Display) -> Status {
     let trace_id = jigi_telemetry::current_trace_id().unwrap_or_else(|| "none".to_owned());
     tracing::error!(error = %cause, trace_id, "{context}");
-    Status::internal(format!("internal error while {context}; operators can find it by trace_id {trace_id}"))
+    Status::internal(format!(
+        "internal error while {context}; operators can find it by trace_id {trace_id}"
+    ))
 }
 
 /// `UNAVAILABLE`: a dependency (database busy) may recover; retry later.
@@ -92,6 +98,9 @@ mod tests {
             .iter()
             .map(|v| v.field.as_str())
             .collect();
-        assert_eq!(fields, ["household.members[0].birth_date", "household.location.commune"]);
+        assert_eq!(
+            fields,
+            ["household.members[0].birth_date", "household.location.commune"]
+        );
     }
 }

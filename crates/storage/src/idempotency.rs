@@ -84,13 +84,12 @@ pub async fn lookup(
     request_id: &RequestId,
     fingerprint: &str,
 ) -> Result<Prior, sqlx::Error> {
-    let row: Option<(String, Vec<u8>)> = sqlx::query_as(
-        "SELECT fingerprint, response FROM idempotent_requests WHERE scope = $1 AND request_id = $2",
-    )
-    .bind(scope)
-    .bind(request_id.as_str())
-    .fetch_optional(conn)
-    .await?;
+    let row: Option<(String, Vec<u8>)> =
+        sqlx::query_as("SELECT fingerprint, response FROM idempotent_requests WHERE scope = $1 AND request_id = $2")
+            .bind(scope)
+            .bind(request_id.as_str())
+            .fetch_optional(conn)
+            .await?;
     Ok(match row {
         None => Prior::New,
         Some((stored, response)) if stored == fingerprint => Prior::Same(response),
@@ -148,7 +147,10 @@ mod tests {
         tx.commit().await.unwrap();
 
         let mut conn = db.pool().acquire().await.unwrap();
-        assert_eq!(lookup(&mut conn, "pay", &id, &first).await.unwrap(), Prior::Same(b"answer".to_vec()));
+        assert_eq!(
+            lookup(&mut conn, "pay", &id, &first).await.unwrap(),
+            Prior::Same(b"answer".to_vec())
+        );
         let other = fingerprint(b"pay household 2");
         assert_eq!(lookup(&mut conn, "pay", &id, &other).await.unwrap(), Prior::Conflict);
         // The same ID in another scope is another request.

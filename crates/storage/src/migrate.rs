@@ -75,13 +75,12 @@ async fn apply_one(db: &Database, migration: &Migration) -> Result<(), StorageEr
     let backend = db.backend();
     let checksum = migration.checksum(backend);
     let mut tx = db.begin_write().await?;
-    let applied: Option<String> = sqlx::query_scalar(
-        "SELECT checksum FROM jigi_schema_migrations WHERE component = $1 AND version = $2",
-    )
-    .bind(migration.component)
-    .bind(migration.version)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let applied: Option<String> =
+        sqlx::query_scalar("SELECT checksum FROM jigi_schema_migrations WHERE component = $1 AND version = $2")
+            .bind(migration.component)
+            .bind(migration.version)
+            .fetch_optional(&mut *tx)
+            .await?;
     match applied {
         Some(stored) if stored == checksum => return Ok(()),
         Some(_) => {
@@ -92,7 +91,12 @@ async fn apply_one(db: &Database, migration: &Migration) -> Result<(), StorageEr
         }
         None => {}
     }
-    tracing::info!(component = migration.component, version = migration.version, name = migration.name, "applying migration");
+    tracing::info!(
+        component = migration.component,
+        version = migration.version,
+        name = migration.name,
+        "applying migration"
+    );
     (&mut *tx).execute(migration.sql(backend)).await?;
     sqlx::query(
         "INSERT INTO jigi_schema_migrations (component, version, name, checksum, applied_at) \
@@ -146,7 +150,10 @@ mod tests {
         let path = dir.path().join("m.db");
         // Given out of order on purpose.
         let db = open(&path, &[V2, V1]).await.unwrap();
-        sqlx::query("INSERT INTO demo (id, note) VALUES (1, 'x')").execute(db.pool()).await.unwrap();
+        sqlx::query("INSERT INTO demo (id, note) VALUES (1, 'x')")
+            .execute(db.pool())
+            .await
+            .unwrap();
         db.close().await;
         // Re-opening applies nothing again (a second CREATE TABLE would fail).
         let db = open(&path, &[V1, V2]).await.unwrap();
@@ -177,7 +184,12 @@ mod tests {
     async fn a_failing_migration_leaves_nothing_behind() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.db");
-        let broken = Migration::portable("demo", 1, "broken", "CREATE TABLE demo (id BIGINT); SELECT * FROM missing_table");
+        let broken = Migration::portable(
+            "demo",
+            1,
+            "broken",
+            "CREATE TABLE demo (id BIGINT); SELECT * FROM missing_table",
+        );
         assert!(open(&path, &[broken]).await.is_err());
         let db = open(&path, &[V1]).await.unwrap();
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jigi_schema_migrations")

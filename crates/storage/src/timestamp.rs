@@ -20,7 +20,8 @@ pub fn parse(text: &str) -> Result<DateTime<Utc>, sqlx::Error> {
 /// read back equals the value written.
 pub fn now_utc() -> DateTime<Utc> {
     let now = Utc::now();
-    now.with_nanosecond(now.timestamp_subsec_micros() * 1_000).unwrap_or(now)
+    now.with_nanosecond(now.timestamp_subsec_micros() * 1_000)
+        .unwrap_or(now)
 }
 
 /// The current instant, formatted for storage.

@@ -145,7 +145,9 @@ mod tests {
     #[test]
     fn health_and_reflection_are_not_traced() {
         assert!(is_untraced("/grpc.health.v1.Health/Check"));
-        assert!(is_untraced("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"));
+        assert!(is_untraced(
+            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
+        ));
         assert!(!is_untraced("/jigi.registry.v1.RegistryService/GetHousehold"));
     }
 

@@ -97,7 +97,11 @@ mod tests {
 
     #[test]
     fn malformed_or_missing_parents_start_a_new_trace() {
-        for traceparent in [None, Some("garbage"), Some("00-00000000000000000000000000000000-0000000000000000-01")] {
+        for traceparent in [
+            None,
+            Some("garbage"),
+            Some("00-00000000000000000000000000000000-0000000000000000-01"),
+        ] {
             let context = TraceContext {
                 traceparent: traceparent.map(str::to_owned),
                 tracestate: None,

@@ -40,7 +40,10 @@ pub fn init_tracing() {
 
 /// Every message of a JetStream stream, in order (an ordered consumer, so
 /// it changes nothing on the server).
-pub async fn read_stream(jetstream: &async_nats::jetstream::Context, stream: &str) -> Vec<async_nats::jetstream::Message> {
+pub async fn read_stream(
+    jetstream: &async_nats::jetstream::Context,
+    stream: &str,
+) -> Vec<async_nats::jetstream::Message> {
     use async_nats::jetstream::consumer::pull::OrderedConfig;
     use tokio_stream::StreamExt;
 

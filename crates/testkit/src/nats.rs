@@ -36,9 +36,7 @@ impl NatsServer {
     /// Starts a standalone server with JetStream on a free port.
     pub async fn start() -> NatsServer {
         NatsServer::start_with(|port, store| {
-            format!(
-                "listen: 127.0.0.1:{port}\nserver_name: test_{port}\njetstream {{ store_dir: {store:?} }}\n"
-            )
+            format!("listen: 127.0.0.1:{port}\nserver_name: test_{port}\njetstream {{ store_dir: {store:?} }}\n")
         })
         .await
     }
@@ -120,26 +118,32 @@ impl NatsServer {
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|err| {
-                panic!("cannot start nats-server ({err}); install it (apt-get install nats-server) or set NATS_SERVER_BIN")
+                panic!(
+                    "cannot start nats-server ({err}); install it (apt-get install nats-server) or set NATS_SERVER_BIN"
+                )
             });
         self.child = Some(child);
         let url = self.url();
         let log_path = self.dir.path().join("nats.log");
-        eventually(Duration::from_secs(20), &format!("nats-server on {url} to serve JetStream (log: {})", log_path.display()), || {
-            let url = url.clone();
-            async move {
-                let client = async_nats::ConnectOptions::new()
-                    .connection_timeout(Duration::from_millis(500))
-                    .connect(url.as_str())
-                    .await
-                    .ok()?;
-                // A raw request: the account info's shape varies across
-                // server versions, any answer without an error will do.
-                let reply = client.request("$JS.API.INFO", "".into()).await.ok()?;
-                let body = String::from_utf8_lossy(&reply.payload);
-                (!body.contains("\"error\"")).then_some(())
-            }
-        })
+        eventually(
+            Duration::from_secs(20),
+            &format!("nats-server on {url} to serve JetStream (log: {})", log_path.display()),
+            || {
+                let url = url.clone();
+                async move {
+                    let client = async_nats::ConnectOptions::new()
+                        .connection_timeout(Duration::from_millis(500))
+                        .connect(url.as_str())
+                        .await
+                        .ok()?;
+                    // A raw request: the account info's shape varies across
+                    // server versions, any answer without an error will do.
+                    let reply = client.request("$JS.API.INFO", "".into()).await.ok()?;
+                    let body = String::from_utf8_lossy(&reply.payload);
+                    (!body.contains("\"error\"")).then_some(())
+                }
+            },
+        )
         .await;
     }
 }

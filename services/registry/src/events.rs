@@ -153,7 +153,10 @@ mod tests {
             (ExitReason::Graduated as i32, ev::HouseholdExitReason::Graduated as i32),
             (ExitReason::Moved as i32, ev::HouseholdExitReason::Moved as i32),
             (ExitReason::Dissolved as i32, ev::HouseholdExitReason::Dissolved as i32),
-            (ExitReason::Ineligible as i32, ev::HouseholdExitReason::Ineligible as i32),
+            (
+                ExitReason::Ineligible as i32,
+                ev::HouseholdExitReason::Ineligible as i32,
+            ),
             (ExitReason::Voluntary as i32, ev::HouseholdExitReason::Voluntary as i32),
             (ExitReason::Other as i32, ev::HouseholdExitReason::Other as i32),
         ] {

@@ -100,7 +100,8 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     };
     let pmt = match &config.pmt_file {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|err| StartError::PmtFile(path.display().to_string(), err))?;
+            let text =
+                std::fs::read_to_string(path).map_err(|err| StartError::PmtFile(path.display().to_string(), err))?;
             PmtConfig::parse(&text)?
         }
         None => PmtConfig::built_in(),
@@ -121,9 +122,21 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     })?;
 
     let outbox = Outbox::new();
-    let registry = Registry::new(database.clone(), outbox.clone(), Arc::new(geography), Arc::new(pmt), config.region);
+    let registry = Registry::new(
+        database.clone(),
+        outbox.clone(),
+        Arc::new(geography),
+        Arc::new(pmt),
+        config.region,
+    );
     let metrics = Metrics::new("registry");
-    let relay = OutboxRelay::new(database.clone(), bus.jetstream.clone(), outbox, config.region, RelaySettings::default());
+    let relay = OutboxRelay::new(
+        database.clone(),
+        bus.jetstream.clone(),
+        outbox,
+        config.region,
+        RelaySettings::default(),
+    );
     let server = GrpcServer::new(metrics.clone()).add_service(grpc::RegistryApi::new(registry.clone()).into_service());
 
     let tasks = vec![
@@ -158,5 +171,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
-    TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen { addr, source })
 }

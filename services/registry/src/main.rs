@@ -15,7 +15,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         deployment: std::env::var("JIGI_DEPLOYMENT").unwrap_or_else(|_| "local".into()),
         default_log_filter: "info".into(),
     })?;
-    if let Some(dir) = config.database_url.strip_prefix("sqlite://").and_then(|p| std::path::Path::new(p).parent())
+    if let Some(dir) = config
+        .database_url
+        .strip_prefix("sqlite://")
+        .and_then(|p| std::path::Path::new(p).parent())
         && !dir.as_os_str().is_empty()
     {
         std::fs::create_dir_all(dir)?;

@@ -71,22 +71,34 @@ impl Registry {
     }
 
     /// Adds a person to a household.
-    pub async fn add_member(&self, household_id: &str, draft: Option<&pr::MemberDraft>) -> Result<(Household, String), CommandError> {
+    pub async fn add_member(
+        &self,
+        household_id: &str,
+        draft: Option<&pr::MemberDraft>,
+    ) -> Result<(Household, String), CommandError> {
         let rules = self.rules();
         let mut problems = Problems::new();
         let Some(draft) = draft else {
             return Err(CommandError::invalid("member", "is required"));
         };
         if draft.relation == Relation::Head as i32 {
-            problems.add("member.relation", "a household has one head; add the person with another relation");
+            problems.add(
+                "member.relation",
+                "a household has one head; add the person with another relation",
+            );
         }
         let member = rules.member(draft, "member", &mut problems);
-        let member = problems.into_result(|| member.expect("valid when no problems")).map_err(CommandError::Invalid)?;
+        let member = problems
+            .into_result(|| member.expect("valid when no problems"))
+            .map_err(CommandError::Invalid)?;
 
         let mut tx = self.db.begin_write().await?;
         let mut household = self.load_for_change(&mut tx, household_id).await?;
         if household.members.len() >= MAX_MEMBERS {
-            return Err(CommandError::invalid("member", format!("the household already lists {MAX_MEMBERS} members")));
+            return Err(CommandError::invalid(
+                "member",
+                format!("the household already lists {MAX_MEMBERS} members"),
+            ));
         }
         if let Some(card) = &member.id_card {
             self.check_id_card_free(&mut tx, card, None).await?;
@@ -94,13 +106,20 @@ impl Registry {
         storage::insert_member(&mut tx, household_id, household.members.len(), &member).await?;
         household.members.push(member.clone());
         self.save_changed(&mut tx, &mut household).await?;
-        self.outbox.add(&mut tx, &[events::member_added(&household, &member)]).await?;
+        self.outbox
+            .add(&mut tx, &[events::member_added(&household, &member)])
+            .await?;
         self.commit(tx).await?;
         Ok((household, member.member_id))
     }
 
     /// Changes one member's data.
-    pub async fn update_member(&self, household_id: &str, member_id: &str, changes: MemberChanges) -> Result<Household, CommandError> {
+    pub async fn update_member(
+        &self,
+        household_id: &str,
+        member_id: &str,
+        changes: MemberChanges,
+    ) -> Result<Household, CommandError> {
         let rules = self.rules();
         let mut problems = Problems::new();
         let given_name = changes
@@ -124,7 +143,9 @@ impl Registry {
             "" => Some(None),
             p => problems.check("phone", PhoneNumber::parse(p)).map(Some),
         });
-        let status = problems.check("status", validate::member_status(changes.status)).flatten();
+        let status = problems
+            .check("status", validate::member_status(changes.status))
+            .flatten();
         if member_id.is_empty() {
             problems.add("member_id", "is required");
         }
@@ -173,13 +194,22 @@ impl Registry {
                 return Err(CommandError::Refused {
                     kind: "HEAD_MUST_BE_PRESENT",
                     subject: member_id.to_owned(),
-                    message: "the head of household cannot leave or be recorded as deceased; register the new head first".into(),
+                    message:
+                        "the head of household cannot leave or be recorded as deceased; register the new head first"
+                            .into(),
                 });
             }
             member.status = status;
         }
         let mut problems = Problems::new();
-        rules.check_maternity(member.sex, member.birth_date, member.pregnant, member.lactating, "", &mut problems);
+        rules.check_maternity(
+            member.sex,
+            member.birth_date,
+            member.pregnant,
+            member.lactating,
+            "",
+            &mut problems,
+        );
         let problems: Vec<_> = problems
             .into_errors()
             .into_iter()
@@ -194,20 +224,31 @@ impl Registry {
         storage::update_member(&mut tx, &member).await?;
         household.members[index] = member.clone();
         self.save_changed(&mut tx, &mut household).await?;
-        self.outbox.add(&mut tx, &[events::member_updated(&household, &member)]).await?;
+        self.outbox
+            .add(&mut tx, &[events::member_updated(&household, &member)])
+            .await?;
         self.commit(tx).await?;
         Ok(household)
     }
 
     /// Enrols a household into a component.
-    pub async fn enrol(&self, household_id: &str, component: i32, enrolled_on: &str, committee_override: &str) -> Result<Household, CommandError> {
+    pub async fn enrol(
+        &self,
+        household_id: &str,
+        component: i32,
+        enrolled_on: &str,
+        committee_override: &str,
+    ) -> Result<Household, CommandError> {
         let rules = self.rules();
         let mut problems = Problems::new();
         let component = problems.check("component", known_component(component));
         let on = problems.check("enrolled_on", rules.effective_date(enrolled_on));
         let committee_override = committee_override.trim();
         if committee_override.chars().count() > MAX_NOTE_CHARS {
-            problems.add("committee_override", format!("is longer than {MAX_NOTE_CHARS} characters"));
+            problems.add(
+                "committee_override",
+                format!("is longer than {MAX_NOTE_CHARS} characters"),
+            );
         }
         problems.into_result(|| ()).map_err(CommandError::Invalid)?;
         let (component, on) = (component.expect("checked"), on.expect("checked"));
@@ -232,14 +273,25 @@ impl Registry {
         .await?;
         replace_enrolment(&mut household, enrolment.clone());
         self.save_changed(&mut tx, &mut household).await?;
-        let event = events::enrolled(&household, &enrolment, !committee_override.is_empty() && !household.pmt.eligible);
+        let event = events::enrolled(
+            &household,
+            &enrolment,
+            !committee_override.is_empty() && !household.pmt.eligible,
+        );
         self.outbox.add(&mut tx, &[event]).await?;
         self.commit(tx).await?;
         Ok(household)
     }
 
     /// Ends a household's participation in a component.
-    pub async fn exit(&self, household_id: &str, component: i32, exited_on: &str, reason: i32, note: &str) -> Result<Household, CommandError> {
+    pub async fn exit(
+        &self,
+        household_id: &str,
+        component: i32,
+        exited_on: &str,
+        reason: i32,
+        note: &str,
+    ) -> Result<Household, CommandError> {
         let rules = self.rules();
         let mut problems = Problems::new();
         let component = problems.check("component", known_component(component));
@@ -253,7 +305,11 @@ impl Registry {
             problems.add("note", "is required when the reason is EXIT_REASON_OTHER");
         }
         problems.into_result(|| ()).map_err(CommandError::Invalid)?;
-        let (component, on, reason) = (component.expect("checked"), on.expect("checked"), reason.expect("checked"));
+        let (component, on, reason) = (
+            component.expect("checked"),
+            on.expect("checked"),
+            reason.expect("checked"),
+        );
 
         let mut tx = self.db.begin_write().await?;
         let mut household = self.load_for_change(&mut tx, household_id).await?;
@@ -277,13 +333,20 @@ impl Registry {
         .await?;
         replace_enrolment(&mut household, enrolment.clone());
         self.save_changed(&mut tx, &mut household).await?;
-        self.outbox.add(&mut tx, &[events::exited(&household, &enrolment)]).await?;
+        self.outbox
+            .add(&mut tx, &[events::exited(&household, &enrolment)])
+            .await?;
         self.commit(tx).await?;
         Ok(household)
     }
 
     /// Refuses an ID card another person holds.
-    async fn check_id_card_free(&self, tx: &mut jigi_storage::Tx, card: &IdCardNumber, member_id: Option<&str>) -> Result<(), CommandError> {
+    async fn check_id_card_free(
+        &self,
+        tx: &mut jigi_storage::Tx,
+        card: &IdCardNumber,
+        member_id: Option<&str>,
+    ) -> Result<(), CommandError> {
         let holder: Option<(String, String)> =
             sqlx::query_as("SELECT member_id, household_id FROM members WHERE id_card_number = $1")
                 .bind(card.as_str().to_owned())
@@ -291,7 +354,10 @@ impl Registry {
                 .await?;
         match holder {
             Some((holder, household_id)) if Some(holder.as_str()) != member_id => Err(CommandError::Duplicate {
-                message: format!("ID-card number {} is already registered in household {household_id}", card.as_str()),
+                message: format!(
+                    "ID-card number {} is already registered in household {household_id}",
+                    card.as_str()
+                ),
                 household_id,
             }),
             _ => Ok(()),

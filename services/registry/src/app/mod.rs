@@ -8,7 +8,7 @@ mod register;
 
 use std::sync::Arc;
 
-use chrono::{NaiveDate};
+use chrono::NaiveDate;
 use jigi_bus::Outbox;
 use jigi_common::{FieldError, Geography, Region};
 use jigi_storage::{Database, StorageError, Tx};
@@ -84,7 +84,13 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn new(db: Database, outbox: Outbox, geography: Arc<Geography>, pmt: Arc<PmtConfig>, region: Region) -> Registry {
+    pub fn new(
+        db: Database,
+        outbox: Outbox,
+        geography: Arc<Geography>,
+        pmt: Arc<PmtConfig>,
+        region: Region,
+    ) -> Registry {
         Registry {
             db,
             outbox,
@@ -122,13 +128,21 @@ impl Registry {
     /// Rescores, bumps the version and saves a changed household's own row,
     /// refusing a head that another household already has.
     async fn save_changed(&self, tx: &mut Tx, household: &mut Household) -> Result<(), CommandError> {
-        household.pmt = self
-            .pmt
-            .assess(household.location.region, &household.members, &household.traits, today());
+        household.pmt = self.pmt.assess(
+            household.location.region,
+            &household.members,
+            &household.traits,
+            today(),
+        );
         household.version += 1;
         household.updated_at = jigi_storage::timestamp::now_utc();
         let head = household.head();
-        let head_key = identity::head_key(&head.given_name, &head.family_name, head.birth_date, &household.location);
+        let head_key = identity::head_key(
+            &head.given_name,
+            &head.family_name,
+            head.birth_date,
+            &household.location,
+        );
         if let Some(other) = storage::households_by_head_key(tx, std::slice::from_ref(&head_key))
             .await?
             .remove(&head_key)

@@ -75,7 +75,10 @@ impl Registry {
             code => match self.geography.get(code) {
                 Some(area) if area.region() == self.region => Some((area.level, code.to_owned())),
                 Some(_) => {
-                    problems.add("area", format!("{code} is outside the region of {}", self.region.name()));
+                    problems.add(
+                        "area",
+                        format!("{code} is outside the region of {}", self.region.name()),
+                    );
                     None
                 }
                 None => {
@@ -104,7 +107,10 @@ impl Registry {
                 component
             }
         };
-        for (field, value) in [("pmt_score_min", request.pmt_score_min), ("pmt_score_max", request.pmt_score_max)] {
+        for (field, value) in [
+            ("pmt_score_min", request.pmt_score_min),
+            ("pmt_score_max", request.pmt_score_max),
+        ] {
             if value.is_some_and(|v| !(0.0..=100.0).contains(&v)) {
                 problems.add(field, "must be between 0 and 100");
             }
@@ -117,7 +123,10 @@ impl Registry {
         let page_size = match request.page_size {
             0 => DEFAULT_PAGE_SIZE,
             size if size < 0 || size as usize > MAX_PAGE_SIZE => {
-                problems.add("page_size", format!("must be between 1 and {MAX_PAGE_SIZE} (0 for {DEFAULT_PAGE_SIZE})"));
+                problems.add(
+                    "page_size",
+                    format!("must be between 1 and {MAX_PAGE_SIZE} (0 for {DEFAULT_PAGE_SIZE})"),
+                );
                 DEFAULT_PAGE_SIZE
             }
             size => size as usize,
@@ -130,13 +139,18 @@ impl Registry {
             pmt_max: request.pmt_score_max,
             eligible_only: request.eligible_only,
         };
-        problems.into_result(|| (filter, page_size)).map_err(CommandError::Invalid)
+        problems
+            .into_result(|| (filter, page_size))
+            .map_err(CommandError::Invalid)
     }
 
     /// The geography reference below `parent` (the whole country when empty).
     pub fn areas(&self, parent: &str) -> Result<Vec<jigi_common::Area>, CommandError> {
         if !parent.is_empty() && self.geography.get(parent).is_none() {
-            return Err(CommandError::invalid("parent", format!("unknown geography code {parent:?}")));
+            return Err(CommandError::invalid(
+                "parent",
+                format!("unknown geography code {parent:?}"),
+            ));
         }
         let under = (!parent.is_empty()).then_some(parent);
         Ok(self.geography.areas(under).cloned().collect())

@@ -68,7 +68,10 @@ impl Registry {
         fingerprint: &str,
         draft: Option<&HouseholdDraft>,
     ) -> Result<Household, CommandError> {
-        let new = self.rules().household(draft, "household").map_err(CommandError::Invalid)?;
+        let new = self
+            .rules()
+            .household(draft, "household")
+            .map_err(CommandError::Invalid)?;
         let mut tx = self.db.begin_write().await?;
         if let Some(request_id) = &request_id {
             match idempotency::lookup(&mut tx, SCOPE, request_id, fingerprint).await? {
@@ -83,18 +86,33 @@ impl Registry {
             }
         }
         let candidate = candidate(0, 0, new);
-        let mut outcomes = self.store(&mut tx, &mut ImportSession::default(), vec![candidate]).await?;
+        let mut outcomes = self
+            .store(&mut tx, &mut ImportSession::default(), vec![candidate])
+            .await?;
         match outcomes.pop() {
             Some((_, (_, RowOutcome::Registered(household)))) => {
                 if let Some(request_id) = &request_id {
-                    idempotency::remember(&mut tx, SCOPE, request_id, fingerprint, household.household_id.as_bytes()).await?;
+                    idempotency::remember(
+                        &mut tx,
+                        SCOPE,
+                        request_id,
+                        fingerprint,
+                        household.household_id.as_bytes(),
+                    )
+                    .await?;
                 }
                 self.commit(tx).await?;
                 Ok(*household)
             }
-            Some((_, (_, RowOutcome::Duplicate { household_id, message, .. }))) => {
-                Err(CommandError::Duplicate { household_id, message })
-            }
+            Some((
+                _,
+                (
+                    _,
+                    RowOutcome::Duplicate {
+                        household_id, message, ..
+                    },
+                ),
+            )) => Err(CommandError::Duplicate { household_id, message }),
             Some((_, (_, RowOutcome::Invalid(errors)))) => Err(CommandError::Invalid(errors)),
             None => unreachable!("one candidate gives one outcome"),
         }
@@ -102,7 +120,11 @@ impl Registry {
 
     /// Registers a batch of import rows in one transaction; every row gets
     /// its own outcome, in the order given.
-    pub async fn import_batch(&self, session: &mut ImportSession, rows: Vec<ImportRow>) -> Result<Vec<(i64, RowOutcome)>, CommandError> {
+    pub async fn import_batch(
+        &self,
+        session: &mut ImportSession,
+        rows: Vec<ImportRow>,
+    ) -> Result<Vec<(i64, RowOutcome)>, CommandError> {
         let rules = self.rules();
         let mut outcomes: Vec<Option<(i64, RowOutcome)>> = Vec::with_capacity(rows.len());
         let mut candidates = Vec::with_capacity(rows.len());
@@ -123,7 +145,10 @@ impl Registry {
                 outcomes[index] = Some(outcome);
             }
         }
-        Ok(outcomes.into_iter().map(|o| o.expect("every row has an outcome")).collect())
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.expect("every row has an outcome"))
+            .collect())
     }
 
     /// Finds duplicates among `candidates` and stores the rest with their
@@ -148,7 +173,11 @@ impl Registry {
                 outcomes.push((candidate.index, (candidate.row, duplicate)));
                 continue;
             }
-            let NewHousehold { location, members, traits } = candidate.household;
+            let NewHousehold {
+                location,
+                members,
+                traits,
+            } = candidate.household;
             let pmt = self.pmt.assess(location.region, &members, &traits, today);
             let household = Household {
                 household_id: uuid::Uuid::now_v7().to_string(),
@@ -167,11 +196,17 @@ impl Registry {
             for card in &candidate.id_cards {
                 session.id_cards.insert(card.clone(), claim.clone());
             }
-            outcomes.push((candidate.index, (candidate.row, RowOutcome::Registered(Box::new(household.clone())))));
+            outcomes.push((
+                candidate.index,
+                (candidate.row, RowOutcome::Registered(Box::new(household.clone()))),
+            ));
             to_insert.push((household, candidate.head_key));
         }
         storage::insert(tx, &to_insert).await?;
-        let events: Vec<_> = to_insert.iter().map(|(household, _)| events::registered(household)).collect();
+        let events: Vec<_> = to_insert
+            .iter()
+            .map(|(household, _)| events::registered(household))
+            .collect();
         self.outbox.add(tx, &events).await?;
         Ok(outcomes)
     }
@@ -179,7 +214,12 @@ impl Registry {
 
 fn candidate(index: usize, row: i64, household: NewHousehold) -> Candidate {
     let head = &household.members[0];
-    let head_key = identity::head_key(&head.given_name, &head.family_name, head.birth_date, &household.location);
+    let head_key = identity::head_key(
+        &head.given_name,
+        &head.family_name,
+        head.birth_date,
+        &household.location,
+    );
     let id_cards = household
         .members
         .iter()

@@ -39,7 +39,9 @@ impl Refusal {
     /// What a person reads.
     pub fn explain(&self, component: Component) -> String {
         match self {
-            Refusal::AlreadyEnrolled { since } => format!("the household is already enrolled in {component} since {since}"),
+            Refusal::AlreadyEnrolled { since } => {
+                format!("the household is already enrolled in {component} since {since}")
+            }
             Refusal::NotEligible { score, threshold } => format!(
                 "the household's PMT score {score} is above its region's threshold {threshold}; \
                  enrolment needs a committee decision (committee_override)"
@@ -54,7 +56,12 @@ impl Refusal {
 }
 
 /// Checks an enrolment and returns it.
-pub fn enrol(household: &Household, component: Component, on: NaiveDate, committee_override: bool) -> Result<Enrolment, Refusal> {
+pub fn enrol(
+    household: &Household,
+    component: Component,
+    on: NaiveDate,
+    committee_override: bool,
+) -> Result<Enrolment, Refusal> {
     if let Some(current) = household.enrolment(component)
         && current.status == EnrolmentStatus::Enrolled
     {
@@ -178,7 +185,9 @@ mod tests {
         assert!(enrol(&poor, Component::Tm, d("2018-10-01"), false).is_ok());
         let better_off = household(false, poor.members.clone());
         assert_eq!(
-            enrol(&better_off, Component::Tm, d("2018-10-01"), false).unwrap_err().kind(),
+            enrol(&better_off, Component::Tm, d("2018-10-01"), false)
+                .unwrap_err()
+                .kind(),
             "NOT_ELIGIBLE"
         );
         assert!(enrol(&better_off, Component::Tm, d("2018-10-01"), true).is_ok());
@@ -190,11 +199,18 @@ mod tests {
         let adults = household(true, vec![member("1980-01-01", Sex::Male, Relation::Head)]);
         assert_eq!(enrol(&adults, Component::Pnp, on, false), Err(Refusal::NoPnpTarget));
         let mut with_baby = adults.clone();
-        with_baby.members.push(member("2018-03-01", Sex::Female, Relation::Child)); // 7 months
+        with_baby
+            .members
+            .push(member("2018-03-01", Sex::Female, Relation::Child)); // 7 months
         assert!(enrol(&with_baby, Component::Pnp, on, false).is_ok());
         let mut with_five_year_old = adults.clone();
-        with_five_year_old.members.push(member("2013-10-01", Sex::Male, Relation::Child)); // 60 months
-        assert_eq!(enrol(&with_five_year_old, Component::Pnp, on, false), Err(Refusal::NoPnpTarget));
+        with_five_year_old
+            .members
+            .push(member("2013-10-01", Sex::Male, Relation::Child)); // 60 months
+        assert_eq!(
+            enrol(&with_five_year_old, Component::Pnp, on, false),
+            Err(Refusal::NoPnpTarget)
+        );
         let mut with_mother = adults.clone();
         let mut wife = member("1990-01-01", Sex::Female, Relation::Spouse);
         wife.lactating = true;
@@ -207,17 +223,31 @@ mod tests {
         let mut h = household(true, vec![member("1980-01-01", Sex::Male, Relation::Head)]);
         let enrolment = enrol(&h, Component::Tm, d("2018-10-01"), false).unwrap();
         h.enrolments.push(enrolment);
-        assert_eq!(enrol(&h, Component::Tm, d("2018-11-01"), false).unwrap_err().kind(), "ALREADY_ENROLLED");
-        assert!(enrol(&h, Component::Ma, d("2018-11-01"), false).is_ok(), "another component is fine");
         assert_eq!(
-            exit(&h, Component::Tm, d("2018-09-30"), ExitReason::Moved).unwrap_err().kind(),
+            enrol(&h, Component::Tm, d("2018-11-01"), false).unwrap_err().kind(),
+            "ALREADY_ENROLLED"
+        );
+        assert!(
+            enrol(&h, Component::Ma, d("2018-11-01"), false).is_ok(),
+            "another component is fine"
+        );
+        assert_eq!(
+            exit(&h, Component::Tm, d("2018-09-30"), ExitReason::Moved)
+                .unwrap_err()
+                .kind(),
             "EXIT_BEFORE_ENROLMENT"
         );
-        assert_eq!(exit(&h, Component::Ma, d("2018-12-01"), ExitReason::Moved), Err(Refusal::NotEnrolled));
+        assert_eq!(
+            exit(&h, Component::Ma, d("2018-12-01"), ExitReason::Moved),
+            Err(Refusal::NotEnrolled)
+        );
         let exited = exit(&h, Component::Tm, d("2018-12-31"), ExitReason::Graduated).unwrap();
         assert_eq!(exited.status, EnrolmentStatus::Exited);
         h.enrolments[0] = exited;
         assert_eq!(HouseholdStatus::from_enrolments(&h.enrolments), HouseholdStatus::Exited);
-        assert!(enrol(&h, Component::Tm, d("2019-04-01"), false).is_ok(), "may enter again");
+        assert!(
+            enrol(&h, Component::Tm, d("2019-04-01"), false).is_ok(),
+            "may enter again"
+        );
     }
 }

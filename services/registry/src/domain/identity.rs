@@ -108,7 +108,12 @@ mod tests {
         );
         assert_ne!(
             head_key(&name("Awa"), &name("Traoré"), born, &dioforongo),
-            head_key(&name("Awa"), &name("Traoré"), born, &location("segou.baroueli.sanando.sanando"))
+            head_key(
+                &name("Awa"),
+                &name("Traoré"),
+                born,
+                &location("segou.baroueli.sanando.sanando")
+            )
         );
         assert!(head_key(&name("Awa"), &name("Traoré"), born, &location("")).ends_with("|segou.baroueli.sanando"));
     }

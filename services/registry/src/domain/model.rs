@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use jigi_common::{Component, Region};
-use jigi_proto::registry::{ExitReason, FloorMaterial, MemberStatus, Relation, RoofMaterial, WallMaterial};
 use jigi_proto::common::Sex;
+use jigi_proto::registry::{ExitReason, FloorMaterial, MemberStatus, Relation, RoofMaterial, WallMaterial};
 
 /// Where a household lives; every code checked against the geography.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -244,7 +244,10 @@ impl Household {
     }
 
     pub fn head(&self) -> &Member {
-        self.members.iter().find(|m| m.is_head()).expect("a stored household has a head")
+        self.members
+            .iter()
+            .find(|m| m.is_head())
+            .expect("a stored household has a head")
     }
 
     pub fn enrolment(&self, component: Component) -> Option<&Enrolment> {
@@ -273,7 +276,10 @@ mod tests {
         assert!(PersonName::parse("   ").is_err());
         assert!(PersonName::parse(&"a".repeat(101)).is_err());
         assert!(PersonName::parse("A\u{0}wa").is_err());
-        assert!(PersonName::parse(&"é".repeat(100)).is_ok(), "counted in characters, not bytes");
+        assert!(
+            PersonName::parse(&"é".repeat(100)).is_ok(),
+            "counted in characters, not bytes"
+        );
     }
 
     #[test]

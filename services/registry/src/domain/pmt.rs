@@ -255,16 +255,25 @@ mod tests {
             roof: RoofMaterial::Thatch,
             wall: WallMaterial::MudBrick,
             floor: FloorMaterial::Earth,
-            assets: Assets { radios: 1, ..Default::default() },
-            livestock: Livestock { sheep_goats: 4, poultry: 10, ..Default::default() },
+            assets: Assets {
+                radios: 1,
+                ..Default::default()
+            },
+            livestock: Livestock {
+                sheep_goats: 4,
+                poultry: 10,
+                ..Default::default()
+            },
             cultivated_land_ares: 150,
-            ..Default::default()
         };
         // 40 - 1.5×5 - 6×(3/2) + 0 + 2 + 0 + 1 + 1.5×0.5 + 1.5 = 28.75
         let assessment = pmt.assess(Region::Segou, &members, &traits, on());
         assert_eq!(assessment.score, 28.75);
         assert!(assessment.eligible, "28.75 <= Ségou's 30");
-        assert!(!pmt.assess(Region::Bamako, &members, &traits, on()).eligible, "28.75 > Bamako's 24");
+        assert!(
+            !pmt.assess(Region::Bamako, &members, &traits, on()).eligible,
+            "28.75 > Bamako's 24"
+        );
     }
 
     #[test]
@@ -272,16 +281,42 @@ mod tests {
         let pmt = PmtConfig::built_in();
         let members = vec![person("1975-01-01", Relation::Head)];
         let base = Traits::default();
-        let three_tvs = Traits { assets: Assets { televisions: 3, ..Default::default() }, ..base };
-        let ten_tvs = Traits { assets: Assets { televisions: 10, ..Default::default() }, ..base };
-        assert_eq!(pmt.score(&members, &three_tvs, on()) - pmt.score(&members, &base, on()), 12.0);
-        assert_eq!(pmt.score(&members, &ten_tvs, on()), pmt.score(&members, &three_tvs, on()));
+        let three_tvs = Traits {
+            assets: Assets {
+                televisions: 3,
+                ..Default::default()
+            },
+            ..base
+        };
+        let ten_tvs = Traits {
+            assets: Assets {
+                televisions: 10,
+                ..Default::default()
+            },
+            ..base
+        };
+        assert_eq!(
+            pmt.score(&members, &three_tvs, on()) - pmt.score(&members, &base, on()),
+            12.0
+        );
+        assert_eq!(
+            pmt.score(&members, &ten_tvs, on()),
+            pmt.score(&members, &three_tvs, on())
+        );
         let rich = Traits {
             roof: RoofMaterial::Concrete,
             wall: WallMaterial::Cement,
             floor: FloorMaterial::Tiles,
-            assets: Assets { televisions: 3, motorcycles: 3, solar_panels: 3, ..Default::default() },
-            livestock: Livestock { cattle: 1_000, ..Default::default() },
+            assets: Assets {
+                televisions: 3,
+                motorcycles: 3,
+                solar_panels: 3,
+                ..Default::default()
+            },
+            livestock: Livestock {
+                cattle: 1_000,
+                ..Default::default()
+            },
             cultivated_land_ares: 100_000,
         };
         assert_eq!(pmt.score(&members, &rich, on()), 100.0, "clamped");
@@ -290,7 +325,10 @@ mod tests {
     #[test]
     fn members_who_left_do_not_count() {
         let pmt = PmtConfig::built_in();
-        let mut members = vec![person("1975-01-01", Relation::Head), person("2015-01-01", Relation::Child)];
+        let mut members = vec![
+            person("1975-01-01", Relation::Head),
+            person("2015-01-01", Relation::Child),
+        ];
         let with_child = pmt.score(&members, &Traits::default(), on());
         members[1].status = MemberStatus::Left;
         assert!(pmt.score(&members, &Traits::default(), on()) > with_child);
@@ -299,9 +337,15 @@ mod tests {
     #[test]
     fn refuses_incomplete_or_unknown_thresholds() {
         let missing = BUILT_IN.replace("gao = 26.0\n", "");
-        assert!(matches!(PmtConfig::parse(&missing), Err(PmtConfigError::MissingThreshold("gao"))));
+        assert!(matches!(
+            PmtConfig::parse(&missing),
+            Err(PmtConfigError::MissingThreshold("gao"))
+        ));
         let unknown = BUILT_IN.replace("gao = 26.0\n", "gao = 26.0\nkidal = 20.0\n");
-        assert!(matches!(PmtConfig::parse(&unknown), Err(PmtConfigError::UnknownRegion(_))));
+        assert!(matches!(
+            PmtConfig::parse(&unknown),
+            Err(PmtConfigError::UnknownRegion(_))
+        ));
         let typo = BUILT_IN.replace("radio = 1.0", "radoi = 1.0");
         assert!(matches!(PmtConfig::parse(&typo), Err(PmtConfigError::Parse(_))));
     }

@@ -9,13 +9,9 @@ use jigi_common::date::{age_in_months, parse_date};
 use jigi_common::geography::{Geography, LocationError};
 use jigi_common::{FieldError, Problems, Region};
 use jigi_proto::common::{self as pc, Sex};
-use jigi_proto::registry::{
-    self as pr, FloorMaterial, MemberStatus, Relation, RoofMaterial, WallMaterial,
-};
+use jigi_proto::registry::{self as pr, FloorMaterial, MemberStatus, Relation, RoofMaterial, WallMaterial};
 
-use super::model::{
-    Assets, IdCardNumber, Livestock, Location, Member, PersonName, PhoneNumber, Traits,
-};
+use super::model::{Assets, IdCardNumber, Livestock, Location, Member, PersonName, PhoneNumber, Traits};
 
 /// Most members a household may list.
 pub const MAX_MEMBERS: usize = 60;
@@ -57,7 +53,13 @@ impl Rules<'_> {
         if draft.members.is_empty() {
             problems.add(&members_path, "must list the household's members, the head included");
         } else if draft.members.len() > MAX_MEMBERS {
-            problems.add(&members_path, format!("lists {} members; at most {MAX_MEMBERS} are allowed", draft.members.len()));
+            problems.add(
+                &members_path,
+                format!(
+                    "lists {} members; at most {MAX_MEMBERS} are allowed",
+                    draft.members.len()
+                ),
+            );
         }
         let mut members = Vec::with_capacity(draft.members.len());
         let mut id_cards: HashMap<String, usize> = HashMap::new();
@@ -83,7 +85,10 @@ impl Rules<'_> {
             }
         }
         if !draft.members.is_empty() && heads == 0 {
-            problems.add(&members_path, "has no head: exactly one member must have relation RELATION_HEAD");
+            problems.add(
+                &members_path,
+                "has no head: exactly one member must have relation RELATION_HEAD",
+            );
         }
         let result = problems.into_result(|| ());
         result.map(|()| {
@@ -144,11 +149,15 @@ impl Rules<'_> {
         let given_name = problems.check(format!("{path}.given_name"), PersonName::parse(&draft.given_name));
         let family_name = problems.check(format!("{path}.family_name"), PersonName::parse(&draft.family_name));
         let sex = problems.check(format!("{path}.sex"), known_enum::<Sex>(draft.sex, "SEX"));
-        let relation = problems.check(format!("{path}.relation"), known_enum::<Relation>(draft.relation, "RELATION"));
+        let relation = problems.check(
+            format!("{path}.relation"),
+            known_enum::<Relation>(draft.relation, "RELATION"),
+        );
         let birth_date = problems.check(format!("{path}.birth_date"), self.birth_date(&draft.birth_date));
         let id_card = optional(&draft.id_card_number)
             .and_then(|text| problems.check(format!("{path}.id_card_number"), IdCardNumber::parse(text)));
-        let phone = optional(&draft.phone).and_then(|text| problems.check(format!("{path}.phone"), PhoneNumber::parse(text)));
+        let phone =
+            optional(&draft.phone).and_then(|text| problems.check(format!("{path}.phone"), PhoneNumber::parse(text)));
         let (sex, birth_date) = (sex?, birth_date?);
         self.check_maternity(sex, birth_date, draft.pregnant, draft.lactating, path, problems);
         let id_card_given = !draft.id_card_number.trim().is_empty();
@@ -203,7 +212,15 @@ impl Rules<'_> {
     }
 
     /// Pregnancy and lactation are recorded for women aged 10 and over.
-    pub fn check_maternity(&self, sex: Sex, birth_date: NaiveDate, pregnant: bool, lactating: bool, path: &str, problems: &mut Problems) {
+    pub fn check_maternity(
+        &self,
+        sex: Sex,
+        birth_date: NaiveDate,
+        pregnant: bool,
+        lactating: bool,
+        path: &str,
+        problems: &mut Problems,
+    ) {
         for (flag, name) in [(pregnant, "pregnant"), (lactating, "lactating")] {
             if !flag {
                 continue;
@@ -380,7 +397,10 @@ mod tests {
         bad.traits = Some(pr::HouseholdTraits {
             roof: 42,
             cultivated_land_ares: -5,
-            assets: Some(pr::Assets { radios: -1, ..Default::default() }),
+            assets: Some(pr::Assets {
+                radios: -1,
+                ..Default::default()
+            }),
             ..Default::default()
         });
         assert_eq!(
@@ -405,13 +425,22 @@ mod tests {
             commune: "sikasso.yanfolila.gouanan".into(),
             ..Default::default()
         });
-        assert_eq!(fields(rules(&geo).household(Some(&other_region), "household")), ["household.location.commune"]);
+        assert_eq!(
+            fields(rules(&geo).household(Some(&other_region), "household")),
+            ["household.location.commune"]
+        );
         let mut unknown = draft();
         unknown.location.as_mut().unwrap().commune = "segou.nowhere".into();
-        assert_eq!(fields(rules(&geo).household(Some(&unknown), "household")), ["household.location.commune"]);
+        assert_eq!(
+            fields(rules(&geo).household(Some(&unknown), "household")),
+            ["household.location.commune"]
+        );
         let mut no_location = draft();
         no_location.location = None;
-        assert_eq!(fields(rules(&geo).household(Some(&no_location), "household")), ["household.location"]);
+        assert_eq!(
+            fields(rules(&geo).household(Some(&no_location), "household")),
+            ["household.location"]
+        );
     }
 
     #[test]
@@ -419,17 +448,26 @@ mod tests {
         let geo = Geography::built_in();
         let mut headless = draft();
         headless.members.remove(1);
-        assert_eq!(fields(rules(&geo).household(Some(&headless), "household")), ["household.members"]);
+        assert_eq!(
+            fields(rules(&geo).household(Some(&headless), "household")),
+            ["household.members"]
+        );
         let mut two_heads = draft();
         two_heads.members.push(pr::MemberDraft {
             id_card_number: String::new(),
             given_name: "Fanta".into(),
             ..head()
         });
-        assert_eq!(fields(rules(&geo).household(Some(&two_heads), "household")), ["household.members[2].relation"]);
+        assert_eq!(
+            fields(rules(&geo).household(Some(&two_heads), "household")),
+            ["household.members[2].relation"]
+        );
         let mut empty = draft();
         empty.members.clear();
-        assert_eq!(fields(rules(&geo).household(Some(&empty), "household")), ["household.members"]);
+        assert_eq!(
+            fields(rules(&geo).household(Some(&empty), "household")),
+            ["household.members"]
+        );
     }
 
     #[test]
@@ -456,6 +494,9 @@ mod tests {
         let mut crowded = draft();
         let child = crowded.members[0].clone();
         crowded.members.extend(std::iter::repeat_n(child, MAX_MEMBERS));
-        assert_eq!(fields(rules(&geo).household(Some(&crowded), "household")), ["household.members"]);
+        assert_eq!(
+            fields(rules(&geo).household(Some(&crowded), "household")),
+            ["household.members"]
+        );
     }
 }

@@ -39,7 +39,11 @@ fn member(member: &Member) -> pr::Member {
         relation: member.relation as i32,
         pregnant: member.pregnant,
         lactating: member.lactating,
-        id_card_number: member.id_card.as_ref().map(|c| c.as_str().to_owned()).unwrap_or_default(),
+        id_card_number: member
+            .id_card
+            .as_ref()
+            .map(|c| c.as_str().to_owned())
+            .unwrap_or_default(),
         phone: member.phone.as_ref().map(|p| p.as_str().to_owned()).unwrap_or_default(),
         status: member.status as i32,
     }

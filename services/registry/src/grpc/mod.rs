@@ -44,7 +44,9 @@ impl RegistryApi {
 fn to_status(err: CommandError) -> Status {
     match err {
         CommandError::Invalid(errors) => status::invalid_argument(&errors),
-        CommandError::Duplicate { household_id, message } => status::already_exists("household", &household_id, message),
+        CommandError::Duplicate { household_id, message } => {
+            status::already_exists("household", &household_id, message)
+        }
         CommandError::NotFound { kind, id } => status::not_found(kind, &id),
         CommandError::Refused { kind, subject, message } => status::failed_precondition(kind, &subject, message),
         CommandError::RequestReused(request_id) => status::already_exists(
@@ -69,13 +71,20 @@ type Reply<T> = Result<Response<T>, Status>;
 impl RegistryService for RegistryApi {
     async fn register_household(&self, request: Request<RegisterHouseholdRequest>) -> Reply<RegisterHouseholdResponse> {
         let request = request.into_inner();
-        let request_id = match request.request_id.as_str() {
-            "" => None,
-            id => Some(RequestId::parse(id).map_err(|err| {
-                status::invalid_argument(&[status::FieldError::new("request_id", err.to_string())])
-            })?),
-        };
-        let fingerprint = idempotency::fingerprint(&request.household.as_ref().map(|h| h.encode_to_vec()).unwrap_or_default());
+        let request_id =
+            match request.request_id.as_str() {
+                "" => None,
+                id => Some(RequestId::parse(id).map_err(|err| {
+                    status::invalid_argument(&[status::FieldError::new("request_id", err.to_string())])
+                })?),
+            };
+        let fingerprint = idempotency::fingerprint(
+            &request
+                .household
+                .as_ref()
+                .map(|h| h.encode_to_vec())
+                .unwrap_or_default(),
+        );
         let household = self
             .registry
             .register(request_id, &fingerprint, request.household.as_ref())
@@ -87,7 +96,10 @@ impl RegistryService for RegistryApi {
         }))
     }
 
-    async fn import_households(&self, request: Request<Streaming<ImportHouseholdsRequest>>) -> Reply<ImportHouseholdsResponse> {
+    async fn import_households(
+        &self,
+        request: Request<Streaming<ImportHouseholdsRequest>>,
+    ) -> Reply<ImportHouseholdsResponse> {
         let mut rows = request.into_inner();
         let mut session = ImportSession::default();
         let mut response = ImportHouseholdsResponse::default();
@@ -139,7 +151,11 @@ impl RegistryService for RegistryApi {
     }
 
     async fn get_household(&self, request: Request<GetHouseholdRequest>) -> Reply<GetHouseholdResponse> {
-        let household = self.registry.get(&request.get_ref().household_id).await.map_err(to_status)?;
+        let household = self
+            .registry
+            .get(&request.get_ref().household_id)
+            .await
+            .map_err(to_status)?;
         Ok(Response::new(GetHouseholdResponse {
             household: Some(convert::household(&household)),
         }))
@@ -149,7 +165,12 @@ impl RegistryService for RegistryApi {
         let request = request.into_inner();
         let household = self
             .registry
-            .update(&request.household_id, request.expected_version, request.location.as_ref(), request.traits.as_ref())
+            .update(
+                &request.household_id,
+                request.expected_version,
+                request.location.as_ref(),
+                request.traits.as_ref(),
+            )
             .await
             .map_err(to_status)?;
         Ok(Response::new(UpdateHouseholdResponse {
@@ -227,7 +248,11 @@ impl RegistryService for RegistryApi {
     }
 
     async fn get_status_history(&self, request: Request<GetStatusHistoryRequest>) -> Reply<GetStatusHistoryResponse> {
-        let changes = self.registry.history(&request.get_ref().household_id).await.map_err(to_status)?;
+        let changes = self
+            .registry
+            .history(&request.get_ref().household_id)
+            .await
+            .map_err(to_status)?;
         Ok(Response::new(GetStatusHistoryResponse {
             changes: changes.iter().map(convert::status_change).collect(),
         }))
@@ -270,7 +295,10 @@ fn row_result(row: i64, outcome: RowOutcome, totals: &mut ImportHouseholdsRespon
         }
         RowOutcome::Invalid(errors) => {
             totals.invalid += 1;
-            let first = errors.first().cloned().unwrap_or_else(|| status::FieldError::new("household", "is invalid"));
+            let first = errors
+                .first()
+                .cloned()
+                .unwrap_or_else(|| status::FieldError::new("household", "is invalid"));
             let message = errors
                 .iter()
                 .map(|e| format!("{}: {}", e.field, e.description))

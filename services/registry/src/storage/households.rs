@@ -121,7 +121,12 @@ async fn insert_members(conn: &mut AnyConnection, members: &[(&str, usize, &Memb
 }
 
 /// Adds one member at the end of a household's list.
-pub async fn insert_member(conn: &mut AnyConnection, household_id: &str, position: usize, member: &Member) -> Result<(), sqlx::Error> {
+pub async fn insert_member(
+    conn: &mut AnyConnection,
+    household_id: &str,
+    position: usize,
+    member: &Member,
+) -> Result<(), sqlx::Error> {
     insert_members(conn, &[(household_id, position, member)]).await
 }
 
@@ -147,7 +152,11 @@ pub async fn update_member(conn: &mut AnyConnection, member: &Member) -> Result<
 }
 
 /// Rewrites a household's own row (not its members).
-pub async fn update_household(conn: &mut AnyConnection, household: &Household, head_key: &str) -> Result<(), sqlx::Error> {
+pub async fn update_household(
+    conn: &mut AnyConnection,
+    household: &Household,
+    head_key: &str,
+) -> Result<(), sqlx::Error> {
     let t = &household.traits;
     let (a, l) = (&t.assets, &t.livestock);
     sqlx::query(
@@ -195,7 +204,11 @@ pub async fn update_household(conn: &mut AnyConnection, household: &Household, h
 }
 
 /// Records a household's participation in a component (insert or replace).
-pub async fn save_enrolment(conn: &mut AnyConnection, household_id: &str, enrolment: &Enrolment) -> Result<(), sqlx::Error> {
+pub async fn save_enrolment(
+    conn: &mut AnyConnection,
+    household_id: &str,
+    enrolment: &Enrolment,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO enrolments (household_id, component, status, enrolled_on, exited_on, exit_reason) \
          VALUES ($1, $2, $3, $4, $5, $6) \
@@ -213,7 +226,11 @@ pub async fn save_enrolment(conn: &mut AnyConnection, household_id: &str, enrolm
 }
 
 /// Appends to a household's status history.
-pub async fn add_history(conn: &mut AnyConnection, household_id: &str, change: &StatusChange) -> Result<(), sqlx::Error> {
+pub async fn add_history(
+    conn: &mut AnyConnection,
+    household_id: &str,
+    change: &StatusChange,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO status_history (household_id, component, status, effective_on, exit_reason, note, recorded_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -257,16 +274,36 @@ pub async fn history(conn: &mut AnyConnection, household_id: &str) -> Result<Vec
 }
 
 /// Which of these head keys are taken, and by which household.
-pub async fn households_by_head_key(conn: &mut AnyConnection, keys: &[String]) -> Result<HashMap<String, String>, sqlx::Error> {
-    lookup(conn, "SELECT head_key, household_id FROM households WHERE head_key IN", keys).await
+pub async fn households_by_head_key(
+    conn: &mut AnyConnection,
+    keys: &[String],
+) -> Result<HashMap<String, String>, sqlx::Error> {
+    lookup(
+        conn,
+        "SELECT head_key, household_id FROM households WHERE head_key IN",
+        keys,
+    )
+    .await
 }
 
 /// Which of these ID-card numbers are registered, and in which household.
-pub async fn households_by_id_card(conn: &mut AnyConnection, cards: &[String]) -> Result<HashMap<String, String>, sqlx::Error> {
-    lookup(conn, "SELECT id_card_number, household_id FROM members WHERE id_card_number IN", cards).await
+pub async fn households_by_id_card(
+    conn: &mut AnyConnection,
+    cards: &[String],
+) -> Result<HashMap<String, String>, sqlx::Error> {
+    lookup(
+        conn,
+        "SELECT id_card_number, household_id FROM members WHERE id_card_number IN",
+        cards,
+    )
+    .await
 }
 
-async fn lookup(conn: &mut AnyConnection, select: &str, keys: &[String]) -> Result<HashMap<String, String>, sqlx::Error> {
+async fn lookup(
+    conn: &mut AnyConnection,
+    select: &str,
+    keys: &[String],
+) -> Result<HashMap<String, String>, sqlx::Error> {
     let mut found = HashMap::new();
     for chunk in keys.chunks(sql::MAX_BINDS) {
         let statement = format!("{select} ({})", sql::list(chunk.len(), 1));
@@ -316,11 +353,17 @@ pub async fn load_many(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<H
 
     let mut members: HashMap<String, Vec<Member>> = HashMap::new();
     for row in &member_rows {
-        members.entry(row.try_get("household_id")?).or_default().push(member_from_row(row)?);
+        members
+            .entry(row.try_get("household_id")?)
+            .or_default()
+            .push(member_from_row(row)?);
     }
     let mut enrolments: HashMap<String, Vec<Enrolment>> = HashMap::new();
     for row in &enrolment_rows {
-        enrolments.entry(row.try_get("household_id")?).or_default().push(enrolment_from_row(row)?);
+        enrolments
+            .entry(row.try_get("household_id")?)
+            .or_default()
+            .push(enrolment_from_row(row)?);
     }
     let mut households: HashMap<String, Household> = HashMap::new();
     for row in &household_rows {
@@ -344,7 +387,9 @@ fn household_from_row(row: &Row, members: Vec<Member>, enrolments: Vec<Enrolment
     Ok(Household {
         household_id: row.try_get("household_id")?,
         location: Location {
-            region: region.parse().map_err(|_| decode_error(format!("unknown region {region}")))?,
+            region: region
+                .parse()
+                .map_err(|_| decode_error(format!("unknown region {region}")))?,
             cercle: row.try_get("cercle")?,
             commune: row.try_get("commune")?,
             village: row.try_get("village")?,

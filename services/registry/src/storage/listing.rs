@@ -66,7 +66,5 @@ pub async fn list_ids(
     );
     let query = sql::bind_values(sqlx::query(AssertSqlSafe(statement)), conditions.values()).bind(limit as i64);
     let rows = query.fetch_all(conn).await?;
-    rows.iter()
-        .map(|row| sqlx::Row::try_get::<String, _>(row, 0))
-        .collect()
+    rows.iter().map(|row| sqlx::Row::try_get::<String, _>(row, 0)).collect()
 }

@@ -51,11 +51,7 @@ async fn each_bad_household_is_refused_naming_its_field_and_nothing_is_stored() 
             Box::new(|d| d.location.as_mut().unwrap().village = "segou.baroueli.somo.somo".into()),
             "household.location.village",
         ),
-        (
-            "no location",
-            Box::new(|d| d.location = None),
-            "household.location",
-        ),
+        ("no location", Box::new(|d| d.location = None), "household.location"),
         (
             "negative livestock",
             Box::new(|d| d.traits.as_mut().unwrap().livestock.as_mut().unwrap().cattle = -3),
@@ -128,7 +124,11 @@ async fn each_bad_household_is_refused_naming_its_field_and_nothing_is_stored() 
             .expect_err(name);
         let fields = bad_fields(&status);
         assert_eq!(fields.first().map(String::as_str), Some(field), "{name}: {status:?}");
-        assert!(status.message().contains(field), "{name}: the message names the field: {}", status.message());
+        assert!(
+            status.message().contains(field),
+            "{name}: the message names the field: {}",
+            status.message()
+        );
     }
     let missing = app
         .client
@@ -147,9 +147,15 @@ async fn each_bad_household_is_refused_naming_its_field_and_nothing_is_stored() 
     assert_eq!(bad_fields(&bad_request_id), ["request_id"]);
 
     assert!(app.all_households().await.is_empty(), "nothing stored");
-    let pending = jigi_bus::outbox::pending(&app.running.as_ref().unwrap().database).await.unwrap();
+    let pending = jigi_bus::outbox::pending(&app.running.as_ref().unwrap().database)
+        .await
+        .unwrap();
     assert_eq!(pending, 0, "no event written");
-    assert_eq!(jigi_testkit::stream_len(app.jetstream(), &app.stream()).await, 0, "no event published");
+    assert_eq!(
+        jigi_testkit::stream_len(app.jetstream(), &app.stream()).await,
+        0,
+        "no event published"
+    );
 }
 
 #[tokio::test]

@@ -71,14 +71,21 @@ async fn enrol_and_exit_keep_a_history_and_move_the_status() {
     }
     let household = app
         .client
-        .get_household(GetHouseholdRequest { household_id: id.clone() })
+        .get_household(GetHouseholdRequest {
+            household_id: id.clone(),
+        })
         .await
         .unwrap()
         .into_inner()
         .household
         .unwrap();
     assert_eq!(household.status, HouseholdStatus::Exited as i32);
-    assert!(household.enrolments.iter().all(|e| e.status == EnrolmentStatus::Exited as i32));
+    assert!(
+        household
+            .enrolments
+            .iter()
+            .all(|e| e.status == EnrolmentStatus::Exited as i32)
+    );
 
     let history = app
         .client

@@ -23,7 +23,7 @@ async fn each_change_publishes_exactly_one_event_a_plain_subscriber_receives() {
             household_id: id.clone(),
             traits: Some(HouseholdTraits {
                 cultivated_land_ares: 300,
-                ..registered.traits.clone().unwrap()
+                ..registered.traits.unwrap()
             }),
             ..Default::default()
         })
@@ -77,12 +77,24 @@ async fn each_change_publishes_exactly_one_event_a_plain_subscriber_receives() {
         .unwrap();
 
     let expected = [
-        ("jigi.segou.registry.household.registered", "jigi.registry.household.registered.v1"),
-        ("jigi.segou.registry.household.updated", "jigi.registry.household.updated.v1"),
+        (
+            "jigi.segou.registry.household.registered",
+            "jigi.registry.household.registered.v1",
+        ),
+        (
+            "jigi.segou.registry.household.updated",
+            "jigi.registry.household.updated.v1",
+        ),
         ("jigi.segou.registry.member.added", "jigi.registry.member.added.v1"),
         ("jigi.segou.registry.member.updated", "jigi.registry.member.updated.v1"),
-        ("jigi.segou.registry.household.enrolled", "jigi.registry.household.enrolled.v1"),
-        ("jigi.segou.registry.household.exited", "jigi.registry.household.exited.v1"),
+        (
+            "jigi.segou.registry.household.enrolled",
+            "jigi.registry.household.enrolled.v1",
+        ),
+        (
+            "jigi.segou.registry.household.exited",
+            "jigi.registry.household.exited.v1",
+        ),
     ];
     let events = app.events(expected.len() as u64).await;
     for (event, (subject, ce_type)) in events.iter().zip(expected) {
@@ -90,7 +102,10 @@ async fn each_change_publishes_exactly_one_event_a_plain_subscriber_receives() {
         assert_eq!(event.ce_type, ce_type);
         assert_eq!(event.source, "/jigi/segou/registry");
         assert_eq!(event.about, id, "ce-subject is the household");
-        assert!(event.trace.trace_id().is_some(), "{subject} carries a valid traceparent");
+        assert!(
+            event.trace.trace_id().is_some(),
+            "{subject} carries a valid traceparent"
+        );
     }
     let decoded: ev::HouseholdRegistered = events[0].decode().unwrap();
     assert_eq!(decoded.household_id, id);
@@ -110,17 +125,39 @@ async fn each_change_publishes_exactly_one_event_a_plain_subscriber_receives() {
             .unwrap();
         assert_eq!(message.subject.as_str(), *subject);
         let headers = message.headers.as_ref().expect("binary-mode CloudEvent headers");
-        for name in ["ce-specversion", "ce-id", "ce-source", "ce-type", "ce-time", "ce-subject", "content-type", "traceparent"] {
+        for name in [
+            "ce-specversion",
+            "ce-id",
+            "ce-source",
+            "ce-type",
+            "ce-time",
+            "ce-subject",
+            "content-type",
+            "traceparent",
+        ] {
             assert!(headers.get(name).is_some(), "{subject} lacks header {name}");
         }
         assert_eq!(headers.get("ce-specversion").unwrap().as_str(), "1.0");
-        assert_eq!(headers.get("Nats-Msg-Id").unwrap().as_str(), headers.get("ce-id").unwrap().as_str());
-        let received = ReceivedEvent::parse(message.subject.as_str(), Some(headers), message.payload.clone(), None).unwrap();
+        assert_eq!(
+            headers.get("Nats-Msg-Id").unwrap().as_str(),
+            headers.get("ce-id").unwrap().as_str()
+        );
+        let received =
+            ReceivedEvent::parse(message.subject.as_str(), Some(headers), message.payload.clone(), None).unwrap();
         assert_eq!(received.id, events[position].id);
 
         // No names, ID-card numbers or phone numbers in any payload.
         let payload = String::from_utf8_lossy(&message.payload);
-        for personal in ["Awa1", "Traoré", "Kadiatou", "Diarra", "ML0000000001", "ML9876543210", "+22376123456", "+22365000000"] {
+        for personal in [
+            "Awa1",
+            "Traoré",
+            "Kadiatou",
+            "Diarra",
+            "ML0000000001",
+            "ML9876543210",
+            "+22376123456",
+            "+22365000000",
+        ] {
             assert!(!payload.contains(personal), "{subject} leaks {personal}");
         }
     }
@@ -140,11 +177,13 @@ async fn refused_commands_publish_nothing() {
         })
         .await
         .unwrap_err();
-    let _ = app.client.register_household(RegisterHouseholdRequest {
-        request_id: String::new(),
-        household: Some(household(1)),
-    })
-    .await
-    .unwrap_err();
+    let _ = app
+        .client
+        .register_household(RegisterHouseholdRequest {
+            request_id: String::new(),
+            household: Some(household(1)),
+        })
+        .await
+        .unwrap_err();
     assert_eq!(app.events(1).await.len(), 1, "only the registration");
 }

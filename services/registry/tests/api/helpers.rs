@@ -35,7 +35,9 @@ pub async fn spawn_app() -> TestApp {
     let running = start(config, shutdown.clone()).await.expect("registry starts");
     let client = RegistryServiceClient::new(connect_channel(running.grpc_addr).await)
         .max_decoding_message_size(64 * 1024 * 1024);
-    let bus = Bus::connect(&BusConfig::new(nats.url(), "test-observer")).await.unwrap();
+    let bus = Bus::connect(&BusConfig::new(nats.url(), "test-observer"))
+        .await
+        .unwrap();
     TestApp {
         nats,
         client,

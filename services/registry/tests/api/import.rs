@@ -5,10 +5,15 @@ use jigi_proto::registry::*;
 use crate::helpers::{household, spawn_app};
 
 fn rows(drafts: Vec<HouseholdDraft>) -> impl tokio_stream::Stream<Item = ImportHouseholdsRequest> {
-    tokio_stream::iter(drafts.into_iter().enumerate().map(|(index, draft)| ImportHouseholdsRequest {
-        row: index as i64 + 2, // CSV line numbers: line 1 is the header
-        household: Some(draft),
-    }))
+    tokio_stream::iter(
+        drafts
+            .into_iter()
+            .enumerate()
+            .map(|(index, draft)| ImportHouseholdsRequest {
+                row: index as i64 + 2, // CSV line numbers: line 1 is the header
+                household: Some(draft),
+            }),
+    )
 }
 
 #[tokio::test]
@@ -18,8 +23,8 @@ async fn ten_thousand_households_in_one_stream_with_duplicates_reported_per_row(
     let mut drafts: Vec<HouseholdDraft> = (0..10_000).map(household).collect();
     // Row 5 (line 7) repeats the household registered before the import;
     // rows 9,000.. repeat rows 0..100 of the same import.
-    for index in 9_000..9_100 {
-        drafts[index] = household((index - 9_000) as u32);
+    for (seed, draft) in drafts[9_000..9_100].iter_mut().enumerate() {
+        *draft = household(seed as u32);
     }
     let response = app.client.import_households(rows(drafts)).await.unwrap().into_inner();
 
@@ -39,7 +44,11 @@ async fn ten_thousand_households_in_one_stream_with_duplicates_reported_per_row(
     // All stored, all published.
     assert_eq!(app.all_households().await.len(), 10_000 - 100);
     let events = app.events(10_000 - 100).await;
-    assert!(events.iter().all(|e| e.ce_type == "jigi.registry.household.registered.v1"));
+    assert!(
+        events
+            .iter()
+            .all(|e| e.ce_type == "jigi.registry.household.registered.v1")
+    );
 }
 
 #[tokio::test]

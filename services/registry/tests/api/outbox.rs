@@ -41,8 +41,13 @@ async fn registrations_succeed_while_nats_is_down_and_arrive_once_in_order() {
             .await
             .unwrap();
     }
-    let pending = jigi_bus::outbox::pending(&app.running.as_ref().unwrap().database).await.unwrap();
-    assert_eq!(pending, 30, "20 registrations and 10 enrol/exit events wait in the outbox");
+    let pending = jigi_bus::outbox::pending(&app.running.as_ref().unwrap().database)
+        .await
+        .unwrap();
+    assert_eq!(
+        pending, 30,
+        "20 registrations and 10 enrol/exit events wait in the outbox"
+    );
 
     app.nats.restart().await;
     let events = app.events(31).await;
@@ -50,7 +55,10 @@ async fn registrations_succeed_while_nats_is_down_and_arrive_once_in_order() {
     assert_eq!(unique.len(), 31, "no event twice");
     let mut per_household: HashMap<String, Vec<String>> = HashMap::new();
     for event in &events {
-        per_household.entry(event.about.clone()).or_default().push(event.ce_type.clone());
+        per_household
+            .entry(event.about.clone())
+            .or_default()
+            .push(event.ce_type.clone());
     }
     for id in ids.iter().take(5).skip(1) {
         assert_eq!(

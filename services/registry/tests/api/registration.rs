@@ -16,9 +16,15 @@ async fn register_then_get_returns_what_was_registered_with_its_score() {
     assert_eq!(registered.status, HouseholdStatus::Registered as i32);
     assert_eq!(registered.version, 1);
     let location = registered.location.clone().unwrap();
-    assert_eq!((location.region.as_str(), location.cercle.as_str()), ("segou", "segou.baroueli"));
+    assert_eq!(
+        (location.region.as_str(), location.cercle.as_str()),
+        ("segou", "segou.baroueli")
+    );
     let pmt = registered.pmt.clone().unwrap();
-    assert!(pmt.eligible, "a thatched, mud-brick household with a radio is poor: {pmt:?}");
+    assert!(
+        pmt.eligible,
+        "a thatched, mud-brick household with a radio is poor: {pmt:?}"
+    );
     assert_eq!(pmt.threshold, 30.0);
 
     let fetched = app
@@ -76,7 +82,7 @@ async fn update_changes_traits_rescores_and_checks_the_version() {
         .update_household(UpdateHouseholdRequest {
             household_id: registered.household_id.clone(),
             expected_version: 1,
-            traits: Some(richer.clone()),
+            traits: Some(richer),
             location: None,
         })
         .await
@@ -85,7 +91,10 @@ async fn update_changes_traits_rescores_and_checks_the_version() {
         .household
         .unwrap();
     assert_eq!(updated.version, 2);
-    assert!(!updated.pmt.unwrap().eligible, "a concrete house with motorcycles is not poor");
+    assert!(
+        !updated.pmt.unwrap().eligible,
+        "a concrete house with motorcycles is not poor"
+    );
     assert_eq!(updated.location, registered.location, "location unchanged");
 
     let stale = app
@@ -189,7 +198,10 @@ async fn duplicates_are_refused_naming_the_existing_household() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::AlreadyExists);
-    assert_eq!(status.get_error_details().resource_info().unwrap().resource_name, first.household_id);
+    assert_eq!(
+        status.get_error_details().resource_info().unwrap().resource_name,
+        first.household_id
+    );
 
     // Same head (name written differently), same birth date and village, no card.
     let mut same_head = household(1);
@@ -216,8 +228,18 @@ async fn a_request_id_makes_registration_idempotent() {
         request_id: "tablet-7/2018-10-01/0042".into(),
         household: Some(household(1)),
     };
-    let first = app.client.register_household(request.clone()).await.unwrap().into_inner();
-    let again = app.client.register_household(request.clone()).await.unwrap().into_inner();
+    let first = app
+        .client
+        .register_household(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let again = app
+        .client
+        .register_household(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(first, again, "the same request gets the same answer");
     let other = app
         .client
