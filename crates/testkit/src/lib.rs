@@ -14,7 +14,8 @@ mod wait;
 use std::net::SocketAddr;
 use std::path::Path;
 
-pub use nats::{NatsServer, free_port};
+pub use jigi_localnats::free_port;
+pub use nats::NatsServer;
 pub use tempfile::TempDir;
 pub use wait::eventually;
 

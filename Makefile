@@ -1,0 +1,20 @@
+# The two commands of the README. Both install what a fresh machine lacks.
+
+.PHONY: demo test lint
+
+# Runs Jigi's main job: a local stack on embedded defaults, a sample import,
+# the result printed.
+demo:
+	@scripts/ensure-tools
+	cargo run --quiet -p jigi -- demo
+
+# Runs every test (real NATS, real SQLite, real gRPC).
+test:
+	@scripts/ensure-tools
+	cargo test --workspace --locked
+
+# Style and lints, as CI runs them.
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets --locked -- -D warnings
+	scripts/buf-lint
