@@ -8,7 +8,8 @@
 //! - [`app`]: commands and queries, each command one transaction that also
 //!   writes its event to the outbox;
 //! - [`events`]: the public events, built without personal data;
-//! - [`grpc`]: the API, mapping outcomes to gRPC statuses.
+//! - [`grpc`]: the API, mapping outcomes to gRPC statuses;
+//! - [`sample`]: believable generated households for demos and benchmarks.
 //!
 //! [`start`] runs the whole service (API, metrics, outbox relay) until a
 //! shutdown token is cancelled; `main.rs` only reads the configuration and
@@ -20,6 +21,7 @@ pub mod config;
 pub mod domain;
 pub mod events;
 pub mod grpc;
+pub mod sample;
 pub mod storage;
 
 use std::net::SocketAddr;
