@@ -6,7 +6,8 @@ use jigi_common::Component;
 use jigi_common::date::{format_date, parse_date};
 use jigi_proto::common::Sex;
 use jigi_proto::registry::{ExitReason, FloorMaterial, MemberStatus, Relation, RoofMaterial, WallMaterial};
-use jigi_storage::{Row, sql, timestamp};
+use jigi_storage::sql::{self, Placeholders};
+use jigi_storage::{Row, timestamp};
 use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
 
 use crate::domain::model::{
@@ -32,7 +33,7 @@ pub async fn insert(conn: &mut AnyConnection, households: &[(Household, String)]
     for chunk in households.chunks(sql::rows_per_statement(HOUSEHOLD_COLUMN_COUNT)) {
         let statement = format!(
             "INSERT INTO households ({HOUSEHOLD_COLUMNS}) VALUES {}",
-            sql::values_rows(chunk.len(), HOUSEHOLD_COLUMN_COUNT, 1)
+            Placeholders::for_connection(conn).rows(chunk.len(), HOUSEHOLD_COLUMN_COUNT)
         );
         let mut query = sqlx::query(AssertSqlSafe(statement));
         for (household, head_key) in chunk {
@@ -95,7 +96,7 @@ async fn insert_members(conn: &mut AnyConnection, members: &[(&str, usize, &Memb
     for chunk in members.chunks(sql::rows_per_statement(MEMBER_COLUMN_COUNT)) {
         let statement = format!(
             "INSERT INTO members ({MEMBER_COLUMNS}) VALUES {}",
-            sql::values_rows(chunk.len(), MEMBER_COLUMN_COUNT, 1)
+            Placeholders::for_connection(conn).rows(chunk.len(), MEMBER_COLUMN_COUNT)
         );
         let mut query = sqlx::query(AssertSqlSafe(statement));
         for (household_id, position, member) in chunk {
@@ -306,7 +307,7 @@ async fn lookup(
 ) -> Result<HashMap<String, String>, sqlx::Error> {
     let mut found = HashMap::new();
     for chunk in keys.chunks(sql::MAX_BINDS) {
-        let statement = format!("{select} ({})", sql::list(chunk.len(), 1));
+        let statement = format!("{select} ({})", Placeholders::for_connection(conn).list(chunk.len()));
         let mut query = sqlx::query_as::<_, (String, String)>(AssertSqlSafe(statement));
         for key in chunk {
             query = query.bind(key.clone());
@@ -327,7 +328,7 @@ pub async fn load_many(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<H
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders = sql::list(ids.len(), 1);
+    let placeholders = Placeholders::for_connection(conn).list(ids.len());
     let bind_ids = |mut query: AnyQuery<'static>| {
         for id in ids {
             query = query.bind(id.clone());
