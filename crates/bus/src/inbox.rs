@@ -388,7 +388,7 @@ async fn already_processed<'a>(
         let mut placeholders = Placeholders::for_connection(conn);
         let statement = format!(
             "SELECT event_id FROM inbox_events WHERE consumer = {} AND event_id IN ({})",
-            placeholders.next(),
+            placeholders.one(),
             placeholders.list(chunk.len())
         );
         let mut query = sqlx::query_scalar::<_, String>(AssertSqlSafe(statement)).bind(consumer);

@@ -45,7 +45,7 @@ impl Placeholders {
     }
 
     /// The next placeholder.
-    pub fn next(&mut self) -> String {
+    pub fn one(&mut self) -> String {
         let placeholder = if self.numbered {
             format!("${}", self.next)
         } else {
@@ -65,7 +65,7 @@ impl Placeholders {
 
     /// `…, …, …` for an `IN (…)` list of `count` values.
     pub fn list(&mut self, count: usize) -> String {
-        (0..count).map(|_| self.next()).collect::<Vec<_>>().join(", ")
+        (0..count).map(|_| self.one()).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -161,7 +161,7 @@ mod tests {
     #[test]
     fn numbers_placeholders_across_rows_or_leaves_them_anonymous() {
         let mut numbered = Placeholders::numbered();
-        assert_eq!(numbered.next(), "$1");
+        assert_eq!(numbered.one(), "$1");
         assert_eq!(numbered.rows(2, 3), "($2, $3, $4), ($5, $6, $7)");
         assert_eq!(numbered.list(2), "$8, $9");
         let mut anonymous = Placeholders::anonymous();
