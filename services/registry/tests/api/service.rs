@@ -4,13 +4,13 @@
 use jigi_proto::registry::{GetHouseholdRequest, RegisterHouseholdRequest};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_stream::StreamExt;
+use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use tonic_health::pb::HealthCheckRequest;
+use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
 use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
-use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
 
 use crate::helpers::{household, spawn_app};
 
@@ -23,7 +23,9 @@ async fn health_reports_serving_and_reflection_lists_the_api() {
     let mut health = HealthClient::new(channel.clone());
     for service in ["", SERVICE] {
         let status = health
-            .check(HealthCheckRequest { service: service.into() })
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
             .await
             .unwrap()
             .into_inner()
@@ -61,17 +63,27 @@ async fn metrics_count_calls_by_method_and_code() {
             household_id: "nope".into(),
         })
         .await;
-    let mut socket = tokio::net::TcpStream::connect(app.running.as_ref().unwrap().metrics_addr).await.unwrap();
-    socket.write_all(b"GET /metrics HTTP/1.0\r\nHost: test\r\n\r\n").await.unwrap();
+    let mut socket = tokio::net::TcpStream::connect(app.running.as_ref().unwrap().metrics_addr)
+        .await
+        .unwrap();
+    socket
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: test\r\n\r\n")
+        .await
+        .unwrap();
     let mut body = String::new();
     socket.read_to_string(&mut body).await.unwrap();
-    assert!(body.starts_with("HTTP/1.0 200") || body.starts_with("HTTP/1.1 200"), "{body}");
+    assert!(
+        body.starts_with("HTTP/1.0 200") || body.starts_with("HTTP/1.1 200"),
+        "{body}"
+    );
     assert!(
         body.contains(r#"jigi_registry_grpc_requests_total{method="jigi.registry.v1.RegistryService/RegisterHousehold",code="0"} 1"#),
         "{body}"
     );
     assert!(
-        body.contains(r#"jigi_registry_grpc_requests_total{method="jigi.registry.v1.RegistryService/GetHousehold",code="3"} 1"#),
+        body.contains(
+            r#"jigi_registry_grpc_requests_total{method="jigi.registry.v1.RegistryService/GetHousehold",code="3"} 1"#
+        ),
         "{body}"
     );
 }
@@ -94,5 +106,8 @@ async fn shutdown_stops_serving_and_lets_everything_finish() {
         })
         .await;
     assert!(refused.is_err(), "no calls are served after shutdown");
-    assert!(tokio::net::TcpStream::connect(grpc_addr).await.is_err(), "the port is closed");
+    assert!(
+        tokio::net::TcpStream::connect(grpc_addr).await.is_err(),
+        "the port is closed"
+    );
 }
