@@ -55,7 +55,7 @@ impl Passwords {
     }
 
     /// `JIGI_NATS_PASSWORD_<USER>` for every hub user.
-    fn hub_env(&self) -> Vec<(String, String)> {
+    pub fn hub_env(&self) -> Vec<(String, String)> {
         self.0
             .iter()
             .filter(|(user, _)| *user != "services")
@@ -192,10 +192,7 @@ impl Leaf {
 
 /// The national stream's sources for leaf-node regions.
 pub fn domain_sources(regions: &[Region]) -> Vec<RegionSource> {
-    regions
-        .iter()
-        .map(|region| RegionSource::Domain(*region, region.slug().to_owned()))
-        .collect()
+    RegionSource::leaf_nodes(regions)
 }
 
 /// The `ce-id` of every message of `stream`, in order.

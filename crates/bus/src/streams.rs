@@ -60,6 +60,15 @@ pub fn delivery_prefix(region: Region) -> String {
 }
 
 impl RegionSource {
+    /// Every region as a leaf node whose JetStream domain is its slug, as
+    /// deployed (`deploy/nats/leaf.conf`): the national stream's sources.
+    pub fn leaf_nodes(regions: &[Region]) -> Vec<RegionSource> {
+        regions
+            .iter()
+            .map(|region| RegionSource::Domain(*region, region.slug().to_owned()))
+            .collect()
+    }
+
     fn region(&self) -> Region {
         match self {
             RegionSource::Local(region) | RegionSource::Domain(region, _) => *region,
@@ -159,7 +168,11 @@ pub async fn ensure_region_stream(js: &jetstream::Context, region: Region) -> Re
     ensure(js, region_stream_config(region)).await
 }
 
-/// Sets up the national stream sourcing the given regions.
+/// Sets up the national stream sourcing the given regions (e.g.
+/// `RegionSource::leaf_nodes(&Region::ALL)`). Idempotent: run it at every
+/// start; adding a region to the list adds its source and nothing else.
+/// On a clustered hub, set `num_replicas` on [`national_stream_config`]'s
+/// result and call [`ensure`] instead.
 pub async fn ensure_national_stream(js: &jetstream::Context, sources: &[RegionSource]) -> Result<(), StreamSetupError> {
     ensure(js, national_stream_config(sources)).await
 }
