@@ -10,8 +10,10 @@
 //!    p50 and p99, for the monitoring (to its indicators) and for the bare
 //!    consumer (to its ack).
 //!
-//!     cargo bench -p jigi-monitoring --bench national_consumption
-//!     BENCH_EVENTS=100000 cargo bench -p jigi-monitoring --bench national_consumption
+//! ```text
+//! cargo bench -p jigi-monitoring --bench national_consumption
+//! BENCH_EVENTS=100000 cargo bench -p jigi-monitoring --bench national_consumption
+//! ```
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,7 +37,10 @@ const STEADY_RATE: u64 = 2_000;
 const STEADY_SECONDS: u64 = 20;
 
 fn main() {
-    let events: u64 = std::env::var("BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let events: u64 = std::env::var("BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     tokio::runtime::Runtime::new().expect("runtime").block_on(run(events));
 }
 
@@ -43,7 +48,11 @@ fn main() {
 fn event(i: u64) -> OutgoingEvent {
     let region = REGIONS[(i % 2) as usize];
     let household = format!("h{}", i / 5);
-    let commune = if region == Region::Sikasso { "sikasso.sikasso.finkolo" } else { "mopti.mopti.sio" };
+    let commune = if region == Region::Sikasso {
+        "sikasso.sikasso.finkolo"
+    } else {
+        "mopti.mopti.sio"
+    };
     let location = Some(Location {
         region: region.slug().into(),
         cercle: commune.rsplit_once('.').unwrap().0.into(),
@@ -59,7 +68,10 @@ fn event(i: u64) -> OutgoingEvent {
                 household_id: format!("{household}-{}", i % 5),
                 location,
                 members: Vec::new(),
-                pmt: Some(ev::PmtResult { score: 21.0, eligible: true }),
+                pmt: Some(ev::PmtResult {
+                    score: 21.0,
+                    eligible: true,
+                }),
                 registered_on: day,
             },
         ),
@@ -140,7 +152,9 @@ async fn bare_consumer(js: jetstream::Context, count: u64, lags: Arc<Mutex<Vec<f
         if seen > lag_from
             && let Ok(event) = ReceivedEvent::from_jetstream(&message)
         {
-            lags.lock().await.push((Utc::now() - event.time).num_microseconds().unwrap_or(0) as f64 / 1e6);
+            lags.lock()
+                .await
+                .push((Utc::now() - event.time).num_microseconds().unwrap_or(0) as f64 / 1e6);
         }
         if seen >= lag_from + STEADY_RATE * STEADY_SECONDS {
             break;
@@ -173,11 +187,19 @@ async fn run(count: u64) {
     while stream_len(&bus.jetstream, "JIGI_NATIONAL").await < count {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    println!("  prepared  {count} events published and sourced into JIGI_NATIONAL in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "  prepared  {count} events published and sourced into JIGI_NATIONAL in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 
     // Baseline throughput, with its lag measured later in the steady phase.
     let baseline_lags = Arc::new(Mutex::new(Vec::new()));
-    let baseline = tokio::spawn(bare_consumer(bus.jetstream.clone(), count, baseline_lags.clone(), count));
+    let baseline = tokio::spawn(bare_consumer(
+        bus.jetstream.clone(),
+        count,
+        baseline_lags.clone(),
+        count,
+    ));
     // The baseline runs alone first: wait for it to catch up.
     loop {
         let info = bus
@@ -196,9 +218,12 @@ async fn run(count: u64) {
     let shutdown = CancellationToken::new();
     let database = format!("sqlite://{}", dir.path().join("monitoring.db").display());
     let started = Instant::now();
-    let running = jigi_monitoring::start(jigi_monitoring::Config::local(&REGIONS, &nats.url(), &database), shutdown.clone())
-        .await
-        .unwrap();
+    let running = jigi_monitoring::start(
+        jigi_monitoring::Config::local(&REGIONS, &nats.url(), &database),
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
     while running.consumer.handled() < count {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -221,7 +246,8 @@ async fn run(count: u64) {
                 })
                 .collect();
             publish(&bus.jetstream, slice.into_iter()).await;
-            let next = ticker_start + Duration::from_millis(100) * (1 + (Instant::now() - ticker_start).as_millis() as u32 / 100);
+            let next = ticker_start
+                + Duration::from_millis(100) * (1 + (Instant::now() - ticker_start).as_millis() as u32 / 100);
             tokio::time::sleep_until(next.into()).await;
         }
     }
@@ -236,7 +262,12 @@ async fn run(count: u64) {
             .await
             .unwrap(),
     );
-    let freshness = client.get_freshness(GetFreshnessRequest {}).await.unwrap().into_inner().regions;
+    let freshness = client
+        .get_freshness(GetFreshnessRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .regions;
     let mut baseline_lags = baseline_lags.lock().await.clone();
 
     println!(
@@ -264,7 +295,10 @@ async fn run(count: u64) {
             jigi_monitoring::domain::freshness::LagWindow::SIZE
         );
     }
-    println!("  peak RSS of the benchmark process (monitoring + clients): {} MiB", peak_rss_mib());
+    println!(
+        "  peak RSS of the benchmark process (monitoring + clients): {} MiB",
+        peak_rss_mib()
+    );
     shutdown.cancel();
     running.stopped().await;
 }
@@ -272,7 +306,11 @@ async fn run(count: u64) {
 fn peak_rss_mib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
         .map(|kb| kb / 1024)
         .unwrap_or(0)
 }

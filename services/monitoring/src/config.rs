@@ -18,6 +18,8 @@ pub struct Config {
     /// domain, on its leaf node (`JIGI_REGION_DOMAINS=true`), or on the same
     /// server (one machine).
     pub region_domains: bool,
+    /// Copies of the national stream on a clustered hub (`JIGI_NATIONAL_REPLICAS`, default 1).
+    pub national_replicas: usize,
     /// gRPC listen address (`JIGI_GRPC_ADDR`, default 127.0.0.1:50054).
     pub grpc_addr: SocketAddr,
     /// Prometheus listen address (`JIGI_METRICS_ADDR`, default 127.0.0.1:9104).
@@ -47,6 +49,7 @@ impl Config {
         Ok(Config {
             regions: regions.0,
             region_domains: settings.get("region_domains", false)?,
+            national_replicas: settings.get("national_replicas", 1)?,
             grpc_addr: settings.get("grpc_addr", "127.0.0.1:50054".parse().expect("valid address"))?,
             metrics_addr: settings.get("metrics_addr", "127.0.0.1:9104".parse().expect("valid address"))?,
             database_url: settings.get("database_url", "sqlite://jigi-data/monitoring.db".to_owned())?,
@@ -63,6 +66,7 @@ impl Config {
         Config {
             regions: regions.to_vec(),
             region_domains: false,
+            national_replicas: 1,
             grpc_addr: "127.0.0.1:0".parse().expect("valid address"),
             metrics_addr: "127.0.0.1:0".parse().expect("valid address"),
             database_url: database_url.to_owned(),

@@ -121,18 +121,18 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         lags.clone(),
     );
 
-    let sources: Vec<RegionSource> = config
-        .regions
-        .iter()
-        .map(|region| {
-            if config.region_domains {
-                RegionSource::Domain(*region, region.slug().to_owned())
-            } else {
-                RegionSource::Local(*region)
-            }
-        })
-        .collect();
-    let settings = ConsumerSettings::new(streams::national_stream_config(&sources), CONSUMER);
+    let sources = if config.region_domains {
+        RegionSource::leaf_nodes(&config.regions)
+    } else {
+        config
+            .regions
+            .iter()
+            .map(|region| RegionSource::Local(*region))
+            .collect()
+    };
+    let mut national = streams::national_stream_config(&sources);
+    national.num_replicas = config.national_replicas;
+    let settings = ConsumerSettings::new(national, CONSUMER);
     let handler = Arc::new(consume::NationalHandler {
         lags,
         metrics: monitoring_metrics.clone(),
