@@ -16,8 +16,10 @@
 //! - [`inbox`]: a durable pull consumer that records each handled event ID in
 //!   the transaction of the change it made and acks only after commit, so a
 //!   redelivered event changes nothing;
-//! - [`connection`]: connecting to NATS the same way everywhere.
+//! - [`connection`]: connecting to NATS the same way everywhere;
+//! - [`asyncapi`]: the AsyncAPI document of the events, generated from the catalog.
 
+pub mod asyncapi;
 pub mod catalog;
 pub mod connection;
 pub mod envelope;
