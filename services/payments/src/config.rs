@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use jigi_bus::BusConfig;
 use jigi_common::Region;
@@ -24,6 +25,9 @@ pub struct Config {
     pub geography_file: Option<PathBuf>,
     /// Most registry events applied in one transaction (`JIGI_CONSUMER_BATCH`, default 500).
     pub consumer_batch: usize,
+    /// How long NATS waits for the ack of a registry event before
+    /// redelivering it (`JIGI_CONSUMER_ACK_WAIT_SECS`, default 30).
+    pub consumer_ack_wait: Duration,
 }
 
 impl Config {
@@ -45,6 +49,7 @@ impl Config {
             nats,
             geography_file: settings.optional("geography_file")?,
             consumer_batch: settings.get("consumer_batch", 500)?,
+            consumer_ack_wait: Duration::from_secs(settings.get("consumer_ack_wait_secs", 30)?),
         })
     }
 
@@ -58,6 +63,7 @@ impl Config {
             nats: BusConfig::new(nats_url, format!("jigi-payments-{region}")),
             geography_file: None,
             consumer_batch: 500,
+            consumer_ack_wait: Duration::from_secs(30),
         }
     }
 }

@@ -140,6 +140,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     let mut settings = ConsumerSettings::new(streams::region_stream_config(config.region), consumer_name(&config))
         .filter(subject::service_wildcard(config.region, "registry"));
     settings.batch = config.consumer_batch.max(1);
+    settings.ack_wait = config.consumer_ack_wait;
     let consumer = InboxConsumer::new(
         database.clone(),
         bus.jetstream.clone(),

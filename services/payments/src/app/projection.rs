@@ -24,15 +24,22 @@ impl EventHandler for RegistryProjection {
         if household_id.is_empty() {
             return Err(HandlerError::Permanent("event names no household".into()));
         }
-        let at = format_time(event.time);
+        let at = order_key(event);
         let current = storage::tracked_household(conn, &household_id).await?;
-        if let Some(next) = projection::apply(current.clone(), &household_id, change, &at)
-            && current.as_ref() != Some(&next)
-        {
+        let next = projection::apply(current.clone(), &household_id, change, &at);
+        if current.as_ref() != Some(&next) {
             storage::save_tracked(conn, &next).await?;
         }
         Ok(())
     }
+}
+
+/// Where an event stands in the registry's order: its position in the
+/// region's stream (the registry's outbox publishes one household's events
+/// in order), then its time. A redelivered event may arrive after newer
+/// ones; its key tells the projection it is older.
+fn order_key(event: &ReceivedEvent) -> String {
+    format!("{:020}/{}", event.stream_sequence.unwrap_or(0), format_time(event.time))
 }
 
 /// What an event changes for TM; `None` for events that do not concern it.

@@ -3,9 +3,10 @@
 //!
 //! The inbox applies each event once and in stream order. The projection is
 //! nevertheless tolerant of an older event arriving after a newer one (a
-//! republished event, a stream rebuilt from several sources): it keeps, per
-//! household, the time of the event that set its status and the time of the
-//! event that set its location, and an older event changes neither.
+//! message redelivered after its ack was lost, while newer ones went
+//! through): it keeps, per household, the order key (stream position, then
+//! time) of the event that set its status and of the event that set its
+//! location, and an older event changes neither.
 
 use super::model::Place;
 
@@ -20,9 +21,9 @@ pub struct Tracked {
     pub enrolled_on: String,
     /// Date of the latest exit, when exited.
     pub exited_on: Option<String>,
-    /// `ce-time` of the event that set the status (RFC 3339, sortable).
+    /// Order key of the event that set the status (sortable text).
     pub status_at: String,
-    /// `ce-time` of the event that set the place.
+    /// Order key of the event that set the place.
     pub location_at: String,
 }
 
@@ -37,26 +38,26 @@ pub enum Change {
     Moved { place: Place },
 }
 
-/// The household after `change`, which happened at `at`; `None` when there
-/// is nothing to store (a move of a household TM never heard of).
-pub fn apply(current: Option<Tracked>, household_id: &str, change: Change, at: &str) -> Option<Tracked> {
+/// The household after `change`, whose order key is `at`.
+///
+/// A move of a household the projection has not seen enrolled is kept (not
+/// enrolled, its place known): its enrolment may be an older event still to
+/// be redelivered, and must not bring back the older place.
+pub fn apply(current: Option<Tracked>, household_id: &str, change: Change, at: &str) -> Tracked {
     let (place, status) = match change {
         Change::Enrolled { place, on } => (place, Some((true, on))),
         Change::Exited { place, on } => (place, Some((false, on))),
         Change::Moved { place } => (place, None),
     };
-    let Some(mut tracked) = current else {
-        let (enrolled, on) = status?;
-        return Some(Tracked {
-            household_id: household_id.to_owned(),
-            place,
-            enrolled,
-            enrolled_on: if enrolled { on.clone() } else { String::new() },
-            exited_on: (!enrolled).then_some(on),
-            status_at: at.to_owned(),
-            location_at: at.to_owned(),
-        });
-    };
+    let mut tracked = current.unwrap_or_else(|| Tracked {
+        household_id: household_id.to_owned(),
+        place: place.clone(),
+        enrolled: false,
+        enrolled_on: String::new(),
+        exited_on: None,
+        status_at: String::new(),
+        location_at: String::new(),
+    });
     if at >= tracked.location_at.as_str() {
         tracked.place = place;
         tracked.location_at = at.to_owned();
@@ -73,7 +74,7 @@ pub fn apply(current: Option<Tracked>, household_id: &str, change: Change, at: &
         }
         tracked.status_at = at.to_owned();
     }
-    Some(tracked)
+    tracked
 }
 
 #[cfg(test)]
@@ -109,25 +110,34 @@ mod tests {
 
     #[test]
     fn follows_enrolment_exit_and_moves() {
-        let h = apply(None, "h", enrolled("a"), T1).unwrap();
+        let h = apply(None, "h", enrolled("a"), T1);
         assert!(h.enrolled);
-        let h = apply(Some(h), "h", Change::Moved { place: place("b") }, T2).unwrap();
+        let h = apply(Some(h), "h", Change::Moved { place: place("b") }, T2);
         assert_eq!(h.place.commune, "b");
-        let h = apply(Some(h), "h", exited("b"), T3).unwrap();
+        let h = apply(Some(h), "h", exited("b"), T3);
         assert!(!h.enrolled);
         assert_eq!(h.exited_on.as_deref(), Some("2019-02-01"));
-        assert_eq!(apply(None, "x", Change::Moved { place: place("a") }, T1), None);
+        let unknown = apply(None, "x", Change::Moved { place: place("a") }, T1);
+        assert!(!unknown.enrolled, "a move does not enrol");
     }
 
     #[test]
     fn an_older_event_changes_nothing() {
-        let exited_last = apply(None, "h", exited("b"), T3).unwrap();
-        let after_late_enrolment = apply(Some(exited_last.clone()), "h", enrolled("a"), T1).unwrap();
+        let exited_last = apply(None, "h", exited("b"), T3);
+        let after_late_enrolment = apply(Some(exited_last.clone()), "h", enrolled("a"), T1);
         assert_eq!(after_late_enrolment, exited_last);
-        let after_late_move = apply(Some(exited_last.clone()), "h", Change::Moved { place: place("z") }, T2).unwrap();
+        let after_late_move = apply(Some(exited_last.clone()), "h", Change::Moved { place: place("z") }, T2);
         assert_eq!(after_late_move, exited_last);
         // The same event twice is harmless.
-        let again = apply(Some(exited_last.clone()), "h", exited("b"), T3).unwrap();
+        let again = apply(Some(exited_last.clone()), "h", exited("b"), T3);
         assert_eq!(again, exited_last);
+    }
+
+    #[test]
+    fn a_move_seen_before_the_enrolment_keeps_the_newer_place() {
+        let moved_first = apply(None, "h", Change::Moved { place: place("b") }, T2);
+        let h = apply(Some(moved_first), "h", enrolled("a"), T1);
+        assert!(h.enrolled, "the enrolment applies");
+        assert_eq!(h.place.commune, "b", "but not its older place");
     }
 }

@@ -148,15 +148,22 @@ impl TestApp {
         self.running = Some(running);
     }
 
-    /// Publishes an event as the registry's relay does, waiting for the ack.
+    /// Publishes an event as the registry's relay does, waiting for the
+    /// ack and retrying (as the relay would) while NATS reconnects; a
+    /// repeat is dropped by JetStream's `Nats-Msg-Id` check.
     pub async fn publish(&self, event: &OutgoingEvent) {
-        self.bus
-            .jetstream
-            .publish_with_headers(event.subject.clone(), event.headers(), event.payload.clone().into())
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+        let js = self.bus.jetstream.clone();
+        eventually(WAIT, &format!("event {} acknowledged", event.id), || {
+            let js = js.clone();
+            async move {
+                let ack = js
+                    .publish_with_headers(event.subject.clone(), event.headers(), event.payload.clone().into())
+                    .await
+                    .ok()?;
+                ack.await.ok().map(|_| ())
+            }
+        })
+        .await;
     }
 
     pub async fn enrol(&self, household_id: &str, commune: &str) {
@@ -278,7 +285,7 @@ impl TestApp {
     }
 
     pub async fn approve(&mut self, cycle: &PaymentCycle, approver: &str) -> Result<PaymentCycle, tonic::Status> {
-        let frozen = cycle.frozen.clone().unwrap_or_default();
+        let frozen = cycle.frozen.unwrap_or_default();
         self.client
             .approve_payment_cycle(ApprovePaymentCycleRequest {
                 cycle_id: cycle.cycle_id.clone(),

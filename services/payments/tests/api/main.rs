@@ -3,3 +3,10 @@
 //! port, database and NATS (see `helpers::spawn_app`).
 
 mod helpers;
+
+mod cycle;
+mod end_to_end;
+mod lists;
+mod projection;
+mod results;
+mod service;
