@@ -15,18 +15,28 @@ pub async fn used_receipts(
     cycle_id: &str,
     receipts: &[(&str, &str)],
 ) -> Result<HashSet<(String, String)>, sqlx::Error> {
+    // Asked agent by agent, so the lookup follows the unique index (cycle,
+    // agent, receipt) instead of scanning every payment of the cycle.
+    let mut by_agent: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (agent, reference) in receipts {
+        by_agent.entry(agent).or_default().push(reference);
+    }
     let mut used = HashSet::new();
-    let references: Vec<&str> = receipts.iter().map(|(_, r)| *r).collect();
-    for chunk in references.chunks(sql::MAX_BINDS - 1) {
-        let statement = format!(
-            "SELECT agent_code, receipt_reference FROM payments WHERE cycle_id = $1 AND receipt_reference IN ({})",
-            sql::list(chunk.len(), 2)
-        );
-        let mut query = sqlx::query_as::<_, (String, String)>(AssertSqlSafe(statement)).bind(cycle_id);
-        for reference in chunk {
-            query = query.bind(*reference);
+    for (agent, references) in by_agent {
+        for chunk in references.chunks(sql::MAX_BINDS - 2) {
+            let statement = format!(
+                "SELECT agent_code, receipt_reference FROM payments \
+                 WHERE cycle_id = $1 AND agent_code = $2 AND receipt_reference IN ({})",
+                sql::list(chunk.len(), 3)
+            );
+            let mut query = sqlx::query_as::<_, (String, String)>(AssertSqlSafe(statement))
+                .bind(cycle_id)
+                .bind(agent);
+            for reference in chunk {
+                query = query.bind(*reference);
+            }
+            used.extend(query.fetch_all(&mut *conn).await?);
         }
-        used.extend(query.fetch_all(&mut *conn).await?);
     }
     Ok(used)
 }

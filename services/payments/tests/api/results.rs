@@ -163,10 +163,16 @@ async fn a_batch_reports_every_item_and_stores_the_accepted_ones() {
             vec![
                 paid(&household(2), CASH_AGENT, "R-2"),
                 paid(&household(4), MOBILE_AGENT, "M-4"),
+                paid(&household(3), CASH_AGENT, "R-1"),
             ],
         )
         .await
         .unwrap();
+    assert_eq!(
+        refusals(&later)[2],
+        (false, ResultRefusal::ReceiptReused),
+        "a receipt of an earlier request"
+    );
     assert_eq!(later.accepted, 2);
     assert_eq!(later.paid.unwrap().count, 3);
 }
