@@ -76,6 +76,14 @@ catalog! {
     HouseholdExited => "registry", "household", "exited";
     MemberAdded => "registry", "member", "added";
     MemberUpdated => "registry", "member", "updated";
+    PaymentCycleOpened => "payments", "cycle", "opened";
+    PaymentCycleFrozen => "payments", "cycle", "frozen";
+    PaymentCycleApproved => "payments", "cycle", "approved";
+    PaymentCycleClosed => "payments", "cycle", "closed";
+    PaymentCycleCancelled => "payments", "cycle", "cancelled";
+    PaymentMade => "payments", "payment", "made";
+    PaymentFailed => "payments", "payment", "failed";
+    PaymentNotCollected => "payments", "payment", "not_collected";
 }
 
 #[cfg(test)]
@@ -100,5 +108,11 @@ mod tests {
         );
         assert_eq!(kind.ce_type(), "jigi.registry.household.registered.v1");
         assert_eq!(kind.message, "jigi.events.v1.HouseholdRegistered");
+        let made = <events::PaymentMade as DomainEvent>::KIND;
+        assert_eq!(made.subject(Region::Segou), "jigi.segou.payments.payment.made");
+        assert_eq!(
+            <events::PaymentNotCollected as DomainEvent>::KIND.ce_type(),
+            "jigi.payments.payment.not_collected.v1"
+        );
     }
 }

@@ -29,9 +29,17 @@ pub mod jigi {
             tonic::include_proto!("jigi.registry.v1");
         }
     }
+    pub mod payments {
+        pub mod v1 {
+            tonic::include_proto!("jigi.payments.v1");
+        }
+    }
 }
 
-pub use jigi::{common::v1 as common, events::v1 as events, monitoring::v1 as monitoring, registry::v1 as registry};
+pub use jigi::{
+    common::v1 as common, events::v1 as events, monitoring::v1 as monitoring, payments::v1 as payments,
+    registry::v1 as registry,
+};
 
 /// The encoded `FileDescriptorSet` of every Jigi proto and its imports, for
 /// gRPC server reflection.

@@ -1,0 +1,306 @@
+//! Reading: cycles, entitlements, payment lists, reconciliation, and the
+//! households that may be paid.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jigi_common::Period;
+
+use super::{CommandError, Payments, check_cycle_id, cycle_not_found};
+use crate::domain::cycle;
+use crate::domain::model::{AgentCode, Channel, Cycle, CycleStatus, EntitlementStatus};
+use crate::domain::projection::Tracked;
+use crate::domain::reconcile::{self, Reconciliation};
+use crate::storage::{self, CommuneShare, EntitlementFilter, EntitlementRow};
+
+/// A page of entitlements.
+#[derive(Debug)]
+pub struct EntitlementPage {
+    pub cycle: Cycle,
+    pub rows: Vec<EntitlementRow>,
+    pub next_page_token: String,
+}
+
+/// A page of eligible households.
+#[derive(Debug)]
+pub struct EligiblePage {
+    pub households: Vec<Tracked>,
+    pub next_page_token: String,
+    pub total: i64,
+}
+
+/// What an agent's payment list holds, checked before the first row is sent.
+#[derive(Debug, Clone)]
+pub struct ExportPlan {
+    pub cycle: Cycle,
+    pub agent: AgentCode,
+    pub channel: Channel,
+    pub communes: Vec<String>,
+    pub unpaid_only: bool,
+}
+
+/// The header line of a payment list.
+pub const CSV_HEADER: &str =
+    "cycle_id,period,household_id,region,cercle,commune,village,amount_fcfa,agent_code,channel,status\n";
+
+impl ExportPlan {
+    /// Rows as CSV lines (values are codes, IDs and numbers; the csv writer
+    /// quotes anything that would need it).
+    pub fn csv(&self, rows: &[EntitlementRow]) -> String {
+        let mut writer = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+        let period = self.cycle.period.to_string();
+        for row in rows {
+            let amount = row.amount.francs().to_string();
+            writer
+                .write_record([
+                    self.cycle.cycle_id.as_str(),
+                    period.as_str(),
+                    row.household_id.as_str(),
+                    row.place.region.as_str(),
+                    row.place.cercle.as_str(),
+                    row.place.commune.as_str(),
+                    row.place.village.as_str(),
+                    amount.as_str(),
+                    self.agent.as_str(),
+                    self.channel.code(),
+                    row.status.code(),
+                ])
+                .expect("writing CSV to memory cannot fail");
+        }
+        String::from_utf8(writer.into_inner().expect("in-memory writer")).expect("CSV of UTF-8 strings is UTF-8")
+    }
+}
+
+const DEFAULT_PAGE: usize = 100;
+const MAX_PAGE: usize = 1_000;
+const MAX_CYCLE_PAGE: usize = 500;
+
+fn page_size(requested: i32, default: usize, max: usize) -> Result<usize, CommandError> {
+    match requested {
+        0 => Ok(default),
+        n if n < 0 => Err(CommandError::invalid("page_size", "must not be negative")),
+        n => Ok((n as usize).min(max)),
+    }
+}
+
+fn encode_token(parts: &[&str]) -> String {
+    URL_SAFE_NO_PAD.encode(parts.join("\n"))
+}
+
+fn decode_token(token: &str, parts: usize) -> Result<Vec<String>, CommandError> {
+    let bad = || CommandError::invalid("page_token", "is not a token this service gave");
+    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let split: Vec<String> = text.split('\n').map(str::to_owned).collect();
+    if split.len() != parts {
+        return Err(bad());
+    }
+    Ok(split)
+}
+
+impl Payments {
+    /// One cycle.
+    pub async fn cycle(&self, cycle_id: &str) -> Result<Cycle, CommandError> {
+        check_cycle_id(cycle_id)?;
+        let mut conn = self.db.pool().acquire().await?;
+        storage::load_cycle(&mut conn, cycle_id)
+            .await?
+            .ok_or_else(|| cycle_not_found(cycle_id))
+    }
+
+    /// A frozen cycle's totals per commune.
+    pub async fn commune_totals(&self, cycle_id: &str) -> Result<Vec<CommuneShare>, CommandError> {
+        let mut conn = self.db.pool().acquire().await?;
+        Ok(storage::commune_totals(&mut conn, cycle_id).await?)
+    }
+
+    /// A page of cycles, newest first.
+    pub async fn cycles(
+        &self,
+        period: &str,
+        status: i32,
+        requested_size: i32,
+        page_token: &str,
+    ) -> Result<(Vec<Cycle>, String), CommandError> {
+        let period = match period {
+            "" => None,
+            code => Some(
+                code.parse::<Period>()
+                    .map_err(|err| CommandError::invalid("period", err.to_string()))?,
+            ),
+        };
+        let status = match status {
+            0 => None,
+            wire => Some(cycle_status(wire).ok_or_else(|| CommandError::invalid("status", "is not a cycle status"))?),
+        };
+        let size = page_size(requested_size, 50, MAX_CYCLE_PAGE)?;
+        let before = match page_token {
+            "" => None,
+            token => Some(decode_token(token, 1)?.remove(0)),
+        };
+        let mut conn = self.db.pool().acquire().await?;
+        let mut cycles = storage::list_cycles(&mut conn, period, status, before.as_deref(), size + 1).await?;
+        let next = if cycles.len() > size {
+            cycles.truncate(size);
+            encode_token(&[&cycles[size - 1].cycle_id])
+        } else {
+            String::new()
+        };
+        Ok((cycles, next))
+    }
+
+    /// A page of a cycle's entitlements.
+    pub async fn entitlements(
+        &self,
+        cycle_id: &str,
+        commune: &str,
+        agent_code: &str,
+        status: i32,
+        requested_size: i32,
+        page_token: &str,
+    ) -> Result<EntitlementPage, CommandError> {
+        let cycle = self.cycle(cycle_id).await?;
+        let mut filter = EntitlementFilter::default();
+        if !commune.is_empty() {
+            filter.communes = Some(vec![commune.to_owned()]);
+        }
+        if !agent_code.is_empty() {
+            let agent = AgentCode::parse(agent_code).map_err(|m| CommandError::invalid("agent_code", m))?;
+            let theirs: Vec<String> = cycle
+                .agents
+                .iter()
+                .filter(|a| a.agent == agent)
+                .map(|a| a.commune.clone())
+                .filter(|c| commune.is_empty() || c == commune)
+                .collect();
+            filter.communes = Some(theirs);
+        }
+        if status != 0 {
+            filter.status = Some(
+                EntitlementStatus::from_wire(status)
+                    .ok_or_else(|| CommandError::invalid("status", "is not an entitlement status"))?,
+            );
+        }
+        let size = page_size(requested_size, DEFAULT_PAGE, MAX_PAGE)?;
+        let after = match page_token {
+            "" => None,
+            token => {
+                let parts = decode_token(token, 2)?;
+                Some((parts[0].clone(), parts[1].clone()))
+            }
+        };
+        let mut conn = self.db.pool().acquire().await?;
+        let mut rows = storage::entitlement_page(
+            &mut conn,
+            cycle_id,
+            &filter,
+            after.as_ref().map(|(c, h)| (c.as_str(), h.as_str())),
+            size + 1,
+        )
+        .await?;
+        let next_page_token = if rows.len() > size {
+            rows.truncate(size);
+            let last = &rows[size - 1];
+            encode_token(&[&last.place.commune, &last.household_id])
+        } else {
+            String::new()
+        };
+        Ok(EntitlementPage {
+            cycle,
+            rows,
+            next_page_token,
+        })
+    }
+
+    /// Checks that an agent's payment list may be exported, and what it holds.
+    pub async fn export_plan(
+        &self,
+        cycle_id: &str,
+        agent_code: &str,
+        unpaid_only: bool,
+    ) -> Result<ExportPlan, CommandError> {
+        let agent = AgentCode::parse(agent_code).map_err(|m| CommandError::invalid("agent_code", m))?;
+        let cycle = self.cycle(cycle_id).await?;
+        cycle::can_export(&cycle).map_err(|r| CommandError::refused(r, cycle_id))?;
+        let theirs: Vec<_> = cycle.agents.iter().filter(|a| a.agent == agent).collect();
+        let Some(first) = theirs.first() else {
+            return Err(CommandError::NotFound {
+                kind: "payment agent",
+                id: format!("{} in cycle {cycle_id}", agent.as_str()),
+            });
+        };
+        Ok(ExportPlan {
+            channel: first.channel,
+            communes: theirs.iter().map(|a| a.commune.clone()).collect(),
+            agent,
+            unpaid_only,
+            cycle,
+        })
+    }
+
+    /// The next rows of a payment list after `after` (commune, household).
+    pub async fn export_rows(
+        &self,
+        plan: &ExportPlan,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<EntitlementRow>, CommandError> {
+        let filter = EntitlementFilter {
+            communes: Some(plan.communes.clone()),
+            status: None,
+            unpaid_only: plan.unpaid_only,
+        };
+        let mut conn = self.db.pool().acquire().await?;
+        Ok(storage::entitlement_page(&mut conn, &plan.cycle.cycle_id, &filter, after, limit).await?)
+    }
+
+    /// A cycle's reconciliation now.
+    pub async fn reconciliation(&self, cycle_id: &str) -> Result<Reconciliation, CommandError> {
+        let cycle = self.cycle(cycle_id).await?;
+        let mut conn = self.db.pool().acquire().await?;
+        let counts = storage::count_by_commune_and_status(&mut conn, cycle_id).await?;
+        Ok(reconcile::reconcile(&cycle, &counts))
+    }
+
+    /// A page of the households that may be paid.
+    pub async fn eligible(
+        &self,
+        commune: &str,
+        requested_size: i32,
+        page_token: &str,
+    ) -> Result<EligiblePage, CommandError> {
+        let commune = (!commune.is_empty()).then_some(commune);
+        let size = page_size(requested_size, DEFAULT_PAGE, MAX_PAGE)?;
+        let after = match page_token {
+            "" => None,
+            token => Some(decode_token(token, 1)?.remove(0)),
+        };
+        let mut conn = self.db.pool().acquire().await?;
+        let mut households = storage::eligible_page(&mut conn, commune, after.as_deref(), size + 1).await?;
+        let total = storage::eligible_count(&mut conn, commune).await?;
+        let next_page_token = if households.len() > size {
+            households.truncate(size);
+            encode_token(&[&households[size - 1].household_id])
+        } else {
+            String::new()
+        };
+        Ok(EligiblePage {
+            households,
+            next_page_token,
+            total,
+        })
+    }
+}
+
+/// The domain status of an API `CycleStatus`.
+pub fn cycle_status(wire: i32) -> Option<CycleStatus> {
+    use jigi_proto::payments::CycleStatus as P;
+    Some(match P::try_from(wire).ok()? {
+        P::Unspecified => return None,
+        P::Draft => CycleStatus::Draft,
+        P::Frozen => CycleStatus::Frozen,
+        P::Approved => CycleStatus::Approved,
+        P::Disbursing => CycleStatus::Disbursing,
+        P::Closed => CycleStatus::Closed,
+        P::Cancelled => CycleStatus::Cancelled,
+    })
+}

@@ -1,0 +1,535 @@
+//! Disbursement results: what an agent may report, and which reports are
+//! accepted. Each result is judged on its own, in the order given; a refused
+//! result changes nothing, the accepted ones are recorded.
+//!
+//! - Only a household on the cycle's frozen list can be paid, by the agent
+//!   of its commune, its exact entitlement.
+//! - A household is paid at most once per cycle; a failed or uncollected
+//!   transfer may be paid later (a second visit), a paid one never again.
+//! - Paid totals never exceed the control totals fixed at approval.
+//! - A receipt reference is used once per agent and cycle.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::NaiveDate;
+use jigi_common::date::parse_date;
+use jigi_common::{Fcfa, FieldError};
+use jigi_proto::payments::{PaymentOutcome, PaymentResult};
+
+use super::model::{AgentCode, Cycle, EntitlementStatus, FailureReason, Place, Totals};
+
+/// What was reported, once its fields are valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Paid { amount: Fcfa, receipt: String },
+    Failed(FailureReason),
+    NotCollected,
+}
+
+impl Outcome {
+    pub fn status(&self) -> EntitlementStatus {
+        match self {
+            Outcome::Paid { .. } => EntitlementStatus::Paid,
+            Outcome::Failed(_) => EntitlementStatus::Failed,
+            Outcome::NotCollected => EntitlementStatus::NotCollected,
+        }
+    }
+}
+
+/// A result with valid fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub household_id: String,
+    pub agent: AgentCode,
+    pub date: NaiveDate,
+    pub outcome: Outcome,
+}
+
+/// Why a result was refused (the API's `ResultRefusal`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RefusalKind {
+    Invalid,
+    NotEntitled,
+    AlreadyPaid,
+    RepeatedInRequest,
+    AmountMismatch,
+    WrongAgent,
+    ReceiptReused,
+    ControlTotalExceeded,
+}
+
+impl RefusalKind {
+    /// The wire value of the API's `ResultRefusal`.
+    pub fn wire(self) -> i32 {
+        match self {
+            RefusalKind::Invalid => 1,
+            RefusalKind::NotEntitled => 2,
+            RefusalKind::AlreadyPaid => 3,
+            RefusalKind::RepeatedInRequest => 4,
+            RefusalKind::AmountMismatch => 5,
+            RefusalKind::WrongAgent => 6,
+            RefusalKind::ReceiptReused => 7,
+            RefusalKind::ControlTotalExceeded => 8,
+        }
+    }
+
+    /// A short machine-readable reason, for statuses and metrics.
+    pub fn code(self) -> &'static str {
+        match self {
+            RefusalKind::Invalid => "INVALID",
+            RefusalKind::NotEntitled => "NOT_ENTITLED",
+            RefusalKind::AlreadyPaid => "ALREADY_PAID",
+            RefusalKind::RepeatedInRequest => "REPEATED_IN_REQUEST",
+            RefusalKind::AmountMismatch => "AMOUNT_MISMATCH",
+            RefusalKind::WrongAgent => "WRONG_AGENT",
+            RefusalKind::ReceiptReused => "RECEIPT_REUSED",
+            RefusalKind::ControlTotalExceeded => "CONTROL_TOTAL_EXCEEDED",
+        }
+    }
+}
+
+/// A refused result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultRefusal {
+    pub kind: RefusalKind,
+    /// The offending field, for `Invalid`.
+    pub field: String,
+    pub message: String,
+}
+
+impl ResultRefusal {
+    fn new(kind: RefusalKind, message: impl Into<String>) -> ResultRefusal {
+        ResultRefusal {
+            kind,
+            field: String::new(),
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid(errors: Vec<FieldError>) -> ResultRefusal {
+        let first = errors
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| FieldError::new("", "invalid"));
+        ResultRefusal {
+            kind: RefusalKind::Invalid,
+            field: first.field,
+            message: first.description,
+        }
+    }
+}
+
+/// Longest receipt reference accepted.
+const MAX_RECEIPT_CHARS: usize = 64;
+
+/// Checks a result's fields. `field` is its path (`result`, `results[3]`);
+/// `today` bounds dates from above and the cycle's approval from below.
+pub fn validate(
+    result: &PaymentResult,
+    field: &str,
+    today: NaiveDate,
+    approved_on: Option<NaiveDate>,
+) -> Result<Report, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let mut add = |name: &str, message: String| errors.push(FieldError::new(format!("{field}.{name}"), message));
+    if result.household_id.is_empty() {
+        add("household_id", "is required".into());
+    } else if uuid::Uuid::parse_str(&result.household_id).is_err() {
+        add("household_id", "is not a registry ID (a UUID)".into());
+    }
+    let agent = AgentCode::parse(&result.agent_code)
+        .map_err(|m| add("agent_code", m))
+        .ok();
+    let date = match parse_date(&result.date) {
+        None if result.date.is_empty() => {
+            add("date", "is required".into());
+            None
+        }
+        None => {
+            add("date", format!("{:?} is not a date YYYY-MM-DD", result.date));
+            None
+        }
+        Some(date) if date > today => {
+            add("date", format!("{date} is in the future"));
+            None
+        }
+        Some(date) if approved_on.is_some_and(|approved| date < approved) => {
+            add(
+                "date",
+                format!(
+                    "{date} is before the cycle's approval on {}",
+                    approved_on.expect("checked")
+                ),
+            );
+            None
+        }
+        Some(date) => Some(date),
+    };
+    let amount = result.amount.as_ref().map(|m| m.fcfa).unwrap_or(0);
+    let outcome = match PaymentOutcome::try_from(result.outcome) {
+        Ok(PaymentOutcome::Paid) => {
+            if amount <= 0 {
+                add("amount.fcfa", "is required for a payment and must be positive".into());
+            }
+            let receipt = result.receipt_reference.trim();
+            if receipt.is_empty() {
+                add("receipt_reference", "is required for a payment".into());
+            } else if receipt.chars().count() > MAX_RECEIPT_CHARS || receipt.chars().any(char::is_control) {
+                add(
+                    "receipt_reference",
+                    format!("must be at most {MAX_RECEIPT_CHARS} characters without control characters"),
+                );
+            }
+            if result.failure_reason != 0 {
+                add("failure_reason", "is only for a failed payment".into());
+            }
+            Some(Outcome::Paid {
+                amount: Fcfa::new(amount),
+                receipt: receipt.to_owned(),
+            })
+        }
+        Ok(PaymentOutcome::Failed) => match FailureReason::from_wire(result.failure_reason) {
+            Some(reason) => Some(Outcome::Failed(reason)),
+            None => {
+                add(
+                    "failure_reason",
+                    if result.failure_reason == 0 {
+                        "is required for a failed payment".to_owned()
+                    } else {
+                        format!("has unknown value {}", result.failure_reason)
+                    },
+                );
+                None
+            }
+        },
+        Ok(PaymentOutcome::NotCollected) => Some(Outcome::NotCollected),
+        Ok(PaymentOutcome::Unspecified) => {
+            add("outcome", "is required (PAID, FAILED or NOT_COLLECTED)".into());
+            None
+        }
+        Err(_) => {
+            add("outcome", format!("has unknown value {}", result.outcome));
+            None
+        }
+    };
+    if !matches!(outcome, Some(Outcome::Paid { .. }) | None) && (amount != 0 || !result.receipt_reference.is_empty()) {
+        add(
+            "amount.fcfa",
+            "amount and receipt_reference are only for a payment".into(),
+        );
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Report {
+        household_id: result.household_id.clone(),
+        agent: agent.expect("checked"),
+        date: date.expect("checked"),
+        outcome: outcome.expect("checked"),
+    })
+}
+
+/// What the database says about a household of the cycle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entitled {
+    /// Where the household lived when the list was frozen.
+    pub place: Place,
+    pub amount: Fcfa,
+    pub status: EntitlementStatus,
+}
+
+/// Judges valid reports in order. `reports[i]` is `None` when the i-th
+/// result was already refused as invalid (its slot is kept so indexes
+/// line up). Returns, per slot, `Ok(())` when accepted, and the paid
+/// totals after the accepted results.
+pub fn decide(
+    cycle: &Cycle,
+    reports: &[Option<&Report>],
+    entitled: &HashMap<String, Entitled>,
+    used_receipts: &HashSet<(String, String)>,
+) -> (Vec<Result<(), ResultRefusal>>, Totals) {
+    let mut paid = cycle.paid;
+    let mut seen: HashSet<&str> = HashSet::with_capacity(reports.len());
+    let mut receipts: HashSet<(&str, &str)> = HashSet::new();
+    let mut decisions = Vec::with_capacity(reports.len());
+    for report in reports {
+        let Some(report) = report else {
+            decisions.push(Ok(())); // placeholder: the caller keeps its invalid refusal
+            continue;
+        };
+        let decision = judge(
+            cycle,
+            report,
+            entitled,
+            used_receipts,
+            &mut seen,
+            &mut receipts,
+            &mut paid,
+        );
+        decisions.push(decision);
+    }
+    (decisions, paid)
+}
+
+fn judge<'a>(
+    cycle: &Cycle,
+    report: &'a Report,
+    entitled: &HashMap<String, Entitled>,
+    used_receipts: &HashSet<(String, String)>,
+    seen: &mut HashSet<&'a str>,
+    receipts: &mut HashSet<(&'a str, &'a str)>,
+    paid: &mut Totals,
+) -> Result<(), ResultRefusal> {
+    let household = report.household_id.as_str();
+    let Some(entitlement) = entitled.get(household) else {
+        return Err(ResultRefusal::new(
+            RefusalKind::NotEntitled,
+            format!(
+                "household {household} is not on the frozen list of cycle {}",
+                cycle.cycle_id
+            ),
+        ));
+    };
+    if seen.contains(household) {
+        return Err(ResultRefusal::new(
+            RefusalKind::RepeatedInRequest,
+            format!("household {household} appears earlier in this request; report it once"),
+        ));
+    }
+    if entitlement.status == EntitlementStatus::Paid {
+        return Err(ResultRefusal::new(
+            RefusalKind::AlreadyPaid,
+            format!("household {household} was already paid in cycle {}", cycle.cycle_id),
+        ));
+    }
+    match cycle.agent_of(&entitlement.place.commune) {
+        Some(assignment) if assignment.agent == report.agent => {}
+        Some(assignment) => {
+            return Err(ResultRefusal::new(
+                RefusalKind::WrongAgent,
+                format!(
+                    "commune {} is paid by agent {}, not {}",
+                    entitlement.place.commune,
+                    assignment.agent.as_str(),
+                    report.agent.as_str()
+                ),
+            ));
+        }
+        None => {
+            return Err(ResultRefusal::new(
+                RefusalKind::WrongAgent,
+                format!("commune {} has no payment agent", entitlement.place.commune),
+            ));
+        }
+    }
+    if let Outcome::Paid { amount, receipt } = &report.outcome {
+        if *amount != entitlement.amount {
+            return Err(ResultRefusal::new(
+                RefusalKind::AmountMismatch,
+                format!(
+                    "household {household} is entitled to {}, not {amount}",
+                    entitlement.amount
+                ),
+            ));
+        }
+        let key = (report.agent.as_str(), receipt.as_str());
+        if receipts.contains(&key) || used_receipts.contains(&(key.0.to_owned(), key.1.to_owned())) {
+            return Err(ResultRefusal::new(
+                RefusalKind::ReceiptReused,
+                format!(
+                    "agent {} already used receipt {receipt} in this cycle",
+                    report.agent.as_str()
+                ),
+            ));
+        }
+        let after = paid
+            .plus(*amount)
+            .filter(|after| after.within(cycle.control))
+            .ok_or_else(|| {
+                ResultRefusal::new(
+                    RefusalKind::ControlTotalExceeded,
+                    format!(
+                        "paying {amount} would exceed the control totals of cycle {} ({} households, {})",
+                        cycle.cycle_id, cycle.control.count, cycle.control.amount
+                    ),
+                )
+            })?;
+        *paid = after;
+        receipts.insert(key);
+    }
+    seen.insert(household);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use jigi_common::Region;
+    use jigi_proto::common::Money;
+
+    use super::*;
+    use crate::domain::model::{Assignment, Channel, CycleStatus, FundingSource};
+
+    const H1: &str = "0190a000-0000-7000-8000-000000000001";
+    const H2: &str = "0190a000-0000-7000-8000-000000000002";
+    const H3: &str = "0190a000-0000-7000-8000-000000000003";
+
+    fn day(s: &str) -> NaiveDate {
+        parse_date(s).unwrap()
+    }
+
+    fn cycle() -> Cycle {
+        Cycle {
+            cycle_id: "c".into(),
+            region: Region::Sikasso,
+            period: "2019Q1".parse().unwrap(),
+            funding_source: FundingSource::Dfid,
+            amount_per_household: Fcfa::new(30_000),
+            communes: vec![],
+            status: CycleStatus::Approved,
+            frozen: Totals::new(3, 90_000),
+            control: Totals::new(3, 90_000),
+            paid: Totals::ZERO,
+            prepared_by: "p".into(),
+            frozen_by: None,
+            approved_by: Some("a".into()),
+            ended_by: None,
+            cancel_reason: None,
+            opened_at: Utc::now(),
+            frozen_at: None,
+            approved_at: None,
+            ended_at: None,
+            agents: vec![Assignment {
+                commune: "k".into(),
+                agent: AgentCode::parse("AG1").unwrap(),
+                channel: Channel::Cash,
+            }],
+        }
+    }
+
+    fn paid(household: &str, amount: i64, receipt: &str) -> PaymentResult {
+        PaymentResult {
+            household_id: household.into(),
+            outcome: PaymentOutcome::Paid as i32,
+            agent_code: "AG1".into(),
+            date: "2019-02-01".into(),
+            amount: Some(Money { fcfa: amount }),
+            receipt_reference: receipt.into(),
+            failure_reason: 0,
+        }
+    }
+
+    fn entitled(status: EntitlementStatus) -> Entitled {
+        Entitled {
+            place: Place {
+                region: "sikasso".into(),
+                cercle: "sikasso.k".into(),
+                commune: "k".into(),
+                village: String::new(),
+            },
+            amount: Fcfa::new(30_000),
+            status,
+        }
+    }
+
+    fn check(results: &[PaymentResult], cycle: &Cycle, book: &HashMap<String, Entitled>) -> Vec<Option<RefusalKind>> {
+        let reports: Vec<Report> = results
+            .iter()
+            .map(|r| validate(r, "r", day("2019-03-01"), None).unwrap())
+            .collect();
+        let slots: Vec<Option<&Report>> = reports.iter().map(Some).collect();
+        let (decisions, _) = decide(cycle, &slots, book, &HashSet::new());
+        decisions.into_iter().map(|d| d.err().map(|r| r.kind)).collect()
+    }
+
+    #[test]
+    fn validation_names_each_bad_field() {
+        let today = day("2019-03-01");
+        let mut bad = paid("not-a-uuid", 0, "");
+        bad.date = "2019-03-02".into();
+        bad.agent_code = "".into();
+        let fields: Vec<String> = validate(&bad, "results[2]", today, None)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "results[2].household_id",
+                "results[2].agent_code",
+                "results[2].date",
+                "results[2].amount.fcfa",
+                "results[2].receipt_reference"
+            ]
+        );
+        let failed = PaymentResult {
+            outcome: PaymentOutcome::Failed as i32,
+            amount: None,
+            receipt_reference: String::new(),
+            ..paid(H1, 0, "")
+        };
+        assert_eq!(
+            validate(&failed, "r", today, None).unwrap_err()[0].field,
+            "r.failure_reason"
+        );
+        let early = paid(H1, 30_000, "R1");
+        assert_eq!(
+            validate(&early, "r", today, Some(day("2019-02-15"))).unwrap_err()[0].field,
+            "r.date"
+        );
+    }
+
+    #[test]
+    fn pays_each_household_once_its_exact_amount_by_its_agent() {
+        let book: HashMap<String, Entitled> = [
+            (H1.to_owned(), entitled(EntitlementStatus::Pending)),
+            (H2.to_owned(), entitled(EntitlementStatus::Paid)),
+            (H3.to_owned(), entitled(EntitlementStatus::Failed)),
+        ]
+        .into();
+        let mut wrong_agent = paid(H3, 30_000, "R9");
+        wrong_agent.agent_code = "AG2".into();
+        let outcomes = check(
+            &[
+                paid(H1, 30_000, "R1"),
+                paid(H1, 30_000, "R2"),
+                paid(H2, 30_000, "R3"),
+                paid(H3, 40_000, "R4"),
+                wrong_agent,
+                paid(H3, 30_000, "R1"),
+                paid("0190a000-0000-7000-8000-0000000000ff", 30_000, "R5"),
+                paid(H3, 30_000, "R6"),
+            ],
+            &cycle(),
+            &book,
+        );
+        use RefusalKind::*;
+        assert_eq!(
+            outcomes,
+            [
+                None,
+                Some(RepeatedInRequest),
+                Some(AlreadyPaid),
+                Some(AmountMismatch),
+                Some(WrongAgent),
+                Some(ReceiptReused),
+                Some(NotEntitled),
+                None
+            ]
+        );
+    }
+
+    #[test]
+    fn never_exceeds_the_control_totals() {
+        let book: HashMap<String, Entitled> = [
+            (H1.to_owned(), entitled(EntitlementStatus::Pending)),
+            (H2.to_owned(), entitled(EntitlementStatus::Pending)),
+        ]
+        .into();
+        let mut tight = cycle();
+        tight.control = Totals::new(1, 30_000);
+        let outcomes = check(&[paid(H1, 30_000, "R1"), paid(H2, 30_000, "R2")], &tight, &book);
+        assert_eq!(outcomes, [None, Some(RefusalKind::ControlTotalExceeded)]);
+    }
+}

@@ -1,0 +1,363 @@
+//! The payments gRPC API: decodes requests, calls [`Payments`], and turns
+//! its outcomes into responses and statuses.
+//!
+//! The acting user (`prepared_by`, `approved_by`, …) is read from request
+//! fields until identity tokens exist; [`Payments`] takes it as a plain
+//! argument, so only this layer will change to pass the token's subject.
+
+mod convert;
+
+use std::pin::Pin;
+
+use jigi_proto::payments::payments_service_server::{PaymentsService, PaymentsServiceServer};
+use jigi_proto::payments::*;
+use jigi_server::status;
+use jigi_storage::idempotency;
+use prost::Message as _;
+use tokio_stream::Stream;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use crate::app::{AssignmentRequest, CSV_HEADER, CommandError, Payments};
+
+/// Largest request: a batch of 10,000 results.
+const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
+/// Largest response: a batch's outcomes, a page of entitlements.
+const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+/// Rows per piece of an exported payment list.
+const EXPORT_PAGE: usize = 5_000;
+
+/// The gRPC face of the payments service.
+pub struct PaymentsApi {
+    payments: Payments,
+}
+
+impl PaymentsApi {
+    pub fn new(payments: Payments) -> PaymentsApi {
+        PaymentsApi { payments }
+    }
+
+    /// The tonic service, with message size limits.
+    pub fn into_service(self) -> PaymentsServiceServer<PaymentsApi> {
+        PaymentsServiceServer::new(self)
+            .max_decoding_message_size(MAX_REQUEST_BYTES)
+            .max_encoding_message_size(MAX_RESPONSE_BYTES)
+    }
+}
+
+/// The status a client sees for a command's failure.
+fn to_status(err: CommandError) -> Status {
+    match err {
+        CommandError::Invalid(errors) => status::invalid_argument(&errors),
+        CommandError::NotFound { kind, id } => status::not_found(kind, &id),
+        CommandError::Refused { kind, subject, message } => status::failed_precondition(kind, &subject, message),
+        CommandError::Exists { kind, id, message } => status::already_exists(kind, &id, message),
+        CommandError::RequestReused(request_id) => status::already_exists(
+            "request",
+            &request_id,
+            format!("request_id {request_id} was already used with different content; use a new request_id"),
+        ),
+        CommandError::Storage(err) if is_busy(&err) => status::unavailable("write to the payments database", &err),
+        CommandError::Storage(err) => status::internal("accessing the payments database", &err),
+    }
+}
+
+/// SQLite's "database is locked" after the busy timeout: try again later.
+fn is_busy(err: &jigi_storage::StorageError) -> bool {
+    let text = err.to_string();
+    text.contains("database is locked") || text.contains("database is busy")
+}
+
+/// The fingerprint of a results request: its RPC and its content without
+/// the request ID, so a retry with the same content matches.
+fn fingerprint(rpc: &str, encoded: &[u8]) -> String {
+    idempotency::fingerprint(&[rpc.as_bytes(), b"\0", encoded].concat())
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+/// The piece stream of an exported payment list.
+pub type CsvStream = Pin<Box<dyn Stream<Item = Result<ExportPaymentListResponse, Status>> + Send + 'static>>;
+
+#[tonic::async_trait]
+impl PaymentsService for PaymentsApi {
+    async fn open_payment_cycle(&self, request: Request<OpenPaymentCycleRequest>) -> Reply<OpenPaymentCycleResponse> {
+        let r = request.into_inner();
+        let cycle = self
+            .payments
+            .open(
+                r.period.as_ref().map(|p| p.code.as_str()).unwrap_or_default(),
+                r.funding_source,
+                r.amount_per_household.map(|m| m.fcfa).unwrap_or_default(),
+                &r.communes,
+                &r.prepared_by,
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(OpenPaymentCycleResponse {
+            cycle: Some(convert::cycle(&cycle)),
+        }))
+    }
+
+    async fn get_payment_cycle(&self, request: Request<GetPaymentCycleRequest>) -> Reply<GetPaymentCycleResponse> {
+        let cycle = self
+            .payments
+            .cycle(&request.get_ref().cycle_id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(GetPaymentCycleResponse {
+            cycle: Some(convert::cycle(&cycle)),
+        }))
+    }
+
+    async fn list_payment_cycles(
+        &self,
+        request: Request<ListPaymentCyclesRequest>,
+    ) -> Reply<ListPaymentCyclesResponse> {
+        let r = request.get_ref();
+        let (cycles, next_page_token) = self
+            .payments
+            .cycles(&r.period, r.status, r.page_size, &r.page_token)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(ListPaymentCyclesResponse {
+            cycles: cycles.iter().map(convert::cycle).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn assign_payment_agents(
+        &self,
+        request: Request<AssignPaymentAgentsRequest>,
+    ) -> Reply<AssignPaymentAgentsResponse> {
+        let r = request.into_inner();
+        let assignments: Vec<AssignmentRequest> = r
+            .assignments
+            .into_iter()
+            .map(|a| AssignmentRequest {
+                commune: a.commune,
+                agent_code: a.agent_code,
+                channel: a.channel,
+            })
+            .collect();
+        let cycle = self
+            .payments
+            .assign_agents(&r.cycle_id, &assignments, &r.assigned_by)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(AssignPaymentAgentsResponse {
+            cycle: Some(convert::cycle(&cycle)),
+        }))
+    }
+
+    async fn freeze_payment_cycle(
+        &self,
+        request: Request<FreezePaymentCycleRequest>,
+    ) -> Reply<FreezePaymentCycleResponse> {
+        let r = request.get_ref();
+        let frozen = self
+            .payments
+            .freeze(&r.cycle_id, &r.prepared_by)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(FreezePaymentCycleResponse {
+            cycle: Some(convert::cycle(&frozen.cycle)),
+            communes: frozen.communes.iter().map(convert::commune_totals).collect(),
+            already_in_other_cycle: frozen.already_in_other_cycle,
+        }))
+    }
+
+    async fn approve_payment_cycle(
+        &self,
+        request: Request<ApprovePaymentCycleRequest>,
+    ) -> Reply<ApprovePaymentCycleResponse> {
+        let r = request.get_ref();
+        let cycle = self
+            .payments
+            .approve(
+                &r.cycle_id,
+                &r.approved_by,
+                r.expected_count,
+                r.expected_amount.as_ref().map(|m| m.fcfa).unwrap_or_default(),
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(ApprovePaymentCycleResponse {
+            cycle: Some(convert::cycle(&cycle)),
+        }))
+    }
+
+    async fn cancel_payment_cycle(
+        &self,
+        request: Request<CancelPaymentCycleRequest>,
+    ) -> Reply<CancelPaymentCycleResponse> {
+        let r = request.get_ref();
+        let cycle = self
+            .payments
+            .cancel(&r.cycle_id, &r.cancelled_by, &r.reason)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(CancelPaymentCycleResponse {
+            cycle: Some(convert::cycle(&cycle)),
+        }))
+    }
+
+    async fn close_payment_cycle(
+        &self,
+        request: Request<ClosePaymentCycleRequest>,
+    ) -> Reply<ClosePaymentCycleResponse> {
+        let r = request.get_ref();
+        let (cycle, reconciliation) = self
+            .payments
+            .close(&r.cycle_id, &r.closed_by)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(ClosePaymentCycleResponse {
+            cycle: Some(convert::cycle(&cycle)),
+            reconciliation: Some(convert::reconciliation(&reconciliation)),
+        }))
+    }
+
+    async fn list_entitlements(&self, request: Request<ListEntitlementsRequest>) -> Reply<ListEntitlementsResponse> {
+        let r = request.get_ref();
+        let page = self
+            .payments
+            .entitlements(
+                &r.cycle_id,
+                &r.commune,
+                &r.agent_code,
+                r.status,
+                r.page_size,
+                &r.page_token,
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(ListEntitlementsResponse {
+            entitlements: page
+                .rows
+                .iter()
+                .map(|row| convert::entitlement(&page.cycle, row))
+                .collect(),
+            next_page_token: page.next_page_token,
+        }))
+    }
+
+    type ExportPaymentListStream = CsvStream;
+
+    async fn export_payment_list(
+        &self,
+        request: Request<ExportPaymentListRequest>,
+    ) -> Reply<Self::ExportPaymentListStream> {
+        let r = request.into_inner();
+        let plan = self
+            .payments
+            .export_plan(&r.cycle_id, &r.agent_code, r.only_unpaid)
+            .await
+            .map_err(to_status)?;
+        let (sender, receiver) = tokio::sync::mpsc::channel(2);
+        let payments = self.payments.clone();
+        tokio::spawn(async move {
+            // One page of rows in memory at a time, however long the list.
+            let mut after: Option<(String, String)> = None;
+            let mut csv = CSV_HEADER.to_owned();
+            loop {
+                let rows = match payments
+                    .export_rows(
+                        &plan,
+                        after.as_ref().map(|(c, h)| (c.as_str(), h.as_str())),
+                        EXPORT_PAGE,
+                    )
+                    .await
+                {
+                    Ok(rows) => rows,
+                    Err(err) => {
+                        let _ = sender.send(Err(to_status(err))).await;
+                        return;
+                    }
+                };
+                csv.push_str(&plan.csv(&rows));
+                let piece = ExportPaymentListResponse {
+                    csv: std::mem::take(&mut csv),
+                    rows: rows.len() as i64,
+                };
+                if sender.send(Ok(piece)).await.is_err() {
+                    return; // the client went away
+                }
+                match rows.last() {
+                    Some(last) if rows.len() == EXPORT_PAGE => {
+                        after = Some((last.place.commune.clone(), last.household_id.clone()));
+                    }
+                    _ => return,
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+    }
+
+    async fn record_payment_result(
+        &self,
+        request: Request<RecordPaymentResultRequest>,
+    ) -> Reply<RecordPaymentResultResponse> {
+        let r = request.into_inner();
+        let content = RecordPaymentResultRequest {
+            request_id: String::new(),
+            ..r.clone()
+        };
+        let fingerprint = fingerprint("RecordPaymentResult", &content.encode_to_vec());
+        let response = self
+            .payments
+            .record_result(&r.request_id, &fingerprint, &r.cycle_id, r.result.as_ref())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(response))
+    }
+
+    async fn record_payment_results(
+        &self,
+        request: Request<RecordPaymentResultsRequest>,
+    ) -> Reply<RecordPaymentResultsResponse> {
+        let mut r = request.into_inner();
+        let request_id = std::mem::take(&mut r.request_id);
+        let fingerprint = fingerprint("RecordPaymentResults", &r.encode_to_vec());
+        let response = self
+            .payments
+            .record_results(&request_id, &fingerprint, &r.cycle_id, &r.results)
+            .await
+            .map_err(to_status)?;
+        tracing::info!(
+            cycle_id = %r.cycle_id,
+            accepted = response.accepted,
+            refused = response.refused,
+            "payment results recorded"
+        );
+        Ok(Response::new(response))
+    }
+
+    async fn get_reconciliation(&self, request: Request<GetReconciliationRequest>) -> Reply<GetReconciliationResponse> {
+        let reconciliation = self
+            .payments
+            .reconciliation(&request.get_ref().cycle_id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(GetReconciliationResponse {
+            reconciliation: Some(convert::reconciliation(&reconciliation)),
+        }))
+    }
+
+    async fn list_eligible_households(
+        &self,
+        request: Request<ListEligibleHouseholdsRequest>,
+    ) -> Reply<ListEligibleHouseholdsResponse> {
+        let r = request.get_ref();
+        let page = self
+            .payments
+            .eligible(&r.commune, r.page_size, &r.page_token)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(ListEligibleHouseholdsResponse {
+            households: page.households.iter().map(convert::eligible).collect(),
+            next_page_token: page.next_page_token,
+            total: page.total,
+        }))
+    }
+}

@@ -1,0 +1,148 @@
+//! The payments service's tables and queries.
+//!
+//! - `tm_households`: the projection of households enrolled in TM, fed by
+//!   the registry's events through the inbox;
+//! - `payment_cycles` with their communes (`cycle_communes`), agents
+//!   (`cycle_agents`) and frozen totals per commune (`cycle_commune_totals`);
+//! - `entitlements`: the frozen list, one row per household and cycle,
+//!   copied from the projection in one `INSERT … SELECT` at freeze;
+//! - `payments`: one row per payment made; its primary key (cycle,
+//!   household) makes a second payment of a household in a cycle impossible
+//!   even if the rules above it had a bug, and a unique index keeps a
+//!   receipt reference to one payment per agent and cycle;
+//! - `payment_attempts`: every failed or uncollected report, kept.
+//!
+//! The large tables (`entitlements`, `payments`) have no foreign keys: their
+//! rows are written only by the commands that hold the cycle, and checking a
+//! key per row would slow a million-row freeze for nothing.
+
+mod cycles;
+mod entitlements;
+mod projection;
+mod results;
+
+pub use cycles::*;
+pub use entitlements::*;
+pub use projection::*;
+pub use results::*;
+
+use jigi_storage::Migration;
+
+/// Every migration the payments database needs.
+pub fn migrations() -> Vec<Migration> {
+    [
+        jigi_bus::outbox::MIGRATIONS,
+        jigi_bus::inbox::MIGRATIONS,
+        jigi_storage::idempotency::MIGRATIONS,
+        PAYMENTS,
+    ]
+    .concat()
+}
+
+/// The SQL is portable: both backends accept it as written.
+const PAYMENTS: &[Migration] = &[Migration::portable(
+    "payments",
+    1,
+    "TM projection, payment cycles, entitlements, payments",
+    "
+    CREATE TABLE tm_households (
+        household_id TEXT PRIMARY KEY,
+        region TEXT NOT NULL,
+        cercle TEXT NOT NULL,
+        commune TEXT NOT NULL,
+        village TEXT NOT NULL,
+        enrolled BIGINT NOT NULL,
+        enrolled_on TEXT NOT NULL,
+        exited_on TEXT,
+        status_at TEXT NOT NULL,
+        location_at TEXT NOT NULL
+    );
+    CREATE INDEX tm_households_enrolled ON tm_households (enrolled, commune, household_id);
+    CREATE TABLE payment_cycles (
+        cycle_id TEXT PRIMARY KEY,
+        region TEXT NOT NULL,
+        period TEXT NOT NULL,
+        funding_source TEXT NOT NULL,
+        amount_per_household BIGINT NOT NULL,
+        status TEXT NOT NULL,
+        frozen_count BIGINT NOT NULL,
+        frozen_amount BIGINT NOT NULL,
+        control_count BIGINT NOT NULL,
+        control_amount BIGINT NOT NULL,
+        paid_count BIGINT NOT NULL,
+        paid_amount BIGINT NOT NULL,
+        prepared_by TEXT NOT NULL,
+        frozen_by TEXT,
+        approved_by TEXT,
+        ended_by TEXT,
+        cancel_reason TEXT,
+        opened_at TEXT NOT NULL,
+        frozen_at TEXT,
+        approved_at TEXT,
+        ended_at TEXT
+    );
+    CREATE UNIQUE INDEX payment_cycles_live ON payment_cycles (period, funding_source) WHERE status <> 'cancelled';
+    CREATE INDEX payment_cycles_period ON payment_cycles (period, status);
+    CREATE TABLE cycle_communes (
+        cycle_id TEXT NOT NULL REFERENCES payment_cycles (cycle_id),
+        commune TEXT NOT NULL,
+        PRIMARY KEY (cycle_id, commune)
+    );
+    CREATE TABLE cycle_agents (
+        cycle_id TEXT NOT NULL REFERENCES payment_cycles (cycle_id),
+        commune TEXT NOT NULL,
+        agent_code TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        assigned_by TEXT NOT NULL,
+        assigned_at TEXT NOT NULL,
+        PRIMARY KEY (cycle_id, commune)
+    );
+    CREATE TABLE cycle_commune_totals (
+        cycle_id TEXT NOT NULL REFERENCES payment_cycles (cycle_id),
+        region TEXT NOT NULL,
+        cercle TEXT NOT NULL,
+        commune TEXT NOT NULL,
+        households BIGINT NOT NULL,
+        amount BIGINT NOT NULL,
+        PRIMARY KEY (cycle_id, commune)
+    );
+    CREATE TABLE entitlements (
+        cycle_id TEXT NOT NULL,
+        household_id TEXT NOT NULL,
+        region TEXT NOT NULL,
+        cercle TEXT NOT NULL,
+        commune TEXT NOT NULL,
+        village TEXT NOT NULL,
+        amount BIGINT NOT NULL,
+        status TEXT NOT NULL,
+        result_date TEXT,
+        failure_reason TEXT,
+        PRIMARY KEY (cycle_id, household_id)
+    );
+    CREATE INDEX entitlements_commune ON entitlements (cycle_id, commune, household_id);
+    CREATE INDEX entitlements_household ON entitlements (household_id);
+    CREATE TABLE payments (
+        cycle_id TEXT NOT NULL,
+        household_id TEXT NOT NULL,
+        amount BIGINT NOT NULL,
+        paid_on TEXT NOT NULL,
+        agent_code TEXT NOT NULL,
+        receipt_reference TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        PRIMARY KEY (cycle_id, household_id)
+    );
+    CREATE UNIQUE INDEX payments_receipt ON payments (cycle_id, agent_code, receipt_reference);
+    CREATE TABLE payment_attempts (
+        cycle_id TEXT NOT NULL,
+        household_id TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        failure_reason TEXT,
+        attempted_on TEXT NOT NULL,
+        agent_code TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        recorded_at TEXT NOT NULL
+    );
+    CREATE INDEX payment_attempts_household ON payment_attempts (cycle_id, household_id);
+    ",
+)];
