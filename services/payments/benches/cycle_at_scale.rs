@@ -21,7 +21,8 @@ use jigi_proto::common::{Component, Location, Money, Period};
 use jigi_proto::events::HouseholdEnrolled;
 use jigi_proto::payments::payments_service_client::PaymentsServiceClient;
 use jigi_proto::payments::*;
-use jigi_storage::{Database, sql};
+use jigi_storage::Database;
+use jigi_storage::sql::{self, Placeholders};
 use sqlx::AssertSqlSafe;
 use tokio_util::sync::CancellationToken;
 
@@ -384,7 +385,7 @@ async fn baseline(db: &Database, households: u64, communes: &[(String, String)])
         let statement = format!(
             "INSERT INTO bench_entitlements (cycle_id, household_id, region, cercle, commune, village, amount, status) \
              VALUES {}",
-            sql::values_rows((last - first) as usize, 8, 1)
+            Placeholders::for_connection(&tx).rows((last - first) as usize, 8)
         );
         let mut query = sqlx::query(AssertSqlSafe(statement));
         for i in first..last {
@@ -414,7 +415,7 @@ async fn baseline(db: &Database, households: u64, communes: &[(String, String)])
         let statement = format!(
             "INSERT INTO bench_payments (cycle_id, household_id, amount, paid_on, agent_code, receipt_reference, \
              request_id, recorded_at) VALUES {}",
-            sql::values_rows((last - first) as usize, 8, 1)
+            Placeholders::for_connection(&tx).rows((last - first) as usize, 8)
         );
         let mut query = sqlx::query(AssertSqlSafe(statement));
         for i in first..last {

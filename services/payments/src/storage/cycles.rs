@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use jigi_common::{Fcfa, Period, Region};
-use jigi_storage::{Row, sql, timestamp};
+use jigi_storage::sql::{self, Placeholders};
+use jigi_storage::{Row, timestamp};
 use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
 
 use crate::domain::model::{AgentCode, Assignment, Channel, Cycle, CycleStatus, FundingSource, Place, Totals};
@@ -55,7 +56,7 @@ fn cycle(row: &Row) -> Result<Cycle, sqlx::Error> {
 pub async fn insert_cycle(conn: &mut AnyConnection, c: &Cycle) -> Result<(), sqlx::Error> {
     sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO payment_cycles ({COLUMNS}) VALUES {}",
-        sql::values_rows(1, 21, 1)
+        Placeholders::for_connection(conn).rows(1, 21)
     )))
     .bind(c.cycle_id.clone())
     .bind(c.region.slug())

@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 
 use jigi_common::{Fcfa, Period};
-use jigi_storage::{Row, sql};
+use jigi_storage::Row;
+use jigi_storage::sql::{self, Placeholders};
 use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
 
 use crate::domain::model::{EntitlementStatus, FailureReason, Place, Totals};
@@ -66,10 +67,12 @@ pub async fn entitled(
 ) -> Result<HashMap<String, Entitled>, sqlx::Error> {
     let mut found = HashMap::with_capacity(households.len());
     for chunk in households.chunks(sql::MAX_BINDS - 1) {
+        let mut placeholders = Placeholders::for_connection(conn);
         let statement = format!(
             "SELECT household_id, region, cercle, commune, village, amount, status FROM entitlements \
-             WHERE cycle_id = $1 AND household_id IN ({})",
-            sql::list(chunk.len(), 2)
+             WHERE cycle_id = {} AND household_id IN ({})",
+            placeholders.one(),
+            placeholders.list(chunk.len())
         );
         let mut query = sqlx::query(AssertSqlSafe(statement)).bind(cycle_id);
         for household in chunk {

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use jigi_storage::sql;
+use jigi_storage::sql::{self, Placeholders};
 use sqlx::{AnyConnection, AssertSqlSafe};
 
 use crate::domain::model::EntitlementStatus;
@@ -24,10 +24,13 @@ pub async fn used_receipts(
     let mut used = HashSet::new();
     for (agent, references) in by_agent {
         for chunk in references.chunks(sql::MAX_BINDS - 2) {
+            let mut placeholders = Placeholders::for_connection(conn);
             let statement = format!(
                 "SELECT agent_code, receipt_reference FROM payments \
-                 WHERE cycle_id = $1 AND agent_code = $2 AND receipt_reference IN ({})",
-                sql::list(chunk.len(), 3)
+                 WHERE cycle_id = {} AND agent_code = {} AND receipt_reference IN ({})",
+                placeholders.one(),
+                placeholders.one(),
+                placeholders.list(chunk.len())
             );
             let mut query = sqlx::query_as::<_, (String, String)>(AssertSqlSafe(statement))
                 .bind(cycle_id)
@@ -62,7 +65,7 @@ pub async fn record(
         let statement = format!(
             "INSERT INTO payments (cycle_id, household_id, amount, paid_on, agent_code, receipt_reference, \
              request_id, recorded_at) VALUES {}",
-            sql::values_rows(chunk.len(), PAYMENT_COLUMNS, 1)
+            Placeholders::for_connection(conn).rows(chunk.len(), PAYMENT_COLUMNS)
         );
         let mut query = sqlx::query(AssertSqlSafe(statement));
         for report in chunk {
@@ -89,7 +92,7 @@ pub async fn record(
         let statement = format!(
             "INSERT INTO payment_attempts (cycle_id, household_id, outcome, failure_reason, attempted_on, \
              agent_code, request_id, recorded_at) VALUES {}",
-            sql::values_rows(chunk.len(), ATTEMPT_COLUMNS, 1)
+            Placeholders::for_connection(conn).rows(chunk.len(), ATTEMPT_COLUMNS)
         );
         let mut query = sqlx::query(AssertSqlSafe(statement));
         for report in chunk {
@@ -124,10 +127,15 @@ pub async fn record(
     }
     for ((status, date, reason), households) in groups {
         for chunk in households.chunks(sql::MAX_BINDS - 4) {
+            let mut p = Placeholders::for_connection(conn);
             let statement = format!(
-                "UPDATE entitlements SET status = $1, result_date = $2, failure_reason = $3 \
-                 WHERE cycle_id = $4 AND household_id IN ({})",
-                sql::list(chunk.len(), 5)
+                "UPDATE entitlements SET status = {}, result_date = {}, failure_reason = {} \
+                 WHERE cycle_id = {} AND household_id IN ({})",
+                p.one(),
+                p.one(),
+                p.one(),
+                p.one(),
+                p.list(chunk.len())
             );
             let mut query = sqlx::query(AssertSqlSafe(statement))
                 .bind(status.code())
