@@ -76,6 +76,12 @@ catalog! {
     HouseholdExited => "registry", "household", "exited";
     MemberAdded => "registry", "member", "added";
     MemberUpdated => "registry", "member", "updated";
+    RoundOpened => "nutrition", "round", "opened";
+    RoundClosed => "nutrition", "round", "closed";
+    RationDistributed => "nutrition", "ration", "distributed";
+    StockReceived => "nutrition", "stock", "received";
+    StockTransferred => "nutrition", "stock", "transferred";
+    StockLost => "nutrition", "stock", "lost";
 }
 
 #[cfg(test)]

@@ -24,9 +24,15 @@ pub mod jigi {
             tonic::include_proto!("jigi.registry.v1");
         }
     }
+    pub mod nutrition {
+        pub mod v1 {
+            tonic::include_proto!("jigi.nutrition.v1");
+        }
+    }
 }
 
 pub use jigi::{common::v1 as common, events::v1 as events, registry::v1 as registry};
+pub use jigi::nutrition::v1 as nutrition;
 
 /// The encoded `FileDescriptorSet` of every Jigi proto and its imports, for
 /// gRPC server reflection.
