@@ -239,7 +239,7 @@ impl HouseholdGenerator {
             sex: if woman { Sex::Female } else { Sex::Male } as i32,
             birth_date: born.format("%Y-%m-%d").to_string(),
             relation: Relation::Head as i32,
-            id_card_number: if index % 3 == 0 {
+            id_card_number: if index.is_multiple_of(3) {
                 format!("ML{index:010}")
             } else {
                 String::new()
