@@ -31,8 +31,8 @@ pub mod jigi {
     }
 }
 
-pub use jigi::{common::v1 as common, events::v1 as events, registry::v1 as registry};
 pub use jigi::nutrition::v1 as nutrition;
+pub use jigi::{common::v1 as common, events::v1 as events, registry::v1 as registry};
 
 /// The encoded `FileDescriptorSet` of every Jigi proto and its imports, for
 /// gRPC server reflection.

@@ -74,11 +74,7 @@ fn idempotency<M: prost::Message>(request_id: &str, request: &M) -> Result<Idemp
 #[tonic::async_trait]
 impl NutritionService for NutritionApi {
     async fn open_round(&self, request: Request<OpenRoundRequest>) -> Reply<OpenRoundResponse> {
-        let round = self
-            .nutrition
-            .open_round(request.get_ref())
-            .await
-            .map_err(to_status)?;
+        let round = self.nutrition.open_round(request.get_ref()).await.map_err(to_status)?;
         Ok(Response::new(OpenRoundResponse {
             round: Some(convert::round(&round)),
         }))
@@ -109,11 +105,7 @@ impl NutritionService for NutritionApi {
     }
 
     async fn list_rounds(&self, request: Request<ListRoundsRequest>) -> Reply<ListRoundsResponse> {
-        let rounds = self
-            .nutrition
-            .rounds(request.get_ref().year)
-            .await
-            .map_err(to_status)?;
+        let rounds = self.nutrition.rounds(request.get_ref().year).await.map_err(to_status)?;
         Ok(Response::new(ListRoundsResponse {
             rounds: rounds.iter().map(convert::round).collect(),
         }))
@@ -231,7 +223,10 @@ impl NutritionService for NutritionApi {
         }))
     }
 
-    async fn record_distribution(&self, request: Request<RecordDistributionRequest>) -> Reply<RecordDistributionResponse> {
+    async fn record_distribution(
+        &self,
+        request: Request<RecordDistributionRequest>,
+    ) -> Reply<RecordDistributionResponse> {
         let request = request.into_inner();
         let idempotency = idempotency(&request.request_id, &request)?;
         let answer = self

@@ -145,8 +145,11 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     let consumer = InboxConsumer::new(
         database.clone(),
         bus.jetstream.clone(),
-        ConsumerSettings::new(streams::region_stream_config(config.region), consumer_name(config.region))
-            .filter(subject::service_wildcard(config.region, "registry")),
+        ConsumerSettings::new(
+            streams::region_stream_config(config.region),
+            consumer_name(config.region),
+        )
+        .filter(subject::service_wildcard(config.region, "registry")),
         Arc::new(projection::RegistryProjection),
     );
     let consumer_stats = consumer.stats();

@@ -130,7 +130,9 @@ fn location(location: Option<&pc::Location>) -> Result<Location, HandlerError> {
         .parse()
         .map_err(|_| HandlerError::Permanent(format!("unknown region {:?}", location.region)))?;
     if location.commune.is_empty() || location.cercle.is_empty() {
-        return Err(HandlerError::Permanent("the event's location has no commune or cercle".into()));
+        return Err(HandlerError::Permanent(
+            "the event's location has no commune or cercle".into(),
+        ));
     }
     Ok(Location {
         region,
@@ -143,7 +145,9 @@ fn location(location: Option<&pc::Location>) -> Result<Location, HandlerError> {
 fn person(household_id: &str, member: Option<&ev::MemberProfile>) -> Result<Person, HandlerError> {
     let member = member.ok_or_else(|| HandlerError::Permanent("the event has no member".into()))?;
     if member.member_id.is_empty() || household_id.is_empty() {
-        return Err(HandlerError::Permanent("the event has no member or household ID".into()));
+        return Err(HandlerError::Permanent(
+            "the event has no member or household ID".into(),
+        ));
     }
     let sex = match pc::Sex::try_from(member.sex) {
         Ok(sex @ (pc::Sex::Female | pc::Sex::Male)) => sex,

@@ -106,7 +106,13 @@ pub struct Nutrition {
 }
 
 impl Nutrition {
-    pub fn new(db: Database, outbox: Outbox, geography: Arc<Geography>, region: Region, counters: Counters) -> Nutrition {
+    pub fn new(
+        db: Database,
+        outbox: Outbox,
+        geography: Arc<Geography>,
+        region: Region,
+        counters: Counters,
+    ) -> Nutrition {
         Nutrition {
             db,
             outbox,
@@ -156,7 +162,8 @@ pub struct Idempotency {
 impl Idempotency {
     /// Parses a request's ID (required) and fingerprints its encoding.
     pub fn of(request_id: &str, encoded_request: &[u8]) -> Result<Idempotency, CommandError> {
-        let request_id = RequestId::parse(request_id).map_err(|err| CommandError::invalid("request_id", err.to_string()))?;
+        let request_id =
+            RequestId::parse(request_id).map_err(|err| CommandError::invalid("request_id", err.to_string()))?;
         Ok(Idempotency {
             request_id,
             fingerprint: idempotency::fingerprint(encoded_request),
@@ -168,8 +175,8 @@ impl Idempotency {
         match idempotency::lookup(tx, scope, &self.request_id, &self.fingerprint).await? {
             Prior::New => Ok(None),
             Prior::Same(bytes) => {
-                let answer = R::decode(bytes.as_slice())
-                    .map_err(|err| StorageError::Sql(sqlx::Error::Decode(Box::new(err))))?;
+                let answer =
+                    R::decode(bytes.as_slice()).map_err(|err| StorageError::Sql(sqlx::Error::Decode(Box::new(err))))?;
                 Ok(Some(answer))
             }
             Prior::Conflict => Err(CommandError::RequestReused(self.request_id.as_str().to_owned())),

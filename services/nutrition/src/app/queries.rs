@@ -149,8 +149,12 @@ pub(crate) async fn round_report(conn: &mut AnyConnection, round: &Round) -> Res
             commune: String::new(),
             village: String::new(),
         },
-        planned: communes.iter().fold(GroupCounts::default(), |sum, c| sum.plus(&c.planned)),
-        reached: communes.iter().fold(GroupCounts::default(), |sum, c| sum.plus(&c.reached)),
+        planned: communes
+            .iter()
+            .fold(GroupCounts::default(), |sum, c| sum.plus(&c.planned)),
+        reached: communes
+            .iter()
+            .fold(GroupCounts::default(), |sum, c| sum.plus(&c.reached)),
         distributed_grams: communes.iter().map(|c| c.distributed_grams).sum(),
         stock_left_grams: communes.iter().map(|c| c.stock_left_grams).sum(),
     };
@@ -198,7 +202,9 @@ fn decode_token(token: &str, scope: &str) -> Result<String, CommandError> {
     match rest.rsplit_once('|') {
         Some((issued_for, last)) if uuid::Uuid::parse_str(last).is_ok() => {
             if issued_for != scope {
-                return Err(invalid("was issued for another area or date; start again without a token"));
+                return Err(invalid(
+                    "was issued for another area or date; start again without a token",
+                ));
             }
             Ok(last.to_owned())
         }

@@ -171,10 +171,7 @@ impl Nutrition {
     ) -> Result<pn::TransferStockResponse, CommandError> {
         let rules = self.rules();
         let mut problems = Problems::new();
-        let from_id = problems.check(
-            "from_warehouse_id",
-            validate::warehouse_id(&request.from_warehouse_id),
-        );
+        let from_id = problems.check("from_warehouse_id", validate::warehouse_id(&request.from_warehouse_id));
         let to_id = problems.check("to_warehouse_id", validate::warehouse_id(&request.to_warehouse_id));
         if from_id.is_some() && from_id == to_id {
             problems.add("to_warehouse_id", "is the same as from_warehouse_id");
@@ -340,12 +337,7 @@ async fn load_warehouse(tx: &mut Tx, warehouse_id: &str) -> Result<Warehouse, Co
 }
 
 /// The lot flour is taken from, when it holds enough; a lot never goes below zero.
-async fn lot_holding(
-    tx: &mut Tx,
-    warehouse: &Warehouse,
-    lot_number: &str,
-    grams: i64,
-) -> Result<Lot, CommandError> {
+async fn lot_holding(tx: &mut Tx, warehouse: &Warehouse, lot_number: &str, grams: i64) -> Result<Lot, CommandError> {
     let lot = storage::stock::lot(tx, &warehouse.warehouse_id, lot_number)
         .await?
         .ok_or_else(|| CommandError::NotFound {

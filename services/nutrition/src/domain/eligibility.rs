@@ -68,10 +68,7 @@ pub fn eligibility(person: &Person, household: &Household, on: NaiveDate) -> Res
         }
         Some(enrolment) if !enrolment.covers(on) => {
             let message = match enrolment.exited_on {
-                Some(exit) if on >= exit => format!(
-                    "household {} left the PNP on {exit}",
-                    household.household_id
-                ),
+                Some(exit) if on >= exit => format!("household {} left the PNP on {exit}", household.household_id),
                 _ => format!(
                     "household {} is enrolled in the PNP only from {}",
                     household.household_id, enrolment.enrolled_on
@@ -213,7 +210,10 @@ mod tests {
     #[test]
     fn the_household_must_be_enrolled_on_the_date_and_the_person_present() {
         let child = person("2017-01-01", Sex::Female);
-        assert_eq!(reason(eligibility(&child, &household(None), d("2018-10-01"))), Reason::NotEnrolled);
+        assert_eq!(
+            reason(eligibility(&child, &household(None), d("2018-10-01"))),
+            Reason::NotEnrolled
+        );
         let h = enrolled("2018-10-02");
         assert_eq!(reason(eligibility(&child, &h, d("2018-10-01"))), Reason::NotEnrolled);
         assert_eq!(eligibility(&child, &h, d("2018-10-02")), Ok(Group::Child));
@@ -227,7 +227,10 @@ mod tests {
         assert!(refusal.message.contains("left"));
         let mut gone = child.clone();
         gone.present = false;
-        assert_eq!(reason(eligibility(&gone, &enrolled("2018-01-01"), d("2018-10-01"))), Reason::NotPresent);
+        assert_eq!(
+            reason(eligibility(&gone, &enrolled("2018-01-01"), d("2018-10-01"))),
+            Reason::NotPresent
+        );
     }
 
     #[test]

@@ -137,9 +137,9 @@ pub enum Shortage {
 impl Shortage {
     pub fn explain(&self, warehouse_id: &str) -> String {
         match self {
-            Shortage::Insufficient { usable, needed } => format!(
-                "warehouse {warehouse_id} holds {usable} g of usable flour; the ration needs {needed} g"
-            ),
+            Shortage::Insufficient { usable, needed } => {
+                format!("warehouse {warehouse_id} holds {usable} g of usable flour; the ration needs {needed} g")
+            }
             Shortage::OnlyExpired {
                 usable,
                 expired,

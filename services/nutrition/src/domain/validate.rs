@@ -108,10 +108,7 @@ impl Rules<'_> {
         }
         match self.geography.get(code) {
             Some(area) if area.region() != self.region => {
-                problems.add(
-                    field,
-                    format!("{code} is outside the region of {}", self.region.name()),
-                );
+                problems.add(field, format!("{code} is outside the region of {}", self.region.name()));
                 None
             }
             Some(area) if area.level == AreaLevel::Village => {
@@ -248,9 +245,7 @@ pub fn lot_number(text: &str) -> Result<String, String> {
         return Err("is required".into());
     }
     if trimmed.chars().count() > MAX_CODE_CHARS || trimmed.chars().any(char::is_control) {
-        return Err(format!(
-            "must be 1 to {MAX_CODE_CHARS} printable characters"
-        ));
+        return Err(format!("must be 1 to {MAX_CODE_CHARS} printable characters"));
     }
     Ok(trimmed.to_owned())
 }

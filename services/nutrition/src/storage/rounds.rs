@@ -147,7 +147,8 @@ fn round_from_row(row: &Row) -> Result<Round, sqlx::Error> {
             pregnant_woman: row.try_get("pregnant_woman_grams")?,
             lactating_woman: row.try_get("lactating_woman_grams")?,
         },
-        status: RoundStatus::from_code(&status).ok_or_else(|| decode_error(format!("unknown round status {status}")))?,
+        status: RoundStatus::from_code(&status)
+            .ok_or_else(|| decode_error(format!("unknown round status {status}")))?,
         opened_at: timestamp::parse(&row.try_get::<String, _>("opened_at")?)?,
         closed_on: row
             .try_get::<Option<String>, _>("closed_on")?

@@ -101,13 +101,12 @@ pub async fn lots(conn: &mut AnyConnection, warehouse_id: &str) -> Result<Vec<Lo
 
 /// One lot of a warehouse, empty or not.
 pub async fn lot(conn: &mut AnyConnection, warehouse_id: &str, lot_number: &str) -> Result<Option<Lot>, sqlx::Error> {
-    let row: Option<(String, i64)> = sqlx::query_as(
-        "SELECT expires_on, on_hand_grams FROM stock_lots WHERE warehouse_id = $1 AND lot_number = $2",
-    )
-    .bind(warehouse_id)
-    .bind(lot_number)
-    .fetch_optional(conn)
-    .await?;
+    let row: Option<(String, i64)> =
+        sqlx::query_as("SELECT expires_on, on_hand_grams FROM stock_lots WHERE warehouse_id = $1 AND lot_number = $2")
+            .bind(warehouse_id)
+            .bind(lot_number)
+            .fetch_optional(conn)
+            .await?;
     row.map(|(expires_on, on_hand)| {
         Ok(Lot {
             lot_number: lot_number.to_owned(),
