@@ -79,13 +79,14 @@ impl Nutrition {
         let mut decided = self.decide(&mut tx, &round, &warehouse, vec![Ok(line)]).await?;
         match decided.pop().expect("one line, one outcome") {
             Ok(distribution) => {
-                self.store(&mut tx, &round, std::slice::from_ref(&distribution)).await?;
+                let movements = self.store(&mut tx, &round, std::slice::from_ref(&distribution)).await?;
                 let answer = pn::RecordDistributionResponse {
                     distribution: Some(convert::distribution(&distribution)),
                 };
                 idempotency.remember(&mut tx, ONE, &answer).await?;
                 self.commit(tx).await?;
                 self.counters.distributions_recorded.inc();
+                self.counters.stock_movements.inc_by(movements);
                 Ok(answer)
             }
             Err(refusal) => {
@@ -159,7 +160,7 @@ impl Nutrition {
         let (round, warehouse) = round_and_warehouse(&mut tx, round_id, &warehouse_id).await?;
         let decided = self.decide(&mut tx, &round, &warehouse, checked).await?;
         let accepted: Vec<Distribution> = decided.iter().filter_map(|d| d.as_ref().ok().cloned()).collect();
-        self.store(&mut tx, &round, &accepted).await?;
+        let movements = self.store(&mut tx, &round, &accepted).await?;
 
         let mut answer = pn::RecordDistributionBatchResponse {
             results: Vec::with_capacity(decided.len()),
@@ -194,6 +195,7 @@ impl Nutrition {
         self.commit(tx).await?;
         self.counters.distributions_recorded.inc_by(answer.recorded as u64);
         self.counters.distributions_refused.inc_by(answer.refused as u64);
+        self.counters.stock_movements.inc_by(movements);
         Ok(answer)
     }
 
@@ -317,10 +319,10 @@ impl Nutrition {
     }
 
     /// Writes accepted distributions, their movements, the lots' new
-    /// balances and their events.
-    async fn store(&self, tx: &mut Tx, round: &Round, distributions: &[Distribution]) -> Result<(), CommandError> {
+    /// balances and their events; returns the number of movements.
+    async fn store(&self, tx: &mut Tx, round: &Round, distributions: &[Distribution]) -> Result<u64, CommandError> {
         if distributions.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         let mut movements = Vec::with_capacity(distributions.len());
         let mut taken: HashMap<(&str, &str), i64> = HashMap::new();
@@ -350,8 +352,7 @@ impl Nutrition {
             .map(|d| events::ration_distributed(round, d))
             .collect();
         self.outbox.add(tx, &events).await?;
-        self.counters.stock_movements.inc_by(movements.len() as u64);
-        Ok(())
+        Ok(movements.len() as u64)
     }
 }
 
