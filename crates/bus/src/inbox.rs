@@ -25,7 +25,8 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind, consumer::pull, stream};
 use futures::StreamExt;
-use jigi_storage::{Database, Migration, StorageError, sql};
+use jigi_storage::sql::{self, Placeholders};
+use jigi_storage::{Database, Migration, StorageError};
 use sqlx::{AnyConnection, AssertSqlSafe, Connection};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -384,9 +385,11 @@ async fn already_processed<'a>(
     let keys: Vec<&str> = keys.collect();
     let mut found = HashSet::new();
     for chunk in keys.chunks(sql::MAX_BINDS - 1) {
+        let mut placeholders = Placeholders::for_connection(conn);
         let statement = format!(
-            "SELECT event_id FROM inbox_events WHERE consumer = $1 AND event_id IN ({})",
-            sql::list(chunk.len(), 2)
+            "SELECT event_id FROM inbox_events WHERE consumer = {} AND event_id IN ({})",
+            placeholders.one(),
+            placeholders.list(chunk.len())
         );
         let mut query = sqlx::query_scalar::<_, String>(AssertSqlSafe(statement)).bind(consumer);
         for key in chunk {
@@ -405,7 +408,7 @@ async fn record_processed(conn: &mut AnyConnection, consumer: &str, records: &[R
     for chunk in records.chunks(sql::rows_per_statement(COLUMNS)) {
         let statement = format!(
             "INSERT INTO inbox_events (consumer, event_id, outcome, detail, stream_sequence, processed_at) VALUES {}",
-            sql::values_rows(chunk.len(), COLUMNS, 1)
+            Placeholders::for_connection(conn).rows(chunk.len(), COLUMNS)
         );
         let mut query = sqlx::query(AssertSqlSafe(statement));
         for (key, outcome, detail, sequence) in chunk {

@@ -19,7 +19,8 @@ use std::time::Duration;
 use async_nats::jetstream;
 use async_nats::jetstream::message::PublishMessage;
 use jigi_common::Region;
-use jigi_storage::{Database, Migration, sql};
+use jigi_storage::sql::{self, Placeholders};
+use jigi_storage::{Database, Migration};
 use jigi_telemetry::TraceContext;
 use sqlx::{AnyConnection, AssertSqlSafe};
 use tokio::sync::Notify;
@@ -81,7 +82,7 @@ impl Outbox {
             let statement = format!(
                 "INSERT INTO outbox (event_id, subject, ce_type, ce_source, ce_subject, ce_time, \
                  content_type, payload, traceparent, tracestate) VALUES {}",
-                sql::values_rows(chunk.len(), COLUMNS, 1)
+                Placeholders::for_connection(conn).rows(chunk.len(), COLUMNS)
             );
             let mut query = sqlx::query(AssertSqlSafe(statement));
             for event in chunk {
@@ -310,7 +311,10 @@ impl OutboxRelay {
         }
         let mut tx = self.db.begin_write().await?;
         for chunk in positions.chunks(sql::MAX_BINDS) {
-            let statement = format!("DELETE FROM outbox WHERE position IN ({})", sql::list(chunk.len(), 1));
+            let statement = format!(
+                "DELETE FROM outbox WHERE position IN ({})",
+                Placeholders::for_connection(&tx).list(chunk.len())
+            );
             let mut query = sqlx::query(AssertSqlSafe(statement));
             for position in chunk {
                 query = query.bind(*position);

@@ -44,10 +44,31 @@ pub enum RegionSource {
     /// On the same server (one machine holds everything).
     Local(Region),
     /// In another JetStream domain (the region's leaf node), named after it.
+    /// The region's stream is delivered to the hub on
+    /// [`delivery_prefix`]`(region)`, a subject space of that region's own,
+    /// so the hub can let each region's leaf publish only its own deliveries.
     Domain(Region, String),
 }
 
+/// The subjects on which a region's leaf node delivers its stream to the
+/// national stream across domains: `$JIGI.SOURCE.<region>` (the server adds
+/// `.S.<id>`). Outside `jigi.<region>.>`, or the regional stream would
+/// capture its own deliveries. The hub's permissions (`deploy/nats/accounts.conf`)
+/// allow region R's leaf to publish under `$JIGI.SOURCE.R.>` only.
+pub fn delivery_prefix(region: Region) -> String {
+    format!("$JIGI.SOURCE.{}", region.slug())
+}
+
 impl RegionSource {
+    /// Every region as a leaf node whose JetStream domain is its slug, as
+    /// deployed (`deploy/nats/leaf.conf`): the national stream's sources.
+    pub fn leaf_nodes(regions: &[Region]) -> Vec<RegionSource> {
+        regions
+            .iter()
+            .map(|region| RegionSource::Domain(*region, region.slug().to_owned()))
+            .collect()
+    }
+
     fn region(&self) -> Region {
         match self {
             RegionSource::Local(region) | RegionSource::Domain(region, _) => *region,
@@ -63,9 +84,9 @@ pub fn national_stream_config(sources: &[RegionSource]) -> stream::Config {
             name: subject::region_stream(source.region()),
             external: match source {
                 RegionSource::Local(_) => None,
-                RegionSource::Domain(_, domain) => Some(stream::External {
+                RegionSource::Domain(region, domain) => Some(stream::External {
                     api_prefix: format!("$JS.{domain}.API"),
-                    delivery_prefix: None,
+                    delivery_prefix: Some(delivery_prefix(*region)),
                 }),
             },
             ..Default::default()
@@ -118,14 +139,17 @@ fn is_stream_not_found(err: &jetstream::context::GetStreamError) -> bool {
 /// Only the fields Jigi sets are compared: the server fills in the others.
 fn needs_update(current: &stream::Config, wanted: &stream::Config) -> bool {
     let sources = |config: &stream::Config| {
-        let mut names: Vec<(String, Option<String>)> = config
+        // Name, API prefix and delivery prefix of each source.
+        let mut names: Vec<_> = config
             .sources
             .iter()
             .flatten()
             .map(|source| {
+                let external = source.external.as_ref();
                 (
                     source.name.clone(),
-                    source.external.as_ref().map(|external| external.api_prefix.clone()),
+                    external.map(|external| external.api_prefix.clone()),
+                    external.and_then(|external| external.delivery_prefix.clone()),
                 )
             })
             .collect();
@@ -144,7 +168,11 @@ pub async fn ensure_region_stream(js: &jetstream::Context, region: Region) -> Re
     ensure(js, region_stream_config(region)).await
 }
 
-/// Sets up the national stream sourcing the given regions.
+/// Sets up the national stream sourcing the given regions (e.g.
+/// `RegionSource::leaf_nodes(&Region::ALL)`). Idempotent: run it at every
+/// start; adding a region to the list adds its source and nothing else.
+/// On a clustered hub, set `num_replicas` on [`national_stream_config`]'s
+/// result and call [`ensure`] instead.
 pub async fn ensure_national_stream(js: &jetstream::Context, sources: &[RegionSource]) -> Result<(), StreamSetupError> {
     ensure(js, national_stream_config(sources)).await
 }
@@ -164,6 +192,10 @@ mod tests {
         assert_eq!(sources[0].name, "JIGI_SIKASSO");
         assert_eq!(sources[0].external, None);
         assert_eq!(sources[1].external.as_ref().unwrap().api_prefix, "$JS.mopti.API");
+        assert_eq!(
+            sources[1].external.as_ref().unwrap().delivery_prefix.as_deref(),
+            Some("$JIGI.SOURCE.mopti")
+        );
     }
 
     #[test]

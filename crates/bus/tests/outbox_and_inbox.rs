@@ -62,6 +62,21 @@ fn start_relay(db: &Database, bus: &Bus, outbox: &Outbox) -> CancellationToken {
     stop
 }
 
+/// Publishes an event straight to JetStream (as a producer's relay would)
+/// and waits for its ack.
+async fn publish(bus: &Bus, event: &OutgoingEvent) {
+    publish_with(bus, event, event.headers()).await;
+}
+
+async fn publish_with(bus: &Bus, event: &OutgoingEvent, headers: async_nats::HeaderMap) {
+    bus.jetstream
+        .publish_with_headers(event.subject.clone(), headers, event.payload.clone().into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+}
+
 /// Every message in the region's stream, in stream order.
 async fn stream_contents(bus: &Bus) -> Vec<ReceivedEvent> {
     let stream = bus.jetstream.get_stream("JIGI_SIKASSO").await.unwrap();
@@ -215,20 +230,10 @@ async fn inbox_applies_a_redelivered_event_once_and_rejects_poison_cleanly() {
     for copy in 0..2 {
         let mut headers = event.headers();
         headers.insert("Nats-Msg-Id", format!("{}-{copy}", event.id).as_str());
-        bus.jetstream
-            .publish_with_headers(event.subject.clone(), headers, event.payload.clone().into())
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+        publish_with(&bus, &event, headers).await;
     }
     let poison = registered("poison");
-    bus.jetstream
-        .publish_with_headers(poison.subject.clone(), poison.headers(), poison.payload.clone().into())
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    publish(&bus, &poison).await;
     // A message that is not a CloudEvent at all.
     bus.jetstream
         .publish("jigi.sikasso.registry.household.registered", "garbage".into())
@@ -237,12 +242,7 @@ async fn inbox_applies_a_redelivered_event_once_and_rejects_poison_cleanly() {
         .await
         .unwrap();
     let after = registered("h-2");
-    bus.jetstream
-        .publish_with_headers(after.subject.clone(), after.headers(), after.payload.clone().into())
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    publish(&bus, &after).await;
 
     let (_stop, stats) = start_consumer(&db, &bus);
     eventually(WAIT, "all five messages processed", || {
@@ -264,12 +264,7 @@ async fn a_fresh_database_rebuilds_from_the_stream_and_a_restart_resumes() {
         .unwrap();
     for i in 0..20 {
         let event = registered(&format!("h-{i:02}"));
-        bus.jetstream
-            .publish_with_headers(event.subject.clone(), event.headers(), event.payload.clone().into())
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+        publish(&bus, &event).await;
     }
 
     let db = database(dir.path(), "first").await;
@@ -283,12 +278,7 @@ async fn a_fresh_database_rebuilds_from_the_stream_and_a_restart_resumes() {
 
     // Restarted on the same database: resumes, handles only what is new.
     let event = registered("h-20");
-    bus.jetstream
-        .publish_with_headers(event.subject.clone(), event.headers(), event.payload.clone().into())
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    publish(&bus, &event).await;
     let (stop, stats) = start_consumer(&db, &bus);
     eventually(WAIT, "restarted consumer to handle the new event", || {
         let stats = stats.clone();

@@ -36,6 +36,8 @@ pub enum StartError {
     NotReady {
         url: String,
         log: PathBuf,
+        /// The end of the log, which says why (it may be deleted with a test's folder).
+        tail: String,
     },
 }
 
@@ -47,10 +49,10 @@ impl std::fmt::Display for StartError {
                 f,
                 "cannot run nats-server ({err}); install it (apt-get install nats-server) or set NATS_SERVER_BIN"
             ),
-            StartError::NotReady { url, log } => {
+            StartError::NotReady { url, log, tail } => {
                 write!(
                     f,
-                    "nats-server on {url} did not serve JetStream in time; see {}",
+                    "nats-server on {url} did not serve JetStream in time; see {}, ending:\n{tail}",
                     log.display()
                 )
             }
@@ -65,15 +67,53 @@ pub struct NatsProcess {
     port: u16,
     dir: PathBuf,
     config: PathBuf,
+    /// Environment variables given to the server: its configuration can
+    /// refer to them (`$NAME`), as the deployment's files do.
+    env: Vec<(String, String)>,
+    /// User and password the readiness probe connects with.
+    probe_user: Option<(String, String)>,
     child: Option<Child>,
+}
+
+/// How to launch a server: see [`NatsProcess::start_with`].
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    /// The client port (from [`free_port`]).
+    pub port: u16,
+    /// Environment variables the configuration refers to (`$NAME`).
+    pub env: Vec<(String, String)>,
+    /// User and password for the readiness probe, when clients must log in.
+    pub probe_user: Option<(String, String)>,
+}
+
+impl Launch {
+    /// On `port`, without environment or probe user.
+    pub fn on(port: u16) -> Launch {
+        Launch {
+            port,
+            ..Launch::default()
+        }
+    }
 }
 
 impl NatsProcess {
     /// Writes `config(port, store_dir)` to `dir/nats.conf` and starts the
     /// server on a free port, waiting until it serves JetStream.
     pub async fn start(dir: &Path, config: impl FnOnce(u16, &Path) -> String) -> Result<NatsProcess, StartError> {
+        NatsProcess::start_with(dir, Launch::on(free_port()), config).await
+    }
+
+    /// Like [`NatsProcess::start`], with the port, environment and probe
+    /// user of `launch`: for servers whose configuration refers to other
+    /// servers' ports or to environment variables (the deployment's own
+    /// files, run as they are), and that require authentication.
+    pub async fn start_with(
+        dir: &Path,
+        launch: Launch,
+        config: impl FnOnce(u16, &Path) -> String,
+    ) -> Result<NatsProcess, StartError> {
         std::fs::create_dir_all(dir).map_err(StartError::Io)?;
-        let port = free_port();
+        let Launch { port, env, probe_user } = launch;
         let store = dir.join("jetstream");
         let config_path = dir.join("nats.conf");
         std::fs::write(&config_path, config(port, &store)).map_err(StartError::Io)?;
@@ -81,6 +121,8 @@ impl NatsProcess {
             port,
             dir: dir.to_path_buf(),
             config: config_path,
+            env,
+            probe_user,
             child: None,
         };
         server.launch().await?;
@@ -147,6 +189,7 @@ impl NatsProcess {
         let child = Command::new(binary())
             .arg("-c")
             .arg(&self.config)
+            .envs(self.env.iter().map(|(name, value)| (name, value)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(StartError::Io)?)
             .stderr(log)
@@ -156,22 +199,30 @@ impl NatsProcess {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if serves_jetstream(&self.url()).await {
+            if serves_jetstream(&self.url(), self.probe_user.as_ref()).await {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(15)..].join("\n");
         Err(StartError::NotReady {
             url: self.url(),
             log: log_path,
+            tail,
         })
     }
 }
 
 /// Whether JetStream answers at `url`. A raw request, because the shape of
 /// the account info varies across server versions.
-async fn serves_jetstream(url: &str) -> bool {
-    let Ok(client) = async_nats::ConnectOptions::new()
+async fn serves_jetstream(url: &str, user: Option<&(String, String)>) -> bool {
+    let mut options = async_nats::ConnectOptions::new();
+    if let Some((user, password)) = user {
+        options = options.user_and_password(user.clone(), password.clone());
+    }
+    let Ok(client) = options
         .connection_timeout(Duration::from_millis(500))
         .connect(url)
         .await

@@ -19,6 +19,11 @@ pub mod jigi {
             tonic::include_proto!("jigi.events.v1");
         }
     }
+    pub mod monitoring {
+        pub mod v1 {
+            tonic::include_proto!("jigi.monitoring.v1");
+        }
+    }
     pub mod registry {
         pub mod v1 {
             tonic::include_proto!("jigi.registry.v1");
@@ -32,7 +37,7 @@ pub mod jigi {
 }
 
 pub use jigi::nutrition::v1 as nutrition;
-pub use jigi::{common::v1 as common, events::v1 as events, registry::v1 as registry};
+pub use jigi::{common::v1 as common, events::v1 as events, monitoring::v1 as monitoring, registry::v1 as registry};
 
 /// The encoded `FileDescriptorSet` of every Jigi proto and its imports, for
 /// gRPC server reflection.

@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 
 use jigi_common::date::format_date;
-use jigi_storage::{sql, timestamp};
+use jigi_storage::sql::{self, Placeholders};
+use jigi_storage::timestamp;
 use sqlx::{AnyConnection, AssertSqlSafe};
 
 use super::decode_error;
@@ -18,7 +19,7 @@ pub async fn insert(conn: &mut AnyConnection, distributions: &[Distribution]) ->
         let statement = format!(
             "INSERT INTO distributions (distribution_id, round_id, member_id, household_id, beneficiary_group, grams, \
              warehouse_id, cercle, commune, village, distributed_on, recorded_at) VALUES {}",
-            sql::values_rows(chunk.len(), COLUMNS, 1)
+            Placeholders::for_connection(conn).rows(chunk.len(), COLUMNS)
         );
         let mut query = sqlx::query(AssertSqlSafe(statement));
         for d in chunk {
@@ -49,9 +50,11 @@ pub async fn already_received(
 ) -> Result<HashMap<String, String>, sqlx::Error> {
     let mut found = HashMap::new();
     for chunk in member_ids.chunks(sql::MAX_BINDS - 1) {
+        let mut placeholders = Placeholders::for_connection(conn);
         let statement = format!(
-            "SELECT member_id, distribution_id FROM distributions WHERE round_id = $1 AND member_id IN ({})",
-            sql::list(chunk.len(), 2)
+            "SELECT member_id, distribution_id FROM distributions WHERE round_id = {} AND member_id IN ({})",
+            placeholders.one(),
+            placeholders.list(chunk.len())
         );
         let mut query = sqlx::query_as::<_, (String, String)>(AssertSqlSafe(statement)).bind(round_id);
         for id in chunk {

@@ -6,7 +6,8 @@ use chrono::NaiveDate;
 use jigi_common::date::format_date;
 use jigi_common::geography::AreaLevel;
 use jigi_proto::common::Sex;
-use jigi_storage::{Row, sql};
+use jigi_storage::Row;
+use jigi_storage::sql::{self, Placeholders};
 use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
 
 use super::{date, decode_error, region};
@@ -83,7 +84,7 @@ pub async fn upsert_members(conn: &mut AnyConnection, people: &[Person], sequenc
              sex = excluded.sex, birth_date = excluded.birth_date, pregnant = excluded.pregnant, \
              lactating = excluded.lactating, present = excluded.present, sequence = excluded.sequence \
              WHERE registry_members.sequence <= excluded.sequence",
-            sql::values_rows(chunk.len(), COLUMNS, 1)
+            Placeholders::for_connection(conn).rows(chunk.len(), COLUMNS)
         );
         let mut query = sqlx::query(AssertSqlSafe(statement));
         for person in chunk {
@@ -112,7 +113,7 @@ pub async fn people(
         let statement = format!(
             "SELECT {PERSON_COLUMNS} FROM registry_members m \
              JOIN registry_households h ON h.household_id = m.household_id WHERE m.member_id IN ({})",
-            sql::list(chunk.len(), 1)
+            Placeholders::for_connection(conn).list(chunk.len())
         );
         let mut query = sqlx::query(AssertSqlSafe(statement));
         for id in chunk {

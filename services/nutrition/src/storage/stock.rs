@@ -4,7 +4,8 @@ use std::collections::HashMap;
 
 use jigi_common::date::format_date;
 use jigi_common::geography::AreaLevel;
-use jigi_storage::{Row, sql, timestamp};
+use jigi_storage::sql::{self, Placeholders};
+use jigi_storage::{Row, timestamp};
 use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
 
 use super::{date, region};
@@ -167,7 +168,7 @@ pub async fn insert_movements(conn: &mut AnyConnection, movements: &[Movement]) 
         let statement = format!(
             "INSERT INTO stock_movements (movement_id, warehouse_id, lot_number, kind, grams, occurred_on, reference, \
              reason, note, recorded_at) VALUES {}",
-            sql::values_rows(chunk.len(), COLUMNS, 1)
+            Placeholders::for_connection(conn).rows(chunk.len(), COLUMNS)
         );
         let mut query = sqlx::query(AssertSqlSafe(statement));
         for movement in chunk {

@@ -7,7 +7,9 @@ use jigi_proto::registry::{self as pr, ExitReason, MemberStatus, Relation};
 
 use super::{CommandError, Registry};
 use crate::domain::enrolment::{self, Refusal};
-use crate::domain::model::{Household, HouseholdStatus, IdCardNumber, PersonName, PhoneNumber, StatusChange};
+use crate::domain::model::{
+    Enrolment, Household, HouseholdStatus, IdCardNumber, PersonName, PhoneNumber, StatusChange,
+};
 use crate::domain::validate::{self, MAX_MEMBERS};
 use crate::{events, storage};
 
@@ -257,22 +259,8 @@ impl Registry {
         let mut household = self.load_for_change(&mut tx, household_id).await?;
         let enrolment = enrolment::enrol(&household, component, on, !committee_override.is_empty())
             .map_err(|refusal| refused(refusal, component, household_id))?;
-        storage::save_enrolment(&mut tx, household_id, &enrolment).await?;
-        storage::add_history(
-            &mut tx,
-            household_id,
-            &StatusChange {
-                component,
-                status: enrolment.status,
-                effective_on: on,
-                exit_reason: None,
-                note: committee_override.to_owned(),
-                recorded_at: jigi_storage::timestamp::now_utc(),
-            },
-        )
-        .await?;
-        replace_enrolment(&mut household, enrolment.clone());
-        self.save_changed(&mut tx, &mut household).await?;
+        self.apply_enrolment(&mut tx, &mut household, &enrolment, committee_override)
+            .await?;
         let event = events::enrolled(
             &household,
             &enrolment,
@@ -317,27 +305,38 @@ impl Registry {
             Refusal::ExitBeforeEnrolment { .. } => CommandError::invalid("exited_on", refusal.explain(component)),
             other => refused(other, component, household_id),
         })?;
-        storage::save_enrolment(&mut tx, household_id, &enrolment).await?;
-        storage::add_history(
-            &mut tx,
-            household_id,
-            &StatusChange {
-                component,
-                status: enrolment.status,
-                effective_on: on,
-                exit_reason: Some(reason),
-                note: note.to_owned(),
-                recorded_at: jigi_storage::timestamp::now_utc(),
-            },
-        )
-        .await?;
-        replace_enrolment(&mut household, enrolment.clone());
-        self.save_changed(&mut tx, &mut household).await?;
+        self.apply_enrolment(&mut tx, &mut household, &enrolment, note).await?;
         self.outbox
             .add(&mut tx, &[events::exited(&household, &enrolment)])
             .await?;
         self.commit(tx).await?;
         Ok(household)
+    }
+
+    /// Stores an enrolment or exit, records it in the history (with the
+    /// committee decision or exit note), and saves the household's new status.
+    async fn apply_enrolment(
+        &self,
+        tx: &mut jigi_storage::Tx,
+        household: &mut Household,
+        enrolment: &Enrolment,
+        note: &str,
+    ) -> Result<(), CommandError> {
+        storage::save_enrolment(tx, &household.household_id, enrolment).await?;
+        let change = StatusChange {
+            component: enrolment.component,
+            status: enrolment.status,
+            effective_on: enrolment.exited_on.unwrap_or(enrolment.enrolled_on),
+            exit_reason: enrolment.exit_reason,
+            note: note.to_owned(),
+            recorded_at: jigi_storage::timestamp::now_utc(),
+        };
+        storage::add_history(tx, &household.household_id, &change).await?;
+        household.enrolments.retain(|e| e.component != enrolment.component);
+        household.enrolments.push(enrolment.clone());
+        household.enrolments.sort_by_key(|e| e.component);
+        household.status = HouseholdStatus::from_enrolments(&household.enrolments);
+        self.save_changed(tx, household).await
     }
 
     /// Refuses an ID card another person holds.
@@ -363,13 +362,6 @@ impl Registry {
             _ => Ok(()),
         }
     }
-}
-
-fn replace_enrolment(household: &mut Household, enrolment: crate::domain::model::Enrolment) {
-    household.enrolments.retain(|e| e.component != enrolment.component);
-    household.enrolments.push(enrolment);
-    household.enrolments.sort_by_key(|e| e.component);
-    household.status = HouseholdStatus::from_enrolments(&household.enrolments);
 }
 
 fn refused(refusal: Refusal, component: Component, household_id: &str) -> CommandError {

@@ -6,7 +6,8 @@ use jigi_common::Component;
 use jigi_common::date::{format_date, parse_date};
 use jigi_proto::common::Sex;
 use jigi_proto::registry::{ExitReason, FloorMaterial, MemberStatus, Relation, RoofMaterial, WallMaterial};
-use jigi_storage::{Row, sql, timestamp};
+use jigi_storage::sql::{self, Placeholders};
+use jigi_storage::{Row, timestamp};
 use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
 
 use crate::domain::model::{
@@ -32,7 +33,7 @@ pub async fn insert(conn: &mut AnyConnection, households: &[(Household, String)]
     for chunk in households.chunks(sql::rows_per_statement(HOUSEHOLD_COLUMN_COUNT)) {
         let statement = format!(
             "INSERT INTO households ({HOUSEHOLD_COLUMNS}) VALUES {}",
-            sql::values_rows(chunk.len(), HOUSEHOLD_COLUMN_COUNT, 1)
+            Placeholders::for_connection(conn).rows(chunk.len(), HOUSEHOLD_COLUMN_COUNT)
         );
         let mut query = sqlx::query(AssertSqlSafe(statement));
         for (household, head_key) in chunk {
@@ -54,10 +55,18 @@ pub async fn insert(conn: &mut AnyConnection, households: &[(Household, String)]
 }
 
 fn bind_household<'q>(query: AnyQuery<'q>, h: &Household, head_key: &str) -> AnyQuery<'q> {
+    bind_state(query.bind(h.household_id.clone()), h)
+        .bind(timestamp::format(h.registered_at))
+        .bind(timestamp::format(h.updated_at))
+        .bind(head_key.to_owned())
+}
+
+/// Binds the 28 columns from `region` to `version`, in that order: what an
+/// insert and an update of a household both write.
+fn bind_state<'q>(query: AnyQuery<'q>, h: &Household) -> AnyQuery<'q> {
     let t = &h.traits;
     let (a, l) = (&t.assets, &t.livestock);
     query
-        .bind(h.household_id.clone())
         .bind(h.location.region.slug())
         .bind(h.location.cercle.clone())
         .bind(h.location.commune.clone())
@@ -86,16 +95,13 @@ fn bind_household<'q>(query: AnyQuery<'q>, h: &Household, head_key: &str) -> Any
         .bind(h.pmt.weights_version.clone())
         .bind(h.status.code())
         .bind(h.version)
-        .bind(timestamp::format(h.registered_at))
-        .bind(timestamp::format(h.updated_at))
-        .bind(head_key.to_owned())
 }
 
 async fn insert_members(conn: &mut AnyConnection, members: &[(&str, usize, &Member)]) -> Result<(), sqlx::Error> {
     for chunk in members.chunks(sql::rows_per_statement(MEMBER_COLUMN_COUNT)) {
         let statement = format!(
             "INSERT INTO members ({MEMBER_COLUMNS}) VALUES {}",
-            sql::values_rows(chunk.len(), MEMBER_COLUMN_COUNT, 1)
+            Placeholders::for_connection(conn).rows(chunk.len(), MEMBER_COLUMN_COUNT)
         );
         let mut query = sqlx::query(AssertSqlSafe(statement));
         for (household_id, position, member) in chunk {
@@ -157,49 +163,20 @@ pub async fn update_household(
     household: &Household,
     head_key: &str,
 ) -> Result<(), sqlx::Error> {
-    let t = &household.traits;
-    let (a, l) = (&t.assets, &t.livestock);
-    sqlx::query(
+    let query = sqlx::query(
         "UPDATE households SET region = $1, cercle = $2, commune = $3, village = $4, roof = $5, wall = $6, floor = $7, \
          radios = $8, televisions = $9, mobile_phones = $10, bicycles = $11, motorcycles = $12, carts = $13, \
          ploughs = $14, solar_panels = $15, cattle = $16, sheep_goats = $17, donkeys = $18, horses = $19, \
          camels = $20, poultry = $21, cultivated_land_ares = $22, pmt_score = $23, pmt_threshold = $24, \
          pmt_eligible = $25, pmt_weights_version = $26, status = $27, version = $28, updated_at = $29, head_key = $30 \
          WHERE household_id = $31",
-    )
-    .bind(household.location.region.slug())
-    .bind(household.location.cercle.clone())
-    .bind(household.location.commune.clone())
-    .bind(household.location.village.clone())
-    .bind(t.roof as i64)
-    .bind(t.wall as i64)
-    .bind(t.floor as i64)
-    .bind(i64::from(a.radios))
-    .bind(i64::from(a.televisions))
-    .bind(i64::from(a.mobile_phones))
-    .bind(i64::from(a.bicycles))
-    .bind(i64::from(a.motorcycles))
-    .bind(i64::from(a.carts))
-    .bind(i64::from(a.ploughs))
-    .bind(i64::from(a.solar_panels))
-    .bind(i64::from(l.cattle))
-    .bind(i64::from(l.sheep_goats))
-    .bind(i64::from(l.donkeys))
-    .bind(i64::from(l.horses))
-    .bind(i64::from(l.camels))
-    .bind(i64::from(l.poultry))
-    .bind(i64::from(t.cultivated_land_ares))
-    .bind(household.pmt.score)
-    .bind(household.pmt.threshold)
-    .bind(i64::from(household.pmt.eligible))
-    .bind(household.pmt.weights_version.clone())
-    .bind(household.status.code())
-    .bind(household.version)
-    .bind(timestamp::format(household.updated_at))
-    .bind(head_key.to_owned())
-    .bind(household.household_id.clone())
-    .execute(conn)
-    .await?;
+    );
+    bind_state(query, household)
+        .bind(timestamp::format(household.updated_at))
+        .bind(head_key.to_owned())
+        .bind(household.household_id.clone())
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -306,7 +283,7 @@ async fn lookup(
 ) -> Result<HashMap<String, String>, sqlx::Error> {
     let mut found = HashMap::new();
     for chunk in keys.chunks(sql::MAX_BINDS) {
-        let statement = format!("{select} ({})", sql::list(chunk.len(), 1));
+        let statement = format!("{select} ({})", Placeholders::for_connection(conn).list(chunk.len()));
         let mut query = sqlx::query_as::<_, (String, String)>(AssertSqlSafe(statement));
         for key in chunk {
             query = query.bind(key.clone());
@@ -327,7 +304,7 @@ pub async fn load_many(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<H
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders = sql::list(ids.len(), 1);
+    let placeholders = Placeholders::for_connection(conn).list(ids.len());
     let bind_ids = |mut query: AnyQuery<'static>| {
         for id in ids {
             query = query.bind(id.clone());

@@ -10,3 +10,5 @@ mod events;
 mod import;
 mod outbox;
 mod registration;
+mod service;
+mod tracing;

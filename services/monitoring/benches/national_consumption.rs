@@ -1,0 +1,316 @@
+//! Monitoring's consumption of the national stream.
+//!
+//! 1. Throughput: N events (registrations, enrolments and exits of two
+//!    regions) are published to the regional streams and sourced into
+//!    JIGI_NATIONAL; then a bare JetStream pull consumer that only acks them
+//!    (the baseline) and the monitoring (inbox, facts, activity) each read
+//!    all N from the start.
+//! 2. Lag: with both caught up, events are published at a steady 2,000/s
+//!    for 20 s; the delay from an event's time to its effect is reported as
+//!    p50 and p99, for the monitoring (to its indicators) and for the bare
+//!    consumer (to its ack).
+//!
+//! ```text
+//! cargo bench -p jigi-monitoring --bench national_consumption
+//! BENCH_EVENTS=100000 cargo bench -p jigi-monitoring --bench national_consumption
+//! ```
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, AckKind, consumer::pull};
+use chrono::Utc;
+use futures::StreamExt;
+use jigi_bus::streams::{self, RegionSource};
+use jigi_bus::{Bus, BusConfig, OutgoingEvent, ReceivedEvent};
+use jigi_common::Region;
+use jigi_localnats::NatsProcess;
+use jigi_proto::common::{Component, Location};
+use jigi_proto::events as ev;
+use jigi_proto::monitoring::GetFreshnessRequest;
+use jigi_proto::monitoring::monitoring_service_client::MonitoringServiceClient;
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+const REGIONS: [Region; 2] = [Region::Sikasso, Region::Mopti];
+const STEADY_RATE: u64 = 2_000;
+const STEADY_SECONDS: u64 = 20;
+
+fn main() {
+    let events: u64 = std::env::var("BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    tokio::runtime::Runtime::new().expect("runtime").block_on(run(events));
+}
+
+/// The `i`-th event: a household registered, then enrolled, sometimes exited.
+fn event(i: u64) -> OutgoingEvent {
+    let region = REGIONS[(i % 2) as usize];
+    let household = format!("h{}", i / 5);
+    let commune = if region == Region::Sikasso {
+        "sikasso.sikasso.finkolo"
+    } else {
+        "mopti.mopti.sio"
+    };
+    let location = Some(Location {
+        region: region.slug().into(),
+        cercle: commune.rsplit_once('.').unwrap().0.into(),
+        commune: commune.into(),
+        village: String::new(),
+    });
+    let day = format!("2018-{:02}-{:02}", 1 + (i / 1000) % 12, 1 + i % 28);
+    match i % 5 {
+        0 | 1 => OutgoingEvent::new(
+            region,
+            &household,
+            &ev::HouseholdRegistered {
+                household_id: format!("{household}-{}", i % 5),
+                location,
+                members: Vec::new(),
+                pmt: Some(ev::PmtResult {
+                    score: 21.0,
+                    eligible: true,
+                }),
+                registered_on: day,
+            },
+        ),
+        2 | 3 => OutgoingEvent::new(
+            region,
+            &household,
+            &ev::HouseholdEnrolled {
+                household_id: household.clone(),
+                component: if i % 5 == 2 { Component::Tm } else { Component::Pnp } as i32,
+                enrolled_on: day,
+                location,
+                size: 6,
+                committee_override: false,
+            },
+        ),
+        _ => OutgoingEvent::new(
+            region,
+            &household,
+            &ev::HouseholdExited {
+                household_id: household.clone(),
+                component: Component::Tm as i32,
+                exited_on: day,
+                reason: 1,
+                location,
+            },
+        ),
+    }
+}
+
+async fn publish(js: &jetstream::Context, events: impl Iterator<Item = OutgoingEvent>) {
+    let mut in_flight = std::collections::VecDeque::new();
+    for event in events {
+        let ack = js
+            .publish_with_headers(event.subject.clone(), event.headers(), event.payload.clone().into())
+            .await
+            .expect("publish");
+        in_flight.push_back(ack);
+        if in_flight.len() >= 1_000 {
+            in_flight.pop_front().unwrap().await.expect("ack");
+        }
+    }
+    for ack in in_flight {
+        ack.await.expect("ack");
+    }
+}
+
+async fn stream_len(js: &jetstream::Context, name: &str) -> u64 {
+    match js.get_stream(name).await {
+        Ok(mut stream) => stream.info().await.map(|i| i.state.messages).unwrap_or(0),
+        Err(_) => 0,
+    }
+}
+
+/// A bare durable pull consumer that acks everything; returns (time to ack
+/// `count` messages, lags seen after `lag_from` messages).
+async fn bare_consumer(js: jetstream::Context, count: u64, lags: Arc<Mutex<Vec<f64>>>, lag_from: u64) -> Duration {
+    let stream = js.get_stream("JIGI_NATIONAL").await.unwrap();
+    let consumer: jetstream::consumer::Consumer<pull::Config> = stream
+        .create_consumer(pull::Config {
+            durable_name: Some("baseline".into()),
+            ack_policy: jetstream::consumer::AckPolicy::Explicit,
+            max_ack_pending: 10_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut messages = consumer.stream().max_messages_per_batch(500).messages().await.unwrap();
+    let started = Instant::now();
+    let mut seen = 0u64;
+    let mut elapsed = Duration::ZERO;
+    while let Some(message) = messages.next().await {
+        let message = message.unwrap();
+        message.ack_with(AckKind::Ack).await.unwrap();
+        seen += 1;
+        if seen == count {
+            elapsed = started.elapsed();
+        }
+        if seen > lag_from
+            && let Ok(event) = ReceivedEvent::from_jetstream(&message)
+        {
+            lags.lock()
+                .await
+                .push((Utc::now() - event.time).num_microseconds().unwrap_or(0) as f64 / 1e6);
+        }
+        if seen >= lag_from + STEADY_RATE * STEADY_SECONDS {
+            break;
+        }
+    }
+    elapsed
+}
+
+fn quantile(values: &mut [f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(f64::total_cmp);
+    values[((values.len() - 1) as f64 * q).round() as usize]
+}
+
+async fn run(count: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = NatsProcess::standalone(&dir.path().join("nats")).await.unwrap();
+    let bus = Bus::connect(&BusConfig::new(nats.url(), "bench")).await.unwrap();
+    for region in REGIONS {
+        streams::ensure_region_stream(&bus.jetstream, region).await.unwrap();
+    }
+    let sources: Vec<RegionSource> = REGIONS.iter().map(|r| RegionSource::Local(*r)).collect();
+    streams::ensure_national_stream(&bus.jetstream, &sources).await.unwrap();
+    println!("national_consumption: {count} events, nats-server {}", nats.url());
+
+    let started = Instant::now();
+    publish(&bus.jetstream, (0..count).map(event)).await;
+    while stream_len(&bus.jetstream, "JIGI_NATIONAL").await < count {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!(
+        "  prepared  {count} events published and sourced into JIGI_NATIONAL in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    // Baseline throughput, with its lag measured later in the steady phase.
+    let baseline_lags = Arc::new(Mutex::new(Vec::new()));
+    let baseline = tokio::spawn(bare_consumer(
+        bus.jetstream.clone(),
+        count,
+        baseline_lags.clone(),
+        count,
+    ));
+    // The baseline runs alone first: wait for it to catch up.
+    loop {
+        let info = bus
+            .jetstream
+            .get_stream("JIGI_NATIONAL")
+            .await
+            .unwrap()
+            .consumer_info("baseline")
+            .await;
+        if info.is_ok_and(|i| i.ack_floor.stream_sequence >= count) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let shutdown = CancellationToken::new();
+    let database = format!("sqlite://{}", dir.path().join("monitoring.db").display());
+    let started = Instant::now();
+    let running = jigi_monitoring::start(
+        jigi_monitoring::Config::local(&REGIONS, &nats.url(), &database),
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    while running.consumer.handled() < count {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let monitoring_elapsed = started.elapsed();
+
+    // Steady phase: 2,000 events/s for 20 s, event time = publish time.
+    let steady = STEADY_RATE * STEADY_SECONDS;
+    let ticker_start = Instant::now();
+    for second in 0..STEADY_SECONDS {
+        let from = count + second * STEADY_RATE;
+        let batch: Vec<OutgoingEvent> = (from..from + STEADY_RATE).map(event).collect();
+        // Spread the second's events over ten 100 ms slices.
+        for slice in batch.chunks((STEADY_RATE / 10) as usize) {
+            let slice: Vec<OutgoingEvent> = slice
+                .iter()
+                .cloned()
+                .map(|mut e| {
+                    e.time = Utc::now();
+                    e
+                })
+                .collect();
+            publish(&bus.jetstream, slice.into_iter()).await;
+            let next = ticker_start
+                + Duration::from_millis(100) * (1 + (Instant::now() - ticker_start).as_millis() as u32 / 100);
+            tokio::time::sleep_until(next.into()).await;
+        }
+    }
+    while running.consumer.handled() < count + steady {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let baseline_elapsed = baseline.await.unwrap();
+    let mut client = MonitoringServiceClient::new(
+        tonic::transport::Endpoint::from_shared(format!("http://{}", running.grpc_addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap(),
+    );
+    let freshness = client
+        .get_freshness(GetFreshnessRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .regions;
+    let mut baseline_lags = baseline_lags.lock().await.clone();
+
+    println!(
+        "  baseline  bare consumer acked {count} in {:.2} s = {:.0} events/s",
+        baseline_elapsed.as_secs_f64(),
+        count as f64 / baseline_elapsed.as_secs_f64()
+    );
+    println!(
+        "  monitoring consumed {count} in {:.2} s = {:.0} events/s (ratio to baseline {:.3})",
+        monitoring_elapsed.as_secs_f64(),
+        count as f64 / monitoring_elapsed.as_secs_f64(),
+        baseline_elapsed.as_secs_f64() / monitoring_elapsed.as_secs_f64()
+    );
+    println!(
+        "  lag at {STEADY_RATE} events/s, bare consumer: p50 {:.1} ms, p99 {:.1} ms",
+        quantile(&mut baseline_lags, 0.5) * 1e3,
+        quantile(&mut baseline_lags, 0.99) * 1e3
+    );
+    for region in freshness {
+        println!(
+            "  lag at {STEADY_RATE} events/s, monitoring, {}: p50 {:.1} ms, p99 {:.1} ms (last {} events of the region)",
+            region.region,
+            region.lag_p50_seconds * 1e3,
+            region.lag_p99_seconds * 1e3,
+            jigi_monitoring::domain::freshness::LagWindow::SIZE
+        );
+    }
+    println!(
+        "  peak RSS of the benchmark process (monitoring + clients): {} MiB",
+        peak_rss_mib()
+    );
+    shutdown.cancel();
+    running.stopped().await;
+}
+
+fn peak_rss_mib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map(|kb| kb / 1024)
+        .unwrap_or(0)
+}

@@ -1,0 +1,96 @@
+//! The monitoring's settings (see [`jigi_server::config`] for where they come from).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use jigi_bus::BusConfig;
+use jigi_common::Region;
+use jigi_server::config::{ConfigError, Settings};
+
+/// Everything the monitoring needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Regions whose streams the national stream sources (`JIGI_REGIONS`,
+    /// comma-separated slugs; default all eight).
+    pub regions: Vec<Region>,
+    /// Whether each region's stream lives in the region's own JetStream
+    /// domain, on its leaf node (`JIGI_REGION_DOMAINS=true`), or on the same
+    /// server (one machine).
+    pub region_domains: bool,
+    /// Copies of the national stream on a clustered hub (`JIGI_NATIONAL_REPLICAS`, default 1).
+    pub national_replicas: usize,
+    /// gRPC listen address (`JIGI_GRPC_ADDR`, default 127.0.0.1:50054).
+    pub grpc_addr: SocketAddr,
+    /// Prometheus listen address (`JIGI_METRICS_ADDR`, default 127.0.0.1:9104).
+    pub metrics_addr: SocketAddr,
+    /// Database (`JIGI_DATABASE_URL`, default `sqlite://jigi-data/monitoring.db`).
+    pub database_url: String,
+    /// NATS of the national hub (`JIGI_NATS_URL`, `JIGI_NATS_DOMAIN`, `JIGI_NATS_CREDENTIALS`).
+    pub nats: BusConfig,
+    /// A DHIS2 mapping file replacing the built-in one (`JIGI_DHIS2_MAPPING_FILE`).
+    pub dhis2_mapping_file: Option<PathBuf>,
+    /// A region is silent after this long without an event (`JIGI_SILENCE_SECONDS`, default 3600).
+    pub silence_threshold: Duration,
+    /// How often the indicator gauges are recomputed (`JIGI_METRICS_REFRESH_SECONDS`, default 15).
+    pub metrics_refresh: Duration,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let settings = Settings::from_env()?;
+        let regions: RegionList = settings.get("regions", RegionList(Region::ALL.to_vec()))?;
+        let mut nats = BusConfig::new(
+            settings.get("nats_url", "nats://127.0.0.1:4222".to_owned())?,
+            "jigi-monitoring",
+        );
+        nats.jetstream_domain = settings.optional("nats_domain")?;
+        nats.credentials_file = settings.optional("nats_credentials")?;
+        Ok(Config {
+            regions: regions.0,
+            region_domains: settings.get("region_domains", false)?,
+            national_replicas: settings.get("national_replicas", 1)?,
+            grpc_addr: settings.get("grpc_addr", "127.0.0.1:50054".parse().expect("valid address"))?,
+            metrics_addr: settings.get("metrics_addr", "127.0.0.1:9104".parse().expect("valid address"))?,
+            database_url: settings.get("database_url", "sqlite://jigi-data/monitoring.db".to_owned())?,
+            nats,
+            dhis2_mapping_file: settings.optional("dhis2_mapping_file")?,
+            silence_threshold: Duration::from_secs(settings.get("silence_seconds", 3_600)?),
+            metrics_refresh: Duration::from_secs(settings.get("metrics_refresh_seconds", 15)?),
+        })
+    }
+
+    /// Settings for a monitoring on local ports chosen by the OS, reading
+    /// the given regions from the same server.
+    pub fn local(regions: &[Region], nats_url: &str, database_url: &str) -> Config {
+        Config {
+            regions: regions.to_vec(),
+            region_domains: false,
+            national_replicas: 1,
+            grpc_addr: "127.0.0.1:0".parse().expect("valid address"),
+            metrics_addr: "127.0.0.1:0".parse().expect("valid address"),
+            database_url: database_url.to_owned(),
+            nats: BusConfig::new(nats_url, "jigi-monitoring"),
+            dhis2_mapping_file: None,
+            silence_threshold: Duration::from_secs(3_600),
+            metrics_refresh: Duration::from_secs(15),
+        }
+    }
+}
+
+/// A comma-separated list of region slugs.
+#[derive(Debug, Clone)]
+struct RegionList(Vec<Region>);
+
+impl std::str::FromStr for RegionList {
+    type Err = jigi_common::UnknownRegion;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::parse)
+            .collect::<Result<Vec<_>, _>>()
+            .map(RegionList)
+    }
+}

@@ -1,0 +1,90 @@
+//! Prometheus metrics of the indicators and of the service itself.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+
+use jigi_server::Metrics;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RegionLabel {
+    pub region: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ComponentLabels {
+    pub region: String,
+    pub component: String,
+}
+
+/// The monitoring's own metrics, registered in the service's registry.
+#[derive(Clone)]
+pub struct MonitoringMetrics {
+    events: Family<RegionLabel, Counter>,
+    lag: Family<RegionLabel, Histogram>,
+    pub households_registered: Family<RegionLabel, Gauge>,
+    pub households_enrolled: Family<ComponentLabels, Gauge>,
+    pub amount_paid_fcfa: Family<RegionLabel, Gauge>,
+    pub flour_distributed_grams: Family<RegionLabel, Gauge>,
+    pub seconds_since_last_event: Family<RegionLabel, Gauge>,
+}
+
+impl MonitoringMetrics {
+    pub fn register(metrics: &Metrics) -> MonitoringMetrics {
+        let this = MonitoringMetrics {
+            events: Family::default(),
+            lag: Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.001, 2.0, 20))),
+            households_registered: Family::default(),
+            households_enrolled: Family::default(),
+            amount_paid_fcfa: Family::default(),
+            flour_distributed_grams: Family::default(),
+            seconds_since_last_event: Family::default(),
+        };
+        metrics.register(
+            "events_handled",
+            "Events counted into the indicators, by region",
+            this.events.clone(),
+        );
+        metrics.register(
+            "event_lag_seconds",
+            "Delay from an event's time to its effect on the indicators, by region",
+            this.lag.clone(),
+        );
+        metrics.register(
+            "households_registered",
+            "Households in the registry (all time)",
+            this.households_registered.clone(),
+        );
+        metrics.register(
+            "households_enrolled",
+            "Households enrolled today, per component",
+            this.households_enrolled.clone(),
+        );
+        metrics.register(
+            "amount_paid_fcfa",
+            "Cash transfers paid this year, FCFA",
+            this.amount_paid_fcfa.clone(),
+        );
+        metrics.register(
+            "flour_distributed_grams",
+            "Enriched flour distributed this year, grams",
+            this.flour_distributed_grams.clone(),
+        );
+        metrics.register(
+            "seconds_since_last_event",
+            "Seconds since the region's last event arrived (a silent region grows)",
+            this.seconds_since_last_event.clone(),
+        );
+        this
+    }
+
+    pub fn event_handled(&self, region: &str, lag_seconds: f64) {
+        let label = RegionLabel {
+            region: region.to_owned(),
+        };
+        self.events.get_or_create(&label).inc();
+        self.lag.get_or_create(&label).observe(lag_seconds);
+    }
+}

@@ -1,0 +1,282 @@
+//! Computing indicators from facts, for an area and a period, with an
+//! optional breakdown by region, cercle or commune.
+
+use std::collections::BTreeMap;
+
+use jigi_common::date::format_date;
+use jigi_common::{AreaLevel, Component, Period};
+use jigi_storage::sql::{self, Filter, Value};
+use sqlx::{AnyConnection, AssertSqlSafe};
+
+use crate::domain::indicators::Indicators;
+
+/// Which facts count, and how rows are grouped.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Scope {
+    /// Only facts in this area; the whole country when `None`.
+    pub area: Option<(AreaLevel, String)>,
+    /// One row per area of this level; one row for the whole scope when `None`.
+    pub breakdown: Option<AreaLevel>,
+}
+
+impl Scope {
+    /// The SQL expression a row is grouped by (the row's area code).
+    fn group(&self) -> &'static str {
+        match self.breakdown {
+            None | Some(AreaLevel::Village) => "''",
+            Some(AreaLevel::Region) => "region",
+            Some(AreaLevel::Cercle) => "cercle",
+            Some(AreaLevel::Commune) => "commune",
+        }
+    }
+
+    /// A filter with the area condition, if any.
+    fn filter(&self) -> Filter {
+        let mut filter = Filter::new();
+        if let Some((level, code)) = &self.area {
+            let condition = match level {
+                AreaLevel::Region => "region = {}",
+                AreaLevel::Cercle => "cercle = {}",
+                AreaLevel::Commune | AreaLevel::Village => "commune = {}",
+            };
+            filter.add(condition, Value::Text(code.clone()));
+        }
+        filter
+    }
+
+    /// The area code of a whole-scope row.
+    fn key(&self, group: String) -> String {
+        if self.breakdown.is_none() {
+            self.area.as_ref().map(|(_, code)| code.clone()).unwrap_or_default()
+        } else {
+            group
+        }
+    }
+}
+
+type Rows = BTreeMap<String, Indicators>;
+
+/// Indicators for `period` in `scope`, keyed by area code ("" for the whole country).
+pub async fn compute(conn: &mut AnyConnection, scope: &Scope, period: Period) -> Result<Rows, sqlx::Error> {
+    let start = format_date(period.start());
+    let end = format_date(period.end());
+    let mut rows = Rows::new();
+    let g = scope.group();
+
+    // Households registered up to the end, and during the period.
+    let mut filter = scope.filter();
+    filter.add("registered_on <= {}", Value::Text(end.clone()));
+    for (area, count) in counts(conn, &format!("SELECT {g}, COUNT(*) FROM facts_households"), &filter).await? {
+        rows.entry(scope.key(area)).or_default().households_registered = count;
+    }
+    filter.add("registered_on >= {}", Value::Text(start.clone()));
+    for (area, count) in counts(conn, &format!("SELECT {g}, COUNT(*) FROM facts_households"), &filter).await? {
+        rows.entry(scope.key(area)).or_default().households_registered_in_period = count;
+    }
+
+    // Enrolled at the end: each household's latest enrolment fact on or
+    // before the end says whether it is in.
+    let mut filter = scope.filter();
+    filter.add("effective_on <= {}", Value::Text(end.clone()));
+    let latest = format!(
+        "SELECT area, component, COUNT(*) FROM (SELECT {g} AS area, component, kind, ROW_NUMBER() OVER \
+         (PARTITION BY household_id, component ORDER BY effective_on DESC, event_time DESC) AS latest \
+         FROM facts_enrolment_events{}) facts WHERE latest = 1 AND kind = 'enrolled' GROUP BY area, component",
+        filter.where_sql()
+    );
+    for (area, component, count) in component_counts(conn, &latest, filter.values()).await? {
+        if let Some(component) = Component::from_code(&component) {
+            rows.entry(scope.key(area))
+                .or_default()
+                .enrolled
+                .insert(component, count);
+        }
+    }
+
+    // Exits during the period.
+    let mut filter = scope.filter();
+    filter.add("kind = {}", Value::Text("exited".into()));
+    filter.add("effective_on >= {}", Value::Text(start.clone()));
+    filter.add("effective_on <= {}", Value::Text(end.clone()));
+    let exits = format!(
+        "SELECT {g}, component, COUNT(*) FROM facts_enrolment_events{} GROUP BY 1, 2",
+        filter.where_sql()
+    );
+    for (area, component, count) in component_counts(conn, &exits, filter.values()).await? {
+        if let Some(component) = Component::from_code(&component) {
+            rows.entry(scope.key(area)).or_default().exits.insert(component, count);
+        }
+    }
+
+    payments(conn, scope, &start, &end, &mut rows).await?;
+    outstanding(conn, scope, period, &mut rows).await?;
+    nutrition(conn, scope, &start, &end, &mut rows).await?;
+    Ok(rows)
+}
+
+async fn payments(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    start: &str,
+    end: &str,
+    rows: &mut Rows,
+) -> Result<(), sqlx::Error> {
+    let g = scope.group();
+    let mut filter = scope.filter();
+    filter.add("occurred_on >= {}", Value::Text(start.to_owned()));
+    filter.add("occurred_on <= {}", Value::Text(end.to_owned()));
+    let statement = format!(
+        "SELECT {g}, \
+         COUNT(DISTINCT CASE WHEN outcome = 'paid' THEN household_id END), \
+         CAST(COALESCE(SUM(CASE WHEN outcome = 'paid' THEN amount ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN outcome = 'paid' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN outcome = 'failed' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN outcome = 'not_collected' THEN 1 ELSE 0 END), 0) AS BIGINT) \
+         FROM facts_payments{} GROUP BY 1",
+        filter.where_sql()
+    );
+    let query = sql::bind_values(sqlx::query(AssertSqlSafe(statement)), filter.values());
+    for row in query.fetch_all(&mut *conn).await? {
+        use sqlx::Row;
+        let indicators = rows.entry(scope.key(row.try_get(0)?)).or_default();
+        indicators.households_paid = row.try_get(1)?;
+        indicators.amount_paid = row.try_get(2)?;
+        indicators.payments_made = row.try_get(3)?;
+        indicators.payments_failed = row.try_get(4)?;
+        indicators.payments_not_collected = row.try_get(5)?;
+    }
+    Ok(())
+}
+
+/// What the cycles of the period approved and have not paid yet. Cycles are
+/// regional, so this is computed for the country and per region only.
+async fn outstanding(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    period: Period,
+    rows: &mut Rows,
+) -> Result<(), sqlx::Error> {
+    let regional = matches!(scope.area, None | Some((AreaLevel::Region, _)))
+        && matches!(scope.breakdown, None | Some(AreaLevel::Region));
+    if !regional {
+        return Ok(());
+    }
+    let quarters: Vec<String> = match period {
+        Period::Quarter { .. } => vec![period.to_string()],
+        Period::Year(year) => (1..=4).map(|q| format!("{year}Q{q}")).collect(),
+    };
+    let mut values = Vec::new();
+    let mut conditions = vec!["c.status <> 'cancelled'".to_owned()];
+    if let Some((_, region)) = &scope.area {
+        values.push(Value::Text(region.clone()));
+        conditions.push(format!("c.region = ${}", values.len()));
+    }
+    let mut in_period = Vec::new();
+    for quarter in quarters {
+        values.push(Value::Text(quarter));
+        in_period.push(format!("${}", values.len()));
+    }
+    conditions.push(format!("c.period IN ({})", in_period.join(", ")));
+    let group = if scope.breakdown == Some(AreaLevel::Region) {
+        "c.region"
+    } else {
+        "''"
+    };
+    let statement = format!(
+        "SELECT {group}, CAST(COALESCE(SUM(CASE WHEN unpaid > 0 THEN unpaid ELSE 0 END), 0) AS BIGINT) FROM          (SELECT c.region, c.expected_amount - (SELECT COALESCE(SUM(p.amount), 0) FROM facts_payments p          WHERE p.cycle_id = c.cycle_id AND p.outcome = 'paid') AS unpaid FROM facts_cycles c WHERE {}) c GROUP BY 1",
+        conditions.join(" AND ")
+    );
+    for (area, amount) in counts_raw(conn, &statement, &values).await? {
+        rows.entry(scope.key(area)).or_default().amount_outstanding = amount;
+    }
+    Ok(())
+}
+
+async fn nutrition(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    start: &str,
+    end: &str,
+    rows: &mut Rows,
+) -> Result<(), sqlx::Error> {
+    let g = scope.group();
+    let mut filter = scope.filter();
+    filter.add("distributed_on >= {}", Value::Text(start.to_owned()));
+    filter.add("distributed_on <= {}", Value::Text(end.to_owned()));
+    let reached = format!(
+        "SELECT {g}, beneficiary_group, COUNT(DISTINCT member_id) FROM facts_distributions{} GROUP BY 1, 2",
+        filter.where_sql()
+    );
+    for (area, group, count) in component_counts(conn, &reached, filter.values()).await? {
+        let indicators = rows.entry(scope.key(area)).or_default();
+        match group.as_str() {
+            "child" => indicators.pnp_children_reached = count,
+            "pregnant" => indicators.pnp_pregnant_women_reached = count,
+            "lactating" => indicators.pnp_lactating_women_reached = count,
+            _ => {}
+        }
+    }
+    let totals = format!(
+        "SELECT {g}, CAST(COALESCE(SUM(grams), 0) AS BIGINT), COUNT(DISTINCT commune) FROM facts_distributions{} GROUP BY 1",
+        filter.where_sql()
+    );
+    let query = sql::bind_values(sqlx::query(AssertSqlSafe(totals)), filter.values());
+    for row in query.fetch_all(&mut *conn).await? {
+        use sqlx::Row;
+        let indicators = rows.entry(scope.key(row.try_get(0)?)).or_default();
+        indicators.flour_distributed_grams = row.try_get(1)?;
+        indicators.pilot_communes_covered = row.try_get(2)?;
+    }
+
+    // Stock at the end: each warehouse's last report up to the end of the period.
+    let mut filter = scope.filter();
+    filter.add("event_time <= {}", Value::Text(format!("{end}T23:59:59.999999Z")));
+    let stock = format!(
+        "SELECT area, CAST(COALESCE(SUM(on_hand_grams), 0) AS BIGINT) FROM (SELECT {g} AS area, on_hand_grams, \
+         ROW_NUMBER() OVER (PARTITION BY warehouse_id ORDER BY event_time DESC, event_id DESC) AS latest \
+         FROM facts_stock{}) facts WHERE latest = 1 GROUP BY area",
+        filter.where_sql()
+    );
+    for (area, grams) in counts_raw(conn, &stock, filter.values()).await? {
+        rows.entry(scope.key(area)).or_default().stock_on_hand_grams = grams;
+    }
+    Ok(())
+}
+
+/// `SELECT area, n … WHERE <filter> GROUP BY 1` as pairs.
+async fn counts(conn: &mut AnyConnection, select: &str, filter: &Filter) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    counts_raw(
+        conn,
+        &format!("{select}{} GROUP BY 1", filter.where_sql()),
+        filter.values(),
+    )
+    .await
+}
+
+async fn counts_raw(
+    conn: &mut AnyConnection,
+    statement: &str,
+    values: &[Value],
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    let query = sql::bind_values(sqlx::query(AssertSqlSafe(statement.to_owned())), values);
+    let mut pairs = Vec::new();
+    for row in query.fetch_all(conn).await? {
+        use sqlx::Row;
+        pairs.push((row.try_get(0)?, row.try_get(1)?));
+    }
+    Ok(pairs)
+}
+
+async fn component_counts(
+    conn: &mut AnyConnection,
+    statement: &str,
+    values: &[Value],
+) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+    let query = sql::bind_values(sqlx::query(AssertSqlSafe(statement.to_owned())), values);
+    let mut triples = Vec::new();
+    for row in query.fetch_all(conn).await? {
+        use sqlx::Row;
+        triples.push((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?));
+    }
+    Ok(triples)
+}

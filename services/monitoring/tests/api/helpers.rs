@@ -1,0 +1,208 @@
+//! `spawn_app()`: a monitoring of its own for each test, reading the
+//! national stream of a real nats-server, and ways to feed it events.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use jigi_bus::inbox::ConsumerStats;
+use jigi_bus::{Bus, BusConfig, DomainEvent, OutgoingEvent, streams};
+use jigi_common::Region;
+use jigi_monitoring::{Config, Running, start};
+use jigi_proto::common::{Component, Location, Period};
+use jigi_proto::events as ev;
+use jigi_proto::monitoring::monitoring_service_client::MonitoringServiceClient;
+use jigi_proto::monitoring::*;
+pub use jigi_testkit::eventually;
+use jigi_testkit::{NatsServer, TempDir, connect_channel, sqlite_url};
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+pub const WAIT: Duration = Duration::from_secs(30);
+pub const REGIONS: [Region; 2] = [Region::Sikasso, Region::Mopti];
+
+pub struct TestApp {
+    pub nats: NatsServer,
+    pub client: MonitoringServiceClient<Channel>,
+    pub running: Option<Running>,
+    pub shutdown: CancellationToken,
+    pub bus: Bus,
+    pub dir: TempDir,
+    published: u64,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let nats = NatsServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let bus = Bus::connect(&BusConfig::new(nats.url(), "test-producer"))
+        .await
+        .unwrap();
+    for region in REGIONS {
+        streams::ensure_region_stream(&bus.jetstream, region).await.unwrap();
+    }
+    let mut config = Config::local(&REGIONS, &nats.url(), &sqlite_url(dir.path(), "monitoring"));
+    adjust(&mut config);
+    let shutdown = CancellationToken::new();
+    let running = start(config, shutdown.clone()).await.expect("monitoring starts");
+    let client = MonitoringServiceClient::new(connect_channel(running.grpc_addr).await);
+    TestApp {
+        nats,
+        client,
+        running: Some(running),
+        shutdown,
+        bus,
+        dir,
+        published: 0,
+    }
+}
+
+impl TestApp {
+    pub fn consumer(&self) -> Arc<ConsumerStats> {
+        self.running.as_ref().unwrap().consumer.clone()
+    }
+
+    /// Publishes an event to its region's stream, as a regional service's
+    /// relay would, with the event time given.
+    pub async fn publish<M: DomainEvent>(
+        &mut self,
+        region: Region,
+        about: &str,
+        message: &M,
+        at: DateTime<Utc>,
+    ) -> OutgoingEvent {
+        let mut event = OutgoingEvent::new(region, about, message);
+        event.time = at;
+        self.publish_event(&event, &event.id).await;
+        event
+    }
+
+    /// Publishes `event` with a given `Nats-Msg-Id` (another ID than the
+    /// event's own makes JetStream store a repeat, as a republish after the
+    /// duplicate window would).
+    pub async fn publish_event(&mut self, event: &OutgoingEvent, message_id: &str) {
+        let mut headers = event.headers();
+        headers.insert("Nats-Msg-Id", message_id);
+        self.bus
+            .jetstream
+            .publish_with_headers(event.subject.clone(), headers, event.payload.clone().into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        self.published += 1;
+    }
+
+    /// Waits until the monitoring has processed every message published so far.
+    pub async fn settled(&self) {
+        let stats = self.consumer();
+        let expected = self.published;
+        eventually(WAIT, &format!("monitoring to process {expected} messages"), || {
+            let stats = stats.clone();
+            async move { (stats.handled() + stats.duplicates() + stats.rejected() >= expected).then_some(()) }
+        })
+        .await;
+    }
+
+    /// Restarts the monitoring on the same database (`fresh`: on a new one).
+    pub async fn restart(&mut self, fresh: bool) {
+        self.shutdown.cancel();
+        self.running.take().unwrap().stopped().await;
+        let name = if fresh { "rebuilt" } else { "monitoring" };
+        let config = Config::local(&REGIONS, &self.nats.url(), &sqlite_url(self.dir.path(), name));
+        self.shutdown = CancellationToken::new();
+        let running = start(config, self.shutdown.clone()).await.unwrap();
+        self.client = MonitoringServiceClient::new(connect_channel(running.grpc_addr).await);
+        self.running = Some(running);
+    }
+
+    pub async fn indicators(&mut self, area: &str, period: &str, breakdown: Breakdown) -> Vec<IndicatorRow> {
+        self.client
+            .get_indicators(GetIndicatorsRequest {
+                area: area.into(),
+                period: Some(Period { code: period.into() }),
+                breakdown: breakdown as i32,
+            })
+            .await
+            .expect("indicators")
+            .into_inner()
+            .rows
+    }
+
+    /// The single row for an area (the whole country when empty).
+    pub async fn totals(&mut self, area: &str, period: &str) -> Indicators {
+        let rows = self.indicators(area, period, Breakdown::Unspecified).await;
+        assert_eq!(rows.len(), 1);
+        rows[0].indicators.clone().unwrap()
+    }
+}
+
+pub fn at(text: &str) -> DateTime<Utc> {
+    text.parse().unwrap()
+}
+
+pub fn location(commune: &str) -> Location {
+    let parts: Vec<&str> = commune.split('.').collect();
+    Location {
+        region: parts[0].into(),
+        cercle: format!("{}.{}", parts[0], parts[1]),
+        commune: commune.into(),
+        village: String::new(),
+    }
+}
+
+pub fn registered(household: &str, commune: &str, on: &str) -> ev::HouseholdRegistered {
+    ev::HouseholdRegistered {
+        household_id: household.into(),
+        location: Some(location(commune)),
+        members: Vec::new(),
+        pmt: Some(ev::PmtResult {
+            score: 20.0,
+            eligible: true,
+        }),
+        registered_on: on.into(),
+    }
+}
+
+pub fn enrolled(household: &str, commune: &str, component: Component, on: &str) -> ev::HouseholdEnrolled {
+    ev::HouseholdEnrolled {
+        household_id: household.into(),
+        component: component as i32,
+        enrolled_on: on.into(),
+        location: Some(location(commune)),
+        size: 5,
+        committee_override: false,
+    }
+}
+
+pub fn exited(household: &str, commune: &str, component: Component, on: &str) -> ev::HouseholdExited {
+    ev::HouseholdExited {
+        household_id: household.into(),
+        component: component as i32,
+        exited_on: on.into(),
+        reason: ev::HouseholdExitReason::Graduated as i32,
+        location: Some(location(commune)),
+    }
+}
+
+/// The enrolled count of a component in a row.
+pub fn enrolled_in(indicators: &Indicators, component: Component) -> i64 {
+    indicators
+        .enrolled
+        .iter()
+        .find(|c| c.component == component as i32)
+        .map(|c| c.households)
+        .unwrap_or(0)
+}
+
+pub fn exits_from(indicators: &Indicators, component: Component) -> i64 {
+    indicators
+        .exits
+        .iter()
+        .find(|c| c.component == component as i32)
+        .map(|c| c.households)
+        .unwrap_or(0)
+}

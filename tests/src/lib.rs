@@ -1,0 +1,212 @@
+//! End-to-end tests across regions, on loopback, with real `nats-server`
+//! processes started from the deployment's own files:
+//!
+//! - the hub runs `deploy/nats/accounts.conf` (every user and permission of
+//!   the real deployment) with a single-node JetStream in domain `national`
+//!   and a leaf-node listener;
+//! - each region runs `deploy/nats/leaf.conf` exactly as deployed, with the
+//!   environment a Kubernetes pod or a systemd unit would give it.
+//!
+//! So what the tests prove (sourcing across domains, a cut link, the
+//! permissions) is proved of the files that are deployed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use async_nats::jetstream;
+use jigi_bus::streams::RegionSource;
+use jigi_bus::{Bus, BusConfig};
+use jigi_common::Region;
+use jigi_localnats::{Launch, NatsProcess, free_port};
+
+/// The repository's `deploy/` folder.
+pub fn deploy_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy")
+}
+
+/// The users of `deploy/nats/accounts.conf` other than the regions'.
+pub const HUB_USERS: [&str; 4] = ["national", "monitoring", "partner_dhis2", "sys"];
+
+/// Fresh random passwords for every user of the hub and for the regions'
+/// services, given to the servers as the environment variables their
+/// configuration names (`JIGI_NATS_PASSWORD_<USER>`).
+#[derive(Debug, Clone)]
+pub struct Passwords(BTreeMap<String, String>);
+
+impl Passwords {
+    pub fn random() -> Passwords {
+        let users = HUB_USERS
+            .iter()
+            .map(|user| user.to_string())
+            .chain(Region::ALL.iter().map(|region| region.slug().to_owned()))
+            .chain(["services".to_owned()]);
+        Passwords(
+            users
+                // A letter first: nats-server parses an environment
+                // variable's value as a configuration value, and a password
+                // of digits first would read as a number (see README).
+                .map(|user| (user, format!("j{}", uuid::Uuid::new_v4().simple())))
+                .collect(),
+        )
+    }
+
+    pub fn of(&self, user: &str) -> &str {
+        &self.0[user]
+    }
+
+    /// `JIGI_NATS_PASSWORD_<USER>` for every hub user.
+    pub fn hub_env(&self) -> Vec<(String, String)> {
+        self.0
+            .iter()
+            .filter(|(user, _)| *user != "services")
+            .map(|(user, password)| {
+                (
+                    format!("JIGI_NATS_PASSWORD_{}", user.to_ascii_uppercase()),
+                    password.clone(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// The national hub (single node, for tests) with the deployment's users.
+pub struct Hub {
+    pub server: NatsProcess,
+    /// Where leaf nodes connect.
+    pub leaf_port: u16,
+    pub passwords: Passwords,
+}
+
+impl Hub {
+    /// Starts the hub in `dir`.
+    pub async fn start(dir: &Path, passwords: &Passwords) -> Hub {
+        std::fs::create_dir_all(dir).expect("hub dir");
+        std::fs::copy(deploy_dir().join("nats/accounts.conf"), dir.join("accounts.conf"))
+            .expect("deploy/nats/accounts.conf is readable");
+        let leaf_port = free_port();
+        let launch = Launch {
+            port: free_port(),
+            env: passwords.hub_env(),
+            probe_user: Some(("national".into(), passwords.of("national").into())),
+        };
+        let server = NatsProcess::start_with(dir, launch, |port, store| {
+            format!(
+                "server_name: hub_{port}\n\
+                 listen: 127.0.0.1:{port}\n\
+                 jetstream {{ domain: national, store_dir: {store:?} }}\n\
+                 leafnodes {{ listen: 127.0.0.1:{leaf_port} }}\n\
+                 include \"accounts.conf\"\n"
+            )
+        })
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+        Hub {
+            server,
+            leaf_port,
+            passwords: passwords.clone(),
+        }
+    }
+
+    /// `nats://user:password@127.0.0.1:<port>` for a user of accounts.conf.
+    pub fn url_as(&self, user: &str) -> String {
+        format!(
+            "nats://{user}:{}@127.0.0.1:{}",
+            self.passwords.of(user),
+            self.server.port()
+        )
+    }
+
+    /// A connection as `user`, in the hub's own JetStream domain.
+    pub async fn connect_as(&self, user: &str) -> Bus {
+        Bus::connect(&BusConfig::new(self.url_as(user), format!("test-{user}")))
+            .await
+            .expect("connects to the hub")
+    }
+}
+
+/// A region's leaf node, run from `deploy/nats/leaf.conf` as deployed.
+pub struct Leaf {
+    pub region: Region,
+    pub server: NatsProcess,
+    pub passwords: Passwords,
+}
+
+impl Leaf {
+    /// Starts the leaf node of `region` in `dir`, linked to `hub_leaf_port`.
+    pub async fn start(dir: &Path, region: Region, hub_leaf_port: u16, passwords: &Passwords) -> Leaf {
+        let config =
+            std::fs::read_to_string(deploy_dir().join("nats/leaf.conf")).expect("deploy/nats/leaf.conf is readable");
+        let port = free_port();
+        let env = vec![
+            ("JIGI_REGION".to_owned(), region.slug().to_owned()),
+            ("JIGI_NATS_SERVER_NAME".to_owned(), format!("{region}-leaf-{port}")),
+            ("JIGI_NATS_LISTEN".to_owned(), format!("127.0.0.1:{port}")),
+            ("JIGI_NATS_HTTP".to_owned(), format!("127.0.0.1:{}", free_port())),
+            (
+                "JIGI_NATS_STORE_DIR".to_owned(),
+                dir.join("jetstream").display().to_string(),
+            ),
+            (
+                "JIGI_NATS_HUB_URL".to_owned(),
+                format!(
+                    "nats-leaf://{region}:{}@127.0.0.1:{hub_leaf_port}",
+                    passwords.of(region.slug())
+                ),
+            ),
+            (
+                "JIGI_NATS_SERVICES_PASSWORD".to_owned(),
+                passwords.of("services").to_owned(),
+            ),
+        ];
+        let launch = Launch {
+            port,
+            env,
+            probe_user: Some(("services".into(), passwords.of("services").into())),
+        };
+        let server = NatsProcess::start_with(dir, launch, |_, _| config)
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+        Leaf {
+            region,
+            server,
+            passwords: passwords.clone(),
+        }
+    }
+
+    /// The URL the region's services use: `nats://services:PASSWORD@…`.
+    pub fn services_url(&self) -> String {
+        format!(
+            "nats://services:{}@127.0.0.1:{}",
+            self.passwords.of("services"),
+            self.server.port()
+        )
+    }
+
+    /// A connection as the region's services, in the region's domain.
+    pub async fn connect(&self) -> Bus {
+        let mut config = BusConfig::new(self.services_url(), format!("test-{}", self.region));
+        config.jetstream_domain = Some(self.region.slug().to_owned());
+        Bus::connect(&config).await.expect("connects to the leaf node")
+    }
+}
+
+/// The national stream's sources for leaf-node regions.
+pub fn domain_sources(regions: &[Region]) -> Vec<RegionSource> {
+    RegionSource::leaf_nodes(regions)
+}
+
+/// The `ce-id` of every message of `stream`, in order.
+pub async fn event_ids(js: &jetstream::Context, stream: &str) -> Vec<String> {
+    jigi_testkit::read_stream(js, stream)
+        .await
+        .iter()
+        .map(|message| {
+            message
+                .headers
+                .as_ref()
+                .and_then(|headers| headers.get("ce-id"))
+                .map(|id| id.as_str().to_owned())
+                .expect("every event has a ce-id")
+        })
+        .collect()
+}
