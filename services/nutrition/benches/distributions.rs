@@ -210,7 +210,11 @@ async fn run() {
     let stored = started.elapsed();
     let stored_peak = peak_rss_mib();
     drop(answers);
-    assert_eq!((recorded, refused), (plan.distributions as i64, 0), "every line recorded");
+    assert_eq!(
+        (recorded, refused),
+        (plan.distributions as i64, 0),
+        "every line recorded"
+    );
     while jigi_bus::outbox::pending(&running.database).await.unwrap() > 0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -240,7 +244,9 @@ async fn run() {
     // The books balance.
     let started = Instant::now();
     let report = client
-        .get_round_report(pn::GetRoundReportRequest { round_id: round.clone() })
+        .get_round_report(pn::GetRoundReportRequest {
+            round_id: round.clone(),
+        })
         .await
         .unwrap()
         .into_inner()
@@ -249,7 +255,11 @@ async fn run() {
     let total = report.total.unwrap();
     let mut conn = running.database.pool().acquire().await.unwrap();
     let ledger = jigi_nutrition::storage::stock::ledger_check(&mut conn).await.unwrap();
-    assert!(ledger.iter().all(|(_, _, on_hand, moved)| on_hand == moved && *on_hand >= 0));
+    assert!(
+        ledger
+            .iter()
+            .all(|(_, _, on_hand, moved)| on_hand == moved && *on_hand >= 0)
+    );
     assert_eq!(total.reached.unwrap().total, plan.distributions as i64);
     println!(
         "  check     round report in {:.2} s: planned {}, reached {}, {:.1} t distributed, {:.1} t left; \
@@ -263,7 +273,9 @@ async fn run() {
     drop(conn);
     shutdown.cancel();
     running.stopped().await;
-    let size = std::fs::metadata(dir.path().join("nutrition.db")).map(|m| m.len()).unwrap_or(0);
+    let size = std::fs::metadata(dir.path().join("nutrition.db"))
+        .map(|m| m.len())
+        .unwrap_or(0);
     println!("  database  {} MiB", size / (1024 * 1024));
 }
 
@@ -373,6 +385,7 @@ async fn baseline(database: &Database, plan: &Plan) -> Duration {
                             lot_number: "LOT-BASELINE".into(),
                             grams,
                         }],
+                        stock_after: 0,
                     }
                 })
                 .collect();
@@ -436,7 +449,10 @@ async fn prepare_round(client: &mut NutritionServiceClient<tonic::transport::Cha
             })
             .await
             .unwrap();
-        for (lot, days, grams) in [("A", 200, per_warehouse / 2), ("B", 400, per_warehouse - per_warehouse / 2 + 1_000_000)] {
+        for (lot, days, grams) in [
+            ("A", 200, per_warehouse / 2),
+            ("B", 400, per_warehouse - per_warehouse / 2 + 1_000_000),
+        ] {
             client
                 .receive_stock(pn::ReceiveStockRequest {
                     request_id: format!("receipt-{w}-{lot}"),

@@ -95,6 +95,7 @@ pub fn ration_distributed(round: &Round, distribution: &Distribution) -> Outgoin
                     grams: d.grams,
                 })
                 .collect(),
+            stock_on_hand_grams: distribution.stock_after,
         },
     )
 }

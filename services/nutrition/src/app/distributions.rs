@@ -309,6 +309,7 @@ impl Nutrition {
                     distributed_on: line.on,
                     location: household.location.clone(),
                     draws,
+                    stock_after: book.total(),
                 };
                 received.insert(line.member_id, distribution.distribution_id.clone());
                 Ok(distribution)

@@ -155,6 +155,8 @@ pub struct Distribution {
     pub location: Location,
     /// The lots the flour came from, earliest expiry first.
     pub draws: Vec<Draw>,
+    /// Grams the warehouse holds once this ration is taken (all lots).
+    pub stock_after: i64,
 }
 
 /// People counted by group.

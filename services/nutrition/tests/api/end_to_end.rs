@@ -167,6 +167,7 @@ async fn registered_members_become_eligible_and_a_distributed_round_adds_up() {
     let quarter = jigi_common::Period::quarter_of(chrono::Utc::now().date_naive()).to_string();
     let mut reached = BTreeSet::new();
     let mut grams = 0;
+    let mut stock_after = Vec::new();
     for event in events.iter().filter(|e| e.is::<ev::RationDistributed>()) {
         assert_eq!(event.subject, "jigi.segou.nutrition.ration.distributed");
         let ration: ev::RationDistributed = event.decode().unwrap();
@@ -186,10 +187,20 @@ async fn registered_members_become_eligible_and_a_distributed_round_adds_up() {
         assert_eq!(ration.group, expected[&ration.member_id] as i32);
         assert!(!ration.household_id.is_empty());
         grams += ration.grams;
+        stock_after.push(ration.stock_on_hand_grams);
         reached.insert(ration.member_id);
     }
     assert_eq!(grams, expected_grams);
     assert_eq!(reached, expected.keys().cloned().collect());
+    assert!(
+        stock_after.windows(2).all(|w| w[0] > w[1]),
+        "in recording order, each ration leaves less: {stock_after:?}"
+    );
+    assert_eq!(
+        stock_after.last(),
+        Some(&(70_000 - expected_grams)),
+        "the last one gives the stock on hand"
+    );
     let closing: ev::RoundClosed = events
         .iter()
         .find(|e| e.is::<ev::RoundClosed>())
