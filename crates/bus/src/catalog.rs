@@ -84,6 +84,12 @@ catalog! {
     PaymentMade => "payments", "payment", "made";
     PaymentFailed => "payments", "payment", "failed";
     PaymentNotCollected => "payments", "payment", "not_collected";
+    RoundOpened => "nutrition", "round", "opened";
+    RoundClosed => "nutrition", "round", "closed";
+    RationDistributed => "nutrition", "ration", "distributed";
+    StockReceived => "nutrition", "stock", "received";
+    StockTransferred => "nutrition", "stock", "transferred";
+    StockLost => "nutrition", "stock", "lost";
 }
 
 #[cfg(test)]

@@ -34,11 +34,16 @@ pub mod jigi {
             tonic::include_proto!("jigi.payments.v1");
         }
     }
+    pub mod nutrition {
+        pub mod v1 {
+            tonic::include_proto!("jigi.nutrition.v1");
+        }
+    }
 }
 
 pub use jigi::{
-    common::v1 as common, events::v1 as events, monitoring::v1 as monitoring, payments::v1 as payments,
-    registry::v1 as registry,
+    common::v1 as common, events::v1 as events, monitoring::v1 as monitoring, nutrition::v1 as nutrition,
+    payments::v1 as payments, registry::v1 as registry,
 };
 
 /// The encoded `FileDescriptorSet` of every Jigi proto and its imports, for

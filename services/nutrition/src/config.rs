@@ -1,0 +1,59 @@
+//! The nutrition service's settings (see [`jigi_server::config`] for where they come from).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use jigi_bus::BusConfig;
+use jigi_common::Region;
+use jigi_server::config::{ConfigError, Settings};
+
+/// Everything the nutrition service needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The region this service serves (`JIGI_REGION`).
+    pub region: Region,
+    /// gRPC listen address (`JIGI_GRPC_ADDR`, default 127.0.0.1:50053; port 0 picks one).
+    pub grpc_addr: SocketAddr,
+    /// Prometheus listen address (`JIGI_METRICS_ADDR`, default 127.0.0.1:9103).
+    pub metrics_addr: SocketAddr,
+    /// Database (`JIGI_DATABASE_URL`, default `sqlite://jigi-data/nutrition-<region>.db`).
+    pub database_url: String,
+    /// NATS (`JIGI_NATS_URL`, `JIGI_NATS_DOMAIN`, `JIGI_NATS_CREDENTIALS`).
+    pub nats: BusConfig,
+    /// A geography reference file replacing the built-in one (`JIGI_GEOGRAPHY_FILE`).
+    pub geography_file: Option<PathBuf>,
+}
+
+impl Config {
+    /// Reads the settings; unset ones take their defaults.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let settings = Settings::from_env()?;
+        let region: Region = settings.get("region", Region::Sikasso)?;
+        let mut nats = BusConfig::new(
+            settings.get("nats_url", "nats://127.0.0.1:4222".to_owned())?,
+            format!("jigi-nutrition-{region}"),
+        );
+        nats.jetstream_domain = settings.optional("nats_domain")?;
+        nats.credentials_file = settings.optional("nats_credentials")?;
+        Ok(Config {
+            region,
+            grpc_addr: settings.get("grpc_addr", "127.0.0.1:50053".parse().expect("valid address"))?,
+            metrics_addr: settings.get("metrics_addr", "127.0.0.1:9103".parse().expect("valid address"))?,
+            database_url: settings.get("database_url", format!("sqlite://jigi-data/nutrition-{region}.db"))?,
+            nats,
+            geography_file: settings.optional("geography_file")?,
+        })
+    }
+
+    /// Settings for a nutrition service on local ports chosen by the OS.
+    pub fn local(region: Region, nats_url: &str, database_url: &str) -> Config {
+        Config {
+            region,
+            grpc_addr: "127.0.0.1:0".parse().expect("valid address"),
+            metrics_addr: "127.0.0.1:0".parse().expect("valid address"),
+            database_url: database_url.to_owned(),
+            nats: BusConfig::new(nats_url, format!("jigi-nutrition-{region}")),
+            geography_file: None,
+        }
+    }
+}
