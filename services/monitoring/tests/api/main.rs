@@ -8,3 +8,4 @@ mod budget;
 mod end_to_end;
 mod exactness;
 mod exports;
+mod programme_year;
