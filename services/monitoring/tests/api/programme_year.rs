@@ -32,18 +32,12 @@ fn totals(count: i64) -> Option<ev::PaymentTotals> {
     })
 }
 
-/// One quarter's cycle in a region: `paid` households paid, `failed` failed,
-/// `uncollected` not collected, out of `paid + failed + uncollected` approved.
-async fn pay_quarter(
-    app: &mut TestApp,
-    region: Region,
-    commune: &str,
-    quarter: &str,
-    paid: i64,
-    failed: i64,
-    uncollected: i64,
-    on: &str,
-) {
+/// How a quarter's cycle went: households paid, failed, not collected.
+struct Results(i64, i64, i64);
+
+/// One quarter's cycle in a region; every approved household gets a result.
+async fn pay_quarter(app: &mut TestApp, region: Region, commune: &str, quarter: &str, results: Results, on: &str) {
+    let Results(paid, failed, uncollected) = results;
     let id = format!("{}-{quarter}", region.slug());
     let approved = paid + failed + uncollected;
     let time: DateTime<Utc> = at(&format!("{on}T08:00:00Z"));
@@ -128,12 +122,44 @@ async fn ration(app: &mut TestApp, member: &str, group: ev::BeneficiaryGroup, gr
 async fn a_programme_year_replayed_from_events_gives_exact_indicators() {
     let mut app = spawn_app().await;
     // Cash transfers: Sikasso pays every quarter, Mopti in Q1 and Q4.
-    pay_quarter(&mut app, Region::Sikasso, FINKOLO, "2018Q1", 90, 7, 3, "2018-02-15").await;
-    pay_quarter(&mut app, Region::Sikasso, FINKOLO, "2018Q2", 95, 5, 0, "2018-05-15").await;
-    pay_quarter(&mut app, Region::Sikasso, FINKOLO, "2018Q3", 80, 10, 10, "2018-08-15").await;
-    pay_quarter(&mut app, Region::Sikasso, FINKOLO, "2018Q4", 60, 0, 0, "2018-11-15").await;
-    pay_quarter(&mut app, Region::Mopti, SIO, "2018Q1", 40, 0, 10, "2018-03-01").await;
-    pay_quarter(&mut app, Region::Mopti, SIO, "2018Q4", 30, 0, 0, "2018-12-01").await;
+    pay_quarter(
+        &mut app,
+        Region::Sikasso,
+        FINKOLO,
+        "2018Q1",
+        Results(90, 7, 3),
+        "2018-02-15",
+    )
+    .await;
+    pay_quarter(
+        &mut app,
+        Region::Sikasso,
+        FINKOLO,
+        "2018Q2",
+        Results(95, 5, 0),
+        "2018-05-15",
+    )
+    .await;
+    pay_quarter(
+        &mut app,
+        Region::Sikasso,
+        FINKOLO,
+        "2018Q3",
+        Results(80, 10, 10),
+        "2018-08-15",
+    )
+    .await;
+    pay_quarter(
+        &mut app,
+        Region::Sikasso,
+        FINKOLO,
+        "2018Q4",
+        Results(60, 0, 0),
+        "2018-11-15",
+    )
+    .await;
+    pay_quarter(&mut app, Region::Mopti, SIO, "2018Q1", Results(40, 0, 10), "2018-03-01").await;
+    pay_quarter(&mut app, Region::Mopti, SIO, "2018Q4", Results(30, 0, 0), "2018-12-01").await;
     // Flour: 100 kg received, then rations in Q3 and Q4.
     let received = ev::StockReceived {
         warehouse_id: "w-finkolo".into(),
