@@ -1,7 +1,10 @@
 //! Every event type Jigi publishes, in one place.
 //!
 //! An [`EventKind`] fixes an event's subject (below its region) and its
-//! CloudEvents type; [`DomainEvent`] ties it to the protobuf message that is
+//! CloudEvents type. Its `ce-subject` names what it is about: the household
+//! for household, member and payment events, the cycle for cycle events,
+//! the round for round events, the warehouse for stock events, the
+//! distribution for ration events; [`DomainEvent`] ties it to the protobuf message that is
 //! its payload. Adding an event means adding it here, so the public contract
 //! (and its documentation) can be checked against this list.
 

@@ -30,6 +30,7 @@ use jigi_storage::{Database, Migration, StorageError};
 use sqlx::{AnyConnection, AssertSqlSafe, Connection};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
+use tracing::field::Empty;
 
 use crate::envelope::{EnvelopeError, ReceivedEvent};
 use crate::streams;
@@ -360,8 +361,25 @@ fn process_span(consumer: &str, event: &ReceivedEvent) -> tracing::Span {
         messaging.message.id = %event.id,
         messaging.consumer.group.name = %consumer,
         cloudevents.event_type = %event.ce_type,
+        cloudevents.event_subject = %event.about,
+        jigi.region = event.region().map(|r| r.slug()).unwrap_or_default(),
+        jigi.household_id = Empty,
+        jigi.cycle_id = Empty,
+        jigi.round_id = Empty,
     );
     event.trace.set_as_parent_of(&span);
+    // The catalog's convention for ce-subject: a household for household,
+    // member and payment events, the cycle for cycle events, the round for
+    // round events.
+    let field = match event.ce_type.split('.').nth(2) {
+        Some("household" | "member" | "payment") => Some("jigi.household_id"),
+        Some("cycle") => Some("jigi.cycle_id"),
+        Some("round") => Some("jigi.round_id"),
+        _ => None,
+    };
+    if let Some(field) = field {
+        span.record(field, event.about.as_str());
+    }
     span
 }
 

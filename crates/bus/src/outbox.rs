@@ -249,6 +249,9 @@ impl OutboxRelay {
                 messaging.operation.type = "publish",
                 messaging.destination.name = %event.subject,
                 messaging.message.id = %event.id,
+                cloudevents.event_type = %event.ce_type,
+                cloudevents.event_subject = %event.about,
+                jigi.region = self.region.slug(),
             );
             // The publish belongs to the trace of the request that wrote the
             // event, not to the relay's own loop.

@@ -27,14 +27,18 @@ pub struct GrpcServer {
     routes: RoutesBuilder,
     names: Vec<&'static str>,
     metrics: Metrics,
+    region: &'static str,
 }
 
 impl GrpcServer {
-    pub fn new(metrics: Metrics) -> GrpcServer {
+    /// A server of a service of `region` (a region slug, or `national`),
+    /// which its spans carry as `jigi.region`.
+    pub fn new(metrics: Metrics, region: &'static str) -> GrpcServer {
         GrpcServer {
             routes: RoutesBuilder::default(),
             names: Vec::new(),
             metrics,
+            region,
         }
     }
 
@@ -77,7 +81,7 @@ impl GrpcServer {
             health.set_service_status("", ServingStatus::NotServing).await;
         };
         tonic::transport::Server::builder()
-            .layer(GrpcTraceLayer)
+            .layer(GrpcTraceLayer::for_region(self.region))
             .layer(self.metrics.grpc_layer())
             .add_routes(routes.routes())
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stopping)

@@ -23,14 +23,26 @@ fn is_untraced(path: &str) -> bool {
 }
 
 /// A tower layer that opens a server span around every gRPC call.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct GrpcTraceLayer;
+#[derive(Debug, Clone, Default)]
+pub struct GrpcTraceLayer {
+    region: &'static str,
+}
+
+impl GrpcTraceLayer {
+    /// Spans of a service of `region` (a region slug, or `national`).
+    pub fn for_region(region: &'static str) -> GrpcTraceLayer {
+        GrpcTraceLayer { region }
+    }
+}
 
 impl<S> Layer<S> for GrpcTraceLayer {
     type Service = GrpcTrace<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        GrpcTrace { inner }
+        GrpcTrace {
+            inner,
+            region: self.region,
+        }
     }
 }
 
@@ -38,6 +50,7 @@ impl<S> Layer<S> for GrpcTraceLayer {
 #[derive(Debug, Clone)]
 pub struct GrpcTrace<S> {
     inner: S,
+    region: &'static str,
 }
 
 type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send + 'static>>;
@@ -78,6 +91,10 @@ where
             rpc.service = %service,
             rpc.method = %method,
             rpc.grpc.status_code = Empty,
+            jigi.region = self.region,
+            jigi.household_id = Empty,
+            jigi.cycle_id = Empty,
+            jigi.round_id = Empty,
         );
         TraceContext::from_lookup(|name| {
             request

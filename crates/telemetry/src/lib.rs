@@ -16,6 +16,7 @@
 pub mod grpc;
 mod init;
 mod log_format;
+pub mod programme;
 mod trace_context;
 
 pub use init::{TelemetryConfig, TelemetryError, TelemetryGuard, init, init_for_tests};

@@ -4,11 +4,14 @@
 //!   its own store directory, which a test can stop, restart or kill;
 //! - [`TempDir`] databases: [`sqlite_url`] gives each test its own file;
 //! - [`eventually`]: waits for a condition with a deadline (never a bare sleep);
-//! - [`connect_channel`]: a gRPC channel to a server a test started on port 0.
+//! - [`connect_channel`]: a gRPC channel to a server a test started on port 0;
+//! - [`OtlpReceiver`]: a real OTLP/gRPC trace receiver, to check what services export.
 //!
 //! Services build their own `spawn_app()` from these in their `tests/` folder.
 
 mod nats;
+mod otlp;
+mod process;
 mod wait;
 
 use std::net::SocketAddr;
@@ -16,6 +19,8 @@ use std::path::Path;
 
 pub use jigi_localnats::free_port;
 pub use nats::NatsServer;
+pub use otlp::{OtlpReceiver, ReceivedSpan};
+pub use process::{ServiceProcess, workspace_binary};
 pub use tempfile::TempDir;
 pub use wait::eventually;
 

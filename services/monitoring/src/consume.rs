@@ -168,6 +168,8 @@ async fn nutrition(conn: &mut AnyConnection, event: &ReceivedEvent) -> Result<()
                 )));
             }
         };
+        jigi_telemetry::programme::record_household(&m.household_id);
+        jigi_telemetry::programme::record_round(&m.round_id);
         let fact = facts::DistributionFact {
             event_id: &event.id,
             round_id: &m.round_id,

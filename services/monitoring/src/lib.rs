@@ -139,8 +139,8 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     });
     let consumer = InboxConsumer::new(database.clone(), bus.jetstream.clone(), settings, handler);
     let consumer_stats = consumer.stats();
-    let server =
-        GrpcServer::new(metrics.clone()).add_service(grpc::MonitoringApi::new(monitoring.clone()).into_service());
+    let server = GrpcServer::new(metrics.clone(), "national")
+        .add_service(grpc::MonitoringApi::new(monitoring.clone()).into_service());
 
     let tasks = vec![
         tokio::spawn(consumer.run(shutdown.clone())),

@@ -81,6 +81,7 @@ impl NutritionService for NutritionApi {
     }
 
     async fn close_round(&self, request: Request<CloseRoundRequest>) -> Reply<CloseRoundResponse> {
+        jigi_telemetry::programme::record_round(&request.get_ref().round_id);
         let r = request.get_ref();
         let (round, report) = self
             .nutrition
@@ -94,6 +95,7 @@ impl NutritionService for NutritionApi {
     }
 
     async fn get_round(&self, request: Request<GetRoundRequest>) -> Reply<GetRoundResponse> {
+        jigi_telemetry::programme::record_round(&request.get_ref().round_id);
         let round = self
             .nutrition
             .round(&request.get_ref().round_id)
@@ -227,6 +229,8 @@ impl NutritionService for NutritionApi {
         &self,
         request: Request<RecordDistributionRequest>,
     ) -> Reply<RecordDistributionResponse> {
+        jigi_telemetry::programme::record_household(&request.get_ref().household_id);
+        jigi_telemetry::programme::record_round(&request.get_ref().round_id);
         let request = request.into_inner();
         let idempotency = idempotency(&request.request_id, &request)?;
         let answer = self
@@ -241,6 +245,7 @@ impl NutritionService for NutritionApi {
         &self,
         request: Request<RecordDistributionBatchRequest>,
     ) -> Reply<RecordDistributionBatchResponse> {
+        jigi_telemetry::programme::record_round(&request.get_ref().round_id);
         let request = request.into_inner();
         let idempotency = idempotency(&request.request_id, &request)?;
         let lines = request
@@ -269,6 +274,7 @@ impl NutritionService for NutritionApi {
     }
 
     async fn get_round_report(&self, request: Request<GetRoundReportRequest>) -> Reply<GetRoundReportResponse> {
+        jigi_telemetry::programme::record_round(&request.get_ref().round_id);
         let report = self
             .nutrition
             .report(&request.get_ref().round_id)

@@ -153,8 +153,8 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         Arc::new(projection::RegistryProjection),
     );
     let consumer_stats = consumer.stats();
-    let server =
-        GrpcServer::new(metrics.clone()).add_service(grpc::NutritionApi::new(nutrition.clone()).into_service());
+    let server = GrpcServer::new(metrics.clone(), config.region.slug())
+        .add_service(grpc::NutritionApi::new(nutrition.clone()).into_service());
 
     let tasks = vec![
         tokio::spawn(relay.run(shutdown.clone())),

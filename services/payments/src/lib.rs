@@ -148,7 +148,8 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         Arc::new(app::RegistryProjection),
     );
     let consumer_stats = consumer.stats();
-    let server = GrpcServer::new(metrics.clone()).add_service(grpc::PaymentsApi::new(payments.clone()).into_service());
+    let server = GrpcServer::new(metrics.clone(), config.region.slug())
+        .add_service(grpc::PaymentsApi::new(payments.clone()).into_service());
 
     let tasks = vec![
         tokio::spawn(relay.run(shutdown.clone())),

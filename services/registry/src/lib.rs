@@ -139,7 +139,8 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         config.region,
         RelaySettings::default(),
     );
-    let server = GrpcServer::new(metrics.clone()).add_service(grpc::RegistryApi::new(registry.clone()).into_service());
+    let server = GrpcServer::new(metrics.clone(), config.region.slug())
+        .add_service(grpc::RegistryApi::new(registry.clone()).into_service());
 
     let tasks = vec![
         tokio::spawn(relay.run(shutdown.clone())),

@@ -94,12 +94,14 @@ impl PaymentsService for PaymentsApi {
             )
             .await
             .map_err(to_status)?;
+        jigi_telemetry::programme::record_cycle(&cycle.cycle_id);
         Ok(Response::new(OpenPaymentCycleResponse {
             cycle: Some(convert::cycle(&cycle)),
         }))
     }
 
     async fn get_payment_cycle(&self, request: Request<GetPaymentCycleRequest>) -> Reply<GetPaymentCycleResponse> {
+        jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
         let cycle = self
             .payments
             .cycle(&request.get_ref().cycle_id)
@@ -130,6 +132,7 @@ impl PaymentsService for PaymentsApi {
         &self,
         request: Request<AssignPaymentAgentsRequest>,
     ) -> Reply<AssignPaymentAgentsResponse> {
+        jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
         let r = request.into_inner();
         let assignments: Vec<AssignmentRequest> = r
             .assignments
@@ -154,6 +157,7 @@ impl PaymentsService for PaymentsApi {
         &self,
         request: Request<FreezePaymentCycleRequest>,
     ) -> Reply<FreezePaymentCycleResponse> {
+        jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
         let r = request.get_ref();
         let frozen = self
             .payments
@@ -171,6 +175,7 @@ impl PaymentsService for PaymentsApi {
         &self,
         request: Request<ApprovePaymentCycleRequest>,
     ) -> Reply<ApprovePaymentCycleResponse> {
+        jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
         let r = request.get_ref();
         let cycle = self
             .payments
@@ -191,6 +196,7 @@ impl PaymentsService for PaymentsApi {
         &self,
         request: Request<CancelPaymentCycleRequest>,
     ) -> Reply<CancelPaymentCycleResponse> {
+        jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
         let r = request.get_ref();
         let cycle = self
             .payments
@@ -206,6 +212,7 @@ impl PaymentsService for PaymentsApi {
         &self,
         request: Request<ClosePaymentCycleRequest>,
     ) -> Reply<ClosePaymentCycleResponse> {
+        jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
         let r = request.get_ref();
         let (cycle, reconciliation) = self
             .payments
@@ -219,6 +226,7 @@ impl PaymentsService for PaymentsApi {
     }
 
     async fn list_entitlements(&self, request: Request<ListEntitlementsRequest>) -> Reply<ListEntitlementsResponse> {
+        jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
         let r = request.get_ref();
         let page = self
             .payments
@@ -248,6 +256,7 @@ impl PaymentsService for PaymentsApi {
         &self,
         request: Request<ExportPaymentListRequest>,
     ) -> Reply<Self::ExportPaymentListStream> {
+        jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
         let r = request.into_inner();
         let plan = self
             .payments
@@ -298,6 +307,7 @@ impl PaymentsService for PaymentsApi {
         &self,
         request: Request<RecordPaymentResultRequest>,
     ) -> Reply<RecordPaymentResultResponse> {
+        jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
         let r = request.into_inner();
         let content = RecordPaymentResultRequest {
             request_id: String::new(),
@@ -316,6 +326,7 @@ impl PaymentsService for PaymentsApi {
         &self,
         request: Request<RecordPaymentResultsRequest>,
     ) -> Reply<RecordPaymentResultsResponse> {
+        jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
         let mut r = request.into_inner();
         let request_id = std::mem::take(&mut r.request_id);
         let fingerprint = fingerprint("RecordPaymentResults", &r.encode_to_vec());
@@ -334,6 +345,7 @@ impl PaymentsService for PaymentsApi {
     }
 
     async fn get_reconciliation(&self, request: Request<GetReconciliationRequest>) -> Reply<GetReconciliationResponse> {
+        jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
         let reconciliation = self
             .payments
             .reconciliation(&request.get_ref().cycle_id)

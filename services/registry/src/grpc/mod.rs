@@ -90,6 +90,7 @@ impl RegistryService for RegistryApi {
             .register(request_id, &fingerprint, request.household.as_ref())
             .await
             .map_err(to_status)?;
+        jigi_telemetry::programme::record_household(&household.household_id);
         tracing::info!(household_id = %household.household_id, "household registered");
         Ok(Response::new(RegisterHouseholdResponse {
             household: Some(convert::household(&household)),
@@ -151,6 +152,7 @@ impl RegistryService for RegistryApi {
     }
 
     async fn get_household(&self, request: Request<GetHouseholdRequest>) -> Reply<GetHouseholdResponse> {
+        jigi_telemetry::programme::record_household(&request.get_ref().household_id);
         let household = self
             .registry
             .get(&request.get_ref().household_id)
@@ -162,6 +164,7 @@ impl RegistryService for RegistryApi {
     }
 
     async fn update_household(&self, request: Request<UpdateHouseholdRequest>) -> Reply<UpdateHouseholdResponse> {
+        jigi_telemetry::programme::record_household(&request.get_ref().household_id);
         let request = request.into_inner();
         let household = self
             .registry
@@ -179,6 +182,7 @@ impl RegistryService for RegistryApi {
     }
 
     async fn add_member(&self, request: Request<AddMemberRequest>) -> Reply<AddMemberResponse> {
+        jigi_telemetry::programme::record_household(&request.get_ref().household_id);
         let request = request.into_inner();
         let (household, member_id) = self
             .registry
@@ -192,6 +196,7 @@ impl RegistryService for RegistryApi {
     }
 
     async fn update_member(&self, request: Request<UpdateMemberRequest>) -> Reply<UpdateMemberResponse> {
+        jigi_telemetry::programme::record_household(&request.get_ref().household_id);
         let request = request.into_inner();
         let changes = MemberChanges {
             given_name: request.given_name,
@@ -223,6 +228,7 @@ impl RegistryService for RegistryApi {
     }
 
     async fn enrol_household(&self, request: Request<EnrolHouseholdRequest>) -> Reply<EnrolHouseholdResponse> {
+        jigi_telemetry::programme::record_household(&request.get_ref().household_id);
         let r = request.into_inner();
         let household = self
             .registry
@@ -236,6 +242,7 @@ impl RegistryService for RegistryApi {
     }
 
     async fn exit_household(&self, request: Request<ExitHouseholdRequest>) -> Reply<ExitHouseholdResponse> {
+        jigi_telemetry::programme::record_household(&request.get_ref().household_id);
         let r = request.into_inner();
         let household = self
             .registry
@@ -248,6 +255,7 @@ impl RegistryService for RegistryApi {
     }
 
     async fn get_status_history(&self, request: Request<GetStatusHistoryRequest>) -> Reply<GetStatusHistoryResponse> {
+        jigi_telemetry::programme::record_household(&request.get_ref().household_id);
         let changes = self
             .registry
             .history(&request.get_ref().household_id)
