@@ -9,7 +9,9 @@
 //! - `tenth`: exporting 10% of traces (`parentbased_traceidratio`, 0.1).
 //!
 //! Each mode runs in a fresh process (a process has one global
-//! subscriber), one after the other in the same run.
+//! subscriber), one after the other in the same run, twice — in order, then
+//! in reverse order — and the better of its two runs is reported, so a
+//! burst of load on a shared machine does not decide the comparison.
 //!
 //! ```text
 //! cargo bench -p jigi-e2e --bench tracing_cost
@@ -44,8 +46,8 @@ fn main() {
 async fn parent() {
     let receiver = jigi_testkit::OtlpReceiver::start().await;
     let exe = std::env::current_exe().unwrap();
-    let mut results = Vec::new();
-    for mode in MODES {
+    let mut runs: Vec<(&str, f64, f64)> = Vec::new();
+    for mode in MODES.iter().chain(MODES.iter().rev()).copied() {
         let mut command = tokio::process::Command::new(&exe);
         command.arg("--bench").arg("--mode").arg(mode);
         command.env_remove("OTEL_EXPORTER_OTLP_ENDPOINT");
@@ -76,8 +78,17 @@ async fn parent() {
             .skip(1)
             .map(|n| n.parse().unwrap())
             .collect();
-        results.push((mode, numbers[0], numbers[1]));
+        runs.push((mode, numbers[0], numbers[1]));
     }
+    let results: Vec<(&str, f64, f64)> = MODES
+        .iter()
+        .map(|mode| {
+            let best = |pick: fn(&(&str, f64, f64)) -> f64| {
+                runs.iter().filter(|r| r.0 == *mode).map(pick).fold(0.0, f64::max)
+            };
+            (*mode, best(|r| r.1), best(|r| r.2))
+        })
+        .collect();
     let spans = receiver.spans().len();
     println!("tracing_cost (spans received by the OTLP receiver in all: {spans})");
     let (_, base_registry, base_monitoring) = results[1];
