@@ -83,9 +83,8 @@ async fn parent() {
     let results: Vec<(&str, f64, f64)> = MODES
         .iter()
         .map(|mode| {
-            let best = |pick: fn(&(&str, f64, f64)) -> f64| {
-                runs.iter().filter(|r| r.0 == *mode).map(pick).fold(0.0, f64::max)
-            };
+            let best =
+                |pick: fn(&(&str, f64, f64)) -> f64| runs.iter().filter(|r| r.0 == *mode).map(pick).fold(0.0, f64::max);
             (*mode, best(|r| r.1), best(|r| r.2))
         })
         .collect();

@@ -80,3 +80,47 @@ pub async fn stream_len(jetstream: &async_nats::jetstream::Context, stream: &str
         Err(_) => 0,
     }
 }
+
+/// A database URL for a test: SQLite in `dir` by default; with
+/// `JIGI_TEST_POSTGRES` set (e.g. `postgres://postgres@127.0.0.1:5432`), a
+/// PostgreSQL database of the test's own on that server (named after `dir`
+/// and `name`, so asking twice gives the same database, as a restart needs),
+/// so the same tests prove the SQL portable.
+pub async fn database_url(dir: &Path, name: &str) -> String {
+    match std::env::var("JIGI_TEST_POSTGRES") {
+        Ok(server) if !server.is_empty() => {
+            use sqlx::Connection;
+            use std::hash::{Hash, Hasher};
+            let server = server.trim_end_matches('/');
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            dir.hash(&mut hasher);
+            let slug: String = name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            let database = format!("jigi_{slug}_{:016x}", hasher.finish());
+            let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+                .await
+                .unwrap_or_else(|err| panic!("cannot reach PostgreSQL at {server}: {err}"));
+            let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+                .bind(&database)
+                .fetch_optional(&mut admin)
+                .await
+                .expect("look up the test database");
+            if exists.is_none() {
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
+                    .execute(&mut admin)
+                    .await
+                    .expect("create the test database");
+            }
+            format!("{server}/{database}")
+        }
+        _ => sqlite_url(dir, name),
+    }
+}

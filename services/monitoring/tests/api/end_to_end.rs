@@ -7,7 +7,7 @@ use jigi_proto::monitoring::Breakdown;
 use jigi_proto::registry::registry_service_client::RegistryServiceClient;
 use jigi_proto::registry::{EnrolHouseholdRequest, ImportHouseholdsRequest};
 use jigi_registry::sample::HouseholdGenerator;
-use jigi_testkit::{connect_channel, sqlite_url};
+use jigi_testkit::connect_channel;
 
 use crate::helpers::*;
 
@@ -19,7 +19,11 @@ async fn indicators_equal_what_the_regions_did() {
     let mut expected = Vec::new();
     let mut registries = Vec::new();
     for (region, households, enrol_every) in [(Region::Sikasso, 30, 2), (Region::Mopti, 20, 4)] {
-        let config = jigi_registry::Config::local(region, &app.nats.url(), &sqlite_url(app.dir.path(), region.slug()));
+        let config = jigi_registry::Config::local(
+            region,
+            &app.nats.url(),
+            &jigi_testkit::database_url(app.dir.path(), region.slug()).await,
+        );
         let running = jigi_registry::start(config, app.shutdown.clone()).await.unwrap();
         let mut client = RegistryServiceClient::new(connect_channel(running.grpc_addr).await);
         let generator = HouseholdGenerator::new(&geography, region, &[], today, 11);

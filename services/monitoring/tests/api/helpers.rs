@@ -14,7 +14,7 @@ use jigi_proto::events as ev;
 use jigi_proto::monitoring::monitoring_service_client::MonitoringServiceClient;
 use jigi_proto::monitoring::*;
 pub use jigi_testkit::eventually;
-use jigi_testkit::{NatsServer, TempDir, connect_channel, sqlite_url};
+use jigi_testkit::{NatsServer, TempDir, connect_channel};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
@@ -44,7 +44,11 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     for region in REGIONS {
         streams::ensure_region_stream(&bus.jetstream, region).await.unwrap();
     }
-    let mut config = Config::local(&REGIONS, &nats.url(), &sqlite_url(dir.path(), "monitoring"));
+    let mut config = Config::local(
+        &REGIONS,
+        &nats.url(),
+        &jigi_testkit::database_url(dir.path(), "monitoring").await,
+    );
     adjust(&mut config);
     let shutdown = CancellationToken::new();
     let running = start(config, shutdown.clone()).await.expect("monitoring starts");
@@ -112,7 +116,11 @@ impl TestApp {
         self.shutdown.cancel();
         self.running.take().unwrap().stopped().await;
         let name = if fresh { "rebuilt" } else { "monitoring" };
-        let config = Config::local(&REGIONS, &self.nats.url(), &sqlite_url(self.dir.path(), name));
+        let config = Config::local(
+            &REGIONS,
+            &self.nats.url(),
+            &jigi_testkit::database_url(self.dir.path(), name).await,
+        );
         self.shutdown = CancellationToken::new();
         let running = start(config, self.shutdown.clone()).await.unwrap();
         self.client = MonitoringServiceClient::new(connect_channel(running.grpc_addr).await);

@@ -13,7 +13,7 @@ use jigi_proto::nutrition::nutrition_service_client::NutritionServiceClient;
 use jigi_proto::nutrition::*;
 use jigi_proto::registry::registry_service_client::RegistryServiceClient;
 use jigi_proto::registry::{self as pr, HouseholdDraft, MemberDraft, Relation};
-use jigi_testkit::{NatsServer, TempDir, connect_channel, eventually, read_stream, sqlite_url, stream_len};
+use jigi_testkit::{NatsServer, TempDir, connect_channel, eventually, read_stream, stream_len};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
@@ -52,7 +52,11 @@ pub async fn spawn_app() -> TestApp {
     let region = Region::Segou;
     let registry_shutdown = CancellationToken::new();
     let registry = jigi_registry::start(
-        jigi_registry::Config::local(region, &nats.url(), &sqlite_url(dir.path(), "registry")),
+        jigi_registry::Config::local(
+            region,
+            &nats.url(),
+            &jigi_testkit::database_url(dir.path(), "registry").await,
+        ),
         registry_shutdown.clone(),
     )
     .await
@@ -85,7 +89,11 @@ pub async fn start_nutrition(
     name: &str,
 ) -> (jigi_nutrition::Running, CancellationToken) {
     let shutdown = CancellationToken::new();
-    let config = jigi_nutrition::Config::local(Region::Segou, &nats.url(), &sqlite_url(dir.path(), name));
+    let config = jigi_nutrition::Config::local(
+        Region::Segou,
+        &nats.url(),
+        &jigi_testkit::database_url(dir.path(), name).await,
+    );
     let running = jigi_nutrition::start(config, shutdown.clone())
         .await
         .expect("nutrition service starts");

@@ -13,7 +13,7 @@ use jigi_proto::registry::{
     self as pr, EnrolHouseholdRequest, ExitHouseholdRequest, ExitReason, HouseholdDraft, MemberDraft,
     RegisterHouseholdRequest, Relation, UpdateHouseholdRequest,
 };
-use jigi_testkit::{connect_channel, sqlite_url};
+use jigi_testkit::connect_channel;
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::*;
@@ -73,7 +73,11 @@ async fn registry_to_reconciliation_with_a_list_frozen_against_later_changes() {
     let mut app = spawn_app().await;
     let registry_shutdown = CancellationToken::new();
     let registry = jigi_registry::start(
-        jigi_registry::Config::local(REGION, &app.nats.url(), &sqlite_url(app.dir.path(), "registry")),
+        jigi_registry::Config::local(
+            REGION,
+            &app.nats.url(),
+            &jigi_testkit::database_url(app.dir.path(), "registry").await,
+        ),
         registry_shutdown.clone(),
     )
     .await

@@ -12,7 +12,7 @@ use jigi_proto::common::{Component, Location, Money, Period};
 use jigi_proto::events as ev;
 use jigi_proto::payments::payments_service_client::PaymentsServiceClient;
 use jigi_proto::payments::*;
-use jigi_testkit::{NatsServer, TempDir, connect_channel, eventually, read_stream, sqlite_url};
+use jigi_testkit::{NatsServer, TempDir, connect_channel, eventually, read_stream};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
@@ -44,7 +44,11 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let nats = NatsServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::local(REGION, &nats.url(), &sqlite_url(dir.path(), "payments"));
+    let mut config = Config::local(
+        REGION,
+        &nats.url(),
+        &jigi_testkit::database_url(dir.path(), "payments").await,
+    );
     adjust(&mut config);
     let bus = Bus::connect(&BusConfig::new(nats.url(), "test-registry"))
         .await

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use jigi_payments::{Config, start};
 use jigi_proto::common::Component;
 use jigi_proto::payments::*;
-use jigi_testkit::{eventually, sqlite_url};
+use jigi_testkit::eventually;
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::*;
@@ -145,7 +145,11 @@ async fn a_fresh_database_rebuilds_the_same_projection_from_the_stream() {
     let dir = tempfile::tempdir().unwrap();
     let shutdown = CancellationToken::new();
     let fresh = start(
-        Config::local(REGION, &app.nats.url(), &sqlite_url(dir.path(), "fresh")),
+        Config::local(
+            REGION,
+            &app.nats.url(),
+            &jigi_testkit::database_url(dir.path(), "fresh").await,
+        ),
         shutdown.clone(),
     )
     .await

@@ -9,7 +9,7 @@ use jigi_proto::common::{Location, Sex};
 use jigi_proto::registry::registry_service_client::RegistryServiceClient;
 use jigi_proto::registry::*;
 use jigi_registry::{Config, Running, start};
-use jigi_testkit::{NatsServer, TempDir, connect_channel, eventually, read_stream, sqlite_url, stream_len};
+use jigi_testkit::{NatsServer, TempDir, connect_channel, eventually, read_stream, stream_len};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
@@ -30,7 +30,11 @@ pub async fn spawn_app() -> TestApp {
     let nats = NatsServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let region = Region::Segou;
-    let config = Config::local(region, &nats.url(), &sqlite_url(dir.path(), "registry"));
+    let config = Config::local(
+        region,
+        &nats.url(),
+        &jigi_testkit::database_url(dir.path(), "registry").await,
+    );
     let shutdown = CancellationToken::new();
     let running = start(config, shutdown.clone()).await.expect("registry starts");
     let client = RegistryServiceClient::new(connect_channel(running.grpc_addr).await)

@@ -83,7 +83,11 @@ async fn a_registry_started_while_nats_is_down_publishes_when_it_comes_up() {
     let dir = tempfile::tempdir().unwrap();
     let shutdown = tokio_util::sync::CancellationToken::new();
     let running = jigi_registry::start(
-        jigi_registry::Config::local(app.region, &app.nats.url(), &jigi_testkit::sqlite_url(dir.path(), "r")),
+        jigi_registry::Config::local(
+            app.region,
+            &app.nats.url(),
+            &jigi_testkit::database_url(dir.path(), "r").await,
+        ),
         shutdown.clone(),
     )
     .await
