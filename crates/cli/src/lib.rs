@@ -63,12 +63,19 @@ pub enum Command {
     /// Example: jigi up --data ./jigi-local
     Up(commands::up::UpArgs),
     /// Households of a running registry: import a CSV, show one, enrol one.
+    ///
+    /// Example: jigi households import examples/households-sample.csv
     #[command(subcommand)]
     Households(commands::households::HouseholdsCommand),
-    /// Payment cycles (TM) of a running payments service.
+    /// Payment cycles (TM) of a running payments service: open, assign, freeze, approve, reconcile.
+    ///
+    /// Example: jigi cycles open --funding-source dfid --by a.traore
     #[command(subcommand)]
     Cycles(commands::cycles::CyclesCommand),
-    /// The nutrition package (PNP) of a running nutrition service.
+    /// The nutrition package (PNP) of a running nutrition service: warehouses,
+    /// flour received, rounds, distributions, reports.
+    ///
+    /// Example: jigi nutrition report sikasso-2018-r2
     #[command(subcommand)]
     Nutrition(commands::nutrition::NutritionCommand),
     /// The national indicators, per region (or cercle, commune) and in total.
@@ -80,9 +87,13 @@ pub enum Command {
     /// Example: jigi budget --year 2018
     Budget(commands::monitoring::BudgetArgs),
     /// Follow the events on NATS.
+    ///
+    /// Example: jigi events tail 'jigi.*.payments.>'
     #[command(subcommand)]
     Events(commands::events::EventsCommand),
-    /// Export the national indicators for other systems.
+    /// Export the national indicators for other systems (DHIS2, spreadsheets).
+    ///
+    /// Example: jigi export dhis2 --period 2018Q4 --output dhis2.json
     #[command(subcommand)]
     Export(commands::monitoring::ExportCommand),
 }
@@ -136,4 +147,26 @@ pub fn init_logs(default: &str) -> Option<jigi_telemetry::TelemetryGuard> {
         default_log_filter: default.into(),
     })
     .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every command and subcommand explains itself with an example.
+    #[test]
+    fn every_command_has_help_with_an_example() {
+        fn check(command: &clap::Command, path: &str) {
+            for sub in command.get_subcommands() {
+                let path = format!("{path} {}", sub.get_name());
+                let about = sub.get_long_about().map(|a| a.to_string()).unwrap_or_default();
+                assert!(about.contains("Example: jigi "), "{path}: no example in {about:?}");
+                check(sub, &path);
+            }
+        }
+        Cli::command().debug_assert();
+        check(&Cli::command(), "jigi");
+    }
 }
