@@ -67,9 +67,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         }
     };
     print_addresses(&stack);
+    let bars = Bars::new(args.quiet);
     let outcome = tokio::select! {
-        outcome = script(&stack, &args, &run_dir, started) => outcome,
+        outcome = script(&stack, &args, &bars, &run_dir, started) => outcome,
         _ = tokio::signal::ctrl_c() => {
+            bars.clear();
             println!("\nInterrupted; stopping cleanly.");
             Ok(())
         }
@@ -98,8 +100,13 @@ fn print_addresses(stack: &LocalStack) {
     );
 }
 
-async fn script(stack: &LocalStack, args: &DemoArgs, run_dir: &Path, started: Instant) -> anyhow::Result<()> {
-    let bars = Bars::new(args.quiet);
+async fn script(
+    stack: &LocalStack,
+    args: &DemoArgs,
+    bars: &Bars,
+    run_dir: &Path,
+    started: Instant,
+) -> anyhow::Result<()> {
     let plans: Vec<QuarterPlan> = REGIONS
         .iter()
         .map(|region| QuarterPlan::new(*region, args.households))

@@ -47,7 +47,7 @@ impl Bars {
         let bar = self.multi.add(ProgressBar::new(len));
         bar.set_style(
             ProgressStyle::with_template(&format!(
-                "{{prefix:>9}} {{msg:<28}} [{{bar:30}}] {{pos}}/{{len}} {unit} ({{per_sec}})"
+                "{{prefix:>9}} {{msg:<28}} [{{bar:30}}] {{pos}}/{{len}} {unit} ({{elapsed}}, {{eta}} left)"
             ))
             .expect("valid template")
             .progress_chars("=> "),
@@ -57,12 +57,8 @@ impl Bars {
         bar
     }
 
-    /// Prints a line above the bars (or plainly when there are none).
-    pub fn println(&self, line: &str) {
-        if self.visible {
-            let _ = self.multi.println(line);
-        } else {
-            println!("{line}");
-        }
+    /// Removes every bar from the screen (after an interruption).
+    pub fn clear(&self) {
+        let _ = self.multi.clear();
     }
 }
