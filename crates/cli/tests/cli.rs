@@ -396,6 +396,21 @@ async fn every_operator_command_against_a_running_stack() {
         "another person must approve it",
     )
     .await;
+    // A frozen cycle's commune may change agent before approval.
+    let stdout = ok(
+        &[
+            "cycles",
+            "assign",
+            &cycle,
+            "--by",
+            "a.traore",
+            "--agent",
+            &format!("{kaboila}=WAVE-KABOILA:mobile-money"),
+        ],
+        &env,
+    )
+    .await;
+    assert!(stdout.contains(&format!("{kaboila} paid by WAVE-KABOILA")), "{stdout}");
     fails(
         &[
             "cycles",
