@@ -2,8 +2,9 @@
 
 .PHONY: demo test lint
 
-# Runs Jigi's main job: a local stack on embedded defaults, a sample import,
-# the result printed.
+# Runs Jigi's main job: a programme quarter on a local stack (NATS hub and
+# two regional leaf nodes, the four services) on embedded defaults, and the
+# national indicators it produces.
 demo:
 	@scripts/ensure-tools
 	cargo run --quiet -p jigi -- demo

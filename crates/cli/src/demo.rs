@@ -1,47 +1,77 @@
-//! `jigi demo`: a local stack, a field import, and what the registry holds.
+//! `jigi demo`: a whole programme quarter on a local stack, and the
+//! national indicators it produces.
 
-use std::path::PathBuf;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-use jigi_common::Region;
-use jigi_proto::registry::ListHouseholdsRequest;
+use chrono::Datelike;
+use jigi_common::{Fcfa, Region};
+use serde::{Deserialize, Serialize};
 
-use crate::households::RegistryAddress;
+use crate::address;
+use crate::national::{self, Figures};
+use crate::progress::Bars;
+use crate::quarter::{self, QuarterPlan, QuarterSummary};
 use crate::stack::LocalStack;
-use crate::{import, table};
 
-/// Ten households of Sikasso, one of them a duplicate and one invalid.
-const SAMPLE_CSV: &str = include_str!("../../../examples/households-sample.csv");
+/// The regions of the demo.
+pub const REGIONS: [Region; 2] = [Region::Sikasso, Region::Mopti];
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Debug)]
 pub struct DemoArgs {
     /// Folder for the demo's data; each run gets a new subfolder in it.
     #[arg(long, default_value = "jigi-demo")]
     pub data: PathBuf,
-    /// The household CSV to import (default: the sample shipped with Jigi).
+    /// Households imported in each region.
+    #[arg(long, default_value_t = 300)]
+    pub households: u64,
+    /// Longest wait, in seconds, for the national indicators to show everything done.
+    #[arg(long, default_value_t = 120)]
+    pub wait: u64,
+    /// No progress bars (they are hidden anyway when output is not a terminal).
     #[arg(long)]
-    pub file: Option<PathBuf>,
+    pub quiet: bool,
+}
+
+/// Everything the demo did and saw, written to `summary.json` in its folder.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DemoReport {
+    pub period: String,
+    pub year: i32,
+    /// What the quarter driver did in each region.
+    pub regions: Vec<QuarterSummary>,
+    /// The same as national figures: per region, then the country.
+    pub done: Vec<Figures>,
+    /// What the national monitoring reported: per region, then the country.
+    pub reported: Vec<Figures>,
+    /// Whether every count reported equals what was done.
+    pub agree: bool,
+    /// From the start of the stack to the indicators printed.
+    pub seconds: f64,
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
-    crate::init_logs("warn");
+    let _telemetry = crate::init_logs("warn");
     let run_dir = args
         .data
         .join(chrono::Local::now().format("run-%Y%m%d-%H%M%S").to_string());
-    println!("Jigi demo — data in {}", run_dir.display());
-    let stack = LocalStack::start(&run_dir, &[Region::Sikasso]).await?;
-    let file = match args.file {
-        Some(file) => file,
-        None => {
-            // The sample is built in, so the demo runs from any folder.
-            let sample = run_dir.join("households-sample.csv");
-            std::fs::write(&sample, SAMPLE_CSV)?;
-            sample
+    println!("Jigi demo: a programme quarter in Sikasso and Mopti.");
+    println!("Data (NATS stores, databases, summary.json) in {}", run_dir.display());
+    let started = Instant::now();
+    println!("\nStarting a NATS hub, leaf nodes for Sikasso and Mopti, and the services…");
+    let stack = tokio::select! {
+        stack = LocalStack::start(&run_dir, &REGIONS) => stack?,
+        _ = tokio::signal::ctrl_c() => {
+            println!("\nInterrupted while starting. The data stays in {}", run_dir.display());
+            return Ok(());
         }
     };
+    print_addresses(&stack);
+    let bars = Bars::new(args.quiet);
     let outcome = tokio::select! {
-        outcome = script(&stack, &file, &run_dir) => outcome,
+        outcome = script(&stack, &args, &bars, &run_dir, started) => outcome,
         _ = tokio::signal::ctrl_c() => {
+            bars.clear();
             println!("\nInterrupted; stopping cleanly.");
             Ok(())
         }
@@ -51,71 +81,171 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     outcome
 }
 
-async fn script(stack: &LocalStack, file: &std::path::Path, run_dir: &std::path::Path) -> anyhow::Result<()> {
-    let registry = stack.registry(Region::Sikasso);
-    println!("  NATS (JetStream)  {}", stack.nats.url());
-    println!("  registry sikasso  http://{}", registry.grpc_addr);
-    let address = RegistryAddress {
-        address: format!("http://{}", registry.grpc_addr),
-    };
-    let mut client = address.connect().await?;
-
-    println!("\n1. Importing {}", file.display());
-    let summary = import::import_file(&mut client, file, &run_dir.join("import-errors.csv"), true).await?;
-    println!(
-        "   {} registered, {} duplicates, {} invalid, {} lines unreadable",
-        summary.registered, summary.duplicates, summary.invalid, summary.lines_refused_by_format
-    );
-    if let Some(report) = &summary.report {
-        for line in std::fs::read_to_string(report)?.lines().skip(1) {
-            println!("   refused: {line}");
-        }
+fn print_addresses(stack: &LocalStack) {
+    for node in &stack.regions {
+        let endpoints = node.endpoints();
+        println!(
+            "  {:<8} leaf nats://127.0.0.1:{}  registry {}  payments {}  nutrition {}",
+            node.region.slug(),
+            node.leaf.port(),
+            endpoints.registry,
+            endpoints.payments,
+            endpoints.nutrition
+        );
     }
+    println!(
+        "  national hub nats://127.0.0.1:{}  monitoring http://{}",
+        stack.hub.port(),
+        stack.monitoring_addr()
+    );
+}
 
-    println!("\n2. The registry of Sikasso now holds:");
-    let page = client
-        .list_households(ListHouseholdsRequest {
-            page_size: 1000,
-            ..Default::default()
-        })
-        .await
-        .map_err(|status| crate::service_error("list households", status))?
-        .into_inner();
-    let rows: Vec<Vec<String>> = page
-        .households
+async fn script(
+    stack: &LocalStack,
+    args: &DemoArgs,
+    bars: &Bars,
+    run_dir: &Path,
+    started: Instant,
+) -> anyhow::Result<()> {
+    let plans: Vec<QuarterPlan> = REGIONS
         .iter()
-        .map(|h| {
-            let head = h.members.first().cloned().unwrap_or_default();
-            let location = h.location.clone().unwrap_or_default();
-            let pmt = h.pmt.clone().unwrap_or_default();
-            vec![
-                h.household_id[h.household_id.len() - 12..].to_owned(),
-                format!("{} {}", head.given_name, head.family_name),
-                location.commune.rsplit('.').next().unwrap_or_default().to_owned(),
-                h.members.len().to_string(),
-                format!("{:.2}", pmt.score),
-                if pmt.eligible { "yes" } else { "no" }.to_owned(),
-            ]
-        })
+        .map(|region| QuarterPlan::new(*region, args.households))
         .collect();
-    table::print(
-        &["household (…id)", "head", "commune", ">size", ">PMT score", "eligible"],
-        &rows,
+    let period = plans[0].period().to_string();
+    let year = plans[0].today.year();
+    println!(
+        "\n1. The quarter {period}, in each region: {} households imported into 3 communes, targeted by PMT,\n   \
+         enrolled (TM; PNP where a child or a woman qualifies), a TM cycle paid, a PNP round distributed.",
+        args.households
+    );
+    let runs = plans.iter().map(|plan| {
+        let endpoints = stack.region(plan.region).endpoints();
+        let bars = bars.clone();
+        async move { quarter::run(&endpoints, plan, &bars).await }
+    });
+    let summaries = futures::future::try_join_all(runs).await?;
+    for s in &summaries {
+        println!(
+            "   {:<8} {} registered, {} PMT-eligible: {} enrolled in TM, {} in PNP",
+            s.region, s.households_registered, s.pmt_eligible, s.enrolled_tm, s.enrolled_pnp
+        );
+        println!(
+            "            cycle {} ({}): {} entitled, {}; {} paid, {} failed, {} not collected",
+            s.period,
+            national::source_name(s.funding_source),
+            s.entitlements,
+            Fcfa::new(s.entitled_fcfa),
+            s.paid,
+            s.failed,
+            s.not_collected
+        );
+        println!(
+            "            round {}: {} t of flour received in {} warehouses, {} rations ({} t)",
+            s.round_id,
+            national::tonnes(s.flour_received_grams),
+            s.warehouses,
+            s.reached.total(),
+            national::tonnes(s.flour_distributed_grams)
+        );
+    }
+
+    let mut monitoring = address::monitoring_client(
+        address::connect(
+            &format!("http://{}", stack.monitoring_addr()),
+            "monitoring",
+            "--monitoring",
+            "JIGI_MONITORING_ADDR",
+        )
+        .await?,
+    );
+    let forecasts = national::forecasts(&summaries);
+    national::set_budget(&mut monitoring, year, &forecasts).await?;
+    println!(
+        "\n2. PTBA {year}: TM forecast of four quarters per funding source ({}).",
+        forecasts
+            .iter()
+            .map(|(source, fcfa)| format!("{} {}", national::source_name(*source), Fcfa::new(*fcfa)))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
 
-    println!("\n3. Events published on jigi.sikasso.registry.>");
-    let bus = jigi_bus::Bus::connect(&jigi_bus::BusConfig::new(stack.nats.url(), "jigi-demo")).await?;
-    let database = registry.database.clone();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while jigi_bus::outbox::pending(&database).await? > 0 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    println!("\n3. Waiting for the national monitoring to count every event of both regions…");
+    let done = national::expected(&summaries);
+    let sources: Vec<(String, i32)> = summaries.iter().map(|s| (s.region.clone(), s.funding_source)).collect();
+    let wait_started = Instant::now();
+    let deadline = wait_started + Duration::from_secs(args.wait);
+    let mut reported;
+    loop {
+        reported = national::reported(&mut monitoring, &period, year, &sources).await?;
+        let agree = reported
+            .iter()
+            .map(Figures::counts)
+            .eq(done.iter().map(Figures::counts));
+        if agree || Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let mut stream = bus.jetstream.get_stream("JIGI_SIKASSO").await?;
-    let info = stream.info().await?;
+    let agree = reported
+        .iter()
+        .map(Figures::counts)
+        .eq(done.iter().map(Figures::counts));
     println!(
-        "   stream JIGI_SIKASSO holds {} events ({} still in the outbox)",
-        info.state.messages,
-        jigi_bus::outbox::pending(&database).await?
+        "   {} after {:.1} s.",
+        if agree { "Caught up" } else { "NOT caught up" },
+        wait_started.elapsed().as_secs_f64()
     );
+    national::print(&reported, &period, year);
+
+    println!("\nTrace IDs of key actions (the trace runs from this command through the services and their events):");
+    crate::table::print(
+        &["region", "action", "trace ID"],
+        &summaries
+            .iter()
+            .flat_map(|s| {
+                s.traces
+                    .iter()
+                    .map(|t| vec![s.region.clone(), t.action.clone(), t.trace_id.clone()])
+            })
+            .collect::<Vec<_>>(),
+    );
+    let seconds = started.elapsed().as_secs_f64();
+    let report = DemoReport {
+        period,
+        year,
+        regions: summaries,
+        done: done.clone(),
+        reported: reported.clone(),
+        agree,
+        seconds,
+    };
+    let path = run_dir.join("summary.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&report)?)
+        .map_err(|err| anyhow::anyhow!("cannot write {}: {err}", path.display()))?;
+    println!(
+        "\nThe quarter took {seconds:.1} s. What was done and what was reported: {}",
+        path.display()
+    );
+    if !agree {
+        let differs: Vec<String> = done
+            .iter()
+            .zip(&reported)
+            .filter(|(d, r)| d.counts() != r.counts())
+            .map(|(d, _)| {
+                if d.name.is_empty() {
+                    d.area.clone()
+                } else {
+                    d.name.clone()
+                }
+            })
+            .collect();
+        anyhow::bail!(
+            "the national indicators of {} did not match what was done within {} s (compare done and reported in {}); \
+             check the monitoring's consumer in the logs (RUST_LOG=info) and retry with a longer --wait",
+            differs.join(", "),
+            args.wait,
+            path.display()
+        );
+    }
     Ok(())
 }

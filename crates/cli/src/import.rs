@@ -4,10 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use jigi_proto::registry::registry_service_client::RegistryServiceClient;
 use jigi_proto::registry::{ImportHouseholdsRequest, ImportRowOutcome};
-use tonic::transport::Channel;
 
+use crate::address::RegistryClient;
 use crate::csv_format;
 
 /// What an import did.
@@ -24,7 +23,7 @@ pub struct ImportSummary {
 /// Reads `file`, streams its households to the registry, and writes every
 /// refused line to `report` (`line,outcome,field,message,household_id`).
 pub async fn import_file(
-    client: &mut RegistryServiceClient<Channel>,
+    client: &mut RegistryClient,
     file: &Path,
     report: &Path,
     show_progress: bool,

@@ -1,0 +1,157 @@
+//! Where the services are: gRPC addresses from flags or the environment,
+//! and clients that carry the caller's trace context with every call.
+
+use jigi_proto::monitoring::monitoring_service_client::MonitoringServiceClient;
+use jigi_proto::nutrition::nutrition_service_client::NutritionServiceClient;
+use jigi_proto::payments::payments_service_client::PaymentsServiceClient;
+use jigi_proto::registry::registry_service_client::RegistryServiceClient;
+use jigi_telemetry::grpc::PropagateTrace;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+/// A channel whose calls carry the current span's `traceparent`.
+pub type Traced = InterceptedService<Channel, PropagateTrace>;
+pub type RegistryClient = RegistryServiceClient<Traced>;
+pub type PaymentsClient = PaymentsServiceClient<Traced>;
+pub type NutritionClient = NutritionServiceClient<Traced>;
+pub type MonitoringClient = MonitoringServiceClient<Traced>;
+
+/// Bulk calls (imports, payment lists, registers) need more than tonic's 4 MiB default.
+const MAX_MESSAGE: usize = 64 * 1024 * 1024;
+
+/// Connects to `address` (`http://host:port`, or `host:port`), naming the
+/// service, its flag and its variable in the error a person reads.
+pub async fn connect(address: &str, service: &str, flag: &str, variable: &str) -> anyhow::Result<Channel> {
+    let address = if address.contains("://") {
+        address.to_owned()
+    } else {
+        format!("http://{address}")
+    };
+    tonic::transport::Endpoint::from_shared(address.clone())
+        .map_err(|_| anyhow::anyhow!("{address:?} is not a valid address for the {service}; use http://host:port"))?
+        .connect()
+        .await
+        .map_err(|err| {
+            anyhow::anyhow!(
+                "cannot reach the {service} at {address}: {err} (is it running? set {flag} or {variable}; `jigi up` prints the addresses)"
+            )
+        })
+}
+
+fn traced(channel: Channel) -> Traced {
+    InterceptedService::new(channel, PropagateTrace)
+}
+
+pub fn registry_client(channel: Channel) -> RegistryClient {
+    RegistryServiceClient::new(traced(channel))
+        .max_decoding_message_size(MAX_MESSAGE)
+        .max_encoding_message_size(MAX_MESSAGE)
+}
+
+pub fn payments_client(channel: Channel) -> PaymentsClient {
+    PaymentsServiceClient::new(traced(channel))
+        .max_decoding_message_size(MAX_MESSAGE)
+        .max_encoding_message_size(MAX_MESSAGE)
+}
+
+pub fn nutrition_client(channel: Channel) -> NutritionClient {
+    NutritionServiceClient::new(traced(channel))
+        .max_decoding_message_size(MAX_MESSAGE)
+        .max_encoding_message_size(MAX_MESSAGE)
+}
+
+pub fn monitoring_client(channel: Channel) -> MonitoringClient {
+    MonitoringServiceClient::new(traced(channel))
+        .max_decoding_message_size(MAX_MESSAGE)
+        .max_encoding_message_size(MAX_MESSAGE)
+}
+
+/// `--registry` / `JIGI_REGISTRY_ADDR`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RegistryAddress {
+    /// The registry's gRPC address (`jigi up` prints it).
+    #[arg(
+        long = "registry",
+        env = "JIGI_REGISTRY_ADDR",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub address: String,
+}
+
+impl RegistryAddress {
+    pub async fn connect(&self) -> anyhow::Result<RegistryClient> {
+        let channel = connect(&self.address, "registry", "--registry", "JIGI_REGISTRY_ADDR").await?;
+        Ok(registry_client(channel))
+    }
+}
+
+/// `--payments` / `JIGI_PAYMENTS_ADDR`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct PaymentsAddress {
+    /// The payments service's gRPC address (`jigi up` prints it).
+    #[arg(
+        long = "payments",
+        env = "JIGI_PAYMENTS_ADDR",
+        default_value = "http://127.0.0.1:50052"
+    )]
+    pub address: String,
+}
+
+impl PaymentsAddress {
+    pub async fn connect(&self) -> anyhow::Result<PaymentsClient> {
+        let channel = connect(&self.address, "payments service", "--payments", "JIGI_PAYMENTS_ADDR").await?;
+        Ok(payments_client(channel))
+    }
+}
+
+/// `--nutrition` / `JIGI_NUTRITION_ADDR`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct NutritionAddress {
+    /// The nutrition service's gRPC address (`jigi up` prints it).
+    #[arg(
+        long = "nutrition",
+        env = "JIGI_NUTRITION_ADDR",
+        default_value = "http://127.0.0.1:50053"
+    )]
+    pub address: String,
+}
+
+impl NutritionAddress {
+    pub async fn connect(&self) -> anyhow::Result<NutritionClient> {
+        let channel = connect(&self.address, "nutrition service", "--nutrition", "JIGI_NUTRITION_ADDR").await?;
+        Ok(nutrition_client(channel))
+    }
+}
+
+/// `--monitoring` / `JIGI_MONITORING_ADDR`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct MonitoringAddress {
+    /// The national monitoring's gRPC address (`jigi up` prints it).
+    #[arg(
+        long = "monitoring",
+        env = "JIGI_MONITORING_ADDR",
+        default_value = "http://127.0.0.1:50054"
+    )]
+    pub address: String,
+}
+
+impl MonitoringAddress {
+    pub async fn connect(&self) -> anyhow::Result<MonitoringClient> {
+        let channel = connect(&self.address, "monitoring", "--monitoring", "JIGI_MONITORING_ADDR").await?;
+        Ok(monitoring_client(channel))
+    }
+}
+
+/// A service's refusal as one line: what failed, the service's reason, what to do.
+pub fn service_error(what: &str, status: tonic::Status) -> anyhow::Error {
+    let hint = match status.code() {
+        tonic::Code::Unavailable => " (is the service running, and is the address right?)",
+        tonic::Code::InvalidArgument => " (fix the request and try again)",
+        tonic::Code::NotFound => " (check the ID)",
+        tonic::Code::FailedPrecondition => " (the state does not allow it yet; see the reason)",
+        tonic::Code::AlreadyExists => " (it was done already; look it up instead)",
+        _ => "",
+    };
+    let message = status.message().replace('\n', " ");
+    anyhow::anyhow!("{what} failed: {message} ({:?}){hint}", status.code())
+}

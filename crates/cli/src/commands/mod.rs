@@ -1,0 +1,19 @@
+//! The operator commands, one module per area.
+
+pub mod cycles;
+pub mod events;
+pub mod households;
+pub mod monitoring;
+pub mod nutrition;
+pub mod up;
+
+/// Today's date as the APIs write it (UTC, as the services count days).
+pub fn today() -> String {
+    chrono::Utc::now().date_naive().format("%Y-%m-%d").to_string()
+}
+
+/// Prints `value` as pretty JSON.
+pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}

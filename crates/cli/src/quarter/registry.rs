@@ -1,0 +1,198 @@
+//! Registering, targeting and enrolling the region's households.
+
+use std::collections::HashSet;
+
+use futures::StreamExt;
+use jigi_common::Geography;
+use jigi_nutrition::domain::eligibility::{Person, group_on};
+use jigi_nutrition::domain::model::Group;
+use jigi_proto::common::{Component, Sex};
+use jigi_proto::registry::{
+    EnrolHouseholdRequest, Household, ImportHouseholdsRequest, ImportRowOutcome, ListHouseholdsRequest, MemberStatus,
+};
+use jigi_registry::sample::HouseholdGenerator;
+
+use super::{KeyTrace, QuarterPlan, QuarterSummary, traced};
+use crate::address::{RegistryClient, service_error};
+use crate::progress::Bars;
+
+/// Enrolments in flight at once.
+const CONCURRENCY: usize = 8;
+
+/// A person the PNP should feed on the round's day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Beneficiary {
+    pub member_id: String,
+    pub household_id: String,
+    pub commune: String,
+    pub group: Group,
+}
+
+/// Who was enrolled.
+pub struct Enrolled {
+    /// Households enrolled in TM.
+    pub tm: Vec<String>,
+    /// The people of the households enrolled in the PNP who are in a group today.
+    pub beneficiaries: Vec<Beneficiary>,
+}
+
+pub async fn register_and_enrol(
+    mut client: RegistryClient,
+    plan: &QuarterPlan,
+    bars: &Bars,
+    summary: &mut QuarterSummary,
+) -> anyhow::Result<Enrolled> {
+    let region = plan.region;
+    let prefix = region.slug();
+    let communes: Vec<&str> = plan.communes.iter().map(String::as_str).collect();
+    let generator = HouseholdGenerator::new(&Geography::built_in(), region, &communes, plan.today, plan.seed);
+
+    // 1. Import, streamed, as a field data import is.
+    let bar = bars.bar(prefix, "importing households", plan.households, "households");
+    let rows: Vec<ImportHouseholdsRequest> = (0..plan.households)
+        .map(|index| ImportHouseholdsRequest {
+            row: index as i64 + 1,
+            household: Some(generator.household(index)),
+        })
+        .collect();
+    let counter = bar.clone();
+    let stream = tokio_stream::StreamExt::map(tokio_stream::iter(rows), move |row| {
+        counter.inc(1);
+        row
+    });
+    let imported = client
+        .import_households(stream)
+        .await
+        .map_err(|status| service_error(&format!("importing households into {region}"), status))?
+        .into_inner();
+    bar.finish_with_message("households imported");
+    summary.households_registered = imported.registered;
+    let registered: HashSet<String> = imported
+        .results
+        .iter()
+        .filter(|r| r.outcome == ImportRowOutcome::Registered as i32)
+        .map(|r| r.household_id.clone())
+        .collect();
+
+    // 2. Targeting: the PMT's eligible households among those just registered.
+    let eligible: Vec<Household> = list_eligible(&mut client, plan)
+        .await?
+        .into_iter()
+        .filter(|h| registered.contains(&h.household_id))
+        .collect();
+    summary.pmt_eligible = eligible.len() as i64;
+    let mut beneficiaries = Vec::new();
+    let mut pnp = Vec::new();
+    for household in &eligible {
+        let people = targets(household, plan);
+        if !people.is_empty() {
+            pnp.push(household.household_id.clone());
+            beneficiaries.extend(people);
+        }
+    }
+    let tm: Vec<String> = eligible.iter().map(|h| h.household_id.clone()).collect();
+
+    // 3. Enrolment: TM for every eligible household, PNP for those with a target.
+    let requests: Vec<EnrolHouseholdRequest> = tm
+        .iter()
+        .map(|id| enrolment(id, Component::Tm, plan))
+        .chain(pnp.iter().map(|id| enrolment(id, Component::Pnp, plan)))
+        .collect();
+    let bar = bars.bar(prefix, "enrolling (TM, PNP)", requests.len() as u64, "enrolments");
+    let mut requests = requests.into_iter();
+    if let Some(first) = requests.next() {
+        let mut first_client = client.clone();
+        let (result, trace_id) = traced("enrol a household", region, async move {
+            first_client.enrol_household(first).await
+        })
+        .await;
+        result.map_err(|status| service_error(&format!("enrolling a household of {region}"), status))?;
+        summary.traces.push(KeyTrace {
+            action: "enrol a household in TM".into(),
+            trace_id,
+        });
+        bar.inc(1);
+    }
+    let mut calls = futures::stream::iter(requests.map(|request| {
+        let mut client = client.clone();
+        async move { client.enrol_household(request).await }
+    }))
+    .buffer_unordered(CONCURRENCY);
+    while let Some(result) = calls.next().await {
+        result.map_err(|status| service_error(&format!("enrolling a household of {region}"), status))?;
+        bar.inc(1);
+    }
+    bar.finish_with_message("households enrolled");
+    summary.enrolled_tm = tm.len() as i64;
+    summary.enrolled_pnp = pnp.len() as i64;
+    Ok(Enrolled { tm, beneficiaries })
+}
+
+fn enrolment(household_id: &str, component: Component, plan: &QuarterPlan) -> EnrolHouseholdRequest {
+    EnrolHouseholdRequest {
+        household_id: household_id.to_owned(),
+        component: component as i32,
+        enrolled_on: plan.date(),
+        committee_override: String::new(),
+    }
+}
+
+/// Every household of the plan's communes that the PMT finds eligible.
+async fn list_eligible(client: &mut RegistryClient, plan: &QuarterPlan) -> anyhow::Result<Vec<Household>> {
+    let mut all = Vec::new();
+    for commune in &plan.communes {
+        let mut page_token = String::new();
+        loop {
+            let page = client
+                .list_households(ListHouseholdsRequest {
+                    area: commune.clone(),
+                    eligible_only: true,
+                    page_size: 1_000,
+                    page_token: page_token.clone(),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|status| service_error("listing eligible households", status))?
+                .into_inner();
+            all.extend(page.households);
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            page_token = page.next_page_token;
+        }
+    }
+    Ok(all)
+}
+
+/// The members of `household` the PNP feeds on the plan's day, by the
+/// nutrition service's own rule (6–59 months; pregnant; lactating).
+fn targets(household: &Household, plan: &QuarterPlan) -> Vec<Beneficiary> {
+    let commune = household
+        .location
+        .as_ref()
+        .map(|l| l.commune.clone())
+        .unwrap_or_default();
+    household
+        .members
+        .iter()
+        .filter(|m| m.status == MemberStatus::Present as i32 || m.status == MemberStatus::Unspecified as i32)
+        .filter_map(|m| {
+            let person = Person {
+                member_id: m.member_id.clone(),
+                household_id: household.household_id.clone(),
+                sex: Sex::try_from(m.sex).unwrap_or(Sex::Unspecified),
+                birth_date: m.birth_date.parse().ok()?,
+                pregnant: m.pregnant,
+                lactating: m.lactating,
+                present: true,
+            };
+            let group = group_on(&person, plan.today).ok()?;
+            Some(Beneficiary {
+                member_id: m.member_id.clone(),
+                household_id: household.household_id.clone(),
+                commune: commune.clone(),
+                group,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,348 @@
+//! A programme quarter end to end (issue 5): a national hub and the leaf
+//! nodes of Sikasso and Mopti, run from the deployment's NATS files; the
+//! registry, payments and nutrition services of each region on its leaf;
+//! the monitoring on the hub. The `jigi` quarter driver registers, enrols,
+//! pays and distributes in both regions; the national indicators then equal
+//! what was done, per region and in total, and so do the regional
+//! services' own reports.
+
+use std::time::Duration;
+
+use jigi::national::{self, Figures};
+use jigi::progress::Bars;
+use jigi::quarter::{self, Endpoints, QuarterPlan, QuarterSummary};
+use jigi_common::Region;
+use jigi_e2e::{Hub, Leaf, Passwords};
+use jigi_proto::monitoring::monitoring_service_client::MonitoringServiceClient;
+use jigi_proto::nutrition::GetRoundReportRequest;
+use jigi_proto::nutrition::nutrition_service_client::NutritionServiceClient;
+use jigi_proto::payments::GetReconciliationRequest;
+use jigi_proto::payments::payments_service_client::PaymentsServiceClient;
+use jigi_proto::registry::ListHouseholdsRequest;
+use jigi_proto::registry::registry_service_client::RegistryServiceClient;
+use jigi_testkit::{TempDir, connect_channel, eventually, sqlite_url};
+use tokio_util::sync::CancellationToken;
+
+const WAIT: Duration = Duration::from_secs(90);
+const HOUSEHOLDS: u64 = 60;
+
+/// A region's leaf node and services.
+struct RegionNode {
+    region: Region,
+    _leaf: Leaf,
+    registry: jigi_registry::Running,
+    payments: jigi_payments::Running,
+    nutrition: jigi_nutrition::Running,
+}
+
+impl RegionNode {
+    async fn start(
+        dir: &TempDir,
+        region: Region,
+        hub: &Hub,
+        passwords: &Passwords,
+        shutdown: &CancellationToken,
+    ) -> Self {
+        let leaf = Leaf::start(&dir.path().join(region.slug()), region, hub.leaf_port, passwords).await;
+        let url = leaf.services_url();
+        let domain = Some(region.slug().to_owned());
+        let db = |service: &str| sqlite_url(dir.path(), &format!("{service}-{region}"));
+        let mut config = jigi_registry::Config::local(region, &url, &db("registry"));
+        config.nats.jetstream_domain = domain.clone();
+        let registry = jigi_registry::start(config, shutdown.clone())
+            .await
+            .expect("registry starts");
+        let mut config = jigi_payments::Config::local(region, &url, &db("payments"));
+        config.nats.jetstream_domain = domain.clone();
+        let payments = jigi_payments::start(config, shutdown.clone())
+            .await
+            .expect("payments starts");
+        let mut config = jigi_nutrition::Config::local(region, &url, &db("nutrition"));
+        config.nats.jetstream_domain = domain;
+        let nutrition = jigi_nutrition::start(config, shutdown.clone())
+            .await
+            .expect("nutrition starts");
+        RegionNode {
+            region,
+            _leaf: leaf,
+            registry,
+            payments,
+            nutrition,
+        }
+    }
+
+    fn endpoints(&self) -> Endpoints {
+        Endpoints {
+            registry: format!("http://{}", self.registry.grpc_addr),
+            payments: format!("http://{}", self.payments.grpc_addr),
+            nutrition: format!("http://{}", self.nutrition.grpc_addr),
+        }
+    }
+
+    /// What the region's own services say they hold, as a summary's figures.
+    async fn own_reports(&self, summary: &QuarterSummary) -> (i64, (i64, i64, i64, i64), (i64, i64, i64, i64)) {
+        let mut registry = RegistryServiceClient::new(connect_channel(self.registry.grpc_addr).await);
+        let mut households = 0;
+        let mut page_token = String::new();
+        loop {
+            let page = registry
+                .list_households(ListHouseholdsRequest {
+                    page_size: 1_000,
+                    page_token,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            households += page.households.len() as i64;
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            page_token = page.next_page_token;
+        }
+        let mut payments = PaymentsServiceClient::new(connect_channel(self.payments.grpc_addr).await);
+        let total = payments
+            .get_reconciliation(GetReconciliationRequest {
+                cycle_id: summary.cycle_id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .reconciliation
+            .unwrap()
+            .total
+            .unwrap();
+        let paid = total.paid.unwrap();
+        let mut nutrition = NutritionServiceClient::new(connect_channel(self.nutrition.grpc_addr).await);
+        let report = nutrition
+            .get_round_report(GetRoundReportRequest {
+                round_id: summary.round_id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .report
+            .unwrap()
+            .total
+            .unwrap();
+        let reached = report.reached.unwrap();
+        (
+            households,
+            (
+                paid.count,
+                paid.amount.unwrap().fcfa,
+                total.failed.unwrap().count,
+                total.not_collected.unwrap().count,
+            ),
+            (
+                reached.children,
+                reached.pregnant_women,
+                reached.lactating_women,
+                report.distributed.unwrap().grams,
+            ),
+        )
+    }
+}
+
+#[tokio::test]
+async fn a_quarter_in_two_regions_adds_up_in_the_national_indicators() {
+    jigi_testkit::init_tracing();
+    let dir = tempfile::tempdir().unwrap();
+    let passwords = Passwords::random();
+    let hub = Hub::start(&dir.path().join("hub"), &passwords).await;
+    let shutdown = CancellationToken::new();
+    let regions = [Region::Sikasso, Region::Mopti];
+    let mut nodes = Vec::new();
+    for region in regions {
+        nodes.push(RegionNode::start(&dir, region, &hub, &passwords, &shutdown).await);
+    }
+    let mut config = jigi_monitoring::Config::local(
+        &regions,
+        &hub.url_as("monitoring"),
+        &sqlite_url(dir.path(), "monitoring"),
+    );
+    config.region_domains = true;
+    let monitoring = jigi_monitoring::start(config, shutdown.clone())
+        .await
+        .expect("monitoring starts");
+
+    // The quarter, in both regions at once.
+    let plans: Vec<QuarterPlan> = regions.iter().map(|r| QuarterPlan::new(*r, HOUSEHOLDS)).collect();
+    let bars = Bars::hidden();
+    let runs = nodes.iter().zip(&plans).map(|(node, plan)| {
+        let endpoints = node.endpoints();
+        let bars = bars.clone();
+        async move { quarter::run(&endpoints, plan, &bars).await }
+    });
+    let summaries: Vec<QuarterSummary> = futures::future::try_join_all(runs).await.expect("the quarter runs");
+
+    // The driver did something worth checking in each region.
+    for summary in &summaries {
+        let region = &summary.region;
+        assert_eq!(summary.households_registered, HOUSEHOLDS as i64, "{region}");
+        assert!(
+            summary.enrolled_tm > 0 && summary.enrolled_pnp > 0,
+            "{region}: {summary:?}"
+        );
+        assert_eq!(
+            summary.entitlements, summary.enrolled_tm,
+            "{region}: every TM household is entitled"
+        );
+        assert_eq!(
+            summary.entitled_fcfa,
+            30_000 * summary.enrolled_tm,
+            "{region}: the programme rule"
+        );
+        assert_eq!(
+            summary.paid + summary.failed + summary.not_collected,
+            summary.entitlements,
+            "{region}"
+        );
+        assert!(
+            summary.paid > 0 && summary.failed > 0 && summary.not_collected > 0,
+            "{region}: {summary:?}"
+        );
+        assert_eq!(summary.paid_fcfa, 30_000 * summary.paid, "{region}");
+        assert_eq!(
+            summary.reached.total(),
+            summary.beneficiaries,
+            "{region}: every eligible person fed"
+        );
+        assert!(summary.reached.children > 0, "{region}");
+        assert_eq!(
+            summary.flour_distributed_grams,
+            3_000 * summary.reached.children
+                + 4_500 * (summary.reached.pregnant_women + summary.reached.lactating_women),
+            "{region}: the round's rations"
+        );
+        assert!(
+            summary.flour_received_grams >= summary.flour_distributed_grams,
+            "{region}"
+        );
+        let actions: Vec<&str> = summary.traces.iter().map(|t| t.action.as_str()).collect();
+        assert_eq!(
+            actions,
+            [
+                "enrol a household in TM",
+                "approve the payment cycle",
+                "record a payment",
+                "distribute a ration"
+            ]
+        );
+        for trace in &summary.traces {
+            assert_eq!(trace.trace_id.len(), 32, "{region}: {trace:?}");
+            assert!(trace.trace_id.chars().all(|c| c.is_ascii_hexdigit()), "{trace:?}");
+        }
+    }
+    // Each region's own services agree with the driver.
+    for (node, summary) in nodes.iter().zip(&summaries) {
+        let (households, paid, fed) = node.own_reports(summary).await;
+        assert_eq!(households, summary.households_registered, "{} registry", node.region);
+        assert_eq!(
+            paid,
+            (summary.paid, summary.paid_fcfa, summary.failed, summary.not_collected),
+            "{} payments' reconciliation",
+            node.region
+        );
+        assert_eq!(
+            fed,
+            (
+                summary.reached.children,
+                summary.reached.pregnant_women,
+                summary.reached.lactating_women,
+                summary.flour_distributed_grams
+            ),
+            "{} nutrition's round report",
+            node.region
+        );
+    }
+
+    // The PTBA: four quarters of each region's list, each region its own funder.
+    let mut client = MonitoringServiceClient::new(connect_channel(monitoring.grpc_addr).await);
+    let mut traced = jigi::address::monitoring_client(connect_channel(monitoring.grpc_addr).await);
+    let year = chrono::Datelike::year(&plans[0].today);
+    let forecasts = national::forecasts(&summaries);
+    assert_eq!(forecasts.len(), 2, "Sikasso and Mopti have different funders");
+    national::set_budget(&mut traced, year, &forecasts).await.unwrap();
+
+    // The national indicators equal what was done, per region and in total.
+    let expected = national::expected(&summaries);
+    let period = plans[0].period().to_string();
+    let sources: Vec<(String, i32)> = summaries.iter().map(|s| (s.region.clone(), s.funding_source)).collect();
+    let reported: Vec<Figures> = eventually(WAIT, "the national indicators to show the whole quarter", || {
+        let mut traced = traced.clone();
+        let (period, sources, expected) = (period.clone(), sources.clone(), expected.clone());
+        async move {
+            let reported = national::reported(&mut traced, &period, year, &sources).await.ok()?;
+            reported
+                .iter()
+                .map(Figures::counts)
+                .eq(expected.iter().map(Figures::counts))
+                .then_some(reported)
+        }
+    })
+    .await;
+    let total = reported.last().unwrap();
+    assert_eq!(total.name, "Mali");
+    let sum = |f: fn(&QuarterSummary) -> i64| summaries.iter().map(f).sum::<i64>();
+    assert_eq!(total.households_registered, 2 * HOUSEHOLDS as i64);
+    assert_eq!(total.enrolled_tm, sum(|s| s.enrolled_tm));
+    assert_eq!(total.enrolled_pnp, sum(|s| s.enrolled_pnp));
+    assert_eq!(total.households_paid, sum(|s| s.paid));
+    assert_eq!(total.amount_paid_fcfa, sum(|s| s.paid_fcfa));
+    assert_eq!(total.payments_failed, sum(|s| s.failed));
+    assert_eq!(total.payments_not_collected, sum(|s| s.not_collected));
+    assert_eq!(total.children_reached, sum(|s| s.reached.children));
+    assert_eq!(total.pregnant_women_reached, sum(|s| s.reached.pregnant_women));
+    assert_eq!(total.lactating_women_reached, sum(|s| s.reached.lactating_women));
+    assert_eq!(total.flour_distributed_grams, sum(|s| s.flour_distributed_grams));
+    assert_eq!(
+        total.budget_achieved_fcfa,
+        sum(|s| s.paid_fcfa),
+        "budget achieved = TM paid"
+    );
+    assert_eq!(total.budget_forecast_fcfa, 4 * sum(|s| s.entitled_fcfa));
+    let paid = sum(|s| s.paid) as f64;
+    let reported_results = (sum(|s| s.paid) + sum(|s| s.failed) + sum(|s| s.not_collected)) as f64;
+    assert!((total.success_rate - paid / reported_results).abs() < 1e-9);
+    for (row, summary) in reported.iter().zip(&summaries) {
+        assert_eq!(row.area, summary.region);
+        assert_eq!(row.households_paid, summary.paid, "{}", row.area);
+        assert_eq!(
+            row.budget_achieved_fcfa, summary.paid_fcfa,
+            "{}: its funder's line",
+            row.area
+        );
+        assert_eq!(
+            row.flour_distributed_grams, summary.flour_distributed_grams,
+            "{}",
+            row.area
+        );
+    }
+
+    // Per-cycle indicators name each region's cycle with its totals.
+    let cycles = client
+        .list_cycle_indicators(jigi_proto::monitoring::ListCycleIndicatorsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .cycles;
+    for summary in &summaries {
+        let cycle = cycles
+            .iter()
+            .find(|c| c.cycle_id == summary.cycle_id)
+            .expect("the cycle is known");
+        assert_eq!(cycle.region, summary.region);
+        assert_eq!(cycle.expected_households, summary.entitlements);
+        assert_eq!(cycle.households_paid, summary.paid);
+        assert_eq!(cycle.funding_source, summary.funding_source);
+    }
+
+    shutdown.cancel();
+    monitoring.stopped().await;
+    for node in nodes {
+        node.registry.stopped().await;
+        node.payments.stopped().await;
+        node.nutrition.stopped().await;
+    }
+}
