@@ -17,6 +17,8 @@
 //!   the transaction of the change it made and acks only after commit, so a
 //!   redelivered event changes nothing;
 //! - [`connection`]: connecting to NATS the same way everywhere;
+//! - [`json`]: an event as a CloudEvent in structured JSON, for subscribers
+//!   without protobuf;
 //! - [`asyncapi`]: the AsyncAPI document of the events, generated from the catalog.
 
 pub mod asyncapi;
@@ -24,6 +26,7 @@ pub mod catalog;
 pub mod connection;
 pub mod envelope;
 pub mod inbox;
+pub mod json;
 pub mod outbox;
 pub mod streams;
 pub mod subject;
@@ -32,4 +35,5 @@ pub use catalog::{DomainEvent, EventKind};
 pub use connection::{Bus, BusConfig};
 pub use envelope::{OutgoingEvent, ReceivedEvent};
 pub use inbox::{ConsumerSettings, EventHandler, HandlerError};
+pub use json::JsonRenderer;
 pub use outbox::{Outbox, OutboxRelay};
