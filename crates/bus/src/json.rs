@@ -21,7 +21,8 @@
 //!
 //! The JSON events live on `jigijson.<region>.<service>.<entity>.<action>`
 //! (the protobuf subject under another root, so no filter on `jigi.>`
-//! captures them), in the stream [`STREAM`].
+//! captures them), in the stream [`STREAM`], written by the
+//! [`JsonMirror`](crate::mirror::JsonMirror) from the national stream.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;

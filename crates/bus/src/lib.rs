@@ -18,7 +18,8 @@
 //!   redelivered event changes nothing;
 //! - [`connection`]: connecting to NATS the same way everywhere;
 //! - [`json`]: an event as a CloudEvent in structured JSON, for subscribers
-//!   without protobuf;
+//!   without protobuf, and [`mirror`]: the national stream republished as
+//!   JSON to `JIGI_JSON`;
 //! - [`asyncapi`]: the AsyncAPI document of the events, generated from the catalog.
 
 pub mod asyncapi;
@@ -27,6 +28,7 @@ pub mod connection;
 pub mod envelope;
 pub mod inbox;
 pub mod json;
+pub mod mirror;
 pub mod outbox;
 pub mod streams;
 pub mod subject;
@@ -36,4 +38,5 @@ pub use connection::{Bus, BusConfig};
 pub use envelope::{OutgoingEvent, ReceivedEvent};
 pub use inbox::{ConsumerSettings, EventHandler, HandlerError};
 pub use json::JsonRenderer;
+pub use mirror::JsonMirror;
 pub use outbox::{Outbox, OutboxRelay};
