@@ -33,6 +33,9 @@ pub struct MirrorSettings {
     /// The stream it reads (the national stream), set up idempotently with
     /// this configuration.
     pub source: stream::Config,
+    /// The JSON stream it writes ([`json::stream_config`]; on a clustered
+    /// hub, give it the national stream's replicas).
+    pub target: stream::Config,
     /// Its durable consumer's name.
     pub durable: String,
     /// Most events published before their acks are awaited.
@@ -45,6 +48,7 @@ impl MirrorSettings {
     pub fn new(source: stream::Config) -> MirrorSettings {
         MirrorSettings {
             source,
+            target: json::stream_config(),
             durable: DURABLE.to_owned(),
             batch: 256,
             ack_wait: Duration::from_secs(30),
@@ -136,7 +140,7 @@ impl JsonMirror {
     /// Sets up both streams and the consumer, then mirrors batches until an error.
     async fn mirror(&self) -> Result<(), MirrorError> {
         streams::ensure(&self.jetstream, self.settings.source.clone()).await?;
-        streams::ensure(&self.jetstream, json::stream_config()).await?;
+        streams::ensure(&self.jetstream, self.settings.target.clone()).await?;
         let consumer_error = |err: &dyn std::fmt::Display| MirrorError::Consumer(err.to_string());
         let source = self
             .jetstream
