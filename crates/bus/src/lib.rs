@@ -20,6 +20,8 @@
 //! - [`json`]: an event as a CloudEvent in structured JSON, for subscribers
 //!   without protobuf, and [`mirror`]: the national stream republished as
 //!   JSON to `JIGI_JSON`;
+//! - [`partners`]: partners' durable consumers, filtered to what they may see
+//!   (the `jigi-partners` binary is its operator's command);
 //! - [`asyncapi`]: the AsyncAPI document of the events, generated from the catalog.
 
 pub mod asyncapi;
@@ -30,6 +32,7 @@ pub mod inbox;
 pub mod json;
 pub mod mirror;
 pub mod outbox;
+pub mod partners;
 pub mod streams;
 pub mod subject;
 
