@@ -25,7 +25,7 @@ pub fn deploy_dir() -> PathBuf {
 }
 
 /// The users of `deploy/nats/accounts.conf` other than the regions'.
-pub const HUB_USERS: [&str; 4] = ["national", "monitoring", "partner_dhis2", "sys"];
+pub const HUB_USERS: [&str; 5] = ["national", "monitoring", "partner_dhis2", "partner_donor", "sys"];
 
 /// Fresh random passwords for every user of the hub and for the regions'
 /// services, given to the servers as the environment variables their

@@ -1,6 +1,8 @@
 //! The AsyncAPI 3 document of Jigi's events, generated from the event
 //! catalog and the protos (with their comments), so the public contract a
-//! subscriber reads is exactly what the code publishes.
+//! subscriber reads is exactly what the code publishes: each event on its
+//! protobuf subject (`jigi.{region}…`, binary-mode CloudEvent) and on the
+//! JSON mirror's (`jigijson.{region}…`, structured-mode CloudEvent).
 //!
 //! `proto/asyncapi.json` is the committed document; a test fails when it
 //! differs from what [`document`] generates. After changing an event:
@@ -17,6 +19,7 @@ use prost_types::{DescriptorProto, EnumDescriptorProto, FieldDescriptorProto, Fi
 use serde_json::{Value, json};
 
 use crate::catalog::{ALL, EventKind};
+use crate::json;
 
 /// Everything the protos say about a type, by full name (`jigi.events.v1.HouseholdRegistered`).
 struct Protos {
@@ -280,7 +283,114 @@ pub fn document() -> Value {
                 "messages": [{"$ref": format!("#/channels/{channel}/messages/{name}")}]
             }),
         );
+
+        // The same event as JSON, on the mirror's subject.
+        let json_name = format!("{name}Json");
+        let json_channel = json_channel_id(kind);
+        let data = example(&protos, kind.message, 0);
+        messages.insert(
+            json_name.clone(),
+            json!({
+                "name": json_name,
+                "title": format!("{} {} ({}), JSON", kind.entity, kind.action, kind.service),
+                "summary": comment,
+                "contentType": json::CONTENT_TYPE,
+                "headers": {"$ref": "#/components/schemas/CloudEventJsonHeaders"},
+                "payload": {
+                    "allOf": [
+                        {"$ref": "#/components/schemas/CloudEventJson"},
+                        {
+                            "type": "object",
+                            "properties": {
+                                "type": {"const": kind.ce_type()},
+                                "data": {"$ref": format!("#/components/schemas/{}", kind.message)}
+                            }
+                        }
+                    ]
+                },
+                "examples": [{
+                    "name": format!("{name} in Sikasso, as JSON"),
+                    "headers": {
+                        "Nats-Msg-Id": "0192b6c4-0000-7000-8000-000000000001",
+                        "content-type": json::CONTENT_TYPE,
+                        "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+                    },
+                    "payload": {
+                        "specversion": "1.0",
+                        "id": "0192b6c4-0000-7000-8000-000000000001",
+                        "source": format!("/jigi/sikasso/{}", kind.service),
+                        "type": kind.ce_type(),
+                        "time": "2018-10-01T08:30:00.000000Z",
+                        "subject": "0192b6c4-5e3a-7c1d-9f00-3b2a1c0d4e5f",
+                        "datacontenttype": json::DATA_CONTENT_TYPE,
+                        "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                        "data": data
+                    }
+                }]
+            }),
+        );
+        channels.insert(
+            json_channel.clone(),
+            json!({
+                "address": format!("{}.{{region}}.{}.{}.{}", json::ROOT, kind.service, kind.entity, kind.action),
+                "title": format!("{} {} (JSON)", kind.entity, kind.action),
+                "description": format!(
+                    "The {} service's {} {} events as CloudEvents in structured JSON, republished on the national hub from JIGI_NATIONAL into the stream {} (one message per event, Nats-Msg-Id = id).",
+                    kind.service, kind.entity, kind.action, json::STREAM
+                ),
+                "parameters": {"region": {"$ref": "#/components/parameters/region"}},
+                "messages": {json_name.clone(): {"$ref": format!("#/components/messages/{json_name}")}}
+            }),
+        );
+        operations.insert(
+            format!("receive{json_name}"),
+            json!({
+                "action": "receive",
+                "title": format!("Receive {name} as JSON"),
+                "summary": format!(
+                    "Subscribe to {}.<region>.{}.{}.{} (or a wildcard), or pull from a durable consumer on {}.",
+                    json::ROOT, kind.service, kind.entity, kind.action, json::STREAM
+                ),
+                "channel": {"$ref": format!("#/channels/{json_channel}")},
+                "messages": [{"$ref": format!("#/channels/{json_channel}/messages/{json_name}")}]
+            }),
+        );
     }
+    schemas.insert(
+        "CloudEventJson".to_owned(),
+        json!({
+            "type": "object",
+            "description": "A CloudEvents 1.0 event in structured mode (application/cloudevents+json): the attributes and the payload in one JSON document. data is the payload in the proto3 JSON mapping (lowerCamelCase names, 64-bit integers as strings, enum values by name), every scalar field written even at its default. An event whose payload this version cannot render comes as data_base64 (the protobuf bytes) with the protobuf datacontenttype.",
+            "required": ["specversion", "id", "source", "type", "time", "datacontenttype"],
+            "properties": {
+                "specversion": {"const": "1.0", "description": "CloudEvents version."},
+                "id": {"type": "string", "description": "Unique event ID (a UUIDv7), the same as the protobuf event's ce-id."},
+                "source": {"type": "string", "description": "/jigi/<region>/<service>"},
+                "type": {"type": "string", "description": "jigi.<service>.<entity>.<action>.v<version>"},
+                "time": {"type": "string", "format": "date-time", "description": "When the change happened (RFC 3339, UTC)."},
+                "subject": {"type": "string", "description": "The entity the event is about: a household ID, a cycle ID, a round ID…"},
+                "datacontenttype": {"type": "string", "description": "application/json; application/protobuf; proto=<message> with data_base64."},
+                "data": {"type": "object", "description": "The payload, in the proto3 JSON mapping."},
+                "data_base64": {"type": "string", "contentEncoding": "base64", "description": "The protobuf payload, when it could not be rendered."},
+                "traceparent": {"type": "string", "description": "W3C trace context of the request that caused the event (CloudEvents distributed tracing extension)."},
+                "tracestate": {"type": "string", "description": "W3C vendor trace state."}
+            }
+        }),
+    );
+    schemas.insert(
+        "CloudEventJsonHeaders".to_owned(),
+        json!({
+            "type": "object",
+            "description": "NATS headers of a JSON event.",
+            "required": ["Nats-Msg-Id", "content-type"],
+            "properties": {
+                "Nats-Msg-Id": {"type": "string", "description": "Equal to the event's id: JIGI_JSON holds each event once."},
+                "content-type": {"const": json::CONTENT_TYPE},
+                "traceparent": {"type": "string", "description": "W3C trace context, as in the document."},
+                "tracestate": {"type": "string", "description": "W3C vendor trace state."}
+            }
+        }),
+    );
     schemas.insert(
         "CloudEventHeaders".to_owned(),
         json!({
@@ -306,7 +416,7 @@ pub fn document() -> Value {
         "info": {
             "title": "Jigi events",
             "version": "1.0.0",
-            "description": "Events of the Jigi social safety net programme: the unified social registry (RSU), cash transfers (TM) and the preventive nutrition package (PNP). Each event is a CloudEvents 1.0 event in binary mode over NATS: the envelope in headers, the payload a protobuf message of package jigi.events.v1 (the schemas below describe its proto3 JSON rendering). No event carries a name, an ID-card number or a phone number. Within v1, fields and event types are only ever added; a breaking change is a new v2 type (see README, Event contract).",
+            "description": "Events of the Jigi social safety net programme: the unified social registry (RSU), cash transfers (TM) and the preventive nutrition package (PNP). Each event is a CloudEvents 1.0 event in binary mode over NATS: the envelope in headers, the payload a protobuf message of package jigi.events.v1 (the schemas below describe its proto3 JSON rendering). The same events are republished on the national hub as CloudEvents in structured JSON (application/cloudevents+json) on jigijson.<region>.<service>.<entity>.<action>, in the stream JIGI_JSON, for subscribers without protobuf. No event carries a name, an ID-card number or a phone number. Within v1, fields and event types are only ever added; a breaking change is a new v2 type (see README, Event contract).",
             "license": {"name": "Apache-2.0"}
         },
         "defaultContentType": "application/protobuf",
@@ -314,7 +424,7 @@ pub fn document() -> Value {
             "national": {
                 "host": "nats.jigi.example:4222",
                 "protocol": "nats",
-                "description": "The national hub: the stream JIGI_NATIONAL holds every region's events. Partners get a user restricted to the subjects they may read."
+                "description": "The national hub: the stream JIGI_NATIONAL holds every region's events, JIGI_JSON the same as JSON. Partners get a user restricted to the subjects they may read and a durable consumer of their own (README, Subscribing to Jigi's events)."
             }
         },
         "channels": channels,
@@ -333,6 +443,10 @@ fn channel_id(kind: &EventKind) -> String {
     format!("{}.{}.{}", kind.service, kind.entity, kind.action)
 }
 
+fn json_channel_id(kind: &EventKind) -> String {
+    format!("json.{}", channel_id(kind))
+}
+
 /// The committed document's path.
 pub const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../proto/asyncapi.json");
 
@@ -341,15 +455,28 @@ pub fn render() -> String {
     serde_json::to_string_pretty(&document()).expect("JSON renders") + "\n"
 }
 
-/// The CloudEvents types a document names.
+/// The CloudEvents types a document names on protobuf (binary-mode) messages.
 pub fn ce_types(document: &Value) -> BTreeSet<String> {
+    messages_of(document)
+        .filter_map(|m| m["headers"]["allOf"][1]["properties"]["ce-type"]["const"].as_str())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The CloudEvents types a document names on JSON (structured-mode) messages.
+pub fn json_ce_types(document: &Value) -> BTreeSet<String> {
+    messages_of(document)
+        .filter(|m| m["contentType"] == json::CONTENT_TYPE)
+        .filter_map(|m| m["payload"]["allOf"][1]["properties"]["type"]["const"].as_str())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn messages_of(document: &Value) -> impl Iterator<Item = &Value> {
     document["components"]["messages"]
         .as_object()
         .into_iter()
         .flat_map(|messages| messages.values())
-        .filter_map(|m| m["headers"]["allOf"][1]["properties"]["ce-type"]["const"].as_str())
-        .map(str::to_owned)
-        .collect()
 }
 
 #[cfg(test)]
@@ -373,14 +500,58 @@ mod tests {
     fn document_names_exactly_the_event_types_the_code_publishes() {
         let committed: Value =
             serde_json::from_str(&std::fs::read_to_string(COMMITTED).expect("committed")).expect("valid JSON");
-        let documented = ce_types(&committed);
         let published: BTreeSet<String> = ALL.iter().map(EventKind::ce_type).collect();
-        let missing: Vec<_> = published.difference(&documented).collect();
-        let stale: Vec<_> = documented.difference(&published).collect();
-        assert!(
-            missing.is_empty() && stale.is_empty(),
-            "missing {missing:?}, stale {stale:?}"
+        // On protobuf subjects, and again on the JSON mirror's.
+        for (what, documented) in [("protobuf", ce_types(&committed)), ("JSON", json_ce_types(&committed))] {
+            let missing: Vec<_> = published.difference(&documented).collect();
+            let stale: Vec<_> = documented.difference(&published).collect();
+            assert!(
+                missing.is_empty() && stale.is_empty(),
+                "{what} messages: missing {missing:?}, stale {stale:?}"
+            );
+        }
+        // And no channel other than those of the published events.
+        let addresses: BTreeSet<String> = committed["channels"]
+            .as_object()
+            .expect("channels")
+            .values()
+            .map(|c| c["address"].as_str().expect("an address").to_owned())
+            .collect();
+        let expected: BTreeSet<String> = ALL
+            .iter()
+            .flat_map(|kind| {
+                let rest = format!("{{region}}.{}.{}.{}", kind.service, kind.entity, kind.action);
+                [format!("jigi.{rest}"), format!("{}.{rest}", json::ROOT)]
+            })
+            .collect();
+        assert_eq!(addresses, expected, "one channel per event and subject root");
+    }
+
+    #[test]
+    fn json_messages_are_structured_cloudevents_around_the_payload_schema() {
+        let document = document();
+        let json = &document["components"]["messages"]["PaymentMadeJson"];
+        assert_eq!(json["contentType"], "application/cloudevents+json");
+        assert_eq!(
+            json["payload"]["allOf"][1]["properties"]["data"]["$ref"],
+            "#/components/schemas/jigi.events.v1.PaymentMade"
         );
+        assert_eq!(
+            json["payload"]["allOf"][1]["properties"]["type"]["const"],
+            "jigi.payments.payment.made.v1"
+        );
+        let channel = &document["channels"]["json.payments.payment.made"];
+        assert_eq!(channel["address"], "jigijson.{region}.payments.payment.made");
+        let example = &json["examples"][0]["payload"];
+        assert_eq!(example["datacontenttype"], "application/json");
+        assert_eq!(example["data"]["amount"]["fcfa"], "30000");
+        let required = document["components"]["schemas"]["CloudEventJson"]["required"]
+            .as_array()
+            .expect("required attributes")
+            .clone();
+        for attribute in ["specversion", "id", "source", "type", "time"] {
+            assert!(required.contains(&json!(attribute)), "{attribute}");
+        }
     }
 
     #[test]

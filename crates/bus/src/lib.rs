@@ -17,6 +17,11 @@
 //!   the transaction of the change it made and acks only after commit, so a
 //!   redelivered event changes nothing;
 //! - [`connection`]: connecting to NATS the same way everywhere;
+//! - [`json`]: an event as a CloudEvent in structured JSON, for subscribers
+//!   without protobuf, and [`mirror`]: the national stream republished as
+//!   JSON to `JIGI_JSON`;
+//! - [`partners`]: partners' durable consumers, filtered to what they may see
+//!   (the `jigi-partners` binary is its operator's command);
 //! - [`asyncapi`]: the AsyncAPI document of the events, generated from the catalog.
 
 pub mod asyncapi;
@@ -24,7 +29,10 @@ pub mod catalog;
 pub mod connection;
 pub mod envelope;
 pub mod inbox;
+pub mod json;
+pub mod mirror;
 pub mod outbox;
+pub mod partners;
 pub mod streams;
 pub mod subject;
 
@@ -32,4 +40,6 @@ pub use catalog::{DomainEvent, EventKind};
 pub use connection::{Bus, BusConfig};
 pub use envelope::{OutgoingEvent, ReceivedEvent};
 pub use inbox::{ConsumerSettings, EventHandler, HandlerError};
+pub use json::JsonRenderer;
+pub use mirror::JsonMirror;
 pub use outbox::{Outbox, OutboxRelay};

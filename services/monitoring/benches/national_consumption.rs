@@ -218,12 +218,11 @@ async fn run(count: u64) {
     let shutdown = CancellationToken::new();
     let database = format!("sqlite://{}", dir.path().join("monitoring.db").display());
     let started = Instant::now();
-    let running = jigi_monitoring::start(
-        jigi_monitoring::Config::local(&REGIONS, &nats.url(), &database),
-        shutdown.clone(),
-    )
-    .await
-    .unwrap();
+    // The indicators' consumer alone: the JSON mirror is another reader
+    // of the national stream, with its own consumer.
+    let mut config = jigi_monitoring::Config::local(&REGIONS, &nats.url(), &database);
+    config.json_mirror = false;
+    let running = jigi_monitoring::start(config, shutdown.clone()).await.unwrap();
     while running.consumer.handled() < count {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -34,6 +34,9 @@ pub struct Config {
     pub silence_threshold: Duration,
     /// How often the indicator gauges are recomputed (`JIGI_METRICS_REFRESH_SECONDS`, default 15).
     pub metrics_refresh: Duration,
+    /// Whether to republish every national event as JSON to `JIGI_JSON`
+    /// for partners without protobuf (`JIGI_JSON_MIRROR`, default true).
+    pub json_mirror: bool,
 }
 
 impl Config {
@@ -57,6 +60,7 @@ impl Config {
             dhis2_mapping_file: settings.optional("dhis2_mapping_file")?,
             silence_threshold: Duration::from_secs(settings.get("silence_seconds", 3_600)?),
             metrics_refresh: Duration::from_secs(settings.get("metrics_refresh_seconds", 15)?),
+            json_mirror: settings.get("json_mirror", true)?,
         })
     }
 
@@ -74,6 +78,7 @@ impl Config {
             dhis2_mapping_file: None,
             silence_threshold: Duration::from_secs(3_600),
             metrics_refresh: Duration::from_secs(15),
+            json_mirror: true,
         }
     }
 }

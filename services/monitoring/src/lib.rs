@@ -7,6 +7,8 @@
 //! - [`domain`]: indicators, budget rules, freshness, DHIS2 mapping (no I/O);
 //! - [`storage`]: facts drawn from events, the budget, indicator queries;
 //! - [`consume`]: the national stream's events into facts (with the inbox);
+//!   beside it, the JSON mirror ([`jigi_bus::mirror`]) republishes every
+//!   national event as JSON to `JIGI_JSON` for partners;
 //! - [`app`]: queries and budget commands;
 //! - [`grpc`]: the API;
 //! - [`metrics`]: Prometheus gauges of the indicators and of the service.
@@ -25,6 +27,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use jigi_bus::inbox::{ConsumerStats, InboxConsumer};
+use jigi_bus::mirror::{JsonMirror, MirrorSettings, MirrorStats};
 use jigi_bus::streams::{self, RegionSource};
 use jigi_bus::{Bus, ConsumerSettings};
 use jigi_common::Geography;
@@ -70,6 +73,8 @@ pub struct Running {
     pub database: Database,
     /// Counters of the national consumer (events handled, duplicates, rejected).
     pub consumer: Arc<ConsumerStats>,
+    /// Counters of the JSON mirror, when it runs (`JIGI_JSON_MIRROR`).
+    pub json_mirror: Option<Arc<MirrorStats>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -84,7 +89,7 @@ impl Running {
 }
 
 /// Starts the monitoring: database, the national stream and its consumer,
-/// the API and the metrics. NATS need not be reachable yet.
+/// the JSON mirror (unless `json_mirror` is off), the API and the metrics. NATS need not be reachable yet.
 pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Running, StartError> {
     let database = Database::open(&config.database_url, &storage::migrations())
         .await
@@ -132,6 +137,12 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     };
     let mut national = streams::national_stream_config(&sources);
     national.num_replicas = config.national_replicas;
+    let mirror = config.json_mirror.then(|| {
+        let mut settings = MirrorSettings::new(national.clone());
+        settings.target.num_replicas = config.national_replicas;
+        JsonMirror::new(bus.jetstream.clone(), settings)
+    });
+    let mirror_stats = mirror.as_ref().map(JsonMirror::stats);
     let settings = ConsumerSettings::new(national, CONSUMER);
     let handler = Arc::new(consume::NationalHandler {
         lags,
@@ -142,7 +153,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     let server = GrpcServer::new(metrics.clone(), "national")
         .add_service(grpc::MonitoringApi::new(monitoring.clone()).into_service());
 
-    let tasks = vec![
+    let mut tasks = vec![
         tokio::spawn(consumer.run(shutdown.clone())),
         tokio::spawn(refresh_gauges(
             monitoring.clone(),
@@ -168,13 +179,24 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
             }
         }),
     ];
-    tracing::info!(%grpc_addr, %metrics_addr, regions = config.regions.len(), "monitoring started");
+    if let Some(mirror) = mirror {
+        // Every national event, once, as JSON in JIGI_JSON (jigi_bus::mirror).
+        tasks.push(tokio::spawn(mirror.run(shutdown.clone())));
+    }
+    tracing::info!(
+        %grpc_addr,
+        %metrics_addr,
+        regions = config.regions.len(),
+        json_mirror = config.json_mirror,
+        "monitoring started"
+    );
     Ok(Running {
         grpc_addr,
         metrics_addr,
         monitoring,
         database,
         consumer: consumer_stats,
+        json_mirror: mirror_stats,
         tasks,
     })
 }
