@@ -3,7 +3,7 @@
 //! services, the national monitoring (with its JSON mirror) on the hub. An
 //! office registers and enrols a household, pays it and feeds its child;
 //! an operator creates the partner's durable consumer on JIGI_JSON with
-//! `jigi-partners`; `examples/python/subscriber.py` (nats-py) logs in with
+//! `jigi partners`; `examples/python/subscriber.py` (nats-py) logs in with
 //! the partner's credentials and prints every event, decoded.
 
 use std::path::{Path, PathBuf};
@@ -49,25 +49,6 @@ fn python_missing() -> Option<String> {
 
 fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The `jigi-partners` binary (crate jigi-bus), built if missing.
-fn jigi_partners() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test knows its own path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("tests run from target/<profile>/deps");
-    let binary = dir.join("jigi-partners");
-    if !binary.exists() {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = std::process::Command::new(cargo)
-            .args(["build", "--quiet", "-p", "jigi-bus", "--bin", "jigi-partners"])
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "cargo build --bin jigi-partners failed");
-    }
-    binary
 }
 
 async fn run(mut command: tokio::process::Command, what: &str) -> Output {
@@ -465,10 +446,10 @@ async fn a_python_partner_reads_a_registration_a_payment_and_a_ration_as_json() 
 
     // The operator creates the partner's consumer: from a time, on JIGI_JSON.
     let since = started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let mut add = tokio::process::Command::new(jigi_partners());
-    add.args(["add", PARTNER, "--json", "--since", &since])
+    let mut add = tokio::process::Command::new(jigi_testkit::workspace_binary("jigi"));
+    add.args(["partners", "add", PARTNER, "--json", "--since", &since])
         .env("JIGI_NATS_URL", programme.hub.url_as("national"));
-    let added = run(add, "jigi-partners add").await;
+    let added = run(add, "jigi partners add").await;
     let said = String::from_utf8_lossy(&added.stdout);
     assert!(
         added.status.success(),

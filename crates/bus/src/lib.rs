@@ -21,7 +21,7 @@
 //!   without protobuf, and [`mirror`]: the national stream republished as
 //!   JSON to `JIGI_JSON`;
 //! - [`partners`]: partners' durable consumers, filtered to what they may see
-//!   (the `jigi-partners` binary is its operator's command);
+//!   (`jigi partners` is its operator's command);
 //! - [`asyncapi`]: the AsyncAPI document of the events, generated from the catalog.
 
 pub mod asyncapi;

@@ -4,8 +4,8 @@
 //! A partner reads the hub with its own NATS user (`deploy/nats/gen-accounts`,
 //! `PARTNERS`), which may only fetch from and ack its own durable consumer,
 //! named after the user, and subscribe to the subjects of its filter. That
-//! consumer is created by an operator, with this module (the `jigi-partners`
-//! binary, or `jigi partners add`): on the national stream for protobuf
+//! consumer is created by an operator, with this module (through
+//! `jigi partners add`): on the national stream for protobuf
 //! events, or on `JIGI_JSON` for JSON ones, filtered to what the partner
 //! may see, delivering from the start of the stream, from a date, or only
 //! new events. The server remembers how far the partner has acked, so a

@@ -91,6 +91,11 @@ pub enum Command {
     /// Example: jigi events tail 'jigi.*.payments.>'
     #[command(subcommand)]
     Events(commands::events::EventsCommand),
+    /// Partners' durable consumers on the national hub: add, show, remove.
+    ///
+    /// Example: jigi partners add partner_donor --json --since 2018-10-01
+    #[command(subcommand)]
+    Partners(commands::partners::PartnersCommand),
     /// Export the national indicators for other systems (DHIS2, spreadsheets).
     ///
     /// Example: jigi export dhis2 --period 2018Q4 --output dhis2.json
@@ -131,6 +136,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Budget(args) => commands::monitoring::budget(args).await,
         Command::Events(command) => commands::events::run(command).await,
         Command::Export(command) => commands::monitoring::export(command).await,
+        Command::Partners(command) => commands::partners::run(command).await,
     }
 }
 

@@ -5,6 +5,7 @@ pub mod events;
 pub mod households;
 pub mod monitoring;
 pub mod nutrition;
+pub mod partners;
 pub mod up;
 
 /// Today's date as the APIs write it (UTC, as the services count days).

@@ -1,45 +1,23 @@
-//! `jigi-partners`: an operator's command for partners' durable consumers
-//! on the national hub (see README, "Subscribing to Jigi's events").
-//!
-//! ```text
-//! jigi-partners add partner_donor --json --since 2018-10-01
-//! jigi-partners add partner_dhis2 --filter 'jigi.*.nutrition.>'
-//! jigi-partners show partner_dhis2
-//! jigi-partners remove partner_donor --json
-//! ```
-//!
-//! It connects as an operator (`JIGI_NATS_URL`, e.g.
-//! `nats://national:PASSWORD@hub:4222`). The partner's NATS user and its
-//! permissions come from `deploy/nats/gen-accounts` (`PARTNERS`).
+//! `jigi partners`: partners' durable consumers on the national hub (see
+//! README, "Subscribing to Jigi's events"). It connects as an operator
+//! (`JIGI_NATS_URL`, e.g. `nats://national:PASSWORD@hub:4222`); the
+//! partner's NATS user and its permissions come from
+//! `deploy/nats/gen-accounts` (`PARTNERS`).
 
-use std::process::ExitCode;
-
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Subcommand};
 use jigi_bus::partners::{self, Outcome, PartnerSubscription, Since};
 use jigi_bus::{Bus, BusConfig, json, subject};
 
-#[derive(Parser)]
-#[command(name = "jigi-partners", about = "Partners' durable consumers on Jigi's national hub")]
-struct Cli {
-    /// The hub, with an operator's user: nats://national:PASSWORD@host:4222.
-    #[arg(long, env = "JIGI_NATS_URL", default_value = "nats://127.0.0.1:4222", global = true)]
-    nats_url: String,
-    /// A NATS credentials file (operator-mode deployments).
-    #[arg(long, env = "JIGI_NATS_CREDENTIALS", global = true)]
-    nats_credentials: Option<std::path::PathBuf>,
-    /// The hub's JetStream domain, when addressing it from elsewhere.
-    #[arg(long, env = "JIGI_NATS_DOMAIN", global = true)]
-    nats_domain: Option<String>,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
+#[derive(Subcommand, Debug)]
+pub enum PartnersCommand {
     /// Creates the partner's consumer (leaves it as it is when it exists with the same filter).
+    ///
+    /// Example: jigi partners add partner_donor --json --since 2018-10-01
     Add {
         #[command(flatten)]
         target: Target,
+        #[command(flatten)]
+        hub: Hub,
         /// Subjects the partner may see; default every subject of the stream.
         #[arg(long)]
         filter: Option<String>,
@@ -51,19 +29,27 @@ enum Command {
         replace: bool,
     },
     /// Shows the partner's consumer: filter, start, progress.
+    ///
+    /// Example: jigi partners show partner_dhis2
     Show {
         #[command(flatten)]
         target: Target,
+        #[command(flatten)]
+        hub: Hub,
     },
     /// Deletes the partner's consumer.
+    ///
+    /// Example: jigi partners remove partner_donor --json
     Remove {
         #[command(flatten)]
         target: Target,
+        #[command(flatten)]
+        hub: Hub,
     },
 }
 
-#[derive(Args)]
-struct Target {
+#[derive(Args, Debug)]
+pub struct Target {
     /// The partner's NATS user, which names its consumer (e.g. partner_dhis2).
     name: String,
     /// On JIGI_JSON (CloudEvents in JSON) rather than JIGI_NATIONAL (protobuf).
@@ -81,27 +67,37 @@ impl Target {
     }
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let mut config = BusConfig::new(cli.nats_url.clone(), "jigi-partners");
-    config.credentials_file = cli.nats_credentials.clone();
-    config.jetstream_domain = cli.nats_domain.clone();
-    match run(cli, config).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("jigi-partners: {err}");
-            ExitCode::FAILURE
-        }
-    }
+/// Which hub, as which operator.
+#[derive(Args, Debug)]
+pub struct Hub {
+    /// The hub, with an operator's user: nats://national:PASSWORD@host:4222.
+    #[arg(long = "nats", env = "JIGI_NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    nats_url: String,
+    /// A NATS credentials file (operator-mode deployments).
+    #[arg(long, env = "JIGI_NATS_CREDENTIALS")]
+    nats_credentials: Option<std::path::PathBuf>,
+    /// The hub's JetStream domain, when addressing it from elsewhere.
+    #[arg(long, env = "JIGI_NATS_DOMAIN")]
+    nats_domain: Option<String>,
 }
 
-async fn run(cli: Cli, config: BusConfig) -> Result<(), String> {
-    let bus = Bus::connect(&config).await.map_err(|err| err.to_string())?;
+pub async fn run(command: PartnersCommand) -> anyhow::Result<()> {
+    let hub = match &command {
+        PartnersCommand::Add { hub, .. } | PartnersCommand::Show { hub, .. } | PartnersCommand::Remove { hub, .. } => {
+            hub
+        }
+    };
+    let mut config = BusConfig::new(hub.nats_url.clone(), "jigi-partners");
+    config.credentials_file = hub.nats_credentials.clone();
+    config.jetstream_domain = hub.nats_domain.clone();
+    let bus = Bus::connect(&config)
+        .await
+        .map_err(|err| anyhow::anyhow!("cannot connect to the hub at {}: {err}", hub.nats_url))?;
     let js = &bus.jetstream;
-    match cli.command {
-        Command::Add {
+    match command {
+        PartnersCommand::Add {
             target,
+            hub: _,
             filter,
             since,
             replace,
@@ -116,7 +112,7 @@ async fn run(cli: Cli, config: BusConfig) -> Result<(), String> {
             } else {
                 partners::ensure_partner_consumer(js, &subscription).await
             }
-            .map_err(|err| err.to_string())?;
+            .map_err(|err| anyhow::anyhow!("{err}"))?;
             let done = match outcome {
                 Outcome::Created => "created",
                 Outcome::Unchanged => "already there, unchanged",
@@ -130,17 +126,21 @@ async fn run(cli: Cli, config: BusConfig) -> Result<(), String> {
                 partners::inbox_prefix(&subscription.name)
             );
         }
-        Command::Show { target } => match partners::partner_consumer(js, target.stream(), &target.name)
+        PartnersCommand::Show { target, .. } => match partners::partner_consumer(js, target.stream(), &target.name)
             .await
-            .map_err(|err| err.to_string())?
+            .map_err(|err| anyhow::anyhow!("{err}"))?
         {
             Some(info) => println!("{}", partners::describe(&info)),
-            None => return Err(format!("{} has no consumer {}", target.stream(), target.name)),
+            None => anyhow::bail!(
+                "{} has no consumer {} (create it with jigi partners add)",
+                target.stream(),
+                target.name
+            ),
         },
-        Command::Remove { target } => {
+        PartnersCommand::Remove { target, .. } => {
             if partners::remove_partner_consumer(js, target.stream(), &target.name)
                 .await
-                .map_err(|err| err.to_string())?
+                .map_err(|err| anyhow::anyhow!("{err}"))?
             {
                 println!("removed consumer {} from {}", target.name, target.stream());
             } else {
