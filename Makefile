@@ -12,7 +12,7 @@ demo:
 # Runs every test (real NATS, real SQLite, real gRPC).
 test:
 	@scripts/ensure-tools
-	cargo test --workspace --locked
+	cargo test --workspace --locked --no-fail-fast
 
 # Style and lints, as CI runs them.
 lint:

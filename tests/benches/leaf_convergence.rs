@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use jigi_bus::{OutgoingEvent, streams, subject};
 use jigi_common::Region;
-use jigi_e2e::{Hub, Leaf, Passwords, domain_sources};
+use jigi_e2e::{Hub, Leaf, domain_sources, random_passwords};
 use jigi_proto::common::Location;
 use jigi_proto::events::HouseholdRegistered;
 use jigi_testkit::stream_len;
@@ -44,7 +44,7 @@ fn main() {
 
 async fn run(count: u64) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let passwords = Passwords::random();
+    let passwords = random_passwords();
     let mut hub = Hub::start(&dir.path().join("hub"), &passwords).await;
     let leaf = Leaf::start(&dir.path().join("sikasso"), Region::Sikasso, hub.leaf_port, &passwords).await;
     let region = leaf.connect().await;

@@ -10,7 +10,8 @@
 //! So what the tests prove (sourcing across domains, a cut link, the
 //! permissions) is proved of the files that are deployed.
 
-use std::collections::BTreeMap;
+pub mod programme;
+
 use std::path::{Path, PathBuf};
 
 use async_nats::jetstream;
@@ -24,49 +25,14 @@ pub fn deploy_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy")
 }
 
-/// The users of `deploy/nats/accounts.conf` other than the regions'.
-pub const HUB_USERS: [&str; 5] = ["national", "monitoring", "partner_dhis2", "partner_donor", "sys"];
+pub use jigi_localnats::Passwords;
 
-/// Fresh random passwords for every user of the hub and for the regions'
-/// services, given to the servers as the environment variables their
-/// configuration names (`JIGI_NATS_PASSWORD_<USER>`).
-#[derive(Debug, Clone)]
-pub struct Passwords(BTreeMap<String, String>);
-
-impl Passwords {
-    pub fn random() -> Passwords {
-        let users = HUB_USERS
-            .iter()
-            .map(|user| user.to_string())
-            .chain(Region::ALL.iter().map(|region| region.slug().to_owned()))
-            .chain(["services".to_owned()]);
-        Passwords(
-            users
-                // A letter first: nats-server parses an environment
-                // variable's value as a configuration value, and a password
-                // of digits first would read as a number (see README).
-                .map(|user| (user, format!("j{}", uuid::Uuid::new_v4().simple())))
-                .collect(),
-        )
-    }
-
-    pub fn of(&self, user: &str) -> &str {
-        &self.0[user]
-    }
-
-    /// `JIGI_NATS_PASSWORD_<USER>` for every hub user.
-    pub fn hub_env(&self) -> Vec<(String, String)> {
-        self.0
-            .iter()
-            .filter(|(user, _)| *user != "services")
-            .map(|(user, password)| {
-                (
-                    format!("JIGI_NATS_PASSWORD_{}", user.to_ascii_uppercase()),
-                    password.clone(),
-                )
-            })
-            .collect()
-    }
+/// Fresh random passwords for every user of `deploy/nats/accounts.conf` and
+/// for the regions' services.
+pub fn random_passwords() -> Passwords {
+    let accounts = std::fs::read_to_string(deploy_dir().join("nats/accounts.conf"))
+        .expect("deploy/nats/accounts.conf is readable");
+    Passwords::for_accounts(&accounts)
 }
 
 /// The national hub (single node, for tests) with the deployment's users.
@@ -153,10 +119,7 @@ impl Leaf {
                     passwords.of(region.slug())
                 ),
             ),
-            (
-                "JIGI_NATS_SERVICES_PASSWORD".to_owned(),
-                passwords.of("services").to_owned(),
-            ),
+            passwords.services_env(),
         ];
         let launch = Launch {
             port,

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use jigi_bus::{streams, subject};
 use jigi_common::Region;
-use jigi_e2e::{Leaf, Passwords, deploy_dir, domain_sources};
+use jigi_e2e::{Leaf, deploy_dir, domain_sources, random_passwords};
 use jigi_localnats::{Launch, NatsProcess, free_port};
 use jigi_testkit::{eventually, stream_len};
 
@@ -38,7 +38,7 @@ fn node_config(hub_conf: &str, port: u16, cluster_port: u16, leaf_port: u16, htt
 async fn three_hub_nodes_form_the_national_cluster_and_source_a_region() {
     jigi_testkit::init_tracing();
     let dir = tempfile::tempdir().unwrap();
-    let passwords = Passwords::random();
+    let passwords = random_passwords();
     let hub_conf = std::fs::read_to_string(deploy_dir().join("nats/hub.conf")).unwrap();
     let route_password = format!("jroute{}", uuid::Uuid::new_v4().simple());
     let ports: Vec<(u16, u16, u16, u16)> = (0..3)

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream;
 use jigi_bus::{Bus, streams, subject};
 use jigi_common::{Geography, Region};
-use jigi_e2e::{Hub, Leaf, Passwords, domain_sources, event_ids};
+use jigi_e2e::{Hub, Leaf, Passwords, domain_sources, event_ids, random_passwords};
 use jigi_proto::common::Component;
 use jigi_proto::registry::registry_service_client::RegistryServiceClient;
 use jigi_proto::registry::{EnrolHouseholdRequest, GetHouseholdRequest, RegisterHouseholdRequest};
@@ -146,7 +146,7 @@ struct Country {
 async fn country() -> Country {
     jigi_testkit::init_tracing();
     let dir = tempfile::tempdir().unwrap();
-    let passwords = Passwords::random();
+    let passwords = random_passwords();
     let hub = Hub::start(&dir.path().join("hub"), &passwords).await;
     let shutdown = CancellationToken::new();
     let sikasso = RegionNode::start(&dir, Region::Sikasso, &hub, &passwords, &shutdown).await;

@@ -14,7 +14,7 @@ use jigi_bus::mirror::{JsonMirror, MirrorSettings};
 use jigi_bus::partners::{self, PartnerError, PartnerSubscription, Since};
 use jigi_bus::{Bus, OutgoingEvent, json, streams, subject};
 use jigi_common::Region;
-use jigi_e2e::{Hub, Leaf, Passwords, deploy_dir, domain_sources};
+use jigi_e2e::{Hub, Leaf, deploy_dir, domain_sources, random_passwords};
 use jigi_proto::common::Money;
 use jigi_proto::events::{BeneficiaryGroup, HouseholdRegistered, PaymentMade, RationDistributed};
 use jigi_testkit::{TempDir, eventually, stream_len};
@@ -112,7 +112,7 @@ fn donor() -> PartnerSubscription {
 async fn country() -> Country {
     jigi_testkit::init_tracing();
     let dir = tempfile::tempdir().unwrap();
-    let passwords = Passwords::random();
+    let passwords = random_passwords();
     let hub = Hub::start(&dir.path().join("hub"), &passwords).await;
     let sikasso = Leaf::start(&dir.path().join("sikasso"), Region::Sikasso, hub.leaf_port, &passwords).await;
     let office = sikasso.connect().await;

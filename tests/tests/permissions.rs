@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use futures::{FutureExt, StreamExt};
 use jigi_bus::streams;
 use jigi_common::Region;
-use jigi_e2e::{Hub, Leaf, Passwords, domain_sources};
+use jigi_e2e::{Hub, Leaf, Passwords, domain_sources, random_passwords};
 use jigi_testkit::TempDir;
 use tokio::sync::mpsc;
 
@@ -72,7 +72,7 @@ struct Setup {
 async fn setup() -> Setup {
     jigi_testkit::init_tracing();
     let dir = tempfile::tempdir().unwrap();
-    let passwords = Passwords::random();
+    let passwords = random_passwords();
     let hub = Hub::start(&dir.path().join("hub"), &passwords).await;
     let sikasso = Leaf::start(&dir.path().join("sikasso"), Region::Sikasso, hub.leaf_port, &passwords).await;
     Setup {

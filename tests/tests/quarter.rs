@@ -10,151 +10,28 @@ use std::time::Duration;
 
 use jigi::national::{self, Figures};
 use jigi::progress::Bars;
-use jigi::quarter::{self, Endpoints, QuarterPlan, QuarterSummary};
+use jigi::quarter::{self, QuarterPlan, QuarterSummary};
 use jigi_common::Region;
-use jigi_e2e::{Hub, Leaf, Passwords};
+use jigi_e2e::programme::RegionNode;
+use jigi_e2e::{Hub, random_passwords};
 use jigi_proto::monitoring::monitoring_service_client::MonitoringServiceClient;
-use jigi_proto::nutrition::GetRoundReportRequest;
-use jigi_proto::nutrition::nutrition_service_client::NutritionServiceClient;
-use jigi_proto::payments::GetReconciliationRequest;
-use jigi_proto::payments::payments_service_client::PaymentsServiceClient;
-use jigi_proto::registry::ListHouseholdsRequest;
-use jigi_proto::registry::registry_service_client::RegistryServiceClient;
-use jigi_testkit::{TempDir, connect_channel, eventually, sqlite_url};
+use jigi_testkit::{connect_channel, eventually, sqlite_url};
 use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(90);
 const HOUSEHOLDS: u64 = 60;
 
-/// A region's leaf node and services.
-struct RegionNode {
-    region: Region,
-    _leaf: Leaf,
-    registry: jigi_registry::Running,
-    payments: jigi_payments::Running,
-    nutrition: jigi_nutrition::Running,
-}
-
-impl RegionNode {
-    async fn start(
-        dir: &TempDir,
-        region: Region,
-        hub: &Hub,
-        passwords: &Passwords,
-        shutdown: &CancellationToken,
-    ) -> Self {
-        let leaf = Leaf::start(&dir.path().join(region.slug()), region, hub.leaf_port, passwords).await;
-        let url = leaf.services_url();
-        let domain = Some(region.slug().to_owned());
-        let db = |service: &str| sqlite_url(dir.path(), &format!("{service}-{region}"));
-        let mut config = jigi_registry::Config::local(region, &url, &db("registry"));
-        config.nats.jetstream_domain = domain.clone();
-        let registry = jigi_registry::start(config, shutdown.clone())
-            .await
-            .expect("registry starts");
-        let mut config = jigi_payments::Config::local(region, &url, &db("payments"));
-        config.nats.jetstream_domain = domain.clone();
-        let payments = jigi_payments::start(config, shutdown.clone())
-            .await
-            .expect("payments starts");
-        let mut config = jigi_nutrition::Config::local(region, &url, &db("nutrition"));
-        config.nats.jetstream_domain = domain;
-        let nutrition = jigi_nutrition::start(config, shutdown.clone())
-            .await
-            .expect("nutrition starts");
-        RegionNode {
-            region,
-            _leaf: leaf,
-            registry,
-            payments,
-            nutrition,
-        }
-    }
-
-    fn endpoints(&self) -> Endpoints {
-        Endpoints {
-            registry: format!("http://{}", self.registry.grpc_addr),
-            payments: format!("http://{}", self.payments.grpc_addr),
-            nutrition: format!("http://{}", self.nutrition.grpc_addr),
-        }
-    }
-
-    /// What the region's own services say they hold, as a summary's figures.
-    async fn own_reports(&self, summary: &QuarterSummary) -> (i64, (i64, i64, i64, i64), (i64, i64, i64, i64)) {
-        let mut registry = RegistryServiceClient::new(connect_channel(self.registry.grpc_addr).await);
-        let mut households = 0;
-        let mut page_token = String::new();
-        loop {
-            let page = registry
-                .list_households(ListHouseholdsRequest {
-                    page_size: 1_000,
-                    page_token,
-                    ..Default::default()
-                })
-                .await
-                .unwrap()
-                .into_inner();
-            households += page.households.len() as i64;
-            if page.next_page_token.is_empty() {
-                break;
-            }
-            page_token = page.next_page_token;
-        }
-        let mut payments = PaymentsServiceClient::new(connect_channel(self.payments.grpc_addr).await);
-        let total = payments
-            .get_reconciliation(GetReconciliationRequest {
-                cycle_id: summary.cycle_id.clone(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .reconciliation
-            .unwrap()
-            .total
-            .unwrap();
-        let paid = total.paid.unwrap();
-        let mut nutrition = NutritionServiceClient::new(connect_channel(self.nutrition.grpc_addr).await);
-        let report = nutrition
-            .get_round_report(GetRoundReportRequest {
-                round_id: summary.round_id.clone(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .report
-            .unwrap()
-            .total
-            .unwrap();
-        let reached = report.reached.unwrap();
-        (
-            households,
-            (
-                paid.count,
-                paid.amount.unwrap().fcfa,
-                total.failed.unwrap().count,
-                total.not_collected.unwrap().count,
-            ),
-            (
-                reached.children,
-                reached.pregnant_women,
-                reached.lactating_women,
-                report.distributed.unwrap().grams,
-            ),
-        )
-    }
-}
-
 #[tokio::test]
 async fn a_quarter_in_two_regions_adds_up_in_the_national_indicators() {
     jigi_testkit::init_tracing();
     let dir = tempfile::tempdir().unwrap();
-    let passwords = Passwords::random();
+    let passwords = random_passwords();
     let hub = Hub::start(&dir.path().join("hub"), &passwords).await;
     let shutdown = CancellationToken::new();
     let regions = [Region::Sikasso, Region::Mopti];
     let mut nodes = Vec::new();
     for region in regions {
-        nodes.push(RegionNode::start(&dir, region, &hub, &passwords, &shutdown).await);
+        nodes.push(RegionNode::start(&dir, region, hub.leaf_port, &passwords, &shutdown).await);
     }
     let mut config = jigi_monitoring::Config::local(
         &regions,
@@ -341,8 +218,6 @@ async fn a_quarter_in_two_regions_adds_up_in_the_national_indicators() {
     shutdown.cancel();
     monitoring.stopped().await;
     for node in nodes {
-        node.registry.stopped().await;
-        node.payments.stopped().await;
-        node.nutrition.stopped().await;
+        node.stopped().await;
     }
 }

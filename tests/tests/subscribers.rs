@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use jigi_bus::{Bus, json, subject};
 use jigi_common::{Period, Region};
-use jigi_e2e::{Hub, Leaf, Passwords};
+use jigi_e2e::{Hub, Leaf, random_passwords};
 use jigi_proto::common::{Component, Location, Money, Sex};
 use jigi_proto::nutrition::nutrition_service_client::NutritionServiceClient;
 use jigi_proto::nutrition::{
@@ -81,7 +81,7 @@ impl Drop for Programme {
 async fn programme() -> Programme {
     jigi_testkit::init_tracing();
     let dir = tempfile::tempdir().unwrap();
-    let passwords = Passwords::random();
+    let passwords = random_passwords();
     let hub = Hub::start(&dir.path().join("hub"), &passwords).await;
     let leaf = Leaf::start(&dir.path().join("sikasso"), REGION, hub.leaf_port, &passwords).await;
     let shutdown = CancellationToken::new();

@@ -6,13 +6,12 @@
 //! own (`deploy/nats/accounts.conf`, `deploy/nats/leaf.conf`, built in),
 //! with passwords made for this run. Everything is stored in one folder.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use jigi_common::Region;
-use jigi_localnats::{Launch, NatsProcess, free_port};
+use jigi_localnats::{Launch, NatsProcess, Passwords, free_port};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
@@ -22,8 +21,6 @@ use crate::quarter::Endpoints;
 const ACCOUNTS_CONF: &str = include_str!("../../../deploy/nats/accounts.conf");
 /// Every region's leaf node, as deployed.
 const LEAF_CONF: &str = include_str!("../../../deploy/nats/leaf.conf");
-/// Users of `accounts.conf` other than the regions.
-const HUB_USERS: [&str; 4] = ["national", "monitoring", "partner_dhis2", "sys"];
 
 /// A region's node: its leaf node and its three services.
 pub struct RegionNode {
@@ -52,7 +49,7 @@ pub struct LocalStack {
     pub hub: NatsProcess,
     pub regions: Vec<RegionNode>,
     pub monitoring: jigi_monitoring::Running,
-    passwords: BTreeMap<String, String>,
+    passwords: Passwords,
     shutdown: CancellationToken,
 }
 
@@ -67,34 +64,16 @@ impl LocalStack {
     pub async fn start(data_dir: &Path, regions: &[Region]) -> anyhow::Result<LocalStack> {
         std::fs::create_dir_all(data_dir)
             .map_err(|err| anyhow::anyhow!("cannot create the data folder {}: {err}", data_dir.display()))?;
-        let passwords: BTreeMap<String, String> = HUB_USERS
-            .iter()
-            .map(|user| user.to_string())
-            .chain(Region::ALL.iter().map(|region| region.slug().to_owned()))
-            .chain(["services".to_owned()])
-            // A letter first: nats-server reads a variable's value as a
-            // configuration value, and digits first would be a number.
-            .map(|user| (user, format!("j{}", uuid::Uuid::new_v4().simple())))
-            .collect();
+        let passwords = Passwords::for_accounts(ACCOUNTS_CONF);
 
         let hub_dir = data_dir.join("nats-hub");
         std::fs::create_dir_all(&hub_dir)?;
         std::fs::write(hub_dir.join("accounts.conf"), ACCOUNTS_CONF)?;
         let leaf_port = free_port();
-        let hub_env = passwords
-            .iter()
-            .filter(|(user, _)| *user != "services")
-            .map(|(user, password)| {
-                (
-                    format!("JIGI_NATS_PASSWORD_{}", user.to_ascii_uppercase()),
-                    password.clone(),
-                )
-            })
-            .collect();
         let launch = Launch {
             port: free_port(),
-            env: hub_env,
-            probe_user: Some(("national".into(), passwords["national"].clone())),
+            env: passwords.hub_env(),
+            probe_user: Some(("national".into(), passwords.of("national").to_owned())),
         };
         let hub = NatsProcess::start_with(&hub_dir, launch, |port, store| {
             format!(
@@ -121,7 +100,7 @@ impl LocalStack {
             }
         }
 
-        let hub_url = |user: &str| format!("nats://{user}:{}@127.0.0.1:{}", passwords[user], hub.port());
+        let hub_url = |user: &str| format!("nats://{user}:{}@127.0.0.1:{}", passwords.of(user), hub.port());
         let mut config =
             jigi_monitoring::Config::local(regions, &hub_url("monitoring"), &sqlite(data_dir, "monitoring"));
         config.region_domains = true;
@@ -149,7 +128,11 @@ impl LocalStack {
     /// `nats://user:PASSWORD@…` of the hub, for a user of accounts.conf
     /// (`national` sees every event of every region).
     pub fn hub_url(&self, user: &str) -> String {
-        format!("nats://{user}:{}@127.0.0.1:{}", self.passwords[user], self.hub.port())
+        format!(
+            "nats://{user}:{}@127.0.0.1:{}",
+            self.passwords.of(user),
+            self.hub.port()
+        )
     }
 
     pub fn monitoring_addr(&self) -> SocketAddr {
@@ -184,7 +167,7 @@ async fn start_region(
     data_dir: &Path,
     region: Region,
     hub_leaf_port: u16,
-    passwords: &BTreeMap<String, String>,
+    passwords: &Passwords,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<RegionNode> {
     let dir = data_dir.join(format!("nats-{region}"));
@@ -203,15 +186,15 @@ async fn start_region(
             "JIGI_NATS_HUB_URL".to_owned(),
             format!(
                 "nats-leaf://{region}:{}@127.0.0.1:{hub_leaf_port}",
-                passwords[region.slug()]
+                passwords.of(region.slug())
             ),
         ),
-        ("JIGI_NATS_SERVICES_PASSWORD".to_owned(), passwords["services"].clone()),
+        passwords.services_env(),
     ];
     let launch = Launch {
         port,
         env,
-        probe_user: Some(("services".into(), passwords["services"].clone())),
+        probe_user: Some(("services".into(), passwords.of("services").to_owned())),
     };
     let leaf = NatsProcess::start_with(&dir, launch, |_, _| LEAF_CONF.to_owned())
         .await
@@ -219,7 +202,7 @@ async fn start_region(
     wait_linked(http_port)
         .await
         .map_err(|err| failed(&format!("the link of {region}'s leaf node to the hub"), err))?;
-    let nats_url = format!("nats://services:{}@127.0.0.1:{port}", passwords["services"]);
+    let nats_url = format!("nats://services:{}@127.0.0.1:{port}", passwords.of("services"));
     let domain = Some(region.slug().to_owned());
 
     let mut config = jigi_registry::Config::local(region, &nats_url, &sqlite(data_dir, &format!("registry-{region}")));

@@ -4,6 +4,10 @@
 //!
 //! The binary is `$NATS_SERVER_BIN`, or `nats-server` on `PATH`.
 
+mod passwords;
+
+pub use passwords::Passwords;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

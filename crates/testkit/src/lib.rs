@@ -12,6 +12,7 @@
 mod nats;
 mod otlp;
 mod process;
+mod proxy;
 mod wait;
 
 use std::net::SocketAddr;
@@ -21,6 +22,7 @@ pub use jigi_localnats::free_port;
 pub use nats::NatsServer;
 pub use otlp::{OtlpReceiver, ReceivedSpan};
 pub use process::{ServiceProcess, workspace_binary};
+pub use proxy::TcpProxy;
 pub use tempfile::TempDir;
 pub use wait::eventually;
 
