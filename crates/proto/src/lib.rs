@@ -9,6 +9,11 @@
 
 /// Generated code, one module per proto package.
 pub mod jigi {
+    pub mod audit {
+        pub mod v1 {
+            tonic::include_proto!("jigi.audit.v1");
+        }
+    }
     pub mod common {
         pub mod v1 {
             tonic::include_proto!("jigi.common.v1");
@@ -42,8 +47,8 @@ pub mod jigi {
 }
 
 pub use jigi::{
-    common::v1 as common, events::v1 as events, monitoring::v1 as monitoring, nutrition::v1 as nutrition,
-    payments::v1 as payments, registry::v1 as registry,
+    audit::v1 as audit, common::v1 as common, events::v1 as events, monitoring::v1 as monitoring,
+    nutrition::v1 as nutrition, payments::v1 as payments, registry::v1 as registry,
 };
 
 /// The encoded `FileDescriptorSet` of every Jigi proto and its imports, for
