@@ -43,6 +43,8 @@ async fn start_services(nats: &NatsServer, otlp: &OtlpReceiver, dir: &std::path:
             ("JIGI_REGION", "sikasso".to_owned()),
             ("JIGI_REGIONS", "sikasso".to_owned()),
             ("RUST_LOG", "info".to_owned()),
+            // Tokens are tested in access.rs; here the clients carry none.
+            ("JIGI_AUTH", "off".to_owned()),
         ]
     };
     let (registry_env, payments_env, nutrition_env, monitoring_env) = (
@@ -393,6 +395,7 @@ async fn a_message_without_trace_headers_starts_a_new_trace() {
             ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.endpoint()),
             ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
             ("JIGI_REGIONS", "sikasso".to_owned()),
+            ("JIGI_AUTH", "off".to_owned()),
         ],
     )
     .await;

@@ -1,7 +1,11 @@
 //! Serving a service's gRPC API with what every Jigi service adds to it.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 
+use jigi_audit::{AuditApi, AuditLog};
+use jigi_auth::{Rule, ServiceArea, Verifier};
+use jigi_storage::Database;
 use jigi_telemetry::grpc::GrpcTraceLayer;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -12,6 +16,9 @@ use tonic::service::RoutesBuilder;
 use tonic_health::ServingStatus;
 
 use crate::Metrics;
+use crate::access::{AccessControl, AccessLayer};
+use crate::serving::{AccessSettings, ServeConfig};
+use crate::write_limit::WriteLimiter;
 
 /// Why serving stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +27,16 @@ pub enum ServeError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("gRPC server failed: {0}")]
     Transport(#[from] tonic::transport::Error),
+    #[error("cannot open the audit log: {0}")]
+    Audit(#[from] jigi_audit::AuditError),
+    #[error("cannot load the token keys: {0}")]
+    Keys(#[from] jigi_auth::verifier::KeyLoadError),
+    #[error("cannot read the TLS {what} {path}: {source}")]
+    Tls {
+        what: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// A gRPC server under construction: add the service's own APIs, then [`serve`](GrpcServer::serve).
@@ -27,23 +44,65 @@ pub struct GrpcServer {
     routes: RoutesBuilder,
     names: Vec<&'static str>,
     metrics: Metrics,
-    region: &'static str,
+    area: ServiceArea,
+    rules: HashMap<String, Rule>,
+    config: ServeConfig,
+    verifier: Option<Verifier>,
+    audit: AuditLog,
+    tls: Option<tonic::transport::Identity>,
 }
 
 impl GrpcServer {
-    /// A server of a service of `region` (a region slug, or `national`),
-    /// which its spans carry as `jigi.region`.
-    pub fn new(metrics: Metrics, region: &'static str) -> GrpcServer {
-        GrpcServer {
+    /// A server of a service of `area`, protected as `config` says, keeping
+    /// its audit log in `database` (migrated with `jigi_audit::MIGRATIONS`).
+    /// Its spans carry the area as `jigi.region`.
+    pub async fn new(
+        metrics: Metrics,
+        area: ServiceArea,
+        config: &ServeConfig,
+        database: &Database,
+        shutdown: &CancellationToken,
+    ) -> Result<GrpcServer, ServeError> {
+        let verifier = match &config.access {
+            AccessSettings::Off => None,
+            AccessSettings::Tokens { keys, expect } => {
+                Some(Verifier::start(keys.clone(), expect.clone(), shutdown.clone()).await?)
+            }
+        };
+        let tls = match &config.tls {
+            None => None,
+            Some(files) => {
+                let read = |what: &'static str, path: &std::path::Path| {
+                    std::fs::read(path).map_err(|source| ServeError::Tls {
+                        what,
+                        path: path.display().to_string(),
+                        source,
+                    })
+                };
+                Some(tonic::transport::Identity::from_pem(
+                    read("certificate", &files.cert)?,
+                    read("key", &files.key)?,
+                ))
+            }
+        };
+        let audit = AuditLog::open(database.clone()).await?;
+        let server = GrpcServer {
             routes: RoutesBuilder::default(),
             names: Vec::new(),
             metrics,
-            region,
-        }
+            area,
+            rules: HashMap::new(),
+            config: config.clone(),
+            verifier,
+            audit: audit.clone(),
+            tls,
+        };
+        Ok(server.add_service(AuditApi::new(audit).into_service(), jigi_audit::grpc::RULES))
     }
 
-    /// Adds one gRPC service (a generated `…Server`).
-    pub fn add_service<S>(mut self, service: S) -> GrpcServer
+    /// Adds one gRPC service (a generated `…Server`) with the access rule of
+    /// each of its methods. A method without a rule is refused to everyone.
+    pub fn add_service<S>(mut self, service: S, rules: &[Rule]) -> GrpcServer
     where
         S: tower::Service<http::Request<Body>, Error = Infallible> + NamedService + Clone + Send + Sync + 'static,
         S::Response: axum::response::IntoResponse,
@@ -51,7 +110,15 @@ impl GrpcServer {
     {
         self.routes.add_service(service);
         self.names.push(S::NAME);
+        for rule in rules {
+            self.rules.insert(format!("/{}/{}", S::NAME, rule.method), *rule);
+        }
         self
+    }
+
+    /// The audit log the server writes.
+    pub fn audit_log(&self) -> &AuditLog {
+        &self.audit
     }
 
     /// Serves on `listener` until `shutdown` is cancelled, then reports
@@ -80,9 +147,25 @@ impl GrpcServer {
             }
             health.set_service_status("", ServingStatus::NotServing).await;
         };
-        tonic::transport::Server::builder()
-            .layer(GrpcTraceLayer::for_region(self.region))
+        let access = AccessLayer::new(AccessControl {
+            verifier: self.verifier,
+            area: self.area,
+            audit: self.audit,
+            limiter: self.config.write_limit.map(WriteLimiter::new),
+            rules: self.rules,
+        });
+        let mut builder = tonic::transport::Server::builder()
+            .timeout(self.config.request_timeout)
+            .tcp_keepalive(Some(std::time::Duration::from_secs(60)))
+            .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+            .max_concurrent_streams(Some(256));
+        if let Some(identity) = self.tls {
+            builder = builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
+        }
+        builder
+            .layer(GrpcTraceLayer::for_region(self.area.name()))
             .layer(self.metrics.grpc_layer())
+            .layer(access)
             .add_routes(routes.routes())
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stopping)
             .await?;

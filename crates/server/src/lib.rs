@@ -3,6 +3,9 @@
 //! - [`grpc`]: binds the gRPC port (port 0 in tests), adds `grpc.health.v1`,
 //!   server reflection (v1 and v1alpha, so older grpcurl works), the tracing
 //!   and metrics layers, and stops gracefully on a [`CancellationToken`];
+//! - [`access`]: every call identified by its token, checked against the
+//!   service's rule table, rate-limited if it writes, and audited;
+//! - [`serving`]: the settings of all that (keys, TLS, limits);
 //! - [`metrics`]: a Prometheus registry per service, served as text on its
 //!   own HTTP port at `/metrics`, with request counts and latencies per RPC;
 //! - [`status`]: the errors clients see, with the offending field named;
@@ -10,13 +13,17 @@
 //!
 //! [`CancellationToken`]: tokio_util::sync::CancellationToken
 
+pub mod access;
 pub mod config;
 pub mod grpc;
 pub mod metrics;
+pub mod serving;
 pub mod status;
+mod write_limit;
 
 pub use grpc::{GrpcServer, ServeError};
 pub use metrics::Metrics;
+pub use serving::ServeConfig;
 
 /// Resolves on Ctrl-C or SIGTERM (what systemd and Kubernetes send).
 pub async fn shutdown_signal() {

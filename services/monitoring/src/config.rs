@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use jigi_bus::BusConfig;
 use jigi_common::Region;
+use jigi_server::ServeConfig;
 use jigi_server::config::{ConfigError, Settings};
 
 /// Everything the monitoring needs to start.
@@ -28,6 +29,8 @@ pub struct Config {
     pub database_url: String,
     /// NATS of the national hub (`JIGI_NATS_URL`, `JIGI_NATS_DOMAIN`, `JIGI_NATS_CREDENTIALS`).
     pub nats: BusConfig,
+    /// Tokens, TLS and limits of the API (see [`jigi_server::serving`]).
+    pub serve: ServeConfig,
     /// A DHIS2 mapping file replacing the built-in one (`JIGI_DHIS2_MAPPING_FILE`).
     pub dhis2_mapping_file: Option<PathBuf>,
     /// A region is silent after this long without an event (`JIGI_SILENCE_SECONDS`, default 3600).
@@ -57,6 +60,7 @@ impl Config {
             metrics_addr: settings.get("metrics_addr", "127.0.0.1:9104".parse().expect("valid address"))?,
             database_url: settings.get("database_url", "sqlite://jigi-data/monitoring.db".to_owned())?,
             nats,
+            serve: ServeConfig::from_settings(&settings, std::path::Path::new("jigi-data"))?,
             dhis2_mapping_file: settings.optional("dhis2_mapping_file")?,
             silence_threshold: Duration::from_secs(settings.get("silence_seconds", 3_600)?),
             metrics_refresh: Duration::from_secs(settings.get("metrics_refresh_seconds", 15)?),
@@ -75,6 +79,7 @@ impl Config {
             metrics_addr: "127.0.0.1:0".parse().expect("valid address"),
             database_url: database_url.to_owned(),
             nats: BusConfig::new(nats_url, "jigi-monitoring"),
+            serve: ServeConfig::local(),
             dhis2_mapping_file: None,
             silence_threshold: Duration::from_secs(3_600),
             metrics_refresh: Duration::from_secs(15),

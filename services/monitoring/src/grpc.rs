@@ -4,7 +4,7 @@ use jigi_common::{AreaLevel, Component};
 use jigi_proto::common::{Money, Period};
 use jigi_proto::monitoring::monitoring_service_server::{MonitoringService, MonitoringServiceServer};
 use jigi_proto::monitoring::*;
-use jigi_server::status;
+use jigi_server::{access, status};
 use jigi_storage::idempotency;
 use prost::Message as _;
 use tonic::{Request, Response, Status};
@@ -101,6 +101,7 @@ type Reply<T> = Result<Response<T>, Status>;
 #[tonic::async_trait]
 impl MonitoringService for MonitoringApi {
     async fn get_indicators(&self, request: Request<GetIndicatorsRequest>) -> Reply<GetIndicatorsResponse> {
+        access::check_area(access::caller(&request), &request.get_ref().area, "area")?;
         let r = request.into_inner();
         let breakdown = match Breakdown::try_from(r.breakdown) {
             Ok(Breakdown::Unspecified) => None,
@@ -138,6 +139,7 @@ impl MonitoringService for MonitoringApi {
         &self,
         request: Request<ListCycleIndicatorsRequest>,
     ) -> Reply<ListCycleIndicatorsResponse> {
+        access::check_area(access::caller(&request), &request.get_ref().region, "region")?;
         let r = request.into_inner();
         let cycles = self
             .monitoring
@@ -169,10 +171,16 @@ impl MonitoringService for MonitoringApi {
         }))
     }
 
-    async fn get_freshness(&self, _request: Request<GetFreshnessRequest>) -> Reply<GetFreshnessResponse> {
+    async fn get_freshness(&self, request: Request<GetFreshnessRequest>) -> Reply<GetFreshnessResponse> {
         let freshness = self.monitoring.freshness().await.map_err(to_status)?;
+        // A regional caller sees the regions of their scope only.
+        let scope = access::caller(&request).map(|caller| caller.scope.clone());
         Ok(Response::new(GetFreshnessResponse {
-            regions: freshness.into_iter().map(region_freshness).collect(),
+            regions: freshness
+                .into_iter()
+                .filter(|f| scope.as_ref().is_none_or(|scope| scope.covers(f.region)))
+                .map(region_freshness)
+                .collect(),
         }))
     }
 
@@ -261,6 +269,7 @@ impl MonitoringService for MonitoringApi {
         &self,
         request: Request<ExportDataValueSetRequest>,
     ) -> Reply<ExportDataValueSetResponse> {
+        access::check_area(access::caller(&request), &request.get_ref().area, "area")?;
         let r = request.into_inner();
         let (json, count, unmapped) = self
             .monitoring
@@ -275,6 +284,7 @@ impl MonitoringService for MonitoringApi {
     }
 
     async fn export_csv(&self, request: Request<ExportCsvRequest>) -> Reply<ExportCsvResponse> {
+        access::check_area(access::caller(&request), &request.get_ref().area, "area")?;
         let r = request.into_inner();
         let csv = self
             .monitoring

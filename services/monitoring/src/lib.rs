@@ -21,11 +21,13 @@ pub mod consume;
 pub mod domain;
 pub mod grpc;
 pub mod metrics;
+pub mod policy;
 pub mod storage;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use jigi_auth::ServiceArea;
 use jigi_bus::inbox::{ConsumerStats, InboxConsumer};
 use jigi_bus::mirror::{JsonMirror, MirrorSettings, MirrorStats};
 use jigi_bus::streams::{self, RegionSource};
@@ -58,6 +60,8 @@ pub enum StartError {
     Mapping(#[from] domain::dhis2::MappingError),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Serve(#[from] jigi_server::ServeError),
     #[error("cannot connect to NATS at {url}: {source}")]
     Nats {
         url: String,
@@ -150,8 +154,18 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     });
     let consumer = InboxConsumer::new(database.clone(), bus.jetstream.clone(), settings, handler);
     let consumer_stats = consumer.stats();
-    let server = GrpcServer::new(metrics.clone(), "national")
-        .add_service(grpc::MonitoringApi::new(monitoring.clone()).into_service());
+    let server = GrpcServer::new(
+        metrics.clone(),
+        ServiceArea::National,
+        &config.serve,
+        &database,
+        &shutdown,
+    )
+    .await?
+    .add_service(
+        grpc::MonitoringApi::new(monitoring.clone()).into_service(),
+        policy::RULES,
+    );
 
     let mut tasks = vec![
         tokio::spawn(consumer.run(shutdown.clone())),

@@ -26,12 +26,14 @@ pub mod convert;
 pub mod domain;
 pub mod events;
 pub mod grpc;
+pub mod policy;
 pub mod projection;
 pub mod storage;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use jigi_auth::ServiceArea;
 use jigi_bus::inbox::{ConsumerStats, InboxConsumer};
 use jigi_bus::outbox::RelaySettings;
 use jigi_bus::{Bus, ConsumerSettings, Outbox, OutboxRelay, streams, subject};
@@ -57,6 +59,8 @@ pub enum StartError {
     Geography(#[from] jigi_common::GeographyError),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Serve(#[from] jigi_server::ServeError),
     #[error("cannot connect to NATS at {url}: {source}")]
     Nats {
         url: String,
@@ -153,8 +157,15 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         Arc::new(projection::RegistryProjection),
     );
     let consumer_stats = consumer.stats();
-    let server = GrpcServer::new(metrics.clone(), config.region.slug())
-        .add_service(grpc::NutritionApi::new(nutrition.clone()).into_service());
+    let server = GrpcServer::new(
+        metrics.clone(),
+        ServiceArea::Region(config.region),
+        &config.serve,
+        &database,
+        &shutdown,
+    )
+    .await?
+    .add_service(grpc::NutritionApi::new(nutrition.clone()).into_service(), policy::RULES);
 
     let tasks = vec![
         tokio::spawn(relay.run(shutdown.clone())),

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use jigi_bus::BusConfig;
 use jigi_common::Region;
+use jigi_server::ServeConfig;
 use jigi_server::config::{ConfigError, Settings};
 
 /// Everything the payments service needs to start.
@@ -21,6 +22,8 @@ pub struct Config {
     pub database_url: String,
     /// NATS (`JIGI_NATS_URL`, `JIGI_NATS_DOMAIN`, `JIGI_NATS_CREDENTIALS`).
     pub nats: BusConfig,
+    /// Tokens, TLS and limits of the API (see [`jigi_server::serving`]).
+    pub serve: ServeConfig,
     /// A geography reference file replacing the built-in one (`JIGI_GEOGRAPHY_FILE`).
     pub geography_file: Option<PathBuf>,
     /// Most registry events applied in one transaction (`JIGI_CONSUMER_BATCH`, default 500).
@@ -47,6 +50,7 @@ impl Config {
             metrics_addr: settings.get("metrics_addr", "127.0.0.1:9102".parse().expect("valid address"))?,
             database_url: settings.get("database_url", format!("sqlite://jigi-data/payments-{region}.db"))?,
             nats,
+            serve: ServeConfig::from_settings(&settings, std::path::Path::new("jigi-data"))?,
             geography_file: settings.optional("geography_file")?,
             consumer_batch: settings.get("consumer_batch", 500)?,
             consumer_ack_wait: Duration::from_secs(settings.get("consumer_ack_wait_secs", 30)?),
@@ -61,6 +65,7 @@ impl Config {
             metrics_addr: "127.0.0.1:0".parse().expect("valid address"),
             database_url: database_url.to_owned(),
             nats: BusConfig::new(nats_url, format!("jigi-payments-{region}")),
+            serve: ServeConfig::local(),
             geography_file: None,
             consumer_batch: 500,
             consumer_ack_wait: Duration::from_secs(30),

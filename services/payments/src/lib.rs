@@ -24,11 +24,13 @@ pub mod domain;
 pub mod events;
 pub mod grpc;
 pub mod metrics;
+pub mod policy;
 pub mod storage;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use jigi_auth::ServiceArea;
 use jigi_bus::inbox::{ConsumerStats, InboxConsumer};
 use jigi_bus::outbox::RelaySettings;
 use jigi_bus::{Bus, ConsumerSettings, Outbox, OutboxRelay, streams, subject};
@@ -54,6 +56,8 @@ pub enum StartError {
     Geography(#[from] jigi_common::GeographyError),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Serve(#[from] jigi_server::ServeError),
     #[error("cannot connect to NATS at {url}: {source}")]
     Nats {
         url: String,
@@ -148,8 +152,15 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         Arc::new(app::RegistryProjection),
     );
     let consumer_stats = consumer.stats();
-    let server = GrpcServer::new(metrics.clone(), config.region.slug())
-        .add_service(grpc::PaymentsApi::new(payments.clone()).into_service());
+    let server = GrpcServer::new(
+        metrics.clone(),
+        ServiceArea::Region(config.region),
+        &config.serve,
+        &database,
+        &shutdown,
+    )
+    .await?
+    .add_service(grpc::PaymentsApi::new(payments.clone()).into_service(), policy::RULES);
 
     let tasks = vec![
         tokio::spawn(relay.run(shutdown.clone())),

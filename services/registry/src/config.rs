@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use jigi_bus::BusConfig;
 use jigi_common::Region;
+use jigi_server::ServeConfig;
 use jigi_server::config::{ConfigError, Settings};
 
 /// Everything the registry needs to start.
@@ -20,6 +21,8 @@ pub struct Config {
     pub database_url: String,
     /// NATS (`JIGI_NATS_URL`, `JIGI_NATS_DOMAIN`, `JIGI_NATS_CREDENTIALS`).
     pub nats: BusConfig,
+    /// Tokens, TLS and limits of the API (see [`jigi_server::serving`]).
+    pub serve: ServeConfig,
     /// A geography reference file replacing the built-in one (`JIGI_GEOGRAPHY_FILE`).
     pub geography_file: Option<PathBuf>,
     /// A PMT configuration file replacing the built-in one (`JIGI_PMT_FILE`).
@@ -43,6 +46,7 @@ impl Config {
             metrics_addr: settings.get("metrics_addr", "127.0.0.1:9101".parse().expect("valid address"))?,
             database_url: settings.get("database_url", format!("sqlite://jigi-data/registry-{region}.db"))?,
             nats,
+            serve: ServeConfig::from_settings(&settings, std::path::Path::new("jigi-data"))?,
             geography_file: settings.optional("geography_file")?,
             pmt_file: settings.optional("pmt_file")?,
         })
@@ -56,6 +60,7 @@ impl Config {
             metrics_addr: "127.0.0.1:0".parse().expect("valid address"),
             database_url: database_url.to_owned(),
             nats: BusConfig::new(nats_url, format!("jigi-registry-{region}")),
+            serve: ServeConfig::local(),
             geography_file: None,
             pmt_file: None,
         }

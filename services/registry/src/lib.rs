@@ -21,12 +21,14 @@ pub mod config;
 pub mod domain;
 pub mod events;
 pub mod grpc;
+pub mod policy;
 pub mod sample;
 pub mod storage;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use jigi_auth::ServiceArea;
 use jigi_bus::outbox::RelaySettings;
 use jigi_bus::{Bus, Outbox, OutboxRelay};
 use jigi_common::Geography;
@@ -56,6 +58,8 @@ pub enum StartError {
     PmtFile(String, std::io::Error),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Serve(#[from] jigi_server::ServeError),
     #[error("cannot connect to NATS at {url}: {source}")]
     Nats {
         url: String,
@@ -139,8 +143,15 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         config.region,
         RelaySettings::default(),
     );
-    let server = GrpcServer::new(metrics.clone(), config.region.slug())
-        .add_service(grpc::RegistryApi::new(registry.clone()).into_service());
+    let server = GrpcServer::new(
+        metrics.clone(),
+        ServiceArea::Region(config.region),
+        &config.serve,
+        &database,
+        &shutdown,
+    )
+    .await?
+    .add_service(grpc::RegistryApi::new(registry.clone()).into_service(), policy::RULES);
 
     let tasks = vec![
         tokio::spawn(relay.run(shutdown.clone())),

@@ -16,6 +16,7 @@ pub fn migrations() -> Vec<Migration> {
     [
         jigi_bus::inbox::MIGRATIONS,
         jigi_storage::idempotency::MIGRATIONS,
+        jigi_audit::MIGRATIONS,
         MONITORING,
     ]
     .concat()

@@ -1,17 +1,20 @@
 //! The payments gRPC API: decodes requests, calls [`Payments`], and turns
 //! its outcomes into responses and statuses.
 //!
-//! The acting user (`prepared_by`, `approved_by`, …) is read from request
-//! fields until identity tokens exist; [`Payments`] takes it as a plain
-//! argument, so only this layer will change to pass the token's subject.
+//! The acting user (`prepared_by`, `approved_by`, …) is the token's subject
+//! when access control is on; a request naming someone else is refused. A
+//! payment agent's token names their agent code, and they see and report
+//! only their own payment list. [`Payments`] takes the user and the agent
+//! code as plain arguments; only this layer knows about tokens.
 
 mod convert;
 
 use std::pin::Pin;
 
+use jigi_auth::Role;
 use jigi_proto::payments::payments_service_server::{PaymentsService, PaymentsServiceServer};
 use jigi_proto::payments::*;
-use jigi_server::status;
+use jigi_server::{access, status};
 use jigi_storage::idempotency;
 use prost::Message as _;
 use tokio_stream::Stream;
@@ -42,6 +45,44 @@ impl PaymentsApi {
         PaymentsServiceServer::new(self)
             .max_decoding_message_size(MAX_REQUEST_BYTES)
             .max_encoding_message_size(MAX_RESPONSE_BYTES)
+    }
+}
+
+/// The user acting: the token's subject when access control is on (a
+/// request naming someone else is refused: one acts only in one's own
+/// name), else the user the request names.
+fn acting_user<T>(request: &Request<T>, named: &str, field: &str) -> Result<String, Status> {
+    match access::caller(request) {
+        None => Ok(named.to_owned()),
+        Some(caller) if named.is_empty() || named == caller.subject => Ok(caller.subject.clone()),
+        Some(caller) => Err(Status::permission_denied(format!(
+            "{field} is {named:?} but the caller is {:?}: leave it empty or name yourself",
+            caller.subject
+        ))),
+    }
+}
+
+/// The agent code a call may use. A caller who is only a payment agent is
+/// held to the code in their token: naming another is refused, naming none
+/// means their own. Preparers, approvers and supervisors see every agent.
+fn agent_scope<T>(request: &Request<T>, named: &str, field: &str) -> Result<String, Status> {
+    let Some(caller) = access::caller(request) else {
+        return Ok(named.to_owned());
+    };
+    if caller.has_any(&[Role::PaymentPreparer, Role::PaymentApprover, Role::RegionalSupervisor]) {
+        return Ok(named.to_owned());
+    }
+    let Some(own) = caller.agent_code.as_deref() else {
+        return Err(Status::permission_denied(
+            "the caller's token carries no agent_code: a payment agent's token must name their agent",
+        ));
+    };
+    if named.is_empty() || named == own {
+        Ok(own.to_owned())
+    } else {
+        Err(Status::permission_denied(format!(
+            "{field} {named:?} is not the caller's agent ({own:?}): an agent reports and reads only their own list"
+        )))
     }
 }
 
@@ -82,6 +123,7 @@ pub type CsvStream = Pin<Box<dyn Stream<Item = Result<ExportPaymentListResponse,
 #[tonic::async_trait]
 impl PaymentsService for PaymentsApi {
     async fn open_payment_cycle(&self, request: Request<OpenPaymentCycleRequest>) -> Reply<OpenPaymentCycleResponse> {
+        let user = acting_user(&request, &request.get_ref().prepared_by, "prepared_by")?;
         let r = request.into_inner();
         let cycle = self
             .payments
@@ -90,7 +132,7 @@ impl PaymentsService for PaymentsApi {
                 r.funding_source,
                 r.amount_per_household.map(|m| m.fcfa).unwrap_or_default(),
                 &r.communes,
-                &r.prepared_by,
+                &user,
             )
             .await
             .map_err(to_status)?;
@@ -133,6 +175,7 @@ impl PaymentsService for PaymentsApi {
         request: Request<AssignPaymentAgentsRequest>,
     ) -> Reply<AssignPaymentAgentsResponse> {
         jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
+        let user = acting_user(&request, &request.get_ref().assigned_by, "assigned_by")?;
         let r = request.into_inner();
         let assignments: Vec<AssignmentRequest> = r
             .assignments
@@ -145,7 +188,7 @@ impl PaymentsService for PaymentsApi {
             .collect();
         let cycle = self
             .payments
-            .assign_agents(&r.cycle_id, &assignments, &r.assigned_by)
+            .assign_agents(&r.cycle_id, &assignments, &user)
             .await
             .map_err(to_status)?;
         Ok(Response::new(AssignPaymentAgentsResponse {
@@ -158,12 +201,9 @@ impl PaymentsService for PaymentsApi {
         request: Request<FreezePaymentCycleRequest>,
     ) -> Reply<FreezePaymentCycleResponse> {
         jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
+        let user = acting_user(&request, &request.get_ref().prepared_by, "prepared_by")?;
         let r = request.get_ref();
-        let frozen = self
-            .payments
-            .freeze(&r.cycle_id, &r.prepared_by)
-            .await
-            .map_err(to_status)?;
+        let frozen = self.payments.freeze(&r.cycle_id, &user).await.map_err(to_status)?;
         Ok(Response::new(FreezePaymentCycleResponse {
             cycle: Some(convert::cycle(&frozen.cycle)),
             communes: frozen.communes.iter().map(convert::commune_totals).collect(),
@@ -176,12 +216,13 @@ impl PaymentsService for PaymentsApi {
         request: Request<ApprovePaymentCycleRequest>,
     ) -> Reply<ApprovePaymentCycleResponse> {
         jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
+        let user = acting_user(&request, &request.get_ref().approved_by, "approved_by")?;
         let r = request.get_ref();
         let cycle = self
             .payments
             .approve(
                 &r.cycle_id,
-                &r.approved_by,
+                &user,
                 r.expected_count,
                 r.expected_amount.as_ref().map(|m| m.fcfa).unwrap_or_default(),
             )
@@ -197,10 +238,11 @@ impl PaymentsService for PaymentsApi {
         request: Request<CancelPaymentCycleRequest>,
     ) -> Reply<CancelPaymentCycleResponse> {
         jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
+        let user = acting_user(&request, &request.get_ref().cancelled_by, "cancelled_by")?;
         let r = request.get_ref();
         let cycle = self
             .payments
-            .cancel(&r.cycle_id, &r.cancelled_by, &r.reason)
+            .cancel(&r.cycle_id, &user, &r.reason)
             .await
             .map_err(to_status)?;
         Ok(Response::new(CancelPaymentCycleResponse {
@@ -213,12 +255,9 @@ impl PaymentsService for PaymentsApi {
         request: Request<ClosePaymentCycleRequest>,
     ) -> Reply<ClosePaymentCycleResponse> {
         jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
+        let user = acting_user(&request, &request.get_ref().closed_by, "closed_by")?;
         let r = request.get_ref();
-        let (cycle, reconciliation) = self
-            .payments
-            .close(&r.cycle_id, &r.closed_by)
-            .await
-            .map_err(to_status)?;
+        let (cycle, reconciliation) = self.payments.close(&r.cycle_id, &user).await.map_err(to_status)?;
         Ok(Response::new(ClosePaymentCycleResponse {
             cycle: Some(convert::cycle(&cycle)),
             reconciliation: Some(convert::reconciliation(&reconciliation)),
@@ -227,13 +266,14 @@ impl PaymentsService for PaymentsApi {
 
     async fn list_entitlements(&self, request: Request<ListEntitlementsRequest>) -> Reply<ListEntitlementsResponse> {
         jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
+        let agent_code = agent_scope(&request, &request.get_ref().agent_code, "agent_code")?;
         let r = request.get_ref();
         let page = self
             .payments
             .entitlements(
                 &r.cycle_id,
                 &r.commune,
-                &r.agent_code,
+                &agent_code,
                 r.status,
                 r.page_size,
                 &r.page_token,
@@ -257,10 +297,11 @@ impl PaymentsService for PaymentsApi {
         request: Request<ExportPaymentListRequest>,
     ) -> Reply<Self::ExportPaymentListStream> {
         jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
+        let agent_code = agent_scope(&request, &request.get_ref().agent_code, "agent_code")?;
         let r = request.into_inner();
         let plan = self
             .payments
-            .export_plan(&r.cycle_id, &r.agent_code, r.only_unpaid)
+            .export_plan(&r.cycle_id, &agent_code, r.only_unpaid)
             .await
             .map_err(to_status)?;
         let (sender, receiver) = tokio::sync::mpsc::channel(2);
@@ -308,6 +349,9 @@ impl PaymentsService for PaymentsApi {
         request: Request<RecordPaymentResultRequest>,
     ) -> Reply<RecordPaymentResultResponse> {
         jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
+        if let Some(result) = &request.get_ref().result {
+            agent_scope(&request, &result.agent_code, "result.agent_code")?;
+        }
         let r = request.into_inner();
         let content = RecordPaymentResultRequest {
             request_id: String::new(),
@@ -327,6 +371,10 @@ impl PaymentsService for PaymentsApi {
         request: Request<RecordPaymentResultsRequest>,
     ) -> Reply<RecordPaymentResultsResponse> {
         jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
+        // One result for another agent refuses the whole batch: nothing is written.
+        for (index, result) in request.get_ref().results.iter().enumerate() {
+            agent_scope(&request, &result.agent_code, &format!("results[{index}].agent_code"))?;
+        }
         let mut r = request.into_inner();
         let request_id = std::mem::take(&mut r.request_id);
         let fingerprint = fingerprint("RecordPaymentResults", &r.encode_to_vec());

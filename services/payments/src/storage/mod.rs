@@ -34,6 +34,7 @@ pub fn migrations() -> Vec<Migration> {
         jigi_bus::outbox::MIGRATIONS,
         jigi_bus::inbox::MIGRATIONS,
         jigi_storage::idempotency::MIGRATIONS,
+        jigi_audit::MIGRATIONS,
         PAYMENTS,
     ]
     .concat()

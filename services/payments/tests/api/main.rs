@@ -4,6 +4,8 @@
 
 mod helpers;
 
+mod access;
+
 mod cycle;
 mod end_to_end;
 mod lists;

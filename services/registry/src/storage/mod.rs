@@ -19,6 +19,7 @@ pub fn migrations() -> Vec<Migration> {
     [
         jigi_bus::outbox::MIGRATIONS,
         jigi_storage::idempotency::MIGRATIONS,
+        jigi_audit::MIGRATIONS,
         REGISTRY,
     ]
     .concat()

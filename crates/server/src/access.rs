@@ -1,0 +1,309 @@
+//! The access layer: every call (health and reflection aside) is identified,
+//! checked against its service's rule table, rate-limited if it writes, and,
+//! if it writes or is refused, recorded in the audit log before its answer
+//! leaves.
+//!
+//! Handlers find the caller in the request's extensions
+//! (`request.extensions().get::<Identity>()`); it is absent only when access
+//! control is off.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use jigi_audit::{AuditLog, Record};
+use jigi_auth::{Identity, Kind, Rule, ServiceArea, TokenError, Verifier, authorize};
+use tonic::body::Body;
+use tonic::{Code, Status};
+use tower::{Layer, Service};
+
+use crate::write_limit::WriteLimiter;
+
+/// The metadata key of a call's request ID, echoed in the answer.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// Who the audit log names when access control is off.
+pub const ANONYMOUS: &str = "anonymous";
+
+/// Everything the layer needs, shared by every connection.
+pub struct AccessControl {
+    pub(crate) verifier: Option<Verifier>,
+    pub(crate) area: ServiceArea,
+    pub(crate) audit: AuditLog,
+    pub(crate) limiter: Option<WriteLimiter>,
+    /// Rules by full method path, `/jigi.payments.v1.PaymentsService/ApprovePaymentCycle`.
+    pub(crate) rules: HashMap<String, Rule>,
+}
+
+/// Why a call was turned away, and by whom it was made if that is known.
+struct Refusal {
+    status: Status,
+    identity: Option<Identity>,
+}
+
+impl AccessControl {
+    fn admit(&self, headers: &http::HeaderMap, rule: Option<&Rule>, path: &str) -> Result<Option<Identity>, Refusal> {
+        let identity = match &self.verifier {
+            None => None,
+            Some(verifier) => Some(verify(verifier, headers).map_err(|err| Refusal {
+                status: Status::unauthenticated(err.public_reason()),
+                identity: None,
+            })?),
+        };
+        let Some(rule) = rule else {
+            return Err(Refusal {
+                status: Status::permission_denied(format!("{path} has no access rule: refused to everyone")),
+                identity,
+            });
+        };
+        if let Some(identity) = &identity
+            && let Err(denied) = authorize(rule, identity, self.area)
+        {
+            return Err(Refusal {
+                status: Status::permission_denied(denied.to_string()),
+                identity: Some(identity.clone()),
+            });
+        }
+        Ok(identity)
+    }
+
+    async fn record(&self, identity: Option<&Identity>, path: &str, request_id: &str, outcome: Code) {
+        let record = Record {
+            recorded_at: jigi_storage::timestamp::now_utc(),
+            subject: identity.map_or(ANONYMOUS.to_owned(), |i| i.subject.clone()),
+            roles: identity.map(Identity::describe_roles).unwrap_or_default(),
+            scope: identity.map(|i| i.scope.describe()).unwrap_or_default(),
+            service_area: self.area.name().to_owned(),
+            method: path.to_owned(),
+            request_id: request_id.to_owned(),
+            trace_id: jigi_telemetry::current_trace_id().unwrap_or_default(),
+            outcome: code_name(outcome).to_owned(),
+        };
+        if let Err(err) = self.audit.append(record).await {
+            // The command has happened; its answer still goes out, and the
+            // operators are told loudly that the log missed it.
+            tracing::error!(error = %err, method = path, request_id, "AUDIT ENTRY LOST: the command was not recorded");
+        }
+    }
+}
+
+fn verify(verifier: &Verifier, headers: &http::HeaderMap) -> Result<Identity, TokenError> {
+    let value = headers.get(http::header::AUTHORIZATION).ok_or(TokenError::Missing)?;
+    let value = value
+        .to_str()
+        .map_err(|_| TokenError::Malformed("the authorization header is not text"))?;
+    let (scheme, token) = value.split_once(' ').ok_or(TokenError::Missing)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(TokenError::Missing);
+    }
+    verifier.verify(token.trim())
+}
+
+/// The caller's request ID when it is sensible (1–128 visible ASCII
+/// characters), else a fresh one.
+fn request_id(headers: &http::HeaderMap) -> String {
+    headers
+        .get(REQUEST_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .filter(|id| !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+}
+
+/// Calls that need no identity: load balancers and tools must see health
+/// and the API's shape.
+fn is_open(path: &str) -> bool {
+    path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.")
+}
+
+/// Who the write limit counts: the token's subject, else the peer address.
+fn limit_key<B>(identity: Option<&Identity>, request: &http::Request<B>) -> String {
+    if let Some(identity) = identity {
+        return identity.subject.clone();
+    }
+    request
+        .extensions()
+        .get::<tonic::transport::server::TcpConnectInfo>()
+        .and_then(|info| info.remote_addr())
+        .map_or_else(|| ANONYMOUS.to_owned(), |addr| addr.ip().to_string())
+}
+
+/// The outcome of an answer: a failure's status travels in the headers
+/// (gRPC "trailers-only"), so headers without one mean the call succeeded.
+fn outcome(response: &http::Response<Body>) -> Code {
+    response
+        .headers()
+        .get("grpc-status")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.parse::<i32>().ok())
+        .map_or(Code::Ok, Code::from_i32)
+}
+
+/// The canonical name of a status code, as the audit log writes it.
+pub fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+fn answer(status: Status, request_id: &str) -> http::Response<Body> {
+    with_request_id(status.into_http(), request_id)
+}
+
+fn with_request_id(mut response: http::Response<Body>, request_id: &str) -> http::Response<Body> {
+    if let Ok(value) = http::HeaderValue::from_str(request_id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    response
+}
+
+/// The tower layer applying an [`AccessControl`].
+#[derive(Clone)]
+pub struct AccessLayer {
+    control: Arc<AccessControl>,
+}
+
+impl AccessLayer {
+    pub fn new(control: AccessControl) -> AccessLayer {
+        AccessLayer {
+            control: Arc::new(control),
+        }
+    }
+}
+
+impl<S> Layer<S> for AccessLayer {
+    type Service = Access<S>;
+
+    fn layer(&self, inner: S) -> Access<S> {
+        Access {
+            inner,
+            control: self.control.clone(),
+        }
+    }
+}
+
+/// The service made by [`AccessLayer`].
+#[derive(Clone)]
+pub struct Access<S> {
+    inner: S,
+    control: Arc<AccessControl>,
+}
+
+type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send + 'static>>;
+
+impl<S, B> Service<http::Request<B>> for Access<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<http::Response<Body>, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let path = request.uri().path().to_owned();
+        if is_open(&path) {
+            return Box::pin(inner.call(request));
+        }
+        let control = self.control.clone();
+        Box::pin(async move {
+            let request_id = request_id(request.headers());
+            let rule = control.rules.get(&path).copied();
+            let identity = match control.admit(request.headers(), rule.as_ref(), &path) {
+                Ok(identity) => identity,
+                Err(refusal) => {
+                    // Refusals of known callers are audited: an auditor wants
+                    // to see who tried what. Unknown callers are only logged,
+                    // or anyone could fill the log.
+                    if refusal.identity.is_some() {
+                        control
+                            .record(refusal.identity.as_ref(), &path, &request_id, refusal.status.code())
+                            .await;
+                    } else {
+                        tracing::info!(
+                            method = path,
+                            reason = refusal.status.message(),
+                            "unauthenticated call refused"
+                        );
+                    }
+                    return Ok(answer(refusal.status, &request_id));
+                }
+            };
+            let rule = rule.expect("admitted calls have a rule");
+            if rule.kind == Kind::Command
+                && let Some(limiter) = &control.limiter
+                && let Err(wait) = limiter.take(&limit_key(identity.as_ref(), &request), Instant::now())
+            {
+                let status = Status::resource_exhausted(format!(
+                    "too many writes from this caller; retry in {} ms",
+                    wait.as_millis().max(1)
+                ));
+                return Ok(answer(status, &request_id));
+            }
+            if let Some(identity) = &identity {
+                request.extensions_mut().insert(identity.clone());
+            }
+            let response = inner.call(request).await?;
+            if rule.kind == Kind::Command {
+                control
+                    .record(identity.as_ref(), &path, &request_id, outcome(&response))
+                    .await;
+            }
+            Ok(with_request_id(response, &request_id))
+        })
+    }
+}
+
+/// The verified caller of a request; `None` when access control is off.
+pub fn caller<T>(request: &tonic::Request<T>) -> Option<&Identity> {
+    request.extensions().get::<Identity>()
+}
+
+/// For reads that name an area (`sikasso`, `sikasso.yanfolila…`, or empty
+/// for the whole country): whether the caller's scope covers it. An area
+/// that names no known region is left to the handler to reject as invalid.
+pub fn check_area(identity: Option<&Identity>, area: &str, field: &str) -> Result<(), Status> {
+    let Some(identity) = identity else {
+        return Ok(());
+    };
+    if identity.scope.is_national() {
+        return Ok(());
+    }
+    if area.is_empty() {
+        return Err(Status::permission_denied(format!(
+            "{field} is empty (the whole country) but the caller may act in {} only: name an area of it",
+            identity.scope.describe()
+        )));
+    }
+    let region = area.split('.').next().unwrap_or_default();
+    match region.parse::<jigi_common::Region>() {
+        Ok(region) if !identity.scope.covers(region) => Err(Status::permission_denied(format!(
+            "{field} {area:?} is outside the caller's scope ({})",
+            identity.scope.describe()
+        ))),
+        _ => Ok(()),
+    }
+}
