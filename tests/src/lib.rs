@@ -10,7 +10,9 @@
 //! So what the tests prove (sourcing across domains, a cut link, the
 //! permissions) is proved of the files that are deployed.
 
+pub mod hostile;
 pub mod programme;
+pub mod raw_grpc;
 
 use std::path::{Path, PathBuf};
 

@@ -113,19 +113,31 @@ pub async fn ensure(js: &jetstream::Context, config: stream::Config) -> Result<(
         reason,
     };
     match js.get_stream(&name).await {
-        Ok(mut existing) => {
-            let info = existing.info().await.map_err(|err| fail(err.to_string()))?;
-            if needs_update(&info.config, &config) {
-                js.update_stream(config).await.map_err(|err| fail(err.to_string()))?;
-            }
-            Ok(())
-        }
-        Err(err) if is_stream_not_found(&err) => {
-            js.create_stream(config).await.map_err(|err| fail(err.to_string()))?;
-            Ok(())
-        }
+        Ok(existing) => update_if_needed(js, existing, config).await.map_err(fail),
+        Err(err) if is_stream_not_found(&err) => match js.create_stream(config.clone()).await {
+            Ok(_) => Ok(()),
+            // Another task of the service (the consumer and the JSON mirror
+            // both set up the national stream) created it in between: the
+            // stream exists now, so bring it to this configuration.
+            Err(create) => match js.get_stream(&name).await {
+                Ok(existing) => update_if_needed(js, existing, config).await.map_err(fail),
+                Err(_) => Err(fail(create.to_string())),
+            },
+        },
         Err(err) => Err(fail(err.to_string())),
     }
+}
+
+async fn update_if_needed(
+    js: &jetstream::Context,
+    mut existing: stream::Stream,
+    config: stream::Config,
+) -> Result<(), String> {
+    let info = existing.info().await.map_err(|err| err.to_string())?;
+    if needs_update(&info.config, &config) {
+        js.update_stream(config).await.map_err(|err| err.to_string())?;
+    }
+    Ok(())
 }
 
 fn is_stream_not_found(err: &jetstream::context::GetStreamError) -> bool {

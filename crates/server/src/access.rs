@@ -162,6 +162,30 @@ pub fn code_name(code: Code) -> &'static str {
     }
 }
 
+/// tonic answers a request body that does not decode as the method's
+/// message with `INTERNAL`, which tells the client the server failed. It is
+/// the client's message that is wrong: say so with `INVALID_ARGUMENT`.
+fn undecodable_is_invalid_argument(response: http::Response<Body>) -> http::Response<Body> {
+    match Status::from_header_map(response.headers()) {
+        Some(status)
+            if status.code() == Code::Internal && status.message().starts_with("failed to decode Protobuf message") =>
+        {
+            let detail = status
+                .message()
+                .trim_start_matches("failed to decode Protobuf message")
+                .trim_start_matches(": ");
+            let mut replaced =
+                Status::invalid_argument(format!("the request is not a valid message for this method ({detail})"))
+                    .into_http();
+            if let Some(id) = response.headers().get(REQUEST_ID_HEADER) {
+                replaced.headers_mut().insert(REQUEST_ID_HEADER, id.clone());
+            }
+            replaced
+        }
+        _ => response,
+    }
+}
+
 fn answer(status: Status, request_id: &str) -> http::Response<Body> {
     with_request_id(status.into_http(), request_id)
 }
@@ -266,7 +290,7 @@ where
             if let Some(identity) = &identity {
                 request.extensions_mut().insert(identity.clone());
             }
-            let response = inner.call(request).await?;
+            let response = undecodable_is_invalid_argument(inner.call(request).await?);
             if rule.kind == Kind::Command {
                 control
                     .record(identity.as_ref(), &path, &request_id, outcome(&response))

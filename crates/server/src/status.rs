@@ -8,9 +8,33 @@ pub use jigi_common::FieldError;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
-/// `INVALID_ARGUMENT` naming every offending field.
+/// Longest text of one field error or resource name in a status: errors
+/// travel in HTTP/2 headers, and a request can carry a 100 KB "name" that a
+/// careless message would echo back until the client's header limit breaks
+/// the connection.
+const MAX_TEXT: usize = 300;
+/// Most field violations detailed in one status; the message counts them all.
+const MAX_VIOLATIONS: usize = 50;
+
+/// `text`, cut at `max` bytes (on a character boundary) with an ellipsis.
+pub fn clip(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+/// `INVALID_ARGUMENT` naming every offending field (the first fifty in the details).
 pub fn invalid_argument(errors: &[FieldError]) -> Status {
-    let message = match errors {
+    let errors: Vec<FieldError> = errors
+        .iter()
+        .map(|error| FieldError::new(clip(&error.field, MAX_TEXT), clip(&error.description, MAX_TEXT)))
+        .collect();
+    let message = match errors.as_slice() {
         [] => "invalid request".to_owned(),
         [only] => format!("invalid {}: {}", only.field, only.description),
         [first, rest @ ..] => format!(
@@ -23,6 +47,7 @@ pub fn invalid_argument(errors: &[FieldError]) -> Status {
     };
     let violations: Vec<FieldViolation> = errors
         .iter()
+        .take(MAX_VIOLATIONS)
         .map(|error| FieldViolation::new(error.field.clone(), error.description.clone()))
         .collect();
     Status::with_error_details(
@@ -34,7 +59,8 @@ pub fn invalid_argument(errors: &[FieldError]) -> Status {
 
 /// `ALREADY_EXISTS`, naming the resource that already exists.
 pub fn already_exists(resource_type: &str, resource_name: &str, message: impl Into<String>) -> Status {
-    let message = message.into();
+    let message = clip(&message.into(), MAX_TEXT);
+    let resource_name = &clip(resource_name, MAX_TEXT);
     Status::with_error_details(
         Code::AlreadyExists,
         message.clone(),
@@ -44,6 +70,7 @@ pub fn already_exists(resource_type: &str, resource_name: &str, message: impl In
 
 /// `NOT_FOUND`, naming the resource that was looked for.
 pub fn not_found(resource_type: &str, resource_name: &str) -> Status {
+    let resource_name = &clip(resource_name, MAX_TEXT);
     let message = format!("{resource_type} {resource_name} not found");
     Status::with_error_details(
         Code::NotFound,
@@ -55,7 +82,8 @@ pub fn not_found(resource_type: &str, resource_name: &str) -> Status {
 /// `FAILED_PRECONDITION`: the request is valid but a rule forbids it now.
 /// `kind` is a short machine-readable reason, e.g. `NOT_ELIGIBLE`.
 pub fn failed_precondition(kind: &str, subject: &str, message: impl Into<String>) -> Status {
-    let message = message.into();
+    let message = clip(&message.into(), MAX_TEXT);
+    let subject = &clip(subject, MAX_TEXT);
     Status::with_error_details(
         Code::FailedPrecondition,
         message.clone(),
@@ -81,6 +109,23 @@ pub fn unavailable(context: &str, cause: &dyn std::fmt::Display) -> Status {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn echoed_input_is_clipped() {
+        let huge = "é".repeat(50_000);
+        let status = not_found("household", &huge);
+        assert!(status.message().len() < 400, "{}", status.message().len());
+        let errors: Vec<FieldError> = (0..500)
+            .map(|i| FieldError::new(format!("members[{i}].name"), huge.clone()))
+            .collect();
+        let status = invalid_argument(&errors);
+        assert!(status.message().contains("499 more"));
+        assert_eq!(
+            status.get_error_details().bad_request().unwrap().field_violations.len(),
+            50
+        );
+        assert!(status.details().len() < 20_000);
+    }
 
     #[test]
     fn invalid_argument_names_every_field() {
