@@ -37,17 +37,39 @@ pub fn random_passwords() -> Passwords {
     Passwords::for_accounts(&accounts)
 }
 
+/// A server's TLS files (PEM), as the deployment mounts them.
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    /// The CA that signs every server's certificate; clients and leaf nodes trust it.
+    pub ca: PathBuf,
+    /// This server's certificate, naming 127.0.0.1.
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
 /// The national hub (single node, for tests) with the deployment's users.
 pub struct Hub {
     pub server: NatsProcess,
     /// Where leaf nodes connect.
     pub leaf_port: u16,
     pub passwords: Passwords,
+    /// TLS on its client and leaf-node ports, when started with it.
+    pub tls: Option<ServerTls>,
 }
 
 impl Hub {
     /// Starts the hub in `dir`.
     pub async fn start(dir: &Path, passwords: &Passwords) -> Hub {
+        Hub::start_inner(dir, passwords, None).await
+    }
+
+    /// Starts the hub in `dir` with TLS required on its client and
+    /// leaf-node ports, as `deploy/nats/hub-tls.conf` sets them.
+    pub async fn start_tls(dir: &Path, passwords: &Passwords, tls: &ServerTls) -> Hub {
+        Hub::start_inner(dir, passwords, Some(tls.clone())).await
+    }
+
+    async fn start_inner(dir: &Path, passwords: &Passwords, tls: Option<ServerTls>) -> Hub {
         std::fs::create_dir_all(dir).expect("hub dir");
         std::fs::copy(deploy_dir().join("nats/accounts.conf"), dir.join("accounts.conf"))
             .expect("deploy/nats/accounts.conf is readable");
@@ -57,21 +79,32 @@ impl Hub {
             env: passwords.hub_env(),
             probe_user: Some(("national".into(), passwords.of("national").into())),
         };
-        let server = NatsProcess::start_with(dir, launch, |port, store| {
+        // The same TLS blocks as hub-tls.conf (which itself needs a cluster).
+        let tls_block = |tls: &ServerTls| format!("tls {{ cert_file: {:?}, key_file: {:?} }}", tls.cert, tls.key);
+        let (client_tls, leaf_tls) = match &tls {
+            Some(tls) => (tls_block(tls), tls_block(tls)),
+            None => (String::new(), String::new()),
+        };
+        let config = |port: u16, store: &Path| {
             format!(
                 "server_name: hub_{port}\n\
                  listen: 127.0.0.1:{port}\n\
+                 {client_tls}\n\
                  jetstream {{ domain: national, store_dir: {store:?} }}\n\
-                 leafnodes {{ listen: 127.0.0.1:{leaf_port} }}\n\
+                 leafnodes {{ listen: 127.0.0.1:{leaf_port}\n {leaf_tls} }}\n\
                  include \"accounts.conf\"\n"
             )
-        })
-        .await
+        };
+        let server = match &tls {
+            Some(tls) => NatsProcess::start_with_tls(dir, launch, &tls.ca, config).await,
+            None => NatsProcess::start_with(dir, launch, config).await,
+        }
         .unwrap_or_else(|err| panic!("{err}"));
         Hub {
             server,
             leaf_port,
             passwords: passwords.clone(),
+            tls,
         }
     }
 
@@ -86,9 +119,9 @@ impl Hub {
 
     /// A connection as `user`, in the hub's own JetStream domain.
     pub async fn connect_as(&self, user: &str) -> Bus {
-        Bus::connect(&BusConfig::new(self.url_as(user), format!("test-{user}")))
-            .await
-            .expect("connects to the hub")
+        let mut config = BusConfig::new(self.url_as(user), format!("test-{user}"));
+        config.tls_ca_file = self.tls.as_ref().map(|tls| tls.ca.clone());
+        Bus::connect(&config).await.expect("connects to the hub")
     }
 }
 
@@ -97,15 +130,51 @@ pub struct Leaf {
     pub region: Region,
     pub server: NatsProcess,
     pub passwords: Passwords,
+    /// TLS on its client port and its link to the hub, when started with it.
+    pub tls: Option<ServerTls>,
 }
 
 impl Leaf {
     /// Starts the leaf node of `region` in `dir`, linked to `hub_leaf_port`.
     pub async fn start(dir: &Path, region: Region, hub_leaf_port: u16, passwords: &Passwords) -> Leaf {
-        let config =
-            std::fs::read_to_string(deploy_dir().join("nats/leaf.conf")).expect("deploy/nats/leaf.conf is readable");
+        Leaf::start_inner(dir, region, hub_leaf_port, passwords, None).await
+    }
+
+    /// Starts the leaf node of `region` from `deploy/nats/leaf-tls.conf` as
+    /// deployed: TLS on its client port with `tls`'s certificate, and on the
+    /// link to the hub (whose certificate must be signed by `tls.ca`).
+    pub async fn start_tls(
+        dir: &Path,
+        region: Region,
+        hub_leaf_port: u16,
+        passwords: &Passwords,
+        tls: &ServerTls,
+    ) -> Leaf {
+        Leaf::start_inner(dir, region, hub_leaf_port, passwords, Some(tls.clone())).await
+    }
+
+    async fn start_inner(
+        dir: &Path,
+        region: Region,
+        hub_leaf_port: u16,
+        passwords: &Passwords,
+        tls: Option<ServerTls>,
+    ) -> Leaf {
+        let read = |name: &str| {
+            std::fs::read_to_string(deploy_dir().join("nats").join(name))
+                .unwrap_or_else(|err| panic!("deploy/nats/{name} is readable: {err}"))
+        };
+        let config = match &tls {
+            Some(_) => {
+                // leaf-tls.conf includes leaf.conf from its own folder.
+                std::fs::create_dir_all(dir).expect("leaf dir");
+                std::fs::write(dir.join("leaf.conf"), read("leaf.conf")).expect("leaf.conf copied");
+                read("leaf-tls.conf")
+            }
+            None => read("leaf.conf"),
+        };
         let port = free_port();
-        let env = vec![
+        let mut env = vec![
             ("JIGI_REGION".to_owned(), region.slug().to_owned()),
             ("JIGI_NATS_SERVER_NAME".to_owned(), format!("{region}-leaf-{port}")),
             ("JIGI_NATS_LISTEN".to_owned(), format!("127.0.0.1:{port}")),
@@ -123,18 +192,31 @@ impl Leaf {
             ),
             passwords.services_env(),
         ];
+        if let Some(tls) = &tls {
+            // What the Kubernetes StatefulSet and install-region set.
+            for (name, path) in [
+                ("JIGI_NATS_TLS_CA", &tls.ca),
+                ("JIGI_NATS_SERVER_CERT", &tls.cert),
+                ("JIGI_NATS_SERVER_KEY", &tls.key),
+            ] {
+                env.push((name.to_owned(), path.display().to_string()));
+            }
+        }
         let launch = Launch {
             port,
             env,
             probe_user: Some(("services".into(), passwords.of("services").into())),
         };
-        let server = NatsProcess::start_with(dir, launch, |_, _| config)
-            .await
-            .unwrap_or_else(|err| panic!("{err}"));
+        let server = match &tls {
+            Some(tls) => NatsProcess::start_with_tls(dir, launch, &tls.ca, |_, _| config).await,
+            None => NatsProcess::start_with(dir, launch, |_, _| config).await,
+        }
+        .unwrap_or_else(|err| panic!("{err}"));
         Leaf {
             region,
             server,
             passwords: passwords.clone(),
+            tls,
         }
     }
 
@@ -151,6 +233,7 @@ impl Leaf {
     pub async fn connect(&self) -> Bus {
         let mut config = BusConfig::new(self.services_url(), format!("test-{}", self.region));
         config.jetstream_domain = Some(self.region.slug().to_owned());
+        config.tls_ca_file = self.tls.as_ref().map(|tls| tls.ca.clone());
         Bus::connect(&config).await.expect("connects to the leaf node")
     }
 }

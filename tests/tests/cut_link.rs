@@ -75,8 +75,7 @@ async fn a_region_cut_off_keeps_working_and_the_nation_converges_when_the_link_r
     // While cut off, the nation sees Mopti's whole quarter and none of Sikasso's.
     let mopti_done = expected.iter().find(|f| f.area == "mopti").unwrap().counts();
     eventually(WAIT, "Mopti's quarter to reach the national view", || {
-        let (mut client, period, sources, mopti_done) =
-            (client.clone(), period.clone(), sources.clone(), mopti_done.clone());
+        let (mut client, period, sources, mopti_done) = (client.clone(), period.clone(), sources.clone(), mopti_done);
         async move {
             let reported = national::reported(&mut client, &period, year, &sources).await.ok()?;
             let mopti = reported.iter().find(|f| f.area == "mopti")?;

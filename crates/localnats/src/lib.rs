@@ -76,6 +76,8 @@ pub struct NatsProcess {
     env: Vec<(String, String)>,
     /// User and password the readiness probe connects with.
     probe_user: Option<(String, String)>,
+    /// The CA the readiness probe trusts, when clients must use TLS.
+    probe_tls_ca: Option<PathBuf>,
     child: Option<Child>,
 }
 
@@ -116,6 +118,27 @@ impl NatsProcess {
         launch: Launch,
         config: impl FnOnce(u16, &Path) -> String,
     ) -> Result<NatsProcess, StartError> {
+        NatsProcess::start_inner(dir, launch, None, config).await
+    }
+
+    /// Like [`NatsProcess::start_with`], for a server whose client port
+    /// requires TLS: the readiness probe connects with TLS, trusting the CA
+    /// in `ca_file` (PEM).
+    pub async fn start_with_tls(
+        dir: &Path,
+        launch: Launch,
+        ca_file: &Path,
+        config: impl FnOnce(u16, &Path) -> String,
+    ) -> Result<NatsProcess, StartError> {
+        NatsProcess::start_inner(dir, launch, Some(ca_file.to_path_buf()), config).await
+    }
+
+    async fn start_inner(
+        dir: &Path,
+        launch: Launch,
+        probe_tls_ca: Option<PathBuf>,
+        config: impl FnOnce(u16, &Path) -> String,
+    ) -> Result<NatsProcess, StartError> {
         std::fs::create_dir_all(dir).map_err(StartError::Io)?;
         let Launch { port, env, probe_user } = launch;
         let store = dir.join("jetstream");
@@ -127,6 +150,7 @@ impl NatsProcess {
             config: config_path,
             env,
             probe_user,
+            probe_tls_ca,
             child: None,
         };
         server.launch().await?;
@@ -203,7 +227,7 @@ impl NatsProcess {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if serves_jetstream(&self.url(), self.probe_user.as_ref()).await {
+            if serves_jetstream(&self.url(), self.probe_user.as_ref(), self.probe_tls_ca.as_deref()).await {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -221,10 +245,13 @@ impl NatsProcess {
 
 /// Whether JetStream answers at `url`. A raw request, because the shape of
 /// the account info varies across server versions.
-async fn serves_jetstream(url: &str, user: Option<&(String, String)>) -> bool {
+async fn serves_jetstream(url: &str, user: Option<&(String, String)>, tls_ca: Option<&Path>) -> bool {
     let mut options = async_nats::ConnectOptions::new();
     if let Some((user, password)) = user {
         options = options.user_and_password(user.clone(), password.clone());
+    }
+    if let Some(ca) = tls_ca {
+        options = options.add_root_certificates(ca.to_path_buf()).require_tls(true);
     }
     let Ok(client) = options
         .connection_timeout(Duration::from_millis(500))

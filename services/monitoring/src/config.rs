@@ -27,7 +27,9 @@ pub struct Config {
     pub metrics_addr: SocketAddr,
     /// Database (`JIGI_DATABASE_URL`, default `sqlite://jigi-data/monitoring.db`).
     pub database_url: String,
-    /// NATS of the national hub (`JIGI_NATS_URL`, `JIGI_NATS_DOMAIN`, `JIGI_NATS_CREDENTIALS`).
+    /// NATS of the national hub (`JIGI_NATS_URL`, `JIGI_NATS_DOMAIN`, `JIGI_NATS_CREDENTIALS`;
+    /// TLS: `JIGI_NATS_TLS_CA`, `JIGI_NATS_TLS_CERT`, `JIGI_NATS_TLS_KEY`,
+    /// `JIGI_NATS_TLS_REQUIRED`; see [`BusConfig::from_settings`]).
     pub nats: BusConfig,
     /// Tokens, TLS and limits of the API (see [`jigi_server::serving`]).
     pub serve: ServeConfig,
@@ -46,12 +48,7 @@ impl Config {
     pub fn from_env() -> Result<Config, ConfigError> {
         let settings = Settings::from_env()?;
         let regions: RegionList = settings.get("regions", RegionList(Region::ALL.to_vec()))?;
-        let mut nats = BusConfig::new(
-            settings.get("nats_url", "nats://127.0.0.1:4222".to_owned())?,
-            "jigi-monitoring",
-        );
-        nats.jetstream_domain = settings.optional("nats_domain")?;
-        nats.credentials_file = settings.optional("nats_credentials")?;
+        let nats = BusConfig::from_settings(&settings, "jigi-monitoring")?;
         Ok(Config {
             regions: regions.0,
             region_domains: settings.get("region_domains", false)?,

@@ -20,7 +20,9 @@ pub struct Config {
     pub metrics_addr: SocketAddr,
     /// Database (`JIGI_DATABASE_URL`, default `sqlite://jigi-data/payments-<region>.db`).
     pub database_url: String,
-    /// NATS (`JIGI_NATS_URL`, `JIGI_NATS_DOMAIN`, `JIGI_NATS_CREDENTIALS`).
+    /// NATS (`JIGI_NATS_URL`, `JIGI_NATS_DOMAIN`, `JIGI_NATS_CREDENTIALS`;
+    /// TLS: `JIGI_NATS_TLS_CA`, `JIGI_NATS_TLS_CERT`, `JIGI_NATS_TLS_KEY`,
+    /// `JIGI_NATS_TLS_REQUIRED`; see [`BusConfig::from_settings`]).
     pub nats: BusConfig,
     /// Tokens, TLS and limits of the API (see [`jigi_server::serving`]).
     pub serve: ServeConfig,
@@ -38,12 +40,7 @@ impl Config {
     pub fn from_env() -> Result<Config, ConfigError> {
         let settings = Settings::from_env()?;
         let region: Region = settings.get("region", Region::Sikasso)?;
-        let mut nats = BusConfig::new(
-            settings.get("nats_url", "nats://127.0.0.1:4222".to_owned())?,
-            format!("jigi-payments-{region}"),
-        );
-        nats.jetstream_domain = settings.optional("nats_domain")?;
-        nats.credentials_file = settings.optional("nats_credentials")?;
+        let nats = BusConfig::from_settings(&settings, format!("jigi-payments-{region}"))?;
         Ok(Config {
             region,
             grpc_addr: settings.get("grpc_addr", "127.0.0.1:50052".parse().expect("valid address"))?,
