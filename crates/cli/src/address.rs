@@ -1,16 +1,57 @@
 //! Where the services are: gRPC addresses from flags or the environment,
-//! and clients that carry the caller's trace context with every call.
+//! and clients that carry the caller's trace context and bearer token
+//! (`JIGI_TOKEN`, see `jigi token`) with every call.
 
 use jigi_proto::monitoring::monitoring_service_client::MonitoringServiceClient;
 use jigi_proto::nutrition::nutrition_service_client::NutritionServiceClient;
 use jigi_proto::payments::payments_service_client::PaymentsServiceClient;
 use jigi_proto::registry::registry_service_client::RegistryServiceClient;
 use jigi_telemetry::grpc::PropagateTrace;
+use tonic::metadata::{AsciiMetadataValue, MetadataValue};
+use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
-/// A channel whose calls carry the current span's `traceparent`.
-pub type Traced = InterceptedService<Channel, PropagateTrace>;
+/// What every call carries: the current span's `traceparent`, and the
+/// caller's bearer token when there is one.
+#[derive(Clone, Default)]
+pub struct Caller {
+    authorization: Option<AsciiMetadataValue>,
+}
+
+impl Caller {
+    /// A caller presenting `token`.
+    pub fn with_token(token: &str) -> anyhow::Result<Caller> {
+        let value = MetadataValue::try_from(format!("Bearer {}", token.trim()))
+            .map_err(|_| anyhow::anyhow!("the token is not plain text; paste it as `jigi token` printed it"))?;
+        Ok(Caller {
+            authorization: Some(value),
+        })
+    }
+
+    /// The caller of `JIGI_TOKEN` (none when it is unset: the services then
+    /// answer UNAUTHENTICATED unless they run without access control).
+    pub fn from_env() -> Caller {
+        std::env::var("JIGI_TOKEN")
+            .ok()
+            .filter(|token| !token.trim().is_empty())
+            .and_then(|token| Caller::with_token(&token).ok())
+            .unwrap_or_default()
+    }
+}
+
+impl Interceptor for Caller {
+    fn call(&mut self, request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        let mut request = PropagateTrace.call(request)?;
+        if let Some(value) = &self.authorization {
+            request.metadata_mut().insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// A channel whose calls carry the trace context and the caller's token.
+pub type Traced = InterceptedService<Channel, Caller>;
 pub type RegistryClient = RegistryServiceClient<Traced>;
 pub type PaymentsClient = PaymentsServiceClient<Traced>;
 pub type NutritionClient = NutritionServiceClient<Traced>;
@@ -38,30 +79,50 @@ pub async fn connect(address: &str, service: &str, flag: &str, variable: &str) -
         })
 }
 
-fn traced(channel: Channel) -> Traced {
-    InterceptedService::new(channel, PropagateTrace)
+fn traced(channel: Channel, caller: Caller) -> Traced {
+    InterceptedService::new(channel, caller)
 }
 
+/// A registry client calling as `JIGI_TOKEN`'s holder.
 pub fn registry_client(channel: Channel) -> RegistryClient {
-    RegistryServiceClient::new(traced(channel))
+    registry_client_as(channel, Caller::from_env())
+}
+
+pub fn registry_client_as(channel: Channel, caller: Caller) -> RegistryClient {
+    RegistryServiceClient::new(traced(channel, caller))
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE)
 }
 
+/// A payments client calling as `JIGI_TOKEN`'s holder.
 pub fn payments_client(channel: Channel) -> PaymentsClient {
-    PaymentsServiceClient::new(traced(channel))
+    payments_client_as(channel, Caller::from_env())
+}
+
+pub fn payments_client_as(channel: Channel, caller: Caller) -> PaymentsClient {
+    PaymentsServiceClient::new(traced(channel, caller))
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE)
 }
 
+/// A nutrition client calling as `JIGI_TOKEN`'s holder.
 pub fn nutrition_client(channel: Channel) -> NutritionClient {
-    NutritionServiceClient::new(traced(channel))
+    nutrition_client_as(channel, Caller::from_env())
+}
+
+pub fn nutrition_client_as(channel: Channel, caller: Caller) -> NutritionClient {
+    NutritionServiceClient::new(traced(channel, caller))
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE)
 }
 
+/// A monitoring client calling as `JIGI_TOKEN`'s holder.
 pub fn monitoring_client(channel: Channel) -> MonitoringClient {
-    MonitoringServiceClient::new(traced(channel))
+    monitoring_client_as(channel, Caller::from_env())
+}
+
+pub fn monitoring_client_as(channel: Channel, caller: Caller) -> MonitoringClient {
+    MonitoringServiceClient::new(traced(channel, caller))
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE)
 }

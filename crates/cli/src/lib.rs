@@ -35,7 +35,8 @@ pub use address::service_error;
 ///
 /// Operator commands find the services through flags or environment
 /// variables (JIGI_REGISTRY_ADDR, JIGI_PAYMENTS_ADDR, JIGI_NUTRITION_ADDR,
-/// JIGI_MONITORING_ADDR, JIGI_NATS_URL); `jigi up` prints them.
+/// JIGI_MONITORING_ADDR, JIGI_NATS_URL); `jigi up` prints them. Their calls
+/// carry the bearer token in JIGI_TOKEN (see `jigi token`).
 #[derive(Parser, Debug)]
 #[command(name = "jigi", version, propagate_version = true)]
 pub struct Cli {
@@ -96,6 +97,18 @@ pub enum Command {
     /// Example: jigi partners add partner_donor --json --since 2018-10-01
     #[command(subcommand)]
     Partners(commands::partners::PartnersCommand),
+    /// Issue a bearer token from a local key (for a local stack, tests, a
+    /// closed network), or print the key set services verify with.
+    ///
+    /// Calls to the services carry the token in JIGI_TOKEN.
+    ///
+    /// Example: jigi token --subject a.traore --role payment_preparer --region sikasso
+    Token(commands::token::TokenArgs),
+    /// The audit log every service keeps: verify its hash chain.
+    ///
+    /// Example: jigi audit verify --database sqlite://jigi-data/payments-sikasso.db
+    #[command(subcommand)]
+    Audit(commands::audit::AuditCommand),
     /// Export the national indicators for other systems (DHIS2, spreadsheets).
     ///
     /// Example: jigi export dhis2 --period 2018Q4 --output dhis2.json
@@ -137,6 +150,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Events(command) => commands::events::run(command).await,
         Command::Export(command) => commands::monitoring::export(command).await,
         Command::Partners(command) => commands::partners::run(command).await,
+        Command::Token(args) => commands::token::run(args),
+        Command::Audit(command) => commands::audit::run(command).await,
     }
 }
 

@@ -839,3 +839,105 @@ async fn up_runs_the_stack_until_interrupted_and_prints_every_address() {
     assert!(rest.iter().any(|l| l.starts_with("Stopped.")), "{rest:?}");
     assert!(dir.path().join("registry-sikasso.db").exists());
 }
+
+#[tokio::test]
+async fn token_issues_what_the_services_verify_and_audit_verify_finds_an_edit() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("auth/key.pem");
+    let key_arg = key.display().to_string();
+    let jwks = ok(&["token", "--key", &key_arg, "--jwks"], &[]).await;
+    let keys = jigi_auth::KeySet::parse(&jwks).unwrap();
+    let token = ok(
+        &[
+            "token",
+            "--key",
+            &key_arg,
+            "--subject",
+            "a.traore",
+            "--role",
+            "payment_preparer",
+            "--role",
+            "auditor",
+            "--region",
+            "sikasso",
+            "--hours",
+            "2",
+        ],
+        &[],
+    )
+    .await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let identity = jigi_auth::token::verify(token.trim(), &keys, &jigi_auth::Expectations::default(), now).unwrap();
+    assert_eq!(identity.subject, "a.traore");
+    assert_eq!(identity.roles.len(), 2);
+    assert!(identity.scope.covers(jigi_common::Region::Sikasso));
+    let run = jigi(
+        &[
+            "token",
+            "--key",
+            &key_arg,
+            "--subject",
+            "x",
+            "--role",
+            "admin",
+            "--region",
+            "sikasso",
+        ],
+        &[],
+    )
+    .await;
+    assert!(!run.success && run.stderr.contains("unknown role \"admin\""), "{run:?}");
+    fails(
+        &[
+            "token",
+            "--key",
+            &key_arg,
+            "--subject",
+            "x",
+            "--role",
+            "auditor",
+            "--region",
+            "atlantis",
+        ],
+        &[],
+        "not a region",
+    )
+    .await;
+
+    // An audit log of three entries, verified, then edited behind the triggers' back.
+    let url = format!("sqlite://{}", dir.path().join("payments.db").display());
+    let db = jigi_storage::Database::open(&url, jigi_audit::MIGRATIONS)
+        .await
+        .unwrap();
+    let log = jigi_audit::AuditLog::open(db.clone()).await.unwrap();
+    for subject in ["a.traore", "m.coulibaly", "agent"] {
+        let record = jigi_audit::Record {
+            recorded_at: chrono::Utc::now(),
+            subject: subject.into(),
+            roles: "payment_preparer".into(),
+            scope: "sikasso".into(),
+            service_area: "sikasso".into(),
+            method: "/jigi.payments.v1.PaymentsService/OpenPaymentCycle".into(),
+            request_id: subject.into(),
+            trace_id: String::new(),
+            outcome: "OK".into(),
+        };
+        log.append(record).await.unwrap();
+    }
+    let verdict = ok(&["audit", "verify", "--database", &url], &[]).await;
+    assert!(verdict.starts_with("intact: 3 entries"), "{verdict}");
+    sqlx::query("DROP TRIGGER audit_log_no_update")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_log SET outcome = 'PERMISSION_DENIED' WHERE sequence = 2")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    fails(&["audit", "verify", "--database", &url], &[], "BROKEN at entry 2").await;
+    let missing = format!("sqlite://{}", dir.path().join("nope.db").display());
+    fails(&["audit", "verify", "--database", &missing], &[], "no database").await;
+}

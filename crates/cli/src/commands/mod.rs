@@ -1,11 +1,13 @@
 //! The operator commands, one module per area.
 
+pub mod audit;
 pub mod cycles;
 pub mod events;
 pub mod households;
 pub mod monitoring;
 pub mod nutrition;
 pub mod partners;
+pub mod token;
 pub mod up;
 
 /// Today's date as the APIs write it (UTC, as the services count days).
