@@ -67,6 +67,7 @@ impl RegionNode {
             registry: format!("http://{}", self.registry.grpc_addr),
             payments: format!("http://{}", self.payments.grpc_addr),
             nutrition: format!("http://{}", self.nutrition.grpc_addr),
+            staff: jigi::staff::Staff::without_tokens(),
         }
     }
 

@@ -149,7 +149,10 @@ async fn script(
         );
     }
 
-    let mut monitoring = address::monitoring_client(
+    let operator = stack
+        .staff
+        .national("national.operator", &[jigi_auth::Role::NationalOperator]);
+    let mut monitoring = address::monitoring_client_as(
         address::connect(
             &format!("http://{}", stack.monitoring_addr()),
             "monitoring",
@@ -157,6 +160,7 @@ async fn script(
             "JIGI_MONITORING_ADDR",
         )
         .await?,
+        operator,
     );
     let forecasts = national::forecasts(&summaries);
     national::set_budget(&mut monitoring, year, &forecasts).await?;

@@ -21,6 +21,7 @@ pub mod national;
 pub mod progress;
 pub mod quarter;
 pub mod stack;
+pub mod staff;
 pub mod table;
 
 use std::process::ExitCode;

@@ -10,12 +10,18 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use jigi_auth::{Expectations, KeySource, LocalIssuer};
 use jigi_common::Region;
 use jigi_localnats::{Launch, NatsProcess, Passwords, free_port};
+use jigi_server::ServeConfig;
+use jigi_server::serving::AccessSettings;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::quarter::Endpoints;
+use crate::staff::Staff;
 
 /// The hub's users and permissions, as deployed.
 const ACCOUNTS_CONF: &str = include_str!("../../../deploy/nats/accounts.conf");
@@ -31,6 +37,7 @@ pub struct RegionNode {
     pub registry: jigi_registry::Running,
     pub payments: jigi_payments::Running,
     pub nutrition: jigi_nutrition::Running,
+    staff: Staff,
 }
 
 impl RegionNode {
@@ -39,6 +46,7 @@ impl RegionNode {
             registry: format!("http://{}", self.registry.grpc_addr),
             payments: format!("http://{}", self.payments.grpc_addr),
             nutrition: format!("http://{}", self.nutrition.grpc_addr),
+            staff: self.staff.clone(),
         }
     }
 }
@@ -46,6 +54,9 @@ impl RegionNode {
 /// A running local stack.
 pub struct LocalStack {
     pub data_dir: PathBuf,
+    /// Tokens for the people who use it, from the stack's own key
+    /// (`<data>/auth/local-key.pem`; `jigi token --key` issues more).
+    pub staff: Staff,
     pub hub: NatsProcess,
     pub regions: Vec<RegionNode>,
     pub monitoring: jigi_monitoring::Running,
@@ -65,6 +76,19 @@ impl LocalStack {
         std::fs::create_dir_all(data_dir)
             .map_err(|err| anyhow::anyhow!("cannot create the data folder {}: {err}", data_dir.display()))?;
         let passwords = Passwords::for_accounts(ACCOUNTS_CONF);
+        // Access control on, as deployed: the services trust the stack's own
+        // key, which `jigi token` uses too.
+        let issuer = LocalIssuer::load_or_create(&key_file(data_dir))?;
+        let jwks = data_dir.join("auth/jwks.json");
+        std::fs::write(&jwks, issuer.key_set().to_json())?;
+        let serve = ServeConfig {
+            access: AccessSettings::Tokens {
+                keys: KeySource::File(jwks),
+                expect: Expectations::default(),
+            },
+            ..ServeConfig::local()
+        };
+        let staff = Staff::with_tokens(Arc::new(issuer));
 
         let hub_dir = data_dir.join("nats-hub");
         std::fs::create_dir_all(&hub_dir)?;
@@ -90,7 +114,7 @@ impl LocalStack {
         let shutdown = CancellationToken::new();
         let mut nodes = Vec::new();
         for region in regions {
-            let node = start_region(data_dir, *region, leaf_port, &passwords, &shutdown).await;
+            let node = start_region(data_dir, *region, leaf_port, &passwords, &serve, &staff, &shutdown).await;
             match node {
                 Ok(node) => nodes.push(node),
                 Err(err) => {
@@ -104,11 +128,13 @@ impl LocalStack {
         let mut config =
             jigi_monitoring::Config::local(regions, &hub_url("monitoring"), &sqlite(data_dir, "monitoring"));
         config.region_domains = true;
+        config.serve = serve;
         let monitoring = jigi_monitoring::start(config, shutdown.clone())
             .await
             .map_err(|err| failed("the monitoring", err))?;
         Ok(LocalStack {
             data_dir: data_dir.to_path_buf(),
+            staff,
             hub,
             regions: nodes,
             monitoring,
@@ -168,6 +194,8 @@ async fn start_region(
     region: Region,
     hub_leaf_port: u16,
     passwords: &Passwords,
+    serve: &ServeConfig,
+    staff: &Staff,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<RegionNode> {
     let dir = data_dir.join(format!("nats-{region}"));
@@ -207,17 +235,20 @@ async fn start_region(
 
     let mut config = jigi_registry::Config::local(region, &nats_url, &sqlite(data_dir, &format!("registry-{region}")));
     config.nats.jetstream_domain = domain.clone();
+    config.serve = serve.clone();
     let registry = jigi_registry::start(config, shutdown.clone())
         .await
         .map_err(|err| failed(&format!("the registry of {region}"), err))?;
     let mut config = jigi_payments::Config::local(region, &nats_url, &sqlite(data_dir, &format!("payments-{region}")));
     config.nats.jetstream_domain = domain.clone();
+    config.serve = serve.clone();
     let payments = jigi_payments::start(config, shutdown.clone())
         .await
         .map_err(|err| failed(&format!("the payments service of {region}"), err))?;
     let mut config =
         jigi_nutrition::Config::local(region, &nats_url, &sqlite(data_dir, &format!("nutrition-{region}")));
     config.nats.jetstream_domain = domain;
+    config.serve = serve.clone();
     let nutrition = jigi_nutrition::start(config, shutdown.clone())
         .await
         .map_err(|err| failed(&format!("the nutrition service of {region}"), err))?;
@@ -228,7 +259,14 @@ async fn start_region(
         registry,
         payments,
         nutrition,
+        staff: staff.clone(),
     })
+}
+
+/// The stack's signing key: `jigi token --key <this>` issues tokens its
+/// services accept.
+pub fn key_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("auth/local-key.pem")
 }
 
 /// Waits until a leaf node reports its link to the hub (its `/leafz`

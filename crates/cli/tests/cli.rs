@@ -205,7 +205,7 @@ async fn import_stores_good_rows_and_reports_bad_ones_with_line_and_reason() {
     );
     assert_eq!(lines.len(), 3);
     // The good rows are stored, and nothing else.
-    let stored = households_of(running.grpc_addr).await;
+    let stored = households_of(running.grpc_addr, jigi::address::Caller::default()).await;
     assert_eq!(stored.len(), 8);
     assert!(
         !stored
@@ -236,8 +236,8 @@ async fn import_stores_good_rows_and_reports_bad_ones_with_line_and_reason() {
 
 /// The households of the sample, by their reference's head name.
 /// Every household of a registry (one page is enough for the tests).
-async fn households_of(address: std::net::SocketAddr) -> Vec<Household> {
-    jigi::address::registry_client(jigi_testkit::connect_channel(address).await)
+async fn households_of(address: std::net::SocketAddr, caller: jigi::address::Caller) -> Vec<Household> {
+    jigi::address::registry_client_as(jigi_testkit::connect_channel(address).await, caller)
         .list_households(ListHouseholdsRequest {
             page_size: 1_000,
             ..Default::default()
@@ -270,6 +270,21 @@ async fn every_operator_command_against_a_running_stack() {
         ("JIGI_MONITORING_ADDR", format!("http://{}", stack.monitoring_addr())),
         ("JIGI_NATS_URL", stack.hub_url("national")),
     ];
+    // Every call carries a token from the stack's own key: the office's
+    // for most, and the named person's where a command says who acts.
+    let issuer = jigi_auth::LocalIssuer::load_or_create(&jigi::stack::key_file(dir.path())).unwrap();
+    let env_as = |subject: &str| {
+        let token = issuer.issue(&jigi_auth::Grant::new(
+            subject,
+            &jigi_auth::Role::ALL,
+            jigi_auth::Scope::National,
+        ));
+        let mut env = env.clone();
+        env.push(("JIGI_TOKEN", token));
+        env
+    };
+    let env = env_as("office");
+    let everyone = stack.staff.national("test", &jigi_auth::Role::ALL);
     let today = chrono::Utc::now().date_naive();
     let date = |days: u64| (today + chrono::Days::new(days)).format("%Y-%m-%d").to_string();
 
@@ -279,7 +294,7 @@ async fn every_operator_command_against_a_running_stack() {
     std::fs::copy(sample_csv(), &file).unwrap();
     let stdout = ok(&["households", "import", file.to_str().unwrap(), "--quiet"], &env).await;
     assert!(stdout.contains("8 registered"), "{stdout}");
-    let households = households_of(sikasso.registry.grpc_addr).await;
+    let households = households_of(sikasso.registry.grpc_addr, everyone.clone()).await;
     for household in &households {
         let stdout = ok(
             &[
@@ -339,7 +354,10 @@ async fn every_operator_command_against_a_running_stack() {
     assert!(stdout.contains("TM since") && stdout.contains("PNP since"), "{stdout}");
 
     // Cycles: open with agents, freeze, approve (the preparer may not), reconcile.
-    let mut payments = jigi::address::payments_client(jigi_testkit::connect_channel(sikasso.payments.grpc_addr).await);
+    let mut payments = jigi::address::payments_client_as(
+        jigi_testkit::connect_channel(sikasso.payments.grpc_addr).await,
+        everyone.clone(),
+    );
     eventually(WAIT, "payments to learn the 8 enrolments", || {
         let mut payments = payments.clone();
         async move {
@@ -372,7 +390,7 @@ async fn every_operator_command_against_a_running_stack() {
             "--agent",
             &format!("{kaboila}=ORANGE-MONEY-KABOILA:mobile-money"),
         ],
-        &env,
+        &env_as("a.traore"),
     )
     .await;
     let cycle = stdout
@@ -386,13 +404,13 @@ async fn every_operator_command_against_a_running_stack() {
         "{stdout}"
     );
     assert!(stdout.contains("paid by ORANGE-MONEY-KABOILA"), "{stdout}");
-    let stdout = ok(&["cycles", "freeze", &cycle, "--by", "a.traore"], &env).await;
+    let stdout = ok(&["cycles", "freeze", &cycle, "--by", "a.traore"], &env_as("a.traore")).await;
     assert!(stdout.contains("frozen: 4 households, 120 000 FCFA"), "{stdout}");
     fails(
         &[
             "cycles", "approve", &cycle, "--by", "a.traore", "--count", "4", "--amount", "120000",
         ],
-        &env,
+        &env_as("a.traore"),
         "another person must approve it",
     )
     .await;
@@ -407,7 +425,7 @@ async fn every_operator_command_against_a_running_stack() {
             "--agent",
             &format!("{kaboila}=WAVE-KABOILA:mobile-money"),
         ],
-        &env,
+        &env_as("a.traore"),
     )
     .await;
     assert!(stdout.contains(&format!("{kaboila} paid by WAVE-KABOILA")), "{stdout}");
@@ -423,7 +441,7 @@ async fn every_operator_command_against_a_running_stack() {
             "--amount",
             "150000",
         ],
-        &env,
+        &env_as("m.coulibaly"),
         "check the list again",
     )
     .await;
@@ -439,7 +457,7 @@ async fn every_operator_command_against_a_running_stack() {
             "--amount",
             "120000",
         ],
-        &env,
+        &env_as("m.coulibaly"),
     )
     .await;
     assert!(stdout.contains("control totals 4 households, 120 000 FCFA"), "{stdout}");
@@ -471,7 +489,7 @@ async fn every_operator_command_against_a_running_stack() {
     assert_eq!(json["total"]["outstanding"]["count"], 3);
     fails(
         &["cycles", "freeze", "01900000-0000-7000-8000-000000000000", "--by", "x"],
-        &env,
+        &env_as("x"),
         "not found",
     )
     .await;
@@ -524,7 +542,10 @@ async fn every_operator_command_against_a_running_stack() {
     .await;
     let round = format!("sikasso-{}-r3", chrono::Datelike::year(&today));
     assert!(stdout.contains(&format!("Round {round} open")), "{stdout}");
-    let nutrition = jigi::address::nutrition_client(jigi_testkit::connect_channel(sikasso.nutrition.grpc_addr).await);
+    let nutrition = jigi::address::nutrition_client_as(
+        jigi_testkit::connect_channel(sikasso.nutrition.grpc_addr).await,
+        everyone.clone(),
+    );
     let kadiatou = diakite
         .members
         .iter()
@@ -613,7 +634,10 @@ async fn every_operator_command_against_a_running_stack() {
     .await;
 
     // Indicators and budget, once the monitoring has counted it all.
-    let monitoring = jigi::address::monitoring_client(jigi_testkit::connect_channel(stack.monitoring_addr()).await);
+    let monitoring = jigi::address::monitoring_client_as(
+        jigi_testkit::connect_channel(stack.monitoring_addr()).await,
+        everyone.clone(),
+    );
     let period = jigi_common::Period::quarter_of(today).to_string();
     eventually(WAIT, "the monitoring to count the payment and the rations", || {
         let mut monitoring = monitoring.clone();
@@ -804,8 +828,18 @@ async fn up_runs_the_stack_until_interrupted_and_prints_every_address() {
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-    assert_eq!(exported.len(), 5, "{text}");
-    let env: Vec<(&str, String)> = exported.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    assert_eq!(exported.len(), 7, "{text}");
+    // The token line is a command to run: do as a person would.
+    let (token_command, exported): (Vec<_>, Vec<_>) = exported.into_iter().partition(|(k, _)| k == "JIGI_TOKEN");
+    let mut env: Vec<(&str, String)> = exported.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let words: Vec<&str> = token_command[0]
+        .1
+        .trim_start_matches("$(jigi ")
+        .trim_end_matches(')')
+        .split_whitespace()
+        .collect();
+    let token = ok(&words, &env).await;
+    env.push(("JIGI_TOKEN", token.trim().to_owned()));
     let stdout = ok(
         &[
             "households",

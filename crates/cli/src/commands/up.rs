@@ -44,6 +44,18 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     println!("  export JIGI_NUTRITION_ADDR={}", endpoints.nutrition);
     println!("  export JIGI_MONITORING_ADDR=http://{}", stack.monitoring_addr());
     println!("  export JIGI_NATS_URL={}", stack.hub_url("national"));
+    println!(
+        "  export JIGI_AUTH_KEY={}",
+        crate::stack::key_file(&args.data).display()
+    );
+    println!(
+        "Every call needs a token with the caller's roles; for a supervisor of {}:",
+        first.region.name()
+    );
+    println!(
+        "  export JIGI_TOKEN=$(jigi token --subject you --role regional_supervisor --region {})",
+        first.region.slug()
+    );
     println!("Ready. Press Ctrl-C to stop.");
     let _ = tokio::signal::ctrl_c().await;
     println!("Stopping…");

@@ -29,8 +29,11 @@ use jigi_common::{Geography, Period, Region};
 use jigi_proto::payments::FundingSource;
 use serde::{Deserialize, Serialize};
 
-use crate::address::{self, NutritionClient, PaymentsClient, RegistryClient};
+use jigi_auth::Role;
+
+use crate::address::{self, NutritionClient, RegistryClient};
 use crate::progress::Bars;
+use crate::staff::Staff;
 
 /// How long the driver waits for a service to have learnt from the
 /// registry's events what it needs (eligible households, beneficiaries).
@@ -42,6 +45,8 @@ pub struct Endpoints {
     pub registry: String,
     pub payments: String,
     pub nutrition: String,
+    /// Who calls: tokens per person when the services check them.
+    pub staff: Staff,
 }
 
 /// What to do in a region.
@@ -173,44 +178,57 @@ pub struct QuarterSummary {
     pub traces: Vec<KeyTrace>,
 }
 
-/// The region's three clients.
+/// The region's clients, one per person of the office.
 struct Clients {
+    /// Field agents and their supervisor (registration and enrolment).
     registry: RegistryClient,
-    payments: PaymentsClient,
+    payments: payments::PaymentOffice,
+    /// The PNP team: supervisor, store keeper and field agents.
     nutrition: NutritionClient,
 }
 
 impl Clients {
-    async fn connect(endpoints: &Endpoints) -> anyhow::Result<Clients> {
+    async fn connect(endpoints: &Endpoints, plan: &QuarterPlan) -> anyhow::Result<Clients> {
+        let region = plan.region;
+        let staff = &endpoints.staff;
+        let registry = address::connect(&endpoints.registry, "registry", "--registry", "JIGI_REGISTRY_ADDR").await?;
+        let payments = address::connect(
+            &endpoints.payments,
+            "payments service",
+            "--payments",
+            "JIGI_PAYMENTS_ADDR",
+        )
+        .await?;
+        let nutrition = address::connect(
+            &endpoints.nutrition,
+            "nutrition service",
+            "--nutrition",
+            "JIGI_NUTRITION_ADDR",
+        )
+        .await?;
+        let registrars = staff.in_region(
+            &format!("registrars.{region}"),
+            &[Role::FieldAgent, Role::RegionalSupervisor],
+            region,
+            None,
+        );
+        let pnp_team = staff.in_region(
+            &format!("pnp.{region}"),
+            &[Role::RegionalSupervisor, Role::NutritionStoreKeeper, Role::FieldAgent],
+            region,
+            None,
+        );
         Ok(Clients {
-            registry: address::registry_client(
-                address::connect(&endpoints.registry, "registry", "--registry", "JIGI_REGISTRY_ADDR").await?,
-            ),
-            payments: address::payments_client(
-                address::connect(
-                    &endpoints.payments,
-                    "payments service",
-                    "--payments",
-                    "JIGI_PAYMENTS_ADDR",
-                )
-                .await?,
-            ),
-            nutrition: address::nutrition_client(
-                address::connect(
-                    &endpoints.nutrition,
-                    "nutrition service",
-                    "--nutrition",
-                    "JIGI_NUTRITION_ADDR",
-                )
-                .await?,
-            ),
+            registry: address::registry_client_as(registry, registrars),
+            payments: payments::PaymentOffice::connect(payments, staff, plan),
+            nutrition: address::nutrition_client_as(nutrition, pnp_team),
         })
     }
 }
 
 /// Runs the quarter in one region.
 pub async fn run(endpoints: &Endpoints, plan: &QuarterPlan, bars: &Bars) -> anyhow::Result<QuarterSummary> {
-    let clients = Clients::connect(endpoints).await?;
+    let clients = Clients::connect(endpoints, plan).await?;
     let mut summary = QuarterSummary {
         region: plan.region.slug().to_owned(),
         period: plan.period().to_string(),

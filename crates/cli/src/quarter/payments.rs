@@ -1,7 +1,7 @@
 //! The quarter's cash transfer cycle: open, assign agents, freeze, approve,
 //! pay.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use jigi_proto::common::{Money, Period};
 use jigi_proto::payments::{
@@ -10,9 +10,13 @@ use jigi_proto::payments::{
     PaymentChannel, PaymentOutcome, PaymentResult, RecordPaymentResultRequest, RecordPaymentResultsRequest,
 };
 
+use jigi_auth::Role;
+use tonic::transport::Channel;
+
 use super::{KeyTrace, QuarterPlan, QuarterSummary, traced, wait_for};
-use crate::address::{PaymentsClient, service_error};
+use crate::address::{self, PaymentsClient, service_error};
 use crate::progress::Bars;
+use crate::staff::Staff;
 
 /// Results per `RecordPaymentResults` call.
 const BATCH: usize = 200;
@@ -51,6 +55,46 @@ impl Paid {
     }
 }
 
+/// The people who pay, each calling as themselves: one prepares, another
+/// approves, and each payment agent reports their own list.
+#[derive(Clone)]
+pub struct PaymentOffice {
+    preparer: PaymentsClient,
+    approver: PaymentsClient,
+    /// By agent code.
+    agents: BTreeMap<String, PaymentsClient>,
+}
+
+impl PaymentOffice {
+    pub fn connect(channel: Channel, staff: &Staff, plan: &QuarterPlan) -> PaymentOffice {
+        let region = plan.region;
+        let client = |subject: &str, role: Role, agent: Option<&str>| {
+            address::payments_client_as(channel.clone(), staff.in_region(subject, &[role], region, agent))
+        };
+        let agents = (0..plan.communes.len().max(1))
+            .map(|index| agent_of(plan, index).0)
+            .collect::<HashSet<String>>()
+            .into_iter()
+            .map(|code| {
+                let agent = client(&code.to_ascii_lowercase(), Role::PaymentAgent, Some(&code));
+                (code, agent)
+            })
+            .collect();
+        PaymentOffice {
+            preparer: client(PREPARER, Role::PaymentPreparer, None),
+            approver: client(APPROVER, Role::PaymentApprover, None),
+            agents,
+        }
+    }
+
+    fn agent(&self, code: &str) -> anyhow::Result<PaymentsClient> {
+        self.agents
+            .get(code)
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("no payment agent {code} in this office"))
+    }
+}
+
 /// The agent of the `index`-th commune: cash and mobile money in turn.
 pub fn agent_of(plan: &QuarterPlan, index: usize) -> (String, PaymentChannel) {
     let region = plan.region.slug().to_ascii_uppercase();
@@ -78,17 +122,13 @@ const FAILURES: [FailureReason; 4] = [
     FailureReason::NetworkFailure,
 ];
 
-pub async fn pay(
-    mut client: PaymentsClient,
-    plan: &QuarterPlan,
-    bars: &Bars,
-    enrolled: &[String],
-) -> anyhow::Result<Paid> {
+pub async fn pay(office: PaymentOffice, plan: &QuarterPlan, bars: &Bars, enrolled: &[String]) -> anyhow::Result<Paid> {
     let region = plan.region;
     let mut done = Paid::default();
     if enrolled.is_empty() {
         return Ok(done);
     }
+    let mut client = office.preparer.clone();
     // The payments service learns enrolments from the registry's events.
     let wanted: HashSet<&str> = enrolled.iter().map(String::as_str).collect();
     wait_for(
@@ -186,7 +226,7 @@ pub async fn pay(
     done.entitled_fcfa = frozen.amount.unwrap_or_default().fcfa;
 
     // Another person approves, restating the totals they checked.
-    let mut approver = client.clone();
+    let mut approver = office.approver.clone();
     let approval = ApprovePaymentCycleRequest {
         cycle_id: cycle.cycle_id.clone(),
         approved_by: APPROVER.into(),
@@ -232,7 +272,7 @@ pub async fn pay(
     let mut results = results.into_iter();
     // The first payment alone, so its trace is easy to find.
     if let Some(first) = results.next() {
-        let mut single = client.clone();
+        let mut single = office.agent(&first.agent_code)?;
         let request = RecordPaymentResultRequest {
             request_id: format!("{}-result-1", cycle.cycle_id),
             cycle_id: cycle.cycle_id.clone(),
@@ -250,28 +290,35 @@ pub async fn pay(
         count(&mut done, &first);
         bar.inc(1);
     }
-    let rest: Vec<PaymentResult> = results.collect();
-    for (number, batch) in rest.chunks(BATCH).enumerate() {
-        let answer = client
-            .record_payment_results(RecordPaymentResultsRequest {
-                request_id: format!("{}-results-{}", cycle.cycle_id, number + 1),
-                cycle_id: cycle.cycle_id.clone(),
-                results: batch.to_vec(),
-            })
-            .await
-            .map_err(|status| service_error("recording payment results", status))?
-            .into_inner();
-        if let Some(refused) = answer.outcomes.iter().find(|o| !o.accepted) {
-            anyhow::bail!(
-                "recording payment results failed: the payments service refused household {}: {}",
-                refused.household_id,
-                refused.message
-            );
+    // Each agent reports their own results, in batches.
+    let mut by_agent: BTreeMap<String, Vec<PaymentResult>> = BTreeMap::new();
+    for result in results {
+        by_agent.entry(result.agent_code.clone()).or_default().push(result);
+    }
+    for (agent_number, (agent_code, results)) in by_agent.into_iter().enumerate() {
+        let mut agent = office.agent(&agent_code)?;
+        for (number, batch) in results.chunks(BATCH).enumerate() {
+            let answer = agent
+                .record_payment_results(RecordPaymentResultsRequest {
+                    request_id: format!("{}-agent{}-{}", cycle.cycle_id, agent_number + 1, number + 1),
+                    cycle_id: cycle.cycle_id.clone(),
+                    results: batch.to_vec(),
+                })
+                .await
+                .map_err(|status| service_error("recording payment results", status))?
+                .into_inner();
+            if let Some(refused) = answer.outcomes.iter().find(|o| !o.accepted) {
+                anyhow::bail!(
+                    "recording payment results failed: the payments service refused household {}: {}",
+                    refused.household_id,
+                    refused.message
+                );
+            }
+            for result in batch {
+                count(&mut done, result);
+            }
+            bar.inc(batch.len() as u64);
         }
-        for result in batch {
-            count(&mut done, result);
-        }
-        bar.inc(batch.len() as u64);
     }
     bar.finish_with_message("payments recorded");
     Ok(done)
