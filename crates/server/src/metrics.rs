@@ -85,18 +85,23 @@ impl Metrics {
 
     /// Serves `/metrics` on `listener` until `shutdown`.
     pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> std::io::Result<()> {
-        let app = axum::Router::new().route(
-            "/metrics",
-            axum::routing::get(move || {
-                let metrics = self.clone();
-                async move {
-                    (
-                        [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-                        metrics.render(),
-                    )
-                }
-            }),
-        );
+        // `/healthz` answers for probes that cannot speak gRPC over TLS
+        // (Kubernetes' gRPC probe is plaintext only): the process is up and
+        // serving. The gRPC health service stays the authority for clients.
+        let app = axum::Router::new()
+            .route("/healthz", axum::routing::get(|| async { "ok\n" }))
+            .route(
+                "/metrics",
+                axum::routing::get(move || {
+                    let metrics = self.clone();
+                    async move {
+                        (
+                            [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+                            metrics.render(),
+                        )
+                    }
+                }),
+            );
         axum::serve(listener, app)
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
             .await
