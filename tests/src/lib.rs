@@ -37,15 +37,7 @@ pub fn random_passwords() -> Passwords {
     Passwords::for_accounts(&accounts)
 }
 
-/// A server's TLS files (PEM), as the deployment mounts them.
-#[derive(Debug, Clone)]
-pub struct ServerTls {
-    /// The CA that signs every server's certificate; clients and leaf nodes trust it.
-    pub ca: PathBuf,
-    /// This server's certificate, naming 127.0.0.1.
-    pub cert: PathBuf,
-    pub key: PathBuf,
-}
+pub use jigi_testkit::ServerTls;
 
 /// The national hub (single node, for tests) with the deployment's users.
 pub struct Hub {

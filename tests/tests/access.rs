@@ -450,3 +450,31 @@ fn unsigned(token: &str) -> String {
     let claims = token.split('.').nth(1).unwrap();
     format!("{}.{claims}.", b64.encode(r#"{"alg":"none","typ":"JWT"}"#))
 }
+
+#[tokio::test]
+async fn a_caller_writing_too_fast_is_told_to_slow_down_and_reads_still_pass() {
+    let nats = NatsServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = jigi_registry::Config::local(Region::Sikasso, &nats.url(), &sqlite_url(dir.path(), "registry"));
+    config.serve.write_limit = Some(jigi_server::serving::WriteLimit {
+        per_second: 0.01,
+        burst: 2.0,
+    });
+    let shutdown = CancellationToken::new();
+    let registry = jigi_registry::start(config, shutdown.clone()).await.unwrap();
+    let channel = connect_channel(registry.grpc_addr).await;
+    let methods = raw_grpc::methods("jigi.registry.v1.RegistryService");
+    let register = methods.iter().find(|m| m.name == "RegisterHousehold").unwrap();
+    let areas = methods.iter().find(|m| m.name == "ListAreas").unwrap();
+    for _ in 0..2 {
+        let status = raw_grpc::call(&channel, register, Bytes::new(), None).await;
+        assert_eq!(status.code(), Code::InvalidArgument, "within the burst: {status:?}");
+    }
+    let status = raw_grpc::call(&channel, register, Bytes::new(), None).await;
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(status.message().contains("retry in"), "{}", status.message());
+    let status = raw_grpc::call(&channel, areas, Bytes::new(), None).await;
+    assert_eq!(status.code(), Code::Ok, "reads are not limited: {status:?}");
+    shutdown.cancel();
+    registry.stopped().await;
+}

@@ -24,44 +24,14 @@ use jigi_proto::registry::registry_service_client::RegistryServiceClient;
 use jigi_registry::sample::HouseholdGenerator;
 use jigi_server::config::Settings;
 use jigi_testkit::{TempDir, connect_channel, eventually, sqlite_url, stream_len};
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose,
-};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(60);
 
-/// A CA of its own, named `name`, written to `dir/<name>-ca.crt`; with a
-/// server certificate it signed for 127.0.0.1 and localhost.
+/// A CA of its own, named `name`, with a server certificate it signed.
 fn make_pki(dir: &Path, name: &str) -> ServerTls {
-    std::fs::create_dir_all(dir).unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, format!("{name} test CA"));
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-
-    let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, format!("{name} nats"));
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    let key = KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &ca).unwrap();
-
-    let tls = ServerTls {
-        ca: dir.join(format!("{name}-ca.crt")),
-        cert: dir.join(format!("{name}-server.crt")),
-        key: dir.join(format!("{name}-server.key")),
-    };
-    std::fs::write(&tls.ca, ca.pem()).unwrap();
-    std::fs::write(&tls.cert, cert.pem()).unwrap();
-    std::fs::write(&tls.key, key.serialize_pem()).unwrap();
-    tls
+    ServerTls::generate(dir, name)
 }
 
 /// A standalone JetStream server whose client port requires TLS.

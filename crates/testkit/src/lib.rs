@@ -13,6 +13,7 @@ mod nats;
 mod otlp;
 mod process;
 mod proxy;
+mod tls;
 mod wait;
 
 use std::net::SocketAddr;
@@ -24,6 +25,7 @@ pub use otlp::{OtlpReceiver, ReceivedSpan};
 pub use process::{ServiceProcess, workspace_binary};
 pub use proxy::TcpProxy;
 pub use tempfile::TempDir;
+pub use tls::ServerTls;
 pub use wait::eventually;
 
 /// A SQLite database URL for a file in `dir`.
