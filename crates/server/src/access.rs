@@ -43,27 +43,35 @@ struct Refusal {
 }
 
 impl AccessControl {
-    fn admit(&self, headers: &http::HeaderMap, rule: Option<&Rule>, path: &str) -> Result<Option<Identity>, Refusal> {
+    // Boxed: a refusal carries a Status and an Identity, large for a Result.
+    fn admit(
+        &self,
+        headers: &http::HeaderMap,
+        rule: Option<&Rule>,
+        path: &str,
+    ) -> Result<Option<Identity>, Box<Refusal>> {
         let identity = match &self.verifier {
             None => None,
-            Some(verifier) => Some(verify(verifier, headers).map_err(|err| Refusal {
-                status: Status::unauthenticated(err.public_reason()),
-                identity: None,
+            Some(verifier) => Some(verify(verifier, headers).map_err(|err| {
+                Box::new(Refusal {
+                    status: Status::unauthenticated(err.public_reason()),
+                    identity: None,
+                })
             })?),
         };
         let Some(rule) = rule else {
-            return Err(Refusal {
+            return Err(Box::new(Refusal {
                 status: Status::permission_denied(format!("{path} has no access rule: refused to everyone")),
                 identity,
-            });
+            }));
         };
         if let Some(identity) = &identity
             && let Err(denied) = authorize(rule, identity, self.area)
         {
-            return Err(Refusal {
+            return Err(Box::new(Refusal {
                 status: Status::permission_denied(denied.to_string()),
                 identity: Some(identity.clone()),
-            });
+            }));
         }
         Ok(identity)
     }
