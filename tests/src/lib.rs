@@ -14,6 +14,7 @@ pub mod hostile;
 pub mod programme;
 pub mod raw_grpc;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use async_nats::jetstream;
@@ -249,4 +250,35 @@ pub async fn event_ids(js: &jetstream::Context, stream: &str) -> Vec<String> {
                 .expect("every event has a ce-id")
         })
         .collect()
+}
+
+/// What a service's SQLite database holds, to show a refused or failed call
+/// wrote nothing: each table's row count (but the tables in `left_out`,
+/// which move on their own: the audit log records failures, the relay
+/// empties the outbox, consumers register themselves), and how far each
+/// AUTOINCREMENT went, so a row written then relayed still shows.
+pub async fn database_fingerprint(database: &jigi_storage::Database, left_out: &[&str]) -> BTreeMap<String, i64> {
+    let tables: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .fetch_all(database.pool())
+        .await
+        .expect("the tables can be listed");
+    let mut print = BTreeMap::new();
+    for table in tables {
+        if table == "sqlite_sequence" || table == "jigi_schema_migrations" || left_out.contains(&table.as_str()) {
+            continue;
+        }
+        let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM \"{table}\"")))
+            .fetch_one(database.pool())
+            .await
+            .expect("a table can be counted");
+        print.insert(table, count);
+    }
+    let sequences: Vec<(String, i64)> = sqlx::query_as("SELECT name, seq FROM sqlite_sequence")
+        .fetch_all(database.pool())
+        .await
+        .unwrap_or_default();
+    for (name, seq) in sequences {
+        print.insert(format!("sequence of {name}"), seq);
+    }
+    print
 }

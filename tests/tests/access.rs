@@ -141,25 +141,9 @@ impl Stack {
     }
 }
 
-/// Every table's row count but the audit log's (which refusals add to) and
-/// the consumers' bookkeeping (written when a consumer starts, whatever
-/// the calls).
+/// What a database holds, but the tables that move without any call.
 async fn table_counts(database: &Database) -> BTreeMap<String, i64> {
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('audit_log', 'jigi_schema_migrations', 'inbox_consumers')",
-    )
-    .fetch_all(database.pool())
-    .await
-    .unwrap();
-    let mut counts = BTreeMap::new();
-    for table in tables {
-        let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM \"{table}\"")))
-            .fetch_one(database.pool())
-            .await
-            .unwrap();
-        counts.insert(table, count);
-    }
-    counts
+    jigi_e2e::database_fingerprint(database, &["audit_log", "inbox_consumers"]).await
 }
 
 fn rule_of<'a>(rules: &'a [Rule], method: &Method) -> Option<&'a Rule> {

@@ -20,34 +20,9 @@ use jigi_testkit::{NatsServer, connect_channel, sqlite_url};
 use tokio_util::sync::CancellationToken;
 use tonic::Code;
 
-/// What a database holds: every table's row count, and how far each
-/// AUTOINCREMENT went (so an outbox row written then relayed still shows).
-/// The audit log (which records failures) and the outbox (which the relay
-/// empties) are left out of the counts.
+/// What a database holds, but the tables that move without any call.
 async fn fingerprint(database: &Database) -> BTreeMap<String, i64> {
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT name FROM sqlite_master WHERE type = 'table' \
-         AND name NOT IN ('audit_log', 'jigi_schema_migrations', 'inbox_consumers', 'outbox', 'sqlite_sequence')",
-    )
-    .fetch_all(database.pool())
-    .await
-    .unwrap();
-    let mut print = BTreeMap::new();
-    for table in tables {
-        let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM \"{table}\"")))
-            .fetch_one(database.pool())
-            .await
-            .unwrap();
-        print.insert(table, count);
-    }
-    let sequences: Vec<(String, i64)> = sqlx::query_as("SELECT name, seq FROM sqlite_sequence")
-        .fetch_all(database.pool())
-        .await
-        .unwrap_or_default();
-    for (name, seq) in sequences {
-        print.insert(format!("sequence of {name}"), seq);
-    }
-    print
+    jigi_e2e::database_fingerprint(database, &["audit_log", "inbox_consumers", "outbox"]).await
 }
 
 fn setting(name: &str, default: u64) -> u64 {

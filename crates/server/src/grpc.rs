@@ -121,6 +121,32 @@ impl GrpcServer {
         &self.audit
     }
 
+    /// Serves the API on `grpc` and the metrics on `metrics`, in the
+    /// background, until `shutdown`. Without its API a service is useless,
+    /// so an API that fails cancels `shutdown` for the rest of it too.
+    pub fn spawn(
+        self,
+        grpc: TcpListener,
+        metrics: TcpListener,
+        shutdown: CancellationToken,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        let registry = self.metrics.clone();
+        let metrics_shutdown = shutdown.clone();
+        vec![
+            tokio::spawn(async move {
+                if let Err(err) = registry.serve(metrics, metrics_shutdown).await {
+                    tracing::error!(error = %err, "metrics server stopped");
+                }
+            }),
+            tokio::spawn(async move {
+                if let Err(err) = self.serve(grpc, shutdown.clone()).await {
+                    tracing::error!(error = %err, "gRPC server stopped");
+                    shutdown.cancel();
+                }
+            }),
+        ]
+    }
+
     /// Serves on `listener` until `shutdown` is cancelled, then reports
     /// NOT_SERVING, stops accepting calls and lets calls in progress finish.
     pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> Result<(), ServeError> {

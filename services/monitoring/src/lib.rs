@@ -175,24 +175,8 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
             config.metrics_refresh,
             shutdown.clone(),
         )),
-        tokio::spawn({
-            let shutdown = shutdown.clone();
-            async move {
-                if let Err(err) = metrics.serve(metrics_listener, shutdown).await {
-                    tracing::error!(error = %err, "metrics server stopped");
-                }
-            }
-        }),
-        tokio::spawn({
-            let shutdown = shutdown.clone();
-            async move {
-                if let Err(err) = server.serve(grpc_listener, shutdown.clone()).await {
-                    tracing::error!(error = %err, "gRPC server stopped");
-                    shutdown.cancel();
-                }
-            }
-        }),
     ];
+    tasks.extend(server.spawn(grpc_listener, metrics_listener, shutdown.clone()));
     if let Some(mirror) = mirror {
         // Every national event, once, as JSON in JIGI_JSON (jigi_bus::mirror).
         tasks.push(tokio::spawn(mirror.run(shutdown.clone())));

@@ -153,27 +153,8 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     .await?
     .add_service(grpc::RegistryApi::new(registry.clone()).into_service(), policy::RULES);
 
-    let tasks = vec![
-        tokio::spawn(relay.run(shutdown.clone())),
-        tokio::spawn({
-            let shutdown = shutdown.clone();
-            async move {
-                if let Err(err) = metrics.serve(metrics_listener, shutdown).await {
-                    tracing::error!(error = %err, "metrics server stopped");
-                }
-            }
-        }),
-        tokio::spawn({
-            let shutdown = shutdown.clone();
-            async move {
-                if let Err(err) = server.serve(grpc_listener, shutdown.clone()).await {
-                    tracing::error!(error = %err, "gRPC server stopped");
-                    // Without its API the service is useless: stop the rest too.
-                    shutdown.cancel();
-                }
-            }
-        }),
-    ];
+    let mut tasks = vec![tokio::spawn(relay.run(shutdown.clone()))];
+    tasks.extend(server.spawn(grpc_listener, metrics_listener, shutdown.clone()));
     tracing::info!(region = %config.region, %grpc_addr, %metrics_addr, "registry started");
     Ok(Running {
         grpc_addr,
