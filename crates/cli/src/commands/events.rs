@@ -26,6 +26,9 @@ pub enum EventsCommand {
         /// (`jigi up` prints the national hub's).
         #[arg(long = "nats", env = "JIGI_NATS_URL", default_value = "nats://127.0.0.1:4222")]
         nats_url: String,
+        /// The CA of the NATS server's certificate (PEM): the connection then requires TLS.
+        #[arg(long = "nats-tls-ca", env = "JIGI_NATS_TLS_CA")]
+        nats_tls_ca: Option<std::path::PathBuf>,
     },
 }
 
@@ -35,14 +38,15 @@ pub async fn run(command: EventsCommand) -> anyhow::Result<()> {
         json,
         count,
         nats_url,
+        nats_tls_ca,
     } = command;
-    let bus = tokio::time::timeout(
-        std::time::Duration::from_secs(10),
-        Bus::connect(&BusConfig::new(nats_url.clone(), "jigi-events-tail")),
-    )
-    .await
-    .map_err(|_| cannot_connect(&nats_url, "no answer within 10 s"))?
-    .map_err(|err| cannot_connect(&nats_url, &err.to_string()))?;
+    let mut config = BusConfig::new(nats_url.clone(), "jigi-events-tail");
+    config.tls_required = nats_tls_ca.is_some();
+    config.tls_ca_file = nats_tls_ca;
+    let bus = tokio::time::timeout(std::time::Duration::from_secs(10), Bus::connect(&config))
+        .await
+        .map_err(|_| cannot_connect(&nats_url, "no answer within 10 s"))?
+        .map_err(|err| cannot_connect(&nats_url, &err.to_string()))?;
     // Connecting retries in the background: check the server answers.
     tokio::time::timeout(std::time::Duration::from_secs(10), bus.client.flush())
         .await

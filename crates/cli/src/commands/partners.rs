@@ -79,6 +79,9 @@ pub struct Hub {
     /// The hub's JetStream domain, when addressing it from elsewhere.
     #[arg(long, env = "JIGI_NATS_DOMAIN")]
     nats_domain: Option<String>,
+    /// The CA of the hub's certificate (PEM): the connection then requires TLS.
+    #[arg(long = "nats-tls-ca", env = "JIGI_NATS_TLS_CA")]
+    nats_tls_ca: Option<std::path::PathBuf>,
 }
 
 pub async fn run(command: PartnersCommand) -> anyhow::Result<()> {
@@ -90,6 +93,8 @@ pub async fn run(command: PartnersCommand) -> anyhow::Result<()> {
     let mut config = BusConfig::new(hub.nats_url.clone(), "jigi-partners");
     config.credentials_file = hub.nats_credentials.clone();
     config.jetstream_domain = hub.nats_domain.clone();
+    config.tls_ca_file = hub.nats_tls_ca.clone();
+    config.tls_required = hub.nats_tls_ca.is_some();
     let bus = Bus::connect(&config)
         .await
         .map_err(|err| anyhow::anyhow!("cannot connect to the hub at {}: {err}", hub.nats_url))?;
