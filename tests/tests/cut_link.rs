@@ -7,6 +7,14 @@
 //! its own JetStream; Mopti runs its quarter over a working link. When the
 //! link returns, the monitoring converges to both quarters' exact totals,
 //! and the time it took is printed.
+//!
+//! `JIGI_CUT_LINK_HOUSEHOLDS` (default 40) scales each region's quarter, to
+//! measure convergence after larger outages (about 2.6 events buffered per
+//! household):
+//!
+//! ```text
+//! JIGI_CUT_LINK_HOUSEHOLDS=3800 cargo test --release -p jigi-e2e --test cut_link -- --nocapture
+//! ```
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -20,12 +28,21 @@ use jigi_e2e::{Hub, event_ids, random_passwords};
 use jigi_testkit::{TcpProxy, connect_channel, eventually, sqlite_url};
 use tokio_util::sync::CancellationToken;
 
-const WAIT: Duration = Duration::from_secs(120);
-const HOUSEHOLDS: u64 = 40;
+/// How long to wait for the national view: more for bigger quarters.
+fn wait(households: u64) -> Duration {
+    Duration::from_secs(120 + households / 20)
+}
+fn households() -> u64 {
+    std::env::var("JIGI_CUT_LINK_HOUSEHOLDS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(40)
+}
 
 #[tokio::test]
 async fn a_region_cut_off_keeps_working_and_the_nation_converges_when_the_link_returns() {
     jigi_testkit::init_tracing();
+    let households = households();
     let dir = tempfile::tempdir().unwrap();
     let passwords = random_passwords();
     let hub = Hub::start(&dir.path().join("hub"), &passwords).await;
@@ -46,8 +63,8 @@ async fn a_region_cut_off_keeps_working_and_the_nation_converges_when_the_link_r
     link.cut().await;
     let bars = Bars::hidden();
     let plans = [
-        QuarterPlan::new(Region::Sikasso, HOUSEHOLDS),
-        QuarterPlan::new(Region::Mopti, HOUSEHOLDS),
+        QuarterPlan::new(Region::Sikasso, households),
+        QuarterPlan::new(Region::Mopti, households),
     ];
     let (sikasso_endpoints, mopti_endpoints) = (sikasso.endpoints(), mopti.endpoints());
     let (cut_off, connected) = tokio::join!(
@@ -56,11 +73,11 @@ async fn a_region_cut_off_keeps_working_and_the_nation_converges_when_the_link_r
     );
     let cut_off: QuarterSummary = cut_off.expect("Sikasso's services answer while cut off");
     let connected: QuarterSummary = connected.expect("Mopti's quarter runs");
-    assert_eq!(cut_off.households_registered, HOUSEHOLDS as i64);
+    assert_eq!(cut_off.households_registered, households as i64);
     assert!(cut_off.paid > 0 && cut_off.reached.total() > 0, "{cut_off:?}");
     // Sikasso's own services have it all.
-    let (households, paid, _) = sikasso.own_reports(&cut_off).await;
-    assert_eq!(households, HOUSEHOLDS as i64);
+    let (own_households, paid, _) = sikasso.own_reports(&cut_off).await;
+    assert_eq!(own_households, households as i64);
     assert_eq!(paid.0, cut_off.paid);
 
     let summaries = vec![cut_off.clone(), connected.clone()];
@@ -74,7 +91,7 @@ async fn a_region_cut_off_keeps_working_and_the_nation_converges_when_the_link_r
 
     // While cut off, the nation sees Mopti's whole quarter and none of Sikasso's.
     let mopti_done = expected.iter().find(|f| f.area == "mopti").unwrap().counts();
-    eventually(WAIT, "Mopti's quarter to reach the national view", || {
+    eventually(wait(households), "Mopti's quarter to reach the national view", || {
         let (mut client, period, sources, mopti_done) = (client.clone(), period.clone(), sources.clone(), mopti_done);
         async move {
             let reported = national::reported(&mut client, &period, year, &sources).await.ok()?;
@@ -93,18 +110,22 @@ async fn a_region_cut_off_keeps_working_and_the_nation_converges_when_the_link_r
     // The link returns: the national view converges to the exact totals.
     link.restore().await;
     let restored = Instant::now();
-    let reported: Vec<Figures> = eventually(WAIT, "the national view to converge after the link returned", || {
-        let (mut client, period, sources, expected) =
-            (client.clone(), period.clone(), sources.clone(), expected.clone());
-        async move {
-            let reported = national::reported(&mut client, &period, year, &sources).await.ok()?;
-            reported
-                .iter()
-                .map(Figures::counts)
-                .eq(expected.iter().map(Figures::counts))
-                .then_some(reported)
-        }
-    })
+    let reported: Vec<Figures> = eventually(
+        wait(households),
+        "the national view to converge after the link returned",
+        || {
+            let (mut client, period, sources, expected) =
+                (client.clone(), period.clone(), sources.clone(), expected.clone());
+            async move {
+                let reported = national::reported(&mut client, &period, year, &sources).await.ok()?;
+                reported
+                    .iter()
+                    .map(Figures::counts)
+                    .eq(expected.iter().map(Figures::counts))
+                    .then_some(reported)
+            }
+        },
+    )
     .await;
     let converged = restored.elapsed();
     println!(
@@ -112,7 +133,7 @@ async fn a_region_cut_off_keeps_working_and_the_nation_converges_when_the_link_r
         converged.as_secs_f64()
     );
     let total = reported.last().unwrap();
-    assert_eq!(total.households_registered, 2 * HOUSEHOLDS as i64);
+    assert_eq!(total.households_registered, 2 * households as i64);
     assert_eq!(total.households_paid, cut_off.paid + connected.paid);
     assert_eq!(total.amount_paid_fcfa, cut_off.paid_fcfa + connected.paid_fcfa);
     assert_eq!(
