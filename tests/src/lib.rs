@@ -78,13 +78,19 @@ impl Hub {
             Some(tls) => (tls_block(tls), tls_block(tls)),
             None => (String::new(), String::new()),
         };
+        // A hub tells its leaf nodes its own leaf-node address, and a leaf
+        // that loses its link retries there too (nats-server 2.9 sends it
+        // even with no_advertise). On loopback that address is reachable
+        // around a test's cut proxy, so the hub advertises a dead one: a
+        // leaf then reconnects only through the address it was given, as
+        // an office does through its only link.
         let config = |port: u16, store: &Path| {
             format!(
                 "server_name: hub_{port}\n\
                  listen: 127.0.0.1:{port}\n\
                  {client_tls}\n\
                  jetstream {{ domain: national, store_dir: {store:?} }}\n\
-                 leafnodes {{ listen: 127.0.0.1:{leaf_port}\n {leaf_tls} }}\n\
+                 leafnodes {{ listen: 127.0.0.1:{leaf_port}, advertise: \"127.0.0.1:1\"\n {leaf_tls} }}\n\
                  include \"accounts.conf\"\n"
             )
         };
