@@ -17,6 +17,7 @@ use tonic_health::ServingStatus;
 
 use crate::Metrics;
 use crate::access::{AccessControl, AccessLayer};
+use crate::listen::Listeners;
 use crate::serving::{AccessSettings, ServeConfig};
 use crate::write_limit::WriteLimiter;
 
@@ -121,15 +122,11 @@ impl GrpcServer {
         &self.audit
     }
 
-    /// Serves the API on `grpc` and the metrics on `metrics`, in the
+    /// Serves the API and the metrics on their listeners, in the
     /// background, until `shutdown`. Without its API a service is useless,
     /// so an API that fails cancels `shutdown` for the rest of it too.
-    pub fn spawn(
-        self,
-        grpc: TcpListener,
-        metrics: TcpListener,
-        shutdown: CancellationToken,
-    ) -> Vec<tokio::task::JoinHandle<()>> {
+    pub fn spawn(self, listeners: Listeners, shutdown: CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
+        let Listeners { grpc, metrics, .. } = listeners;
         let registry = self.metrics.clone();
         let metrics_shutdown = shutdown.clone();
         vec![

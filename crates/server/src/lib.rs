@@ -16,12 +16,14 @@
 pub mod access;
 pub mod config;
 pub mod grpc;
+pub mod listen;
 pub mod metrics;
 pub mod serving;
 pub mod status;
 mod write_limit;
 
 pub use grpc::{GrpcServer, ServeError};
+pub use listen::{ListenError, Listeners};
 pub use metrics::Metrics;
 pub use serving::ServeConfig;
 

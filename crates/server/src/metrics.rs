@@ -1,7 +1,6 @@
 //! Prometheus metrics: one registry per service (several services may share
 //! a process in tests and demos), served as text at `/metrics`.
 
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -106,11 +105,6 @@ impl Metrics {
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
             .await
     }
-}
-
-/// Binds the metrics port.
-pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(addr).await
 }
 
 /// Layer produced by [`Metrics::grpc_layer`].

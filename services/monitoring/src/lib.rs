@@ -33,9 +33,8 @@ use jigi_bus::mirror::{JsonMirror, MirrorSettings, MirrorStats};
 use jigi_bus::streams::{self, RegionSource};
 use jigi_bus::{Bus, ConsumerSettings};
 use jigi_common::Geography;
-use jigi_server::{GrpcServer, Metrics};
+use jigi_server::{GrpcServer, Listeners, Metrics};
 use jigi_storage::Database;
-use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -58,8 +57,8 @@ pub enum StartError {
     MappingFile(String, std::io::Error),
     #[error(transparent)]
     Mapping(#[from] domain::dhis2::MappingError),
-    #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Listen(#[from] jigi_server::ListenError),
     #[error(transparent)]
     Serve(#[from] jigi_server::ServeError),
     #[error("cannot connect to NATS at {url}: {source}")]
@@ -113,10 +112,8 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         url: config.nats.url.clone(),
         source,
     })?;
-    let grpc_listener = bind(config.grpc_addr).await?;
-    let metrics_listener = bind(config.metrics_addr).await?;
-    let grpc_addr = local_addr(&grpc_listener, config.grpc_addr)?;
-    let metrics_addr = local_addr(&metrics_listener, config.metrics_addr)?;
+    let listeners = Listeners::bind(config.grpc_addr, config.metrics_addr).await?;
+    let (grpc_addr, metrics_addr) = (listeners.grpc_addr, listeners.metrics_addr);
 
     let metrics = Metrics::new("monitoring");
     let monitoring_metrics = metrics::MonitoringMetrics::register(&metrics);
@@ -176,7 +173,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
             shutdown.clone(),
         )),
     ];
-    tasks.extend(server.spawn(grpc_listener, metrics_listener, shutdown.clone()));
+    tasks.extend(server.spawn(listeners, shutdown.clone()));
     if let Some(mirror) = mirror {
         // Every national event, once, as JSON in JIGI_JSON (jigi_bus::mirror).
         tasks.push(tokio::spawn(mirror.run(shutdown.clone())));
@@ -255,16 +252,4 @@ async fn refresh_gauges(
             }
         }
     }
-}
-
-async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Listen { addr, source })
-}
-
-fn local_addr(listener: &TcpListener, addr: SocketAddr) -> Result<SocketAddr, StartError> {
-    listener
-        .local_addr()
-        .map_err(|source| StartError::Listen { addr, source })
 }

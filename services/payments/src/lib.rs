@@ -35,9 +35,8 @@ use jigi_bus::inbox::{ConsumerStats, InboxConsumer};
 use jigi_bus::outbox::RelaySettings;
 use jigi_bus::{Bus, ConsumerSettings, Outbox, OutboxRelay, streams, subject};
 use jigi_common::Geography;
-use jigi_server::{GrpcServer, Metrics};
+use jigi_server::{GrpcServer, Listeners, Metrics};
 use jigi_storage::Database;
-use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -54,8 +53,8 @@ pub enum StartError {
     },
     #[error(transparent)]
     Geography(#[from] jigi_common::GeographyError),
-    #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Listen(#[from] jigi_server::ListenError),
     #[error(transparent)]
     Serve(#[from] jigi_server::ServeError),
     #[error("cannot connect to NATS at {url}: {source}")]
@@ -114,16 +113,8 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         url: config.nats.url.clone(),
         source,
     })?;
-    let grpc_listener = bind(config.grpc_addr).await?;
-    let metrics_listener = bind(config.metrics_addr).await?;
-    let grpc_addr = grpc_listener.local_addr().map_err(|source| StartError::Listen {
-        addr: config.grpc_addr,
-        source,
-    })?;
-    let metrics_addr = metrics_listener.local_addr().map_err(|source| StartError::Listen {
-        addr: config.metrics_addr,
-        source,
-    })?;
+    let listeners = Listeners::bind(config.grpc_addr, config.metrics_addr).await?;
+    let (grpc_addr, metrics_addr) = (listeners.grpc_addr, listeners.metrics_addr);
 
     let metrics = Metrics::new("payments");
     let outbox = Outbox::new();
@@ -166,7 +157,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         tokio::spawn(relay.run(shutdown.clone())),
         tokio::spawn(consumer.run(shutdown.clone())),
     ];
-    tasks.extend(server.spawn(grpc_listener, metrics_listener, shutdown.clone()));
+    tasks.extend(server.spawn(listeners, shutdown.clone()));
     tracing::info!(region = %config.region, %grpc_addr, %metrics_addr, "payments started");
     Ok(Running {
         grpc_addr,
@@ -176,10 +167,4 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         consumer: consumer_stats,
         tasks,
     })
-}
-
-async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Listen { addr, source })
 }

@@ -32,9 +32,8 @@ use jigi_auth::ServiceArea;
 use jigi_bus::outbox::RelaySettings;
 use jigi_bus::{Bus, Outbox, OutboxRelay};
 use jigi_common::Geography;
-use jigi_server::{GrpcServer, Metrics};
+use jigi_server::{GrpcServer, Listeners, Metrics};
 use jigi_storage::Database;
-use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -56,8 +55,8 @@ pub enum StartError {
     Pmt(#[from] domain::pmt::PmtConfigError),
     #[error("cannot read PMT file {0}: {1}")]
     PmtFile(String, std::io::Error),
-    #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Listen(#[from] jigi_server::ListenError),
     #[error(transparent)]
     Serve(#[from] jigi_server::ServeError),
     #[error("cannot connect to NATS at {url}: {source}")]
@@ -116,16 +115,8 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         url: config.nats.url.clone(),
         source,
     })?;
-    let grpc_listener = bind(config.grpc_addr).await?;
-    let metrics_listener = bind(config.metrics_addr).await?;
-    let grpc_addr = grpc_listener.local_addr().map_err(|source| StartError::Listen {
-        addr: config.grpc_addr,
-        source,
-    })?;
-    let metrics_addr = metrics_listener.local_addr().map_err(|source| StartError::Listen {
-        addr: config.metrics_addr,
-        source,
-    })?;
+    let listeners = Listeners::bind(config.grpc_addr, config.metrics_addr).await?;
+    let (grpc_addr, metrics_addr) = (listeners.grpc_addr, listeners.metrics_addr);
 
     let outbox = Outbox::new();
     let registry = Registry::new(
@@ -154,7 +145,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     .add_service(grpc::RegistryApi::new(registry.clone()).into_service(), policy::RULES);
 
     let mut tasks = vec![tokio::spawn(relay.run(shutdown.clone()))];
-    tasks.extend(server.spawn(grpc_listener, metrics_listener, shutdown.clone()));
+    tasks.extend(server.spawn(listeners, shutdown.clone()));
     tracing::info!(region = %config.region, %grpc_addr, %metrics_addr, "registry started");
     Ok(Running {
         grpc_addr,
@@ -163,10 +154,4 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         database,
         tasks,
     })
-}
-
-async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Listen { addr, source })
 }
