@@ -50,7 +50,7 @@ pub struct Identity {
     pub scope: Scope,
     /// For a payment agent: the agent code whose payment list is theirs.
     pub agent_code: Option<String>,
-    /// The token's ID (`jti`), if it has one, for the audit log.
+    /// The token's ID (`jti`), if it has one (not yet recorded in the audit log).
     pub token_id: Option<String>,
 }
 

@@ -105,19 +105,6 @@ impl Verifier {
         Ok(verifier)
     }
 
-    /// A verifier of tokens signed by `keys`, which never change.
-    pub fn fixed(keys: KeySet, expect: Expectations) -> Verifier {
-        Verifier {
-            inner: Arc::new(Inner {
-                keys: RwLock::new(keys),
-                expect,
-                source: KeySource::Fixed(KeySet::default()),
-                wake: Notify::new(),
-                last_early_refresh: std::sync::Mutex::new(None),
-            }),
-        }
-    }
-
     /// The identity `token` proves, now.
     pub fn verify(&self, token: &str) -> Result<Identity, TokenError> {
         let now = SystemTime::now()
@@ -132,11 +119,6 @@ impl Verifier {
             self.ask_early_refresh();
         }
         result
-    }
-
-    /// How many keys are known (for health and tests).
-    pub fn key_count(&self) -> usize {
-        self.inner.keys.read().expect("key set lock").len()
     }
 
     fn ask_early_refresh(&self) {

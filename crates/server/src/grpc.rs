@@ -117,11 +117,6 @@ impl GrpcServer {
         self
     }
 
-    /// The audit log the server writes.
-    pub fn audit_log(&self) -> &AuditLog {
-        &self.audit
-    }
-
     /// Serves the API and the metrics on their listeners, in the
     /// background, until `shutdown`. Without its API a service is useless,
     /// so an API that fails cancels `shutdown` for the rest of it too.
