@@ -3,11 +3,17 @@
 //! the request, in the same transaction as the change it made; a retry with
 //! the same ID and the same content gets that answer back, a reuse of the ID
 //! with other content is refused.
+//!
+//! Every service uses it the same way: the API layer makes a
+//! [`RequestKey`] from the request (its ID, and a fingerprint of its content
+//! without the ID), and the command runs inside [`once`].
 
 use sha2::{Digest, Sha256};
-use sqlx::AnyConnection;
 
+use crate::conn::Conn;
+use crate::error::StorageError;
 use crate::migrate::Migration;
+use crate::params;
 
 /// Tables of the idempotency store.
 pub const MIGRATIONS: &[Migration] = &[Migration {
@@ -61,62 +67,96 @@ impl RequestId {
     }
 }
 
-/// A fingerprint of a request's content (SHA-256 of its encoding).
-pub fn fingerprint(encoded_request: &[u8]) -> String {
-    hex::encode(Sha256::digest(encoded_request))
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
-/// What the store knows of a request ID.
+/// What makes a command idempotent: which command (`scope`, usually the
+/// RPC's name), the client's ID, and a fingerprint of the content.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Prior {
-    /// Never seen: carry out the command and [`remember`] its answer.
-    New,
-    /// Seen with the same content: return this stored answer.
-    Same(Vec<u8>),
-    /// Seen with other content: refuse.
-    Conflict,
+pub struct RequestKey {
+    pub scope: &'static str,
+    pub request_id: RequestId,
+    fingerprint: String,
 }
 
-/// Looks up a request ID within a scope (usually the RPC's name).
-pub async fn lookup(
-    conn: &mut AnyConnection,
-    scope: &str,
-    request_id: &RequestId,
-    fingerprint: &str,
-) -> Result<Prior, sqlx::Error> {
-    let row: Option<(String, Vec<u8>)> =
-        sqlx::query_as("SELECT fingerprint, response FROM idempotent_requests WHERE scope = $1 AND request_id = $2")
-            .bind(scope)
-            .bind(request_id.as_str())
-            .fetch_optional(conn)
-            .await?;
-    Ok(match row {
-        None => Prior::New,
-        Some((stored, response)) if stored == fingerprint => Prior::Same(response),
-        Some(_) => Prior::Conflict,
-    })
+impl RequestKey {
+    /// `content` is the request's encoding without its ID, so a retry with
+    /// the same content has the same fingerprint.
+    pub fn new(scope: &'static str, request_id: RequestId, content: &[u8]) -> RequestKey {
+        RequestKey {
+            scope,
+            request_id,
+            fingerprint: hex::encode(Sha256::digest([scope.as_bytes(), b"\0", content].concat())),
+        }
+    }
 }
 
-/// Stores the answer to a request, in the transaction that made its change.
-pub async fn remember(
-    conn: &mut AnyConnection,
-    scope: &str,
-    request_id: &RequestId,
-    fingerprint: &str,
-    response: &[u8],
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO idempotent_requests (scope, request_id, fingerprint, response, created_at) \
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(scope)
-    .bind(request_id.as_str())
-    .bind(fingerprint)
-    .bind(response)
-    .bind(crate::timestamp::now())
-    .execute(conn)
-    .await?;
-    Ok(())
+/// A request ID used again with other content.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("request_id {0} was already used for a different request")]
+pub struct RequestReused(pub RequestId);
+
+/// An answer that can be stored and given back to a retry.
+pub trait Remembered: Sized {
+    fn to_stored(&self) -> Vec<u8>;
+    fn from_stored(bytes: &[u8]) -> Result<Self, StorageError>;
+}
+
+impl Remembered for String {
+    fn to_stored(&self) -> Vec<u8> {
+        self.as_bytes().to_vec()
+    }
+    fn from_stored(bytes: &[u8]) -> Result<Self, StorageError> {
+        String::from_utf8(bytes.to_vec()).map_err(|err| StorageError::Decode(format!("stored answer: {err}")))
+    }
+}
+
+impl Remembered for Vec<u8> {
+    fn to_stored(&self) -> Vec<u8> {
+        self.clone()
+    }
+    fn from_stored(bytes: &[u8]) -> Result<Self, StorageError> {
+        Ok(bytes.to_vec())
+    }
+}
+
+/// Runs `command` once per request key: a retry of the same request gets
+/// the stored answer without running it again; the same ID with other
+/// content is refused. The answer is stored in the command's transaction.
+pub fn once<T, E>(conn: &mut Conn, key: &RequestKey, command: impl FnOnce(&mut Conn) -> Result<T, E>) -> Result<T, E>
+where
+    T: Remembered,
+    E: From<StorageError> + From<RequestReused>,
+{
+    let stored: Option<(String, Vec<u8>)> = conn
+        .query_opt(
+            "SELECT fingerprint, response FROM idempotent_requests WHERE scope = $1 AND request_id = $2",
+            params![key.scope, key.request_id.as_str()],
+        )?
+        .map(|row| Ok::<_, StorageError>((row.get(0)?, row.get(1)?)))
+        .transpose()?;
+    match stored {
+        Some((fingerprint, answer)) if fingerprint == key.fingerprint => Ok(T::from_stored(&answer)?),
+        Some(_) => Err(E::from(RequestReused(key.request_id.clone()))),
+        None => {
+            let answer = command(conn)?;
+            conn.execute(
+                "INSERT INTO idempotent_requests (scope, request_id, fingerprint, response, created_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+                params![
+                    key.scope,
+                    key.request_id.as_str(),
+                    key.fingerprint,
+                    answer.to_stored(),
+                    crate::timestamp::now()
+                ],
+            )?;
+            Ok(answer)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -133,27 +173,46 @@ mod tests {
         assert_eq!(RequestId::parse("é"), Err(RequestIdError::Malformed));
     }
 
+    #[derive(Debug, thiserror::Error)]
+    enum Failure {
+        #[error(transparent)]
+        Storage(#[from] StorageError),
+        #[error(transparent)]
+        Reused(#[from] RequestReused),
+    }
+
+    impl crate::CommandFailure for Failure {
+        fn outcome(&self) -> &'static str {
+            "FAILED"
+        }
+    }
+
     #[tokio::test]
     async fn same_content_replays_other_content_conflicts() {
         let dir = tempfile::tempdir().unwrap();
         let db = Database::open(&format!("sqlite://{}", dir.path().join("i.db").display()), MIGRATIONS)
             .await
             .unwrap();
-        let id = RequestId::parse("r-1").unwrap();
-        let first = fingerprint(b"pay household 1");
-        let mut tx = db.begin_write().await.unwrap();
-        assert_eq!(lookup(&mut tx, "pay", &id, &first).await.unwrap(), Prior::New);
-        remember(&mut tx, "pay", &id, &first, b"answer").await.unwrap();
-        tx.commit().await.unwrap();
-
-        let mut conn = db.pool().acquire().await.unwrap();
-        assert_eq!(
-            lookup(&mut conn, "pay", &id, &first).await.unwrap(),
-            Prior::Same(b"answer".to_vec())
-        );
-        let other = fingerprint(b"pay household 2");
-        assert_eq!(lookup(&mut conn, "pay", &id, &other).await.unwrap(), Prior::Conflict);
+        let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let pay = |content: &'static [u8], scope: &'static str| {
+            let key = RequestKey::new(scope, RequestId::parse("r-1").unwrap(), content);
+            let runs = runs.clone();
+            let db = db.clone();
+            async move {
+                db.write(move |conn| {
+                    once(conn, &key, |_| {
+                        let run = runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        Ok::<_, Failure>(format!("answer {run}"))
+                    })
+                })
+                .await
+            }
+        };
+        assert_eq!(pay(b"pay household 1", "pay").await.unwrap(), "answer 0");
+        assert_eq!(pay(b"pay household 1", "pay").await.unwrap(), "answer 0");
+        assert!(matches!(pay(b"pay household 2", "pay").await, Err(Failure::Reused(_))));
         // The same ID in another scope is another request.
-        assert_eq!(lookup(&mut conn, "enrol", &id, &other).await.unwrap(), Prior::New);
+        assert_eq!(pay(b"pay household 2", "enrol").await.unwrap(), "answer 1");
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 }

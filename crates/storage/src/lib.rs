@@ -1,31 +1,55 @@
-//! Database access shared by every Jigi service.
+//! Database access and the write path shared by every Jigi service.
 //!
 //! A service owns one database: an embedded SQLite file by default (a regional
-//! office needs no database server), PostgreSQL for large deployments. Both go
-//! through sqlx's `Any` driver, so a service writes its SQL once:
+//! office needs no database server), PostgreSQL for large deployments. Both
+//! sit behind one synchronous connection type, [`Conn`], which lives on the
+//! database's own threads, so a service writes its SQL once:
 //!
-//! - placeholders are `$1`, `$2`, … (both backends accept them);
-//! - column values are `i64`, `f64`, `String`, `Vec<u8>` and their `Option`s;
-//!   flags are stored as `0`/`1` integers, instants as RFC 3339 UTC text
-//!   ([`timestamp`]) and dates as `YYYY-MM-DD` text, which sort correctly;
-//! - where the DDL must differ, a [`Migration`] carries one text per backend.
+//! - placeholders are `$1`, `$2`, … on both engines;
+//! - values are integers (`BIGINT`), reals, text, bytes and `NULL`
+//!   ([`value`]); flags are `0`/`1` integers, instants RFC 3339 UTC text
+//!   ([`timestamp`]) and dates `YYYY-MM-DD` text, which sort correctly;
+//! - where the DDL must differ, a [`Migration`] carries one text per engine.
 //!
 //! Modules:
-//! - [`database`]: connecting, pool settings, write transactions;
+//! - [`database`]: the write path (one writer thread committing commands in
+//!   groups, each command isolated, answers after the commit) and reader
+//!   threads for queries;
+//! - [`call`]: the call a command serves, logged in its own transaction;
+//! - [`conn`]: one connection to either engine, statements prepared once;
+//! - [`value`]: parameters and row values;
 //! - [`migrate`]: versioned migrations per component (outbox, inbox, service);
 //! - [`idempotency`]: the same request ID returns the same answer;
-//! - [`sql`]: building statements with many rows.
+//! - [`sql`]: building statements with many rows or optional filters;
+//! - [`error`]: failures sorted by what a caller can do about them.
+//!
+//! A command is a closure run on the writer:
+//!
+//! ```no_run
+//! # async fn demo(db: jigi_storage::Database) -> Result<(), jigi_storage::StorageError> {
+//! use jigi_storage::params;
+//! let households: i64 = db
+//!     .write(|conn| {
+//!         conn.execute("INSERT INTO visits (household_id) VALUES ($1)", params!["h-1"])?;
+//!         conn.query_scalar("SELECT COUNT(*) FROM visits", params![])
+//!     })
+//!     .await?;
+//! # Ok(()) }
+//! ```
 
+pub mod call;
+pub mod conn;
 pub mod database;
+pub mod error;
 pub mod idempotency;
 pub mod migrate;
 pub mod sql;
 pub mod timestamp;
+pub mod value;
 
-pub use database::{Backend, Database, StorageError};
+pub use call::{Call, CommandFailure, CommandLog};
+pub use conn::{Backend, Conn};
+pub use database::{Database, Health, Options};
+pub use error::StorageError;
 pub use migrate::Migration;
-
-/// The transaction type every service works with.
-pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
-/// A row as the `Any` driver returns it.
-pub type Row = sqlx::any::AnyRow;
+pub use value::{FromSql, Kind, Owned, Row, Stored, ToSql, Value};

@@ -8,9 +8,10 @@
 //! refused at start rather than discovered later.
 
 use sha2::{Digest, Sha256};
-use sqlx::{Executor, Row as _};
 
-use crate::database::{Backend, Database, StorageError};
+use crate::conn::{Backend, Conn};
+use crate::error::StorageError;
+use crate::params;
 
 /// One schema change.
 #[derive(Debug, Clone, Copy)]
@@ -61,26 +62,30 @@ const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS jigi_schema_migrations (
 )";
 
 /// Applies every migration not yet applied, each in its own transaction.
-pub(crate) async fn apply(db: &Database, migrations: &[Migration]) -> Result<(), StorageError> {
-    db.pool().execute(CREATE_LEDGER).await?;
+pub(crate) fn apply(conn: &mut Conn, migrations: &[Migration]) -> Result<(), StorageError> {
+    conn.execute_batch(CREATE_LEDGER)?;
     let mut ordered = migrations.to_vec();
     ordered.sort_by_key(|m| (m.component, m.version));
     for migration in &ordered {
-        apply_one(db, migration).await?;
+        conn.begin_write()?;
+        match apply_one(conn, migration) {
+            Ok(()) => conn.commit()?,
+            Err(err) => {
+                conn.rollback();
+                return Err(err);
+            }
+        }
     }
-    check_not_newer(db, &ordered).await
+    check_not_newer(conn, &ordered)
 }
 
-async fn apply_one(db: &Database, migration: &Migration) -> Result<(), StorageError> {
-    let backend = db.backend();
+fn apply_one(conn: &mut Conn, migration: &Migration) -> Result<(), StorageError> {
+    let backend = conn.backend();
     let checksum = migration.checksum(backend);
-    let mut tx = db.begin_write().await?;
-    let applied: Option<String> =
-        sqlx::query_scalar("SELECT checksum FROM jigi_schema_migrations WHERE component = $1 AND version = $2")
-            .bind(migration.component)
-            .bind(migration.version)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let applied: Option<String> = conn.query_scalar_opt(
+        "SELECT checksum FROM jigi_schema_migrations WHERE component = $1 AND version = $2",
+        params![migration.component, migration.version],
+    )?;
     match applied {
         Some(stored) if stored == checksum => return Ok(()),
         Some(_) => {
@@ -97,30 +102,30 @@ async fn apply_one(db: &Database, migration: &Migration) -> Result<(), StorageEr
         name = migration.name,
         "applying migration"
     );
-    (&mut *tx).execute(migration.sql(backend)).await?;
-    sqlx::query(
+    conn.execute_batch(migration.sql(backend))?;
+    conn.execute(
         "INSERT INTO jigi_schema_migrations (component, version, name, checksum, applied_at) \
          VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(migration.component)
-    .bind(migration.version)
-    .bind(migration.name)
-    .bind(checksum)
-    .bind(crate::timestamp::now())
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
+        params![
+            migration.component,
+            migration.version,
+            migration.name,
+            checksum,
+            crate::timestamp::now()
+        ],
+    )?;
     Ok(())
 }
 
 /// Refuses a database that a newer build has migrated further than this one knows.
-async fn check_not_newer(db: &Database, known: &[Migration]) -> Result<(), StorageError> {
-    let rows = sqlx::query("SELECT component, MAX(version) AS version FROM jigi_schema_migrations GROUP BY component")
-        .fetch_all(db.pool())
-        .await?;
+fn check_not_newer(conn: &mut Conn, known: &[Migration]) -> Result<(), StorageError> {
+    let rows = conn.query(
+        "SELECT component, MAX(version) AS version FROM jigi_schema_migrations GROUP BY component",
+        params![],
+    )?;
     for row in rows {
-        let component: String = row.try_get("component")?;
-        let version: i64 = row.try_get("version")?;
+        let component: String = row.get("component")?;
+        let version: i64 = row.get("version")?;
         let known_max = known
             .iter()
             .filter(|m| m.component == component)
@@ -140,8 +145,16 @@ mod tests {
     const V1: Migration = Migration::portable("demo", 1, "create", "CREATE TABLE demo (id BIGINT PRIMARY KEY)");
     const V2: Migration = Migration::portable("demo", 2, "add column", "ALTER TABLE demo ADD COLUMN note TEXT");
 
+    use crate::Database;
+
     async fn open(path: &std::path::Path, migrations: &[Migration]) -> Result<Database, StorageError> {
         Database::open(&format!("sqlite://{}", path.display()), migrations).await
+    }
+
+    async fn count(db: &Database, sql: &'static str) -> i64 {
+        db.read(move |conn| conn.query_scalar::<i64>(sql, params![]))
+            .await
+            .unwrap()
     }
 
     #[tokio::test]
@@ -150,18 +163,13 @@ mod tests {
         let path = dir.path().join("m.db");
         // Given out of order on purpose.
         let db = open(&path, &[V2, V1]).await.unwrap();
-        sqlx::query("INSERT INTO demo (id, note) VALUES (1, 'x')")
-            .execute(db.pool())
+        db.write(|conn| conn.execute("INSERT INTO demo (id, note) VALUES (1, 'x')", params![]))
             .await
             .unwrap();
         db.close().await;
         // Re-opening applies nothing again (a second CREATE TABLE would fail).
         let db = open(&path, &[V1, V2]).await.unwrap();
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jigi_schema_migrations")
-            .fetch_one(db.pool())
-            .await
-            .unwrap();
-        assert_eq!(count, 2);
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM jigi_schema_migrations").await, 2);
     }
 
     #[tokio::test]
@@ -192,10 +200,6 @@ mod tests {
         );
         assert!(open(&path, &[broken]).await.is_err());
         let db = open(&path, &[V1]).await.unwrap();
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jigi_schema_migrations")
-            .fetch_one(db.pool())
-            .await
-            .unwrap();
-        assert_eq!(count, 1);
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM jigi_schema_migrations").await, 1);
     }
 }

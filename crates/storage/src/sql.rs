@@ -10,7 +10,8 @@
 //! SQLite and `$n` for PostgreSQL; values are always bound in order.
 //! Statements with a handful of fixed placeholders simply use `$n`.
 
-use sqlx::AnyConnection;
+use crate::conn::{Backend, Conn};
+use crate::value::{Owned, ToSql};
 
 /// Writes the placeholders of one statement, in binding order.
 #[derive(Debug, Clone)]
@@ -21,9 +22,9 @@ pub struct Placeholders {
 
 impl Placeholders {
     /// Placeholders for a statement run on `conn`.
-    pub fn for_connection(conn: &AnyConnection) -> Placeholders {
+    pub fn for_connection(conn: &Conn) -> Placeholders {
         Placeholders {
-            numbered: conn.backend_name() != "SQLite",
+            numbered: conn.backend() == Backend::Postgres,
             next: 1,
         }
     }
@@ -69,27 +70,19 @@ impl Placeholders {
     }
 }
 
-/// A value to bind, for statements whose shape depends on the request.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Text(String),
-    Int(i64),
-    Real(f64),
-}
-
 /// A `WHERE` clause built from optional filters, numbering its placeholders.
 ///
 /// ```
-/// # use jigi_storage::sql::{Filter, Value};
+/// # use jigi_storage::{Owned, sql::Filter};
 /// let mut filter = Filter::new();
-/// filter.add("commune = {}", Value::Text("mopti.mopti.sio".into()));
-/// filter.add("score <= {}", Value::Real(30.0));
+/// filter.add("commune = {}", Owned::Text("mopti.mopti.sio".into()));
+/// filter.add("score <= {}", Owned::Real(30.0));
 /// assert_eq!(filter.where_sql(), " WHERE commune = $1 AND score <= $2");
 /// ```
 #[derive(Debug, Default, Clone)]
 pub struct Filter {
     clauses: Vec<String>,
-    values: Vec<Value>,
+    values: Vec<Owned>,
 }
 
 impl Filter {
@@ -99,7 +92,8 @@ impl Filter {
 
     /// Adds a condition; each `{}` in it becomes a placeholder for `value`
     /// (use it once, or several times for the same value).
-    pub fn add(&mut self, condition: &str, value: Value) {
+    pub fn add(&mut self, condition: &str, value: impl Into<Owned>) {
+        let value = value.into();
         self.values.push(value);
         let placeholder = format!("${}", self.values.len());
         self.clauses.push(condition.replace("{}", &placeholder));
@@ -125,24 +119,18 @@ impl Filter {
     }
 
     /// The values in placeholder order.
-    pub fn values(&self) -> &[Value] {
+    pub fn values(&self) -> &[Owned] {
         &self.values
     }
-}
 
-/// Binds filter values to a query, in order.
-pub fn bind_values<'q>(
-    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
-    values: &[Value],
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
-    for value in values {
-        query = match value {
-            Value::Text(text) => query.bind(text.clone()),
-            Value::Int(int) => query.bind(*int),
-            Value::Real(real) => query.bind(*real),
-        };
+    /// The values as parameters, followed by `more` (e.g. a `LIMIT`).
+    pub fn params<'a>(&'a self, more: &[&'a dyn ToSql]) -> Vec<&'a dyn ToSql> {
+        self.values
+            .iter()
+            .map(|value| value as &dyn ToSql)
+            .chain(more.iter().copied())
+            .collect()
     }
-    query
 }
 
 /// Most bound values one statement carries: under SQLite's limit (32,766)

@@ -10,10 +10,10 @@ pub fn format(at: DateTime<Utc>) -> String {
 
 /// Parses a stored instant. Stored text is written by [`format`], so a failure
 /// means the database was edited by hand; it surfaces as a decode error.
-pub fn parse(text: &str) -> Result<DateTime<Utc>, sqlx::Error> {
+pub fn parse(text: &str) -> Result<DateTime<Utc>, crate::StorageError> {
     DateTime::parse_from_rfc3339(text)
         .map(|at| at.with_timezone(&Utc))
-        .map_err(|err| sqlx::Error::Decode(format!("bad stored timestamp {text:?}: {err}").into()))
+        .map_err(|err| crate::StorageError::Decode(format!("bad stored timestamp {text:?}: {err}")))
 }
 
 /// The current instant at the precision stored (microseconds), so a value

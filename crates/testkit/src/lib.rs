@@ -93,7 +93,6 @@ pub async fn stream_len(jetstream: &async_nats::jetstream::Context, stream: &str
 pub async fn database_url(dir: &Path, name: &str) -> String {
     match std::env::var("JIGI_TEST_POSTGRES") {
         Ok(server) if !server.is_empty() => {
-            use sqlx::Connection;
             use std::hash::{Hash, Hasher};
             let server = server.trim_end_matches('/');
             let mut hasher = std::collections::hash_map::DefaultHasher::new();
@@ -109,20 +108,23 @@ pub async fn database_url(dir: &Path, name: &str) -> String {
                 })
                 .collect();
             let database = format!("jigi_{slug}_{:016x}", hasher.finish());
-            let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres"))
-                .await
-                .unwrap_or_else(|err| panic!("cannot reach PostgreSQL at {server}: {err}"));
-            let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
-                .bind(&database)
-                .fetch_optional(&mut admin)
-                .await
-                .expect("look up the test database");
-            if exists.is_none() {
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
-                    .execute(&mut admin)
-                    .await
-                    .expect("create the test database");
-            }
+            let admin_url = format!("{server}/postgres");
+            let name = database.clone();
+            tokio::task::spawn_blocking(move || {
+                let mut admin = postgres::Client::connect(&admin_url, postgres::NoTls)
+                    .unwrap_or_else(|err| panic!("cannot reach PostgreSQL at {admin_url}: {err}"));
+                let exists = admin
+                    .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+                    .expect("look up the test database")
+                    .is_some();
+                if !exists {
+                    admin
+                        .batch_execute(&format!("CREATE DATABASE {name}"))
+                        .expect("create the test database");
+                }
+            })
+            .await
+            .expect("the PostgreSQL set-up task");
             format!("{server}/{database}")
         }
         _ => sqlite_url(dir, name),

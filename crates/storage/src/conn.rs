@@ -1,0 +1,493 @@
+//! One connection to either engine, with the few calls services need.
+//!
+//! A [`Conn`] lives on one of the database's own threads (the writer or a
+//! reader) and runs statements there synchronously: a command's statements
+//! cost no thread hop each, which is most of what made the old
+//! per-statement async driver slow. Statements are prepared once and kept
+//! (SQLite's statement cache; a map of prepared statements on PostgreSQL).
+//!
+//! Placeholders are `$1`, `$2`, … on both engines (a `$n` may repeat or
+//! come out of order); statements built with many rows use
+//! [`crate::sql::Placeholders`], which writes `?` for SQLite.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::error::StorageError;
+use crate::value::{Kind, Row, Stored, ToSql, Value};
+
+/// Which database engine is behind a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A connection, on the thread that owns it.
+pub struct Conn {
+    engine: Engine,
+    /// Savepoints open inside the current transaction.
+    depth: usize,
+    /// The first statement that failed in the current transaction.
+    first_failure: Option<StorageError>,
+}
+
+enum Engine {
+    Sqlite(rusqlite::Connection),
+    Postgres(Postgres),
+}
+
+struct Postgres {
+    client: postgres::Client,
+    statements: HashMap<(String, Vec<Kind>), postgres::Statement>,
+}
+
+/// Prepared statements kept per PostgreSQL connection; beyond this the
+/// map is emptied (statements built for a request's shape are many).
+const POSTGRES_STATEMENTS: usize = 512;
+/// SQLite's statement cache per connection.
+const SQLITE_STATEMENTS: usize = 256;
+
+impl Conn {
+    /// Opens a SQLite file. `reader` connections refuse writes.
+    pub(crate) fn sqlite(path: &str, reader: bool) -> Result<Conn, StorageError> {
+        let conn = rusqlite::Connection::open(path)?;
+        conn.set_prepared_statement_cache_capacity(SQLITE_STATEMENTS);
+        // WAL: readers read while the writer writes. NORMAL: a commit is
+        // durable against a crash of the process, and against a power cut
+        // from the next checkpoint on (SQLite's recommended WAL setting).
+        // The busy timeout only matters against other processes (an
+        // operator's `jigi audit verify`): inside a service one thread writes.
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; \
+             PRAGMA synchronous = NORMAL; \
+             PRAGMA foreign_keys = ON; \
+             PRAGMA busy_timeout = 5000;",
+        )?;
+        if reader {
+            conn.execute_batch("PRAGMA query_only = ON;")?;
+        }
+        Ok(Conn {
+            engine: Engine::Sqlite(conn),
+            depth: 0,
+            first_failure: None,
+        })
+    }
+
+    /// Connects to PostgreSQL. `reader` connections refuse writes.
+    pub(crate) fn postgres(url: &str, reader: bool) -> Result<Conn, StorageError> {
+        let mut config: postgres::Config = url
+            .parse()
+            .map_err(|err: postgres::Error| StorageError::UnsupportedUrl(format!("{url}: {err}")))?;
+        config.connect_timeout(std::time::Duration::from_secs(10));
+        let mut client = config.connect(postgres::NoTls)?;
+        if reader {
+            client.batch_execute("SET default_transaction_read_only = on")?;
+        }
+        Ok(Conn {
+            engine: Engine::Postgres(Postgres {
+                client,
+                statements: HashMap::new(),
+            }),
+            depth: 0,
+            first_failure: None,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.engine {
+            Engine::Sqlite(_) => Backend::Sqlite,
+            Engine::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Runs a statement; returns the number of rows it changed.
+    pub fn execute(&mut self, sql: &str, params: &[&dyn ToSql]) -> Result<u64, StorageError> {
+        let outcome = self.execute_inner(sql, params);
+        self.note(outcome)
+    }
+
+    fn execute_inner(&mut self, sql: &str, params: &[&dyn ToSql]) -> Result<u64, StorageError> {
+        match &mut self.engine {
+            Engine::Sqlite(conn) => {
+                let mut statement = conn.prepare_cached(sql)?;
+                bind_sqlite(&mut statement, params)?;
+                Ok(statement.raw_execute()? as u64)
+            }
+            Engine::Postgres(pg) => {
+                let values: Vec<Value<'_>> = params.iter().map(|p| p.to_sql()).collect();
+                let statement = pg.prepare(sql, &values)?;
+                let bound: Vec<PgParam<'_>> = values.iter().map(|v| PgParam(*v)).collect();
+                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = bound.iter().map(|p| p as _).collect();
+                Ok(pg.client.execute(&statement, &refs)?)
+            }
+        }
+    }
+
+    /// Runs a query and calls `each` with every row, without keeping them.
+    pub fn query_each(
+        &mut self,
+        sql: &str,
+        params: &[&dyn ToSql],
+        each: impl FnMut(&Row) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
+        self.rows(sql, params, usize::MAX, each)
+    }
+
+    /// Runs a query and calls `each` with at most `limit` rows.
+    fn rows(
+        &mut self,
+        sql: &str,
+        params: &[&dyn ToSql],
+        limit: usize,
+        each: impl FnMut(&Row) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
+        let outcome = self.rows_inner(sql, params, limit, each);
+        self.note(outcome)
+    }
+
+    fn rows_inner(
+        &mut self,
+        sql: &str,
+        params: &[&dyn ToSql],
+        limit: usize,
+        mut each: impl FnMut(&Row) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
+        match &mut self.engine {
+            Engine::Sqlite(conn) => {
+                let mut statement = conn.prepare_cached(sql)?;
+                bind_sqlite(&mut statement, params)?;
+                let columns: Arc<[String]> = statement.column_names().iter().map(|c| (*c).to_owned()).collect();
+                let count = columns.len();
+                let mut rows = statement.raw_query();
+                let mut seen = 0;
+                while seen < limit
+                    && let Some(row) = rows.next()?
+                {
+                    seen += 1;
+                    let mut values = Vec::with_capacity(count);
+                    for index in 0..count {
+                        values.push(match row.get_ref(index)? {
+                            rusqlite::types::ValueRef::Null => Stored::Null,
+                            rusqlite::types::ValueRef::Integer(int) => Stored::Int(int),
+                            rusqlite::types::ValueRef::Real(real) => Stored::Real(real),
+                            rusqlite::types::ValueRef::Text(text) => Stored::Text(
+                                std::str::from_utf8(text)
+                                    .map_err(|err| StorageError::Decode(format!("stored text is not UTF-8: {err}")))?
+                                    .to_owned(),
+                            ),
+                            rusqlite::types::ValueRef::Blob(bytes) => Stored::Blob(bytes.to_vec()),
+                        });
+                    }
+                    each(&Row::new(columns.clone(), values))?;
+                }
+            }
+            Engine::Postgres(pg) => {
+                let values: Vec<Value<'_>> = params.iter().map(|p| p.to_sql()).collect();
+                let statement = pg.prepare(sql, &values)?;
+                let bound: Vec<PgParam<'_>> = values.iter().map(|v| PgParam(*v)).collect();
+                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = bound.iter().map(|p| p as _).collect();
+                let rows = pg.client.query(&statement, &refs)?;
+                let columns: Arc<[String]> = statement.columns().iter().map(|c| c.name().to_owned()).collect();
+                for row in rows.iter().take(limit) {
+                    let mut values = Vec::with_capacity(columns.len());
+                    for (index, column) in row.columns().iter().enumerate() {
+                        values.push(postgres_value(row, index, column.type_())?);
+                    }
+                    each(&Row::new(columns.clone(), values))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a query and returns every row.
+    pub fn query(&mut self, sql: &str, params: &[&dyn ToSql]) -> Result<Vec<Row>, StorageError> {
+        let mut rows = Vec::new();
+        self.query_each(sql, params, |row| {
+            rows.push(row.clone());
+            Ok(())
+        })?;
+        Ok(rows)
+    }
+
+    /// The first row of a query, if there is one.
+    pub fn query_opt(&mut self, sql: &str, params: &[&dyn ToSql]) -> Result<Option<Row>, StorageError> {
+        let mut first = None;
+        self.rows(sql, params, 1, |row| {
+            first = Some(row.clone());
+            Ok(())
+        })?;
+        Ok(first)
+    }
+
+    /// The one row a query must return.
+    pub fn query_one(&mut self, sql: &str, params: &[&dyn ToSql]) -> Result<Row, StorageError> {
+        self.query_opt(sql, params)?
+            .ok_or_else(|| StorageError::Decode(format!("no row returned by {}", first_words(sql))))
+    }
+
+    /// The first column of the one row a query must return.
+    pub fn query_scalar<T: crate::FromSql>(&mut self, sql: &str, params: &[&dyn ToSql]) -> Result<T, StorageError> {
+        self.query_one(sql, params)?.get(0)
+    }
+
+    /// The first column of the first row, if there is a row.
+    pub fn query_scalar_opt<T: crate::FromSql>(
+        &mut self,
+        sql: &str,
+        params: &[&dyn ToSql],
+    ) -> Result<Option<T>, StorageError> {
+        self.query_opt(sql, params)?.map(|row| row.get(0)).transpose()
+    }
+
+    /// Runs several statements without parameters (migrations).
+    pub fn execute_batch(&mut self, sql: &str) -> Result<(), StorageError> {
+        let outcome = match &mut self.engine {
+            Engine::Sqlite(conn) => conn.execute_batch(sql).map_err(StorageError::from),
+            Engine::Postgres(pg) => pg.client.batch_execute(sql).map_err(StorageError::from),
+        };
+        self.note(outcome)
+    }
+
+    /// Remembers the first failure of a transaction.
+    fn note<T>(&mut self, outcome: Result<T, StorageError>) -> Result<T, StorageError> {
+        if let Err(err) = &outcome
+            && self.first_failure.is_none()
+        {
+            self.first_failure = Some(err.clone());
+        }
+        outcome
+    }
+
+    /// The first statement failure since the transaction began.
+    pub(crate) fn first_failure(&self) -> Option<StorageError> {
+        self.first_failure.clone()
+    }
+
+    /// Runs `work` so that, if it fails, none of its writes remain while
+    /// the enclosing transaction goes on (a savepoint).
+    pub fn isolated<T, E: From<StorageError>>(
+        &mut self,
+        work: impl FnOnce(&mut Conn) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.depth += 1;
+        let name = format!("jigi_{}", self.depth);
+        let outcome = (|| {
+            self.execute_batch(&format!("SAVEPOINT {name}"))?;
+            let outcome = work(self);
+            if outcome.is_err() {
+                self.execute_batch(&format!("ROLLBACK TO SAVEPOINT {name}"))?;
+            }
+            self.execute_batch(&format!("RELEASE SAVEPOINT {name}"))?;
+            Ok::<_, StorageError>(outcome)
+        })();
+        self.depth -= 1;
+        outcome?
+    }
+
+    /// Whether a transaction is open. SQLite rolls a transaction back on
+    /// its own after some errors (a full disk, an I/O error); what follows
+    /// would then commit statement by statement, so the writer checks.
+    pub(crate) fn in_transaction(&self) -> bool {
+        match &self.engine {
+            Engine::Sqlite(conn) => !conn.is_autocommit(),
+            // PostgreSQL never leaves a transaction on its own.
+            Engine::Postgres(_) => true,
+        }
+    }
+
+    /// Whether the connection is still usable (PostgreSQL connections can
+    /// be closed by the server).
+    pub(crate) fn is_usable(&self) -> bool {
+        match &self.engine {
+            Engine::Sqlite(_) => true,
+            Engine::Postgres(pg) => !pg.client.is_closed(),
+        }
+    }
+
+    /// Starts the write transaction. On SQLite it takes the write lock at
+    /// once (`BEGIN IMMEDIATE`), so nothing in it can fail for another
+    /// writer having committed in between.
+    pub(crate) fn begin_write(&mut self) -> Result<(), StorageError> {
+        self.end_leftover();
+        self.first_failure = None;
+        match self.engine {
+            Engine::Sqlite(_) => self.execute_batch("BEGIN IMMEDIATE"),
+            Engine::Postgres(_) => self.execute_batch("BEGIN"),
+        }
+    }
+
+    /// Starts a read transaction: every query of a read sees one snapshot.
+    pub(crate) fn begin_read(&mut self) -> Result<(), StorageError> {
+        self.end_leftover();
+        self.first_failure = None;
+        match self.engine {
+            Engine::Sqlite(_) => self.execute_batch("BEGIN"),
+            Engine::Postgres(_) => self.execute_batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
+        }
+    }
+
+    pub(crate) fn commit(&mut self) -> Result<(), StorageError> {
+        self.execute_batch("COMMIT")
+    }
+
+    /// Rolls back whatever is open, ignoring "no transaction".
+    pub(crate) fn rollback(&mut self) {
+        let _ = self.execute_batch("ROLLBACK");
+        self.depth = 0;
+    }
+
+    /// A transaction left open by a failure is rolled back before the next
+    /// one begins: beginning inside it would fail forever after.
+    fn end_leftover(&mut self) {
+        if let Engine::Sqlite(conn) = &self.engine
+            && !conn.is_autocommit()
+        {
+            self.rollback();
+        }
+    }
+}
+
+/// Binds parameters to a SQLite statement: `$n` by its number, `?` in order.
+fn bind_sqlite(statement: &mut rusqlite::CachedStatement<'_>, params: &[&dyn ToSql]) -> Result<(), StorageError> {
+    let count = statement.parameter_count();
+    let mut used = 0;
+    for index in 1..=count {
+        let source = match statement.parameter_name(index) {
+            None => index - 1,
+            Some(name) => name
+                .strip_prefix(['$', '?'])
+                .and_then(|number| number.parse::<usize>().ok())
+                .filter(|number| *number >= 1)
+                .map(|number| number - 1)
+                .ok_or_else(|| StorageError::Sql(format!("unsupported placeholder {name}: use $1, $2, … or ?")))?,
+        };
+        let param = params.get(source).ok_or_else(|| {
+            StorageError::Sql(format!(
+                "the statement uses parameter {} but {} were given",
+                source + 1,
+                params.len()
+            ))
+        })?;
+        used = used.max(source + 1);
+        statement.raw_bind_parameter(index, SqliteParam(param.to_sql()))?;
+    }
+    if used != params.len() {
+        return Err(StorageError::Sql(format!(
+            "the statement uses {used} parameters but {} were given",
+            params.len()
+        )));
+    }
+    Ok(())
+}
+
+struct SqliteParam<'a>(Value<'a>);
+
+impl rusqlite::ToSql for SqliteParam<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match self.0 {
+            Value::Null(_) => ValueRef::Null,
+            Value::Int(int) => ValueRef::Integer(int),
+            Value::Real(real) => ValueRef::Real(real),
+            Value::Text(text) => ValueRef::Text(text.as_bytes()),
+            Value::Blob(bytes) => ValueRef::Blob(bytes),
+        }))
+    }
+}
+
+impl Postgres {
+    /// The statement for `sql` with parameters of these kinds, prepared once.
+    /// Declaring each parameter's type (rather than letting the server
+    /// infer it) lets the server convert, as it would a literal.
+    fn prepare(&mut self, sql: &str, values: &[Value<'_>]) -> Result<postgres::Statement, StorageError> {
+        let kinds: Vec<Kind> = values.iter().map(Value::kind).collect();
+        let key = (sql.to_owned(), kinds);
+        if let Some(statement) = self.statements.get(&key) {
+            return Ok(statement.clone());
+        }
+        let types: Vec<postgres::types::Type> = key
+            .1
+            .iter()
+            .map(|kind| match kind {
+                Kind::Int => postgres::types::Type::INT8,
+                Kind::Real => postgres::types::Type::FLOAT8,
+                Kind::Text => postgres::types::Type::TEXT,
+                Kind::Blob => postgres::types::Type::BYTEA,
+            })
+            .collect();
+        let statement = self.client.prepare_typed(sql, &types)?;
+        if self.statements.len() >= POSTGRES_STATEMENTS {
+            self.statements.clear();
+        }
+        self.statements.insert(key, statement.clone());
+        Ok(statement)
+    }
+}
+
+#[derive(Debug)]
+struct PgParam<'a>(Value<'a>);
+
+impl postgres::types::ToSql for PgParam<'_> {
+    fn to_sql(
+        &self,
+        ty: &postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self.0 {
+            Value::Null(_) => Ok(postgres::types::IsNull::Yes),
+            Value::Int(int) => postgres::types::ToSql::to_sql(&int, ty, out),
+            Value::Real(real) => postgres::types::ToSql::to_sql(&real, ty, out),
+            Value::Text(text) => postgres::types::ToSql::to_sql(&text, ty, out),
+            Value::Blob(bytes) => postgres::types::ToSql::to_sql(&bytes, ty, out),
+        }
+    }
+
+    // The statement was prepared with this value's own type.
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+/// A PostgreSQL column as one of the five stored kinds.
+fn postgres_value(row: &postgres::Row, index: usize, ty: &postgres::types::Type) -> Result<Stored, StorageError> {
+    use postgres::types::Type;
+    let decode = |err: postgres::Error| StorageError::Decode(err.to_string());
+    Ok(match *ty {
+        Type::INT8 => row.try_get::<_, Option<i64>>(index).map_err(decode)?.map_or(Stored::Null, Stored::Int),
+        Type::INT4 => row
+            .try_get::<_, Option<i32>>(index)
+            .map_err(decode)?
+            .map_or(Stored::Null, |v| Stored::Int(v.into())),
+        Type::INT2 => row
+            .try_get::<_, Option<i16>>(index)
+            .map_err(decode)?
+            .map_or(Stored::Null, |v| Stored::Int(v.into())),
+        Type::BOOL => row
+            .try_get::<_, Option<bool>>(index)
+            .map_err(decode)?
+            .map_or(Stored::Null, |v| Stored::Int(v.into())),
+        Type::FLOAT8 => row.try_get::<_, Option<f64>>(index).map_err(decode)?.map_or(Stored::Null, Stored::Real),
+        Type::FLOAT4 => row
+            .try_get::<_, Option<f32>>(index)
+            .map_err(decode)?
+            .map_or(Stored::Null, |v| Stored::Real(v.into())),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => row
+            .try_get::<_, Option<String>>(index)
+            .map_err(decode)?
+            .map_or(Stored::Null, Stored::Text),
+        Type::BYTEA => row.try_get::<_, Option<Vec<u8>>>(index).map_err(decode)?.map_or(Stored::Null, Stored::Blob),
+        ref other => {
+            return Err(StorageError::Decode(format!(
+                "column {index} has type {other}, which Jigi does not store (cast sums and counts to BIGINT)"
+            )));
+        }
+    })
+}
+
+fn first_words(sql: &str) -> String {
+    sql.split_whitespace().take(6).collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,293 @@
+//! The write path against a real database: SQLite in a temporary file, or
+//! PostgreSQL when `JIGI_TEST_POSTGRES` names a server (scripts/test-postgres).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::Duration;
+
+use jigi_storage::{Backend, Call, CommandFailure, CommandLog, Conn, Database, Migration, StorageError, params};
+
+const SCHEMA: Migration = Migration::portable(
+    "demo",
+    1,
+    "tables for the write path's tests",
+    "CREATE TABLE visits (id BIGINT PRIMARY KEY, note TEXT);
+     CREATE TABLE entries (position BIGINT PRIMARY KEY, who TEXT NOT NULL, outcome TEXT NOT NULL);",
+);
+
+async fn open(dir: &std::path::Path) -> Database {
+    let url = jigi_testkit::database_url(dir, "write_path").await;
+    Database::open(&url, &[SCHEMA]).await.unwrap()
+}
+
+async fn count(db: &Database, table: &'static str) -> i64 {
+    db.read(move |conn| conn.query_scalar(&format!("SELECT COUNT(*) FROM {table}"), params![]))
+        .await
+        .unwrap()
+}
+
+#[derive(Debug, thiserror::Error)]
+enum Refused {
+    #[error("refused")]
+    Rule,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl CommandFailure for Refused {
+    fn outcome(&self) -> &'static str {
+        match self {
+            Refused::Rule => "FAILED_PRECONDITION",
+            Refused::Storage(_) => "INTERNAL",
+        }
+    }
+}
+
+/// Holds the writer inside a command until released, so that the commands
+/// submitted meanwhile all wait and are committed as one group.
+fn hold_writer(db: &Database) -> (Arc<Barrier>, Arc<Barrier>, tokio::task::JoinHandle<()>) {
+    let (inside, release) = (Arc::new(Barrier::new(2)), Arc::new(Barrier::new(2)));
+    let (entered, go) = (inside.clone(), release.clone());
+    let db = db.clone();
+    let holder = tokio::spawn(async move {
+        db.write(move |_conn| {
+            entered.wait();
+            go.wait();
+            Ok::<_, StorageError>(())
+        })
+        .await
+        .unwrap();
+    });
+    (inside, release, holder)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_waiting_together_commit_together_and_a_refusal_undoes_only_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path()).await;
+    let commits_before = *db.commits().borrow();
+    let (inside, release, holder) = hold_writer(&db);
+    tokio::task::spawn_blocking({
+        let inside = inside.clone();
+        move || inside.wait()
+    })
+    .await
+    .unwrap();
+
+    // 100 commands wait behind the held one; every tenth writes, then refuses.
+    let commands: Vec<_> = (0..100i64)
+        .map(|id| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                db.write(move |conn| {
+                    conn.execute("INSERT INTO visits (id, note) VALUES ($1, $2)", params![id, "kept"])?;
+                    if id % 10 == 0 {
+                        return Err(Refused::Rule);
+                    }
+                    Ok(id)
+                })
+                .await
+            })
+        })
+        .collect();
+    // Every command waits in the writer's queue before it is released.
+    jigi_testkit::eventually(Duration::from_secs(10), "100 commands queued", || {
+        let queued = db.queued();
+        async move { (queued == 100).then_some(()) }
+    })
+    .await;
+    tokio::task::spawn_blocking(move || release.wait()).await.unwrap();
+    holder.await.unwrap();
+    let mut refused = 0;
+    for command in commands {
+        match command.await.unwrap() {
+            Ok(_) => {}
+            Err(Refused::Rule) => refused += 1,
+            Err(other) => panic!("unexpected failure: {other}"),
+        }
+    }
+    assert_eq!(refused, 10);
+    assert_eq!(count(&db, "visits").await, 90, "the refused commands' rows were undone, the others kept");
+    let kept_refused: i64 = db
+        .read(|conn| conn.query_scalar("SELECT COUNT(*) FROM visits WHERE id % 10 = 0", params![]))
+        .await
+        .unwrap();
+    assert_eq!(kept_refused, 0);
+    // One commit for the held command, one for the hundred behind it.
+    let commits = *db.commits().borrow() - commits_before;
+    assert_eq!(commits, 2, "100 waiting commands took {} commits", commits - 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_do_not_wait_for_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path()).await;
+    db.write(|conn| conn.execute("INSERT INTO visits (id, note) VALUES (1, 'first')", params![]))
+        .await
+        .unwrap();
+    let (inside, release, holder) = hold_writer(&db);
+    tokio::task::spawn_blocking(move || inside.wait()).await.unwrap();
+    // The writer is busy (and holds the write lock): a read still answers.
+    let note: String = tokio::time::timeout(
+        Duration::from_secs(5),
+        db.read(|conn| conn.query_scalar("SELECT note FROM visits WHERE id = $1", params![1i64])),
+    )
+    .await
+    .expect("a read answers while the writer is busy")
+    .unwrap();
+    assert_eq!(note, "first");
+    tokio::task::spawn_blocking(move || release.wait()).await.unwrap();
+    holder.await.unwrap();
+}
+
+#[tokio::test]
+async fn placeholders_bind_by_number_and_mismatches_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path()).await;
+    db.write(|conn| {
+        conn.execute("INSERT INTO visits (note, id) VALUES ($2, $1)", params![7i64, "seven"])?;
+        let same: i64 = conn.query_scalar(
+            "SELECT COUNT(*) FROM visits WHERE id = $1 AND (note = $2 OR id = $1)",
+            params![7i64, "seven"],
+        )?;
+        assert_eq!(same, 1);
+        let none: Option<String> = conn.query_scalar_opt("SELECT note FROM visits WHERE id = $1", params![8i64])?;
+        assert_eq!(none, None);
+        let err = conn
+            .execute("INSERT INTO visits (id, note) VALUES ($1, $2)", params![9i64])
+            .unwrap_err();
+        assert!(err.to_string().contains("parameter"), "{err}");
+        Ok::<_, StorageError>(())
+    })
+    .await
+    .unwrap();
+}
+
+/// A log that writes each call's entry to `entries`, and can be told to fail.
+#[derive(Default)]
+struct TestLog {
+    fail_for: Mutex<Option<String>>,
+    ended: AtomicUsize,
+}
+
+impl CommandLog for TestLog {
+    fn append(&self, conn: &mut Conn, call: &Call, outcome: &str) -> Result<(), StorageError> {
+        let who = call.details::<String>().cloned().unwrap_or_default();
+        if self.fail_for.lock().unwrap().as_deref() == Some(who.as_str()) {
+            return Err(StorageError::Sql("the log refused".into()));
+        }
+        let next: i64 = conn.query_scalar("SELECT COALESCE(MAX(position), 0) + 1 FROM entries", params![])?;
+        conn.execute(
+            "INSERT INTO entries (position, who, outcome) VALUES ($1, $2, $3)",
+            params![next, who, outcome],
+        )?;
+        Ok(())
+    }
+
+    fn ended(&self, _committed: bool) {
+        self.ended.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn a_call_is_logged_in_its_commands_transaction_or_the_command_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path()).await;
+    let log = Arc::new(TestLog::default());
+    db.set_command_log(log.clone()).unwrap();
+
+    let insert = |id: i64, refuse: bool| {
+        let db = db.clone();
+        async move {
+            db.write(move |conn| {
+                conn.execute("INSERT INTO visits (id, note) VALUES ($1, 'x')", params![id])?;
+                if refuse { Err(Refused::Rule) } else { Ok(()) }
+            })
+            .await
+        }
+    };
+    // A command outside any call is not logged.
+    insert(1, false).await.unwrap();
+    assert_eq!(count(&db, "entries").await, 0);
+
+    // A call's command and its entry, together.
+    let call = Call::new("a.traore".to_owned());
+    call.clone().scope(insert(2, false)).await.unwrap();
+    assert!(call.is_logged());
+    // A refusal is logged with its outcome, its writes undone.
+    let refused = Call::new("m.coulibaly".to_owned());
+    assert!(matches!(refused.clone().scope(insert(3, true)).await, Err(Refused::Rule)));
+    assert!(refused.is_logged());
+    let entries: Vec<(String, String)> = db
+        .read(|conn| {
+            conn.query("SELECT who, outcome FROM entries ORDER BY position", params![])?
+                .iter()
+                .map(|row| Ok((row.get(0)?, row.get(1)?)))
+                .collect::<Result<_, StorageError>>()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        entries,
+        [
+            ("a.traore".to_owned(), "OK".to_owned()),
+            ("m.coulibaly".to_owned(), "FAILED_PRECONDITION".to_owned())
+        ]
+    );
+    // When the entry cannot be written, the command fails and leaves nothing.
+    *log.fail_for.lock().unwrap() = Some("s.diarra".into());
+    let unlogged = Call::new("s.diarra".to_owned());
+    assert!(matches!(unlogged.clone().scope(insert(4, false)).await, Err(Refused::Storage(_))));
+    assert!(!unlogged.is_logged());
+    let visits: Vec<i64> = db
+        .read(|conn| {
+            conn.query("SELECT id FROM visits ORDER BY id", params![])?
+                .iter()
+                .map(|row| row.get(0))
+                .collect::<Result<_, StorageError>>()
+        })
+        .await
+        .unwrap();
+    assert_eq!(visits, [1, 2]);
+    assert!(log.ended.load(Ordering::SeqCst) >= 4);
+}
+
+#[tokio::test]
+async fn a_full_database_refuses_writes_as_transient_and_recovers_when_space_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path()).await;
+    if db.backend() != Backend::Sqlite {
+        return; // PostgreSQL has no page limit to play with; the tmpfs test covers disks.
+    }
+    // SQLite's page limit stands in for a small disk: the same SQLITE_FULL.
+    db.write(|conn| conn.execute_batch("PRAGMA max_page_count = 40"))
+        .await
+        .unwrap();
+    let note = "x".repeat(2_000);
+    let mut written = 0i64;
+    let failure = loop {
+        let note = note.clone();
+        match db
+            .write(move |conn| conn.execute("INSERT INTO visits (id, note) VALUES ($1, $2)", params![written, note]))
+            .await
+        {
+            Ok(_) => written += 1,
+            Err(err) => break err,
+        }
+        assert!(written < 10_000, "the page limit never filled");
+    };
+    assert!(matches!(failure, StorageError::Full(_)), "{failure:?}");
+    assert!(failure.is_transient());
+    assert!(!db.health().writable, "{:?}", db.health());
+    assert_eq!(count(&db, "visits").await, written, "nothing half-written");
+
+    // Space returns: the next write succeeds with no restart.
+    db.write(|conn| conn.execute_batch("PRAGMA max_page_count = 100000"))
+        .await
+        .unwrap();
+    db.write(move |conn| conn.execute("INSERT INTO visits (id, note) VALUES ($1, 'after')", params![written]))
+        .await
+        .unwrap();
+    assert!(db.health().writable);
+    assert_eq!(count(&db, "visits").await, written + 1);
+}
