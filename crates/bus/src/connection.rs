@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_nats::rustls::pki_types::pem::PemObject;
 use async_nats::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use async_nats::{ConnectError, ConnectErrorKind, jetstream};
-use jigi_server::config::{ConfigError, Settings};
+use jigi_settings::{ConfigError, Settings};
 
 /// Where and how to reach NATS.
 #[derive(Debug, Clone)]
@@ -53,7 +53,7 @@ impl BusConfig {
     }
 
     /// Every service's NATS settings, read the same way (see
-    /// [`jigi_server::config`] for where a key's value comes from):
+    /// [`jigi_settings`] for where a key's value comes from):
     ///
     /// | key | variable | what |
     /// | --- | --- | --- |
@@ -84,11 +84,11 @@ impl BusConfig {
             };
             return Err(ConfigError::Invalid {
                 key: set.to_owned(),
-                variable: jigi_server::config::variable(set),
+                variable: jigi_settings::variable(set),
                 value: settings.raw(set).unwrap_or_default(),
                 reason: format!(
                     "a client certificate needs its key and the reverse: set {} too",
-                    jigi_server::config::variable(unset)
+                    jigi_settings::variable(unset)
                 ),
             });
         }

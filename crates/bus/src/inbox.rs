@@ -1,99 +1,139 @@
 //! The idempotent inbox: a durable pull consumer whose handler changes the
-//! service's database exactly once per event.
+//! service's database exactly once per event, a batch at a time.
 //!
-//! Messages arrive in batches. For each batch, one transaction: events whose
-//! ID the inbox already holds are skipped; every other event is handled in
-//! its own savepoint, and its ID is recorded. Only after the commit are the
+//! Messages arrive in batches. Each event is first decoded and checked
+//! ([`EventHandler::decode`], no I/O); then one command on the write path
+//! drops the events the inbox already holds, applies the rest together
+//! ([`EventHandler::apply`], which can sum a thousand payments in one commune
+//! into one counter update), and records every event ID with the stream
+//! position reached, all in one transaction. Only after the commit are the
 //! messages acked. A crash before the commit redelivers the batch (nothing
 //! was written); a crash after it redelivers events the inbox now skips.
 //!
-//! A handler that finds an event unusable (a payload that does not decode,
-//! a rule it breaks) returns [`HandlerError::Permanent`]: its writes are
-//! rolled back, the event is recorded as rejected with the reason, and the
-//! stream moves on. A [`HandlerError::Transient`] failure (the database is
-//! unavailable) rolls the whole batch back and asks for redelivery.
+//! An event that cannot be used (a payload that does not decode, a rule it
+//! breaks) is a [`Rejection`]: it is recorded as rejected with the reason
+//! and the stream moves on. A storage failure rolls the whole batch back
+//! and asks for redelivery.
 //!
 //! The durable consumer's name carries a suffix chosen when the database was
 //! created, so a service started on a fresh database reads its stream from
-//! the beginning and rebuilds its state, while a restarted one resumes.
+//! the beginning and rebuilds its state, while a restarted one resumes. A
+//! restarted one resumes at once: the messages its previous process held
+//! unacknowledged would otherwise come back only after the ack wait, while
+//! the cap on unacknowledged messages held everything else back; so at
+//! start the consumer is recreated from its acknowledgement floor (events
+//! between the floor and what the inbox holds are redelivered and skipped).
 
 use std::collections::HashSet;
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind, consumer::pull, stream};
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
+use jigi_common::Region;
 use jigi_storage::sql::{self, Placeholders};
-use jigi_storage::{Database, Migration, StorageError};
-use sqlx::{AnyConnection, AssertSqlSafe, Connection};
+use jigi_storage::{Conn, Database, Migration, StorageError, ToSql, params};
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 use tracing::field::Empty;
 
-use crate::envelope::{EnvelopeError, ReceivedEvent};
+use crate::envelope::ReceivedEvent;
 use crate::streams;
 
 /// The inbox tables.
-pub const MIGRATIONS: &[Migration] = &[Migration::portable(
-    "inbox",
-    1,
-    "processed events and durable consumer names",
-    "CREATE TABLE inbox_events (
-        consumer TEXT NOT NULL,
-        event_id TEXT NOT NULL,
-        outcome TEXT NOT NULL,
-        detail TEXT,
-        stream_sequence BIGINT,
-        processed_at TEXT NOT NULL,
-        PRIMARY KEY (consumer, event_id)
-    );
-    CREATE TABLE inbox_consumers (
-        consumer TEXT PRIMARY KEY,
-        durable_name TEXT NOT NULL,
-        created_at TEXT NOT NULL
-    );",
-)];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration::portable(
+        "inbox",
+        1,
+        "processed events and durable consumer names",
+        "CREATE TABLE inbox_events (
+            consumer TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            detail TEXT,
+            stream_sequence BIGINT,
+            processed_at TEXT NOT NULL,
+            PRIMARY KEY (consumer, event_id)
+        );
+        CREATE TABLE inbox_consumers (
+            consumer TEXT PRIMARY KEY,
+            durable_name TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );",
+    ),
+    Migration::portable(
+        "inbox",
+        2,
+        "the stream position each consumer has applied",
+        "ALTER TABLE inbox_consumers ADD COLUMN applied_sequence BIGINT NOT NULL DEFAULT 0;",
+    ),
+];
 
-/// What a handler can report.
-#[derive(Debug, thiserror::Error)]
-pub enum HandlerError {
-    /// The event can never be handled (bad payload, a broken rule): it is
-    /// recorded as rejected and not retried.
-    #[error("event rejected: {0}")]
-    Permanent(String),
-    /// Handling failed for a reason that may pass (database busy or down):
-    /// the batch is retried later.
-    #[error("transient failure: {0}")]
-    Transient(String),
-}
+/// Why an event is refused for good: recorded as rejected, never retried.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("event rejected: {0}")]
+pub struct Rejection(pub String);
 
-impl From<sqlx::Error> for HandlerError {
-    fn from(err: sqlx::Error) -> Self {
-        HandlerError::Transient(err.to_string())
+impl From<crate::envelope::EnvelopeError> for Rejection {
+    fn from(err: crate::envelope::EnvelopeError) -> Self {
+        Rejection(err.to_string())
     }
 }
 
-impl From<EnvelopeError> for HandlerError {
-    fn from(err: EnvelopeError) -> Self {
-        HandlerError::Permanent(err.to_string())
+/// Where an event came from, for a handler that needs more than its payload.
+#[derive(Debug, Clone)]
+pub struct EventMeta {
+    /// `ce-id`.
+    pub id: String,
+    /// `ce-type`.
+    pub ce_type: String,
+    /// `ce-subject`.
+    pub about: String,
+    /// `ce-time`.
+    pub time: DateTime<Utc>,
+    /// The region of its subject.
+    pub region: Option<Region>,
+    /// Its position in the consumed stream.
+    pub stream_sequence: Option<u64>,
+}
+
+impl EventMeta {
+    fn of(event: &ReceivedEvent) -> EventMeta {
+        EventMeta {
+            id: event.id.clone(),
+            ce_type: event.ce_type.clone(),
+            about: event.about.clone(),
+            time: event.time,
+            region: event.region(),
+            stream_sequence: event.stream_sequence,
+        }
     }
 }
 
-/// What a consumer does with each event. Events of types it does not care
-/// about should return `Ok(())`: they are recorded and skipped.
+/// A decoded event and where it came from.
+#[derive(Debug, Clone)]
+pub struct Decoded<E> {
+    pub meta: EventMeta,
+    pub effect: E,
+}
+
+/// What a consumer does with events.
 pub trait EventHandler: Send + Sync + 'static {
-    /// Applies one event inside the batch's transaction.
-    fn handle<'a>(
-        &'a self,
-        conn: &'a mut AnyConnection,
-        event: &'a ReceivedEvent,
-    ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'a;
+    /// What an event means to this consumer, decoded and checked.
+    type Effect: Send + 'static;
 
-    /// Called after each committed batch (e.g. to wake the service's outbox
-    /// relay when handlers added events).
-    fn committed(&self) {}
+    /// Decodes and checks one event, without I/O. `Ok(None)`: an event this
+    /// consumer does not use (recorded and skipped).
+    fn decode(&self, event: &ReceivedEvent) -> Result<Option<Self::Effect>, Rejection>;
+
+    /// Applies a batch's effects, in stream order, in the batch's
+    /// transaction; none of them was applied before.
+    fn apply(&self, conn: &mut Conn, events: &[Decoded<Self::Effect>]) -> Result<(), StorageError>;
+
+    /// Called after a batch is committed, with every event it handled
+    /// (e.g. to measure how long after the fact it became visible).
+    fn committed(&self, _events: &[EventMeta]) {}
 }
 
 /// Where a consumer reads and how.
@@ -118,7 +158,7 @@ impl ConsumerSettings {
             stream,
             name: name.into(),
             filter_subject: None,
-            batch: 500,
+            batch: 1_000,
             ack_wait: Duration::from_secs(30),
         }
     }
@@ -138,6 +178,8 @@ pub struct ConsumerStats {
     pub duplicates: AtomicU64,
     /// Events recorded as rejected.
     pub rejected: AtomicU64,
+    /// The highest stream position applied.
+    pub applied_sequence: AtomicU64,
 }
 
 impl ConsumerStats {
@@ -149,6 +191,9 @@ impl ConsumerStats {
     }
     pub fn rejected(&self) -> u64 {
         self.rejected.load(Ordering::Relaxed)
+    }
+    pub fn applied_sequence(&self) -> u64 {
+        self.applied_sequence.load(Ordering::Relaxed)
     }
 }
 
@@ -170,14 +215,13 @@ enum ConsumeError {
     Consumer(String),
     #[error("inbox storage: {0}")]
     Storage(#[from] StorageError),
-    #[error("handler: {0}")]
-    Handler(String),
 }
 
-impl From<sqlx::Error> for ConsumeError {
-    fn from(err: sqlx::Error) -> Self {
-        ConsumeError::Storage(err.into())
-    }
+/// One message of a batch, as the inbox sees it.
+struct Item<E> {
+    key: String,
+    meta: Option<EventMeta>,
+    outcome: Result<Option<E>, Rejection>,
 }
 
 impl<H: EventHandler> InboxConsumer<H> {
@@ -223,26 +267,7 @@ impl<H: EventHandler> InboxConsumer<H> {
     async fn consume(&self) -> Result<(), ConsumeError> {
         streams::ensure(&self.jetstream, self.settings.stream.clone()).await?;
         let durable = durable_name(&self.db, &self.settings.name).await?;
-        let stream = self
-            .jetstream
-            .get_stream(&self.settings.stream.name)
-            .await
-            .map_err(|err| ConsumeError::Consumer(err.to_string()))?;
-        let consumer: jetstream::consumer::Consumer<pull::Config> = stream
-            .get_or_create_consumer(
-                &durable,
-                pull::Config {
-                    durable_name: Some(durable.clone()),
-                    description: Some(format!("Jigi consumer {}", self.settings.name)),
-                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                    ack_wait: self.settings.ack_wait,
-                    filter_subject: self.settings.filter_subject.clone().unwrap_or_default(),
-                    max_ack_pending: (self.settings.batch as i64 * 4).max(1_000),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|err| ConsumeError::Consumer(err.to_string()))?;
+        let consumer = self.resume(&durable).await?;
         let messages = consumer
             .stream()
             .max_messages_per_batch(self.settings.batch)
@@ -252,6 +277,7 @@ impl<H: EventHandler> InboxConsumer<H> {
             .await
             .map_err(|err| ConsumeError::Consumer(err.to_string()))?;
         let mut batches = messages.ready_chunks(self.settings.batch);
+        let mut backoff = Duration::from_millis(100);
         while let Some(items) = batches.next().await {
             let mut batch = Vec::with_capacity(items.len());
             let mut stream_error = None;
@@ -262,7 +288,18 @@ impl<H: EventHandler> InboxConsumer<H> {
                 }
             }
             if !batch.is_empty() {
-                self.handle_batch(&durable, batch).await?;
+                match self.handle_batch(&durable, &batch).await {
+                    Ok(()) => backoff = Duration::from_millis(100),
+                    Err(err) => {
+                        // Nothing of the batch was written: have it again soon.
+                        tracing::warn!(consumer = %self.settings.name, error = %err, "batch not applied; redelivery asked");
+                        for message in &batch {
+                            let _ = message.ack_with(AckKind::Nak(Some(backoff))).await;
+                        }
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                    }
+                }
             }
             if let Some(err) = stream_error {
                 return Err(ConsumeError::Consumer(err));
@@ -271,81 +308,171 @@ impl<H: EventHandler> InboxConsumer<H> {
         Err(ConsumeError::Consumer("message stream ended".into()))
     }
 
-    /// Handles one batch; `durable` names the NATS consumer, while the inbox
-    /// records events under the consumer's stable name.
-    async fn handle_batch(&self, durable: &str, messages: Vec<jetstream::Message>) -> Result<(), ConsumeError> {
-        let consumer = self.settings.name.as_str();
-        let events: Vec<(String, Result<ReceivedEvent, EnvelopeError>)> = messages
-            .iter()
-            .map(|message| {
-                let event = ReceivedEvent::from_jetstream(message);
-                (event_key(message, &event), event)
-            })
-            .collect();
-        let mut tx = self.db.begin_write().await?;
-        let mut seen = already_processed(&mut tx, consumer, events.iter().map(|(key, _)| key.as_str())).await?;
-        let mut records = Vec::with_capacity(events.len());
-        let (mut handled, mut duplicates, mut rejected) = (0, 0, 0);
-        for (key, event) in &events {
-            if !seen.insert(key.clone()) {
-                duplicates += 1;
-                continue;
+    /// The durable consumer, taken over from a previous process: if that
+    /// process left messages unacknowledged, the consumer is recreated from
+    /// its acknowledgement floor so they come back now, not after the ack
+    /// wait.
+    async fn resume(&self, durable: &str) -> Result<jetstream::consumer::Consumer<pull::Config>, ConsumeError> {
+        let stream = self
+            .jetstream
+            .get_stream(&self.settings.stream.name)
+            .await
+            .map_err(|err| ConsumeError::Consumer(err.to_string()))?;
+        let mut deliver_policy = jetstream::consumer::DeliverPolicy::All;
+        if let Ok(mut existing) = stream.get_consumer::<pull::Config>(durable).await {
+            let info = existing
+                .info()
+                .await
+                .map_err(|err| ConsumeError::Consumer(err.to_string()))?;
+            if info.num_ack_pending == 0 {
+                return Ok(existing);
             }
-            let (outcome, detail, sequence) = match event {
-                Err(err) => ("rejected", Some(err.to_string()), None),
+            let floor = info.ack_floor.stream_sequence;
+            tracing::info!(
+                consumer = %self.settings.name,
+                unacknowledged = info.num_ack_pending,
+                resume_after = floor,
+                "taking over the consumer of a previous process"
+            );
+            stream
+                .delete_consumer(durable)
+                .await
+                .map_err(|err| ConsumeError::Consumer(format!("cannot take over consumer {durable}: {err}")))?;
+            deliver_policy = jetstream::consumer::DeliverPolicy::ByStartSequence {
+                start_sequence: floor + 1,
+            };
+        }
+        stream
+            .get_or_create_consumer(
+                durable,
+                pull::Config {
+                    durable_name: Some(durable.to_owned()),
+                    description: Some(format!("Jigi consumer {}", self.settings.name)),
+                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                    ack_wait: self.settings.ack_wait,
+                    deliver_policy,
+                    filter_subject: self.settings.filter_subject.clone().unwrap_or_default(),
+                    max_ack_pending: (self.settings.batch as i64 * 4).max(1_000),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|err| ConsumeError::Consumer(err.to_string()))
+    }
+
+    /// Handles one batch: decode, one transaction, then the acks.
+    async fn handle_batch(&self, durable: &str, messages: &[jetstream::Message]) -> Result<(), ConsumeError> {
+        let mut spans = Vec::with_capacity(messages.len());
+        let items: Vec<Item<H::Effect>> = messages
+            .iter()
+            .map(|message| match ReceivedEvent::from_jetstream(message) {
                 Ok(event) => {
-                    let span = process_span(durable, event);
-                    let result = self.handle_in_savepoint(&mut tx, event).instrument(span).await;
-                    match result {
-                        Ok(()) => ("handled", None, event.stream_sequence),
-                        Err(HandlerError::Permanent(reason)) => ("rejected", Some(reason), event.stream_sequence),
-                        Err(HandlerError::Transient(reason)) => {
-                            drop(tx); // rolls back the batch
-                            for message in &messages {
-                                let _ = message.ack_with(AckKind::Nak(Some(Duration::from_secs(1)))).await;
-                            }
-                            return Err(ConsumeError::Handler(reason));
-                        }
+                    let span = process_span(durable, &event);
+                    let outcome = span.in_scope(|| self.handler.decode(&event));
+                    spans.push(span);
+                    Item {
+                        key: event.id.clone(),
+                        meta: Some(EventMeta::of(&event)),
+                        outcome,
                     }
                 }
-            };
-            if outcome == "rejected" {
-                rejected += 1;
-                tracing::warn!(consumer, event_id = %key, reason = detail.as_deref().unwrap_or(""), "event rejected");
-            } else {
-                handled += 1;
-            }
-            records.push((key.clone(), outcome, detail, sequence));
-        }
-        record_processed(&mut tx, consumer, &records).await?;
-        tx.commit().await?;
-        self.handler.committed();
-        for message in &messages {
+                Err(err) => Item {
+                    key: invalid_key(message),
+                    meta: None,
+                    outcome: Err(Rejection::from(err)),
+                },
+            })
+            .collect();
+        let last_sequence = messages
+            .iter()
+            .filter_map(|m| m.info().ok().map(|info| info.stream_sequence))
+            .max()
+            .unwrap_or(0);
+        let consumer = self.settings.name.clone();
+        let handler = self.handler.clone();
+        let outcome = self
+            .db
+            .write(move |conn| apply_batch(conn, &consumer, handler.as_ref(), items, last_sequence))
+            .await?;
+        self.handler.committed(&outcome.applied);
+        for message in messages {
             // A lost ack only causes a redelivery, which the inbox skips.
             if let Err(err) = message.ack().await {
                 tracing::debug!(error = %err, "ack not sent; the event will be redelivered and skipped");
             }
         }
-        self.stats.handled.fetch_add(handled, Ordering::Relaxed);
-        self.stats.duplicates.fetch_add(duplicates, Ordering::Relaxed);
-        self.stats.rejected.fetch_add(rejected, Ordering::Relaxed);
+        drop(spans); // each event's span ends once its effect is committed
+        self.stats.handled.fetch_add(outcome.handled, Ordering::Relaxed);
+        self.stats.duplicates.fetch_add(outcome.duplicates, Ordering::Relaxed);
+        self.stats.rejected.fetch_add(outcome.rejected, Ordering::Relaxed);
+        self.stats.applied_sequence.fetch_max(last_sequence, Ordering::Relaxed);
         Ok(())
     }
+}
 
-    /// Runs the handler in a savepoint, so a rejected event leaves no trace.
-    async fn handle_in_savepoint(&self, conn: &mut AnyConnection, event: &ReceivedEvent) -> Result<(), HandlerError> {
-        let mut savepoint = conn.begin().await?;
-        match self.handler.handle(&mut savepoint, event).await {
-            Ok(()) => {
-                savepoint.commit().await?;
-                Ok(())
+/// What a batch's transaction did.
+struct BatchOutcome {
+    handled: u64,
+    duplicates: u64,
+    rejected: u64,
+    /// The events handled, for [`EventHandler::committed`].
+    applied: Vec<EventMeta>,
+}
+
+/// The batch's transaction: skips what the inbox holds, applies the rest,
+/// records every event.
+fn apply_batch<H: EventHandler>(
+    conn: &mut Conn,
+    consumer: &str,
+    handler: &H,
+    items: Vec<Item<H::Effect>>,
+    last_sequence: u64,
+) -> Result<BatchOutcome, StorageError> {
+    let mut seen = already_processed(conn, consumer, items.iter().map(|item| item.key.as_str()))?;
+    let mut fresh = Vec::with_capacity(items.len());
+    let mut records: Vec<(String, &'static str, Option<String>, Option<u64>)> = Vec::with_capacity(items.len());
+    let mut outcome = BatchOutcome {
+        handled: 0,
+        duplicates: 0,
+        rejected: 0,
+        applied: Vec::with_capacity(items.len()),
+    };
+    for item in items {
+        if !seen.insert(item.key.clone()) {
+            outcome.duplicates += 1;
+            continue;
+        }
+        let sequence = item.meta.as_ref().and_then(|meta| meta.stream_sequence);
+        match item.outcome {
+            Ok(effect) => {
+                outcome.handled += 1;
+                records.push((item.key, "handled", None, sequence));
+                if let Some(meta) = item.meta {
+                    if let Some(effect) = effect {
+                        fresh.push(Decoded {
+                            meta: meta.clone(),
+                            effect,
+                        });
+                    }
+                    outcome.applied.push(meta);
+                }
             }
-            Err(err) => {
-                savepoint.rollback().await?;
-                Err(err)
+            Err(Rejection(reason)) => {
+                outcome.rejected += 1;
+                tracing::warn!(consumer, event_id = %item.key, reason = %reason, "event rejected");
+                records.push((item.key, "rejected", Some(reason), sequence));
             }
         }
     }
+    if !fresh.is_empty() {
+        handler.apply(conn, &fresh)?;
+    }
+    record_processed(conn, consumer, &records)?;
+    conn.execute(
+        "UPDATE inbox_consumers SET applied_sequence = $1 WHERE consumer = $2 AND applied_sequence < $1",
+        params![last_sequence, consumer],
+    )?;
+    Ok(outcome)
 }
 
 /// The span of one event's processing, a child of the producer's context
@@ -383,23 +510,20 @@ fn process_span(consumer: &str, event: &ReceivedEvent) -> tracing::Span {
     span
 }
 
-/// The inbox key of a message: its `ce-id`, or for a message that is not a
-/// valid event, its position in the stream (so it is rejected only once).
-fn event_key(message: &jetstream::Message, event: &Result<ReceivedEvent, EnvelopeError>) -> String {
-    match event {
-        Ok(event) => event.id.clone(),
-        Err(_) => match message.info() {
-            Ok(info) => format!("nats:{}:{}", info.stream, info.stream_sequence),
-            Err(_) => format!("nats:{}", message.subject),
-        },
+/// The inbox key of a message that is not a valid event: its position in
+/// the stream (so it is rejected only once).
+fn invalid_key(message: &jetstream::Message) -> String {
+    match message.info() {
+        Ok(info) => format!("nats:{}:{}", info.stream, info.stream_sequence),
+        Err(_) => format!("nats:{}", message.subject),
     }
 }
 
-async fn already_processed<'a>(
-    conn: &mut AnyConnection,
+fn already_processed<'a>(
+    conn: &mut Conn,
     consumer: &str,
     keys: impl Iterator<Item = &'a str>,
-) -> Result<HashSet<String>, sqlx::Error> {
+) -> Result<HashSet<String>, StorageError> {
     let keys: Vec<&str> = keys.collect();
     let mut found = HashSet::new();
     for chunk in keys.chunks(sql::MAX_BINDS - 1) {
@@ -409,60 +533,56 @@ async fn already_processed<'a>(
             placeholders.one(),
             placeholders.list(chunk.len())
         );
-        let mut query = sqlx::query_scalar::<_, String>(AssertSqlSafe(statement)).bind(consumer);
-        for key in chunk {
-            query = query.bind(*key);
-        }
-        found.extend(query.fetch_all(&mut *conn).await?);
+        let mut values: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() + 1);
+        values.push(&consumer);
+        values.extend(chunk.iter().map(|key| key as &dyn ToSql));
+        conn.query_each(&statement, &values, |row| {
+            found.insert(row.get(0)?);
+            Ok(())
+        })?;
     }
     Ok(found)
 }
 
 type Record = (String, &'static str, Option<String>, Option<u64>);
 
-async fn record_processed(conn: &mut AnyConnection, consumer: &str, records: &[Record]) -> Result<(), sqlx::Error> {
+fn record_processed(conn: &mut Conn, consumer: &str, records: &[Record]) -> Result<(), StorageError> {
     const COLUMNS: usize = 6;
     let now = jigi_storage::timestamp::now();
-    for chunk in records.chunks(sql::rows_per_statement(COLUMNS)) {
+    for chunk in records.chunks(sql::rows_per_statement(COLUMNS).min(500)) {
         let statement = format!(
             "INSERT INTO inbox_events (consumer, event_id, outcome, detail, stream_sequence, processed_at) VALUES {}",
             Placeholders::for_connection(conn).rows(chunk.len(), COLUMNS)
         );
-        let mut query = sqlx::query(AssertSqlSafe(statement));
+        let mut values: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * COLUMNS);
         for (key, outcome, detail, sequence) in chunk {
-            query = query
-                .bind(consumer)
-                .bind(key.clone())
-                .bind(*outcome)
-                .bind(detail.clone())
-                .bind(sequence.map(|s| s as i64))
-                .bind(now.clone());
+            values.extend([&consumer as &dyn ToSql, key, outcome, detail, sequence, &now]);
         }
-        query.execute(&mut *conn).await?;
+        conn.execute(&statement, &values)?;
     }
     Ok(())
 }
 
 /// The durable consumer name for this database, chosen once.
-async fn durable_name(db: &Database, consumer: &str) -> Result<String, ConsumeError> {
-    let mut tx = db.begin_write().await?;
-    let existing: Option<String> = sqlx::query_scalar("SELECT durable_name FROM inbox_consumers WHERE consumer = $1")
-        .bind(consumer)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if let Some(name) = existing {
-        return Ok(name);
-    }
-    let suffix: u32 = rand::random();
-    let name = format!("{}_{suffix:08x}", sanitize(consumer));
-    sqlx::query("INSERT INTO inbox_consumers (consumer, durable_name, created_at) VALUES ($1, $2, $3)")
-        .bind(consumer)
-        .bind(&name)
-        .bind(jigi_storage::timestamp::now())
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(name)
+async fn durable_name(db: &Database, consumer: &str) -> Result<String, StorageError> {
+    let consumer = consumer.to_owned();
+    db.write(move |conn| {
+        let existing: Option<String> = conn.query_scalar_opt(
+            "SELECT durable_name FROM inbox_consumers WHERE consumer = $1",
+            params![consumer],
+        )?;
+        if let Some(name) = existing {
+            return Ok(name);
+        }
+        let suffix: u32 = rand::random();
+        let name = format!("{}_{suffix:08x}", sanitize(&consumer));
+        conn.execute(
+            "INSERT INTO inbox_consumers (consumer, durable_name, created_at) VALUES ($1, $2, $3)",
+            params![consumer, name, jigi_storage::timestamp::now()],
+        )?;
+        Ok(name)
+    })
+    .await
 }
 
 /// Durable names allow letters, digits, `-` and `_` only.
@@ -478,12 +598,30 @@ fn sanitize(name: &str) -> String {
         .collect()
 }
 
-/// How a consumer stands, read from its inbox.
-pub async fn processed_count(db: &Database, consumer: &str) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM inbox_events WHERE consumer = $1 AND outcome = 'handled'")
-        .bind(consumer)
-        .fetch_one(db.pool())
-        .await
+/// How many events a consumer has handled, read from its inbox.
+pub async fn processed_count(db: &Database, consumer: &str) -> Result<i64, StorageError> {
+    let consumer = consumer.to_owned();
+    db.read(move |conn| {
+        conn.query_scalar(
+            "SELECT COUNT(*) FROM inbox_events WHERE consumer = $1 AND outcome = 'handled'",
+            params![consumer],
+        )
+    })
+    .await
+}
+
+/// The stream position a consumer has applied, read from its inbox.
+pub async fn applied_sequence(db: &Database, consumer: &str) -> Result<u64, StorageError> {
+    let consumer = consumer.to_owned();
+    db.read(move |conn| {
+        Ok(conn
+            .query_scalar_opt(
+                "SELECT applied_sequence FROM inbox_consumers WHERE consumer = $1",
+                params![consumer],
+            )?
+            .unwrap_or(0))
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -10,36 +10,27 @@
 //!   them all (across JetStream domains when regions are leaf nodes);
 //! - [`envelope`]: CloudEvents 1.0 in binary mode over NATS headers, with
 //!   `Nats-Msg-Id = ce-id` and W3C trace context;
-//! - [`outbox`]: a service writes its change and its events in one database
-//!   transaction; the relay publishes them and waits for JetStream's ack, so a
-//!   crash loses nothing and a repeat is dropped by the server;
-//! - [`inbox`]: a durable pull consumer that records each handled event ID in
-//!   the transaction of the change it made and acks only after commit, so a
-//!   redelivered event changes nothing;
-//! - [`connection`]: connecting to NATS the same way everywhere;
-//! - [`json`]: an event as a CloudEvent in structured JSON, for subscribers
-//!   without protobuf, and [`mirror`]: the national stream republished as
-//!   JSON to `JIGI_JSON`;
-//! - [`partners`]: partners' durable consumers, filtered to what they may see
-//!   (`jigi partners` is its operator's command);
-//! - [`asyncapi`]: the AsyncAPI document of the events, generated from the catalog.
+//! - [`outbox`]: a command writes its change and its events in one
+//!   transaction; the relay publishes them and waits for JetStream's ack, so
+//!   a crash loses nothing and a repeat is dropped by the server;
+//! - [`inbox`]: a durable pull consumer that applies a batch of events in
+//!   one transaction, recording each event ID with it, and acks only after
+//!   commit, so a redelivered event changes nothing;
+//! - [`connection`]: connecting to NATS the same way everywhere.
+//!
+//! What subscribers outside Jigi get on top (JSON, partners' consumers, the
+//! AsyncAPI document) is `jigi-subscribers`.
 
-pub mod asyncapi;
 pub mod catalog;
 pub mod connection;
 pub mod envelope;
 pub mod inbox;
-pub mod json;
-pub mod mirror;
 pub mod outbox;
-pub mod partners;
 pub mod streams;
 pub mod subject;
 
 pub use catalog::{DomainEvent, EventKind};
 pub use connection::{Bus, BusConfig};
 pub use envelope::{OutgoingEvent, ReceivedEvent};
-pub use inbox::{ConsumerSettings, EventHandler, HandlerError};
-pub use json::JsonRenderer;
-pub use mirror::JsonMirror;
-pub use outbox::{Outbox, OutboxRelay};
+pub use inbox::{ConsumerSettings, Decoded, EventHandler, EventMeta, InboxConsumer, Rejection};
+pub use outbox::OutboxRelay;

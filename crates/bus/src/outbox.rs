@@ -1,10 +1,11 @@
 //! The transactional outbox.
 //!
 //! A service adds its events to the `outbox` table in the same transaction
-//! as the change they describe ([`Outbox::add`]), so an event exists if and
-//! only if its change was committed. The [`OutboxRelay`] publishes pending
-//! events in order, waits for JetStream to acknowledge each one, and only
-//! then deletes it. A crash between the ack and the delete republishes the
+//! as the change they describe ([`add`], inside a command on the write
+//! path), so an event exists if and only if its change was committed. The
+//! [`OutboxRelay`] wakes at every commit, publishes pending events in
+//! order, waits for JetStream to acknowledge each one, and only then
+//! deletes it. A crash between the ack and the delete republishes the
 //! event, which JetStream drops by its `Nats-Msg-Id`.
 //!
 //! Order: events about the same entity (`ce-subject`, e.g. one household)
@@ -14,16 +15,15 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_nats::jetstream;
 use async_nats::jetstream::message::PublishMessage;
 use jigi_common::Region;
 use jigi_storage::sql::{self, Placeholders};
-use jigi_storage::{Database, Migration};
+use jigi_storage::{Conn, Database, Migration, Row, StorageError, ToSql, params};
 use jigi_telemetry::TraceContext;
-use sqlx::{AnyConnection, AssertSqlSafe};
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -64,50 +64,38 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
 }];
 
 const COLUMNS: usize = 10;
+/// Rows per `INSERT`: one statement per hundred events, prepared once.
+const ROWS_PER_INSERT: usize = 100;
 
-/// The write side of the outbox, held by a service's command handlers.
-#[derive(Debug, Clone, Default)]
-pub struct Outbox {
-    wake: Arc<Notify>,
-}
-
-impl Outbox {
-    pub fn new() -> Outbox {
-        Outbox::default()
-    }
-
-    /// Adds events to the outbox inside the caller's transaction.
-    pub async fn add(&self, conn: &mut AnyConnection, events: &[OutgoingEvent]) -> Result<(), sqlx::Error> {
-        for chunk in events.chunks(sql::rows_per_statement(COLUMNS)) {
-            let statement = format!(
-                "INSERT INTO outbox (event_id, subject, ce_type, ce_source, ce_subject, ce_time, \
-                 content_type, payload, traceparent, tracestate) VALUES {}",
-                Placeholders::for_connection(conn).rows(chunk.len(), COLUMNS)
-            );
-            let mut query = sqlx::query(AssertSqlSafe(statement));
-            for event in chunk {
-                query = query
-                    .bind(event.id.clone())
-                    .bind(event.subject.clone())
-                    .bind(event.ce_type.clone())
-                    .bind(event.source.clone())
-                    .bind(event.about.clone())
-                    .bind(crate::envelope::format_time(event.time))
-                    .bind(event.content_type.clone())
-                    .bind(event.payload.clone())
-                    .bind(event.trace.traceparent.clone())
-                    .bind(event.trace.tracestate.clone());
-            }
-            query.execute(&mut *conn).await?;
+/// Adds events to the outbox, inside the command's transaction: they exist
+/// if and only if the command's change was committed. The relay sees them
+/// after the commit.
+pub fn add(conn: &mut Conn, events: &[OutgoingEvent]) -> Result<(), StorageError> {
+    for chunk in events.chunks(ROWS_PER_INSERT) {
+        let statement = format!(
+            "INSERT INTO outbox (event_id, subject, ce_type, ce_source, ce_subject, ce_time, \
+             content_type, payload, traceparent, tracestate) VALUES {}",
+            Placeholders::for_connection(conn).rows(chunk.len(), COLUMNS)
+        );
+        let times: Vec<String> = chunk.iter().map(|e| crate::envelope::format_time(e.time)).collect();
+        let mut values: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * COLUMNS);
+        for (event, time) in chunk.iter().zip(&times) {
+            values.extend([
+                &event.id as &dyn ToSql,
+                &event.subject,
+                &event.ce_type,
+                &event.source,
+                &event.about,
+                time,
+                &event.content_type,
+                &event.payload,
+                &event.trace.traceparent,
+                &event.trace.tracestate,
+            ]);
         }
-        Ok(())
+        conn.execute(&statement, &values)?;
     }
-
-    /// Tells the relay that a transaction with events has committed, so it
-    /// publishes now rather than at its next poll.
-    pub fn wake(&self) {
-        self.wake.notify_one();
-    }
+    Ok(())
 }
 
 /// Settings of the relay.
@@ -115,8 +103,8 @@ impl Outbox {
 pub struct RelaySettings {
     /// Most events read from the table at once.
     pub batch: usize,
-    /// Poll interval when nobody calls [`Outbox::wake`] (e.g. another process
-    /// wrote to the table).
+    /// Poll interval when no commit is seen (e.g. another process wrote to
+    /// the table).
     pub poll: Duration,
     /// Longest wait between retries while NATS does not answer.
     pub max_backoff: Duration,
@@ -132,20 +120,29 @@ impl Default for RelaySettings {
     }
 }
 
+/// What the relay has done, for metrics.
+#[derive(Debug, Default)]
+pub struct RelayStats {
+    /// Events published and acknowledged by JetStream.
+    pub published: AtomicU64,
+    /// Events waiting in the outbox after the last round.
+    pub pending: AtomicU64,
+}
+
 /// Publishes the outbox to JetStream. Run it with [`OutboxRelay::run`].
 pub struct OutboxRelay {
     db: Database,
     jetstream: jetstream::Context,
-    outbox: Outbox,
     region: Region,
     settings: RelaySettings,
+    stats: Arc<RelayStats>,
 }
 
 /// A failure of one relay round; the relay logs it and retries.
 #[derive(Debug, thiserror::Error)]
 enum RelayError {
     #[error("outbox table: {0}")]
-    Storage(#[from] jigi_storage::StorageError),
+    Storage(#[from] StorageError),
     #[error("{0}")]
     Stream(#[from] streams::StreamSetupError),
     #[error("publish of event {event_id} failed: {reason}")]
@@ -153,29 +150,30 @@ enum RelayError {
 }
 
 impl OutboxRelay {
-    pub fn new(
-        db: Database,
-        jetstream: jetstream::Context,
-        outbox: Outbox,
-        region: Region,
-        settings: RelaySettings,
-    ) -> OutboxRelay {
+    pub fn new(db: Database, jetstream: jetstream::Context, region: Region, settings: RelaySettings) -> OutboxRelay {
         OutboxRelay {
             db,
             jetstream,
-            outbox,
             region,
             settings,
+            stats: Arc::default(),
         }
+    }
+
+    pub fn stats(&self) -> Arc<RelayStats> {
+        self.stats.clone()
     }
 
     /// Publishes until `shutdown` is cancelled, then makes a last short
     /// attempt to publish what is pending (what remains is published at the
     /// next start).
     pub async fn run(self, shutdown: CancellationToken) {
+        let mut commits = self.db.commits();
         let mut stream_ready = false;
         let mut backoff = Duration::from_millis(50);
         loop {
+            // Seen before the round: a commit during the round wakes the next.
+            commits.borrow_and_update();
             let round = async {
                 if !stream_ready {
                     // The region's stream must exist before anything is
@@ -193,7 +191,7 @@ impl OutboxRelay {
                 Ok(0) => {
                     backoff = Duration::from_millis(50);
                     tokio::select! {
-                        () = self.outbox.wake.notified() => {}
+                        _ = commits.changed() => {}
                         () = tokio::time::sleep(self.settings.poll) => {}
                         () = shutdown.cancelled() => break,
                     }
@@ -224,17 +222,26 @@ impl OutboxRelay {
 
     /// Publishes one window of pending events; returns how many were published.
     async fn publish_pending(&self) -> Result<usize, RelayError> {
-        let rows: Vec<StoredRow> = sqlx::query_as(
-            "SELECT position, event_id, subject, ce_type, ce_source, ce_subject, ce_time, \
-             content_type, payload, traceparent, tracestate \
-             FROM outbox ORDER BY position LIMIT $1",
-        )
-        .bind(self.settings.batch as i64)
-        .fetch_all(self.db.pool())
-        .await?;
+        let batch = self.settings.batch;
+        let rows: Vec<StoredRow> = self
+            .db
+            .read(move |conn| {
+                conn.query(
+                    "SELECT position, event_id, subject, ce_type, ce_source, ce_subject, ce_time, \
+                     content_type, payload, traceparent, tracestate \
+                     FROM outbox ORDER BY position LIMIT $1",
+                    params![batch],
+                )?
+                .iter()
+                .map(StoredRow::from_row)
+                .collect::<Result<Vec<_>, StorageError>>()
+            })
+            .await?;
         if rows.is_empty() {
+            self.stats.pending.store(0, Ordering::Relaxed);
             return Ok(0);
         }
+        let full = rows.len() == batch;
         let window = pipelined_window(&rows);
 
         let mut in_flight = Vec::with_capacity(window.len());
@@ -300,41 +307,37 @@ impl OutboxRelay {
                 Err(err) => ack_failure = ack_failure.or(Some(err)),
             }
         }
-        self.forget(&acked).await?;
+        let published = acked.len();
+        self.forget(acked).await?;
+        self.stats.published.fetch_add(published as u64, Ordering::Relaxed);
+        let left = if full { pending(&self.db).await? } else { (rows.len() - published) as u64 };
+        self.stats.pending.store(left, Ordering::Relaxed);
         match send_failure.or(ack_failure) {
             Some(err) => Err(err),
-            None => Ok(acked.len()),
+            None => Ok(published),
         }
     }
 
-    /// Deletes published events.
-    async fn forget(&self, positions: &[i64]) -> Result<(), RelayError> {
+    /// Deletes published events; the delete joins the commands' next group
+    /// commit rather than costing a commit of its own.
+    async fn forget(&self, positions: Vec<i64>) -> Result<(), RelayError> {
         if positions.is_empty() {
             return Ok(());
         }
-        let mut tx = self.db.begin_write().await?;
-        for chunk in positions.chunks(sql::MAX_BINDS) {
-            let statement = format!(
-                "DELETE FROM outbox WHERE position IN ({})",
-                Placeholders::for_connection(&tx).list(chunk.len())
-            );
-            let mut query = sqlx::query(AssertSqlSafe(statement));
-            for position in chunk {
-                query = query.bind(*position);
-            }
-            query
-                .execute(&mut *tx)
-                .await
-                .map_err(jigi_storage::StorageError::from)?;
-        }
-        tx.commit().await.map_err(jigi_storage::StorageError::from)?;
+        self.db
+            .write(move |conn| {
+                for chunk in positions.chunks(sql::MAX_BINDS) {
+                    let statement = format!(
+                        "DELETE FROM outbox WHERE position IN ({})",
+                        Placeholders::for_connection(conn).list(chunk.len())
+                    );
+                    let values: Vec<&dyn ToSql> = chunk.iter().map(|p| p as &dyn ToSql).collect();
+                    conn.execute(&statement, &values)?;
+                }
+                Ok::<_, StorageError>(())
+            })
+            .await?;
         Ok(())
-    }
-}
-
-impl From<sqlx::Error> for RelayError {
-    fn from(err: sqlx::Error) -> Self {
-        RelayError::Storage(err.into())
     }
 }
 
@@ -350,13 +353,11 @@ fn pipelined_window(rows: &[StoredRow]) -> &[StoredRow] {
 }
 
 /// Number of events waiting in the outbox.
-pub async fn pending(db: &Database) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
-        .fetch_one(db.pool())
+pub async fn pending(db: &Database) -> Result<u64, StorageError> {
+    db.read(|conn| conn.query_scalar("SELECT COUNT(*) FROM outbox", params![]))
         .await
 }
 
-#[derive(sqlx::FromRow)]
 struct StoredRow {
     position: i64,
     event_id: String,
@@ -372,7 +373,23 @@ struct StoredRow {
 }
 
 impl StoredRow {
-    fn to_event(&self) -> Result<OutgoingEvent, sqlx::Error> {
+    fn from_row(row: &Row) -> Result<StoredRow, StorageError> {
+        Ok(StoredRow {
+            position: row.get(0)?,
+            event_id: row.get(1)?,
+            subject: row.get(2)?,
+            ce_type: row.get(3)?,
+            ce_source: row.get(4)?,
+            ce_subject: row.get(5)?,
+            ce_time: row.get(6)?,
+            content_type: row.get(7)?,
+            payload: row.get(8)?,
+            traceparent: row.get(9)?,
+            tracestate: row.get(10)?,
+        })
+    }
+
+    fn to_event(&self) -> Result<OutgoingEvent, StorageError> {
         Ok(OutgoingEvent {
             id: self.event_id.clone(),
             subject: self.subject.clone(),

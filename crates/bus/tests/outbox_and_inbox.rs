@@ -1,6 +1,7 @@
 //! The outbox relay and the inbox consumer against a real nats-server and a
 //! real SQLite file.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,14 +10,13 @@ use futures::StreamExt;
 use jigi_bus::inbox::{self, InboxConsumer};
 use jigi_bus::outbox::{self, RelaySettings};
 use jigi_bus::{
-    Bus, BusConfig, ConsumerSettings, EventHandler, HandlerError, Outbox, OutboxRelay, OutgoingEvent, ReceivedEvent,
+    Bus, BusConfig, ConsumerSettings, Decoded, EventHandler, OutboxRelay, OutgoingEvent, ReceivedEvent, Rejection,
     streams,
 };
 use jigi_common::Region;
 use jigi_proto::events::HouseholdRegistered;
-use jigi_storage::{Database, Migration};
+use jigi_storage::{Conn, Database, Migration, StorageError, params};
 use jigi_testkit::{NatsServer, eventually, sqlite_url};
-use sqlx::AnyConnection;
 use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -42,22 +42,14 @@ fn registered(household: &str) -> OutgoingEvent {
     OutgoingEvent::new(Region::Sikasso, household, &message)
 }
 
-async fn write(db: &Database, outbox: &Outbox, events: &[OutgoingEvent]) {
-    let mut tx = db.begin_write().await.unwrap();
-    outbox.add(&mut tx, events).await.unwrap();
-    tx.commit().await.unwrap();
-    outbox.wake();
+async fn write(db: &Database, events: &[OutgoingEvent]) {
+    let events = events.to_vec();
+    db.write(move |conn| outbox::add(conn, &events)).await.unwrap();
 }
 
-fn start_relay(db: &Database, bus: &Bus, outbox: &Outbox) -> CancellationToken {
+fn start_relay(db: &Database, bus: &Bus) -> CancellationToken {
     let stop = CancellationToken::new();
-    let relay = OutboxRelay::new(
-        db.clone(),
-        bus.jetstream.clone(),
-        outbox.clone(),
-        Region::Sikasso,
-        RelaySettings::default(),
-    );
+    let relay = OutboxRelay::new(db.clone(), bus.jetstream.clone(), Region::Sikasso, RelaySettings::default());
     tokio::spawn(relay.run(stop.clone()));
     stop
 }
@@ -100,11 +92,10 @@ async fn relay_publishes_each_event_once_with_its_envelope() {
     let dir = tempfile::tempdir().unwrap();
     let db = database(dir.path(), "svc").await;
     let bus = Bus::connect(&BusConfig::new(nats.url(), "test")).await.unwrap();
-    let outbox = Outbox::new();
-    let _stop = start_relay(&db, &bus, &outbox);
+    let _stop = start_relay(&db, &bus);
 
     let events: Vec<_> = (0..50).map(|i| registered(&format!("h-{i}"))).collect();
-    write(&db, &outbox, &events).await;
+    write(&db, &events).await;
     eventually(WAIT, "outbox to drain", || async {
         (outbox::pending(&db).await.unwrap() == 0).then_some(())
     })
@@ -126,10 +117,9 @@ async fn events_written_while_nats_is_down_arrive_once_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let db = database(dir.path(), "svc").await;
     let bus = Bus::connect(&BusConfig::new(nats.url(), "test")).await.unwrap();
-    let outbox = Outbox::new();
-    let _stop = start_relay(&db, &bus, &outbox);
+    let _stop = start_relay(&db, &bus);
 
-    write(&db, &outbox, &[registered("h-a")]).await;
+    write(&db, &[registered("h-a")]).await;
     eventually(WAIT, "first event published", || async {
         (outbox::pending(&db).await.unwrap() == 0).then_some(())
     })
@@ -149,7 +139,7 @@ async fn events_written_while_nats_is_down_arrive_once_in_order() {
             }
             .encode_to_vec_for_test();
             expected.push(event.id.clone());
-            write(&db, &outbox, &[event]).await;
+            write(&db, &[event]).await;
         }
     }
     assert_eq!(outbox::pending(&db).await.unwrap(), 15, "kept while NATS is down");
@@ -179,34 +169,56 @@ async fn events_written_while_nats_is_down_arrive_once_in_order() {
     }
 }
 
-/// Counts registrations per household; refuses the household "poison" after
-/// having written, to prove its write is rolled back.
+/// Counts registrations per household, a batch at a time (one upsert per
+/// household however many of its events the batch holds); refuses the
+/// household "poison".
 struct Counter;
 
 impl EventHandler for Counter {
-    async fn handle(&self, conn: &mut AnyConnection, event: &ReceivedEvent) -> Result<(), HandlerError> {
+    type Effect = String;
+
+    fn decode(&self, event: &ReceivedEvent) -> Result<Option<String>, Rejection> {
         let message: HouseholdRegistered = event.decode()?;
-        sqlx::query("INSERT INTO counts (key, n) VALUES ($1, 1) ON CONFLICT (key) DO UPDATE SET n = counts.n + 1")
-            .bind(&message.household_id)
-            .execute(&mut *conn)
-            .await?;
         if message.household_id == "poison" {
-            return Err(HandlerError::Permanent("poison household".into()));
+            return Err(Rejection("poison household".into()));
+        }
+        Ok(Some(message.household_id))
+    }
+
+    fn apply(&self, conn: &mut Conn, events: &[Decoded<String>]) -> Result<(), StorageError> {
+        let mut per_household: BTreeMap<&str, i64> = BTreeMap::new();
+        for event in events {
+            *per_household.entry(event.effect.as_str()).or_default() += 1;
+        }
+        for (household, n) in per_household {
+            conn.execute(
+                "INSERT INTO counts (key, n) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET n = counts.n + $2",
+                params![household, n],
+            )?;
         }
         Ok(())
     }
 }
 
 async fn counts(db: &Database) -> Vec<(String, i64)> {
-    sqlx::query_as("SELECT key, n FROM counts ORDER BY key")
-        .fetch_all(db.pool())
-        .await
-        .unwrap()
+    db.read(|conn| {
+        conn.query("SELECT key, n FROM counts ORDER BY key", params![])?
+            .iter()
+            .map(|row| Ok((row.get(0)?, row.get(1)?)))
+            .collect::<Result<Vec<_>, StorageError>>()
+    })
+    .await
+    .unwrap()
 }
 
 fn start_consumer(db: &Database, bus: &Bus) -> (CancellationToken, Arc<inbox::ConsumerStats>) {
-    let settings = ConsumerSettings::new(streams::region_stream_config(Region::Sikasso), "counter")
+    start_consumer_with(db, bus, Duration::from_secs(30))
+}
+
+fn start_consumer_with(db: &Database, bus: &Bus, ack_wait: Duration) -> (CancellationToken, Arc<inbox::ConsumerStats>) {
+    let mut settings = ConsumerSettings::new(streams::region_stream_config(Region::Sikasso), "counter")
         .filter("jigi.sikasso.registry.>");
+    settings.ack_wait = ack_wait;
     let consumer = InboxConsumer::new(db.clone(), bus.jetstream.clone(), settings, Arc::new(Counter));
     let stats = consumer.stats();
     let stop = CancellationToken::new();
@@ -298,6 +310,63 @@ async fn a_fresh_database_rebuilds_from_the_stream_and_a_restart_resumes() {
     })
     .await;
     assert_eq!(counts(&fresh).await, counts(&db).await);
+}
+
+#[tokio::test]
+async fn a_consumer_restarted_after_a_crash_resumes_at_once_not_after_the_ack_wait() {
+    let nats = NatsServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let bus = Bus::connect(&BusConfig::new(nats.url(), "test")).await.unwrap();
+    streams::ensure_region_stream(&bus.jetstream, Region::Sikasso)
+        .await
+        .unwrap();
+    let db = database(dir.path(), "crashed").await;
+    // An ack wait far longer than the test's patience: if the restarted
+    // consumer had to wait for it, the test would time out.
+    let ack_wait = Duration::from_secs(600);
+    for i in 0..5 {
+        publish(&bus, &registered(&format!("before-{i}"))).await;
+    }
+    let (stop, stats) = start_consumer_with(&db, &bus, ack_wait);
+    eventually(WAIT, "the first five handled", || {
+        let stats = stats.clone();
+        async move { (stats.handled() == 5).then_some(()) }
+    })
+    .await;
+    stop.cancel();
+
+    // A process that took ten events and died before acknowledging them.
+    for i in 0..10 {
+        publish(&bus, &registered(&format!("held-{i}"))).await;
+    }
+    let durable: String = db
+        .read(|conn| {
+            conn.query_scalar(
+                "SELECT durable_name FROM inbox_consumers WHERE consumer = 'counter'",
+                params![],
+            )
+        })
+        .await
+        .unwrap();
+    let stream = bus.jetstream.get_stream("JIGI_SIKASSO").await.unwrap();
+    let consumer: jetstream::consumer::Consumer<pull::Config> = stream.get_consumer(&durable).await.unwrap();
+    let mut held = consumer.fetch().max_messages(10).messages().await.unwrap();
+    let mut taken = 0;
+    while let Some(message) = held.next().await {
+        message.unwrap();
+        taken += 1;
+    }
+    assert_eq!(taken, 10, "the dead process held ten events");
+
+    let (_stop, stats) = start_consumer_with(&db, &bus, ack_wait);
+    eventually(WAIT, "the held events handled without waiting for the ack wait", || {
+        let stats = stats.clone();
+        async move { (stats.handled() == 10).then_some(()) }
+    })
+    .await;
+    let counted = counts(&db).await;
+    assert_eq!(counted.len(), 15);
+    assert!(counted.iter().all(|(_, n)| *n == 1), "nothing applied twice: {counted:?}");
 }
 
 trait EncodeForTest {

@@ -33,9 +33,9 @@ use base64::Engine as _;
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, SerializeOptions};
 use serde_json::{Map, Value, json};
 
-use crate::catalog::ALL;
-use crate::envelope::{ReceivedEvent, SPEC_VERSION, format_time};
-use crate::{streams, subject};
+use jigi_bus::catalog::ALL;
+use jigi_bus::envelope::{ReceivedEvent, SPEC_VERSION, format_time};
+use jigi_bus::{streams, subject};
 
 /// First token of every JSON subject.
 pub const ROOT: &str = "jigijson";
@@ -238,8 +238,8 @@ mod tests {
     use jigi_telemetry::TraceContext;
 
     use super::*;
-    use crate::catalog::DomainEvent;
-    use crate::envelope::OutgoingEvent;
+    use jigi_bus::catalog::DomainEvent;
+    use jigi_bus::envelope::OutgoingEvent;
 
     const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 

@@ -20,9 +20,9 @@ use async_nats::jetstream::{self, AckKind, consumer::pull, stream};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::envelope::ReceivedEvent;
+use jigi_bus::envelope::ReceivedEvent;
 use crate::json::{self, JsonRenderer};
-use crate::streams;
+use jigi_bus::streams;
 
 /// The mirror's durable consumer on the national stream.
 pub const DURABLE: &str = "jigi-json-mirror";

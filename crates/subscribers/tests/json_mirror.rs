@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream;
-use jigi_bus::json::{self, JsonRenderer};
-use jigi_bus::mirror::{JsonMirror, MirrorSettings, MirrorStats};
+use jigi_subscribers::json::{self, JsonRenderer};
+use jigi_subscribers::mirror::{JsonMirror, MirrorSettings, MirrorStats};
 use jigi_bus::streams::{self, RegionSource};
 use jigi_bus::{Bus, BusConfig, DomainEvent, OutgoingEvent, ReceivedEvent, subject};
 use jigi_common::Region;
@@ -322,7 +322,7 @@ async fn a_mirror_killed_mid_way_and_restarted_leaves_each_event_once() {
                 .get_stream(subject::NATIONAL_STREAM)
                 .await
                 .ok()?
-                .get_consumer(jigi_bus::mirror::DURABLE)
+                .get_consumer(jigi_subscribers::mirror::DURABLE)
                 .await
                 .ok()?;
             let info = consumer.info().await.ok()?;

@@ -8,7 +8,7 @@
 //! differs from what [`document`] generates. After changing an event:
 //!
 //! ```text
-//! UPDATE_ASYNCAPI=1 cargo test -p jigi-bus --lib asyncapi
+//! UPDATE_ASYNCAPI=1 cargo test -p jigi-subscribers --lib asyncapi
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,7 +18,7 @@ use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::{DescriptorProto, EnumDescriptorProto, FieldDescriptorProto, FileDescriptorSet};
 use serde_json::{Value, json};
 
-use crate::catalog::{ALL, EventKind};
+use jigi_bus::catalog::{ALL, EventKind};
 use crate::json;
 
 /// Everything the protos say about a type, by full name (`jigi.events.v1.HouseholdRegistered`).
@@ -492,7 +492,7 @@ mod tests {
         let committed = std::fs::read_to_string(COMMITTED).expect("proto/asyncapi.json exists");
         assert!(
             committed == generated,
-            "proto/asyncapi.json is stale; run UPDATE_ASYNCAPI=1 cargo test -p jigi-bus --lib asyncapi"
+            "proto/asyncapi.json is stale; run UPDATE_ASYNCAPI=1 cargo test -p jigi-subscribers --lib asyncapi"
         );
     }
 

@@ -16,7 +16,8 @@ use std::time::Duration;
 use async_nats::jetstream::{self, consumer};
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::{json, subject};
+use crate::json;
+use jigi_bus::subject;
 
 /// Where a partner's consumer starts delivering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::PullConsumer};
 use futures::StreamExt;
-use jigi_bus::partners::{self, Outcome, PartnerSubscription, Since};
+use jigi_subscribers::partners::{self, Outcome, PartnerSubscription, Since};
 use jigi_bus::streams::{self, RegionSource};
 use jigi_bus::{Bus, BusConfig, OutgoingEvent, ReceivedEvent, subject};
 use jigi_common::Region;
