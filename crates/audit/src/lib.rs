@@ -1,11 +1,14 @@
 //! The audit log every Jigi service keeps.
 //!
 //! - [`chain`]: entries and their SHA-256 chain, checked without I/O;
-//! - [`store`]: the append-only `audit_log` table and its single writer;
+//! - [`store`]: the append-only `audit_log` table, written in each command's
+//!   own transaction on the write path;
 //! - [`grpc`]: `jigi.audit.v1.AuditService`, for auditors.
 //!
-//! Entries are written by `jigi-server`'s access layer, which sees every
-//! call: who made it, on which method, and how it ended.
+//! The server's access layer runs every call as a [`jigi_storage::Call`]
+//! naming its [`Caller`]; the write path appends the call's entry in the
+//! transaction of the command that serves it, and the access layer appends
+//! the entry of a call refused before any command.
 
 pub mod chain;
 pub mod grpc;
@@ -13,4 +16,4 @@ pub mod store;
 
 pub use chain::{Entry, Record};
 pub use grpc::AuditApi;
-pub use store::{AuditError, AuditLog, MIGRATIONS, Verdict, verify};
+pub use store::{AuditError, AuditLog, Caller, MIGRATIONS, Verdict, verify};

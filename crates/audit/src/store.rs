@@ -1,15 +1,16 @@
-//! The `audit_log` table and its single writer.
+//! The `audit_log` table, written on the service's write path.
 //!
-//! Entries must be chained in the order they are written, so one task
-//! writes them all. Calls wait until their entry is committed (no answer
-//! leaves before its audit entry is on disk), and entries arriving together
-//! share a transaction, so auditing costs one commit per burst rather than
-//! one per call.
+//! A call's entry is appended by the database's writer in the transaction
+//! of the command that serves it ([`jigi_storage::CommandLog`]): both are
+//! committed, or neither, and a failed entry fails the command. Entries are
+//! chained in the order the writer commits them; each append reads the
+//! chain's head in its own transaction, so a command rolled back takes its
+//! entry with it and the chain stays whole.
 
-use jigi_storage::Database;
+use std::sync::Arc;
+
+use jigi_storage::{Call, CommandLog, Conn, Database, Row, StorageError, params};
 use jigi_storage::migrate::Migration;
-use sqlx::Row as _;
-use tokio::sync::{mpsc, oneshot};
 
 use crate::chain::{Break, ChainCheck, Entry, GENESIS, Record};
 
@@ -59,18 +60,11 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
     FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();",
 }];
 
-/// Most entries committed in one transaction.
-const BURST: usize = 256;
-
-/// Why an entry could not be written or the log read.
+/// Why the log could not be written or read.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
     #[error("audit log storage: {0}")]
-    Storage(#[from] sqlx::Error),
-    #[error(transparent)]
-    Database(#[from] jigi_storage::StorageError),
-    #[error("the audit log writer has stopped")]
-    Stopped,
+    Storage(#[from] StorageError),
 }
 
 /// The verdict on a whole log.
@@ -81,50 +75,110 @@ pub struct Verdict {
     pub broken: Option<Break>,
 }
 
-type Pending = (Record, oneshot::Sender<Result<i64, String>>);
+/// Who made a call, as the access layer knows it: what a call's entry
+/// records besides its time and outcome. The access layer runs each call
+/// as a [`Call`] carrying one of these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub subject: String,
+    pub roles: String,
+    pub scope: String,
+    pub service_area: String,
+    pub method: String,
+    pub request_id: String,
+    pub trace_id: String,
+}
+
+impl Caller {
+    fn record(&self, outcome: &str) -> Record {
+        Record {
+            recorded_at: jigi_storage::timestamp::now_utc(),
+            subject: self.subject.clone(),
+            roles: self.roles.clone(),
+            scope: self.scope.clone(),
+            service_area: self.service_area.clone(),
+            method: self.method.clone(),
+            request_id: self.request_id.clone(),
+            trace_id: self.trace_id.clone(),
+            outcome: outcome.to_owned(),
+        }
+    }
+}
 
 /// A service's audit log. Cheap to clone.
 #[derive(Clone)]
 pub struct AuditLog {
     database: Database,
-    writer: mpsc::Sender<Pending>,
+}
+
+/// The [`CommandLog`] the log installs in its database.
+struct Appender;
+
+impl CommandLog for Appender {
+    fn append(&self, conn: &mut Conn, call: &Call, outcome: &str) -> Result<(), StorageError> {
+        let caller = call
+            .details::<Caller>()
+            .ok_or_else(|| StorageError::Sql("a call without its caller cannot be audited".into()))?;
+        append(conn, caller.record(outcome)).map(|_| ())
+    }
+
+    fn ended(&self, _committed: bool) {}
+}
+
+/// Appends `record` after the chain's head as this transaction sees it.
+fn append(conn: &mut Conn, record: Record) -> Result<i64, StorageError> {
+    let (sequence, previous) = head(conn)?;
+    let entry = Entry::chain(sequence + 1, record, &previous);
+    insert(conn, &entry)?;
+    Ok(entry.sequence)
 }
 
 impl AuditLog {
-    /// The log in `database` (migrated with [`MIGRATIONS`]), with its writer
-    /// running until every clone of the log is dropped.
-    pub async fn open(database: Database) -> Result<AuditLog, AuditError> {
-        let head = head(&database).await?;
-        let (writer, pending) = mpsc::channel(4 * BURST);
-        tokio::spawn(write_all(database.clone(), head, pending));
-        Ok(AuditLog { database, writer })
+    /// The log in `database` (migrated with [`MIGRATIONS`]); from now on
+    /// every command that serves a call appends the call's entry in its
+    /// own transaction.
+    pub fn attach(database: Database) -> Result<AuditLog, AuditError> {
+        database.set_command_log(Arc::new(Appender))?;
+        Ok(AuditLog { database })
     }
 
-    /// Appends `record`; returns its sequence number once committed.
+    /// Appends the entry of a call that reached no command (refused before
+    /// any write), in a transaction of its own.
+    pub async fn append_call(&self, call: &Call, outcome: &str) -> Result<(), AuditError> {
+        let caller = call
+            .details::<Caller>()
+            .ok_or_else(|| StorageError::Sql("a call without its caller cannot be audited".into()))?
+            .clone();
+        let outcome = outcome.to_owned();
+        self.database
+            .write(move |conn| append(conn, caller.record(&outcome)).map(|_| ()))
+            .await?;
+        Ok(())
+    }
+
+    /// Appends `record` as it is; returns its sequence number once committed.
     pub async fn append(&self, record: Record) -> Result<i64, AuditError> {
-        let (done, written) = oneshot::channel();
-        self.writer
-            .send((record, done))
-            .await
-            .map_err(|_| AuditError::Stopped)?;
-        match written.await {
-            Ok(Ok(sequence)) => Ok(sequence),
-            Ok(Err(reason)) => Err(AuditError::Storage(sqlx::Error::Protocol(reason))),
-            Err(_) => Err(AuditError::Stopped),
-        }
+        Ok(self.database.write(move |conn| append(conn, record)).await?)
     }
 
     /// Up to `limit` entries from `from_sequence` on.
     pub async fn list(&self, from_sequence: i64, limit: i64) -> Result<Vec<Entry>, AuditError> {
-        let rows = sqlx::query(
-            "SELECT sequence, recorded_at, subject, roles, scope, service_area, method, request_id, \
-             trace_id, outcome, previous_hash, hash FROM audit_log WHERE sequence >= $1 ORDER BY sequence LIMIT $2",
-        )
-        .bind(from_sequence)
-        .bind(limit)
-        .fetch_all(self.database.pool())
-        .await?;
-        rows.iter().map(entry_from_row).collect()
+        let rows = self
+            .database
+            .read(move |conn| {
+                conn.query(
+                    "SELECT sequence, recorded_at, subject, roles, scope, service_area, method, request_id, \
+                     trace_id, outcome, previous_hash, hash FROM audit_log WHERE sequence >= $1 ORDER BY sequence LIMIT $2",
+                    params![from_sequence, limit],
+                )
+            })
+            .await?;
+        Ok(rows.iter().map(entry_from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// The chain's head: its last sequence number and hash.
+    pub async fn head(&self) -> Result<(i64, String), AuditError> {
+        Ok(self.database.read(head).await?)
     }
 
     /// Checks the whole chain, a page at a time.
@@ -142,14 +196,15 @@ pub async fn verify(database: &Database) -> Result<Verdict, AuditError> {
     // middle shows as a gap rather than being skipped over.
     let mut offset = 0;
     loop {
-        let rows = sqlx::query(
-            "SELECT sequence, recorded_at, subject, roles, scope, service_area, method, request_id, \
-             trace_id, outcome, previous_hash, hash FROM audit_log ORDER BY sequence LIMIT $1 OFFSET $2",
-        )
-        .bind(PAGE)
-        .bind(offset)
-        .fetch_all(database.pool())
-        .await?;
+        let rows = database
+            .read(move |conn| {
+                conn.query(
+                    "SELECT sequence, recorded_at, subject, roles, scope, service_area, method, request_id, \
+                     trace_id, outcome, previous_hash, hash FROM audit_log ORDER BY sequence LIMIT $1 OFFSET $2",
+                    params![PAGE, offset],
+                )
+            })
+            .await?;
         for row in &rows {
             let entry = entry_from_row(row)?;
             if let Err(broken) = check.next(&entry) {
@@ -171,88 +226,54 @@ pub async fn verify(database: &Database) -> Result<Verdict, AuditError> {
     }
 }
 
-fn entry_from_row(row: &sqlx::any::AnyRow) -> Result<Entry, AuditError> {
-    let recorded_at: String = row.try_get("recorded_at")?;
+fn entry_from_row(row: &Row) -> Result<Entry, StorageError> {
+    let recorded_at: String = row.get("recorded_at")?;
     Ok(Entry {
-        sequence: row.try_get("sequence")?,
+        sequence: row.get("sequence")?,
         record: Record {
             recorded_at: jigi_storage::timestamp::parse(&recorded_at)?,
-            subject: row.try_get("subject")?,
-            roles: row.try_get("roles")?,
-            scope: row.try_get("scope")?,
-            service_area: row.try_get("service_area")?,
-            method: row.try_get("method")?,
-            request_id: row.try_get("request_id")?,
-            trace_id: row.try_get("trace_id")?,
-            outcome: row.try_get("outcome")?,
+            subject: row.get("subject")?,
+            roles: row.get("roles")?,
+            scope: row.get("scope")?,
+            service_area: row.get("service_area")?,
+            method: row.get("method")?,
+            request_id: row.get("request_id")?,
+            trace_id: row.get("trace_id")?,
+            outcome: row.get("outcome")?,
         },
-        previous_hash: row.try_get("previous_hash")?,
-        hash: row.try_get("hash")?,
+        previous_hash: row.get("previous_hash")?,
+        hash: row.get("hash")?,
     })
 }
 
-async fn head(database: &Database) -> Result<(i64, String), AuditError> {
-    let row = sqlx::query("SELECT sequence, hash FROM audit_log ORDER BY sequence DESC LIMIT 1")
-        .fetch_optional(database.pool())
-        .await?;
+fn head(conn: &mut Conn) -> Result<(i64, String), StorageError> {
+    let row = conn.query_opt("SELECT sequence, hash FROM audit_log ORDER BY sequence DESC LIMIT 1", params![])?;
     Ok(match row {
-        Some(row) => (row.try_get("sequence")?, row.try_get("hash")?),
+        Some(row) => (row.get(0)?, row.get(1)?),
         None => (0, GENESIS.to_owned()),
     })
 }
 
-async fn write_all(database: Database, mut head: (i64, String), mut pending: mpsc::Receiver<Pending>) {
-    let mut burst = Vec::with_capacity(BURST);
-    while pending.recv_many(&mut burst, BURST).await > 0 {
-        let mut entries = Vec::with_capacity(burst.len());
-        let (mut sequence, mut previous) = head.clone();
-        for (record, _) in &burst {
-            sequence += 1;
-            let entry = Entry::chain(sequence, record.clone(), &previous);
-            previous = entry.hash.clone();
-            entries.push(entry);
-        }
-        match insert(&database, &entries).await {
-            Ok(()) => {
-                head = (sequence, previous);
-                for ((_, done), entry) in burst.drain(..).zip(&entries) {
-                    let _ = done.send(Ok(entry.sequence));
-                }
-            }
-            Err(err) => {
-                tracing::error!(error = %err, entries = entries.len(), "cannot write audit entries");
-                for (_, done) in burst.drain(..) {
-                    let _ = done.send(Err(err.to_string()));
-                }
-            }
-        }
-    }
-}
-
-async fn insert(database: &Database, entries: &[Entry]) -> Result<(), AuditError> {
-    let mut tx = database.begin_write().await?;
-    for entry in entries {
-        let record = &entry.record;
-        sqlx::query(
-            "INSERT INTO audit_log (sequence, recorded_at, subject, roles, scope, service_area, method, \
-             request_id, trace_id, outcome, previous_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(entry.sequence)
-        .bind(jigi_storage::timestamp::format(record.recorded_at))
-        .bind(&record.subject)
-        .bind(&record.roles)
-        .bind(&record.scope)
-        .bind(&record.service_area)
-        .bind(&record.method)
-        .bind(&record.request_id)
-        .bind(&record.trace_id)
-        .bind(&record.outcome)
-        .bind(&entry.previous_hash)
-        .bind(&entry.hash)
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await?;
+fn insert(conn: &mut Conn, entry: &Entry) -> Result<(), StorageError> {
+    let record = &entry.record;
+    conn.execute(
+        "INSERT INTO audit_log (sequence, recorded_at, subject, roles, scope, service_area, method, \
+         request_id, trace_id, outcome, previous_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        params![
+            entry.sequence,
+            jigi_storage::timestamp::format(record.recorded_at),
+            record.subject,
+            record.roles,
+            record.scope,
+            record.service_area,
+            record.method,
+            record.request_id,
+            record.trace_id,
+            record.outcome,
+            entry.previous_hash,
+            entry.hash
+        ],
+    )?;
     Ok(())
 }
