@@ -22,7 +22,7 @@ use jigi_localnats::{Launch, NatsProcess, free_port};
 use jigi_proto::registry::RegisterHouseholdRequest;
 use jigi_proto::registry::registry_service_client::RegistryServiceClient;
 use jigi_registry::sample::HouseholdGenerator;
-use jigi_server::config::Settings;
+use jigi_settings::Settings;
 use jigi_testkit::{TempDir, connect_channel, eventually, sqlite_url, stream_len};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;

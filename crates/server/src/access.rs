@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use jigi_audit::{AuditLog, Record};
+use jigi_audit::{AuditLog, Caller};
+use jigi_storage::Call;
 use jigi_auth::{Identity, Kind, Rule, ServiceArea, TokenError, Verifier, authorize};
 use tonic::body::Body;
 use tonic::{Code, Status};
@@ -76,9 +77,9 @@ impl AccessControl {
         Ok(identity)
     }
 
-    async fn record(&self, identity: Option<&Identity>, path: &str, request_id: &str, outcome: Code) {
-        let record = Record {
-            recorded_at: jigi_storage::timestamp::now_utc(),
+    /// The call as the audit log records it.
+    fn call(&self, identity: Option<&Identity>, path: &str, request_id: &str) -> Call {
+        Call::new(Caller {
             subject: identity.map_or(ANONYMOUS.to_owned(), |i| i.subject.clone()),
             roles: identity.map(Identity::describe_roles).unwrap_or_default(),
             scope: identity.map(|i| i.scope.describe()).unwrap_or_default(),
@@ -86,13 +87,17 @@ impl AccessControl {
             method: path.to_owned(),
             request_id: request_id.to_owned(),
             trace_id: jigi_telemetry::current_trace_id().unwrap_or_default(),
-            outcome: code_name(outcome).to_owned(),
-        };
-        if let Err(err) = self.audit.append(record).await {
-            // The command has happened; its answer still goes out, and the
-            // operators are told loudly that the log missed it.
-            tracing::error!(error = %err, method = path, request_id, "AUDIT ENTRY LOST: the command was not recorded");
-        }
+        })
+    }
+
+    /// Records a call that no command logged (refused before it reached
+    /// the database). Without its entry the call may not be answered as
+    /// done: a failure here becomes the call's answer.
+    async fn record(&self, call: &Call, outcome: Code) -> Result<(), Status> {
+        self.audit.append_call(call, code_name(outcome)).await.map_err(|err| {
+            tracing::error!(error = %err, "the audit log cannot be written; the call is refused");
+            Status::unavailable("the audit log cannot be written right now; nothing was changed; retry shortly")
+        })
     }
 }
 
@@ -271,9 +276,10 @@ where
                     // to see who tried what. Unknown callers are only logged,
                     // or anyone could fill the log.
                     if refusal.identity.is_some() {
-                        control
-                            .record(refusal.identity.as_ref(), &path, &request_id, refusal.status.code())
-                            .await;
+                        let call = control.call(refusal.identity.as_ref(), &path, &request_id);
+                        if let Err(status) = control.record(&call, refusal.status.code()).await {
+                            return Ok(answer(status, &request_id));
+                        }
                     } else {
                         tracing::info!(
                             method = path,
@@ -298,11 +304,19 @@ where
             if let Some(identity) = &identity {
                 request.extensions_mut().insert(identity.clone());
             }
-            let response = undecodable_is_invalid_argument(inner.call(request).await?);
-            if rule.kind == Kind::Command {
-                control
-                    .record(identity.as_ref(), &path, &request_id, outcome(&response))
-                    .await;
+            if rule.kind != Kind::Command {
+                let response = undecodable_is_invalid_argument(inner.call(request).await?);
+                return Ok(with_request_id(response, &request_id));
+            }
+            // A command's entry is written by the write path, in the
+            // transaction of the command serving the call; a call refused
+            // before any write gets its entry here.
+            let call = control.call(identity.as_ref(), &path, &request_id);
+            let response = undecodable_is_invalid_argument(call.clone().scope(inner.call(request)).await?);
+            if !call.is_logged()
+                && let Err(status) = control.record(&call, outcome(&response)).await
+            {
+                return Ok(answer(status, &request_id));
             }
             Ok(with_request_id(response, &request_id))
         })

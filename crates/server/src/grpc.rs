@@ -5,7 +5,6 @@ use std::convert::Infallible;
 
 use jigi_audit::{AuditApi, AuditLog};
 use jigi_auth::{Rule, ServiceArea, Verifier};
-use jigi_storage::Database;
 use jigi_telemetry::grpc::GrpcTraceLayer;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -54,14 +53,13 @@ pub struct GrpcServer {
 }
 
 impl GrpcServer {
-    /// A server of a service of `area`, protected as `config` says, keeping
-    /// its audit log in `database` (migrated with `jigi_audit::MIGRATIONS`).
-    /// Its spans carry the area as `jigi.region`.
+    /// A server of a service of `area`, protected as `config` says,
+    /// auditing into `audit`. Its spans carry the area as `jigi.region`.
     pub async fn new(
         metrics: Metrics,
         area: ServiceArea,
         config: &ServeConfig,
-        database: &Database,
+        audit: AuditLog,
         shutdown: &CancellationToken,
     ) -> Result<GrpcServer, ServeError> {
         let verifier = match &config.access {
@@ -86,7 +84,6 @@ impl GrpcServer {
                 ))
             }
         };
-        let audit = AuditLog::open(database.clone()).await?;
         let server = GrpcServer {
             routes: RoutesBuilder::default(),
             names: Vec::new(),

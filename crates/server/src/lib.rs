@@ -1,5 +1,10 @@
-//! How every Jigi service serves, written once:
+//! How every Jigi service starts, serves and stops, written once:
 //!
+//! - [`host`]: the service host — database (with the shared tables and the
+//!   audit log), NATS, ports, outbox relay, consumers, API and metrics,
+//!   shutdown — and the whole `main` of a service binary;
+//! - [`command`]: how a command fails ([`CommandError`]), the same in every
+//!   service, and the status each failure becomes;
 //! - [`grpc`]: binds the gRPC port (port 0 in tests), adds `grpc.health.v1`,
 //!   server reflection (v1 and v1alpha, so older grpcurl works), the tracing
 //!   and metrics layers, and stops gracefully on a [`CancellationToken`];
@@ -8,21 +13,25 @@
 //! - [`serving`]: the settings of all that (keys, TLS, limits);
 //! - [`metrics`]: a Prometheus registry per service, served as text on its
 //!   own HTTP port at `/metrics`, with request counts and latencies per RPC;
-//! - [`status`]: the errors clients see, with the offending field named;
-//! - [`config`]: settings from `JIGI_*` variables or a TOML file.
+//! - [`status`]: the errors clients see, with the offending field named.
+//!
+//! Settings come from `jigi-settings` (`JIGI_*` variables or a TOML file).
 //!
 //! [`CancellationToken`]: tokio_util::sync::CancellationToken
 
 pub mod access;
-pub mod config;
+pub mod command;
 pub mod grpc;
+pub mod host;
 pub mod listen;
 pub mod metrics;
 pub mod serving;
 pub mod status;
 mod write_limit;
 
+pub use command::CommandError;
 pub use grpc::{GrpcServer, ServeError};
+pub use host::{Host, Running, Service, ServiceConfig, StartError};
 pub use listen::{ListenError, Listeners};
 pub use metrics::Metrics;
 pub use serving::ServeConfig;

@@ -28,12 +28,19 @@ pub struct MethodLabels {
     pub method: String,
 }
 
+type Hook = Box<dyn Fn() + Send + Sync>;
+type Readiness = Box<dyn Fn() -> Result<(), String> + Send + Sync>;
+
 /// A service's metrics registry and the RPC metrics every service has.
 #[derive(Clone)]
 pub struct Metrics {
     registry: Arc<Mutex<Registry>>,
     rpc_requests: Family<RpcLabels, Counter>,
     rpc_seconds: Family<MethodLabels, Histogram>,
+    /// Run before each rendering, to read gauges from their sources.
+    hooks: Arc<Mutex<Vec<Hook>>>,
+    /// Checks behind `/readyz`.
+    readiness: Arc<Mutex<Vec<Readiness>>>,
 }
 
 impl Metrics {
@@ -58,7 +65,31 @@ impl Metrics {
             registry: Arc::new(Mutex::new(registry)),
             rpc_requests,
             rpc_seconds,
+            hooks: Arc::default(),
+            readiness: Arc::default(),
         }
+    }
+
+    /// Runs `refresh` before each rendering (gauges read from their source).
+    pub fn on_render(&self, refresh: impl Fn() + Send + Sync + 'static) {
+        self.hooks.lock().expect("metrics hooks lock").push(Box::new(refresh));
+    }
+
+    /// Adds a check to `/readyz`: `Err(reason)` makes it answer 503.
+    pub fn add_readiness(&self, check: impl Fn() -> Result<(), String> + Send + Sync + 'static) {
+        self.readiness.lock().expect("readiness lock").push(Box::new(check));
+    }
+
+    /// Whether every readiness check passes; the reasons of those that fail.
+    pub fn ready(&self) -> Result<(), Vec<String>> {
+        let failures: Vec<String> = self
+            .readiness
+            .lock()
+            .expect("readiness lock")
+            .iter()
+            .filter_map(|check| check().err())
+            .collect();
+        if failures.is_empty() { Ok(()) } else { Err(failures) }
     }
 
     /// Registers a service-specific metric.
@@ -71,6 +102,9 @@ impl Metrics {
 
     /// The metrics in Prometheus text format.
     pub fn render(&self) -> String {
+        for refresh in self.hooks.lock().expect("metrics hooks lock").iter() {
+            refresh();
+        }
         let mut text = String::new();
         let registry = self.registry.lock().expect("metrics registry lock");
         prometheus_client::encoding::text::encode(&mut text, &registry).expect("writing to a String cannot fail");
@@ -86,9 +120,28 @@ impl Metrics {
     pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> std::io::Result<()> {
         // `/healthz` answers for probes that cannot speak gRPC over TLS
         // (Kubernetes' gRPC probe is plaintext only): the process is up and
-        // serving. The gRPC health service stays the authority for clients.
+        // serving. `/readyz` says whether it can do its work now (503 with
+        // the reasons while, say, its disk is full): a probe should stop
+        // sending it work, not restart it. The gRPC health service stays
+        // the authority for clients.
+        let ready = self.clone();
         let app = axum::Router::new()
             .route("/healthz", axum::routing::get(|| async { "ok\n" }))
+            .route(
+                "/readyz",
+                axum::routing::get(move || {
+                    let ready = ready.clone();
+                    async move {
+                        match ready.ready() {
+                            Ok(()) => (http::StatusCode::OK, "ready\n".to_owned()),
+                            Err(reasons) => (
+                                http::StatusCode::SERVICE_UNAVAILABLE,
+                                format!("not ready: {}\n", reasons.join("; ")),
+                            ),
+                        }
+                    }
+                }),
+            )
             .route(
                 "/metrics",
                 axum::routing::get(move || {

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use jigi_auth::{Expectations, KeySource};
 
-use crate::config::{ConfigError, Settings, variable};
+use jigi_settings::{ConfigError, Settings, variable};
 
 /// Whether and how callers are identified.
 #[derive(Debug, Clone)]

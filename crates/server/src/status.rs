@@ -106,6 +106,35 @@ pub fn unavailable(context: &str, cause: &dyn std::fmt::Display) -> Status {
     Status::unavailable(format!("temporarily unable to {context}; retry shortly"))
 }
 
+/// The status of a storage failure. One that passes by itself (a full disk,
+/// a database restarting) is `UNAVAILABLE` with a `google.rpc.RetryInfo`
+/// saying when to retry: nothing was written, and the same request (same
+/// request ID) can be sent again. Any other is `INTERNAL`.
+pub fn storage(err: &jigi_storage::StorageError) -> Status {
+    use jigi_storage::StorageError;
+    let (message, retry_in) = match err {
+        StorageError::Full(_) => (
+            "the service's disk is full: nothing was written; retry the same request once space is freed",
+            std::time::Duration::from_secs(10),
+        ),
+        StorageError::Busy(_) => (
+            "the service's database is busy: nothing was written; retry the same request shortly",
+            std::time::Duration::from_secs(1),
+        ),
+        StorageError::Unavailable(_) => (
+            "the service's database is unavailable: nothing was written; retry the same request shortly",
+            std::time::Duration::from_secs(2),
+        ),
+        other => return internal("accessing the database", other),
+    };
+    tracing::warn!(error = %err, kind = err.kind(), "storage unavailable; the client is told to retry");
+    Status::with_error_details(
+        Code::Unavailable,
+        message,
+        ErrorDetails::with_retry_info(Some(retry_in)),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,7 +41,7 @@ async fn serve(config: &ServeConfig, dir: &Path, shutdown: &CancellationToken) -
         Metrics::new("test"),
         ServiceArea::Region(Region::Sikasso),
         config,
-        &database,
+        jigi_audit::AuditLog::attach(database).unwrap(),
         shutdown,
     )
     .await

@@ -1,4 +1,4 @@
-//! The registry's settings (see [`jigi_server::config`] for where they come from).
+//! The registry's settings (see [`jigi_settings`] for where they come from).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use jigi_bus::BusConfig;
 use jigi_common::Region;
 use jigi_server::ServeConfig;
-use jigi_server::config::{ConfigError, Settings};
+use jigi_settings::{ConfigError, Settings};
 
 /// Everything the registry needs to start.
 #[derive(Debug, Clone)]
