@@ -242,6 +242,9 @@ impl Database {
     /// a call (see [`crate::call`]) has the call's entry appended in the
     /// same transaction.
     ///
+    /// The command runs inside the caller's span, so the events it writes
+    /// carry the caller's trace context.
+    ///
     /// The command runs even if the caller stops waiting: it happens or
     /// not as a whole, and an idempotent retry finds its first answer.
     pub async fn write<T, E, F>(&self, command: F) -> Result<T, E>
@@ -254,6 +257,7 @@ impl Database {
         let job = Box::new(Command {
             run: command,
             call: Call::current(),
+            span: tracing::Span::current(),
             reply,
         });
         self.shared.state.queued.fetch_add(1, Ordering::Relaxed);
@@ -272,7 +276,9 @@ impl Database {
         F: FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
+        let span = tracing::Span::current();
         let job: ReadJob = Box::new(move |conn: &mut Conn| {
+            let _entered = span.enter();
             let result = match conn.begin_read() {
                 Ok(()) => {
                     let result = query(conn);
@@ -365,6 +371,9 @@ trait Finish: Send {
 struct Command<F, T, E> {
     run: F,
     call: Option<Call>,
+    /// The caller's span: what the command does (events it writes carry
+    /// their trace context from it) belongs to the caller's trace.
+    span: tracing::Span,
     reply: oneshot::Sender<Result<T, E>>,
 }
 
@@ -375,7 +384,13 @@ where
     F: FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
 {
     fn run(self: Box<Self>, conn: &mut Conn, log: Option<&dyn CommandLog>) -> Box<dyn Finish> {
-        let Command { run, call, reply } = *self;
+        let Command {
+            run,
+            call,
+            span,
+            reply,
+        } = *self;
+        let _entered = span.enter();
         // A call is logged once, by its first command to commit.
         let logging = match (log, &call) {
             (Some(log), Some(call)) if !call.is_logged() => Some((log, call)),

@@ -1,11 +1,14 @@
 //! Changing a registered household: its location or traits, its members,
 //! its enrolment in the programme's components.
 
+use jigi_bus::outbox;
 use jigi_common::{Component, Problems};
 use jigi_proto::common as pc;
 use jigi_proto::registry::{self as pr, ExitReason, MemberStatus, Relation};
+use jigi_server::CommandError;
+use jigi_storage::Conn;
 
-use super::{CommandError, Registry};
+use super::Registry;
 use crate::domain::enrolment::{self, Refusal};
 use crate::domain::model::{
     Enrolment, Household, HouseholdStatus, IdCardNumber, PersonName, PhoneNumber, StatusChange,
@@ -48,8 +51,21 @@ impl Registry {
         let traits = traits.and_then(|t| rules.traits(Some(t), "traits", &mut problems));
         problems.into_result(|| ()).map_err(CommandError::Invalid)?;
 
-        let mut tx = self.db.begin_write().await?;
-        let mut household = self.load_for_change(&mut tx, household_id).await?;
+        let (this, household_id) = (self.clone(), household_id.to_owned());
+        self.db
+            .write(move |conn| this.update_in(conn, &household_id, expected_version, location, traits))
+            .await
+    }
+
+    fn update_in(
+        &self,
+        conn: &mut Conn,
+        household_id: &str,
+        expected_version: i64,
+        location: Option<crate::domain::model::Location>,
+        traits: Option<crate::domain::model::Traits>,
+    ) -> Result<Household, CommandError> {
+        let mut household = self.load_for_change(conn, household_id)?;
         if expected_version != 0 && expected_version != household.version {
             return Err(CommandError::Refused {
                 kind: "VERSION_MISMATCH",
@@ -66,9 +82,8 @@ impl Registry {
         if let Some(traits) = traits {
             household.traits = traits;
         }
-        self.save_changed(&mut tx, &mut household).await?;
-        self.outbox.add(&mut tx, &[events::updated(&household)]).await?;
-        self.commit(tx).await?;
+        self.save_changed(conn, &mut household)?;
+        outbox::add(conn, &[events::updated(&household)])?;
         Ok(household)
     }
 
@@ -94,8 +109,19 @@ impl Registry {
             .into_result(|| member.expect("valid when no problems"))
             .map_err(CommandError::Invalid)?;
 
-        let mut tx = self.db.begin_write().await?;
-        let mut household = self.load_for_change(&mut tx, household_id).await?;
+        let (this, household_id) = (self.clone(), household_id.to_owned());
+        self.db
+            .write(move |conn| this.add_member_in(conn, &household_id, member))
+            .await
+    }
+
+    fn add_member_in(
+        &self,
+        conn: &mut Conn,
+        household_id: &str,
+        member: crate::domain::model::Member,
+    ) -> Result<(Household, String), CommandError> {
+        let mut household = self.load_for_change(conn, household_id)?;
         if household.members.len() >= MAX_MEMBERS {
             return Err(CommandError::invalid(
                 "member",
@@ -103,15 +129,12 @@ impl Registry {
             ));
         }
         if let Some(card) = &member.id_card {
-            self.check_id_card_free(&mut tx, card, None).await?;
+            check_id_card_free(conn, card, None)?;
         }
-        storage::insert_member(&mut tx, household_id, household.members.len(), &member).await?;
+        storage::insert_member(conn, household_id, household.members.len(), &member)?;
         household.members.push(member.clone());
-        self.save_changed(&mut tx, &mut household).await?;
-        self.outbox
-            .add(&mut tx, &[events::member_added(&household, &member)])
-            .await?;
-        self.commit(tx).await?;
+        self.save_changed(conn, &mut household)?;
+        outbox::add(conn, &[events::member_added(&household, &member)])?;
         Ok((household, member.member_id))
     }
 
@@ -153,8 +176,43 @@ impl Registry {
         }
         problems.into_result(|| ()).map_err(CommandError::Invalid)?;
 
-        let mut tx = self.db.begin_write().await?;
-        let mut household = self.load_for_change(&mut tx, household_id).await?;
+        let edit = MemberEdit {
+            given_name,
+            family_name,
+            birth_date,
+            birth_date_estimated: changes.birth_date_estimated,
+            pregnant: changes.pregnant,
+            lactating: changes.lactating,
+            id_card,
+            phone,
+            status,
+        };
+        let (this, household_id, member_id) = (self.clone(), household_id.to_owned(), member_id.to_owned());
+        self.db
+            .write(move |conn| this.update_member_in(conn, &household_id, &member_id, edit))
+            .await
+    }
+
+    fn update_member_in(
+        &self,
+        conn: &mut Conn,
+        household_id: &str,
+        member_id: &str,
+        edit: MemberEdit,
+    ) -> Result<Household, CommandError> {
+        let rules = self.rules();
+        let MemberEdit {
+            given_name,
+            family_name,
+            birth_date,
+            birth_date_estimated,
+            pregnant,
+            lactating,
+            id_card,
+            phone,
+            status,
+        } = edit;
+        let mut household = self.load_for_change(conn, household_id)?;
         let index = household
             .members
             .iter()
@@ -173,17 +231,17 @@ impl Registry {
         if let Some(date) = birth_date {
             member.birth_date = date;
         }
-        if let Some(estimated) = changes.birth_date_estimated {
+        if let Some(estimated) = birth_date_estimated {
             member.birth_date_estimated = estimated;
         }
-        if let Some(pregnant) = changes.pregnant {
+        if let Some(pregnant) = pregnant {
             member.pregnant = pregnant;
         }
-        if let Some(lactating) = changes.lactating {
+        if let Some(lactating) = lactating {
             member.lactating = lactating;
         }
         if let Some(Some(Some(card))) = &id_card {
-            self.check_id_card_free(&mut tx, card, Some(member_id)).await?;
+            check_id_card_free(conn, card, Some(member_id))?;
         }
         if let Some(card) = id_card.flatten() {
             member.id_card = card;
@@ -223,13 +281,10 @@ impl Registry {
         if !problems.is_empty() {
             return Err(CommandError::Invalid(problems));
         }
-        storage::update_member(&mut tx, &member).await?;
+        storage::update_member(conn, &member)?;
         household.members[index] = member.clone();
-        self.save_changed(&mut tx, &mut household).await?;
-        self.outbox
-            .add(&mut tx, &[events::member_updated(&household, &member)])
-            .await?;
-        self.commit(tx).await?;
+        self.save_changed(conn, &mut household)?;
+        outbox::add(conn, &[events::member_updated(&household, &member)])?;
         Ok(household)
     }
 
@@ -255,20 +310,23 @@ impl Registry {
         problems.into_result(|| ()).map_err(CommandError::Invalid)?;
         let (component, on) = (component.expect("checked"), on.expect("checked"));
 
-        let mut tx = self.db.begin_write().await?;
-        let mut household = self.load_for_change(&mut tx, household_id).await?;
-        let enrolment = enrolment::enrol(&household, component, on, !committee_override.is_empty())
-            .map_err(|refusal| refused(refusal, component, household_id))?;
-        self.apply_enrolment(&mut tx, &mut household, &enrolment, committee_override)
-            .await?;
-        let event = events::enrolled(
-            &household,
-            &enrolment,
-            !committee_override.is_empty() && !household.pmt.eligible,
-        );
-        self.outbox.add(&mut tx, &[event]).await?;
-        self.commit(tx).await?;
-        Ok(household)
+        let (this, household_id, committee_override) =
+            (self.clone(), household_id.to_owned(), committee_override.to_owned());
+        self.db
+            .write(move |conn| {
+                let mut household = this.load_for_change(conn, &household_id)?;
+                let enrolment = enrolment::enrol(&household, component, on, !committee_override.is_empty())
+                    .map_err(|refusal| refused(refusal, component, &household_id))?;
+                this.apply_enrolment(conn, &mut household, &enrolment, &committee_override)?;
+                let event = events::enrolled(
+                    &household,
+                    &enrolment,
+                    !committee_override.is_empty() && !household.pmt.eligible,
+                );
+                outbox::add(conn, &[event])?;
+                Ok(household)
+            })
+            .await
     }
 
     /// Ends a household's participation in a component.
@@ -299,30 +357,33 @@ impl Registry {
             reason.expect("checked"),
         );
 
-        let mut tx = self.db.begin_write().await?;
-        let mut household = self.load_for_change(&mut tx, household_id).await?;
-        let enrolment = enrolment::exit(&household, component, on, reason).map_err(|refusal| match refusal {
-            Refusal::ExitBeforeEnrolment { .. } => CommandError::invalid("exited_on", refusal.explain(component)),
-            other => refused(other, component, household_id),
-        })?;
-        self.apply_enrolment(&mut tx, &mut household, &enrolment, note).await?;
-        self.outbox
-            .add(&mut tx, &[events::exited(&household, &enrolment)])
-            .await?;
-        self.commit(tx).await?;
-        Ok(household)
+        let (this, household_id, note) = (self.clone(), household_id.to_owned(), note.to_owned());
+        self.db
+            .write(move |conn| {
+                let mut household = this.load_for_change(conn, &household_id)?;
+                let enrolment = enrolment::exit(&household, component, on, reason).map_err(|refusal| match refusal {
+                    Refusal::ExitBeforeEnrolment { .. } => {
+                        CommandError::invalid("exited_on", refusal.explain(component))
+                    }
+                    other => refused(other, component, &household_id),
+                })?;
+                this.apply_enrolment(conn, &mut household, &enrolment, &note)?;
+                outbox::add(conn, &[events::exited(&household, &enrolment)])?;
+                Ok(household)
+            })
+            .await
     }
 
     /// Stores an enrolment or exit, records it in the history (with the
     /// committee decision or exit note), and saves the household's new status.
-    async fn apply_enrolment(
+    fn apply_enrolment(
         &self,
-        tx: &mut jigi_storage::Tx,
+        conn: &mut Conn,
         household: &mut Household,
         enrolment: &Enrolment,
         note: &str,
     ) -> Result<(), CommandError> {
-        storage::save_enrolment(tx, &household.household_id, enrolment).await?;
+        storage::save_enrolment(conn, &household.household_id, enrolment)?;
         let change = StatusChange {
             component: enrolment.component,
             status: enrolment.status,
@@ -331,45 +392,46 @@ impl Registry {
             note: note.to_owned(),
             recorded_at: jigi_storage::timestamp::now_utc(),
         };
-        storage::add_history(tx, &household.household_id, &change).await?;
+        storage::add_history(conn, &household.household_id, &change)?;
         household.enrolments.retain(|e| e.component != enrolment.component);
         household.enrolments.push(enrolment.clone());
         household.enrolments.sort_by_key(|e| e.component);
         household.status = HouseholdStatus::from_enrolments(&household.enrolments);
-        self.save_changed(tx, household).await
+        self.save_changed(conn, household)
     }
+}
 
-    /// Refuses an ID card another person holds.
-    async fn check_id_card_free(
-        &self,
-        tx: &mut jigi_storage::Tx,
-        card: &IdCardNumber,
-        member_id: Option<&str>,
-    ) -> Result<(), CommandError> {
-        let holder: Option<(String, String)> =
-            sqlx::query_as("SELECT member_id, household_id FROM members WHERE id_card_number = $1")
-                .bind(card.as_str().to_owned())
-                .fetch_optional(&mut **tx)
-                .await?;
-        match holder {
-            Some((holder, household_id)) if Some(holder.as_str()) != member_id => Err(CommandError::Duplicate {
-                message: format!(
-                    "ID-card number {} is already registered in household {household_id}",
-                    card.as_str()
-                ),
-                household_id,
-            }),
-            _ => Ok(()),
-        }
+/// The checked changes of an `UpdateMember`: `None` leaves a field as it
+/// is; for the ID card and phone, `Some(None)` removes it.
+struct MemberEdit {
+    given_name: Option<PersonName>,
+    family_name: Option<PersonName>,
+    birth_date: Option<chrono::NaiveDate>,
+    birth_date_estimated: Option<bool>,
+    pregnant: Option<bool>,
+    lactating: Option<bool>,
+    id_card: Option<Option<Option<IdCardNumber>>>,
+    phone: Option<Option<Option<PhoneNumber>>>,
+    status: Option<MemberStatus>,
+}
+
+/// Refuses an ID card another person holds.
+fn check_id_card_free(conn: &mut Conn, card: &IdCardNumber, member_id: Option<&str>) -> Result<(), CommandError> {
+    match storage::id_card_holder(conn, card)? {
+        Some((holder, household_id)) if Some(holder.as_str()) != member_id => Err(CommandError::exists(
+            "household",
+            household_id.clone(),
+            format!(
+                "ID-card number {} is already registered in household {household_id}",
+                card.as_str()
+            ),
+        )),
+        _ => Ok(()),
     }
 }
 
 fn refused(refusal: Refusal, component: Component, household_id: &str) -> CommandError {
-    CommandError::Refused {
-        kind: refusal.kind(),
-        subject: household_id.to_owned(),
-        message: refusal.explain(component),
-    }
+    CommandError::refused(refusal.kind(), household_id, refusal.explain(component))
 }
 
 fn known_component(value: i32) -> Result<Component, String> {

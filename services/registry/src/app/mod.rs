@@ -1,6 +1,8 @@
-//! The registry's commands and queries: each command validates, checks the
-//! rules, and writes its change, its event (outbox) and, where the client
-//! sent one, its request ID (idempotency) in one transaction.
+//! The registry's commands and queries. Each command validates its input,
+//! then runs on the write path: it checks the rules against the stored
+//! household and writes its change, its event (outbox) and, for a
+//! registration, its request ID (idempotency), in one transaction. Queries
+//! run on the database's readers.
 
 mod changes;
 mod queries;
@@ -9,9 +11,9 @@ mod register;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use jigi_bus::Outbox;
-use jigi_common::{FieldError, Geography, Region};
-use jigi_storage::{Database, StorageError, Tx};
+use jigi_common::{Geography, Region};
+use jigi_server::CommandError;
+use jigi_storage::{Conn, Database};
 
 pub use changes::MemberChanges;
 pub use queries::Page;
@@ -23,77 +25,19 @@ use crate::domain::pmt::PmtConfig;
 use crate::domain::validate::Rules;
 use crate::storage;
 
-/// Why a command was refused or failed.
-#[derive(Debug, thiserror::Error)]
-pub enum CommandError {
-    #[error("invalid request")]
-    Invalid(Vec<FieldError>),
-    #[error("{message}")]
-    Duplicate { household_id: String, message: String },
-    #[error("{kind} {id} not found")]
-    NotFound { kind: &'static str, id: String },
-    #[error("{message}")]
-    Refused {
-        kind: &'static str,
-        subject: String,
-        message: String,
-    },
-    #[error("request_id {0} was already used for a different request")]
-    RequestReused(String),
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-}
-
-impl From<sqlx::Error> for CommandError {
-    fn from(err: sqlx::Error) -> Self {
-        // The database's own uniqueness checks back up the registry's: a
-        // race between two writers ends here rather than in a double.
-        if let sqlx::Error::Database(db) = &err
-            && db.is_unique_violation()
-        {
-            return CommandError::Duplicate {
-                household_id: String::new(),
-                message: "a household with the same head or ID-card number was registered at the same moment".into(),
-            };
-        }
-        CommandError::Storage(err.into())
-    }
-}
-
-impl CommandError {
-    fn invalid(field: impl Into<String>, description: impl Into<String>) -> CommandError {
-        CommandError::Invalid(vec![FieldError::new(field, description)])
-    }
-
-    fn household_not_found(id: &str) -> CommandError {
-        CommandError::NotFound {
-            kind: "household",
-            id: id.to_owned(),
-        }
-    }
-}
-
 /// The registry of one region.
 #[derive(Clone)]
 pub struct Registry {
     db: Database,
-    outbox: Outbox,
     geography: Arc<Geography>,
     pmt: Arc<PmtConfig>,
     region: Region,
 }
 
 impl Registry {
-    pub fn new(
-        db: Database,
-        outbox: Outbox,
-        geography: Arc<Geography>,
-        pmt: Arc<PmtConfig>,
-        region: Region,
-    ) -> Registry {
+    pub fn new(db: Database, geography: Arc<Geography>, pmt: Arc<PmtConfig>, region: Region) -> Registry {
         Registry {
             db,
-            outbox,
             geography,
             pmt,
             region,
@@ -118,16 +62,14 @@ impl Registry {
     }
 
     /// Loads a household for a change, or says it does not exist.
-    async fn load_for_change(&self, tx: &mut Tx, household_id: &str) -> Result<Household, CommandError> {
+    fn load_for_change(&self, conn: &mut Conn, household_id: &str) -> Result<Household, CommandError> {
         check_household_id(household_id)?;
-        storage::load(tx, household_id)
-            .await?
-            .ok_or_else(|| CommandError::household_not_found(household_id))
+        storage::load(conn, household_id)?.ok_or_else(|| household_not_found(household_id))
     }
 
     /// Rescores, bumps the version and saves a changed household's own row,
     /// refusing a head that another household already has.
-    async fn save_changed(&self, tx: &mut Tx, household: &mut Household) -> Result<(), CommandError> {
+    fn save_changed(&self, conn: &mut Conn, household: &mut Household) -> Result<(), CommandError> {
         household.pmt = self.pmt.assess(
             household.location.region,
             &household.members,
@@ -143,24 +85,17 @@ impl Registry {
             head.birth_date,
             &household.location,
         );
-        if let Some(other) = storage::households_by_head_key(tx, std::slice::from_ref(&head_key))
-            .await?
+        if let Some(other) = storage::households_by_head_key(conn, std::slice::from_ref(&head_key))?
             .remove(&head_key)
             .filter(|other| *other != household.household_id)
         {
-            return Err(CommandError::Duplicate {
-                message: format!("household {other} already has this head (same name, birth date and village)"),
-                household_id: other,
-            });
+            return Err(CommandError::exists(
+                "household",
+                other.clone(),
+                format!("household {other} already has this head (same name, birth date and village)"),
+            ));
         }
-        storage::update_household(tx, household, &head_key).await?;
-        Ok(())
-    }
-
-    /// Commits a transaction that added events, and wakes the relay.
-    async fn commit(&self, tx: Tx) -> Result<(), CommandError> {
-        tx.commit().await?;
-        self.outbox.wake();
+        storage::update_household(conn, household, &head_key)?;
         Ok(())
     }
 }
@@ -168,6 +103,10 @@ impl Registry {
 /// Today's date in Mali (UTC, no daylight saving).
 pub fn today() -> NaiveDate {
     jigi_storage::timestamp::now_utc().date_naive()
+}
+
+fn household_not_found(household_id: &str) -> CommandError {
+    CommandError::not_found("household", household_id)
 }
 
 /// Household IDs are UUIDs; anything else cannot name a household.

@@ -6,7 +6,9 @@ use jigi_common::{AreaLevel, Component, Problems};
 use jigi_proto::registry as pr;
 use sha2::{Digest, Sha256};
 
-use super::{CommandError, Registry, check_household_id};
+use jigi_server::CommandError;
+
+use super::{Registry, check_household_id, household_not_found};
 use crate::domain::model::{Household, HouseholdStatus, StatusChange};
 use crate::storage::{self, ListFilter};
 
@@ -25,24 +27,24 @@ impl Registry {
     /// One household.
     pub async fn get(&self, household_id: &str) -> Result<Household, CommandError> {
         check_household_id(household_id)?;
-        let mut conn = self.db.pool().acquire().await?;
-        storage::load(&mut conn, household_id)
-            .await?
-            .ok_or_else(|| CommandError::household_not_found(household_id))
+        let household_id = household_id.to_owned();
+        self.db
+            .read(move |conn| storage::load(conn, &household_id)?.ok_or_else(|| household_not_found(&household_id)))
+            .await
     }
 
     /// A household's status history, oldest first.
     pub async fn history(&self, household_id: &str) -> Result<Vec<StatusChange>, CommandError> {
         check_household_id(household_id)?;
-        let mut conn = self.db.pool().acquire().await?;
-        let exists: Option<String> = sqlx::query_scalar("SELECT household_id FROM households WHERE household_id = $1")
-            .bind(household_id.to_owned())
-            .fetch_optional(&mut *conn)
-            .await?;
-        if exists.is_none() {
-            return Err(CommandError::household_not_found(household_id));
-        }
-        Ok(storage::history(&mut conn, household_id).await?)
+        let household_id = household_id.to_owned();
+        self.db
+            .read(move |conn| {
+                if !storage::exists(conn, &household_id)? {
+                    return Err(household_not_found(&household_id));
+                }
+                Ok(storage::history(conn, &household_id)?)
+            })
+            .await
     }
 
     /// A page of households matching the request's filter.
@@ -53,19 +55,22 @@ impl Registry {
             "" => None,
             token => Some(decode_token(token, &fingerprint)?),
         };
-        let mut conn = self.db.pool().acquire().await?;
-        let mut ids = storage::list_ids(&mut conn, &filter, after.as_deref(), page_size + 1).await?;
-        let next_page_token = if ids.len() > page_size {
-            ids.truncate(page_size);
-            encode_token(&fingerprint, ids.last().expect("a full page has a last"))
-        } else {
-            String::new()
-        };
-        let households = storage::load_many(&mut conn, &ids).await?;
-        Ok(Page {
-            households,
-            next_page_token,
-        })
+        self.db
+            .read(move |conn| {
+                let mut ids = storage::list_ids(conn, &filter, after.as_deref(), page_size + 1)?;
+                let next_page_token = if ids.len() > page_size {
+                    ids.truncate(page_size);
+                    encode_token(&fingerprint, ids.last().expect("a full page has a last"))
+                } else {
+                    String::new()
+                };
+                let households = storage::load_many(conn, &ids)?;
+                Ok(Page {
+                    households,
+                    next_page_token,
+                })
+            })
+            .await
     }
 
     fn list_filter(&self, request: &pr::ListHouseholdsRequest) -> Result<(ListFilter, usize), CommandError> {

@@ -6,12 +6,14 @@
 
 use std::collections::HashMap;
 
+use jigi_bus::outbox;
 use jigi_common::FieldError;
 use jigi_proto::registry::HouseholdDraft;
-use jigi_storage::idempotency::{self, Prior, RequestId};
-use jigi_storage::{Tx, timestamp};
+use jigi_server::CommandError;
+use jigi_storage::idempotency::{self, RequestKey};
+use jigi_storage::{Conn, timestamp};
 
-use super::{CommandError, Registry, today};
+use super::{Registry, household_not_found, today};
 use crate::domain::identity;
 use crate::domain::model::{Household, HouseholdStatus};
 use crate::domain::validate::NewHousehold;
@@ -57,74 +59,53 @@ struct Candidate {
     id_cards: Vec<String>,
 }
 
-const SCOPE: &str = "RegisterHousehold";
-
 impl Registry {
-    /// Registers one household. With a request ID, a repeat of the same
-    /// request returns the household it registered.
-    pub async fn register(
-        &self,
-        request_id: Option<RequestId>,
-        fingerprint: &str,
-        draft: Option<&HouseholdDraft>,
-    ) -> Result<Household, CommandError> {
+    /// Registers one household; a repeat of the same request (same request
+    /// ID and content) returns the household it registered.
+    pub async fn register(&self, key: RequestKey, draft: Option<HouseholdDraft>) -> Result<Household, CommandError> {
         let new = self
             .rules()
-            .household(draft, "household")
+            .household(draft.as_ref(), "household")
             .map_err(CommandError::Invalid)?;
-        let mut tx = self.db.begin_write().await?;
-        if let Some(request_id) = &request_id {
-            match idempotency::lookup(&mut tx, SCOPE, request_id, fingerprint).await? {
-                Prior::New => {}
-                Prior::Same(household_id) => {
-                    let household_id = String::from_utf8_lossy(&household_id).into_owned();
-                    return storage::load(&mut tx, &household_id)
-                        .await?
-                        .ok_or_else(|| CommandError::household_not_found(&household_id));
+        let this = self.clone();
+        self.db
+            .write(move |conn| {
+                let mut registered = None;
+                let household_id: String = idempotency::once(conn, &key, |conn| {
+                    let outcome = this
+                        .store(conn, &mut ImportSession::default(), vec![candidate(0, 0, new)])?
+                        .pop()
+                        .map(|(_, (_, outcome))| outcome);
+                    match outcome {
+                        Some(RowOutcome::Registered(household)) => {
+                            let id = household.household_id.clone();
+                            registered = Some(*household);
+                            Ok(id)
+                        }
+                        Some(RowOutcome::Duplicate {
+                            household_id, message, ..
+                        }) => Err(CommandError::exists("household", household_id, message)),
+                        Some(RowOutcome::Invalid(errors)) => Err(CommandError::Invalid(errors)),
+                        None => unreachable!("one candidate gives one outcome"),
+                    }
+                })?;
+                match registered {
+                    Some(household) => Ok(household),
+                    // A repeat: the household the first request registered.
+                    None => storage::load(conn, &household_id)?.ok_or_else(|| household_not_found(&household_id)),
                 }
-                Prior::Conflict => return Err(CommandError::RequestReused(request_id.as_str().to_owned())),
-            }
-        }
-        let candidate = candidate(0, 0, new);
-        let mut outcomes = self
-            .store(&mut tx, &mut ImportSession::default(), vec![candidate])
-            .await?;
-        match outcomes.pop() {
-            Some((_, (_, RowOutcome::Registered(household)))) => {
-                if let Some(request_id) = &request_id {
-                    idempotency::remember(
-                        &mut tx,
-                        SCOPE,
-                        request_id,
-                        fingerprint,
-                        household.household_id.as_bytes(),
-                    )
-                    .await?;
-                }
-                self.commit(tx).await?;
-                Ok(*household)
-            }
-            Some((
-                _,
-                (
-                    _,
-                    RowOutcome::Duplicate {
-                        household_id, message, ..
-                    },
-                ),
-            )) => Err(CommandError::Duplicate { household_id, message }),
-            Some((_, (_, RowOutcome::Invalid(errors)))) => Err(CommandError::Invalid(errors)),
-            None => unreachable!("one candidate gives one outcome"),
-        }
+            })
+            .await
     }
 
     /// Registers a batch of import rows in one transaction; every row gets
-    /// its own outcome, in the order given.
+    /// its own outcome, in the order given. The session (what the import
+    /// has registered so far) is given back for the next batch.
     pub async fn import_batch(
         &self,
-        session: &mut ImportSession,
+        mut session: ImportSession,
         rows: Vec<ImportRow>,
-    ) -> Result<Vec<(i64, RowOutcome)>, CommandError> {
+    ) -> Result<(ImportSession, Vec<(i64, RowOutcome)>), CommandError> {
         let rules = self.rules();
         let mut outcomes: Vec<Option<(i64, RowOutcome)>> = Vec::with_capacity(rows.len());
         let mut candidates = Vec::with_capacity(rows.len());
@@ -138,31 +119,38 @@ impl Registry {
             }
         }
         if !candidates.is_empty() {
-            let mut tx = self.db.begin_write().await?;
-            let stored = self.store(&mut tx, session, candidates).await?;
-            self.commit(tx).await?;
+            let this = self.clone();
+            let (returned, stored) = self
+                .db
+                .write(move |conn| {
+                    let stored = this.store(conn, &mut session, candidates)?;
+                    Ok::<_, CommandError>((session, stored))
+                })
+                .await?;
+            session = returned;
             for (index, outcome) in stored {
                 outcomes[index] = Some(outcome);
             }
         }
-        Ok(outcomes
+        let outcomes = outcomes
             .into_iter()
             .map(|o| o.expect("every row has an outcome"))
-            .collect())
+            .collect();
+        Ok((session, outcomes))
     }
 
     /// Finds duplicates among `candidates` and stores the rest with their
     /// events. Returns `(index, (row, outcome))` for every candidate.
-    async fn store(
+    fn store(
         &self,
-        tx: &mut Tx,
+        conn: &mut Conn,
         session: &mut ImportSession,
         candidates: Vec<Candidate>,
     ) -> Result<Vec<(usize, (i64, RowOutcome))>, CommandError> {
         let head_keys: Vec<String> = candidates.iter().map(|c| c.head_key.clone()).collect();
         let id_cards: Vec<String> = candidates.iter().flat_map(|c| c.id_cards.iter().cloned()).collect();
-        let stored_heads = storage::households_by_head_key(tx, &head_keys).await?;
-        let stored_cards = storage::households_by_id_card(tx, &id_cards).await?;
+        let stored_heads = storage::households_by_head_key(conn, &head_keys)?;
+        let stored_cards = storage::households_by_id_card(conn, &id_cards)?;
 
         let now = timestamp::now_utc();
         let today = today();
@@ -202,12 +190,12 @@ impl Registry {
             ));
             to_insert.push((household, candidate.head_key));
         }
-        storage::insert(tx, &to_insert).await?;
+        storage::insert(conn, &to_insert)?;
         let events: Vec<_> = to_insert
             .iter()
             .map(|(household, _)| events::registered(household))
             .collect();
-        self.outbox.add(tx, &events).await?;
+        outbox::add(conn, &events)?;
         Ok(outcomes)
     }
 }

@@ -6,12 +6,12 @@ mod convert;
 use jigi_proto::registry::registry_service_server::{RegistryService, RegistryServiceServer};
 use jigi_proto::registry::*;
 use jigi_server::status;
-use jigi_storage::idempotency::{self, RequestId};
+use jigi_storage::idempotency::{RequestId, RequestKey};
 use prost::Message as _;
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::app::{CommandError, ImportRow, ImportSession, MemberChanges, Registry, RowOutcome};
+use crate::app::{ImportRow, ImportSession, MemberChanges, Registry, RowOutcome};
 
 /// Most rows one import call may carry.
 pub const MAX_IMPORT_ROWS: usize = 200_000;
@@ -40,56 +40,19 @@ impl RegistryApi {
     }
 }
 
-/// The status a client sees for a command's failure.
-fn to_status(err: CommandError) -> Status {
-    match err {
-        CommandError::Invalid(errors) => status::invalid_argument(&errors),
-        CommandError::Duplicate { household_id, message } => {
-            status::already_exists("household", &household_id, message)
-        }
-        CommandError::NotFound { kind, id } => status::not_found(kind, &id),
-        CommandError::Refused { kind, subject, message } => status::failed_precondition(kind, &subject, message),
-        CommandError::RequestReused(request_id) => status::already_exists(
-            "request",
-            &request_id,
-            format!("request_id {request_id} was already used with different content; use a new request_id"),
-        ),
-        CommandError::Storage(err) if is_busy(&err) => status::unavailable("write to the registry", &err),
-        CommandError::Storage(err) => status::internal("accessing the registry's database", &err),
-    }
-}
-
-/// SQLite's "database is locked" after the busy timeout: try again later.
-fn is_busy(err: &jigi_storage::StorageError) -> bool {
-    let text = err.to_string();
-    text.contains("database is locked") || text.contains("database is busy")
-}
-
 type Reply<T> = Result<Response<T>, Status>;
 
 #[tonic::async_trait]
 impl RegistryService for RegistryApi {
     async fn register_household(&self, request: Request<RegisterHouseholdRequest>) -> Reply<RegisterHouseholdResponse> {
         let request = request.into_inner();
-        let request_id =
-            match request.request_id.as_str() {
-                "" => None,
-                id => Some(RequestId::parse(id).map_err(|err| {
-                    status::invalid_argument(&[status::FieldError::new("request_id", err.to_string())])
-                })?),
-            };
-        let fingerprint = idempotency::fingerprint(
-            &request
-                .household
-                .as_ref()
-                .map(|h| h.encode_to_vec())
-                .unwrap_or_default(),
-        );
-        let household = self
-            .registry
-            .register(request_id, &fingerprint, request.household.as_ref())
-            .await
-            .map_err(to_status)?;
+        // Required, as for every command that must not happen twice: a
+        // tablet retrying over a poor link must not register twice.
+        let request_id = RequestId::parse(&request.request_id)
+            .map_err(|err| status::invalid_argument(&[status::FieldError::new("request_id", err.to_string())]))?;
+        let content = request.household.as_ref().map(|h| h.encode_to_vec()).unwrap_or_default();
+        let key = RequestKey::new("RegisterHousehold", request_id, &content);
+        let household = self.registry.register(key, request.household).await?;
         jigi_telemetry::programme::record_household(&household.household_id);
         tracing::info!(household_id = %household.household_id, "household registered");
         Ok(Response::new(RegisterHouseholdResponse {
@@ -102,7 +65,7 @@ impl RegistryService for RegistryApi {
         request: Request<Streaming<ImportHouseholdsRequest>>,
     ) -> Reply<ImportHouseholdsResponse> {
         let mut rows = request.into_inner();
-        let mut session = ImportSession::default();
+        let mut session = Some(ImportSession::default());
         let mut response = ImportHouseholdsResponse::default();
         let mut batch = Vec::with_capacity(IMPORT_BATCH);
         let mut received = 0usize;
@@ -128,11 +91,11 @@ impl RegistryService for RegistryApi {
                 None => true,
             };
             if batch.len() == IMPORT_BATCH || (done && !batch.is_empty()) {
-                let outcomes = self
+                let (returned, outcomes) = self
                     .registry
-                    .import_batch(&mut session, std::mem::take(&mut batch))
-                    .await
-                    .map_err(to_status)?;
+                    .import_batch(session.take().unwrap_or_default(), std::mem::take(&mut batch))
+                    .await?;
+                session = Some(returned);
                 for (row, outcome) in outcomes {
                     let result = row_result(row, outcome, &mut response);
                     response.results.push(result);
@@ -156,8 +119,7 @@ impl RegistryService for RegistryApi {
         let household = self
             .registry
             .get(&request.get_ref().household_id)
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(GetHouseholdResponse {
             household: Some(convert::household(&household)),
         }))
@@ -174,8 +136,7 @@ impl RegistryService for RegistryApi {
                 request.location.as_ref(),
                 request.traits.as_ref(),
             )
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(UpdateHouseholdResponse {
             household: Some(convert::household(&household)),
         }))
@@ -187,8 +148,7 @@ impl RegistryService for RegistryApi {
         let (household, member_id) = self
             .registry
             .add_member(&request.household_id, request.member.as_ref())
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(AddMemberResponse {
             household: Some(convert::household(&household)),
             member_id,
@@ -212,15 +172,14 @@ impl RegistryService for RegistryApi {
         let household = self
             .registry
             .update_member(&request.household_id, &request.member_id, changes)
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(UpdateMemberResponse {
             household: Some(convert::household(&household)),
         }))
     }
 
     async fn list_households(&self, request: Request<ListHouseholdsRequest>) -> Reply<ListHouseholdsResponse> {
-        let page = self.registry.list(request.get_ref()).await.map_err(to_status)?;
+        let page = self.registry.list(request.get_ref()).await?;
         Ok(Response::new(ListHouseholdsResponse {
             households: page.households.iter().map(convert::household).collect(),
             next_page_token: page.next_page_token,
@@ -233,8 +192,7 @@ impl RegistryService for RegistryApi {
         let household = self
             .registry
             .enrol(&r.household_id, r.component, &r.enrolled_on, &r.committee_override)
-            .await
-            .map_err(to_status)?;
+            .await?;
         tracing::info!(household_id = %household.household_id, component = r.component, "household enrolled");
         Ok(Response::new(EnrolHouseholdResponse {
             household: Some(convert::household(&household)),
@@ -247,8 +205,7 @@ impl RegistryService for RegistryApi {
         let household = self
             .registry
             .exit(&r.household_id, r.component, &r.exited_on, r.reason, &r.note)
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(ExitHouseholdResponse {
             household: Some(convert::household(&household)),
         }))
@@ -259,15 +216,14 @@ impl RegistryService for RegistryApi {
         let changes = self
             .registry
             .history(&request.get_ref().household_id)
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(GetStatusHistoryResponse {
             changes: changes.iter().map(convert::status_change).collect(),
         }))
     }
 
     async fn list_areas(&self, request: Request<ListAreasRequest>) -> Reply<ListAreasResponse> {
-        let areas = self.registry.areas(&request.get_ref().parent).map_err(to_status)?;
+        let areas = self.registry.areas(&request.get_ref().parent)?;
         Ok(Response::new(ListAreasResponse {
             areas: areas.iter().map(convert::area).collect(),
         }))

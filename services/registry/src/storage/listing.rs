@@ -1,8 +1,8 @@
 //! Listing households by filter, a page at a time.
 
 use jigi_common::{AreaLevel, Component};
-use jigi_storage::sql::{self, Filter, Value};
-use sqlx::{AnyConnection, AssertSqlSafe};
+use jigi_storage::sql::Filter;
+use jigi_storage::{Conn, Owned, StorageError};
 
 use crate::domain::model::HouseholdStatus;
 
@@ -21,12 +21,12 @@ pub struct ListFilter {
 
 /// IDs of the households matching `filter`, in registration order, after
 /// the household `after` (exclusive), at most `limit`.
-pub async fn list_ids(
-    conn: &mut AnyConnection,
+pub fn list_ids(
+    conn: &mut Conn,
     filter: &ListFilter,
     after: Option<&str>,
     limit: usize,
-) -> Result<Vec<String>, sqlx::Error> {
+) -> Result<Vec<String>, StorageError> {
     let mut conditions = Filter::new();
     if let Some((level, code)) = &filter.area {
         let column = match level {
@@ -35,36 +35,38 @@ pub async fn list_ids(
             AreaLevel::Commune => "h.commune = {}",
             AreaLevel::Village => "h.village = {}",
         };
-        conditions.add(column, Value::Text(code.clone()));
+        conditions.add(column, code.as_str());
     }
     if let Some(status) = filter.status {
-        conditions.add("h.status = {}", Value::Text(status.code().to_owned()));
+        conditions.add("h.status = {}", status.code());
     }
     if let Some(component) = filter.enrolled_in {
         conditions.add(
             "EXISTS (SELECT 1 FROM enrolments e WHERE e.household_id = h.household_id \
              AND e.component = {} AND e.status = 'enrolled')",
-            Value::Text(component.code().to_owned()),
+            component.code(),
         );
     }
     if let Some(min) = filter.pmt_min {
-        conditions.add("h.pmt_score >= {}", Value::Real(min));
+        conditions.add("h.pmt_score >= {}", min);
     }
     if let Some(max) = filter.pmt_max {
-        conditions.add("h.pmt_score <= {}", Value::Real(max));
+        conditions.add("h.pmt_score <= {}", max);
     }
     if filter.eligible_only {
         conditions.add_plain("h.pmt_eligible = 1");
     }
     if let Some(after) = after {
-        conditions.add("h.household_id > {}", Value::Text(after.to_owned()));
+        conditions.add("h.household_id > {}", after);
     }
     let statement = format!(
         "SELECT h.household_id FROM households h{} ORDER BY h.household_id LIMIT ${}",
         conditions.where_sql(),
         conditions.next_placeholder()
     );
-    let query = sql::bind_values(sqlx::query(AssertSqlSafe(statement)), conditions.values()).bind(limit as i64);
-    let rows = query.fetch_all(conn).await?;
-    rows.iter().map(|row| sqlx::Row::try_get::<String, _>(row, 0)).collect()
+    let limit = Owned::Int(limit as i64);
+    conn.query(&statement, &conditions.params(&[&limit]))?
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
 }

@@ -14,19 +14,9 @@ pub use listing::{ListFilter, list_ids};
 
 use jigi_storage::Migration;
 
-/// Every migration the registry's database needs.
-pub fn migrations() -> Vec<Migration> {
-    [
-        jigi_bus::outbox::MIGRATIONS,
-        jigi_storage::idempotency::MIGRATIONS,
-        jigi_audit::MIGRATIONS,
-        REGISTRY,
-    ]
-    .concat()
-}
-
-/// The SQL is portable: both backends accept it as written.
-const REGISTRY: &[Migration] = &[Migration::portable(
+/// The registry's own tables (the host adds the shared ones). The SQL is
+/// portable: both backends accept it as written.
+pub const MIGRATIONS: &[Migration] = &[Migration::portable(
     "registry",
     1,
     "households, members, enrolments, status history",
