@@ -1,6 +1,11 @@
 //! Compiles every `.proto` under the workspace's `proto/` directory with
 //! `protox` (pure Rust, so no system `protoc` is needed) and generates prost
 //! messages plus tonic clients and servers.
+//!
+//! Also compiles the descriptors (only: `tonic-types` has the Rust types) of
+//! `google/rpc/status.proto` and `google/rpc/error_details.proto`, copied
+//! unchanged from googleapis into `googleapis/`, so reflection can describe
+//! the rich error details every Jigi error status carries.
 
 use std::path::{Path, PathBuf};
 
@@ -15,6 +20,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     // Served by gRPC reflection and used to check compatibility of the contract.
     std::fs::write(out_dir.join("jigi_descriptor.bin"), descriptors.encode_to_vec())?;
+
+    let googleapis = Path::new(env!("CARGO_MANIFEST_DIR")).join("googleapis");
+    println!("cargo:rerun-if-changed={}", googleapis.display());
+    let rpc = protox::compile(proto_files(&googleapis)?, [&googleapis])?;
+    std::fs::write(out_dir.join("google_rpc_descriptor.bin"), rpc.encode_to_vec())?;
 
     tonic_prost_build::configure()
         .build_client(true)

@@ -6,9 +6,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use ring::rand::SystemRandom;
-use ring::signature::{Ed25519KeyPair, KeyPair};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::SigningKey;
+use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+use ed25519_dalek::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
+use jsonwebtoken::{EncodingKey, Header};
+use rand::TryRngCore as _;
+use sha2::{Digest as _, Sha256};
 
 use crate::keys::{KeySet, PublicKey};
 use crate::{Role, Scope};
@@ -18,7 +22,8 @@ pub const LOCAL_ISSUER: &str = "jigi-local";
 
 /// A signing key kept in a PEM file (PKCS#8).
 pub struct LocalIssuer {
-    key_pair: Ed25519KeyPair,
+    key: EncodingKey,
+    public: [u8; 32],
     kid: String,
 }
 
@@ -55,50 +60,50 @@ impl Grant {
     }
 }
 
-const PEM_LABEL: &str = "PRIVATE KEY";
-
 impl LocalIssuer {
     /// A fresh key, kept in memory only.
     pub fn generate() -> LocalIssuer {
-        let document = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).expect("the system has randomness");
-        LocalIssuer::from_pkcs8(document.as_ref()).expect("a generated key parses")
+        LocalIssuer::new(&new_key())
     }
 
     /// The key in `path`, created (readable by its owner only) if missing.
+    /// OpenSSL's keys (`openssl genpkey -algorithm ed25519`) are read as well.
     pub fn load_or_create(path: &Path) -> Result<LocalIssuer, IssuerError> {
         let io = |source| IssuerError::Io {
             path: path.to_owned(),
             source,
         };
         if !path.exists() {
-            let document = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).expect("the system has randomness");
+            let pem = new_key()
+                .to_pkcs8_pem(LineEnding::LF)
+                .expect("an Ed25519 key encodes as PKCS#8");
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).map_err(io)?;
             }
-            write_private(path, &pem_encode(document.as_ref())).map_err(io)?;
+            write_private(path, &pem).map_err(io)?;
         }
         let text = std::fs::read_to_string(path).map_err(io)?;
-        let not_a_key = || IssuerError::NotAKey { path: path.to_owned() };
-        let der = pem_decode(&text).ok_or_else(not_a_key)?;
-        LocalIssuer::from_pkcs8(&der).ok_or_else(not_a_key)
+        let key = SigningKey::from_pkcs8_pem(&text).map_err(|_| IssuerError::NotAKey { path: path.to_owned() })?;
+        Ok(LocalIssuer::new(&key))
     }
 
-    fn from_pkcs8(der: &[u8]) -> Option<LocalIssuer> {
-        // OpenSSL writes version 1 documents (no public key inside); accept them.
-        let key_pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).ok()?;
+    fn new(key: &SigningKey) -> LocalIssuer {
+        let public = key.verifying_key().to_bytes();
         // The key ID is derived from the public key, so it is stable across
         // restarts and different for a new key.
-        let digest = ring::digest::digest(&ring::digest::SHA256, key_pair.public_key().as_ref());
-        let kid = format!("jigi-local-{}", &hex_prefix(digest.as_ref()));
-        Some(LocalIssuer { key_pair, kid })
+        let kid = format!("jigi-local-{}", hex_prefix(&Sha256::digest(public)));
+        let der = key.to_pkcs8_der().expect("an Ed25519 key encodes as PKCS#8");
+        LocalIssuer {
+            key: EncodingKey::from_ed_der(der.as_bytes()),
+            public,
+            kid,
+        }
     }
 
     /// The public key set services verify this issuer's tokens with.
     pub fn key_set(&self) -> KeySet {
-        KeySet::new(vec![PublicKey::ed25519(
-            Some(self.kid.clone()),
-            self.key_pair.public_key().as_ref().to_vec(),
-        )])
+        let key = PublicKey::ed25519(Some(self.kid.clone()), &self.public).expect("an Ed25519 public key");
+        KeySet::new(vec![key])
     }
 
     /// A signed token for `grant`, valid from now.
@@ -125,10 +130,11 @@ impl LocalIssuer {
         if let Some(code) = &grant.agent_code {
             claims["agent_code"] = serde_json::Value::String(code.clone());
         }
-        self.sign(
-            &serde_json::json!({ "alg": "EdDSA", "typ": "JWT", "kid": self.kid }),
-            &claims,
-        )
+        let header = Header {
+            kid: Some(self.kid.clone()),
+            ..Header::new(jsonwebtoken::Algorithm::EdDSA)
+        };
+        jsonwebtoken::encode(&header, &claims, &self.key).expect("an Ed25519 key signs")
     }
 
     /// Signs any header and claims as they are: for tools and for tests that
@@ -139,35 +145,24 @@ impl LocalIssuer {
             URL_SAFE_NO_PAD.encode(header.to_string()),
             URL_SAFE_NO_PAD.encode(claims.to_string())
         );
-        let signature = self.key_pair.sign(signed.as_bytes());
-        format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
+        let signature = jsonwebtoken::crypto::sign(signed.as_bytes(), &self.key, jsonwebtoken::Algorithm::EdDSA)
+            .expect("an Ed25519 key signs");
+        format!("{signed}.{signature}")
     }
+}
+
+/// A new Ed25519 key from the operating system's randomness. jsonwebtoken
+/// makes no keys; ed25519-dalek, which it signs with, does.
+fn new_key() -> SigningKey {
+    let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+    rand::rngs::OsRng
+        .try_fill_bytes(seed.as_mut())
+        .expect("the system has randomness");
+    SigningKey::from_bytes(&seed)
 }
 
 fn hex_prefix(bytes: &[u8]) -> String {
     bytes.iter().take(8).map(|b| format!("{b:02x}")).collect()
-}
-
-fn pem_encode(der: &[u8]) -> String {
-    let body = STANDARD.encode(der);
-    let lines: Vec<&str> = body
-        .as_bytes()
-        .chunks(64)
-        .map(|chunk| std::str::from_utf8(chunk).expect("base64 is ASCII"))
-        .collect();
-    format!(
-        "-----BEGIN {PEM_LABEL}-----\n{}\n-----END {PEM_LABEL}-----\n",
-        lines.join("\n")
-    )
-}
-
-fn pem_decode(text: &str) -> Option<Vec<u8>> {
-    let begin = format!("-----BEGIN {PEM_LABEL}-----");
-    let end = format!("-----END {PEM_LABEL}-----");
-    let start = text.find(&begin)? + begin.len();
-    let stop = text[start..].find(&end)? + start;
-    let body: String = text[start..stop].split_whitespace().collect();
-    STANDARD.decode(body).ok()
 }
 
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {

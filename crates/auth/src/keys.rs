@@ -1,15 +1,15 @@
-//! Public keys from a JSON Web Key Set (RFC 7517), and signature checks.
+//! Public keys from a JSON Web Key Set (RFC 7517).
 //!
-//! Only the two algorithms the programme accepts are understood: EdDSA over
+//! Only the two algorithms the programme accepts are kept: EdDSA over
 //! Ed25519 keys (`kty: OKP`, `crv: Ed25519`) and RS256 over RSA keys of 2048
-//! bits or more. A key is bound to its algorithm by its type, so a token
+//! to 8192 bits. A key is bound to its algorithm by its type, so a token
 //! cannot choose how it is checked (no `alg: none`, no HMAC keyed with a
-//! public key).
+//! public key). Reading JWKs and checking signatures is `jsonwebtoken`'s.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
-use serde::Deserialize;
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse,
+};
+use jsonwebtoken::{DecodingKey, DecodingKeyKind};
 
 /// A signing algorithm Jigi accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,82 +28,113 @@ impl Algorithm {
         }
     }
 
-    pub fn name(self) -> &'static str {
+    /// As `jsonwebtoken` names it.
+    pub(crate) fn jwt(self) -> jsonwebtoken::Algorithm {
         match self {
-            Algorithm::EdDsa => "EdDSA",
-            Algorithm::Rs256 => "RS256",
+            Algorithm::EdDsa => jsonwebtoken::Algorithm::EdDSA,
+            Algorithm::Rs256 => jsonwebtoken::Algorithm::RS256,
         }
     }
 }
 
 /// One verification key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct PublicKey {
-    /// The key ID tokens name in their header (`kid`), if the set gives one.
-    pub kid: Option<String>,
-    material: Material,
+    algorithm: Algorithm,
+    /// The public parts only, as [`KeySet::to_json`] writes them.
+    jwk: Jwk,
+    decoding: DecodingKey,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Material {
-    Ed25519(Vec<u8>),
-    Rsa { n: Vec<u8>, e: Vec<u8> },
+impl PartialEq for PublicKey {
+    fn eq(&self, other: &PublicKey) -> bool {
+        // The JWK holds the kid, the algorithm and the key material.
+        self.jwk == other.jwk
+    }
 }
+
+impl Eq for PublicKey {}
 
 impl PublicKey {
-    /// An Ed25519 public key (32 bytes).
-    pub fn ed25519(kid: Option<String>, public: Vec<u8>) -> PublicKey {
-        PublicKey {
-            kid,
-            material: Material::Ed25519(public),
-        }
+    /// An Ed25519 public key (32 bytes); `None` for anything else.
+    pub fn ed25519(kid: Option<String>, public: &[u8]) -> Option<PublicKey> {
+        let key = DecodingKey::from_ed_der(public);
+        let mut jwk = Jwk::from_decoding_key(&key, Some(jsonwebtoken::Algorithm::EdDSA)).ok()?;
+        jwk.common.key_id = kid;
+        PublicKey::from_jwk(jwk)
     }
 
-    /// An RSA public key from its modulus and exponent (big-endian).
-    pub fn rsa(kid: Option<String>, n: Vec<u8>, e: Vec<u8>) -> PublicKey {
-        PublicKey {
-            kid,
-            material: Material::Rsa { n, e },
+    /// A key of the set, if Jigi can use it: a signing key (`use` absent or
+    /// `sig`) of one of the two types, whose `alg`, if given, is its type's.
+    fn from_jwk(jwk: Jwk) -> Option<PublicKey> {
+        let common = &jwk.common;
+        if common
+            .public_key_use
+            .as_ref()
+            .is_some_and(|usage| *usage != PublicKeyUse::Signature)
+        {
+            return None;
         }
+        let algorithm = match &jwk.algorithm {
+            AlgorithmParameters::OctetKeyPair(okp) if okp.curve == EllipticCurve::Ed25519 => Algorithm::EdDsa,
+            AlgorithmParameters::RSA(_) => Algorithm::Rs256,
+            _ => return None,
+        };
+        if common
+            .key_algorithm
+            .is_some_and(|alg| alg != KeyAlgorithm::from(algorithm.jwt()))
+        {
+            return None;
+        }
+        let decoding = DecodingKey::from_jwk(&jwk).ok()?;
+        let usable = match decoding.kind() {
+            // jsonwebtoken reads the first 32 bytes of an Ed25519 key: the
+            // length is checked here, once.
+            DecodingKeyKind::SecretOrDer(public) => algorithm == Algorithm::EdDsa && public.len() == 32,
+            DecodingKeyKind::RsaModulusExponent { n, e } => (2048..=8192).contains(&bit_length(n)) && !e.is_empty(),
+        };
+        if !usable {
+            return None;
+        }
+        // Kept as its public parts only, with what Jigi relies on spelt out.
+        let jwk = Jwk {
+            common: CommonParameters {
+                public_key_use: Some(PublicKeyUse::Signature),
+                key_algorithm: Some(algorithm.jwt().into()),
+                key_id: common.key_id.clone(),
+                ..CommonParameters::default()
+            },
+            algorithm: jwk.algorithm,
+        };
+        Some(PublicKey {
+            algorithm,
+            jwk,
+            decoding,
+        })
+    }
+
+    /// The key ID tokens name in their header (`kid`), if the set gives one.
+    pub fn kid(&self) -> Option<&str> {
+        self.jwk.common.key_id.as_deref()
     }
 
     /// The algorithm this key verifies.
     pub fn algorithm(&self) -> Algorithm {
-        match self.material {
-            Material::Ed25519(_) => Algorithm::EdDsa,
-            Material::Rsa { .. } => Algorithm::Rs256,
-        }
+        self.algorithm
     }
 
-    /// Whether `signature` signs `message` under this key.
-    pub fn verifies(&self, message: &[u8], signature_bytes: &[u8]) -> bool {
-        match &self.material {
-            Material::Ed25519(public) => UnparsedPublicKey::new(&signature::ED25519, public)
-                .verify(message, signature_bytes)
-                .is_ok(),
-            Material::Rsa { n, e } => RsaPublicKeyComponents { n, e }
-                .verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, signature_bytes)
-                .is_ok(),
-        }
+    /// The key as `jsonwebtoken` checks signatures with it.
+    pub(crate) fn decoding_key(&self) -> &DecodingKey {
+        &self.decoding
     }
+}
 
-    /// The key as a JWK (public parts only).
-    pub fn to_jwk(&self) -> serde_json::Value {
-        let mut jwk = match &self.material {
-            Material::Ed25519(public) => serde_json::json!({
-                "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig",
-                "x": URL_SAFE_NO_PAD.encode(public),
-            }),
-            Material::Rsa { n, e } => serde_json::json!({
-                "kty": "RSA", "alg": "RS256", "use": "sig",
-                "n": URL_SAFE_NO_PAD.encode(n), "e": URL_SAFE_NO_PAD.encode(e),
-            }),
-        };
-        if let Some(kid) = &self.kid {
-            jwk["kid"] = serde_json::Value::String(kid.clone());
-        }
-        jwk
-    }
+/// The number of bits of a big-endian number.
+fn bit_length(bytes: &[u8]) -> usize {
+    let Some(first) = bytes.iter().position(|&byte| byte != 0) else {
+        return 0;
+    };
+    (bytes.len() - first) * 8 - bytes[first].leading_zeros() as usize
 }
 
 /// The keys tokens may be signed with.
@@ -121,24 +152,6 @@ pub enum KeySetError {
     Empty,
 }
 
-#[derive(Deserialize)]
-struct Document {
-    keys: Vec<Jwk>,
-}
-
-#[derive(Deserialize)]
-struct Jwk {
-    kty: String,
-    kid: Option<String>,
-    #[serde(rename = "use")]
-    usage: Option<String>,
-    alg: Option<String>,
-    crv: Option<String>,
-    x: Option<String>,
-    n: Option<String>,
-    e: Option<String>,
-}
-
 impl KeySet {
     pub fn new(keys: Vec<PublicKey>) -> KeySet {
         KeySet { keys }
@@ -147,8 +160,8 @@ impl KeySet {
     /// Parses a JWKS document. Keys of other types or uses (encryption keys,
     /// EC keys an identity provider also publishes) are skipped, not errors.
     pub fn parse(json: &str) -> Result<KeySet, KeySetError> {
-        let document: Document = serde_json::from_str(json)?;
-        let keys: Vec<PublicKey> = document.keys.into_iter().filter_map(Jwk::into_key).collect();
+        let document: JwkSet = serde_json::from_str(json)?;
+        let keys: Vec<PublicKey> = document.keys.into_iter().filter_map(PublicKey::from_jwk).collect();
         if keys.is_empty() {
             return Err(KeySetError::Empty);
         }
@@ -162,7 +175,7 @@ impl KeySet {
     pub fn find(&self, alg: Algorithm, kid: Option<&str>) -> Option<&PublicKey> {
         let mut candidates = self.keys.iter().filter(|key| key.algorithm() == alg);
         match kid {
-            Some(kid) => candidates.find(|key| key.kid.as_deref() == Some(kid)),
+            Some(kid) => candidates.find(|key| key.kid() == Some(kid)),
             None => {
                 let first = candidates.next()?;
                 candidates.next().is_none().then_some(first)
@@ -180,37 +193,18 @@ impl KeySet {
 
     /// The set as a JWKS document.
     pub fn to_json(&self) -> String {
-        let keys: Vec<serde_json::Value> = self.keys.iter().map(PublicKey::to_jwk).collect();
-        serde_json::to_string_pretty(&serde_json::json!({ "keys": keys })).expect("JSON values serialize")
-    }
-}
-
-impl Jwk {
-    fn into_key(self) -> Option<PublicKey> {
-        if self.usage.as_deref().is_some_and(|usage| usage != "sig") {
-            return None;
-        }
-        let decode = |value: Option<String>| value.and_then(|text| URL_SAFE_NO_PAD.decode(text).ok());
-        let material = match (self.kty.as_str(), self.crv.as_deref()) {
-            ("OKP", Some("Ed25519")) if self.alg.as_deref().is_none_or(|alg| alg == "EdDSA") => {
-                let public = decode(self.x)?;
-                (public.len() == 32).then_some(Material::Ed25519(public))?
-            }
-            ("RSA", _) if self.alg.as_deref().is_none_or(|alg| alg == "RS256") => Material::Rsa {
-                n: decode(self.n)?,
-                e: decode(self.e)?,
-            },
-            _ => return None,
+        let document = JwkSet {
+            keys: self.keys.iter().map(|key| key.jwk.clone()).collect(),
         };
-        Some(PublicKey {
-            kid: self.kid,
-            material,
-        })
+        serde_json::to_string_pretty(&document).expect("JWKs serialize")
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
     use super::*;
 
     #[test]
@@ -234,12 +228,25 @@ mod tests {
         assert!(matches!(KeySet::parse("{}"), Err(KeySetError::Json(_))));
         // An Ed25519 key of the wrong length is not a key.
         assert!(KeySet::parse(r#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"AAAA"}]}"#).is_err());
+        // Nor is an RSA key under 2048 bits, or an Ed25519 key claiming another algorithm.
+        let rsa = |modulus_bytes: usize| {
+            let n = URL_SAFE_NO_PAD.encode(vec![0xff; modulus_bytes]);
+            KeySet::parse(&format!(r#"{{"keys":[{{"kty":"RSA","n":"{n}","e":"AQAB"}}]}}"#))
+        };
+        assert!(rsa(128).is_err());
+        assert!(rsa(256).is_ok());
+        assert!(
+            KeySet::parse(
+                r#"{"keys":[{"kty":"OKP","crv":"Ed25519","alg":"RS256","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn without_a_kid_only_a_single_candidate_is_used() {
-        let a = PublicKey::ed25519(Some("a".into()), vec![1; 32]);
-        let b = PublicKey::ed25519(Some("b".into()), vec![2; 32]);
+        let a = PublicKey::ed25519(Some("a".into()), &[1; 32]).unwrap();
+        let b = PublicKey::ed25519(Some("b".into()), &[2; 32]).unwrap();
         assert_eq!(KeySet::new(vec![a.clone()]).find(Algorithm::EdDsa, None), Some(&a));
         assert_eq!(
             KeySet::new(vec![a.clone(), b.clone()]).find(Algorithm::EdDsa, None),
@@ -253,7 +260,7 @@ mod tests {
 
     #[test]
     fn a_set_round_trips_through_json() {
-        let set = KeySet::new(vec![PublicKey::ed25519(Some("k1".into()), vec![7; 32])]);
+        let set = KeySet::new(vec![PublicKey::ed25519(Some("k1".into()), &[7; 32]).unwrap()]);
         assert_eq!(KeySet::parse(&set.to_json()).unwrap(), set);
     }
 }

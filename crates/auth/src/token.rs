@@ -3,14 +3,18 @@
 //!
 //! What is checked, in order: the size and shape; the algorithm (EdDSA or
 //! RS256 only, and it must be the algorithm of the key the token names); the
-//! signature; then the claims: `exp` (required), `nbf`, `aud` (must name
-//! Jigi's audience), `iss` (when one is configured), `sub`.
+//! signature; then the claims: `exp` (required), `aud` (must name Jigi's
+//! audience), `iss` (when one is configured), `exp` and `nbf` against the
+//! time, `sub`. The signature, `aud` and `iss` are `jsonwebtoken`'s checks;
+//! the claims' meaning for Jigi (roles, regions) is read here.
 
 use std::collections::BTreeSet;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jigi_common::Region;
+use jsonwebtoken::Validation;
+use jsonwebtoken::errors::ErrorKind;
 use serde::Deserialize;
 
 use crate::keys::{Algorithm, KeySet};
@@ -90,8 +94,6 @@ struct Claims {
     sub: Option<String>,
     exp: Option<f64>,
     nbf: Option<f64>,
-    iss: Option<String>,
-    aud: Option<Audience>,
     jti: Option<String>,
     #[serde(default)]
     roles: Vec<String>,
@@ -103,30 +105,38 @@ struct Claims {
 }
 
 #[derive(Deserialize)]
-#[serde(untagged)]
-enum Audience {
-    One(String),
-    Many(Vec<String>),
-}
-
-#[derive(Deserialize)]
 struct RealmAccess {
     #[serde(default)]
     roles: Vec<String>,
 }
 
+/// A token that passed every check.
+pub(crate) struct Verified {
+    pub identity: Identity,
+    /// Its `exp`, in whole seconds since the Unix epoch.
+    pub expires_at: u64,
+}
+
 /// Verifies `token` against `keys` at `now` (seconds since the Unix epoch).
 pub fn verify(token: &str, keys: &KeySet, expect: &Expectations, now: u64) -> Result<Identity, TokenError> {
+    check(token, keys, expect, now).map(|verified| verified.identity)
+}
+
+pub(crate) fn check(token: &str, keys: &KeySet, expect: &Expectations, now: u64) -> Result<Verified, TokenError> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(TokenError::TooLarge);
     }
+    // The header is read here first: jsonwebtoken would refuse an unknown
+    // `alg` or a `crit` too, but not say which, and the key is chosen from it.
     let mut parts = token.split('.');
-    let (Some(header_b64), Some(claims_b64), Some(signature_b64), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(header_b64), Some(_), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(TokenError::Malformed("a token has three parts separated by dots"));
     };
-    let header: Header = decode_json(header_b64).ok_or(TokenError::Malformed("the header is not base64url JSON"))?;
+    let header: Header = URL_SAFE_NO_PAD
+        .decode(header_b64)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or(TokenError::Malformed("the header is not base64url JSON"))?;
     if header.crit.is_some() {
         return Err(TokenError::Malformed("critical header extensions are not supported"));
     }
@@ -137,25 +147,57 @@ pub fn verify(token: &str, keys: &KeySet, expect: &Expectations, now: u64) -> Re
     let key = keys
         .find(alg, header.kid.as_deref())
         .ok_or_else(|| TokenError::UnknownKey(header.kid.clone()))?;
-    let signature = URL_SAFE_NO_PAD
-        .decode(signature_b64)
-        .map_err(|_| TokenError::Malformed("the signature is not base64url"))?;
-    let signed = &token[..header_b64.len() + 1 + claims_b64.len()];
-    if !key.verifies(signed.as_bytes(), &signature) {
-        return Err(TokenError::BadSignature);
+
+    // The key's algorithm, and only it; the signature, then `exp` present,
+    // `aud` and `iss`. The times are compared below against `now` rather than
+    // jsonwebtoken's own clock, so the verified-token cache and this check
+    // read the same time.
+    let mut validation = Validation::new(alg.jwt());
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.set_audience(&[&expect.audience]);
+    let mut required = vec!["exp", "aud"];
+    if let Some(issuer) = &expect.issuer {
+        validation.set_issuer(&[issuer]);
+        required.push("iss");
     }
-    let claims: Claims = decode_json(claims_b64).ok_or(TokenError::Malformed("the claims are not base64url JSON"))?;
-    check_time(&claims, expect, now)?;
-    check_audience_and_issuer(&claims, expect)?;
-    identity(claims)
+    validation.set_required_spec_claims(&required);
+    let claims = jsonwebtoken::decode::<Claims>(token, key.decoding_key(), &validation)
+        .map_err(|err| refusal(err.into_kind(), &header.alg))?
+        .claims;
+    let expires_at = check_time(&claims, expect, now)?;
+    Ok(Verified {
+        identity: identity(claims)?,
+        expires_at,
+    })
 }
 
-fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Option<T> {
-    let bytes = URL_SAFE_NO_PAD.decode(part).ok()?;
-    serde_json::from_slice(&bytes).ok()
+/// What a refusal from jsonwebtoken means here.
+fn refusal(kind: ErrorKind, alg: &str) -> TokenError {
+    match kind {
+        ErrorKind::InvalidSignature
+        | ErrorKind::InvalidEddsaKey
+        | ErrorKind::InvalidRsaKey(_)
+        | ErrorKind::InvalidKeyFormat
+        | ErrorKind::Signing(_) => TokenError::BadSignature,
+        ErrorKind::InvalidAlgorithm | ErrorKind::UnsupportedAlgorithm => TokenError::Algorithm(alg.to_owned()),
+        ErrorKind::InvalidAudience => TokenError::Audience,
+        ErrorKind::InvalidIssuer => TokenError::Issuer,
+        ErrorKind::MissingRequiredClaim(claim) | ErrorKind::InvalidClaimFormat(claim) => match claim.as_str() {
+            "aud" => TokenError::Audience,
+            "iss" => TokenError::Issuer,
+            _ => TokenError::Claims(format!("{claim} is required, as a number of seconds")),
+        },
+        ErrorKind::Base64(_) => TokenError::Malformed("a part of the token is not base64url"),
+        ErrorKind::Json(_) | ErrorKind::Utf8(_) => {
+            TokenError::Malformed("the claims are not JSON of the expected shape")
+        }
+        _ => TokenError::Malformed("the token is not a compact JWS"),
+    }
 }
 
-fn check_time(claims: &Claims, expect: &Expectations, now: u64) -> Result<(), TokenError> {
+/// Checks `exp` and `nbf`, with the leeway; gives `exp`.
+fn check_time(claims: &Claims, expect: &Expectations, now: u64) -> Result<u64, TokenError> {
     let now = now as f64;
     let leeway = expect.leeway_seconds as f64;
     let exp = claims.exp.ok_or_else(|| TokenError::Claims("exp is required".into()))?;
@@ -167,24 +209,8 @@ fn check_time(claims: &Claims, expect: &Expectations, now: u64) -> Result<(), To
     {
         return Err(TokenError::NotYetValid);
     }
-    Ok(())
-}
-
-fn check_audience_and_issuer(claims: &Claims, expect: &Expectations) -> Result<(), TokenError> {
-    let audience_ok = match &claims.aud {
-        Some(Audience::One(aud)) => *aud == expect.audience,
-        Some(Audience::Many(auds)) => auds.contains(&expect.audience),
-        None => false,
-    };
-    if !audience_ok {
-        return Err(TokenError::Audience);
-    }
-    if let Some(issuer) = &expect.issuer
-        && claims.iss.as_ref() != Some(issuer)
-    {
-        return Err(TokenError::Issuer);
-    }
-    Ok(())
+    // Whole seconds, rounded down: a cached token never outlives its `exp`.
+    Ok(exp as u64)
 }
 
 fn identity(claims: Claims) -> Result<Identity, TokenError> {

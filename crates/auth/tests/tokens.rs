@@ -5,13 +5,12 @@ use std::collections::BTreeSet;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use jigi_auth::keys::PublicKey;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jigi_auth::token::{self, Expectations, TokenError};
 use jigi_auth::{Grant, KeySet, LocalIssuer, Role, Scope};
 use jigi_common::Region;
-use ring::rand::SystemRandom;
-use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 
 fn now() -> u64 {
@@ -70,23 +69,14 @@ fn an_eddsa_token_gives_the_identity_it_claims() {
 
 #[test]
 fn an_rs256_token_from_an_rsa_key_is_accepted() {
-    let pem = include_str!("fixtures/rsa-test-key.pem");
-    let body: String = pem.lines().filter(|line| !line.starts_with("-----")).collect();
-    let key_pair = RsaKeyPair::from_pkcs8(&STANDARD.decode(body).unwrap()).unwrap();
-    let public = ring::rsa::PublicKeyComponents::<Vec<u8>>::from(key_pair.public());
-    let keys = KeySet::new(vec![PublicKey::rsa(Some("rsa-1".into()), public.n, public.e)]);
+    let key = EncodingKey::from_rsa_pem(include_bytes!("fixtures/rsa-test-key.pem")).unwrap();
+    let mut public = Jwk::from_encoding_key(&key, Algorithm::RS256).unwrap();
+    public.common.key_id = Some("rsa-1".into());
+    let keys = KeySet::parse(&json!({ "keys": [public] }).to_string()).unwrap();
     let sign = |header: Value| {
         let signed = format!("{}.{}", b64(&header), b64(&claims()));
-        let mut signature = vec![0; key_pair.public().modulus_len()];
-        key_pair
-            .sign(
-                &RSA_PKCS1_SHA256,
-                &SystemRandom::new(),
-                signed.as_bytes(),
-                &mut signature,
-            )
-            .unwrap();
-        format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature))
+        let signature = jsonwebtoken::crypto::sign(signed.as_bytes(), &key, Algorithm::RS256).unwrap();
+        format!("{signed}.{signature}")
     };
     let identity = token::verify(
         &sign(json!({"alg": "RS256", "kid": "rsa-1"})),
@@ -115,10 +105,10 @@ fn alg_none_and_hmac_are_refused_whatever_they_claim() {
     assert_eq!(check(&issuer, &none_upper), Err(TokenError::Algorithm("None".into())));
     // HS256 keyed with the public key (the classic confusion attack).
     let public_x = issuer.key_set().to_json();
-    let hmac_key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, public_x.as_bytes());
+    let hmac_key = EncodingKey::from_secret(public_x.as_bytes()).unwrap();
     let signed = format!("{}.{}", b64(&json!({"alg": "HS256"})), b64(&claims()));
-    let tag = ring::hmac::sign(&hmac_key, signed.as_bytes());
-    let hs256 = format!("{signed}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()));
+    let tag = jsonwebtoken::crypto::sign(signed.as_bytes(), &hmac_key, Algorithm::HS256).unwrap();
+    let hs256 = format!("{signed}.{tag}");
     assert_eq!(check(&issuer, &hs256), Err(TokenError::Algorithm("HS256".into())));
 }
 
@@ -182,6 +172,14 @@ fn time_audience_and_issuer_are_enforced() {
         token::verify(&token, &issuer.key_set(), &expect, now()),
         Err(TokenError::Issuer)
     );
+    // An issuer to insist on makes `iss` required.
+    assert_eq!(
+        token::verify(&with("iss", Value::Null), &issuer.key_set(), &expect, now()),
+        Err(TokenError::Issuer)
+    );
+    let mut right_issuer = claims();
+    right_issuer["iss"] = json!("https://id.jigi.ml/realms/jigi");
+    assert!(token::verify(&sign_eddsa(&issuer, &right_issuer), &issuer.key_set(), &expect, now()).is_ok());
     assert!(matches!(
         check(&issuer, &with("sub", json!(""))),
         Err(TokenError::Claims(_))
@@ -224,6 +222,40 @@ fn an_openssl_ed25519_key_signs_tokens_the_services_accept() {
     let issuer = LocalIssuer::load_or_create(&path).unwrap();
     let token = issuer.issue(&Grant::new("a", &[Role::Auditor], Scope::National));
     assert!(check(&issuer, &token).is_ok());
+}
+
+#[test]
+fn keys_written_before_keep_their_key_id() {
+    // ed25519-ring.pem was written by the earlier, ring-based `jigi token`
+    // (PKCS#8 v2, with the public key, which OpenSSL does not read);
+    // ed25519-openssl.pem by `openssl genpkey` (v1). The key IDs are those the
+    // earlier version gave them, so key sets handed out then still match.
+    for (fixture, kid, x) in [
+        (
+            "ed25519-ring.pem",
+            "jigi-local-007e13c0d8deaf26",
+            "17tyrfNj5tuA5pQMcxnzMu1LSKvc2QXSAoQgHXTc_54",
+        ),
+        (
+            "ed25519-openssl.pem",
+            "jigi-local-4038fb6240a9c398",
+            "qkaqUtb8u1fwFwJPRjdlElVPU_IYRXdsB-bnujezwA4",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key.pem");
+        std::fs::copy(
+            format!("{}/tests/fixtures/{fixture}", env!("CARGO_MANIFEST_DIR")),
+            &path,
+        )
+        .unwrap();
+        let issuer = LocalIssuer::load_or_create(&path).unwrap();
+        let jwks: Value = serde_json::from_str(&issuer.key_set().to_json()).unwrap();
+        assert_eq!(jwks["keys"][0]["kid"], kid, "{fixture}");
+        assert_eq!(jwks["keys"][0]["x"], x, "{fixture}");
+        let token = issuer.issue(&Grant::new("a", &[Role::Auditor], Scope::National));
+        assert!(check(&issuer, &token).is_ok(), "{fixture}");
+    }
 }
 
 proptest::proptest! {

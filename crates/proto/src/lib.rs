@@ -3,7 +3,7 @@
 //! The module tree mirrors the proto packages: `jigi::common::v1`,
 //! `jigi::registry::v1`, `jigi::events::v1`, and so on. Services and clients
 //! use these types directly; the crate adds nothing but the generated code and
-//! the encoded descriptor set (for gRPC reflection).
+//! the encoded descriptor sets (for gRPC reflection).
 
 #![allow(clippy::all, clippy::pedantic)]
 
@@ -54,3 +54,11 @@ pub use jigi::{
 /// The encoded `FileDescriptorSet` of every Jigi proto and its imports, for
 /// gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/jigi_descriptor.bin"));
+
+/// The encoded `FileDescriptorSet` of `google/rpc/status.proto` and
+/// `google/rpc/error_details.proto` (and their imports), under their usual
+/// names: what a reflection client needs to decode the details of a status
+/// (`google.rpc.BadRequest`, `ResourceInfo`, `PreconditionFailure`…).
+/// `tonic-types` holds their Rust types.
+pub const GOOGLE_RPC_FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/google_rpc_descriptor.bin"));

@@ -1,7 +1,8 @@
 //! The access layer: every call (health and reflection aside) is identified,
 //! checked against its service's rule table, rate-limited if it writes, and,
 //! if it writes or is refused, recorded in the audit log before its answer
-//! leaves.
+//! leaves. A call to a service this server does not serve is `UNIMPLEMENTED`;
+//! a request message over its service's size limit is `RESOURCE_EXHAUSTED`.
 //!
 //! Handlers find the caller in the request's extensions
 //! (`request.extensions().get::<Identity>()`); it is absent only when access
@@ -13,6 +14,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use axum::BoxError;
+use axum::body::{Bytes, HttpBody};
 use jigi_audit::{AuditLog, Caller};
 use jigi_storage::Call;
 use jigi_auth::{Identity, Kind, Rule, ServiceArea, TokenError, Verifier, authorize};
@@ -20,6 +23,8 @@ use tonic::body::Body;
 use tonic::{Code, Status};
 use tower::{Layer, Service};
 
+use crate::message_limit::{limit_request, too_large_from_tonic};
+use crate::status::clip;
 use crate::write_limit::WriteLimiter;
 
 /// The metadata key of a call's request ID, echoed in the answer.
@@ -35,6 +40,11 @@ pub struct AccessControl {
     pub(crate) limiter: Option<WriteLimiter>,
     /// Rules by full method path, `/jigi.payments.v1.PaymentsService/ApprovePaymentCycle`.
     pub(crate) rules: HashMap<String, Rule>,
+    /// The services served (health and reflection aside), by full name,
+    /// with the largest request message each accepts.
+    pub(crate) services: HashMap<&'static str, usize>,
+    /// The largest request message of health and reflection.
+    pub(crate) open_max_request_bytes: usize,
 }
 
 /// Why a call was turned away, and by whom it was made if that is known.
@@ -129,6 +139,13 @@ fn is_open(path: &str) -> bool {
     path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.")
 }
 
+/// The service a method path names: `/jigi.audit.v1.AuditService/VerifyAuditChain`
+/// → `jigi.audit.v1.AuditService`.
+fn service_of(path: &str) -> &str {
+    let path = path.strip_prefix('/').unwrap_or(path);
+    path.split_once('/').map_or(path, |(service, _)| service)
+}
+
 /// Who the write limit counts: the token's subject, else the peer address.
 fn limit_key<B>(identity: Option<&Identity>, request: &http::Request<B>) -> String {
     if let Some(identity) = identity {
@@ -175,11 +192,16 @@ pub fn code_name(code: Code) -> &'static str {
     }
 }
 
-/// tonic answers a request body that does not decode as the method's
-/// message with `INTERNAL`, which tells the client the server failed. It is
-/// the client's message that is wrong: say so with `INVALID_ARGUMENT`.
-fn undecodable_is_invalid_argument(response: http::Response<Body>) -> http::Response<Body> {
-    match Status::from_header_map(response.headers()) {
+/// tonic's refusals of a client's request message, with the code gRPC's
+/// status table gives them:
+///
+/// - a body that does not decode as the method's message is `INTERNAL` in
+///   tonic, which tells the client the server failed. It is the client's
+///   message that is wrong: `INVALID_ARGUMENT`;
+/// - a message over the generated server's own size limit is `OUT_OF_RANGE`
+///   in tonic: `RESOURCE_EXHAUSTED`, naming the limit.
+fn client_errors_as_client_errors(response: http::Response<Body>) -> http::Response<Body> {
+    let replacement = match Status::from_header_map(response.headers()) {
         Some(status)
             if status.code() == Code::Internal && status.message().starts_with("failed to decode Protobuf message") =>
         {
@@ -187,16 +209,19 @@ fn undecodable_is_invalid_argument(response: http::Response<Body>) -> http::Resp
                 .message()
                 .trim_start_matches("failed to decode Protobuf message")
                 .trim_start_matches(": ");
-            let mut replaced =
-                Status::invalid_argument(format!("the request is not a valid message for this method ({detail})"))
-                    .into_http();
-            if let Some(id) = response.headers().get(REQUEST_ID_HEADER) {
-                replaced.headers_mut().insert(REQUEST_ID_HEADER, id.clone());
-            }
-            replaced
+            Status::invalid_argument(format!("the request is not a valid message for this method ({detail})"))
         }
-        _ => response,
+        Some(status) => match too_large_from_tonic(&status) {
+            Some(replacement) => replacement,
+            None => return response,
+        },
+        None => return response,
+    };
+    let mut replaced = replacement.into_http();
+    if let Some(id) = response.headers().get(REQUEST_ID_HEADER) {
+        replaced.headers_mut().insert(REQUEST_ID_HEADER, id.clone());
     }
+    replaced
 }
 
 fn answer(status: Status, request_id: &str) -> http::Response<Body> {
@@ -246,9 +271,10 @@ type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send + 'static
 
 impl<S, B> Service<http::Request<B>> for Access<S>
 where
-    S: Service<http::Request<B>, Response = http::Response<Body>> + Clone + Send + 'static,
+    S: Service<http::Request<Body>, Response = http::Response<Body>> + Clone + Send + 'static,
     S::Future: Send + 'static,
-    B: Send + 'static,
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
 {
     type Response = http::Response<Body>;
     type Error = S::Error;
@@ -258,13 +284,26 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let path = request.uri().path().to_owned();
         if is_open(&path) {
-            return Box::pin(inner.call(request));
+            let limit = self.control.open_max_request_bytes;
+            let request = request.map(|body| limit_request(body, limit));
+            return Box::pin(async move { Ok(client_errors_as_client_errors(inner.call(request).await?)) });
         }
+        let Some(&limit) = self.control.services.get(service_of(&path)) else {
+            // Not a service of this server: what tonic answers for a path
+            // it has no route for, said before anything else is checked.
+            let request_id = request_id(request.headers());
+            let status = Status::unimplemented(format!(
+                "{} is not served here; server reflection lists what is",
+                clip(service_of(&path), 200)
+            ));
+            return Box::pin(async move { Ok(answer(status, &request_id)) });
+        };
+        let mut request = request.map(|body| limit_request(body, limit));
         let control = self.control.clone();
         Box::pin(async move {
             let request_id = request_id(request.headers());
@@ -305,14 +344,14 @@ where
                 request.extensions_mut().insert(identity.clone());
             }
             if rule.kind != Kind::Command {
-                let response = undecodable_is_invalid_argument(inner.call(request).await?);
+                let response = client_errors_as_client_errors(inner.call(request).await?);
                 return Ok(with_request_id(response, &request_id));
             }
             // A command's entry is written by the write path, in the
             // transaction of the command serving the call; a call refused
             // before any write gets its entry here.
             let call = control.call(identity.as_ref(), &path, &request_id);
-            let response = undecodable_is_invalid_argument(call.clone().scope(inner.call(request)).await?);
+            let response = client_errors_as_client_errors(call.clone().scope(inner.call(request)).await?);
             if !call.is_logged()
                 && let Err(status) = control.record(&call, outcome(&response)).await
             {

@@ -6,10 +6,14 @@
 //! - [`command`]: how a command fails ([`CommandError`]), the same in every
 //!   service, and the status each failure becomes;
 //! - [`grpc`]: binds the gRPC port (port 0 in tests), adds `grpc.health.v1`,
-//!   server reflection (v1 and v1alpha, so older grpcurl works), the tracing
-//!   and metrics layers, and stops gracefully on a [`CancellationToken`];
+//!   server reflection (v1 and v1alpha, so older grpcurl works; describing
+//!   only the services served, and the error details), the tracing and
+//!   metrics layers, TCP_NODELAY and keepalive on every connection, and
+//!   stops gracefully on a [`CancellationToken`];
 //! - [`access`]: every call identified by its token, checked against the
-//!   service's rule table, rate-limited if it writes, and audited;
+//!   service's rule table, rate-limited if it writes, and audited; calls to
+//!   services not served here are `UNIMPLEMENTED`, request messages over
+//!   their service's size limit `RESOURCE_EXHAUSTED`;
 //! - [`serving`]: the settings of all that (keys, TLS, limits);
 //! - [`metrics`]: a Prometheus registry per service, served as text on its
 //!   own HTTP port at `/metrics`, with request counts and latencies per RPC;
@@ -24,6 +28,7 @@ pub mod command;
 pub mod grpc;
 pub mod host;
 pub mod listen;
+mod message_limit;
 pub mod metrics;
 pub mod serving;
 pub mod status;
