@@ -5,10 +5,13 @@
 //! - [`TempDir`] databases: [`sqlite_url`] gives each test its own file;
 //! - [`eventually`]: waits for a condition with a deadline (never a bare sleep);
 //! - [`connect_channel`]: a gRPC channel to a server a test started on port 0;
-//! - [`OtlpReceiver`]: a real OTLP/gRPC trace receiver, to check what services export.
+//! - [`OtlpReceiver`]: a real OTLP/gRPC trace receiver, to check what services export;
+//! - [`TestAccess`]: access control on, as deployed: a throw-away key the
+//!   services trust and a token per role ([`connect_as`]).
 //!
 //! Services build their own `spawn_app()` from these in their `tests/` folder.
 
+mod access;
 mod nats;
 mod otlp;
 mod process;
@@ -19,6 +22,7 @@ mod wait;
 use std::net::SocketAddr;
 use std::path::Path;
 
+pub use access::{AuthedChannel, Bearer, TestAccess, connect_as};
 pub use jigi_localnats::free_port;
 pub use nats::NatsServer;
 pub use otlp::{OtlpReceiver, ReceivedSpan};
@@ -34,10 +38,11 @@ pub fn sqlite_url(dir: &Path, name: &str) -> String {
 }
 
 /// A connected gRPC channel to `addr`, with the large message limits that
-/// bulk imports need left to the client.
+/// bulk imports need left to the client, and no Nagle delay.
 pub async fn connect_channel(addr: SocketAddr) -> tonic::transport::Channel {
     tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
         .expect("a socket address is a valid URI")
+        .tcp_nodelay(true)
         .connect()
         .await
         .unwrap_or_else(|err| panic!("cannot connect to gRPC server at {addr}: {err}"))

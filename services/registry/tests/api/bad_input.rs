@@ -117,7 +117,7 @@ async fn each_bad_household_is_refused_naming_its_field_and_nothing_is_stored() 
         let status = app
             .client
             .register_household(RegisterHouseholdRequest {
-                request_id: String::new(),
+                request_id: crate::helpers::request_id(),
                 household: Some(draft),
             })
             .await
@@ -132,10 +132,25 @@ async fn each_bad_household_is_refused_naming_its_field_and_nothing_is_stored() 
     }
     let missing = app
         .client
-        .register_household(RegisterHouseholdRequest::default())
+        .register_household(RegisterHouseholdRequest {
+            request_id: crate::helpers::request_id(),
+            household: None,
+        })
         .await
         .unwrap_err();
     assert_eq!(bad_fields(&missing), ["household"]);
+    // Every registration carries a request ID, as the contract says: a
+    // tablet retrying over a poor link must not register twice.
+    let no_request_id = app
+        .client
+        .register_household(RegisterHouseholdRequest {
+            request_id: String::new(),
+            household: Some(household(1)),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_fields(&no_request_id), ["request_id"]);
+    assert!(no_request_id.message().contains("request_id is required"), "{no_request_id:?}");
     let bad_request_id = app
         .client
         .register_household(RegisterHouseholdRequest {
@@ -167,7 +182,7 @@ async fn a_message_over_the_size_limit_is_refused_before_it_is_read() {
     let status = app
         .client
         .register_household(RegisterHouseholdRequest {
-            request_id: String::new(),
+            request_id: crate::helpers::request_id(),
             household: Some(draft),
         })
         .await

@@ -180,7 +180,7 @@ async fn refused_commands_publish_nothing() {
     let _ = app
         .client
         .register_household(RegisterHouseholdRequest {
-            request_id: String::new(),
+            request_id: crate::helpers::request_id(),
             household: Some(household(1)),
         })
         .await

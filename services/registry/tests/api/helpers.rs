@@ -8,17 +8,21 @@ use jigi_common::Region;
 use jigi_proto::common::{Location, Sex};
 use jigi_proto::registry::registry_service_client::RegistryServiceClient;
 use jigi_proto::registry::*;
-use jigi_registry::{Config, Running, start};
-use jigi_testkit::{NatsServer, TempDir, connect_channel, eventually, read_stream, stream_len};
+use jigi_auth::Role;
+use jigi_registry::{Config, Registry, start};
+use jigi_server::Running;
+use jigi_testkit::{AuthedChannel, NatsServer, TempDir, TestAccess, connect_as, eventually, read_stream, stream_len};
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 
 pub const WAIT: Duration = Duration::from_secs(30);
 
 pub struct TestApp {
     pub nats: NatsServer,
-    pub client: RegistryServiceClient<Channel>,
-    pub running: Option<Running>,
+    /// A registrar's client: a field agent and supervisor of the region.
+    pub client: RegistryServiceClient<AuthedChannel>,
+    pub running: Option<Running<Registry>>,
+    /// The identity provider the registry trusts.
+    pub access: TestAccess,
     pub shutdown: CancellationToken,
     /// A connection of the test's own, as another system would have.
     pub bus: Bus,
@@ -26,19 +30,36 @@ pub struct TestApp {
     _dir: TempDir,
 }
 
+/// A fresh request ID, as a client makes one per command.
+pub fn request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// A registry of `region` on its own database, checking tokens from `access`.
+pub async fn start_registry(
+    region: Region,
+    nats: &NatsServer,
+    access: &TestAccess,
+    database_url: &str,
+    shutdown: &CancellationToken,
+) -> (Running<Registry>, RegistryServiceClient<AuthedChannel>) {
+    let mut config = Config::local(region, &nats.url(), database_url);
+    config.service.serve = access.serve_config();
+    let running = start(config, shutdown.clone()).await.expect("registry starts");
+    let token = access.token("a.sangare", &[Role::FieldAgent, Role::RegionalSupervisor], region);
+    let client = RegistryServiceClient::new(connect_as(running.grpc_addr, &token).await)
+        .max_decoding_message_size(64 * 1024 * 1024);
+    (running, client)
+}
+
 pub async fn spawn_app() -> TestApp {
     let nats = NatsServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let region = Region::Segou;
-    let config = Config::local(
-        region,
-        &nats.url(),
-        &jigi_testkit::database_url(dir.path(), "registry").await,
-    );
+    let access = TestAccess::new(dir.path());
     let shutdown = CancellationToken::new();
-    let running = start(config, shutdown.clone()).await.expect("registry starts");
-    let client = RegistryServiceClient::new(connect_channel(running.grpc_addr).await)
-        .max_decoding_message_size(64 * 1024 * 1024);
+    let database = jigi_testkit::database_url(dir.path(), "registry").await;
+    let (running, client) = start_registry(region, &nats, &access, &database, &shutdown).await;
     let bus = Bus::connect(&BusConfig::new(nats.url(), "test-observer"))
         .await
         .unwrap();
@@ -46,6 +67,7 @@ pub async fn spawn_app() -> TestApp {
         nats,
         client,
         running: Some(running),
+        access,
         shutdown,
         bus,
         region,
@@ -86,7 +108,7 @@ impl TestApp {
     pub async fn register(&mut self, draft: HouseholdDraft) -> Household {
         self.client
             .register_household(RegisterHouseholdRequest {
-                request_id: String::new(),
+                request_id: request_id(),
                 household: Some(draft),
             })
             .await

@@ -82,19 +82,10 @@ async fn a_registry_started_while_nats_is_down_publishes_when_it_comes_up() {
     app.running.take().unwrap().stopped().await;
     let dir = tempfile::tempdir().unwrap();
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let running = jigi_registry::start(
-        jigi_registry::Config::local(
-            app.region,
-            &app.nats.url(),
-            &jigi_testkit::database_url(dir.path(), "r").await,
-        ),
-        shutdown.clone(),
-    )
-    .await
-    .expect("the registry starts without NATS");
-    app.client = jigi_proto::registry::registry_service_client::RegistryServiceClient::new(
-        jigi_testkit::connect_channel(running.grpc_addr).await,
-    );
+    let database = jigi_testkit::database_url(dir.path(), "r").await;
+    let (running, client) =
+        crate::helpers::start_registry(app.region, &app.nats, &app.access, &database, &shutdown).await;
+    app.client = client;
     app.running = Some(running);
     app.shutdown = shutdown;
     app.register(household(1)).await;

@@ -192,7 +192,7 @@ async fn duplicates_are_refused_naming_the_existing_household() {
     let status = app
         .client
         .register_household(RegisterHouseholdRequest {
-            request_id: String::new(),
+            request_id: crate::helpers::request_id(),
             household: Some(same_card),
         })
         .await
@@ -211,7 +211,7 @@ async fn duplicates_are_refused_naming_the_existing_household() {
     let status = app
         .client
         .register_household(RegisterHouseholdRequest {
-            request_id: String::new(),
+            request_id: crate::helpers::request_id(),
             household: Some(same_head),
         })
         .await

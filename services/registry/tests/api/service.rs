@@ -101,7 +101,7 @@ async fn shutdown_stops_serving_and_lets_everything_finish() {
     let refused = app
         .client
         .register_household(RegisterHouseholdRequest {
-            request_id: String::new(),
+            request_id: crate::helpers::request_id(),
             household: Some(household(2)),
         })
         .await;

@@ -13,7 +13,7 @@ async fn a_callers_traceparent_reaches_the_event_it_causes() {
     let mut app = spawn_app().await;
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let mut request = tonic::Request::new(RegisterHouseholdRequest {
-        request_id: String::new(),
+        request_id: crate::helpers::request_id(),
         household: Some(household(1)),
     });
     request.metadata_mut().insert(
@@ -33,12 +33,21 @@ async fn a_callers_traceparent_reaches_the_event_it_causes() {
 #[tokio::test]
 async fn the_client_interceptor_sends_the_current_span_context() {
     let app = spawn_app().await;
+    let token = app.access.token(
+        "a.sangare",
+        &[jigi_auth::Role::FieldAgent],
+        app.region,
+    );
     let channel = jigi_testkit::connect_channel(app.running.as_ref().unwrap().grpc_addr).await;
-    let mut client = RegistryServiceClient::with_interceptor(channel, PropagateTrace);
+    let mut bearer = jigi_testkit::Bearer::new(&token);
+    let mut client = RegistryServiceClient::with_interceptor(channel, move |request| {
+        use tonic::service::Interceptor;
+        bearer.call(PropagateTrace.call(request)?)
+    });
     let span = tracing::info_span!(target: "jigi_test", "field agent registers a household");
     let expected = TraceContext::of(&span).trace_id().expect("the test span has a trace");
     let call = client.register_household(RegisterHouseholdRequest {
-        request_id: String::new(),
+        request_id: crate::helpers::request_id(),
         household: Some(household(1)),
     });
     tracing::Instrument::instrument(call, span).await.unwrap();
