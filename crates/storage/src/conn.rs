@@ -267,10 +267,7 @@ impl Conn {
 
     /// Runs `work` so that, if it fails, none of its writes remain while
     /// the enclosing transaction goes on (a savepoint).
-    pub fn isolated<T, E: From<StorageError>>(
-        &mut self,
-        work: impl FnOnce(&mut Conn) -> Result<T, E>,
-    ) -> Result<T, E> {
+    pub fn isolated<T, E: From<StorageError>>(&mut self, work: impl FnOnce(&mut Conn) -> Result<T, E>) -> Result<T, E> {
         self.depth += 1;
         let name = format!("jigi_{}", self.depth);
         let outcome = (|| {
@@ -457,7 +454,10 @@ fn postgres_value(row: &postgres::Row, index: usize, ty: &postgres::types::Type)
     use postgres::types::Type;
     let decode = |err: postgres::Error| StorageError::Decode(err.to_string());
     Ok(match *ty {
-        Type::INT8 => row.try_get::<_, Option<i64>>(index).map_err(decode)?.map_or(Stored::Null, Stored::Int),
+        Type::INT8 => row
+            .try_get::<_, Option<i64>>(index)
+            .map_err(decode)?
+            .map_or(Stored::Null, Stored::Int),
         Type::INT4 => row
             .try_get::<_, Option<i32>>(index)
             .map_err(decode)?
@@ -470,7 +470,10 @@ fn postgres_value(row: &postgres::Row, index: usize, ty: &postgres::types::Type)
             .try_get::<_, Option<bool>>(index)
             .map_err(decode)?
             .map_or(Stored::Null, |v| Stored::Int(v.into())),
-        Type::FLOAT8 => row.try_get::<_, Option<f64>>(index).map_err(decode)?.map_or(Stored::Null, Stored::Real),
+        Type::FLOAT8 => row
+            .try_get::<_, Option<f64>>(index)
+            .map_err(decode)?
+            .map_or(Stored::Null, Stored::Real),
         Type::FLOAT4 => row
             .try_get::<_, Option<f32>>(index)
             .map_err(decode)?
@@ -479,7 +482,10 @@ fn postgres_value(row: &postgres::Row, index: usize, ty: &postgres::types::Type)
             .try_get::<_, Option<String>>(index)
             .map_err(decode)?
             .map_or(Stored::Null, Stored::Text),
-        Type::BYTEA => row.try_get::<_, Option<Vec<u8>>>(index).map_err(decode)?.map_or(Stored::Null, Stored::Blob),
+        Type::BYTEA => row
+            .try_get::<_, Option<Vec<u8>>>(index)
+            .map_err(decode)?
+            .map_or(Stored::Null, Stored::Blob),
         ref other => {
             return Err(StorageError::Decode(format!(
                 "column {index} has type {other}, which Jigi does not store (cast sums and counts to BIGINT)"

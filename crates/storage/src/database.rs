@@ -79,7 +79,9 @@ pub struct Database {
 
 impl std::fmt::Debug for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Database").field("backend", &self.shared.backend).finish()
+        f.debug_struct("Database")
+            .field("backend", &self.shared.backend)
+            .finish()
     }
 }
 
@@ -258,6 +260,7 @@ impl Database {
             run: command,
             call: Call::current(),
             span: tracing::Span::current(),
+            dispatch: tracing::dispatcher::get_default(Clone::clone),
             reply,
         });
         self.shared.state.queued.fetch_add(1, Ordering::Relaxed);
@@ -277,7 +280,9 @@ impl Database {
     {
         let (reply, answer) = oneshot::channel();
         let span = tracing::Span::current();
+        let dispatch = tracing::dispatcher::get_default(Clone::clone);
         let job: ReadJob = Box::new(move |conn: &mut Conn| {
+            let _dispatch = tracing::dispatcher::set_default(&dispatch);
             let _entered = span.enter();
             let result = match conn.begin_read() {
                 Ok(()) => {
@@ -374,6 +379,9 @@ struct Command<F, T, E> {
     /// The caller's span: what the command does (events it writes carry
     /// their trace context from it) belongs to the caller's trace.
     span: tracing::Span,
+    /// The caller's subscriber: in a process running several services,
+    /// each service's telemetry is its own.
+    dispatch: tracing::Dispatch,
     reply: oneshot::Sender<Result<T, E>>,
 }
 
@@ -388,43 +396,62 @@ where
             run,
             call,
             span,
+            dispatch,
             reply,
         } = *self;
-        let _entered = span.enter();
-        // A call is logged once, by its first command to commit.
-        let logging = match (log, &call) {
-            (Some(log), Some(call)) if !call.is_logged() => Some((log, call)),
-            _ => None,
-        };
-        let mut appended = false;
-        let mut result: Result<T, E> = conn.isolated(|conn| {
-            let value = run(conn)?;
-            if let Some((log, call)) = logging {
-                log.append(conn, call, "OK")?;
-                appended = true;
-            }
-            Ok(value)
-        });
-        if result.is_err() {
-            appended = false;
-        }
-        // A refusal is logged too, after its writes were undone.
-        if let (Err(refusal), Some((log, call))) = (&result, logging) {
-            match log.append(conn, call, refusal.outcome()) {
-                Ok(()) => appended = true,
-                Err(err) => result = Err(E::from(err)),
-            }
-        }
-        Box::new(Reply {
-            result,
-            reply,
-            logged: logging.filter(|_| appended).map(|(_, call)| call.clone()),
+        tracing::dispatcher::with_default(&dispatch, move || {
+            let _entered = span.enter();
+            run_command(run, call, reply, conn, log)
         })
     }
 
     fn fail(self: Box<Self>, err: StorageError) {
         let _ = self.reply.send(Err(E::from(err)));
     }
+}
+
+/// Runs a command in its savepoint and appends its call's entry.
+fn run_command<F, T, E>(
+    run: F,
+    call: Option<Call>,
+    reply: oneshot::Sender<Result<T, E>>,
+    conn: &mut Conn,
+    log: Option<&dyn CommandLog>,
+) -> Box<dyn Finish>
+where
+    T: Send + 'static,
+    E: CommandFailure,
+    F: FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
+{
+    // A call is logged once, by its first command to commit.
+    let logging = match (log, &call) {
+        (Some(log), Some(call)) if !call.is_logged() => Some((log, call)),
+        _ => None,
+    };
+    let mut appended = false;
+    let mut result: Result<T, E> = conn.isolated(|conn| {
+        let value = run(conn)?;
+        if let Some((log, call)) = logging {
+            log.append(conn, call, "OK")?;
+            appended = true;
+        }
+        Ok(value)
+    });
+    if result.is_err() {
+        appended = false;
+    }
+    // A refusal is logged too, after its writes were undone.
+    if let (Err(refusal), Some((log, call))) = (&result, logging) {
+        match log.append(conn, call, refusal.outcome()) {
+            Ok(()) => appended = true,
+            Err(err) => result = Err(E::from(err)),
+        }
+    }
+    Box::new(Reply {
+        result,
+        reply,
+        logged: logging.filter(|_| appended).map(|(_, call)| call.clone()),
+    })
 }
 
 struct Reply<T, E> {
@@ -513,9 +540,13 @@ fn commit_group(conn: &mut Conn, group: Vec<Box<dyn Job>>, state: &WriterState) 
         if !conn.in_transaction() || !conn.is_usable() {
             // The failure that cost the transaction is what every command
             // of the group is told (a full disk, a lost connection).
-            lost = Some(conn.first_failure().filter(StorageError::is_transient).unwrap_or_else(|| {
-                StorageError::Unavailable("the database rolled the transaction back after a failure".into())
-            }));
+            lost = Some(
+                conn.first_failure()
+                    .filter(StorageError::is_transient)
+                    .unwrap_or_else(|| {
+                        StorageError::Unavailable("the database rolled the transaction back after a failure".into())
+                    }),
+            );
         }
     }
     let commit = match lost {
@@ -531,7 +562,10 @@ fn commit_group(conn: &mut Conn, group: Vec<Box<dyn Job>>, state: &WriterState) 
     // A command refused for a full disk fails alone (SQLite need not lose
     // the transaction for it), yet writing is failing all the same.
     let failing = match &commit {
-        Ok(()) => conn.first_failure().filter(StorageError::is_transient).map_or(Ok(()), Err),
+        Ok(()) => conn
+            .first_failure()
+            .filter(StorageError::is_transient)
+            .map_or(Ok(()), Err),
         Err(err) => Err(err.clone()),
     };
     // Health and the commit count first: a caller that hears its answer

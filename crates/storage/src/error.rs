@@ -64,7 +64,10 @@ impl From<rusqlite::Error> for StorageError {
             Some(failure) => match failure.code {
                 ErrorCode::DiskFull => StorageError::Full(text),
                 ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => StorageError::Busy(text),
-                ErrorCode::SystemIoFailure | ErrorCode::CannotOpen | ErrorCode::ReadOnly | ErrorCode::NoLargeFileSupport => {
+                ErrorCode::SystemIoFailure
+                | ErrorCode::CannotOpen
+                | ErrorCode::ReadOnly
+                | ErrorCode::NoLargeFileSupport => {
                     // An I/O failure writing the WAL is how a full disk
                     // shows on some filesystems; both pass when space returns.
                     if failure.extended_code == rusqlite::ffi::SQLITE_IOERR_WRITE

@@ -107,7 +107,11 @@ async fn commands_waiting_together_commit_together_and_a_refusal_undoes_only_its
         }
     }
     assert_eq!(refused, 10);
-    assert_eq!(count(&db, "visits").await, 90, "the refused commands' rows were undone, the others kept");
+    assert_eq!(
+        count(&db, "visits").await,
+        90,
+        "the refused commands' rows were undone, the others kept"
+    );
     let kept_refused: i64 = db
         .read(|conn| conn.query_scalar("SELECT COUNT(*) FROM visits WHERE id % 10 = 0", params![]))
         .await
@@ -216,7 +220,10 @@ async fn a_call_is_logged_in_its_commands_transaction_or_the_command_fails() {
     assert!(call.is_logged());
     // A refusal is logged with its outcome, its writes undone.
     let refused = Call::new("m.coulibaly".to_owned());
-    assert!(matches!(refused.clone().scope(insert(3, true)).await, Err(Refused::Rule)));
+    assert!(matches!(
+        refused.clone().scope(insert(3, true)).await,
+        Err(Refused::Rule)
+    ));
     assert!(refused.is_logged());
     let entries: Vec<(String, String)> = db
         .read(|conn| {
@@ -237,7 +244,10 @@ async fn a_call_is_logged_in_its_commands_transaction_or_the_command_fails() {
     // When the entry cannot be written, the command fails and leaves nothing.
     *log.fail_for.lock().unwrap() = Some("s.diarra".into());
     let unlogged = Call::new("s.diarra".to_owned());
-    assert!(matches!(unlogged.clone().scope(insert(4, false)).await, Err(Refused::Storage(_))));
+    assert!(matches!(
+        unlogged.clone().scope(insert(4, false)).await,
+        Err(Refused::Storage(_))
+    ));
     assert!(!unlogged.is_logged());
     let visits: Vec<i64> = db
         .read(|conn| {

@@ -75,6 +75,48 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> 
     Ok(TelemetryGuard { provider })
 }
 
+/// The telemetry of one service among several in one process (the local
+/// stack runs every service of a country in one): its spans are exported
+/// under its own resource (`service.name`, `jigi.region`), exactly as the
+/// same service deployed alone, and its logs name it. The service host runs
+/// the service's tasks and calls with [`ServiceTelemetry::dispatch`] as
+/// their subscriber; the process's own subscriber is left to the program.
+#[derive(Clone)]
+pub struct ServiceTelemetry {
+    pub dispatch: tracing::Dispatch,
+    _guard: std::sync::Arc<TelemetryGuard>,
+}
+
+impl std::fmt::Debug for ServiceTelemetry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceTelemetry").finish_non_exhaustive()
+    }
+}
+
+/// Telemetry for one service of a process: see [`ServiceTelemetry`]. Call
+/// inside the Tokio runtime (the OTLP exporter needs it).
+pub fn for_service(config: &TelemetryConfig) -> Result<ServiceTelemetry, TelemetryError> {
+    let provider = tracer_provider(config)?;
+    let tracer = provider.tracer("jigi");
+    let log_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.default_log_filter));
+    let subscriber = tracing_subscriber::registry()
+        .with(
+            tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_filter(span_filter()),
+        )
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .event_format(WithTraceIds::labelled(format!("{} {}", config.service_name, config.region)))
+                .with_filter(log_filter),
+        );
+    Ok(ServiceTelemetry {
+        dispatch: tracing::Dispatch::new(subscriber),
+        _guard: std::sync::Arc::new(TelemetryGuard { provider }),
+    })
+}
+
 /// Installs a subscriber for tests, once per test binary: spans get real
 /// trace IDs (so propagation can be tested) but nothing is exported; logs go
 /// to the test harness at the level of `RUST_LOG` (default `warn`).

@@ -19,5 +19,5 @@ mod log_format;
 pub mod programme;
 mod trace_context;
 
-pub use init::{TelemetryConfig, TelemetryError, TelemetryGuard, init, init_for_tests};
+pub use init::{ServiceTelemetry, TelemetryConfig, TelemetryError, TelemetryGuard, for_service, init, init_for_tests};
 pub use trace_context::{TraceContext, current_trace_id};

@@ -13,6 +13,17 @@ use tracing_subscriber::registry::LookupSpan;
 #[derive(Default)]
 pub(crate) struct WithTraceIds {
     inner: Format,
+    /// Written first, when several services share a process's stderr.
+    label: Option<String>,
+}
+
+impl WithTraceIds {
+    pub(crate) fn labelled(label: String) -> WithTraceIds {
+        WithTraceIds {
+            inner: Format::default(),
+            label: Some(label),
+        }
+    }
 }
 
 impl<S, N> FormatEvent<S, N> for WithTraceIds
@@ -22,6 +33,11 @@ where
 {
     fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
         let mut line = String::new();
+        if let Some(label) = &self.label {
+            line.push('[');
+            line.push_str(label);
+            line.push_str("] ");
+        }
         self.inner.format_event(ctx, Writer::new(&mut line), event)?;
         let line = line.trim_end_matches('\n');
         // The OpenTelemetry layer activates a span's context while the span
