@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use jigi_audit::{AuditApi, AuditLog};
 use jigi_auth::{Rule, ServiceArea, Verifier};
-use jigi_telemetry::grpc::GrpcTraceLayer;
+use jigi_telemetry::grpc::{DispatchLayer, GrpcTraceLayer};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::body::Body;
@@ -64,6 +64,8 @@ pub struct GrpcServer {
     verifier: Option<Verifier>,
     audit: AuditLog,
     tls: Option<tonic::transport::Identity>,
+    /// The service's own subscriber, when it shares its process.
+    dispatch: Option<tracing::Dispatch>,
 }
 
 impl GrpcServer {
@@ -108,6 +110,7 @@ impl GrpcServer {
             verifier,
             audit: audit.clone(),
             tls,
+            dispatch: None,
         };
         Ok(server.add_service_with_limit(
             AuditApi::new(audit).into_service(),
@@ -154,6 +157,13 @@ impl GrpcServer {
         for rule in rules {
             self.rules.insert(format!("/{}/{}", S::NAME, rule.method), *rule);
         }
+        self
+    }
+
+    /// Serves every call with `dispatch` as its subscriber (a service
+    /// sharing its process, see `jigi_telemetry::ServiceTelemetry`).
+    pub fn with_dispatch(mut self, dispatch: Option<tracing::Dispatch>) -> GrpcServer {
+        self.dispatch = dispatch;
         self
     }
 
@@ -248,6 +258,7 @@ impl GrpcServer {
             builder = builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
         }
         builder
+            .layer(DispatchLayer::new(self.dispatch))
             .layer(GrpcTraceLayer::for_region(self.area.name()))
             .layer(self.metrics.grpc_layer())
             .layer(access)

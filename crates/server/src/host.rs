@@ -68,6 +68,9 @@ pub struct ServiceConfig {
     pub nats: BusConfig,
     /// Tokens, TLS and limits of the API (see [`crate::serving`]).
     pub serve: ServeConfig,
+    /// The service's own telemetry when it shares its process with other
+    /// services (the local stack); `None`: the process's, as deployed.
+    pub telemetry: Option<jigi_telemetry::ServiceTelemetry>,
 }
 
 impl ServiceConfig {
@@ -86,6 +89,7 @@ impl ServiceConfig {
             database_url: settings.get("database_url", default_database(service, area))?,
             nats: BusConfig::from_settings(settings, client_name(service, area))?,
             serve: ServeConfig::from_settings(settings, std::path::Path::new("jigi-data"))?,
+            telemetry: None,
         })
     }
 
@@ -99,6 +103,7 @@ impl ServiceConfig {
             database_url: database_url.to_owned(),
             nats: BusConfig::new(nats_url, client_name(service, area)),
             serve: ServeConfig::local(),
+            telemetry: None,
         }
     }
 
@@ -250,9 +255,15 @@ impl Host {
         &self.shutdown
     }
 
-    /// Runs `task` until the service stops.
+    /// Runs `task` until the service stops (with the service's own
+    /// telemetry, when it has one).
     pub fn spawn(&mut self, task: impl Future<Output = ()> + Send + 'static) {
-        self.tasks.push(tokio::spawn(task));
+        use tracing::instrument::WithSubscriber;
+        let task = match &self.config.telemetry {
+            Some(telemetry) => tokio::spawn(task.with_subscriber(telemetry.dispatch.clone())),
+            None => tokio::spawn(task),
+        };
+        self.tasks.push(task);
     }
 
     /// Publishes the service's outbox to its region's stream.
@@ -309,7 +320,8 @@ impl Host {
             self.audit.clone(),
             &self.shutdown,
         )
-        .await?;
+        .await?
+        .with_dispatch(self.config.telemetry.as_ref().map(|t| t.dispatch.clone()));
         let server = add(server);
         let (grpc_addr, metrics_addr) = (self.listeners.grpc_addr, self.listeners.metrics_addr);
         self.tasks.extend(server.spawn(self.listeners, self.shutdown.clone()));

@@ -176,3 +176,61 @@ mod tests {
         assert!(is_server_error(13));
     }
 }
+
+/// Runs every call with a service's own subscriber (see
+/// [`crate::ServiceTelemetry`]): outermost, so the server span and all the
+/// call's work belong to the service's telemetry. Without one, calls use
+/// the process's subscriber.
+#[derive(Debug, Clone, Default)]
+pub struct DispatchLayer {
+    dispatch: Option<tracing::Dispatch>,
+}
+
+impl DispatchLayer {
+    pub fn new(dispatch: Option<tracing::Dispatch>) -> DispatchLayer {
+        DispatchLayer { dispatch }
+    }
+}
+
+impl<S> Layer<S> for DispatchLayer {
+    type Service = WithDispatch<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        WithDispatch {
+            inner,
+            dispatch: self.dispatch.clone(),
+        }
+    }
+}
+
+/// The service produced by [`DispatchLayer`].
+#[derive(Debug, Clone)]
+pub struct WithDispatch<S> {
+    inner: S,
+    dispatch: Option<tracing::Dispatch>,
+}
+
+impl<S, R> Service<R> for WithDispatch<S>
+where
+    S: Service<R> + Send,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<S::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: R) -> Self::Future {
+        use tracing::instrument::WithSubscriber;
+        match &self.dispatch {
+            None => Box::pin(self.inner.call(request)),
+            Some(dispatch) => {
+                let future = tracing::dispatcher::with_default(dispatch, || self.inner.call(request));
+                Box::pin(future.with_subscriber(dispatch.clone()))
+            }
+        }
+    }
+}
