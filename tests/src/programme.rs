@@ -1,79 +1,28 @@
-//! A region of the programme as tests run it: its leaf node and its
-//! registry, payments and nutrition services, driven by the `jigi` quarter
-//! driver and checked against their own reports.
+//! A region of the programme as tests run it: `jigi_stack::RegionNode` (its
+//! leaf node and its registry, payments and nutrition services, with access
+//! control on), driven by the quarter driver and checked against the
+//! region's own reports.
 
-use jigi::quarter::{Endpoints, QuarterSummary};
-use jigi_common::Region;
+use jigi_auth::Role;
 use jigi_proto::nutrition::GetRoundReportRequest;
-use jigi_proto::nutrition::nutrition_service_client::NutritionServiceClient;
 use jigi_proto::payments::GetReconciliationRequest;
-use jigi_proto::payments::payments_service_client::PaymentsServiceClient;
 use jigi_proto::registry::ListHouseholdsRequest;
-use jigi_proto::registry::registry_service_client::RegistryServiceClient;
-use jigi_testkit::TempDir;
-use tokio_util::sync::CancellationToken;
+use jigi_stack::RegionNode;
+use jigi_stack::clients;
+use jigi_stack::quarter::QuarterSummary;
+use jigi_stack::staff::Staff;
 
-use crate::{Leaf, Passwords};
-
-/// A region's leaf node and services.
-pub struct RegionNode {
-    pub region: Region,
-    pub leaf: Leaf,
-    pub registry: jigi_registry::Running,
-    pub payments: jigi_payments::Running,
-    pub nutrition: jigi_nutrition::Running,
-}
-
-impl RegionNode {
-    /// Starts the region's leaf node, linked to the hub's leaf-node port
-    /// `hub_leaf_port` (the hub's own, or a proxy's), and its services.
-    pub async fn start(
-        dir: &TempDir,
-        region: Region,
-        hub_leaf_port: u16,
-        passwords: &Passwords,
-        shutdown: &CancellationToken,
-    ) -> Self {
-        let leaf = Leaf::start(&dir.path().join(region.slug()), region, hub_leaf_port, passwords).await;
-        let url = leaf.services_url();
-        let domain = Some(region.slug().to_owned());
-        let db = |service: &str| jigi_testkit::sqlite_url(dir.path(), &format!("{service}-{region}"));
-        let mut config = jigi_registry::Config::local(region, &url, &db("registry"));
-        config.nats.jetstream_domain = domain.clone();
-        let registry = jigi_registry::start(config, shutdown.clone())
-            .await
-            .expect("registry starts");
-        let mut config = jigi_payments::Config::local(region, &url, &db("payments"));
-        config.nats.jetstream_domain = domain.clone();
-        let payments = jigi_payments::start(config, shutdown.clone())
-            .await
-            .expect("payments starts");
-        let mut config = jigi_nutrition::Config::local(region, &url, &db("nutrition"));
-        config.nats.jetstream_domain = domain;
-        let nutrition = jigi_nutrition::start(config, shutdown.clone())
-            .await
-            .expect("nutrition starts");
-        RegionNode {
-            region,
-            leaf,
-            registry,
-            payments,
-            nutrition,
-        }
-    }
-
-    pub fn endpoints(&self) -> Endpoints {
-        Endpoints {
-            registry: format!("http://{}", self.registry.grpc_addr),
-            payments: format!("http://{}", self.payments.grpc_addr),
-            nutrition: format!("http://{}", self.nutrition.grpc_addr),
-            staff: jigi::staff::Staff::without_tokens(),
-        }
-    }
-
-    /// What the region's own services say they hold, as a summary's figures.
-    pub async fn own_reports(&self, summary: &QuarterSummary) -> (i64, (i64, i64, i64, i64), (i64, i64, i64, i64)) {
-        let mut registry = RegistryServiceClient::new(jigi_testkit::connect_channel(self.registry.grpc_addr).await);
+/// What the region's own services say they hold, as a summary's figures:
+/// households registered; paid (count, amount), failed, not collected;
+/// children, pregnant and lactating women reached, grams distributed.
+pub async fn own_reports(
+    node: &RegionNode,
+    staff: &Staff,
+    summary: &QuarterSummary,
+) -> (i64, (i64, i64, i64, i64), (i64, i64, i64, i64)) {
+    let supervisor = staff.in_region("s.dembele", &[Role::RegionalSupervisor], node.region, None);
+    let channel = |addr| async move { clients::connect(&format!("http://{addr}"), "service", "", "").await.unwrap() };
+    let mut registry = clients::registry_client_as(channel(node.registry.grpc_addr).await, supervisor.clone());
         let mut households = 0;
         let mut page_token = String::new();
         loop {
@@ -92,7 +41,7 @@ impl RegionNode {
             }
             page_token = page.next_page_token;
         }
-        let mut payments = PaymentsServiceClient::new(jigi_testkit::connect_channel(self.payments.grpc_addr).await);
+        let mut payments = clients::payments_client_as(channel(node.payments.grpc_addr).await, supervisor.clone());
         let total = payments
             .get_reconciliation(GetReconciliationRequest {
                 cycle_id: summary.cycle_id.clone(),
@@ -105,7 +54,7 @@ impl RegionNode {
             .total
             .unwrap();
         let paid = total.paid.unwrap();
-        let mut nutrition = NutritionServiceClient::new(jigi_testkit::connect_channel(self.nutrition.grpc_addr).await);
+        let mut nutrition = clients::nutrition_client_as(channel(node.nutrition.grpc_addr).await, supervisor);
         let report = nutrition
             .get_round_report(GetRoundReportRequest {
                 round_id: summary.round_id.clone(),
@@ -134,13 +83,3 @@ impl RegionNode {
             ),
         )
     }
-}
-
-impl RegionNode {
-    /// Waits until the region's services have stopped (cancel their token first).
-    pub async fn stopped(self) {
-        self.registry.stopped().await;
-        self.payments.stopped().await;
-        self.nutrition.stopped().await;
-    }
-}

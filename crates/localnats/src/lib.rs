@@ -5,6 +5,7 @@
 //! The binary is `$NATS_SERVER_BIN`, or `nats-server` on `PATH`.
 
 mod passwords;
+pub mod topology;
 
 pub use passwords::Passwords;
 

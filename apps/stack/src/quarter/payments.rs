@@ -14,7 +14,7 @@ use jigi_auth::Role;
 use tonic::transport::Channel;
 
 use super::{KeyTrace, QuarterPlan, QuarterSummary, traced, wait_for};
-use crate::address::{self, PaymentsClient, service_error};
+use crate::clients::{self, PaymentsClient, service_error};
 use crate::progress::Bars;
 use crate::staff::Staff;
 
@@ -69,7 +69,7 @@ impl PaymentOffice {
     pub fn connect(channel: Channel, staff: &Staff, plan: &QuarterPlan) -> PaymentOffice {
         let region = plan.region;
         let client = |subject: &str, role: Role, agent: Option<&str>| {
-            address::payments_client_as(channel.clone(), staff.in_region(subject, &[role], region, agent))
+            clients::payments_client_as(channel.clone(), staff.in_region(subject, &[role], region, agent))
         };
         let agents = (0..plan.communes.len().max(1))
             .map(|index| agent_of(plan, index).0)

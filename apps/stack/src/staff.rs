@@ -9,7 +9,7 @@ use std::time::Duration;
 use jigi_auth::{Grant, LocalIssuer, Role, Scope};
 use jigi_common::Region;
 
-use crate::address::Caller;
+use crate::clients::Caller;
 
 /// Who issues the staff's tokens, if anyone.
 #[derive(Clone, Default)]

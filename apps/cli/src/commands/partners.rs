@@ -5,8 +5,9 @@
 //! `deploy/nats/gen-accounts` (`PARTNERS`).
 
 use clap::{Args, Subcommand};
-use jigi_bus::partners::{self, Outcome, PartnerSubscription, Since};
-use jigi_bus::{Bus, BusConfig, json, subject};
+use jigi_subscribers::partners::{self, Outcome, PartnerSubscription, Since};
+use jigi_bus::{Bus, BusConfig, subject};
+use jigi_subscribers::json;
 
 #[derive(Subcommand, Debug)]
 pub enum PartnersCommand {

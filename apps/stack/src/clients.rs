@@ -1,6 +1,6 @@
-//! Where the services are: gRPC addresses from flags or the environment,
-//! and clients that carry the caller's trace context and bearer token
-//! (`JIGI_TOKEN`, see `jigi token`) with every call.
+//! Clients of the services that carry the caller's trace context and
+//! bearer token with every call, and the one-line error a person reads
+//! when a call fails.
 
 use jigi_proto::monitoring::monitoring_service_client::MonitoringServiceClient;
 use jigi_proto::nutrition::nutrition_service_client::NutritionServiceClient;
@@ -70,6 +70,8 @@ pub async fn connect(address: &str, service: &str, flag: &str, variable: &str) -
     };
     tonic::transport::Endpoint::from_shared(address.clone())
         .map_err(|_| anyhow::anyhow!("{address:?} is not a valid address for the {service}; use http://host:port"))?
+        // A unary call would otherwise wait for the server's delayed ACK.
+        .tcp_nodelay(true)
         .connect()
         .await
         .map_err(|err| {
@@ -128,80 +130,7 @@ pub fn monitoring_client_as(channel: Channel, caller: Caller) -> MonitoringClien
 }
 
 /// `--registry` / `JIGI_REGISTRY_ADDR`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct RegistryAddress {
-    /// The registry's gRPC address (`jigi up` prints it).
-    #[arg(
-        long = "registry",
-        env = "JIGI_REGISTRY_ADDR",
-        default_value = "http://127.0.0.1:50051"
-    )]
-    pub address: String,
-}
 
-impl RegistryAddress {
-    pub async fn connect(&self) -> anyhow::Result<RegistryClient> {
-        let channel = connect(&self.address, "registry", "--registry", "JIGI_REGISTRY_ADDR").await?;
-        Ok(registry_client(channel))
-    }
-}
-
-/// `--payments` / `JIGI_PAYMENTS_ADDR`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct PaymentsAddress {
-    /// The payments service's gRPC address (`jigi up` prints it).
-    #[arg(
-        long = "payments",
-        env = "JIGI_PAYMENTS_ADDR",
-        default_value = "http://127.0.0.1:50052"
-    )]
-    pub address: String,
-}
-
-impl PaymentsAddress {
-    pub async fn connect(&self) -> anyhow::Result<PaymentsClient> {
-        let channel = connect(&self.address, "payments service", "--payments", "JIGI_PAYMENTS_ADDR").await?;
-        Ok(payments_client(channel))
-    }
-}
-
-/// `--nutrition` / `JIGI_NUTRITION_ADDR`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct NutritionAddress {
-    /// The nutrition service's gRPC address (`jigi up` prints it).
-    #[arg(
-        long = "nutrition",
-        env = "JIGI_NUTRITION_ADDR",
-        default_value = "http://127.0.0.1:50053"
-    )]
-    pub address: String,
-}
-
-impl NutritionAddress {
-    pub async fn connect(&self) -> anyhow::Result<NutritionClient> {
-        let channel = connect(&self.address, "nutrition service", "--nutrition", "JIGI_NUTRITION_ADDR").await?;
-        Ok(nutrition_client(channel))
-    }
-}
-
-/// `--monitoring` / `JIGI_MONITORING_ADDR`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct MonitoringAddress {
-    /// The national monitoring's gRPC address (`jigi up` prints it).
-    #[arg(
-        long = "monitoring",
-        env = "JIGI_MONITORING_ADDR",
-        default_value = "http://127.0.0.1:50054"
-    )]
-    pub address: String,
-}
-
-impl MonitoringAddress {
-    pub async fn connect(&self) -> anyhow::Result<MonitoringClient> {
-        let channel = connect(&self.address, "monitoring", "--monitoring", "JIGI_MONITORING_ADDR").await?;
-        Ok(monitoring_client(channel))
-    }
-}
 
 /// A service's refusal as one line: what failed, the service's reason, what to do.
 pub fn service_error(what: &str, status: tonic::Status) -> anyhow::Error {

@@ -175,7 +175,7 @@ pub async fn run(command: CyclesCommand) -> anyhow::Result<()> {
                 cycle.cycle_id,
                 status(&cycle),
                 cycle.period.clone().unwrap_or_default().code,
-                crate::national::source_name(cycle.funding_source),
+                jigi_stack::national::source_name(cycle.funding_source),
                 fcfa(cycle.amount_per_household),
                 if cycle.communes.is_empty() {
                     "every commune of the region".to_owned()

@@ -11,9 +11,8 @@ use jigi_proto::monitoring::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::address::{MonitoringClient, service_error};
+use crate::clients::{MonitoringClient, service_error};
 use crate::quarter::QuarterSummary;
-use crate::table;
 
 /// Quarters in the PTBA's year: a region's TM forecast is four quarters of
 /// its frozen list.
@@ -304,67 +303,4 @@ pub fn percent(rate: f64) -> String {
 
 pub fn tonnes(grams: i64) -> String {
     format!("{:.3}", grams as f64 / 1_000_000.0)
-}
-
-/// Prints the two tables of the national picture.
-pub fn print(rows: &[Figures], period: &str, year: i32) {
-    println!("\nHouseholds and cash transfers (TM), {period}");
-    let money = |fcfa: i64| Fcfa::new(fcfa).to_string().trim_end_matches(" FCFA").to_owned();
-    table::print(
-        &[
-            "region",
-            ">registered",
-            ">enrolled TM",
-            ">enrolled PNP",
-            ">paid",
-            ">failed",
-            ">not collected",
-            ">amount paid (FCFA)",
-            ">success rate",
-        ],
-        &rows
-            .iter()
-            .map(|f| {
-                vec![
-                    f.name.clone(),
-                    f.households_registered.to_string(),
-                    f.enrolled_tm.to_string(),
-                    f.enrolled_pnp.to_string(),
-                    f.households_paid.to_string(),
-                    f.payments_failed.to_string(),
-                    f.payments_not_collected.to_string(),
-                    money(f.amount_paid_fcfa),
-                    percent(f.success_rate),
-                ]
-            })
-            .collect::<Vec<_>>(),
-    );
-    println!("\nNutrition (PNP), {period}, and budget execution (PTBA {year}, TM)");
-    table::print(
-        &[
-            "region",
-            ">children",
-            ">pregnant women",
-            ">lactating women",
-            ">flour (t)",
-            ">forecast (FCFA)",
-            ">achieved (FCFA)",
-            ">execution",
-        ],
-        &rows
-            .iter()
-            .map(|f| {
-                vec![
-                    f.name.clone(),
-                    f.children_reached.to_string(),
-                    f.pregnant_women_reached.to_string(),
-                    f.lactating_women_reached.to_string(),
-                    tonnes(f.flour_distributed_grams),
-                    money(f.budget_forecast_fcfa),
-                    money(f.budget_achieved_fcfa),
-                    percent(f.execution_rate()),
-                ]
-            })
-            .collect::<Vec<_>>(),
-    );
 }

@@ -5,15 +5,14 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::Datelike;
 use jigi_common::Geography;
-use jigi_nutrition::domain::model::Group;
 use jigi_proto::nutrition::{
     DistributionLine, DistributionOutcome, ListBeneficiariesRequest, OpenRoundRequest, Rations, ReceiveStockRequest,
     RecordDistributionBatchRequest, RecordDistributionRequest, RegisterWarehouseRequest,
 };
 
 use super::registry::Beneficiary;
-use super::{Groups, KeyTrace, QuarterPlan, QuarterSummary, traced, wait_for};
-use crate::address::{NutritionClient, service_error};
+use super::{Group, Groups, KeyTrace, QuarterPlan, QuarterSummary, traced, wait_for};
+use crate::clients::{NutritionClient, service_error};
 use crate::progress::Bars;
 
 /// Lines per `RecordDistributionBatch` call.

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use jigi_auth::Role;
 
-use crate::address::{self, NutritionClient, RegistryClient};
+use crate::clients::{self, NutritionClient, RegistryClient};
 use crate::progress::Bars;
 use crate::staff::Staff;
 
@@ -124,6 +124,35 @@ pub fn funding_source_of(region: Region) -> FundingSource {
     }
 }
 
+/// Who the PNP feeds, as the programme defines it: children of 6 to 59
+/// months, pregnant and lactating women. The driver works it out itself,
+/// from the contract's definition, rather than asking the nutrition
+/// service's code: the figures the service reports are checked against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Group {
+    Child,
+    PregnantWoman,
+    LactatingWoman,
+}
+
+impl Group {
+    /// The group of a person on `on`, if any: a child from the day it turns
+    /// 6 months until the day before it turns 60 months; else a pregnant,
+    /// else a lactating woman.
+    pub fn on(birth_date: NaiveDate, female: bool, pregnant: bool, lactating: bool, on: NaiveDate) -> Option<Group> {
+        let aged = |months| birth_date.checked_add_months(chrono::Months::new(months));
+        if aged(6).is_some_and(|from| from <= on) && aged(60).is_some_and(|until| on < until) {
+            Some(Group::Child)
+        } else if female && pregnant {
+            Some(Group::PregnantWoman)
+        } else if female && lactating {
+            Some(Group::LactatingWoman)
+        } else {
+            None
+        }
+    }
+}
+
 /// People reached by group.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Groups {
@@ -191,15 +220,15 @@ impl Clients {
     async fn connect(endpoints: &Endpoints, plan: &QuarterPlan) -> anyhow::Result<Clients> {
         let region = plan.region;
         let staff = &endpoints.staff;
-        let registry = address::connect(&endpoints.registry, "registry", "--registry", "JIGI_REGISTRY_ADDR").await?;
-        let payments = address::connect(
+        let registry = clients::connect(&endpoints.registry, "registry", "--registry", "JIGI_REGISTRY_ADDR").await?;
+        let payments = clients::connect(
             &endpoints.payments,
             "payments service",
             "--payments",
             "JIGI_PAYMENTS_ADDR",
         )
         .await?;
-        let nutrition = address::connect(
+        let nutrition = clients::connect(
             &endpoints.nutrition,
             "nutrition service",
             "--nutrition",
@@ -219,9 +248,9 @@ impl Clients {
             None,
         );
         Ok(Clients {
-            registry: address::registry_client_as(registry, registrars),
+            registry: clients::registry_client_as(registry, registrars),
             payments: payments::PaymentOffice::connect(payments, staff, plan),
-            nutrition: address::nutrition_client_as(nutrition, pnp_team),
+            nutrition: clients::nutrition_client_as(nutrition, pnp_team),
         })
     }
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::demo::REGIONS;
-use crate::stack::LocalStack;
+use jigi_stack::LocalStack;
 
 #[derive(clap::Args, Debug)]
 pub struct UpArgs {
@@ -46,7 +46,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     println!("  export JIGI_NATS_URL={}", stack.hub_url("national"));
     println!(
         "  export JIGI_AUTH_KEY={}",
-        crate::stack::key_file(&args.data).display()
+        jigi_stack::stack::key_file(&args.data).display()
     );
     println!(
         "Every call needs a token with the caller's roles; for a supervisor of {}:",

@@ -8,7 +8,7 @@ use jigi_proto::registry::{EnrolHouseholdRequest, GetHouseholdRequest, Household
 
 use crate::address::{RegistryAddress, service_error};
 use crate::import;
-use crate::progress::Bars;
+use jigi_stack::progress::Bars;
 
 #[derive(Subcommand, Debug)]
 pub enum HouseholdsCommand {

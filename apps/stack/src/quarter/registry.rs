@@ -4,16 +4,14 @@ use std::collections::HashSet;
 
 use futures::StreamExt;
 use jigi_common::Geography;
-use jigi_nutrition::domain::eligibility::{Person, group_on};
-use jigi_nutrition::domain::model::Group;
 use jigi_proto::common::{Component, Sex};
 use jigi_proto::registry::{
     EnrolHouseholdRequest, Household, ImportHouseholdsRequest, ImportRowOutcome, ListHouseholdsRequest, MemberStatus,
 };
 use jigi_registry::sample::HouseholdGenerator;
 
-use super::{KeyTrace, QuarterPlan, QuarterSummary, traced};
-use crate::address::{RegistryClient, service_error};
+use super::{Group, KeyTrace, QuarterPlan, QuarterSummary, traced};
+use crate::clients::{RegistryClient, service_error};
 use crate::progress::Bars;
 
 /// Enrolments in flight at once.
@@ -177,16 +175,9 @@ fn targets(household: &Household, plan: &QuarterPlan) -> Vec<Beneficiary> {
         .iter()
         .filter(|m| m.status == MemberStatus::Present as i32 || m.status == MemberStatus::Unspecified as i32)
         .filter_map(|m| {
-            let person = Person {
-                member_id: m.member_id.clone(),
-                household_id: household.household_id.clone(),
-                sex: Sex::try_from(m.sex).unwrap_or(Sex::Unspecified),
-                birth_date: m.birth_date.parse().ok()?,
-                pregnant: m.pregnant,
-                lactating: m.lactating,
-                present: true,
-            };
-            let group = group_on(&person, plan.today).ok()?;
+            let birth_date = m.birth_date.parse().ok()?;
+            let female = Sex::try_from(m.sex) == Ok(Sex::Female);
+            let group = Group::on(birth_date, female, m.pregnant, m.lactating, plan.today)?;
             Some(Beneficiary {
                 member_id: m.member_id.clone(),
                 household_id: household.household_id.clone(),

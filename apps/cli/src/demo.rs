@@ -9,10 +9,10 @@ use jigi_common::{Fcfa, Region};
 use serde::{Deserialize, Serialize};
 
 use crate::address;
-use crate::national::{self, Figures};
-use crate::progress::Bars;
-use crate::quarter::{self, QuarterPlan, QuarterSummary};
-use crate::stack::LocalStack;
+use jigi_stack::national::{self, Figures};
+use jigi_stack::progress::Bars;
+use jigi_stack::quarter::{self, QuarterPlan, QuarterSummary};
+use jigi_stack::LocalStack;
 
 /// The regions of the demo.
 pub const REGIONS: [Region; 2] = [Region::Sikasso, Region::Mopti];
@@ -199,7 +199,7 @@ async fn script(
         if agree { "Caught up" } else { "NOT caught up" },
         wait_started.elapsed().as_secs_f64()
     );
-    national::print(&reported, &period, year);
+    crate::figures::print(&reported, &period, year);
 
     println!("\nTrace IDs of key actions (the trace runs from this command through the services and their events):");
     crate::table::print(

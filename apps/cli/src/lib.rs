@@ -8,20 +8,17 @@
 //!   `nutrition`, `indicators`, `budget`, `events`, `export`.
 //!
 //! Errors are one line on stderr (what failed, why, what to do) and a
-//! non-zero exit. The library exposes the pieces (the [`quarter`] driver,
-//! the [`stack`], the [`national`] figures) so tests drive them directly.
+//! non-zero exit. The local stack, the quarter driver and the national
+//! figures are `jigi_stack`'s, which the end-to-end tests use too; this
+//! crate is the command line around them.
 
 pub mod address;
 pub mod commands;
 pub mod csv_format;
 pub mod demo;
+pub mod figures;
 pub mod import;
 pub mod json;
-pub mod national;
-pub mod progress;
-pub mod quarter;
-pub mod stack;
-pub mod staff;
 pub mod table;
 
 use std::process::ExitCode;

@@ -11,7 +11,7 @@ use jigi_proto::monitoring::{
 };
 
 use crate::address::{MonitoringAddress, service_error};
-use crate::national::{percent, source_name, tonnes};
+use jigi_stack::national::{percent, source_name, tonnes};
 use crate::{json, table};
 
 fn current_quarter() -> String {

@@ -1,0 +1,233 @@
+//! A local Jigi, shaped as it is deployed: a national NATS hub (JetStream
+//! domain `national`) with the deployment's users and permissions, one NATS
+//! leaf node per region (its own JetStream domain), each region's registry,
+//! payments and nutrition services on its leaf, and the national monitoring
+//! on the hub. The NATS files are the deployment's own; passwords are made
+//! for each run; access control is on, the services trusting the stack's
+//! own signing key. Everything is stored in one folder.
+//!
+//! `jigi demo` and `jigi up` run it; the end-to-end tests and benchmarks run
+//! it, or its parts ([`RegionNode`] on a [`Hub`] of their own), the same way.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use jigi_auth::{Expectations, KeySource, LocalIssuer};
+use jigi_common::Region;
+use jigi_localnats::Passwords;
+use jigi_localnats::topology::{self, Hub, Leaf};
+use jigi_server::serving::AccessSettings;
+use jigi_server::{Running, ServeConfig};
+use tokio_util::sync::CancellationToken;
+
+use crate::quarter::Endpoints;
+use crate::staff::Staff;
+
+/// How long a leaf node may take to link to the hub.
+const LINK_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Why a part of the stack did not start.
+fn failed(what: &str, err: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!("{what} did not start: {err}")
+}
+
+/// A region's node: its leaf node and its three services.
+pub struct RegionNode {
+    pub region: Region,
+    pub leaf: Leaf,
+    /// `nats://services:PASSWORD@127.0.0.1:PORT`: what the region's services use.
+    pub nats_url: String,
+    pub registry: Running<jigi_registry::Registry>,
+    pub payments: Running<jigi_payments::Handle>,
+    pub nutrition: Running<jigi_nutrition::Handle>,
+    staff: Staff,
+}
+
+impl RegionNode {
+    /// Starts the leaf node of `region` in `dir`, linked to the hub's
+    /// leaf-node port `hub_leaf_port` (the hub's own, or a proxy's), and the
+    /// region's services on it, each with its database in `dir`.
+    pub async fn start(
+        dir: &Path,
+        region: Region,
+        hub_leaf_port: u16,
+        passwords: &Passwords,
+        serve: &ServeConfig,
+        staff: &Staff,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<RegionNode> {
+        let leaf = Leaf::start(&dir.join(format!("nats-{region}")), region.slug(), hub_leaf_port, passwords)
+            .await
+            .map_err(|err| failed(&format!("the NATS leaf node of {region}"), err))?;
+        leaf.wait_linked(LINK_TIMEOUT)
+            .await
+            .map_err(|err| failed(&format!("the link of {region}'s leaf node to the hub"), err))?;
+        let nats_url = leaf.services_url();
+        // As deployed: each service in the region's JetStream domain, with
+        // the access control the stack was given.
+        let deployed = |service: &mut jigi_server::ServiceConfig| {
+            service.nats.jetstream_domain = Some(region.slug().to_owned());
+            service.serve = serve.clone();
+        };
+
+        let mut config = jigi_registry::Config::local(region, &nats_url, &sqlite(dir, &format!("registry-{region}")));
+        deployed(&mut config.service);
+        let registry = jigi_registry::start(config, shutdown.clone())
+            .await
+            .map_err(|err| failed(&format!("the registry of {region}"), err))?;
+        let mut config = jigi_payments::Config::local(region, &nats_url, &sqlite(dir, &format!("payments-{region}")));
+        deployed(&mut config.service);
+        let payments = jigi_payments::start(config, shutdown.clone())
+            .await
+            .map_err(|err| failed(&format!("the payments service of {region}"), err))?;
+        let mut config =
+            jigi_nutrition::Config::local(region, &nats_url, &sqlite(dir, &format!("nutrition-{region}")));
+        deployed(&mut config.service);
+        let nutrition = jigi_nutrition::start(config, shutdown.clone())
+            .await
+            .map_err(|err| failed(&format!("the nutrition service of {region}"), err))?;
+        Ok(RegionNode {
+            region,
+            leaf,
+            nats_url,
+            registry,
+            payments,
+            nutrition,
+            staff: staff.clone(),
+        })
+    }
+
+    /// Where the region's services are, and who calls them.
+    pub fn endpoints(&self) -> Endpoints {
+        Endpoints {
+            registry: format!("http://{}", self.registry.grpc_addr),
+            payments: format!("http://{}", self.payments.grpc_addr),
+            nutrition: format!("http://{}", self.nutrition.grpc_addr),
+            staff: self.staff.clone(),
+        }
+    }
+
+    /// Waits until the region's services have stopped (cancel their token
+    /// first), then stops its leaf node.
+    pub async fn stopped(self) {
+        let RegionNode {
+            mut leaf,
+            registry,
+            payments,
+            nutrition,
+            ..
+        } = self;
+        registry.stopped().await;
+        payments.stopped().await;
+        nutrition.stopped().await;
+        leaf.server.stop().await;
+    }
+}
+
+/// A running local stack.
+pub struct LocalStack {
+    pub data_dir: PathBuf,
+    /// Tokens for the people who use it, from the stack's own key
+    /// (`<data>/auth/local-key.pem`; `jigi token --key` issues more).
+    pub staff: Staff,
+    pub hub: Hub,
+    pub regions: Vec<RegionNode>,
+    pub monitoring: Running<jigi_monitoring::Handle>,
+    shutdown: CancellationToken,
+}
+
+impl LocalStack {
+    /// Starts the hub, a leaf node and the three services per region, and
+    /// the monitoring, storing everything under `data_dir`.
+    pub async fn start(data_dir: &Path, regions: &[Region]) -> anyhow::Result<LocalStack> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|err| anyhow::anyhow!("cannot create the data folder {}: {err}", data_dir.display()))?;
+        let passwords = topology::passwords();
+        // Access control on, as deployed: the services trust the stack's own
+        // key, which `jigi token` uses too.
+        let issuer = LocalIssuer::load_or_create(&key_file(data_dir))?;
+        let jwks = data_dir.join("auth/jwks.json");
+        std::fs::write(&jwks, issuer.key_set().to_json())?;
+        let serve = ServeConfig {
+            access: AccessSettings::Tokens {
+                keys: KeySource::File(jwks),
+                expect: Expectations::default(),
+            },
+            ..ServeConfig::local()
+        };
+        let staff = Staff::with_tokens(Arc::new(issuer));
+
+        let hub = Hub::start(&data_dir.join("nats-hub"), &passwords)
+            .await
+            .map_err(|err| failed("the NATS hub", err))?;
+        let shutdown = CancellationToken::new();
+        let mut nodes = Vec::new();
+        for region in regions {
+            let node = RegionNode::start(data_dir, *region, hub.leaf_port, &passwords, &serve, &staff, &shutdown).await;
+            match node {
+                Ok(node) => nodes.push(node),
+                Err(err) => {
+                    shutdown.cancel();
+                    return Err(err);
+                }
+            }
+        }
+
+        let mut config =
+            jigi_monitoring::Config::local(regions, &hub.url_as("monitoring"), &sqlite(data_dir, "monitoring"));
+        config.region_domains = true;
+        config.service.serve = serve;
+        let monitoring = jigi_monitoring::start(config, shutdown.clone())
+            .await
+            .map_err(|err| failed("the monitoring", err))?;
+        Ok(LocalStack {
+            data_dir: data_dir.to_path_buf(),
+            staff,
+            hub,
+            regions: nodes,
+            monitoring,
+            shutdown,
+        })
+    }
+
+    /// The node of `region`.
+    pub fn region(&self, region: Region) -> &RegionNode {
+        self.regions
+            .iter()
+            .find(|node| node.region == region)
+            .expect("the stack runs this region")
+    }
+
+    /// `nats://user:PASSWORD@…` of the hub, for a user of accounts.conf
+    /// (`national` sees every event of every region).
+    pub fn hub_url(&self, user: &str) -> String {
+        self.hub.url_as(user)
+    }
+
+    /// Stops the services (letting them finish what they do), then NATS.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let LocalStack {
+            mut hub,
+            regions,
+            monitoring,
+            ..
+        } = self;
+        monitoring.stopped().await;
+        for node in regions {
+            node.stopped().await;
+        }
+        hub.server.stop().await;
+    }
+}
+
+fn sqlite(dir: &Path, name: &str) -> String {
+    format!("sqlite://{}", dir.join(format!("{name}.db")).display())
+}
+
+/// The stack's signing key: `jigi token --key <this>` issues tokens its
+/// services accept.
+pub fn key_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("auth/local-key.pem")
+}
