@@ -2,5 +2,9 @@
 //! Settings come from `JIGI_*` variables (see `Config`).
 
 fn main() -> std::process::ExitCode {
-    jigi_server::host::main(jigi_registry::SERVICE, jigi_registry::Config::from_env, jigi_registry::start)
+    jigi_server::host::main(
+        jigi_registry::SERVICE,
+        jigi_registry::Config::from_env,
+        jigi_registry::start,
+    )
 }

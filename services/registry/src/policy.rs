@@ -19,6 +19,7 @@ pub const RULES: &[Rule] = &[
     Rule::query("GetStatusHistory", &[RegionalSupervisor]),
     // Enrolment decides who receives money and food.
     Rule::command("EnrolHousehold", &[RegionalSupervisor]),
+    Rule::command("EnrolHouseholds", &[RegionalSupervisor]),
     Rule::command("ExitHousehold", &[RegionalSupervisor]),
     // Reference geography: no personal data.
     Rule::query("ListAreas", ANY_ROLE),

@@ -6,7 +6,8 @@ use jigi_common::{Component, Problems};
 use jigi_proto::common as pc;
 use jigi_proto::registry::{self as pr, ExitReason, MemberStatus, Relation};
 use jigi_server::CommandError;
-use jigi_storage::Conn;
+use jigi_storage::idempotency::{self, Remembered, RequestKey};
+use jigi_storage::{Conn, StorageError};
 
 use super::Registry;
 use crate::domain::enrolment::{self, Refusal};
@@ -329,6 +330,128 @@ impl Registry {
             .await
     }
 
+    /// Enrols many households in a component in one transaction: those
+    /// listed, or those a selection finds. Each household is enrolled or
+    /// refused on its own (a refusal leaves nothing of it); one already
+    /// enrolled is left as it was. A repeat of the same request (same
+    /// request ID and content) returns the first answer.
+    pub async fn enrol_many(
+        &self,
+        key: RequestKey,
+        component: i32,
+        enrolled_on: &str,
+        committee_override: &str,
+        targets: Targets,
+    ) -> Result<Vec<BatchEnrolment>, CommandError> {
+        let rules = self.rules();
+        let mut problems = Problems::new();
+        let component = problems.check("component", known_component(component));
+        let on = problems.check("enrolled_on", rules.effective_date(enrolled_on));
+        let committee_override = committee_override.trim().to_owned();
+        if committee_override.chars().count() > MAX_NOTE_CHARS {
+            problems.add(
+                "committee_override",
+                format!("is longer than {MAX_NOTE_CHARS} characters"),
+            );
+        }
+        let targets = match targets {
+            Targets::Listed(ids) if ids.is_empty() => {
+                problems.add("household_ids", "name at least one household, or give a selection");
+                None
+            }
+            Targets::Listed(ids) if ids.len() > MAX_BATCH => {
+                problems.add("household_ids", format!("at most {MAX_BATCH} households per request"));
+                None
+            }
+            Targets::Listed(ids) => {
+                for (index, id) in ids.iter().enumerate() {
+                    if uuid::Uuid::parse_str(id).is_err() {
+                        problems.add(format!("household_ids[{index}]"), "is not a registry ID (a UUID)");
+                    }
+                }
+                Some(Targets::Listed(ids))
+            }
+            selected => Some(selected),
+        };
+        problems.into_result(|| ()).map_err(CommandError::Invalid)?;
+        let (component, on, targets) = (
+            component.expect("checked"),
+            on.expect("checked"),
+            targets.expect("checked"),
+        );
+        let this = self.clone();
+        let outcomes = self
+            .db
+            .write(move |conn| {
+                idempotency::once(conn, &key, |conn| {
+                    let ids = match targets {
+                        Targets::Listed(ids) => ids,
+                        Targets::Selected(filter) => {
+                            let ids = storage::list_ids(conn, &filter, None, MAX_SELECTION + 1)?;
+                            if ids.len() > MAX_SELECTION {
+                                return Err(CommandError::invalid(
+                                    "selection",
+                                    format!("finds more than {MAX_SELECTION} households: narrow it to an area"),
+                                ));
+                            }
+                            ids
+                        }
+                    };
+                    let outcomes = ids
+                        .into_iter()
+                        .map(|id| this.enrol_one(conn, id, component, on, &committee_override))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Ok(BatchOutcomes(outcomes))
+                })
+            })
+            .await?;
+        Ok(outcomes.0)
+    }
+
+    /// One household of a batch enrolment, in its own savepoint.
+    fn enrol_one(
+        &self,
+        conn: &mut Conn,
+        household_id: String,
+        component: Component,
+        on: chrono::NaiveDate,
+        committee_override: &str,
+    ) -> Result<BatchEnrolment, CommandError> {
+        let attempt = conn.isolated(|conn| {
+            let mut household = self.load_for_change(conn, &household_id)?;
+            let enrolment = enrolment::enrol(&household, component, on, !committee_override.is_empty())
+                .map_err(|refusal| refused(refusal, component, &household_id))?;
+            self.apply_enrolment(conn, &mut household, &enrolment, committee_override)?;
+            let event = events::enrolled(
+                &household,
+                &enrolment,
+                !committee_override.is_empty() && !household.pmt.eligible,
+            );
+            outbox::add(conn, &[event])?;
+            Ok(())
+        });
+        Ok(match attempt {
+            Ok(()) => BatchEnrolment::Enrolled(household_id),
+            Err(CommandError::Refused {
+                kind: "ALREADY_ENROLLED",
+                ..
+            }) => BatchEnrolment::AlreadyEnrolled(household_id),
+            Err(CommandError::Refused { kind, message, .. }) => BatchEnrolment::Refused {
+                household_id,
+                kind: kind.to_owned(),
+                message,
+            },
+            Err(CommandError::NotFound { .. }) => BatchEnrolment::Refused {
+                household_id,
+                kind: "NOT_FOUND".to_owned(),
+                message: "no household has this ID in this region's registry".to_owned(),
+            },
+            // The database failing is not a household's refusal: the whole
+            // batch fails, and the client retries it with the same ID.
+            Err(other) => return Err(other),
+        })
+    }
+
     /// Ends a household's participation in a component.
     pub async fn exit(
         &self,
@@ -361,12 +484,13 @@ impl Registry {
         self.db
             .write(move |conn| {
                 let mut household = this.load_for_change(conn, &household_id)?;
-                let enrolment = enrolment::exit(&household, component, on, reason).map_err(|refusal| match refusal {
-                    Refusal::ExitBeforeEnrolment { .. } => {
-                        CommandError::invalid("exited_on", refusal.explain(component))
-                    }
-                    other => refused(other, component, &household_id),
-                })?;
+                let enrolment =
+                    enrolment::exit(&household, component, on, reason).map_err(|refusal| match refusal {
+                        Refusal::ExitBeforeEnrolment { .. } => {
+                            CommandError::invalid("exited_on", refusal.explain(component))
+                        }
+                        other => refused(other, component, &household_id),
+                    })?;
                 this.apply_enrolment(conn, &mut household, &enrolment, &note)?;
                 outbox::add(conn, &[events::exited(&household, &enrolment)])?;
                 Ok(household)
@@ -398,6 +522,44 @@ impl Registry {
         household.enrolments.sort_by_key(|e| e.component);
         household.status = HouseholdStatus::from_enrolments(&household.enrolments);
         self.save_changed(conn, household)
+    }
+}
+
+/// Most households a request may name.
+pub const MAX_BATCH: usize = 10_000;
+/// Most households a selection may find.
+pub const MAX_SELECTION: usize = 50_000;
+
+/// Which households a batch enrolment concerns.
+#[derive(Debug, Clone)]
+pub enum Targets {
+    Listed(Vec<String>),
+    Selected(storage::ListFilter),
+}
+
+/// What happened to one household of a batch enrolment.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum BatchEnrolment {
+    Enrolled(String),
+    AlreadyEnrolled(String),
+    Refused {
+        household_id: String,
+        kind: String,
+        message: String,
+    },
+}
+
+/// A batch's outcomes as the idempotency store keeps them.
+struct BatchOutcomes(Vec<BatchEnrolment>);
+
+impl Remembered for BatchOutcomes {
+    fn to_stored(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.0).expect("outcomes serialise")
+    }
+    fn from_stored(bytes: &[u8]) -> Result<Self, StorageError> {
+        serde_json::from_slice(bytes)
+            .map(BatchOutcomes)
+            .map_err(|err| StorageError::Decode(format!("stored batch enrolment: {err}")))
     }
 }
 

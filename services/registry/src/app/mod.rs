@@ -15,7 +15,7 @@ use jigi_common::{Geography, Region};
 use jigi_server::CommandError;
 use jigi_storage::{Conn, Database};
 
-pub use changes::MemberChanges;
+pub use changes::{BatchEnrolment, MAX_BATCH, MemberChanges, Targets};
 pub use queries::Page;
 pub use register::{ImportRow, ImportSession, RowOutcome};
 

@@ -73,6 +73,30 @@ impl Registry {
             .await
     }
 
+    /// The households a batch selects: in `area` (of this region), and only
+    /// the PMT-eligible ones if asked; refused like a listing's filter.
+    pub fn selection(&self, area: &str, eligible_only: bool) -> Result<ListFilter, CommandError> {
+        let request = pr::ListHouseholdsRequest {
+            area: area.to_owned(),
+            eligible_only,
+            ..Default::default()
+        };
+        self.list_filter(&request)
+            .map(|(filter, _)| filter)
+            .map_err(|err| match err {
+                CommandError::Invalid(errors) => CommandError::Invalid(
+                    errors
+                        .into_iter()
+                        .map(|mut e| {
+                            e.field = format!("selection.{}", e.field);
+                            e
+                        })
+                        .collect(),
+                ),
+                other => other,
+            })
+    }
+
     fn list_filter(&self, request: &pr::ListHouseholdsRequest) -> Result<(ListFilter, usize), CommandError> {
         let mut problems = Problems::new();
         let area = match request.area.as_str() {

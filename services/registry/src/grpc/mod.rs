@@ -11,7 +11,7 @@ use prost::Message as _;
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::app::{ImportRow, ImportSession, MemberChanges, Registry, RowOutcome};
+use crate::app::{BatchEnrolment, ImportRow, ImportSession, MemberChanges, Registry, RowOutcome, Targets};
 
 /// Most rows one import call may carry.
 pub const MAX_IMPORT_ROWS: usize = 200_000;
@@ -50,7 +50,11 @@ impl RegistryService for RegistryApi {
         // tablet retrying over a poor link must not register twice.
         let request_id = RequestId::parse(&request.request_id)
             .map_err(|err| status::invalid_argument(&[status::FieldError::new("request_id", err.to_string())]))?;
-        let content = request.household.as_ref().map(|h| h.encode_to_vec()).unwrap_or_default();
+        let content = request
+            .household
+            .as_ref()
+            .map(|h| h.encode_to_vec())
+            .unwrap_or_default();
         let key = RequestKey::new("RegisterHousehold", request_id, &content);
         let household = self.registry.register(key, request.household).await?;
         jigi_telemetry::programme::record_household(&household.household_id);
@@ -116,10 +120,7 @@ impl RegistryService for RegistryApi {
 
     async fn get_household(&self, request: Request<GetHouseholdRequest>) -> Reply<GetHouseholdResponse> {
         jigi_telemetry::programme::record_household(&request.get_ref().household_id);
-        let household = self
-            .registry
-            .get(&request.get_ref().household_id)
-            .await?;
+        let household = self.registry.get(&request.get_ref().household_id).await?;
         Ok(Response::new(GetHouseholdResponse {
             household: Some(convert::household(&household)),
         }))
@@ -199,6 +200,67 @@ impl RegistryService for RegistryApi {
         }))
     }
 
+    async fn enrol_households(&self, request: Request<EnrolHouseholdsRequest>) -> Reply<EnrolHouseholdsResponse> {
+        let mut r = request.into_inner();
+        let request_id = RequestId::parse(&r.request_id)
+            .map_err(|err| status::invalid_argument(&[status::FieldError::new("request_id", err.to_string())]))?;
+        let key = RequestKey::new("EnrolHouseholds", request_id, &{
+            r.request_id.clear();
+            r.encode_to_vec()
+        });
+        let targets = match (r.household_ids.is_empty(), r.selection) {
+            (false, Some(_)) => {
+                return Err(status::invalid_argument(&[status::FieldError::new(
+                    "selection",
+                    "give either household_ids or a selection, not both",
+                )]));
+            }
+            (_, Some(selection)) => {
+                Targets::Selected(self.registry.selection(&selection.area, selection.eligible_only)?)
+            }
+            (_, None) => Targets::Listed(r.household_ids),
+        };
+        let outcomes = self
+            .registry
+            .enrol_many(key, r.component, &r.enrolled_on, &r.committee_override, targets)
+            .await?;
+        let mut response = EnrolHouseholdsResponse::default();
+        for outcome in outcomes {
+            let (household_id, result, refusal, message) = match outcome {
+                BatchEnrolment::Enrolled(id) => {
+                    response.enrolled += 1;
+                    (id, EnrolmentResult::Enrolled, String::new(), String::new())
+                }
+                BatchEnrolment::AlreadyEnrolled(id) => {
+                    response.already_enrolled += 1;
+                    (id, EnrolmentResult::AlreadyEnrolled, String::new(), String::new())
+                }
+                BatchEnrolment::Refused {
+                    household_id,
+                    kind,
+                    message,
+                } => {
+                    response.refused += 1;
+                    (household_id, EnrolmentResult::Refused, kind, message)
+                }
+            };
+            response.outcomes.push(EnrolmentOutcome {
+                household_id,
+                result: result as i32,
+                refusal,
+                message,
+            });
+        }
+        tracing::info!(
+            component = r.component,
+            enrolled = response.enrolled,
+            already_enrolled = response.already_enrolled,
+            refused = response.refused,
+            "households enrolled"
+        );
+        Ok(Response::new(response))
+    }
+
     async fn exit_household(&self, request: Request<ExitHouseholdRequest>) -> Reply<ExitHouseholdResponse> {
         jigi_telemetry::programme::record_household(&request.get_ref().household_id);
         let r = request.into_inner();
@@ -213,10 +275,7 @@ impl RegistryService for RegistryApi {
 
     async fn get_status_history(&self, request: Request<GetStatusHistoryRequest>) -> Reply<GetStatusHistoryResponse> {
         jigi_telemetry::programme::record_household(&request.get_ref().household_id);
-        let changes = self
-            .registry
-            .history(&request.get_ref().household_id)
-            .await?;
+        let changes = self.registry.history(&request.get_ref().household_id).await?;
         Ok(Response::new(GetStatusHistoryResponse {
             changes: changes.iter().map(convert::status_change).collect(),
         }))

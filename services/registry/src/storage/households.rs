@@ -198,7 +198,12 @@ impl<'a> MemberRow<'a> {
 }
 
 /// Adds one member at the end of a household's list.
-pub fn insert_member(conn: &mut Conn, household_id: &str, position: usize, member: &Member) -> Result<(), StorageError> {
+pub fn insert_member(
+    conn: &mut Conn,
+    household_id: &str,
+    position: usize,
+    member: &Member,
+) -> Result<(), StorageError> {
     insert_members(conn, &[(household_id, position, member)])
 }
 
@@ -305,7 +310,10 @@ pub fn history(conn: &mut Conn, household_id: &str) -> Result<Vec<StatusChange>,
 /// Whether a household exists.
 pub fn exists(conn: &mut Conn, household_id: &str) -> Result<bool, StorageError> {
     Ok(conn
-        .query_opt("SELECT 1 FROM households WHERE household_id = $1", params![household_id])?
+        .query_opt(
+            "SELECT 1 FROM households WHERE household_id = $1",
+            params![household_id],
+        )?
         .is_some())
 }
 
@@ -321,7 +329,11 @@ pub fn id_card_holder(conn: &mut Conn, card: &IdCardNumber) -> Result<Option<(St
 
 /// Which of these head keys are taken, and by which household.
 pub fn households_by_head_key(conn: &mut Conn, keys: &[String]) -> Result<HashMap<String, String>, StorageError> {
-    lookup(conn, "SELECT head_key, household_id FROM households WHERE head_key IN", keys)
+    lookup(
+        conn,
+        "SELECT head_key, household_id FROM households WHERE head_key IN",
+        keys,
+    )
 }
 
 /// Which of these ID-card numbers are registered, and in which household.

@@ -150,7 +150,10 @@ async fn each_bad_household_is_refused_naming_its_field_and_nothing_is_stored() 
         .await
         .unwrap_err();
     assert_eq!(bad_fields(&no_request_id), ["request_id"]);
-    assert!(no_request_id.message().contains("request_id is required"), "{no_request_id:?}");
+    assert!(
+        no_request_id.message().contains("request_id is required"),
+        "{no_request_id:?}"
+    );
     let bad_request_id = app
         .client
         .register_household(RegisterHouseholdRequest {

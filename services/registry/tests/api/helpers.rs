@@ -3,12 +3,12 @@
 use std::time::Duration;
 
 use async_nats::jetstream;
+use jigi_auth::Role;
 use jigi_bus::{Bus, BusConfig, ReceivedEvent, subject};
 use jigi_common::Region;
 use jigi_proto::common::{Location, Sex};
 use jigi_proto::registry::registry_service_client::RegistryServiceClient;
 use jigi_proto::registry::*;
-use jigi_auth::Role;
 use jigi_registry::{Config, Registry, start};
 use jigi_server::Running;
 use jigi_testkit::{AuthedChannel, NatsServer, TempDir, TestAccess, connect_as, eventually, read_stream, stream_len};

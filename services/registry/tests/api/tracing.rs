@@ -33,11 +33,9 @@ async fn a_callers_traceparent_reaches_the_event_it_causes() {
 #[tokio::test]
 async fn the_client_interceptor_sends_the_current_span_context() {
     let app = spawn_app().await;
-    let token = app.access.token(
-        "a.sangare",
-        &[jigi_auth::Role::FieldAgent],
-        app.region,
-    );
+    let token = app
+        .access
+        .token("a.sangare", &[jigi_auth::Role::FieldAgent], app.region);
     let channel = jigi_testkit::connect_channel(app.running.as_ref().unwrap().grpc_addr).await;
     let mut bearer = jigi_testkit::Bearer::new(&token);
     let mut client = RegistryServiceClient::with_interceptor(channel, move |request| {
