@@ -21,9 +21,8 @@ use jigi_proto::common::{Component, Location, Money, Period};
 use jigi_proto::events::HouseholdEnrolled;
 use jigi_proto::payments::payments_service_client::PaymentsServiceClient;
 use jigi_proto::payments::*;
-use jigi_storage::Database;
 use jigi_storage::sql::{self, Placeholders};
-use sqlx::AssertSqlSafe;
+use jigi_storage::{Database, Owned, StorageError, ToSql};
 use tokio_util::sync::CancellationToken;
 
 const REGION: Region = Region::Sikasso;
@@ -360,82 +359,94 @@ async fn publish_enrolments(url: &str, households: u64, communes: &[(String, Str
 /// Inserts the same rows the cycle will hold, straight into tables of the
 /// same shape, each table in one transaction; then drops the tables.
 async fn baseline(db: &Database, households: u64, communes: &[(String, String)]) -> (Duration, Duration) {
-    sqlx::raw_sql(
-        "CREATE TABLE bench_entitlements (cycle_id TEXT NOT NULL, household_id TEXT NOT NULL, region TEXT NOT NULL, \
-         cercle TEXT NOT NULL, commune TEXT NOT NULL, village TEXT NOT NULL, amount BIGINT NOT NULL, \
-         status TEXT NOT NULL, result_date TEXT, failure_reason TEXT, PRIMARY KEY (cycle_id, household_id)); \
-         CREATE INDEX bench_entitlements_commune ON bench_entitlements (cycle_id, commune, household_id); \
-         CREATE INDEX bench_entitlements_household ON bench_entitlements (household_id); \
-         CREATE TABLE bench_payments (cycle_id TEXT NOT NULL, household_id TEXT NOT NULL, amount BIGINT NOT NULL, \
-         paid_on TEXT NOT NULL, agent_code TEXT NOT NULL, receipt_reference TEXT NOT NULL, request_id TEXT NOT NULL, \
-         recorded_at TEXT NOT NULL, PRIMARY KEY (cycle_id, household_id)); \
-         CREATE UNIQUE INDEX bench_payments_receipt ON bench_payments (cycle_id, agent_code, receipt_reference);",
-    )
-    .execute(db.pool())
+    db.write(|conn| {
+        conn.execute_batch(
+            "CREATE TABLE bench_entitlements (cycle_id TEXT NOT NULL, household_id TEXT NOT NULL, region TEXT NOT NULL, \
+             cercle TEXT NOT NULL, commune TEXT NOT NULL, village TEXT NOT NULL, amount BIGINT NOT NULL, \
+             status TEXT NOT NULL, result_date TEXT, failure_reason TEXT, PRIMARY KEY (cycle_id, household_id)); \
+             CREATE INDEX bench_entitlements_commune ON bench_entitlements (cycle_id, commune, household_id); \
+             CREATE INDEX bench_entitlements_household ON bench_entitlements (household_id); \
+             CREATE TABLE bench_payments (cycle_id TEXT NOT NULL, household_id TEXT NOT NULL, amount BIGINT NOT NULL, \
+             paid_on TEXT NOT NULL, agent_code TEXT NOT NULL, receipt_reference TEXT NOT NULL, request_id TEXT NOT NULL, \
+             recorded_at TEXT NOT NULL, PRIMARY KEY (cycle_id, household_id)); \
+             CREATE UNIQUE INDEX bench_payments_receipt ON bench_payments (cycle_id, agent_code, receipt_reference);",
+        )
+    })
     .await
     .unwrap();
     let cycle_id = uuid::Uuid::now_v7().to_string();
+    let per_statement = sql::rows_per_statement(8) as u64;
 
     let started = Instant::now();
-    let mut tx = db.begin_write().await.unwrap();
-    let per_statement = sql::rows_per_statement(8) as u64;
-    let mut first = 0;
-    while first < households {
-        let last = (first + per_statement).min(households);
-        let statement = format!(
-            "INSERT INTO bench_entitlements (cycle_id, household_id, region, cercle, commune, village, amount, status) \
-             VALUES {}",
-            Placeholders::for_connection(&tx).rows((last - first) as usize, 8)
-        );
-        let mut query = sqlx::query(AssertSqlSafe(statement));
-        for i in first..last {
-            let (commune, cercle) = &communes[i as usize % communes.len()];
-            query = query
-                .bind(cycle_id.clone())
-                .bind(household_id(i))
-                .bind(REGION.slug())
-                .bind(cercle.clone())
-                .bind(commune.clone())
-                .bind(String::new())
-                .bind(AMOUNT)
-                .bind("pending");
+    let (id, places) = (cycle_id.clone(), communes.to_vec());
+    db.write(move |conn| {
+        let mut first = 0;
+        while first < households {
+            let last = (first + per_statement).min(households);
+            let statement = format!(
+                "INSERT INTO bench_entitlements (cycle_id, household_id, region, cercle, commune, village, amount, status) \
+                 VALUES {}",
+                Placeholders::for_connection(conn).rows((last - first) as usize, 8)
+            );
+            let mut values: Vec<Owned> = Vec::with_capacity((last - first) as usize * 8);
+            for i in first..last {
+                let (commune, cercle) = &places[i as usize % places.len()];
+                values.extend([
+                    Owned::Text(id.clone()),
+                    Owned::Text(household_id(i)),
+                    Owned::Text(REGION.slug().to_owned()),
+                    Owned::Text(cercle.clone()),
+                    Owned::Text(commune.clone()),
+                    Owned::Text(String::new()),
+                    Owned::Int(AMOUNT),
+                    Owned::Text("pending".to_owned()),
+                ]);
+            }
+            let params: Vec<&dyn ToSql> = values.iter().map(|v| v as &dyn ToSql).collect();
+            conn.execute(&statement, &params)?;
+            first = last;
         }
-        query.execute(&mut *tx).await.unwrap();
-        first = last;
-    }
-    tx.commit().await.unwrap();
+        Ok::<_, StorageError>(())
+    })
+    .await
+    .unwrap();
     let entitlements = started.elapsed();
 
     let started = Instant::now();
-    let mut tx = db.begin_write().await.unwrap();
     let recorded_at = jigi_storage::timestamp::now();
-    let mut first = 0;
-    while first < households {
-        let last = (first + per_statement).min(households);
-        let statement = format!(
-            "INSERT INTO bench_payments (cycle_id, household_id, amount, paid_on, agent_code, receipt_reference, \
-             request_id, recorded_at) VALUES {}",
-            Placeholders::for_connection(&tx).rows((last - first) as usize, 8)
-        );
-        let mut query = sqlx::query(AssertSqlSafe(statement));
-        for i in first..last {
-            query = query
-                .bind(cycle_id.clone())
-                .bind(household_id(i))
-                .bind(AMOUNT)
-                .bind("2019-02-01")
-                .bind(agent_of(i as usize % communes.len()))
-                .bind(format!("RCPT-{i:08}"))
-                .bind("baseline")
-                .bind(recorded_at.clone());
+    let commune_count = communes.len();
+    db.write(move |conn| {
+        let mut first = 0;
+        while first < households {
+            let last = (first + per_statement).min(households);
+            let statement = format!(
+                "INSERT INTO bench_payments (cycle_id, household_id, amount, paid_on, agent_code, receipt_reference, \
+                 request_id, recorded_at) VALUES {}",
+                Placeholders::for_connection(conn).rows((last - first) as usize, 8)
+            );
+            let mut values: Vec<Owned> = Vec::with_capacity((last - first) as usize * 8);
+            for i in first..last {
+                values.extend([
+                    Owned::Text(cycle_id.clone()),
+                    Owned::Text(household_id(i)),
+                    Owned::Int(AMOUNT),
+                    Owned::Text("2019-02-01".to_owned()),
+                    Owned::Text(agent_of(i as usize % commune_count)),
+                    Owned::Text(format!("RCPT-{i:08}")),
+                    Owned::Text("baseline".to_owned()),
+                    Owned::Text(recorded_at.clone()),
+                ]);
+            }
+            let params: Vec<&dyn ToSql> = values.iter().map(|v| v as &dyn ToSql).collect();
+            conn.execute(&statement, &params)?;
+            first = last;
         }
-        query.execute(&mut *tx).await.unwrap();
-        first = last;
-    }
-    tx.commit().await.unwrap();
+        Ok::<_, StorageError>(())
+    })
+    .await
+    .unwrap();
     let payments = started.elapsed();
-    sqlx::raw_sql("DROP TABLE bench_entitlements; DROP TABLE bench_payments;")
-        .execute(db.pool())
+    db.write(|conn| conn.execute_batch("DROP TABLE bench_entitlements; DROP TABLE bench_payments;"))
         .await
         .unwrap();
     (entitlements, payments)

@@ -7,16 +7,20 @@
 //! - [`domain`]: the rules (the cycle's gates, which results are accepted,
 //!   the projection of registry events, reconciliation), no I/O;
 //! - [`storage`]: tables and queries;
-//! - [`app`]: commands and queries, each command one transaction that also
-//!   writes its events to the outbox; and the handler that applies the
-//!   registry's events to the projection through the inbox;
+//! - [`app`]: commands and queries, each command one transaction on the
+//!   write path that also writes its events to the outbox; and the handler
+//!   that applies the registry's events to the projection through the inbox,
+//!   a batch at a time ([`app::RegistryProjection`]);
 //! - [`events`]: the public events, built without personal data;
-//! - [`grpc`]: the API, mapping outcomes to gRPC statuses.
+//! - [`grpc`]: the API, mapping outcomes to gRPC statuses;
+//! - [`policy`]: who may call each RPC;
+//! - [`metrics`]: the service's own counters.
 //!
-//! [`start`] runs the whole service (API, metrics, outbox relay, registry
-//! consumer) until a shutdown token is cancelled; `main.rs` only reads the
-//! configuration and waits for Ctrl-C. Tests and the benchmark call
-//! [`start`] directly, on port 0.
+//! [`start`] runs the whole service on the service host (API, metrics,
+//! outbox relay, registry consumer) until a shutdown token is cancelled;
+//! `main.rs` is the host's `main`. Tests, the local stack and the benchmark
+//! call [`start`] directly, on port 0, to run any number of payments
+//! services in one process.
 
 pub mod app;
 pub mod config;
@@ -27,144 +31,69 @@ pub mod metrics;
 pub mod policy;
 pub mod storage;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use jigi_auth::ServiceArea;
-use jigi_bus::inbox::{ConsumerStats, InboxConsumer};
-use jigi_bus::outbox::RelaySettings;
-use jigi_bus::{Bus, ConsumerSettings, Outbox, OutboxRelay, streams, subject};
+use jigi_bus::inbox::ConsumerStats;
+use jigi_bus::{ConsumerSettings, streams, subject};
 use jigi_common::Geography;
-use jigi_server::{GrpcServer, Listeners, Metrics};
-use jigi_storage::Database;
-use tokio::task::JoinHandle;
+use jigi_server::{Host, Running, Service, StartError};
 use tokio_util::sync::CancellationToken;
 
 pub use app::Payments;
 pub use config::Config;
 
-/// Why the payments service could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("database {url}: {source}")]
-    Database {
-        url: String,
-        source: jigi_storage::StorageError,
-    },
-    #[error(transparent)]
-    Geography(#[from] jigi_common::GeographyError),
-    #[error(transparent)]
-    Listen(#[from] jigi_server::ListenError),
-    #[error(transparent)]
-    Serve(#[from] jigi_server::ServeError),
-    #[error("cannot connect to NATS at {url}: {source}")]
-    Nats {
-        url: String,
-        source: async_nats::ConnectError,
-    },
-}
+/// The payments service to the service host: its name and default ports.
+pub const SERVICE: Service = Service {
+    name: "payments",
+    regional: true,
+    grpc_port: 50052,
+    metrics_port: 9102,
+};
 
-/// A running payments service.
-pub struct Running {
-    /// Where the gRPC API listens.
-    pub grpc_addr: SocketAddr,
-    /// Where `/metrics` is served.
-    pub metrics_addr: SocketAddr,
-    /// The service itself, for in-process use.
+/// Largest request message: a batch of 10,000 results.
+pub const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
+
+/// What a running payments service gives its starter (tests, the local
+/// stack): the service itself and the counters of its registry consumer.
+#[derive(Clone)]
+pub struct Handle {
     pub payments: Payments,
-    /// Its database.
-    pub database: Database,
     /// Counters of the registry consumer.
     pub consumer: Arc<ConsumerStats>,
-    tasks: Vec<JoinHandle<()>>,
-}
-
-impl Running {
-    /// Waits until every part has stopped (after the shutdown token is cancelled).
-    pub async fn stopped(self) {
-        for task in self.tasks {
-            let _ = task.await;
-        }
-        self.database.close().await;
-    }
 }
 
 /// The inbox name of the registry consumer of a region.
 pub fn consumer_name(config: &Config) -> String {
-    format!("payments-{}", config.region)
+    format!("payments-{}", config.region())
 }
 
 /// Starts the payments service: opens (and migrates) its database, binds its
 /// ports, and runs its API, metrics, outbox relay and registry consumer until
 /// `shutdown` is cancelled. NATS need not be reachable: events wait in the
 /// outbox, and the consumer catches up when NATS answers.
-pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Running, StartError> {
-    let database = Database::open(&config.database_url, &storage::migrations())
-        .await
-        .map_err(|source| StartError::Database {
-            url: config.database_url.clone(),
-            source,
-        })?;
+pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Running<Handle>, StartError> {
     let geography = match &config.geography_file {
-        Some(path) => Geography::load(path)?,
+        Some(path) => Geography::load(path).map_err(|err| StartError::setup("geography reference", err))?,
         None => Geography::built_in(),
     };
-    let bus = Bus::connect(&config.nats).await.map_err(|source| StartError::Nats {
-        url: config.nats.url.clone(),
-        source,
-    })?;
-    let listeners = Listeners::bind(config.grpc_addr, config.metrics_addr).await?;
-    let (grpc_addr, metrics_addr) = (listeners.grpc_addr, listeners.metrics_addr);
-
-    let metrics = Metrics::new("payments");
-    let outbox = Outbox::new();
-    let payments = Payments::new(
-        database.clone(),
-        outbox.clone(),
-        Arc::new(geography),
-        config.region,
-        metrics::PaymentMetrics::new(Some(&metrics)),
-    );
-    let relay = OutboxRelay::new(
-        database.clone(),
-        bus.jetstream.clone(),
-        outbox,
-        config.region,
-        RelaySettings::default(),
-    );
-    let mut settings = ConsumerSettings::new(streams::region_stream_config(config.region), consumer_name(&config))
-        .filter(subject::service_wildcard(config.region, "registry"));
+    let region = config.region();
+    let mut settings = ConsumerSettings::new(streams::region_stream_config(region), consumer_name(&config))
+        .filter(subject::service_wildcard(region, "registry"));
     settings.batch = config.consumer_batch.max(1);
     settings.ack_wait = config.consumer_ack_wait;
-    let consumer = InboxConsumer::new(
-        database.clone(),
-        bus.jetstream.clone(),
-        settings,
-        Arc::new(app::RegistryProjection),
-    );
-    let consumer_stats = consumer.stats();
-    let server = GrpcServer::new(
-        metrics.clone(),
-        ServiceArea::Region(config.region),
-        &config.serve,
-        &database,
-        &shutdown,
-    )
-    .await?
-    .add_service(grpc::PaymentsApi::new(payments.clone()).into_service(), policy::RULES);
 
-    let mut tasks = vec![
-        tokio::spawn(relay.run(shutdown.clone())),
-        tokio::spawn(consumer.run(shutdown.clone())),
-    ];
-    tasks.extend(server.spawn(listeners, shutdown.clone()));
-    tracing::info!(region = %config.region, %grpc_addr, %metrics_addr, "payments started");
-    Ok(Running {
-        grpc_addr,
-        metrics_addr,
-        payments,
-        database,
-        consumer: consumer_stats,
-        tasks,
+    let mut host = Host::open(SERVICE, config.service, storage::MIGRATIONS, shutdown).await?;
+    host.relay_outbox();
+    let consumer = host.consume(settings, Arc::new(app::RegistryProjection));
+    let payments = Payments::new(
+        host.database().clone(),
+        Arc::new(geography),
+        region,
+        metrics::PaymentMetrics::new(Some(host.metrics())),
+    );
+    let api = grpc::PaymentsApi::new(payments.clone()).into_service();
+    host.serve(Handle { payments, consumer }, |server| {
+        server.add_service_with_limit(api, policy::RULES, MAX_REQUEST_BYTES)
     })
+    .await
 }

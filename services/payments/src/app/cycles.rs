@@ -1,10 +1,13 @@
 //! A cycle's steps: open, assign agents, freeze, approve, cancel, close.
 
+use jigi_bus::outbox;
 use jigi_common::Problems;
+use jigi_server::CommandError;
+use jigi_storage::Conn;
 
-use super::{CommandError, Payments, today};
-use crate::domain::cycle::{self, MAX_REASON_CHARS};
-use crate::domain::model::{Actor, Cycle, CycleStatus, Totals};
+use super::{Payments, check_cycle_id, load_cycle, refused, today};
+use crate::domain::cycle::{self, MAX_REASON_CHARS, NewCycle};
+use crate::domain::model::{Actor, Assignment, Cycle, CycleStatus, Totals};
 use crate::domain::reconcile::{self, Reconciliation};
 use crate::events;
 use crate::storage::{self, CommuneShare};
@@ -51,17 +54,21 @@ impl Payments {
             prepared_by,
         )
         .map_err(|problems| CommandError::Invalid(problems.into_errors()))?;
-        let mut tx = self.db.begin_write().await?;
-        if let Some(existing) = storage::live_cycle_id(&mut tx, new.period, new.funding_source).await? {
-            return Err(CommandError::Exists {
-                kind: "payment cycle",
-                message: format!(
-                    "cycle {existing} is already open for {} funded by {}: use it, or cancel it first",
-                    new.period,
-                    new.funding_source.code()
-                ),
-                id: existing,
-            });
+        let this = self.clone();
+        let cycle = self.db.write(move |conn| this.open_in(conn, new)).await?;
+        self.metrics.step("opened");
+        tracing::info!(cycle_id = %cycle.cycle_id, period = %cycle.period, "payment cycle opened");
+        Ok(cycle)
+    }
+
+    fn open_in(&self, conn: &mut Conn, new: NewCycle) -> Result<Cycle, CommandError> {
+        if let Some(existing) = storage::live_cycle_id(conn, new.period, new.funding_source)? {
+            let message = format!(
+                "cycle {existing} is already open for {} funded by {}: use it, or cancel it first",
+                new.period,
+                new.funding_source.code()
+            );
+            return Err(CommandError::exists("payment cycle", existing, message));
         }
         let now = jigi_storage::timestamp::now_utc();
         let cycle = Cycle {
@@ -86,11 +93,8 @@ impl Payments {
             ended_at: None,
             agents: Vec::new(),
         };
-        storage::insert_cycle(&mut tx, &cycle).await?;
-        self.outbox.add(&mut tx, &[events::opened(&cycle)]).await?;
-        self.commit(tx).await?;
-        self.metrics.step("opened");
-        tracing::info!(cycle_id = %cycle.cycle_id, period = %cycle.period, "payment cycle opened");
+        storage::insert_cycle(conn, &cycle)?;
+        outbox::add(conn, &[events::opened(&cycle)])?;
         Ok(cycle)
     }
 
@@ -127,57 +131,30 @@ impl Payments {
         let assigned_by = problems.check("assigned_by", Actor::parse(assigned_by));
         problems.into_result(|| ()).map_err(CommandError::Invalid)?;
         let assigned_by = assigned_by.expect("checked");
-
-        let mut tx = self.db.begin_write().await?;
-        let cycle = self.load_for_change(&mut tx, cycle_id).await?;
-        cycle::can_assign(&cycle).map_err(|r| CommandError::refused(r, cycle_id))?;
-        let mut problems = Problems::new();
-        for (field, assignment) in &assignments {
-            problems.check(
-                format!("{field}.commune"),
-                cycle::assignment_in_scope(&cycle, &assignment.commune),
-            );
-        }
-        problems.into_result(|| ()).map_err(CommandError::Invalid)?;
-        let assignments: Vec<_> = assignments.into_iter().map(|(_, a)| a).collect();
-        storage::assign_agents(&mut tx, cycle_id, &assignments, assigned_by.as_str()).await?;
-        let cycle = self.load_for_change(&mut tx, cycle_id).await?;
-        tx.commit().await?;
-        Ok(cycle)
+        check_cycle_id(cycle_id)?;
+        let (this, cycle_id) = (self.clone(), cycle_id.to_owned());
+        self.db
+            .write(move |conn| this.assign_in(conn, &cycle_id, assignments, &assigned_by))
+            .await
     }
 
     /// Freezes the cycle's list from the households enrolled in TM now.
     pub async fn freeze(&self, cycle_id: &str, prepared_by: &str) -> Result<Frozen, CommandError> {
         let actor = actor("prepared_by", prepared_by)?;
-        let mut tx = self.db.begin_write().await?;
-        let mut cycle = self.load_for_change(&mut tx, cycle_id).await?;
-        cycle::can_freeze(&cycle).map_err(|r| CommandError::refused(r, cycle_id))?;
-        let already_in_other_cycle =
-            storage::freeze(&mut tx, cycle_id, cycle.period, cycle.amount_per_household).await?;
-        let communes = storage::commune_totals(&mut tx, cycle_id).await?;
-        let mut frozen = Totals::ZERO;
-        for share in &communes {
-            frozen.add(share.totals);
-        }
-        cycle.frozen = frozen;
-        cycle.status = CycleStatus::Frozen;
-        cycle.frozen_by = Some(actor.as_str().to_owned());
-        cycle.frozen_at = Some(jigi_storage::timestamp::now_utc());
-        storage::update_cycle(&mut tx, &cycle).await?;
-        self.outbox.add(&mut tx, &[events::frozen(&cycle, &communes)]).await?;
-        self.commit(tx).await?;
+        check_cycle_id(cycle_id)?;
+        let (this, cycle_id) = (self.clone(), cycle_id.to_owned());
+        let frozen = self
+            .db
+            .write(move |conn| this.freeze_in(conn, &cycle_id, &actor))
+            .await?;
         self.metrics.step("frozen");
         tracing::info!(
-            cycle_id,
-            households = frozen.count,
-            amount = frozen.amount.francs(),
+            cycle_id = %frozen.cycle.cycle_id,
+            households = frozen.cycle.frozen.count,
+            amount = frozen.cycle.frozen.amount.francs(),
             "payment cycle frozen"
         );
-        Ok(Frozen {
-            cycle,
-            communes,
-            already_in_other_cycle,
-        })
+        Ok(frozen)
     }
 
     /// Approves a frozen cycle, fixing its control totals.
@@ -189,28 +166,18 @@ impl Payments {
         expected_amount: i64,
     ) -> Result<Cycle, CommandError> {
         let approver = actor("approved_by", approved_by)?;
-        let mut tx = self.db.begin_write().await?;
-        let mut cycle = self.load_for_change(&mut tx, cycle_id).await?;
-        let unassigned = storage::unassigned_communes(&mut tx, cycle_id).await?;
-        let control = cycle::approve(
-            &cycle,
-            &approver,
-            Totals::new(expected_count, expected_amount),
-            &unassigned,
-        )
-        .map_err(|r| CommandError::refused(r, cycle_id))?;
-        cycle.control = control;
-        cycle.status = CycleStatus::Approved;
-        cycle.approved_by = Some(approver.as_str().to_owned());
-        cycle.approved_at = Some(jigi_storage::timestamp::now_utc());
-        storage::update_cycle(&mut tx, &cycle).await?;
-        self.outbox.add(&mut tx, &[events::approved(&cycle)]).await?;
-        self.commit(tx).await?;
+        check_cycle_id(cycle_id)?;
+        let (this, cycle_id) = (self.clone(), cycle_id.to_owned());
+        let expected = Totals::new(expected_count, expected_amount);
+        let cycle = self
+            .db
+            .write(move |conn| this.approve_in(conn, &cycle_id, &approver, expected))
+            .await?;
         self.metrics.step("approved");
         tracing::info!(
-            cycle_id,
-            households = control.count,
-            amount = control.amount.francs(),
+            cycle_id = %cycle.cycle_id,
+            households = cycle.control.count,
+            amount = cycle.control.amount.francs(),
             "payment cycle approved"
         );
         Ok(cycle)
@@ -228,16 +195,12 @@ impl Payments {
         }
         problems.into_result(|| ()).map_err(CommandError::Invalid)?;
         let actor = actor.expect("checked");
-        let mut tx = self.db.begin_write().await?;
-        let mut cycle = self.load_for_change(&mut tx, cycle_id).await?;
-        cycle::can_cancel(&cycle).map_err(|r| CommandError::refused(r, cycle_id))?;
-        cycle.status = CycleStatus::Cancelled;
-        cycle.ended_by = Some(actor.as_str().to_owned());
-        cycle.ended_at = Some(jigi_storage::timestamp::now_utc());
-        cycle.cancel_reason = Some(reason.to_owned());
-        storage::update_cycle(&mut tx, &cycle).await?;
-        self.outbox.add(&mut tx, &[events::cancelled(&cycle)]).await?;
-        self.commit(tx).await?;
+        check_cycle_id(cycle_id)?;
+        let (this, cycle_id, reason) = (self.clone(), cycle_id.to_owned(), reason.to_owned());
+        let cycle = self
+            .db
+            .write(move |conn| this.cancel_in(conn, &cycle_id, &actor, reason))
+            .await?;
         self.metrics.step("cancelled");
         Ok(cycle)
     }
@@ -245,21 +208,107 @@ impl Payments {
     /// Closes a disbursing cycle and returns its final reconciliation.
     pub async fn close(&self, cycle_id: &str, closed_by: &str) -> Result<(Cycle, Reconciliation), CommandError> {
         let actor = actor("closed_by", closed_by)?;
-        let mut tx = self.db.begin_write().await?;
-        let mut cycle = self.load_for_change(&mut tx, cycle_id).await?;
-        cycle::can_close(&cycle).map_err(|r| CommandError::refused(r, cycle_id))?;
+        check_cycle_id(cycle_id)?;
+        let (this, cycle_id) = (self.clone(), cycle_id.to_owned());
+        let closed = self
+            .db
+            .write(move |conn| this.close_in(conn, &cycle_id, &actor))
+            .await?;
+        self.metrics.step("closed");
+        tracing::info!(cycle_id = %closed.0.cycle_id, on = %today(), "payment cycle closed");
+        Ok(closed)
+    }
+
+    fn assign_in(
+        &self,
+        conn: &mut Conn,
+        cycle_id: &str,
+        assignments: Vec<(String, Assignment)>,
+        assigned_by: &Actor,
+    ) -> Result<Cycle, CommandError> {
+        let cycle = load_cycle(conn, cycle_id)?;
+        cycle::can_assign(&cycle).map_err(|r| refused(r, cycle_id))?;
+        let mut problems = Problems::new();
+        for (field, assignment) in &assignments {
+            problems.check(
+                format!("{field}.commune"),
+                cycle::assignment_in_scope(&cycle, &assignment.commune),
+            );
+        }
+        problems.into_result(|| ()).map_err(CommandError::Invalid)?;
+        let assignments: Vec<_> = assignments.into_iter().map(|(_, a)| a).collect();
+        storage::assign_agents(conn, cycle_id, &assignments, assigned_by.as_str())?;
+        load_cycle(conn, cycle_id)
+    }
+
+    fn freeze_in(&self, conn: &mut Conn, cycle_id: &str, actor: &Actor) -> Result<Frozen, CommandError> {
+        let mut cycle = load_cycle(conn, cycle_id)?;
+        cycle::can_freeze(&cycle).map_err(|r| refused(r, cycle_id))?;
+        let already_in_other_cycle = storage::freeze(conn, cycle_id, cycle.period, cycle.amount_per_household)?;
+        let communes = storage::commune_totals(conn, cycle_id)?;
+        let mut frozen = Totals::ZERO;
+        for share in &communes {
+            frozen.add(share.totals);
+        }
+        cycle.frozen = frozen;
+        cycle.status = CycleStatus::Frozen;
+        cycle.frozen_by = Some(actor.as_str().to_owned());
+        cycle.frozen_at = Some(jigi_storage::timestamp::now_utc());
+        storage::update_cycle(conn, &cycle)?;
+        outbox::add(conn, &[events::frozen(&cycle, &communes)])?;
+        Ok(Frozen {
+            cycle,
+            communes,
+            already_in_other_cycle,
+        })
+    }
+
+    fn approve_in(
+        &self,
+        conn: &mut Conn,
+        cycle_id: &str,
+        approver: &Actor,
+        expected: Totals,
+    ) -> Result<Cycle, CommandError> {
+        let mut cycle = load_cycle(conn, cycle_id)?;
+        let unassigned = storage::unassigned_communes(conn, cycle_id)?;
+        let control = cycle::approve(&cycle, approver, expected, &unassigned).map_err(|r| refused(r, cycle_id))?;
+        cycle.control = control;
+        cycle.status = CycleStatus::Approved;
+        cycle.approved_by = Some(approver.as_str().to_owned());
+        cycle.approved_at = Some(jigi_storage::timestamp::now_utc());
+        storage::update_cycle(conn, &cycle)?;
+        outbox::add(conn, &[events::approved(&cycle)])?;
+        Ok(cycle)
+    }
+
+    fn cancel_in(&self, conn: &mut Conn, cycle_id: &str, actor: &Actor, reason: String) -> Result<Cycle, CommandError> {
+        let mut cycle = load_cycle(conn, cycle_id)?;
+        cycle::can_cancel(&cycle).map_err(|r| refused(r, cycle_id))?;
+        cycle.status = CycleStatus::Cancelled;
+        cycle.ended_by = Some(actor.as_str().to_owned());
+        cycle.ended_at = Some(jigi_storage::timestamp::now_utc());
+        cycle.cancel_reason = Some(reason);
+        storage::update_cycle(conn, &cycle)?;
+        outbox::add(conn, &[events::cancelled(&cycle)])?;
+        Ok(cycle)
+    }
+
+    fn close_in(
+        &self,
+        conn: &mut Conn,
+        cycle_id: &str,
+        actor: &Actor,
+    ) -> Result<(Cycle, Reconciliation), CommandError> {
+        let mut cycle = load_cycle(conn, cycle_id)?;
+        cycle::can_close(&cycle).map_err(|r| refused(r, cycle_id))?;
         cycle.status = CycleStatus::Closed;
         cycle.ended_by = Some(actor.as_str().to_owned());
         cycle.ended_at = Some(jigi_storage::timestamp::now_utc());
-        let counts = storage::count_by_commune_and_status(&mut tx, cycle_id).await?;
+        let counts = storage::count_by_commune_and_status(conn, cycle_id)?;
         let reconciliation = reconcile::reconcile(&cycle, &counts);
-        storage::update_cycle(&mut tx, &cycle).await?;
-        self.outbox
-            .add(&mut tx, &[events::closed(&cycle, reconcile::outcomes(&reconciliation))])
-            .await?;
-        self.commit(tx).await?;
-        self.metrics.step("closed");
-        tracing::info!(cycle_id, on = %today(), "payment cycle closed");
+        storage::update_cycle(conn, &cycle)?;
+        outbox::add(conn, &[events::closed(&cycle, reconcile::outcomes(&reconciliation))])?;
         Ok((cycle, reconciliation))
     }
 }

@@ -4,8 +4,9 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jigi_common::Period;
+use jigi_server::CommandError;
 
-use super::{CommandError, Payments, check_cycle_id, cycle_not_found};
+use super::{Payments, check_cycle_id, load_cycle, refused};
 use crate::domain::cycle;
 use crate::domain::model::{AgentCode, Channel, Cycle, CycleStatus, EntitlementStatus};
 use crate::domain::projection::Tracked;
@@ -101,16 +102,17 @@ impl Payments {
     /// One cycle.
     pub async fn cycle(&self, cycle_id: &str) -> Result<Cycle, CommandError> {
         check_cycle_id(cycle_id)?;
-        let mut conn = self.db.pool().acquire().await?;
-        storage::load_cycle(&mut conn, cycle_id)
-            .await?
-            .ok_or_else(|| cycle_not_found(cycle_id))
+        let cycle_id = cycle_id.to_owned();
+        self.db.read(move |conn| load_cycle(conn, &cycle_id)).await
     }
 
     /// A frozen cycle's totals per commune.
     pub async fn commune_totals(&self, cycle_id: &str) -> Result<Vec<CommuneShare>, CommandError> {
-        let mut conn = self.db.pool().acquire().await?;
-        Ok(storage::commune_totals(&mut conn, cycle_id).await?)
+        check_cycle_id(cycle_id)?;
+        let cycle_id = cycle_id.to_owned();
+        self.db
+            .read(move |conn| Ok(storage::commune_totals(conn, &cycle_id)?))
+            .await
     }
 
     /// A page of cycles, newest first.
@@ -137,8 +139,10 @@ impl Payments {
             "" => None,
             token => Some(decode_token(token, 1)?.remove(0)),
         };
-        let mut conn = self.db.pool().acquire().await?;
-        let mut cycles = storage::list_cycles(&mut conn, period, status, before.as_deref(), size + 1).await?;
+        let mut cycles = self
+            .db
+            .read(move |conn| storage::list_cycles(conn, period, status, before.as_deref(), size + 1))
+            .await?;
         let next = if cycles.len() > size {
             cycles.truncate(size);
             encode_token(&[&cycles[size - 1].cycle_id])
@@ -158,28 +162,18 @@ impl Payments {
         requested_size: i32,
         page_token: &str,
     ) -> Result<EntitlementPage, CommandError> {
-        let cycle = self.cycle(cycle_id).await?;
-        let mut filter = EntitlementFilter::default();
-        if !commune.is_empty() {
-            filter.communes = Some(vec![commune.to_owned()]);
-        }
-        if !agent_code.is_empty() {
-            let agent = AgentCode::parse(agent_code).map_err(|m| CommandError::invalid("agent_code", m))?;
-            let theirs: Vec<String> = cycle
-                .agents
-                .iter()
-                .filter(|a| a.agent == agent)
-                .map(|a| a.commune.clone())
-                .filter(|c| commune.is_empty() || c == commune)
-                .collect();
-            filter.communes = Some(theirs);
-        }
-        if status != 0 {
-            filter.status = Some(
-                EntitlementStatus::from_wire(status)
+        check_cycle_id(cycle_id)?;
+        let agent = match agent_code {
+            "" => None,
+            code => Some(AgentCode::parse(code).map_err(|m| CommandError::invalid("agent_code", m))?),
+        };
+        let status = match status {
+            0 => None,
+            wire => Some(
+                EntitlementStatus::from_wire(wire)
                     .ok_or_else(|| CommandError::invalid("status", "is not an entitlement status"))?,
-            );
-        }
+            ),
+        };
         let size = page_size(requested_size, DEFAULT_PAGE, MAX_PAGE)?;
         let after = match page_token {
             "" => None,
@@ -188,15 +182,38 @@ impl Payments {
                 Some((parts[0].clone(), parts[1].clone()))
             }
         };
-        let mut conn = self.db.pool().acquire().await?;
-        let mut rows = storage::entitlement_page(
-            &mut conn,
-            cycle_id,
-            &filter,
-            after.as_ref().map(|(c, h)| (c.as_str(), h.as_str())),
-            size + 1,
-        )
-        .await?;
+        let (cycle_id, commune) = (cycle_id.to_owned(), commune.to_owned());
+        let (cycle, mut rows) = self
+            .db
+            .read(move |conn| {
+                let cycle = load_cycle(conn, &cycle_id)?;
+                let mut filter = EntitlementFilter {
+                    status,
+                    ..EntitlementFilter::default()
+                };
+                if !commune.is_empty() {
+                    filter.communes = Some(vec![commune.clone()]);
+                }
+                if let Some(agent) = &agent {
+                    let theirs: Vec<String> = cycle
+                        .agents
+                        .iter()
+                        .filter(|a| &a.agent == agent)
+                        .map(|a| a.commune.clone())
+                        .filter(|c| commune.is_empty() || *c == commune)
+                        .collect();
+                    filter.communes = Some(theirs);
+                }
+                let rows = storage::entitlement_page(
+                    conn,
+                    &cycle_id,
+                    &filter,
+                    after.as_ref().map(|(c, h)| (c.as_str(), h.as_str())),
+                    size + 1,
+                )?;
+                Ok::<_, CommandError>((cycle, rows))
+            })
+            .await?;
         let next_page_token = if rows.len() > size {
             rows.truncate(size);
             let last = &rows[size - 1];
@@ -220,13 +237,13 @@ impl Payments {
     ) -> Result<ExportPlan, CommandError> {
         let agent = AgentCode::parse(agent_code).map_err(|m| CommandError::invalid("agent_code", m))?;
         let cycle = self.cycle(cycle_id).await?;
-        cycle::can_export(&cycle).map_err(|r| CommandError::refused(r, cycle_id))?;
+        cycle::can_export(&cycle).map_err(|r| refused(r, cycle_id))?;
         let theirs: Vec<_> = cycle.agents.iter().filter(|a| a.agent == agent).collect();
         let Some(first) = theirs.first() else {
-            return Err(CommandError::NotFound {
-                kind: "payment agent",
-                id: format!("{} in cycle {cycle_id}", agent.as_str()),
-            });
+            return Err(CommandError::not_found(
+                "payment agent",
+                format!("{} in cycle {cycle_id}", agent.as_str()),
+            ));
         };
         Ok(ExportPlan {
             channel: first.channel,
@@ -237,7 +254,9 @@ impl Payments {
         })
     }
 
-    /// The next rows of a payment list after `after` (commune, household).
+    /// The next rows of a payment list after `after` (commune, household):
+    /// one page per read, so a long list never holds a reader while the
+    /// client takes its time.
     pub async fn export_rows(
         &self,
         plan: &ExportPlan,
@@ -249,16 +268,27 @@ impl Payments {
             status: None,
             unpaid_only: plan.unpaid_only,
         };
-        let mut conn = self.db.pool().acquire().await?;
-        Ok(storage::entitlement_page(&mut conn, &plan.cycle.cycle_id, &filter, after, limit).await?)
+        let cycle_id = plan.cycle.cycle_id.clone();
+        let after = after.map(|(c, h)| (c.to_owned(), h.to_owned()));
+        self.db
+            .read(move |conn| {
+                let after = after.as_ref().map(|(c, h)| (c.as_str(), h.as_str()));
+                Ok(storage::entitlement_page(conn, &cycle_id, &filter, after, limit)?)
+            })
+            .await
     }
 
     /// A cycle's reconciliation now.
     pub async fn reconciliation(&self, cycle_id: &str) -> Result<Reconciliation, CommandError> {
-        let cycle = self.cycle(cycle_id).await?;
-        let mut conn = self.db.pool().acquire().await?;
-        let counts = storage::count_by_commune_and_status(&mut conn, cycle_id).await?;
-        Ok(reconcile::reconcile(&cycle, &counts))
+        check_cycle_id(cycle_id)?;
+        let cycle_id = cycle_id.to_owned();
+        self.db
+            .read(move |conn| {
+                let cycle = load_cycle(conn, &cycle_id)?;
+                let counts = storage::count_by_commune_and_status(conn, &cycle_id)?;
+                Ok(reconcile::reconcile(&cycle, &counts))
+            })
+            .await
     }
 
     /// A page of the households that may be paid.
@@ -268,15 +298,20 @@ impl Payments {
         requested_size: i32,
         page_token: &str,
     ) -> Result<EligiblePage, CommandError> {
-        let commune = (!commune.is_empty()).then_some(commune);
+        let commune = (!commune.is_empty()).then(|| commune.to_owned());
         let size = page_size(requested_size, DEFAULT_PAGE, MAX_PAGE)?;
         let after = match page_token {
             "" => None,
             token => Some(decode_token(token, 1)?.remove(0)),
         };
-        let mut conn = self.db.pool().acquire().await?;
-        let mut households = storage::eligible_page(&mut conn, commune, after.as_deref(), size + 1).await?;
-        let total = storage::eligible_count(&mut conn, commune).await?;
+        let (mut households, total) = self
+            .db
+            .read(move |conn| {
+                let households = storage::eligible_page(conn, commune.as_deref(), after.as_deref(), size + 1)?;
+                let total = storage::eligible_count(conn, commune.as_deref())?;
+                Ok::<_, CommandError>((households, total))
+            })
+            .await?;
         let next_page_token = if households.len() > size {
             households.truncate(size);
             encode_token(&[&households[size - 1].household_id])

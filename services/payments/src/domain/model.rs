@@ -252,9 +252,9 @@ impl FailureReason {
     }
 }
 
-/// The person acting on a cycle. Until identity tokens exist it comes from a
-/// request field; it will then be the token's subject, and only the place
-/// that builds an `Actor` changes.
+/// The person acting on a cycle: the caller's token subject when access
+/// control is on (the API layer refuses a request naming someone else), the
+/// request's field otherwise.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Actor(String);
 

@@ -15,16 +15,15 @@ use jigi_auth::Role;
 use jigi_proto::payments::payments_service_server::{PaymentsService, PaymentsServiceServer};
 use jigi_proto::payments::*;
 use jigi_server::{access, status};
-use jigi_storage::idempotency;
+use jigi_storage::idempotency::{RequestId, RequestKey};
 use prost::Message as _;
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use crate::app::{AssignmentRequest, CSV_HEADER, CommandError, Payments};
+use crate::MAX_REQUEST_BYTES;
+use crate::app::{AssignmentRequest, CSV_HEADER, Payments};
 
-/// Largest request: a batch of 10,000 results.
-const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
 /// Largest response: a batch's outcomes, a page of entitlements.
 const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 /// Rows per piece of an exported payment list.
@@ -86,33 +85,22 @@ fn agent_scope<T>(request: &Request<T>, named: &str, field: &str) -> Result<Stri
     }
 }
 
-/// The status a client sees for a command's failure.
-fn to_status(err: CommandError) -> Status {
-    match err {
-        CommandError::Invalid(errors) => status::invalid_argument(&errors),
-        CommandError::NotFound { kind, id } => status::not_found(kind, &id),
-        CommandError::Refused { kind, subject, message } => status::failed_precondition(kind, &subject, message),
-        CommandError::Exists { kind, id, message } => status::already_exists(kind, &id, message),
-        CommandError::RequestReused(request_id) => status::already_exists(
-            "request",
-            &request_id,
-            format!("request_id {request_id} was already used with different content; use a new request_id"),
-        ),
-        CommandError::Storage(err) if is_busy(&err) => status::unavailable("write to the payments database", &err),
-        CommandError::Storage(err) => status::internal("accessing the payments database", &err),
-    }
-}
+/// Request IDs of results share one scope, whichever RPC carried them: an
+/// ID used for a single result and again for a batch is a reuse, refused.
+/// (The scope the service has always stored them under.)
+const RESULTS_SCOPE: &str = "payment-results";
 
-/// SQLite's "database is locked" after the busy timeout: try again later.
-fn is_busy(err: &jigi_storage::StorageError) -> bool {
-    let text = err.to_string();
-    text.contains("database is locked") || text.contains("database is busy")
-}
-
-/// The fingerprint of a results request: its RPC and its content without
-/// the request ID, so a retry with the same content matches.
-fn fingerprint(rpc: &str, encoded: &[u8]) -> String {
-    idempotency::fingerprint(&[rpc.as_bytes(), b"\0", encoded].concat())
+/// The idempotency key of a results request: its ID, and its content
+/// without the ID, prefixed by the RPC (a one-result batch and a single
+/// result can encode alike, and must not answer for each other).
+fn results_key(rpc: &str, request_id: &str, content: &[u8]) -> Result<RequestKey, Status> {
+    let request_id = RequestId::parse(request_id)
+        .map_err(|err| status::invalid_argument(&[status::FieldError::new("request_id", err.to_string())]))?;
+    Ok(RequestKey::new(
+        RESULTS_SCOPE,
+        request_id,
+        &[rpc.as_bytes(), b"\0", content].concat(),
+    ))
 }
 
 type Reply<T> = Result<Response<T>, Status>;
@@ -134,8 +122,7 @@ impl PaymentsService for PaymentsApi {
                 &r.communes,
                 &user,
             )
-            .await
-            .map_err(to_status)?;
+            .await?;
         jigi_telemetry::programme::record_cycle(&cycle.cycle_id);
         Ok(Response::new(OpenPaymentCycleResponse {
             cycle: Some(convert::cycle(&cycle)),
@@ -144,11 +131,7 @@ impl PaymentsService for PaymentsApi {
 
     async fn get_payment_cycle(&self, request: Request<GetPaymentCycleRequest>) -> Reply<GetPaymentCycleResponse> {
         jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
-        let cycle = self
-            .payments
-            .cycle(&request.get_ref().cycle_id)
-            .await
-            .map_err(to_status)?;
+        let cycle = self.payments.cycle(&request.get_ref().cycle_id).await?;
         Ok(Response::new(GetPaymentCycleResponse {
             cycle: Some(convert::cycle(&cycle)),
         }))
@@ -162,8 +145,7 @@ impl PaymentsService for PaymentsApi {
         let (cycles, next_page_token) = self
             .payments
             .cycles(&r.period, r.status, r.page_size, &r.page_token)
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(ListPaymentCyclesResponse {
             cycles: cycles.iter().map(convert::cycle).collect(),
             next_page_token,
@@ -186,11 +168,7 @@ impl PaymentsService for PaymentsApi {
                 channel: a.channel,
             })
             .collect();
-        let cycle = self
-            .payments
-            .assign_agents(&r.cycle_id, &assignments, &user)
-            .await
-            .map_err(to_status)?;
+        let cycle = self.payments.assign_agents(&r.cycle_id, &assignments, &user).await?;
         Ok(Response::new(AssignPaymentAgentsResponse {
             cycle: Some(convert::cycle(&cycle)),
         }))
@@ -203,7 +181,7 @@ impl PaymentsService for PaymentsApi {
         jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
         let user = acting_user(&request, &request.get_ref().prepared_by, "prepared_by")?;
         let r = request.get_ref();
-        let frozen = self.payments.freeze(&r.cycle_id, &user).await.map_err(to_status)?;
+        let frozen = self.payments.freeze(&r.cycle_id, &user).await?;
         Ok(Response::new(FreezePaymentCycleResponse {
             cycle: Some(convert::cycle(&frozen.cycle)),
             communes: frozen.communes.iter().map(convert::commune_totals).collect(),
@@ -226,8 +204,7 @@ impl PaymentsService for PaymentsApi {
                 r.expected_count,
                 r.expected_amount.as_ref().map(|m| m.fcfa).unwrap_or_default(),
             )
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(ApprovePaymentCycleResponse {
             cycle: Some(convert::cycle(&cycle)),
         }))
@@ -240,11 +217,7 @@ impl PaymentsService for PaymentsApi {
         jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
         let user = acting_user(&request, &request.get_ref().cancelled_by, "cancelled_by")?;
         let r = request.get_ref();
-        let cycle = self
-            .payments
-            .cancel(&r.cycle_id, &user, &r.reason)
-            .await
-            .map_err(to_status)?;
+        let cycle = self.payments.cancel(&r.cycle_id, &user, &r.reason).await?;
         Ok(Response::new(CancelPaymentCycleResponse {
             cycle: Some(convert::cycle(&cycle)),
         }))
@@ -257,7 +230,7 @@ impl PaymentsService for PaymentsApi {
         jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
         let user = acting_user(&request, &request.get_ref().closed_by, "closed_by")?;
         let r = request.get_ref();
-        let (cycle, reconciliation) = self.payments.close(&r.cycle_id, &user).await.map_err(to_status)?;
+        let (cycle, reconciliation) = self.payments.close(&r.cycle_id, &user).await?;
         Ok(Response::new(ClosePaymentCycleResponse {
             cycle: Some(convert::cycle(&cycle)),
             reconciliation: Some(convert::reconciliation(&reconciliation)),
@@ -278,8 +251,7 @@ impl PaymentsService for PaymentsApi {
                 r.page_size,
                 &r.page_token,
             )
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(ListEntitlementsResponse {
             entitlements: page
                 .rows
@@ -302,8 +274,7 @@ impl PaymentsService for PaymentsApi {
         let plan = self
             .payments
             .export_plan(&r.cycle_id, &agent_code, r.only_unpaid)
-            .await
-            .map_err(to_status)?;
+            .await?;
         let (sender, receiver) = tokio::sync::mpsc::channel(2);
         let payments = self.payments.clone();
         tokio::spawn(async move {
@@ -321,7 +292,7 @@ impl PaymentsService for PaymentsApi {
                 {
                     Ok(rows) => rows,
                     Err(err) => {
-                        let _ = sender.send(Err(to_status(err))).await;
+                        let _ = sender.send(Err(Status::from(err))).await;
                         return;
                     }
                 };
@@ -352,17 +323,10 @@ impl PaymentsService for PaymentsApi {
         if let Some(result) = &request.get_ref().result {
             agent_scope(&request, &result.agent_code, "result.agent_code")?;
         }
-        let r = request.into_inner();
-        let content = RecordPaymentResultRequest {
-            request_id: String::new(),
-            ..r.clone()
-        };
-        let fingerprint = fingerprint("RecordPaymentResult", &content.encode_to_vec());
-        let response = self
-            .payments
-            .record_result(&r.request_id, &fingerprint, &r.cycle_id, r.result.as_ref())
-            .await
-            .map_err(to_status)?;
+        let mut r = request.into_inner();
+        let request_id = std::mem::take(&mut r.request_id);
+        let key = results_key("RecordPaymentResult", &request_id, &r.encode_to_vec())?;
+        let response = self.payments.record_result(key, &r.cycle_id, r.result).await?;
         Ok(Response::new(response))
     }
 
@@ -377,14 +341,11 @@ impl PaymentsService for PaymentsApi {
         }
         let mut r = request.into_inner();
         let request_id = std::mem::take(&mut r.request_id);
-        let fingerprint = fingerprint("RecordPaymentResults", &r.encode_to_vec());
-        let response = self
-            .payments
-            .record_results(&request_id, &fingerprint, &r.cycle_id, &r.results)
-            .await
-            .map_err(to_status)?;
+        let key = results_key("RecordPaymentResults", &request_id, &r.encode_to_vec())?;
+        let cycle_id = r.cycle_id.clone();
+        let response = self.payments.record_results(key, &r.cycle_id, r.results).await?;
         tracing::info!(
-            cycle_id = %r.cycle_id,
+            cycle_id = %cycle_id,
             accepted = response.accepted,
             refused = response.refused,
             "payment results recorded"
@@ -394,11 +355,7 @@ impl PaymentsService for PaymentsApi {
 
     async fn get_reconciliation(&self, request: Request<GetReconciliationRequest>) -> Reply<GetReconciliationResponse> {
         jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
-        let reconciliation = self
-            .payments
-            .reconciliation(&request.get_ref().cycle_id)
-            .await
-            .map_err(to_status)?;
+        let reconciliation = self.payments.reconciliation(&request.get_ref().cycle_id).await?;
         Ok(Response::new(GetReconciliationResponse {
             reconciliation: Some(convert::reconciliation(&reconciliation)),
         }))
@@ -409,11 +366,7 @@ impl PaymentsService for PaymentsApi {
         request: Request<ListEligibleHouseholdsRequest>,
     ) -> Reply<ListEligibleHouseholdsResponse> {
         let r = request.get_ref();
-        let page = self
-            .payments
-            .eligible(&r.commune, r.page_size, &r.page_token)
-            .await
-            .map_err(to_status)?;
+        let page = self.payments.eligible(&r.commune, r.page_size, &r.page_token).await?;
         Ok(Response::new(ListEligibleHouseholdsResponse {
             households: page.households.iter().map(convert::eligible).collect(),
             next_page_token: page.next_page_token,

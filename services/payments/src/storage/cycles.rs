@@ -2,28 +2,32 @@
 
 use chrono::{DateTime, Utc};
 use jigi_common::{Fcfa, Period, Region};
-use jigi_storage::sql::{self, Placeholders};
-use jigi_storage::{Row, timestamp};
-use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
+use jigi_storage::sql::{Filter, Placeholders};
+use jigi_storage::{Conn, Owned, Row, StorageError, ToSql, params, timestamp};
 
 use crate::domain::model::{AgentCode, Assignment, Channel, Cycle, CycleStatus, FundingSource, Place, Totals};
 
 const COLUMNS: &str = "cycle_id, region, period, funding_source, amount_per_household, status, \
     frozen_count, frozen_amount, control_count, control_amount, paid_count, paid_amount, \
     prepared_by, frozen_by, approved_by, ended_by, cancel_reason, opened_at, frozen_at, approved_at, ended_at";
+const COLUMN_COUNT: usize = 21;
 
-fn decode_error(what: &str, value: &str) -> sqlx::Error {
-    sqlx::Error::Decode(format!("bad stored {what} {value:?}").into())
+/// Rows per multi-row `INSERT`: statements of a few fixed sizes, each
+/// prepared once.
+const ROWS_PER_INSERT: usize = 100;
+
+pub(crate) fn decode_error(what: &str, value: &str) -> StorageError {
+    StorageError::Decode(format!("bad stored {what} {value:?}"))
 }
 
-fn instant(row: &Row, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    row.try_get::<Option<String>, _>(column)?
+fn instant(row: &Row, column: &str) -> Result<Option<DateTime<Utc>>, StorageError> {
+    row.get::<Option<String>>(column)?
         .map(|text| timestamp::parse(&text))
         .transpose()
 }
 
-fn cycle(row: &Row) -> Result<Cycle, sqlx::Error> {
-    let text = |column: &str| row.try_get::<String, _>(column);
+fn cycle(row: &Row) -> Result<Cycle, StorageError> {
+    let text = |column: &str| row.get::<String>(column);
     let region = text("region")?;
     let period = text("period")?;
     let source = text("funding_source")?;
@@ -33,16 +37,16 @@ fn cycle(row: &Row) -> Result<Cycle, sqlx::Error> {
         region: region.parse::<Region>().map_err(|_| decode_error("region", &region))?,
         period: period.parse::<Period>().map_err(|_| decode_error("period", &period))?,
         funding_source: FundingSource::from_code(&source).ok_or_else(|| decode_error("funding source", &source))?,
-        amount_per_household: Fcfa::new(row.try_get("amount_per_household")?),
+        amount_per_household: Fcfa::new(row.get("amount_per_household")?),
         status: CycleStatus::from_code(&status).ok_or_else(|| decode_error("cycle status", &status))?,
-        frozen: Totals::new(row.try_get("frozen_count")?, row.try_get("frozen_amount")?),
-        control: Totals::new(row.try_get("control_count")?, row.try_get("control_amount")?),
-        paid: Totals::new(row.try_get("paid_count")?, row.try_get("paid_amount")?),
+        frozen: Totals::new(row.get("frozen_count")?, row.get("frozen_amount")?),
+        control: Totals::new(row.get("control_count")?, row.get("control_amount")?),
+        paid: Totals::new(row.get("paid_count")?, row.get("paid_amount")?),
         prepared_by: text("prepared_by")?,
-        frozen_by: row.try_get("frozen_by")?,
-        approved_by: row.try_get("approved_by")?,
-        ended_by: row.try_get("ended_by")?,
-        cancel_reason: row.try_get("cancel_reason")?,
+        frozen_by: row.get("frozen_by")?,
+        approved_by: row.get("approved_by")?,
+        ended_by: row.get("ended_by")?,
+        cancel_reason: row.get("cancel_reason")?,
         opened_at: timestamp::parse(&text("opened_at")?)?,
         frozen_at: instant(row, "frozen_at")?,
         approved_at: instant(row, "approved_at")?,
@@ -52,181 +56,219 @@ fn cycle(row: &Row) -> Result<Cycle, sqlx::Error> {
     })
 }
 
+/// A cycle's state columns as stored values, borrowed for one statement.
+struct CycleRow<'a> {
+    cycle: &'a Cycle,
+    status: &'static str,
+    numbers: [i64; 6],
+    frozen_at: Option<String>,
+    approved_at: Option<String>,
+    ended_at: Option<String>,
+}
+
+impl<'a> CycleRow<'a> {
+    fn new(cycle: &'a Cycle) -> CycleRow<'a> {
+        CycleRow {
+            cycle,
+            status: cycle.status.code(),
+            numbers: [
+                cycle.frozen.count,
+                cycle.frozen.amount.francs(),
+                cycle.control.count,
+                cycle.control.amount.francs(),
+                cycle.paid.count,
+                cycle.paid.amount.francs(),
+            ],
+            frozen_at: cycle.frozen_at.map(timestamp::format),
+            approved_at: cycle.approved_at.map(timestamp::format),
+            ended_at: cycle.ended_at.map(timestamp::format),
+        }
+    }
+
+    /// `status`, the six totals, the four people and the cancel reason:
+    /// what an insert and an update of a cycle both write, in that order.
+    fn state<'s>(&'s self, values: &mut Vec<&'s dyn ToSql>) {
+        let c = self.cycle;
+        values.push(&self.status as &dyn ToSql);
+        values.extend(self.numbers.iter().map(|n| n as &dyn ToSql));
+        values.extend([
+            &c.prepared_by as &dyn ToSql,
+            &c.frozen_by,
+            &c.approved_by,
+            &c.ended_by,
+            &c.cancel_reason,
+        ]);
+    }
+}
+
 /// Stores a new cycle with its communes.
-pub async fn insert_cycle(conn: &mut AnyConnection, c: &Cycle) -> Result<(), sqlx::Error> {
-    sqlx::query(AssertSqlSafe(format!(
-        "INSERT INTO payment_cycles ({COLUMNS}) VALUES {}",
-        Placeholders::for_connection(conn).rows(1, 21)
-    )))
-    .bind(c.cycle_id.clone())
-    .bind(c.region.slug())
-    .bind(c.period.to_string())
-    .bind(c.funding_source.code())
-    .bind(c.amount_per_household.francs())
-    .bind(c.status.code())
-    .bind(c.frozen.count)
-    .bind(c.frozen.amount.francs())
-    .bind(c.control.count)
-    .bind(c.control.amount.francs())
-    .bind(c.paid.count)
-    .bind(c.paid.amount.francs())
-    .bind(c.prepared_by.clone())
-    .bind(c.frozen_by.clone())
-    .bind(c.approved_by.clone())
-    .bind(c.ended_by.clone())
-    .bind(c.cancel_reason.clone())
-    .bind(timestamp::format(c.opened_at))
-    .bind(c.frozen_at.map(timestamp::format))
-    .bind(c.approved_at.map(timestamp::format))
-    .bind(c.ended_at.map(timestamp::format))
-    .execute(&mut *conn)
-    .await?;
-    for commune in &c.communes {
-        sqlx::query("INSERT INTO cycle_communes (cycle_id, commune) VALUES ($1, $2)")
-            .bind(c.cycle_id.clone())
-            .bind(commune.clone())
-            .execute(&mut *conn)
-            .await?;
+pub fn insert_cycle(conn: &mut Conn, c: &Cycle) -> Result<(), StorageError> {
+    let row = CycleRow::new(c);
+    let (region, period, source, amount) = (
+        c.region.slug(),
+        c.period.to_string(),
+        c.funding_source.code(),
+        c.amount_per_household.francs(),
+    );
+    let opened_at = timestamp::format(c.opened_at);
+    let mut values: Vec<&dyn ToSql> = Vec::with_capacity(COLUMN_COUNT);
+    values.extend([&c.cycle_id as &dyn ToSql, &region, &period, &source, &amount]);
+    row.state(&mut values);
+    values.extend([
+        &opened_at as &dyn ToSql,
+        &row.frozen_at,
+        &row.approved_at,
+        &row.ended_at,
+    ]);
+    conn.execute(
+        &format!(
+            "INSERT INTO payment_cycles ({COLUMNS}) VALUES {}",
+            Placeholders::for_connection(conn).rows(1, COLUMN_COUNT)
+        ),
+        &values,
+    )?;
+    for chunk in c.communes.chunks(ROWS_PER_INSERT) {
+        let statement = format!(
+            "INSERT INTO cycle_communes (cycle_id, commune) VALUES {}",
+            Placeholders::for_connection(conn).rows(chunk.len(), 2)
+        );
+        let mut values: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 2);
+        for commune in chunk {
+            values.extend([&c.cycle_id as &dyn ToSql, commune]);
+        }
+        conn.execute(&statement, &values)?;
     }
     Ok(())
 }
 
 /// Rewrites a cycle's state, totals and people (not its communes or agents).
-pub async fn update_cycle(conn: &mut AnyConnection, c: &Cycle) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub fn update_cycle(conn: &mut Conn, c: &Cycle) -> Result<(), StorageError> {
+    let row = CycleRow::new(c);
+    let mut values: Vec<&dyn ToSql> = Vec::with_capacity(16);
+    row.state(&mut values);
+    values.extend([
+        &row.frozen_at as &dyn ToSql,
+        &row.approved_at,
+        &row.ended_at,
+        &c.cycle_id,
+    ]);
+    conn.execute(
         "UPDATE payment_cycles SET status = $1, frozen_count = $2, frozen_amount = $3, control_count = $4, \
-         control_amount = $5, paid_count = $6, paid_amount = $7, frozen_by = $8, approved_by = $9, ended_by = $10, \
-         cancel_reason = $11, frozen_at = $12, approved_at = $13, ended_at = $14 WHERE cycle_id = $15",
-    )
-    .bind(c.status.code())
-    .bind(c.frozen.count)
-    .bind(c.frozen.amount.francs())
-    .bind(c.control.count)
-    .bind(c.control.amount.francs())
-    .bind(c.paid.count)
-    .bind(c.paid.amount.francs())
-    .bind(c.frozen_by.clone())
-    .bind(c.approved_by.clone())
-    .bind(c.ended_by.clone())
-    .bind(c.cancel_reason.clone())
-    .bind(c.frozen_at.map(timestamp::format))
-    .bind(c.approved_at.map(timestamp::format))
-    .bind(c.ended_at.map(timestamp::format))
-    .bind(c.cycle_id.clone())
-    .execute(conn)
-    .await?;
+         control_amount = $5, paid_count = $6, paid_amount = $7, prepared_by = $8, frozen_by = $9, \
+         approved_by = $10, ended_by = $11, cancel_reason = $12, frozen_at = $13, approved_at = $14, \
+         ended_at = $15 WHERE cycle_id = $16",
+        &values,
+    )?;
     Ok(())
 }
 
 /// A cycle with its communes and agents.
-pub async fn load_cycle(conn: &mut AnyConnection, cycle_id: &str) -> Result<Option<Cycle>, sqlx::Error> {
-    let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM payment_cycles WHERE cycle_id = $1"
-    )))
-    .bind(cycle_id.to_owned())
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
+pub fn load_cycle(conn: &mut Conn, cycle_id: &str) -> Result<Option<Cycle>, StorageError> {
+    let Some(row) = conn.query_opt(
+        &format!("SELECT {COLUMNS} FROM payment_cycles WHERE cycle_id = $1"),
+        params![cycle_id],
+    )?
+    else {
+        return Ok(None);
+    };
     let mut cycle = cycle(&row)?;
-    complete(conn, &mut cycle).await?;
+    complete(conn, &mut cycle)?;
     Ok(Some(cycle))
 }
 
-async fn complete(conn: &mut AnyConnection, cycle: &mut Cycle) -> Result<(), sqlx::Error> {
-    cycle.communes = sqlx::query_scalar("SELECT commune FROM cycle_communes WHERE cycle_id = $1 ORDER BY commune")
-        .bind(cycle.cycle_id.clone())
-        .fetch_all(&mut *conn)
-        .await?;
-    let rows: Vec<(String, String, String)> =
-        sqlx::query_as("SELECT commune, agent_code, channel FROM cycle_agents WHERE cycle_id = $1 ORDER BY commune")
-            .bind(cycle.cycle_id.clone())
-            .fetch_all(&mut *conn)
-            .await?;
-    cycle.agents = rows
-        .into_iter()
-        .map(|(commune, agent, channel)| {
-            Ok(Assignment {
-                commune,
+fn complete(conn: &mut Conn, cycle: &mut Cycle) -> Result<(), StorageError> {
+    let mut communes = Vec::new();
+    conn.query_each(
+        "SELECT commune FROM cycle_communes WHERE cycle_id = $1 ORDER BY commune",
+        params![cycle.cycle_id],
+        |row| {
+            communes.push(row.get(0)?);
+            Ok(())
+        },
+    )?;
+    let mut agents = Vec::new();
+    conn.query_each(
+        "SELECT commune, agent_code, channel FROM cycle_agents WHERE cycle_id = $1 ORDER BY commune",
+        params![cycle.cycle_id],
+        |row| {
+            let agent: String = row.get(1)?;
+            let channel: String = row.get(2)?;
+            agents.push(Assignment {
+                commune: row.get(0)?,
                 agent: AgentCode::parse(&agent).map_err(|_| decode_error("agent code", &agent))?,
                 channel: Channel::from_code(&channel).ok_or_else(|| decode_error("channel", &channel))?,
-            })
-        })
-        .collect::<Result<_, sqlx::Error>>()?;
+            });
+            Ok(())
+        },
+    )?;
+    cycle.communes = communes;
+    cycle.agents = agents;
     Ok(())
 }
 
 /// The live (not cancelled) cycle of a period and funding source, if any.
-pub async fn live_cycle_id(
-    conn: &mut AnyConnection,
-    period: Period,
-    source: FundingSource,
-) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar(
+pub fn live_cycle_id(conn: &mut Conn, period: Period, source: FundingSource) -> Result<Option<String>, StorageError> {
+    conn.query_scalar_opt(
         "SELECT cycle_id FROM payment_cycles WHERE period = $1 AND funding_source = $2 AND status <> 'cancelled'",
+        params![period.to_string(), source.code()],
     )
-    .bind(period.to_string())
-    .bind(source.code())
-    .fetch_optional(conn)
-    .await
 }
 
 /// Cycles, newest first (IDs are UUIDv7, so ID order is time order).
-pub async fn list_cycles(
-    conn: &mut AnyConnection,
+pub fn list_cycles(
+    conn: &mut Conn,
     period: Option<Period>,
     status: Option<CycleStatus>,
     before: Option<&str>,
     limit: usize,
-) -> Result<Vec<Cycle>, sqlx::Error> {
-    let mut filter = sql::Filter::new();
+) -> Result<Vec<Cycle>, StorageError> {
+    let mut filter = Filter::new();
     if let Some(period) = period {
-        filter.add("period = {}", sql::Value::Text(period.to_string()));
+        filter.add("period = {}", period.to_string());
     }
     if let Some(status) = status {
-        filter.add("status = {}", sql::Value::Text(status.code().to_owned()));
+        filter.add("status = {}", status.code());
     }
     if let Some(before) = before {
-        filter.add("cycle_id < {}", sql::Value::Text(before.to_owned()));
+        filter.add("cycle_id < {}", before);
     }
     let statement = format!(
         "SELECT {COLUMNS} FROM payment_cycles{} ORDER BY cycle_id DESC LIMIT ${}",
         filter.where_sql(),
         filter.next_placeholder()
     );
-    let rows = sql::bind_values(sqlx::query(AssertSqlSafe(statement)), filter.values())
-        .bind(limit as i64)
-        .fetch_all(&mut *conn)
-        .await?;
+    let limit = Owned::Int(i64::try_from(limit).unwrap_or(i64::MAX));
+    let rows = conn.query(&statement, &filter.params(&[&limit]))?;
     let mut cycles = rows.iter().map(cycle).collect::<Result<Vec<_>, _>>()?;
     for cycle in &mut cycles {
-        complete(conn, cycle).await?;
+        complete(conn, cycle)?;
     }
     Ok(cycles)
 }
 
 /// Sets (or changes) the agents of communes.
-pub async fn assign_agents(
-    conn: &mut AnyConnection,
+pub fn assign_agents(
+    conn: &mut Conn,
     cycle_id: &str,
     assignments: &[Assignment],
     assigned_by: &str,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StorageError> {
+    const COLUMNS: usize = 6;
     let now = timestamp::now();
-    for a in assignments {
-        sqlx::query(
+    for chunk in assignments.chunks(ROWS_PER_INSERT) {
+        let statement = format!(
             "INSERT INTO cycle_agents (cycle_id, commune, agent_code, channel, assigned_by, assigned_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (cycle_id, commune) DO UPDATE SET \
+             VALUES {} ON CONFLICT (cycle_id, commune) DO UPDATE SET \
              agent_code = excluded.agent_code, channel = excluded.channel, assigned_by = excluded.assigned_by, \
              assigned_at = excluded.assigned_at",
-        )
-        .bind(cycle_id.to_owned())
-        .bind(a.commune.clone())
-        .bind(a.agent.as_str().to_owned())
-        .bind(a.channel.code())
-        .bind(assigned_by.to_owned())
-        .bind(now.clone())
-        .execute(&mut *conn)
-        .await?;
+            Placeholders::for_connection(conn).rows(chunk.len(), COLUMNS)
+        );
+        let codes: Vec<(&str, &str)> = chunk.iter().map(|a| (a.agent.as_str(), a.channel.code())).collect();
+        let mut values: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * COLUMNS);
+        for (a, (agent, channel)) in chunk.iter().zip(&codes) {
+            values.extend([&cycle_id as &dyn ToSql, &a.commune, agent, channel, &assigned_by, &now]);
+        }
+        conn.execute(&statement, &values)?;
     }
     Ok(())
 }
@@ -239,35 +281,36 @@ pub struct CommuneShare {
 }
 
 /// The frozen totals per commune, in commune order.
-pub async fn commune_totals(conn: &mut AnyConnection, cycle_id: &str) -> Result<Vec<CommuneShare>, sqlx::Error> {
-    let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
+pub fn commune_totals(conn: &mut Conn, cycle_id: &str) -> Result<Vec<CommuneShare>, StorageError> {
+    let mut shares = Vec::new();
+    conn.query_each(
         "SELECT region, cercle, commune, households, amount FROM cycle_commune_totals \
          WHERE cycle_id = $1 ORDER BY commune",
-    )
-    .bind(cycle_id.to_owned())
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(region, cercle, commune, count, amount)| CommuneShare {
-            place: Place {
-                region,
-                cercle,
-                commune,
-                village: String::new(),
-            },
-            totals: Totals::new(count, amount),
-        })
-        .collect())
+        params![cycle_id],
+        |row| {
+            shares.push(CommuneShare {
+                place: Place {
+                    region: row.get(0)?,
+                    cercle: row.get(1)?,
+                    commune: row.get(2)?,
+                    village: String::new(),
+                },
+                totals: Totals::new(row.get(3)?, row.get(4)?),
+            });
+            Ok(())
+        },
+    )?;
+    Ok(shares)
 }
 
 /// Communes of the frozen list without an agent.
-pub async fn unassigned_communes(conn: &mut AnyConnection, cycle_id: &str) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
+pub fn unassigned_communes(conn: &mut Conn, cycle_id: &str) -> Result<Vec<String>, StorageError> {
+    conn.query(
         "SELECT t.commune FROM cycle_commune_totals t WHERE t.cycle_id = $1 AND NOT EXISTS \
          (SELECT 1 FROM cycle_agents a WHERE a.cycle_id = t.cycle_id AND a.commune = t.commune) ORDER BY t.commune",
-    )
-    .bind(cycle_id.to_owned())
-    .fetch_all(conn)
-    .await
+        params![cycle_id],
+    )?
+    .iter()
+    .map(|row| row.get(0))
+    .collect()
 }

@@ -3,10 +3,10 @@
 use std::collections::HashMap;
 
 use jigi_common::{Fcfa, Period};
-use jigi_storage::Row;
 use jigi_storage::sql::{self, Placeholders};
-use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
+use jigi_storage::{Conn, Owned, Row, StorageError, ToSql, params};
 
+use super::cycles::decode_error;
 use crate::domain::model::{EntitlementStatus, FailureReason, Place, Totals};
 use crate::domain::reconcile::StatusCount;
 use crate::domain::results::Entitled;
@@ -25,46 +25,34 @@ const NOT_IN_OTHER_CYCLE: &str = "NOT EXISTS (SELECT 1 FROM entitlements o JOIN 
 /// Copies the households the cycle covers into its entitlements, in one
 /// statement, and records the totals per commune. Returns how many
 /// households were in scope but left out as listed by another cycle.
-pub async fn freeze(
-    conn: &mut AnyConnection,
-    cycle_id: &str,
-    period: Period,
-    amount: Fcfa,
-) -> Result<i64, sqlx::Error> {
-    let in_scope: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
-        "SELECT COUNT(*) FROM tm_households h WHERE {IN_SCOPE}"
-    )))
-    .bind(cycle_id.to_owned())
-    .fetch_one(&mut *conn)
-    .await?;
-    let inserted = sqlx::query(AssertSqlSafe(format!(
-        "INSERT INTO entitlements (cycle_id, household_id, region, cercle, commune, village, amount, status) \
-         SELECT $1, h.household_id, h.region, h.cercle, h.commune, h.village, $3, 'pending' \
-         FROM tm_households h WHERE {IN_SCOPE} AND {NOT_IN_OTHER_CYCLE}"
-    )))
-    .bind(cycle_id.to_owned())
-    .bind(period.to_string())
-    .bind(amount.francs())
-    .execute(&mut *conn)
-    .await?
-    .rows_affected() as i64;
-    sqlx::query(
+pub fn freeze(conn: &mut Conn, cycle_id: &str, period: Period, amount: Fcfa) -> Result<i64, StorageError> {
+    let in_scope: i64 = conn.query_scalar(
+        &format!("SELECT COUNT(*) FROM tm_households h WHERE {IN_SCOPE}"),
+        params![cycle_id],
+    )?;
+    let inserted = conn.execute(
+        &format!(
+            "INSERT INTO entitlements (cycle_id, household_id, region, cercle, commune, village, amount, status) \
+             SELECT $1, h.household_id, h.region, h.cercle, h.commune, h.village, $3, 'pending' \
+             FROM tm_households h WHERE {IN_SCOPE} AND {NOT_IN_OTHER_CYCLE}"
+        ),
+        params![cycle_id, period.to_string(), amount.francs()],
+    )?;
+    conn.execute(
         "INSERT INTO cycle_commune_totals (cycle_id, region, cercle, commune, households, amount) \
          SELECT cycle_id, MIN(region), MIN(cercle), commune, COUNT(*), CAST(SUM(amount) AS BIGINT) \
          FROM entitlements WHERE cycle_id = $1 GROUP BY cycle_id, commune",
-    )
-    .bind(cycle_id.to_owned())
-    .execute(&mut *conn)
-    .await?;
-    Ok(in_scope - inserted)
+        params![cycle_id],
+    )?;
+    Ok(in_scope - i64::try_from(inserted).unwrap_or(i64::MAX))
 }
 
 /// The entitlements of the given households in a cycle.
-pub async fn entitled(
-    conn: &mut AnyConnection,
+pub fn entitled(
+    conn: &mut Conn,
     cycle_id: &str,
     households: &[&str],
-) -> Result<HashMap<String, Entitled>, sqlx::Error> {
+) -> Result<HashMap<String, Entitled>, StorageError> {
     let mut found = HashMap::with_capacity(households.len());
     for chunk in households.chunks(sql::MAX_BINDS - 1) {
         let mut placeholders = Placeholders::for_connection(conn);
@@ -74,23 +62,20 @@ pub async fn entitled(
             placeholders.one(),
             placeholders.list(chunk.len())
         );
-        let mut query = sqlx::query(AssertSqlSafe(statement)).bind(cycle_id);
-        for household in chunk {
-            query = query.bind(*household);
-        }
-        for row in query.fetch_all(&mut *conn).await? {
-            let status: String = row.try_get("status")?;
-            let status = EntitlementStatus::from_code(&status)
-                .ok_or_else(|| sqlx::Error::Decode(format!("bad stored entitlement status {status:?}").into()))?;
+        let mut values: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() + 1);
+        values.push(&cycle_id);
+        values.extend(chunk.iter().map(|household| household as &dyn ToSql));
+        conn.query_each(&statement, &values, |row| {
             found.insert(
-                row.try_get("household_id")?,
+                row.get("household_id")?,
                 Entitled {
-                    place: place(&row)?,
-                    amount: Fcfa::new(row.try_get("amount")?),
-                    status,
+                    place: place(row)?,
+                    amount: Fcfa::new(row.get("amount")?),
+                    status: status(row)?,
                 },
             );
-        }
+            Ok(())
+        })?;
     }
     Ok(found)
 }
@@ -119,16 +104,16 @@ pub struct EntitlementFilter {
 
 /// A page of a cycle's entitlements in (commune, household) order, after
 /// the position `after`.
-pub async fn entitlement_page(
-    conn: &mut AnyConnection,
+pub fn entitlement_page(
+    conn: &mut Conn,
     cycle_id: &str,
     filter: &EntitlementFilter,
     after: Option<(&str, &str)>,
     limit: usize,
-) -> Result<Vec<EntitlementRow>, sqlx::Error> {
-    let mut values: Vec<sql::Value> = Vec::new();
+) -> Result<Vec<EntitlementRow>, StorageError> {
+    let mut values: Vec<Owned> = Vec::new();
     let mut bind = |value: &str| {
-        values.push(sql::Value::Text(value.to_owned()));
+        values.push(Owned::Text(value.to_owned()));
         format!("${}", values.len())
     };
     let mut clauses = vec![format!("e.cycle_id = {}", bind(cycle_id))];
@@ -159,62 +144,65 @@ pub async fn entitlement_page(
         clauses.join(" AND "),
         values.len() + 1
     );
-    let rows = sql::bind_values(sqlx::query(AssertSqlSafe(statement)), &values)
-        .bind(limit as i64)
-        .fetch_all(conn)
-        .await?;
-    rows.iter().map(entitlement_row).collect()
+    values.push(Owned::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
+    let params: Vec<&dyn ToSql> = values.iter().map(|value| value as &dyn ToSql).collect();
+    let mut rows = Vec::with_capacity(limit.min(10_000));
+    conn.query_each(&statement, &params, |row| {
+        rows.push(entitlement_row(row)?);
+        Ok(())
+    })?;
+    Ok(rows)
 }
 
-fn place(row: &Row) -> Result<Place, sqlx::Error> {
+fn place(row: &Row) -> Result<Place, StorageError> {
     Ok(Place {
-        region: row.try_get("region")?,
-        cercle: row.try_get("cercle")?,
-        commune: row.try_get("commune")?,
-        village: row.try_get("village")?,
+        region: row.get("region")?,
+        cercle: row.get("cercle")?,
+        commune: row.get("commune")?,
+        village: row.get("village")?,
     })
 }
 
-fn entitlement_row(row: &Row) -> Result<EntitlementRow, sqlx::Error> {
-    let status: String = row.try_get("status")?;
-    let reason: Option<String> = row.try_get("failure_reason")?;
+fn status(row: &Row) -> Result<EntitlementStatus, StorageError> {
+    let status: String = row.get("status")?;
+    EntitlementStatus::from_code(&status).ok_or_else(|| decode_error("entitlement status", &status))
+}
+
+fn entitlement_row(row: &Row) -> Result<EntitlementRow, StorageError> {
+    let reason: Option<String> = row.get("failure_reason")?;
     Ok(EntitlementRow {
-        household_id: row.try_get("household_id")?,
+        household_id: row.get("household_id")?,
         place: place(row)?,
-        amount: Fcfa::new(row.try_get("amount")?),
-        status: EntitlementStatus::from_code(&status)
-            .ok_or_else(|| sqlx::Error::Decode(format!("bad stored entitlement status {status:?}").into()))?,
-        result_date: row.try_get("result_date")?,
+        amount: Fcfa::new(row.get("amount")?),
+        status: status(row)?,
+        result_date: row.get("result_date")?,
         failure_reason: reason.as_deref().and_then(FailureReason::from_code),
-        receipt_reference: row.try_get("receipt_reference")?,
+        receipt_reference: row.get("receipt_reference")?,
     })
 }
 
 /// Counts and amounts per commune and status (one pass over the cycle's rows).
-pub async fn count_by_commune_and_status(
-    conn: &mut AnyConnection,
-    cycle_id: &str,
-) -> Result<Vec<StatusCount>, sqlx::Error> {
-    let rows: Vec<(String, String, String, String, i64, i64)> = sqlx::query_as(
+pub fn count_by_commune_and_status(conn: &mut Conn, cycle_id: &str) -> Result<Vec<StatusCount>, StorageError> {
+    let mut counts = Vec::new();
+    conn.query_each(
         "SELECT MIN(region), MIN(cercle), commune, status, COUNT(*), CAST(SUM(amount) AS BIGINT) \
          FROM entitlements WHERE cycle_id = $1 GROUP BY commune, status ORDER BY commune, status",
-    )
-    .bind(cycle_id.to_owned())
-    .fetch_all(conn)
-    .await?;
-    rows.into_iter()
-        .map(|(region, cercle, commune, status, count, amount)| {
-            Ok(StatusCount {
+        params![cycle_id],
+        |row| {
+            let status: String = row.get(3)?;
+            counts.push(StatusCount {
                 status: EntitlementStatus::from_code(&status)
-                    .ok_or_else(|| sqlx::Error::Decode(format!("bad stored entitlement status {status:?}").into()))?,
+                    .ok_or_else(|| decode_error("entitlement status", &status))?,
                 place: Place {
-                    region,
-                    cercle,
-                    commune,
+                    region: row.get(0)?,
+                    cercle: row.get(1)?,
+                    commune: row.get(2)?,
                     village: String::new(),
                 },
-                totals: Totals::new(count, amount),
-            })
-        })
-        .collect()
+                totals: Totals::new(row.get(4)?, row.get(5)?),
+            });
+            Ok(())
+        },
+    )?;
+    Ok(counts)
 }

@@ -28,20 +28,9 @@ pub use results::*;
 
 use jigi_storage::Migration;
 
-/// Every migration the payments database needs.
-pub fn migrations() -> Vec<Migration> {
-    [
-        jigi_bus::outbox::MIGRATIONS,
-        jigi_bus::inbox::MIGRATIONS,
-        jigi_storage::idempotency::MIGRATIONS,
-        jigi_audit::MIGRATIONS,
-        PAYMENTS,
-    ]
-    .concat()
-}
-
-/// The SQL is portable: both backends accept it as written.
-const PAYMENTS: &[Migration] = &[Migration::portable(
+/// The payments service's own tables (the host adds the shared ones). The
+/// SQL is portable: both backends accept it as written.
+pub const MIGRATIONS: &[Migration] = &[Migration::portable(
     "payments",
     1,
     "TM projection, payment cycles, entitlements, payments",

@@ -1,110 +1,125 @@
 //! The `tm_households` projection.
 
-use jigi_storage::Row;
-use sqlx::{AnyConnection, Row as _};
+use std::collections::HashMap;
+
+use jigi_storage::sql::{Filter, Placeholders};
+use jigi_storage::{Conn, Owned, Row, StorageError, ToSql};
 
 use crate::domain::model::Place;
 use crate::domain::projection::Tracked;
 
 const COLUMNS: &str =
     "household_id, region, cercle, commune, village, enrolled, enrolled_on, exited_on, status_at, location_at";
+const COLUMN_COUNT: usize = 10;
 
-fn tracked(row: &Row) -> Result<Tracked, sqlx::Error> {
+/// Households per `SELECT … IN (…)` and per multi-row upsert: statements of
+/// a few fixed sizes, each prepared once.
+const ROWS_PER_STATEMENT: usize = 100;
+
+fn tracked(row: &Row) -> Result<Tracked, StorageError> {
     Ok(Tracked {
-        household_id: row.try_get("household_id")?,
+        household_id: row.get("household_id")?,
         place: Place {
-            region: row.try_get("region")?,
-            cercle: row.try_get("cercle")?,
-            commune: row.try_get("commune")?,
-            village: row.try_get("village")?,
+            region: row.get("region")?,
+            cercle: row.get("cercle")?,
+            commune: row.get("commune")?,
+            village: row.get("village")?,
         },
-        enrolled: row.try_get::<i64, _>("enrolled")? == 1,
-        enrolled_on: row.try_get("enrolled_on")?,
-        exited_on: row.try_get("exited_on")?,
-        status_at: row.try_get("status_at")?,
-        location_at: row.try_get("location_at")?,
+        enrolled: row.get::<i64>("enrolled")? == 1,
+        enrolled_on: row.get("enrolled_on")?,
+        exited_on: row.get("exited_on")?,
+        status_at: row.get("status_at")?,
+        location_at: row.get("location_at")?,
     })
 }
 
-/// A household of the projection.
-pub async fn tracked_household(conn: &mut AnyConnection, household_id: &str) -> Result<Option<Tracked>, sqlx::Error> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM tm_households WHERE household_id = $1"
-    )))
-    .bind(household_id.to_owned())
-    .fetch_optional(conn)
-    .await?;
-    row.as_ref().map(tracked).transpose()
+/// The households of the projection among `household_ids`, by ID.
+pub fn tracked_households(conn: &mut Conn, household_ids: &[&str]) -> Result<HashMap<String, Tracked>, StorageError> {
+    let mut found = HashMap::with_capacity(household_ids.len());
+    for chunk in household_ids.chunks(ROWS_PER_STATEMENT) {
+        let statement = format!(
+            "SELECT {COLUMNS} FROM tm_households WHERE household_id IN ({})",
+            Placeholders::for_connection(conn).list(chunk.len())
+        );
+        let values: Vec<&dyn ToSql> = chunk.iter().map(|id| id as &dyn ToSql).collect();
+        conn.query_each(&statement, &values, |row| {
+            let household = tracked(row)?;
+            found.insert(household.household_id.clone(), household);
+            Ok(())
+        })?;
+    }
+    Ok(found)
 }
 
-/// Writes a household of the projection (insert or replace).
-pub async fn save_tracked(conn: &mut AnyConnection, t: &Tracked) -> Result<(), sqlx::Error> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO tm_households ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-         ON CONFLICT (household_id) DO UPDATE SET region = excluded.region, cercle = excluded.cercle, \
-         commune = excluded.commune, village = excluded.village, enrolled = excluded.enrolled, \
-         enrolled_on = excluded.enrolled_on, exited_on = excluded.exited_on, status_at = excluded.status_at, \
-         location_at = excluded.location_at"
-    )))
-    .bind(t.household_id.clone())
-    .bind(t.place.region.clone())
-    .bind(t.place.cercle.clone())
-    .bind(t.place.commune.clone())
-    .bind(t.place.village.clone())
-    .bind(i64::from(t.enrolled))
-    .bind(t.enrolled_on.clone())
-    .bind(t.exited_on.clone())
-    .bind(t.status_at.clone())
-    .bind(t.location_at.clone())
-    .execute(conn)
-    .await?;
+/// Writes households of the projection (insert or replace).
+pub fn save_tracked(conn: &mut Conn, households: &[&Tracked]) -> Result<(), StorageError> {
+    for chunk in households.chunks(ROWS_PER_STATEMENT) {
+        let statement = format!(
+            "INSERT INTO tm_households ({COLUMNS}) VALUES {} \
+             ON CONFLICT (household_id) DO UPDATE SET region = excluded.region, cercle = excluded.cercle, \
+             commune = excluded.commune, village = excluded.village, enrolled = excluded.enrolled, \
+             enrolled_on = excluded.enrolled_on, exited_on = excluded.exited_on, status_at = excluded.status_at, \
+             location_at = excluded.location_at",
+            Placeholders::for_connection(conn).rows(chunk.len(), COLUMN_COUNT)
+        );
+        let mut values: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * COLUMN_COUNT);
+        for t in chunk {
+            values.extend([
+                &t.household_id as &dyn ToSql,
+                &t.place.region,
+                &t.place.cercle,
+                &t.place.commune,
+                &t.place.village,
+                &t.enrolled,
+                &t.enrolled_on,
+                &t.exited_on,
+                &t.status_at,
+                &t.location_at,
+            ]);
+        }
+        conn.execute(&statement, &values)?;
+    }
     Ok(())
 }
 
 /// Enrolled households, by household ID, after `after`, at most `limit`.
-pub async fn eligible_page(
-    conn: &mut AnyConnection,
+pub fn eligible_page(
+    conn: &mut Conn,
     commune: Option<&str>,
     after: Option<&str>,
     limit: usize,
-) -> Result<Vec<Tracked>, sqlx::Error> {
-    let mut statement = format!("SELECT {COLUMNS} FROM tm_households WHERE enrolled = 1");
-    let mut n = 0;
-    let mut placeholder = || {
-        n += 1;
-        format!("${n}")
-    };
-    if commune.is_some() {
-        statement.push_str(&format!(" AND commune = {}", placeholder()));
-    }
-    if after.is_some() {
-        statement.push_str(&format!(" AND household_id > {}", placeholder()));
-    }
-    statement.push_str(&format!(" ORDER BY household_id LIMIT {}", placeholder()));
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(statement));
+) -> Result<Vec<Tracked>, StorageError> {
+    let mut filter = Filter::new();
+    filter.add_plain("enrolled = 1");
     if let Some(commune) = commune {
-        query = query.bind(commune.to_owned());
+        filter.add("commune = {}", commune);
     }
     if let Some(after) = after {
-        query = query.bind(after.to_owned());
+        filter.add("household_id > {}", after);
     }
-    let rows = query.bind(limit as i64).fetch_all(conn).await?;
-    rows.iter().map(tracked).collect()
+    let statement = format!(
+        "SELECT {COLUMNS} FROM tm_households{} ORDER BY household_id LIMIT ${}",
+        filter.where_sql(),
+        filter.next_placeholder()
+    );
+    let limit = Owned::Int(i64::try_from(limit).unwrap_or(i64::MAX));
+    let mut households = Vec::new();
+    conn.query_each(&statement, &filter.params(&[&limit]), |row| {
+        households.push(tracked(row)?);
+        Ok(())
+    })?;
+    Ok(households)
 }
 
 /// Number of enrolled households (in a commune).
-pub async fn eligible_count(conn: &mut AnyConnection, commune: Option<&str>) -> Result<i64, sqlx::Error> {
-    match commune {
-        Some(commune) => {
-            sqlx::query_scalar("SELECT COUNT(*) FROM tm_households WHERE enrolled = 1 AND commune = $1")
-                .bind(commune.to_owned())
-                .fetch_one(conn)
-                .await
-        }
-        None => {
-            sqlx::query_scalar("SELECT COUNT(*) FROM tm_households WHERE enrolled = 1")
-                .fetch_one(conn)
-                .await
-        }
+pub fn eligible_count(conn: &mut Conn, commune: Option<&str>) -> Result<i64, StorageError> {
+    let mut filter = Filter::new();
+    filter.add_plain("enrolled = 1");
+    if let Some(commune) = commune {
+        filter.add("commune = {}", commune);
     }
+    conn.query_scalar(
+        &format!("SELECT COUNT(*) FROM tm_households{}", filter.where_sql()),
+        &filter.params(&[]),
+    )
 }

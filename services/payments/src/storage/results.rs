@@ -3,18 +3,25 @@
 use std::collections::{BTreeMap, HashSet};
 
 use jigi_storage::sql::{self, Placeholders};
-use sqlx::{AnyConnection, AssertSqlSafe};
+use jigi_storage::{Conn, StorageError, ToSql};
 
 use crate::domain::model::EntitlementStatus;
 use crate::domain::results::{Outcome, Report};
 
+/// Rows per multi-row `INSERT`: statements of a few fixed sizes, each
+/// prepared once.
+const ROWS_PER_INSERT: usize = 100;
+
+/// Households per `UPDATE … IN (…)`.
+const HOUSEHOLDS_PER_UPDATE: usize = 500;
+
 /// The receipt references among `receipts` (agent, reference) already used
 /// in a cycle.
-pub async fn used_receipts(
-    conn: &mut AnyConnection,
+pub fn used_receipts(
+    conn: &mut Conn,
     cycle_id: &str,
     receipts: &[(&str, &str)],
-) -> Result<HashSet<(String, String)>, sqlx::Error> {
+) -> Result<HashSet<(String, String)>, StorageError> {
     // Asked agent by agent, so the lookup follows the unique index (cycle,
     // agent, receipt) instead of scanning every payment of the cycle.
     let mut by_agent: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -32,13 +39,13 @@ pub async fn used_receipts(
                 placeholders.one(),
                 placeholders.list(chunk.len())
             );
-            let mut query = sqlx::query_as::<_, (String, String)>(AssertSqlSafe(statement))
-                .bind(cycle_id)
-                .bind(agent);
-            for reference in chunk {
-                query = query.bind(*reference);
-            }
-            used.extend(query.fetch_all(&mut *conn).await?);
+            let mut values: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() + 2);
+            values.extend([&cycle_id as &dyn ToSql, &agent]);
+            values.extend(chunk.iter().map(|reference| reference as &dyn ToSql));
+            conn.query_each(&statement, &values, |row| {
+                used.insert((row.get(0)?, row.get(1)?));
+                Ok(())
+            })?;
         }
     }
     Ok(used)
@@ -47,86 +54,102 @@ pub async fn used_receipts(
 const PAYMENT_COLUMNS: usize = 8;
 const ATTEMPT_COLUMNS: usize = 8;
 
+/// A report's columns as stored values, borrowed for one statement.
+struct ReportRow<'a> {
+    report: &'a Report,
+    agent: &'a str,
+    amount: Option<i64>,
+    receipt: Option<&'a str>,
+    status: &'static str,
+    reason: Option<&'static str>,
+    date: String,
+}
+
+impl<'a> ReportRow<'a> {
+    fn new(report: &'a Report) -> ReportRow<'a> {
+        let (amount, receipt, reason) = match &report.outcome {
+            Outcome::Paid { amount, receipt } => (Some(amount.francs()), Some(receipt.as_str()), None),
+            Outcome::Failed(reason) => (None, None, Some(reason.code())),
+            Outcome::NotCollected => (None, None, None),
+        };
+        ReportRow {
+            report,
+            agent: report.agent.as_str(),
+            amount,
+            receipt,
+            status: report.outcome.status().code(),
+            reason,
+            date: report.date.to_string(),
+        }
+    }
+}
+
 /// Stores accepted reports: a `payments` row per payment, a
 /// `payment_attempts` row per failure or non-collection, and the new status
 /// of each entitlement.
-pub async fn record(
-    conn: &mut AnyConnection,
+pub fn record(
+    conn: &mut Conn,
     cycle_id: &str,
     reports: &[&Report],
     request_id: &str,
     recorded_at: &str,
-) -> Result<(), sqlx::Error> {
-    let paid: Vec<&&Report> = reports
-        .iter()
-        .filter(|r| matches!(r.outcome, Outcome::Paid { .. }))
-        .collect();
-    for chunk in paid.chunks(sql::rows_per_statement(PAYMENT_COLUMNS)) {
+) -> Result<(), StorageError> {
+    let rows: Vec<ReportRow<'_>> = reports.iter().map(|report| ReportRow::new(report)).collect();
+    let (paid, attempts): (Vec<&ReportRow<'_>>, Vec<&ReportRow<'_>>) =
+        rows.iter().partition(|row| row.receipt.is_some());
+    for chunk in paid.chunks(ROWS_PER_INSERT) {
         let statement = format!(
             "INSERT INTO payments (cycle_id, household_id, amount, paid_on, agent_code, receipt_reference, \
              request_id, recorded_at) VALUES {}",
             Placeholders::for_connection(conn).rows(chunk.len(), PAYMENT_COLUMNS)
         );
-        let mut query = sqlx::query(AssertSqlSafe(statement));
-        for report in chunk {
-            let Outcome::Paid { amount, receipt } = &report.outcome else {
-                unreachable!("filtered on payments")
-            };
-            query = query
-                .bind(cycle_id)
-                .bind(report.household_id.as_str())
-                .bind(amount.francs())
-                .bind(report.date.to_string())
-                .bind(report.agent.as_str())
-                .bind(receipt.as_str())
-                .bind(request_id)
-                .bind(recorded_at);
+        let mut values: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * PAYMENT_COLUMNS);
+        for row in chunk {
+            values.extend([
+                &cycle_id as &dyn ToSql,
+                &row.report.household_id,
+                &row.amount,
+                &row.date,
+                &row.agent,
+                &row.receipt,
+                &request_id,
+                &recorded_at,
+            ]);
         }
-        query.execute(&mut *conn).await?;
+        conn.execute(&statement, &values)?;
     }
-    let attempts: Vec<&&Report> = reports
-        .iter()
-        .filter(|r| !matches!(r.outcome, Outcome::Paid { .. }))
-        .collect();
-    for chunk in attempts.chunks(sql::rows_per_statement(ATTEMPT_COLUMNS)) {
+    for chunk in attempts.chunks(ROWS_PER_INSERT) {
         let statement = format!(
             "INSERT INTO payment_attempts (cycle_id, household_id, outcome, failure_reason, attempted_on, \
              agent_code, request_id, recorded_at) VALUES {}",
             Placeholders::for_connection(conn).rows(chunk.len(), ATTEMPT_COLUMNS)
         );
-        let mut query = sqlx::query(AssertSqlSafe(statement));
-        for report in chunk {
-            let reason = match &report.outcome {
-                Outcome::Failed(reason) => Some(reason.code()),
-                _ => None,
-            };
-            query = query
-                .bind(cycle_id)
-                .bind(report.household_id.as_str())
-                .bind(report.outcome.status().code())
-                .bind(reason)
-                .bind(report.date.to_string())
-                .bind(report.agent.as_str())
-                .bind(request_id)
-                .bind(recorded_at);
+        let mut values: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * ATTEMPT_COLUMNS);
+        for row in chunk {
+            values.extend([
+                &cycle_id as &dyn ToSql,
+                &row.report.household_id,
+                &row.status,
+                &row.reason,
+                &row.date,
+                &row.agent,
+                &request_id,
+                &recorded_at,
+            ]);
         }
-        query.execute(&mut *conn).await?;
+        conn.execute(&statement, &values)?;
     }
     // One UPDATE per (status, date, reason): a batch from the field
     // usually holds a handful of these, whatever its size.
-    let mut groups: BTreeMap<(EntitlementStatus, String, Option<&str>), Vec<&str>> = BTreeMap::new();
-    for report in reports {
-        let reason = match &report.outcome {
-            Outcome::Failed(reason) => Some(reason.code()),
-            _ => None,
-        };
+    let mut groups: BTreeMap<(EntitlementStatus, &str, Option<&str>), Vec<&str>> = BTreeMap::new();
+    for (report, row) in reports.iter().zip(&rows) {
         groups
-            .entry((report.outcome.status(), report.date.to_string(), reason))
+            .entry((report.outcome.status(), row.date.as_str(), row.reason))
             .or_default()
             .push(report.household_id.as_str());
     }
     for ((status, date, reason), households) in groups {
-        for chunk in households.chunks(sql::MAX_BINDS - 4) {
+        for chunk in households.chunks(HOUSEHOLDS_PER_UPDATE) {
             let mut p = Placeholders::for_connection(conn);
             let statement = format!(
                 "UPDATE entitlements SET status = {}, result_date = {}, failure_reason = {} \
@@ -137,15 +160,11 @@ pub async fn record(
                 p.one(),
                 p.list(chunk.len())
             );
-            let mut query = sqlx::query(AssertSqlSafe(statement))
-                .bind(status.code())
-                .bind(date.clone())
-                .bind(reason)
-                .bind(cycle_id);
-            for household in chunk {
-                query = query.bind(*household);
-            }
-            query.execute(&mut *conn).await?;
+            let status = status.code();
+            let mut values: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() + 4);
+            values.extend([&status as &dyn ToSql, &date, &reason, &cycle_id]);
+            values.extend(chunk.iter().map(|household| household as &dyn ToSql));
+            conn.execute(&statement, &values)?;
         }
     }
     Ok(())

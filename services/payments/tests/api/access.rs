@@ -4,24 +4,18 @@
 
 use std::collections::BTreeSet;
 
-use jigi_auth::{Expectations, Grant, KeySource, LocalIssuer, Role, Scope};
+use jigi_auth::{Grant, LocalIssuer, Role, Scope};
+use jigi_proto::payments::payments_service_client::PaymentsServiceClient;
 use jigi_proto::payments::*;
-use jigi_server::serving::AccessSettings;
+use jigi_testkit::connect_channel;
 use tonic::{Code, Request};
 
 use crate::helpers::*;
 
-/// A payments service of Ségou that accepts tokens of `issuer`, with three
-/// households enrolled (two in Sanando, one in Konobougou).
-async fn app_with_tokens(issuer: &LocalIssuer) -> TestApp {
-    let keys = issuer.key_set();
-    let app = spawn_app_with(|config| {
-        config.serve.access = AccessSettings::Tokens {
-            keys: KeySource::Fixed(keys),
-            expect: Expectations::default(),
-        };
-    })
-    .await;
+/// A payments service of Ségou with three households enrolled (two in
+/// Sanando, one in Konobougou).
+async fn app_with_households() -> TestApp {
+    let app = spawn_app().await;
     app.enrol(&household(1), SANANDO).await;
     app.enrol(&household(2), SANANDO).await;
     app.enrol(&household(3), KONOBOUGOU).await;
@@ -29,21 +23,8 @@ async fn app_with_tokens(issuer: &LocalIssuer) -> TestApp {
     app
 }
 
-fn token(issuer: &LocalIssuer, subject: &str, roles: &[Role]) -> String {
-    issuer.issue(&Grant::new(subject, roles, Scope::Regions(BTreeSet::from([REGION]))))
-}
-
-fn agent_token(issuer: &LocalIssuer, agent_code: &str) -> String {
-    let mut grant = Grant::new(
-        "agent-sanando",
-        &[Role::PaymentAgent],
-        Scope::Regions(BTreeSet::from([REGION])),
-    );
-    grant.agent_code = Some(agent_code.to_owned());
-    issuer.issue(&grant)
-}
-
-/// `message` with `authorization: Bearer <token>`.
+/// `message` with `authorization: Bearer <token>`, for a client without a
+/// token of its own.
 fn signed<T>(token: &str, message: T) -> Request<T> {
     let mut request = Request::new(message);
     request
@@ -52,19 +33,15 @@ fn signed<T>(token: &str, message: T) -> Request<T> {
     request
 }
 
-/// Opens, assigns and freezes a 2019Q1 cycle as `preparer` (who names no
-/// user in the requests: the token says who acts).
-async fn frozen_cycle(app: &mut TestApp, preparer: &str) -> PaymentCycle {
-    let opened = app
-        .client
-        .open_payment_cycle(signed(
-            preparer,
-            OpenPaymentCycleRequest {
-                period: Some(jigi_proto::common::Period { code: "2019Q1".into() }),
-                funding_source: FundingSource::WorldBankIda as i32,
-                ..Default::default()
-            },
-        ))
+/// Opens, assigns and freezes a 2019Q1 cycle as the caller of `preparer`
+/// (who names no user in the requests: the token says who acts).
+async fn frozen_cycle(preparer: &mut Client) -> PaymentCycle {
+    let opened = preparer
+        .open_payment_cycle(OpenPaymentCycleRequest {
+            period: Some(jigi_proto::common::Period { code: "2019Q1".into() }),
+            funding_source: FundingSource::WorldBankIda as i32,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner()
@@ -82,25 +59,19 @@ async fn frozen_cycle(app: &mut TestApp, preparer: &str) -> PaymentCycle {
             channel: PaymentChannel::MobileMoney as i32,
         },
     ];
-    app.client
-        .assign_payment_agents(signed(
-            preparer,
-            AssignPaymentAgentsRequest {
-                cycle_id: opened.cycle_id.clone(),
-                assignments,
-                assigned_by: String::new(),
-            },
-        ))
+    preparer
+        .assign_payment_agents(AssignPaymentAgentsRequest {
+            cycle_id: opened.cycle_id.clone(),
+            assignments,
+            assigned_by: String::new(),
+        })
         .await
         .unwrap();
-    app.client
-        .freeze_payment_cycle(signed(
-            preparer,
-            FreezePaymentCycleRequest {
-                cycle_id: opened.cycle_id.clone(),
-                prepared_by: String::new(),
-            },
-        ))
+    preparer
+        .freeze_payment_cycle(FreezePaymentCycleRequest {
+            cycle_id: opened.cycle_id.clone(),
+            prepared_by: String::new(),
+        })
         .await
         .unwrap()
         .into_inner()
@@ -120,45 +91,41 @@ fn approval(cycle: &PaymentCycle, approved_by: &str) -> ApprovePaymentCycleReque
 
 #[tokio::test]
 async fn the_preparer_cannot_approve_even_holding_both_roles_and_no_one_acts_in_anothers_name() {
-    let issuer = LocalIssuer::generate();
-    let mut app = app_with_tokens(&issuer).await;
-    let awa = token(&issuer, "awa", &[Role::PaymentPreparer, Role::PaymentApprover]);
-    let bakary = token(&issuer, "bakary", &[Role::PaymentApprover]);
-    let moussa = token(&issuer, "moussa", &[Role::PaymentPreparer]);
-    let frozen = frozen_cycle(&mut app, &awa).await;
+    let mut app = app_with_households().await;
+    let mut awa = app.person("awa", &[Role::PaymentPreparer, Role::PaymentApprover]).await;
+    let mut bakary = app.person("bakary", &[Role::PaymentApprover]).await;
+    let mut moussa = app.person("moussa", &[Role::PaymentPreparer]).await;
+    let frozen = frozen_cycle(&mut awa).await;
     assert_eq!(frozen.prepared_by, "awa", "the token's subject, not a request field");
+    assert_eq!(frozen.frozen_by, "awa");
 
     // Awa holds the approver role too, but she prepared this cycle.
-    let status = app
-        .client
-        .approve_payment_cycle(signed(&awa, approval(&frozen, "")))
-        .await
-        .unwrap_err();
+    let status = awa.approve_payment_cycle(approval(&frozen, "")).await.unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition);
     assert_eq!(precondition(&status), "SELF_APPROVAL");
     // A preparer without the approver role is refused before any rule runs.
-    let status = app
-        .client
-        .approve_payment_cycle(signed(&moussa, approval(&frozen, "")))
-        .await
-        .unwrap_err();
+    let status = moussa.approve_payment_cycle(approval(&frozen, "")).await.unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
     // Bakary may approve, but not in Awa's name (nor may anyone in his).
-    let status = app
-        .client
-        .approve_payment_cycle(signed(&bakary, approval(&frozen, "awa")))
+    let status = bakary
+        .approve_payment_cycle(approval(&frozen, "awa"))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    assert!(status.message().contains("approved_by"), "{}", status.message());
+    let status = awa
+        .approve_payment_cycle(approval(&frozen, "bakary"))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
     assert!(status.message().contains("approved_by"), "{}", status.message());
     assert_eq!(
-        app.cycle_as(&bakary, &frozen.cycle_id).await.status,
+        cycle_of(&mut bakary, &frozen.cycle_id).await.status,
         CycleStatus::Frozen as i32
     );
 
-    let approved = app
-        .client
-        .approve_payment_cycle(signed(&bakary, approval(&frozen, "bakary")))
+    let approved = bakary
+        .approve_payment_cycle(approval(&frozen, "bakary"))
         .await
         .unwrap()
         .into_inner()
@@ -172,27 +139,18 @@ async fn the_preparer_cannot_approve_even_holding_both_roles_and_no_one_acts_in_
 
 #[tokio::test]
 async fn a_payment_agent_reads_and_reports_only_their_own_list() {
-    let issuer = LocalIssuer::generate();
-    let mut app = app_with_tokens(&issuer).await;
-    let preparer = token(&issuer, "awa", &[Role::PaymentPreparer]);
-    let approver = token(&issuer, "bakary", &[Role::PaymentApprover]);
-    let frozen = frozen_cycle(&mut app, &preparer).await;
-    app.client
-        .approve_payment_cycle(signed(&approver, approval(&frozen, "")))
-        .await
-        .unwrap();
-    let cash_agent = agent_token(&issuer, CASH_AGENT);
+    let mut app = app_with_households().await;
+    let mut approver = app.person("bakary", &[Role::PaymentApprover]).await;
+    let frozen = frozen_cycle(&mut app.person("awa", &[Role::PaymentPreparer]).await).await;
+    approver.approve_payment_cycle(approval(&frozen, "")).await.unwrap();
+    let mut cash_agent = app.agent(CASH_AGENT).await;
 
     // Listing without naming an agent gives the caller's own communes only.
-    let own = app
-        .client
-        .list_entitlements(signed(
-            &cash_agent,
-            ListEntitlementsRequest {
-                cycle_id: frozen.cycle_id.clone(),
-                ..Default::default()
-            },
-        ))
+    let own = cash_agent
+        .list_entitlements(ListEntitlementsRequest {
+            cycle_id: frozen.cycle_id.clone(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -208,12 +166,19 @@ async fn a_payment_agent_reads_and_reports_only_their_own_list() {
         agent_code: MOBILE_AGENT.into(),
         only_unpaid: false,
     };
-    let status = app
-        .client
-        .export_payment_list(signed(&cash_agent, export))
+    let status = cash_agent.export_payment_list(export).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    // A token of the agent role that names no agent reads nothing.
+    let mut codeless = app.person("agent-without-code", &[Role::PaymentAgent]).await;
+    let status = codeless
+        .list_entitlements(ListEntitlementsRequest {
+            cycle_id: frozen.cycle_id.clone(),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
+    assert!(status.message().contains("agent_code"), "{}", status.message());
 
     // A batch with one result claimed for the other agent is refused whole.
     let batch = RecordPaymentResultsRequest {
@@ -224,23 +189,28 @@ async fn a_payment_agent_reads_and_reports_only_their_own_list() {
             paid(&household(3), MOBILE_AGENT, "R-2"),
         ],
     };
-    let status = app
-        .client
-        .record_payment_results(signed(&cash_agent, batch))
-        .await
-        .unwrap_err();
+    let status = cash_agent.record_payment_results(batch).await.unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
     assert!(
         status.message().contains("results[1].agent_code"),
         "{}",
         status.message()
     );
-    let reconciliation = app.reconciliation_as(&approver, &frozen.cycle_id).await;
+    let reconciliation = reconciliation_of(&mut approver, &frozen.cycle_id).await;
     assert_eq!(
         reconciliation.total.unwrap().paid.unwrap_or_default().count,
         0,
         "nothing was written"
     );
+    // Nor may an agent report one result in another's name.
+    let theirs = RecordPaymentResultRequest {
+        request_id: "one-3".into(),
+        cycle_id: frozen.cycle_id.clone(),
+        result: Some(paid(&household(3), MOBILE_AGENT, "R-3")),
+    };
+    let status = cash_agent.record_payment_result(theirs).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    assert!(status.message().contains("result.agent_code"), "{}", status.message());
 
     // Their own result goes through.
     let own_result = RecordPaymentResultRequest {
@@ -248,75 +218,74 @@ async fn a_payment_agent_reads_and_reports_only_their_own_list() {
         cycle_id: frozen.cycle_id.clone(),
         result: Some(paid(&household(1), CASH_AGENT, "R-1")),
     };
-    app.client
-        .record_payment_result(signed(&cash_agent, own_result))
-        .await
-        .unwrap();
-    let reconciliation = app.reconciliation_as(&approver, &frozen.cycle_id).await;
+    cash_agent.record_payment_result(own_result).await.unwrap();
+    let reconciliation = reconciliation_of(&mut approver, &frozen.cycle_id).await;
     assert_eq!(reconciliation.total.unwrap().paid.unwrap_or_default().count, 1);
 }
 
 #[tokio::test]
 async fn another_regions_token_and_missing_tokens_are_refused() {
-    let issuer = LocalIssuer::generate();
-    let mut app = app_with_tokens(&issuer).await;
-    let mopti = issuer.issue(&Grant::new(
-        "fanta",
-        &[Role::PaymentPreparer],
-        Scope::Regions(BTreeSet::from([jigi_common::Region::Mopti])),
-    ));
+    let mut app = app_with_households().await;
+    let mopti = app
+        .access
+        .token("fanta", &[Role::PaymentPreparer], jigi_common::Region::Mopti);
     let open = OpenPaymentCycleRequest {
         period: Some(jigi_proto::common::Period { code: "2019Q1".into() }),
         funding_source: FundingSource::Dfid as i32,
         ..Default::default()
     };
     let status = app
-        .client
-        .open_payment_cycle(signed(&mopti, open.clone()))
+        .with_token(mopti)
+        .await
+        .open_payment_cycle(open.clone())
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
     assert!(status.message().contains("segou"), "{}", status.message());
-    let status = app.client.open_payment_cycle(open.clone()).await.unwrap_err();
+    // A client without a token of its own.
+    let mut anonymous = PaymentsServiceClient::new(connect_channel(app.running().grpc_addr).await);
+    let status = anonymous.open_payment_cycle(open.clone()).await.unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
     let stranger = LocalIssuer::generate();
-    let forged = token(&stranger, "awa", &[Role::PaymentPreparer]);
-    let status = app.client.open_payment_cycle(signed(&forged, open)).await.unwrap_err();
+    let forged = stranger.issue(&Grant::new(
+        "awa",
+        &[Role::PaymentPreparer],
+        Scope::Regions(BTreeSet::from([REGION])),
+    ));
+    let status = anonymous.open_payment_cycle(signed(&forged, open)).await.unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
-    let approver = token(&issuer, "bakary", &[Role::PaymentApprover]);
     let cycles = app
-        .client
-        .list_payment_cycles(signed(&approver, ListPaymentCyclesRequest::default()))
+        .person("bakary", &[Role::PaymentApprover])
+        .await
+        .list_payment_cycles(ListPaymentCyclesRequest::default())
         .await
         .unwrap()
         .into_inner();
     assert!(cycles.cycles.is_empty(), "no cycle was opened by the refused calls");
 }
 
-impl TestApp {
-    async fn cycle_as(&mut self, token: &str, cycle_id: &str) -> PaymentCycle {
-        let request = GetPaymentCycleRequest {
-            cycle_id: cycle_id.into(),
-        };
-        self.client
-            .get_payment_cycle(signed(token, request))
-            .await
-            .unwrap()
-            .into_inner()
-            .cycle
-            .unwrap()
-    }
+async fn cycle_of(client: &mut Client, cycle_id: &str) -> PaymentCycle {
+    let request = GetPaymentCycleRequest {
+        cycle_id: cycle_id.into(),
+    };
+    client
+        .get_payment_cycle(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .cycle
+        .unwrap()
+}
 
-    async fn reconciliation_as(&mut self, token: &str, cycle_id: &str) -> Reconciliation {
-        let request = GetReconciliationRequest {
-            cycle_id: cycle_id.into(),
-        };
-        self.client
-            .get_reconciliation(signed(token, request))
-            .await
-            .unwrap()
-            .into_inner()
-            .reconciliation
-            .unwrap()
-    }
+async fn reconciliation_of(client: &mut Client, cycle_id: &str) -> Reconciliation {
+    let request = GetReconciliationRequest {
+        cycle_id: cycle_id.into(),
+    };
+    client
+        .get_reconciliation(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .reconciliation
+        .unwrap()
 }

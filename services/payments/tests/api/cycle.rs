@@ -1,6 +1,7 @@
 //! A cycle's life and its gates: each refused step says why and changes
 //! nothing (no state change, no event).
 
+use jigi_auth::Role;
 use jigi_proto::common::{Money, Period};
 use jigi_proto::payments::*;
 use tonic::Code;
@@ -80,12 +81,13 @@ async fn approving_ones_own_cycle_is_refused_and_changes_nothing() {
     app.assign_agents(&cycle.cycle_id).await;
     let frozen = app.freeze(&cycle.cycle_id).await.cycle.unwrap();
 
-    let status = app.approve(&frozen, "preparer").await.unwrap_err();
+    // The preparer, who is an approver too, asks to approve their own cycle.
+    let status = app.approve(&frozen, PREPARER).await.unwrap_err();
     assert_eq!(precondition(&status), "SELF_APPROVAL");
     assert_eq!(app.cycle(&cycle.cycle_id).await.status, CycleStatus::Frozen as i32);
     // Nor may the approver claim totals other than the frozen list's.
-    let status = app
-        .client
+    let mut approver = app.person("approver", &[Role::PaymentApprover]).await;
+    let status = approver
         .approve_payment_cycle(ApprovePaymentCycleRequest {
             cycle_id: cycle.cycle_id.clone(),
             approved_by: "approver".into(),
@@ -112,6 +114,7 @@ async fn nothing_is_paid_before_approval() {
     app.assign_agents(&cycle.cycle_id).await;
     let status = app
         .record(
+            CASH_AGENT,
             "pay-draft",
             &cycle.cycle_id,
             vec![paid(&household(1), CASH_AGENT, "R-1")],
@@ -122,7 +125,12 @@ async fn nothing_is_paid_before_approval() {
 
     app.freeze(&cycle.cycle_id).await;
     let status = app
-        .record_one("pay-frozen", &cycle.cycle_id, paid(&household(1), CASH_AGENT, "R-1"))
+        .record_one(
+            CASH_AGENT,
+            "pay-frozen",
+            &cycle.cycle_id,
+            paid(&household(1), CASH_AGENT, "R-1"),
+        )
         .await
         .unwrap_err();
     assert_eq!(precondition(&status), "NOT_APPROVED");
@@ -160,14 +168,16 @@ async fn a_cycle_can_be_cancelled_before_disbursement_only() {
     };
     // A cycle with a result recorded cannot be cancelled any more.
     app.record(
+        CASH_AGENT,
         "first-result",
         &cycle.cycle_id,
         vec![paid(&household(1), CASH_AGENT, "R-1")],
     )
     .await
     .unwrap();
-    let status = app
-        .client
+    // The programme's coordinator, an approver, cancels and closes cycles.
+    let mut coordinator = app.person("coordinator", &[Role::PaymentApprover]).await;
+    let status = coordinator
         .cancel_payment_cycle(cancel(&cycle.cycle_id))
         .await
         .unwrap_err();
@@ -176,8 +186,7 @@ async fn a_cycle_can_be_cancelled_before_disbursement_only() {
 
     // Another funding source's cycle, not disbursing: it can be cancelled.
     let other = app.open("2019Q1", FundingSource::Dfid).await.unwrap();
-    let cancelled = app
-        .client
+    let cancelled = coordinator
         .cancel_payment_cycle(cancel(&other.cycle_id))
         .await
         .unwrap()
@@ -215,8 +224,9 @@ async fn one_live_cycle_per_quarter_and_funding_source_and_one_transfer_per_hous
 async fn closing_gives_the_final_reconciliation_and_stops_results() {
     let mut app = app_with_households().await;
     let cycle = app.approved_cycle().await;
-    let close = |app: &mut TestApp| {
-        let mut client = app.client.clone();
+    let coordinator = app.person("coordinator", &[Role::PaymentApprover]).await;
+    let close = || {
+        let mut client = coordinator.clone();
         let cycle_id = cycle.cycle_id.clone();
         async move {
             client
@@ -227,9 +237,10 @@ async fn closing_gives_the_final_reconciliation_and_stops_results() {
                 .await
         }
     };
-    let status = close(&mut app).await.unwrap_err();
+    let status = close().await.unwrap_err();
     assert_eq!(precondition(&status), "NOTHING_DISBURSED");
     app.record(
+        CASH_AGENT,
         "day-1",
         &cycle.cycle_id,
         vec![
@@ -239,7 +250,7 @@ async fn closing_gives_the_final_reconciliation_and_stops_results() {
     )
     .await
     .unwrap();
-    let closed = close(&mut app).await.unwrap().into_inner();
+    let closed = close().await.unwrap().into_inner();
     assert_eq!(closed.cycle.unwrap().status, CycleStatus::Closed as i32);
     let total = closed.reconciliation.unwrap().total.unwrap();
     assert_eq!(total.paid.unwrap().count, 1);
@@ -247,7 +258,12 @@ async fn closing_gives_the_final_reconciliation_and_stops_results() {
     assert_eq!(total.outstanding.unwrap().count, 1);
 
     let status = app
-        .record("late", &cycle.cycle_id, vec![paid(&household(3), MOBILE_AGENT, "M-1")])
+        .record(
+            MOBILE_AGENT,
+            "late",
+            &cycle.cycle_id,
+            vec![paid(&household(3), MOBILE_AGENT, "M-1")],
+        )
         .await
         .unwrap_err();
     assert_eq!(precondition(&status), "CYCLE_STATUS");
@@ -257,20 +273,26 @@ async fn closing_gives_the_final_reconciliation_and_stops_results() {
     assert_eq!(last.outstanding.unwrap().amount.unwrap().fcfa, 30_000);
 }
 
+/// The subject of a preparer's account federated from the ministry's
+/// directory: longer than a cycle's actor may be (64 characters).
+const FEDERATED: &str = "f:3b9e6a52-6d0e-4b8c-9a7e-2f4c8d1e5a60:aminata.sangare@dnps.gouv.ml";
+
 #[tokio::test]
 async fn bad_input_is_refused_field_by_field() {
     let mut app = spawn_app().await;
-    let status = app
-        .client
-        .open_payment_cycle(OpenPaymentCycleRequest {
-            period: Some(Period { code: "2019".into() }),
-            funding_source: 0,
-            amount_per_household: Some(Money { fcfa: -1 }),
-            communes: vec!["sikasso.yanfolila.gouanan".into()],
-            prepared_by: "".into(),
-        })
-        .await
-        .unwrap_err();
+    // The user acting is the caller: a request that leaves `prepared_by`
+    // empty acts in the token's name. A subject a cycle cannot record as
+    // its actor (a federated account's, over 64 characters) is refused
+    // naming the field, with every other bad field of the request.
+    let mut federated = app.person(FEDERATED, &[Role::PaymentPreparer]).await;
+    let bad_open = OpenPaymentCycleRequest {
+        period: Some(Period { code: "2019".into() }),
+        funding_source: 0,
+        amount_per_household: Some(Money { fcfa: -1 }),
+        communes: vec!["sikasso.yanfolila.gouanan".into()],
+        prepared_by: "".into(),
+    };
+    let status = federated.open_payment_cycle(bad_open.clone()).await.unwrap_err();
     assert_eq!(
         bad_fields(&status),
         [
@@ -281,6 +303,17 @@ async fn bad_input_is_refused_field_by_field() {
             "prepared_by"
         ]
     );
+    // Naming someone else is refused before any field is looked at.
+    let status = app
+        .client
+        .open_payment_cycle(OpenPaymentCycleRequest {
+            prepared_by: "approver".into(),
+            ..bad_open
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    assert!(status.message().contains("prepared_by"), "{}", status.message());
     let status = app
         .client
         .get_payment_cycle(GetPaymentCycleRequest {
@@ -315,7 +348,7 @@ async fn bad_input_is_refused_field_by_field() {
                     channel: 0,
                 },
             ],
-            assigned_by: "preparer".into(),
+            assigned_by: PREPARER.into(),
         })
         .await
         .unwrap_err();
@@ -327,6 +360,15 @@ async fn bad_input_is_refused_field_by_field() {
             "assignments[1].channel"
         ]
     );
+    let status = federated
+        .freeze_payment_cycle(FreezePaymentCycleRequest {
+            cycle_id: cycle.cycle_id.clone(),
+            prepared_by: "".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_fields(&status), ["prepared_by"]);
+    // A blank name is not the caller's: refused, not taken as "me".
     let status = app
         .client
         .freeze_payment_cycle(FreezePaymentCycleRequest {
@@ -335,7 +377,7 @@ async fn bad_input_is_refused_field_by_field() {
         })
         .await
         .unwrap_err();
-    assert_eq!(bad_fields(&status), ["prepared_by"]);
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
     let after = app.cycle(&cycle.cycle_id).await;
     assert_eq!(after.status, CycleStatus::Draft as i32);
     assert!(after.agents.is_empty(), "a refused assignment assigns nothing");
@@ -353,7 +395,7 @@ async fn approval_needs_an_agent_for_every_commune_of_the_list() {
                 agent_code: CASH_AGENT.into(),
                 channel: PaymentChannel::Cash as i32,
             }],
-            assigned_by: "preparer".into(),
+            assigned_by: PREPARER.into(),
         })
         .await
         .unwrap();
@@ -374,7 +416,7 @@ async fn approval_needs_an_agent_for_every_commune_of_the_list() {
                 agent_code: "OTHER".into(),
                 channel: PaymentChannel::Cash as i32,
             }],
-            assigned_by: "preparer".into(),
+            assigned_by: PREPARER.into(),
         })
         .await
         .unwrap_err();
@@ -386,7 +428,7 @@ impl TestApp {
         self.client
             .freeze_payment_cycle(FreezePaymentCycleRequest {
                 cycle_id: cycle_id.into(),
-                prepared_by: "preparer".into(),
+                prepared_by: PREPARER.into(),
             })
             .await
             .unwrap_err()

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use jigi_auth::Role;
 use jigi_proto::common::{Component, Location, Sex};
 use jigi_proto::events as ev;
 use jigi_proto::payments::*;
@@ -13,7 +14,7 @@ use jigi_proto::registry::{
     self as pr, EnrolHouseholdRequest, ExitHouseholdRequest, ExitReason, HouseholdDraft, MemberDraft,
     RegisterHouseholdRequest, Relation, UpdateHouseholdRequest,
 };
-use jigi_testkit::connect_channel;
+use jigi_testkit::connect_as;
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::*;
@@ -72,17 +73,20 @@ fn draft(seed: u32, commune: &str) -> HouseholdDraft {
 async fn registry_to_reconciliation_with_a_list_frozen_against_later_changes() {
     let mut app = spawn_app().await;
     let registry_shutdown = CancellationToken::new();
-    let registry = jigi_registry::start(
-        jigi_registry::Config::local(
-            REGION,
-            &app.nats.url(),
-            &jigi_testkit::database_url(app.dir.path(), "registry").await,
-        ),
-        registry_shutdown.clone(),
-    )
-    .await
-    .expect("registry starts");
-    let mut rsu = RegistryServiceClient::new(connect_channel(registry.grpc_addr).await);
+    let mut config = jigi_registry::Config::local(
+        REGION,
+        &app.nats.url(),
+        &jigi_testkit::database_url(app.dir.path(), "registry").await,
+    );
+    config.service.serve = app.access.serve_config();
+    let registry = jigi_registry::start(config, registry_shutdown.clone())
+        .await
+        .expect("registry starts");
+    // The region's social registry supervisor registers and enrols.
+    let supervisor = app
+        .access
+        .token("k.diarra", &[Role::FieldAgent, Role::RegionalSupervisor], REGION);
+    let mut rsu = RegistryServiceClient::new(connect_as(registry.grpc_addr, &supervisor).await);
 
     // Six households: four in Sanando, two in Konobougou; five enrolled in TM.
     let mut ids = Vec::new();
@@ -96,7 +100,7 @@ async fn registry_to_reconciliation_with_a_list_frozen_against_later_changes() {
     ] {
         let household = rsu
             .register_household(RegisterHouseholdRequest {
-                request_id: String::new(),
+                request_id: uuid::Uuid::new_v4().to_string(),
                 household: Some(draft(seed, commune)),
             })
             .await
@@ -188,23 +192,37 @@ async fn registry_to_reconciliation_with_a_list_frozen_against_later_changes() {
     let approved = app.approve(&frozen, "approver").await.unwrap();
     let control = approved.control.unwrap();
     assert_eq!((control.count, control.amount.unwrap().fcfa), (5, 150_000));
-    let response = app
+    // Each agent reports their field day.
+    let sanando = app
         .record(
+            CASH_AGENT,
             "field-day-1",
             &cycle.cycle_id,
             vec![
                 paid(&ids[0], CASH_AGENT, "SAN-0001"),
                 paid(&ids[1], CASH_AGENT, "SAN-0002"), // exited after the freeze: still paid
                 paid(&ids[2], CASH_AGENT, "SAN-0003"), // moved after the freeze: paid where listed
-                failed(&ids[3], MOBILE_AGENT, FailureReason::AccountInvalid),
-                not_collected(&ids[4], MOBILE_AGENT),
                 paid(&ids[5], CASH_AGENT, "SAN-0006"), // enrolled after the freeze
             ],
         )
         .await
         .unwrap();
-    let refusals: Vec<i32> = response.outcomes.iter().map(|o| o.refusal).collect();
-    assert_eq!(refusals, [0, 0, 0, 0, 0, ResultRefusal::NotEntitled as i32]);
+    let konobougou = app
+        .record(
+            MOBILE_AGENT,
+            "field-day-1-konobougou",
+            &cycle.cycle_id,
+            vec![
+                failed(&ids[3], MOBILE_AGENT, FailureReason::AccountInvalid),
+                not_collected(&ids[4], MOBILE_AGENT),
+            ],
+        )
+        .await
+        .unwrap();
+    let refusals: Vec<i32> = sanando.outcomes.iter().map(|o| o.refusal).collect();
+    assert_eq!(refusals, [0, 0, 0, ResultRefusal::NotEntitled as i32]);
+    let refusals: Vec<i32> = konobougou.outcomes.iter().map(|o| o.refusal).collect();
+    assert_eq!(refusals, [0, 0]);
 
     let r = app.reconciliation(&cycle.cycle_id).await;
     let total = r.total.clone().unwrap();
@@ -234,7 +252,8 @@ async fn registry_to_reconciliation_with_a_list_frozen_against_later_changes() {
     assert_eq!(communes, [KONOBOUGOU, SANANDO]);
 
     let closed = app
-        .client
+        .person("coordinator", &[Role::PaymentApprover])
+        .await
         .close_payment_cycle(ClosePaymentCycleRequest {
             cycle_id: cycle.cycle_id.clone(),
             closed_by: "coordinator".into(),
@@ -301,6 +320,8 @@ async fn registry_to_reconciliation_with_a_list_frozen_against_later_changes() {
             "+22376000001",
             "preparer",
             "approver",
+            "coordinator",
+            "k.diarra",
         ] {
             assert!(!payload.contains(personal), "{} leaks {personal}", event.ce_type);
         }

@@ -1,20 +1,24 @@
 //! `spawn_app()`: a payments service of its own for each test, with its own
-//! nats-server, SQLite file and gRPC port. Tests play the registry by
-//! publishing its events to the region's stream, exactly as its outbox
-//! relay does (the end-to-end test runs the real registry instead).
+//! nats-server, database and gRPC port, checking tokens as deployed. Tests
+//! play the registry by publishing its events to the region's stream,
+//! exactly as its outbox relay does (the end-to-end test runs the real
+//! registry instead), and call the API as the people of a payment office:
+//! the preparer (the default client), approvers, and each commune's agent.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
+use jigi_auth::Role;
 use jigi_bus::{Bus, BusConfig, OutgoingEvent, ReceivedEvent, streams, subject};
 use jigi_common::Region;
-use jigi_payments::{Config, Running, start};
+use jigi_payments::{Config, Handle, start};
 use jigi_proto::common::{Component, Location, Money, Period};
 use jigi_proto::events as ev;
 use jigi_proto::payments::payments_service_client::PaymentsServiceClient;
 use jigi_proto::payments::*;
-use jigi_testkit::{NatsServer, TempDir, connect_channel, eventually, read_stream};
+use jigi_server::Running;
+use jigi_testkit::{AuthedChannel, NatsServer, TempDir, TestAccess, connect_as, eventually, read_stream};
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 
 pub const WAIT: Duration = Duration::from_secs(30);
 pub const REGION: Region = Region::Segou;
@@ -24,11 +28,20 @@ pub const KONOBOUGOU: &str = "segou.baroueli.konobougou";
 pub const CASH_AGENT: &str = "BNDA-SANANDO";
 pub const MOBILE_AGENT: &str = "ORANGE-MONEY-KONO";
 pub const QUARTER: i64 = 30_000;
+/// Who opens, assigns and freezes cycles in the tests: the default client.
+pub const PREPARER: &str = "preparer";
+
+pub type Client = PaymentsServiceClient<AuthedChannel>;
 
 pub struct TestApp {
     pub nats: NatsServer,
-    pub client: PaymentsServiceClient<Channel>,
-    pub running: Option<Running>,
+    /// The preparer's client: [`PREPARER`], a payment preparer of the region.
+    pub client: Client,
+    pub running: Option<Running<Handle>>,
+    /// The identity provider the service trusts.
+    pub access: TestAccess,
+    /// Clients of other people, by token, made once.
+    people: HashMap<String, Client>,
     pub shutdown: CancellationToken,
     /// A connection of the test's own, as the registry or a subscriber has.
     pub bus: Bus,
@@ -44,11 +57,13 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let nats = NatsServer::start().await;
     let dir = tempfile::tempdir().unwrap();
+    let access = TestAccess::new(dir.path());
     let mut config = Config::local(
         REGION,
         &nats.url(),
         &jigi_testkit::database_url(dir.path(), "payments").await,
     );
+    config.service.serve = access.serve_config();
     adjust(&mut config);
     let bus = Bus::connect(&BusConfig::new(nats.url(), "test-registry"))
         .await
@@ -56,11 +71,13 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     streams::ensure_region_stream(&bus.jetstream, REGION).await.unwrap();
     let shutdown = CancellationToken::new();
     let running = start(config.clone(), shutdown.clone()).await.expect("payments starts");
-    let client = client(&running).await;
+    let client = preparer(&running, &access).await;
     TestApp {
         nats,
         client,
         running: Some(running),
+        access,
+        people: HashMap::new(),
         shutdown,
         bus,
         config,
@@ -68,8 +85,14 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     }
 }
 
-pub async fn client(running: &Running) -> PaymentsServiceClient<Channel> {
-    PaymentsServiceClient::new(connect_channel(running.grpc_addr).await).max_decoding_message_size(64 * 1024 * 1024)
+/// A client of `running` calling with `token`.
+pub async fn client(running: &Running<Handle>, token: &str) -> Client {
+    PaymentsServiceClient::new(connect_as(running.grpc_addr, token).await).max_decoding_message_size(64 * 1024 * 1024)
+}
+
+/// The preparer's client.
+pub async fn preparer(running: &Running<Handle>, access: &TestAccess) -> Client {
+    client(running, &access.token(PREPARER, &[Role::PaymentPreparer], REGION)).await
 }
 
 /// A registry household ID (a UUID) numbered `n`.
@@ -130,8 +153,32 @@ pub fn not_collected(household_id: &str, agent: &str) -> PaymentResult {
 }
 
 impl TestApp {
-    pub fn running(&self) -> &Running {
+    pub fn running(&self) -> &Running<Handle> {
         self.running.as_ref().expect("payments is running")
+    }
+
+    /// The client of whoever `token` names (made once per token).
+    pub async fn with_token(&mut self, token: String) -> Client {
+        if let Some(client) = self.people.get(&token) {
+            return client.clone();
+        }
+        let made = client(self.running(), &token).await;
+        self.people.insert(token, made.clone());
+        made
+    }
+
+    /// The client of `subject`, holding `roles` in the region.
+    pub async fn person(&mut self, subject: &str, roles: &[Role]) -> Client {
+        let token = self.access.token(subject, roles, REGION);
+        self.with_token(token).await
+    }
+
+    /// The client of the payment agent `agent_code` (whose token names it).
+    pub async fn agent(&mut self, agent_code: &str) -> Client {
+        let token = self
+            .access
+            .agent_token(&agent_code.to_ascii_lowercase(), REGION, agent_code);
+        self.with_token(token).await
     }
 
     /// Stops the service and waits until every part has stopped.
@@ -148,7 +195,8 @@ impl TestApp {
         let running = start(self.config.clone(), self.shutdown.clone())
             .await
             .expect("payments starts again");
-        self.client = client(&running).await;
+        self.client = preparer(&running, &self.access).await;
+        self.people.clear();
         self.running = Some(running);
     }
 
@@ -248,7 +296,7 @@ impl TestApp {
                 funding_source: source as i32,
                 amount_per_household: None,
                 communes: vec![],
-                prepared_by: "preparer".into(),
+                prepared_by: PREPARER.into(),
             })
             .await
             .map(|r| r.into_inner().cycle.unwrap())
@@ -271,7 +319,7 @@ impl TestApp {
                         channel: PaymentChannel::MobileMoney as i32,
                     },
                 ],
-                assigned_by: "preparer".into(),
+                assigned_by: PREPARER.into(),
             })
             .await
             .unwrap();
@@ -281,16 +329,19 @@ impl TestApp {
         self.client
             .freeze_payment_cycle(FreezePaymentCycleRequest {
                 cycle_id: cycle_id.into(),
-                prepared_by: "preparer".into(),
+                prepared_by: PREPARER.into(),
             })
             .await
             .unwrap()
             .into_inner()
     }
 
+    /// Approves `cycle` as `approver`, a payment approver of the region who
+    /// names themself in the request.
     pub async fn approve(&mut self, cycle: &PaymentCycle, approver: &str) -> Result<PaymentCycle, tonic::Status> {
         let frozen = cycle.frozen.unwrap_or_default();
-        self.client
+        self.person(approver, &[Role::PaymentApprover])
+            .await
             .approve_payment_cycle(ApprovePaymentCycleRequest {
                 cycle_id: cycle.cycle_id.clone(),
                 approved_by: approver.into(),
@@ -322,13 +373,16 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Records a batch of results as the payment agent `agent`.
     pub async fn record(
         &mut self,
+        agent: &str,
         request_id: &str,
         cycle_id: &str,
         results: Vec<PaymentResult>,
     ) -> Result<RecordPaymentResultsResponse, tonic::Status> {
-        self.client
+        self.agent(agent)
+            .await
             .record_payment_results(RecordPaymentResultsRequest {
                 request_id: request_id.into(),
                 cycle_id: cycle_id.into(),
@@ -338,13 +392,16 @@ impl TestApp {
             .map(|r| r.into_inner())
     }
 
+    /// Records one result as the payment agent `agent`.
     pub async fn record_one(
         &mut self,
+        agent: &str,
         request_id: &str,
         cycle_id: &str,
         result: PaymentResult,
     ) -> Result<RecordPaymentResultResponse, tonic::Status> {
-        self.client
+        self.agent(agent)
+            .await
             .record_payment_result(RecordPaymentResultRequest {
                 request_id: request_id.into(),
                 cycle_id: cycle_id.into(),

@@ -8,8 +8,11 @@ use tonic::Code;
 use crate::helpers::*;
 
 async fn export(app: &mut TestApp, cycle_id: &str, agent: &str, only_unpaid: bool) -> (String, i64, usize) {
-    let mut stream = app
-        .client
+    export_as(&mut app.client, cycle_id, agent, only_unpaid).await
+}
+
+async fn export_as(client: &mut Client, cycle_id: &str, agent: &str, only_unpaid: bool) -> (String, i64, usize) {
+    let mut stream = client
         .export_payment_list(ExportPaymentListRequest {
             cycle_id: cycle_id.into(),
             agent_code: agent.into(),
@@ -69,11 +72,20 @@ async fn an_agent_gets_the_csv_list_of_its_communes_only() {
         !csv.contains(&household(9_001)),
         "another agent's commune is not on the list"
     );
+    // The agent, naming no agent, gets their own list: the same one.
+    let mut cash_agent = app.agent(CASH_AGENT).await;
+    let (own, own_rows, _) = export_as(&mut cash_agent, &cycle.cycle_id, "", false).await;
+    assert_eq!((own_rows, own == csv), (5_200, true), "the agent's own list");
 
     // After a payment, the list of what remains to pay shrinks.
-    app.record_one("pay-1", &cycle.cycle_id, paid(&household(1), CASH_AGENT, "R-1"))
-        .await
-        .unwrap();
+    app.record_one(
+        CASH_AGENT,
+        "pay-1",
+        &cycle.cycle_id,
+        paid(&household(1), CASH_AGENT, "R-1"),
+    )
+    .await
+    .unwrap();
     let (_, unpaid, _) = export(&mut app, &cycle.cycle_id, CASH_AGENT, true).await;
     assert_eq!(unpaid, 5_199);
     let (mobile, rows, _) = export(&mut app, &cycle.cycle_id, MOBILE_AGENT, false).await;
@@ -102,12 +114,18 @@ async fn entitlements_and_cycles_are_listed_a_page_at_a_time() {
     app.wait_eligible(25).await;
     let cycle = app.approved_cycle().await;
     app.record(
+        CASH_AGENT,
         "day-1",
         &cycle.cycle_id,
-        vec![
-            paid(&household(1), CASH_AGENT, "R-1"),
-            failed(&household(2), MOBILE_AGENT, FailureReason::AccountInvalid),
-        ],
+        vec![paid(&household(1), CASH_AGENT, "R-1")],
+    )
+    .await
+    .unwrap();
+    app.record(
+        MOBILE_AGENT,
+        "day-1-konobougou",
+        &cycle.cycle_id,
+        vec![failed(&household(2), MOBILE_AGENT, FailureReason::AccountInvalid)],
     )
     .await
     .unwrap();

@@ -1,11 +1,12 @@
 //! The payments service through its gRPC API, against a real nats-server
-//! and a real SQLite file: one test binary, each test with its own server,
-//! port, database and NATS (see `helpers::spawn_app`).
+//! and a real database (a SQLite file, or PostgreSQL with
+//! `JIGI_TEST_POSTGRES`), with access control on as deployed: one test
+//! binary, each test with its own server, port, database, NATS and identity
+//! provider (see `helpers::spawn_app`).
 
 mod helpers;
 
 mod access;
-
 mod cycle;
 mod end_to_end;
 mod lists;

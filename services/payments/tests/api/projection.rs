@@ -1,12 +1,16 @@
 //! Who may be paid, learnt from the registry's events: exact after restarts
-//! of the service and of NATS, rebuilt identically on a fresh database, and
+//! of the service and of NATS, rebuilt identically on a fresh database,
+//! several events of a household in one batch applied in stream order, and
 //! fixed for a cycle once its list is frozen.
 
 use std::collections::BTreeMap;
 
+use jigi_bus::{Decoded, EventHandler, EventMeta, OutgoingEvent, ReceivedEvent};
+use jigi_payments::app::{RegistryChange, RegistryProjection};
 use jigi_payments::{Config, start};
 use jigi_proto::common::Component;
 use jigi_proto::payments::*;
+use jigi_storage::{Database, StorageError, params};
 use jigi_testkit::eventually;
 use tokio_util::sync::CancellationToken;
 
@@ -118,7 +122,7 @@ async fn restarts_of_payments_and_nats_mid_consumption_end_with_the_exact_projec
     app.wait_handled(total).await;
     app.wait_eligible(expected.len() as i64).await;
     assert_same(&as_map(app.eligible().await), &expected);
-    let stats = app.running().consumer.clone();
+    let stats = app.running().service.consumer.clone();
     assert_eq!(stats.rejected(), 0);
     assert_eq!(
         jigi_bus::inbox::processed_count(&app.running().database, &name)
@@ -144,17 +148,14 @@ async fn a_fresh_database_rebuilds_the_same_projection_from_the_stream() {
     // stream from its beginning.
     let dir = tempfile::tempdir().unwrap();
     let shutdown = CancellationToken::new();
-    let fresh = start(
-        Config::local(
-            REGION,
-            &app.nats.url(),
-            &jigi_testkit::database_url(dir.path(), "fresh").await,
-        ),
-        shutdown.clone(),
-    )
-    .await
-    .unwrap();
-    let mut fresh_client = client(&fresh).await;
+    let mut config = Config::local(
+        REGION,
+        &app.nats.url(),
+        &jigi_testkit::database_url(dir.path(), "fresh").await,
+    );
+    config.service.serve = app.access.serve_config();
+    let fresh = start(config, shutdown.clone()).await.unwrap();
+    let mut fresh_client = preparer(&fresh, &app.access).await;
     app.client = fresh_client.clone();
     app.wait_eligible(expected.len() as i64).await;
     assert_eq!(app.eligible().await, first, "the same households in the same communes");
@@ -223,6 +224,7 @@ async fn registry_changes_after_the_freeze_do_not_alter_the_cycle() {
     let approved = app.approve(&frozen, "approver").await.unwrap();
     let status = app
         .record_one(
+            CASH_AGENT,
             "late-enrolment",
             &cycle.cycle_id,
             paid(&household(4), CASH_AGENT, "R-4"),
@@ -231,8 +233,121 @@ async fn registry_changes_after_the_freeze_do_not_alter_the_cycle() {
         .unwrap_err();
     assert_eq!(precondition(&status), "NOT_ENTITLED");
     // The household that exited after the freeze is still paid this quarter.
-    app.record_one("exited-after", &cycle.cycle_id, paid(&household(1), CASH_AGENT, "R-1"))
-        .await
-        .unwrap();
+    app.record_one(
+        CASH_AGENT,
+        "exited-after",
+        &cycle.cycle_id,
+        paid(&household(1), CASH_AGENT, "R-1"),
+    )
+    .await
+    .unwrap();
     assert_eq!(approved.control.unwrap().count, 3);
+}
+
+/// `event` as the consumer receives it at position `sequence` of the stream.
+fn at_position(sequence: u64, event: &OutgoingEvent) -> ReceivedEvent {
+    ReceivedEvent::parse(
+        &event.subject,
+        Some(&event.headers()),
+        event.payload.clone().into(),
+        Some(sequence),
+    )
+    .expect("a valid CloudEvent")
+}
+
+/// The batch as the inbox hands it to the handler: each event decoded, the
+/// ones the projection does not use left out.
+fn batch(events: &[(u64, OutgoingEvent)]) -> Vec<Decoded<RegistryChange>> {
+    events
+        .iter()
+        .filter_map(|(sequence, event)| {
+            let received = at_position(*sequence, event);
+            let effect = RegistryProjection.decode(&received).expect("a usable event")?;
+            Some(Decoded {
+                meta: EventMeta {
+                    id: received.id.clone(),
+                    ce_type: received.ce_type.clone(),
+                    about: received.about.clone(),
+                    time: received.time,
+                    region: received.region(),
+                    stream_sequence: received.stream_sequence,
+                },
+                effect,
+            })
+        })
+        .collect()
+}
+
+/// Every household of the projection: (ID, commune, enrolled), by ID.
+async fn projection_rows(db: &Database) -> Vec<(String, String, bool)> {
+    db.read(|conn| {
+        conn.query(
+            "SELECT household_id, commune, enrolled FROM tm_households ORDER BY household_id",
+            params![],
+        )?
+        .iter()
+        .map(|row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .collect::<Result<Vec<_>, StorageError>>()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_batch_applies_several_events_of_a_household_in_stream_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = jigi_testkit::database_url(dir.path(), "handler").await;
+    let db = Database::open(&url, jigi_payments::storage::MIGRATIONS).await.unwrap();
+    let apply = |events: Vec<Decoded<RegistryChange>>| {
+        let db = db.clone();
+        async move {
+            db.write(move |conn| RegistryProjection.apply(conn, &events))
+                .await
+                .unwrap()
+        }
+    };
+
+    // One pull batch in which households come and go.
+    let first = batch(&[
+        (1, enrolled(&household(1), SANANDO, Component::Tm)),
+        (2, moved(&household(1), KONOBOUGOU)),
+        (3, enrolled(&household(2), SANANDO, Component::Tm)),
+        (4, exited(&household(2), SANANDO)),
+        (5, enrolled(&household(2), KONOBOUGOU, Component::Tm)),
+        (6, moved(&household(3), KONOBOUGOU)),
+        (7, enrolled(&household(4), SANANDO, Component::Tm)),
+        (8, exited(&household(4), SANANDO)),
+        (9, enrolled(&household(5), SANANDO, Component::Pnp)),
+    ]);
+    assert_eq!(first.len(), 8, "the PNP enrolment is not the projection's");
+    apply(first).await;
+    let stored = |id: u32, commune: &str, enrolled: bool| (household(id), commune.to_owned(), enrolled);
+    assert_eq!(
+        projection_rows(&db).await,
+        [
+            stored(1, KONOBOUGOU, true),
+            stored(2, KONOBOUGOU, true),
+            stored(3, KONOBOUGOU, false),
+            stored(4, SANANDO, false),
+        ]
+    );
+
+    // The next batch starts from what the first one stored; an event older
+    // than what a household holds (a lower position) changes nothing.
+    apply(batch(&[
+        (1, moved(&household(1), SANANDO)),
+        (10, enrolled(&household(3), SANANDO, Component::Tm)),
+        (11, exited(&household(1), KONOBOUGOU)),
+    ]))
+    .await;
+    assert_eq!(
+        projection_rows(&db).await,
+        [
+            stored(1, KONOBOUGOU, false),
+            stored(2, KONOBOUGOU, true),
+            stored(3, SANANDO, true),
+            stored(4, SANANDO, false),
+        ]
+    );
+    db.close().await;
 }

@@ -33,7 +33,12 @@ fn refusals(response: &RecordPaymentResultsResponse) -> Vec<(bool, ResultRefusal
 async fn a_household_is_never_paid_twice_in_a_cycle() {
     let (mut app, cycle) = approved().await;
     let first = app
-        .record_one("pay-1", &cycle.cycle_id, paid(&household(1), CASH_AGENT, "R-1"))
+        .record_one(
+            CASH_AGENT,
+            "pay-1",
+            &cycle.cycle_id,
+            paid(&household(1), CASH_AGENT, "R-1"),
+        )
         .await
         .unwrap();
     assert!(first.outcome.unwrap().accepted);
@@ -41,13 +46,19 @@ async fn a_household_is_never_paid_twice_in_a_cycle() {
 
     // Again, under another request ID and receipt: ALREADY_EXISTS.
     let status = app
-        .record_one("pay-1-again", &cycle.cycle_id, paid(&household(1), CASH_AGENT, "R-2"))
+        .record_one(
+            CASH_AGENT,
+            "pay-1-again",
+            &cycle.cycle_id,
+            paid(&household(1), CASH_AGENT, "R-2"),
+        )
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
     // In a batch, with the household twice in it too.
     let response = app
         .record(
+            CASH_AGENT,
             "batch-twice",
             &cycle.cycle_id,
             vec![
@@ -86,10 +97,12 @@ async fn a_batch_reports_every_item_and_stores_the_accepted_ones() {
     let (mut app, cycle) = approved().await;
     let mut wrong_amount = paid(&household(3), CASH_AGENT, "R-3");
     wrong_amount.amount = Some(Money { fcfa: 40_000 });
-    let mut future = paid(&household(4), MOBILE_AGENT, "M-9");
+    let mut future = paid(&household(4), CASH_AGENT, "M-9");
     future.date = "2999-01-01".into();
+    // Each agent reports their own results: the cash agent of Sanando…
     let response = app
         .record(
+            CASH_AGENT,
             "mixed",
             &cycle.cycle_id,
             vec![
@@ -99,7 +112,6 @@ async fn a_batch_reports_every_item_and_stores_the_accepted_ones() {
                 paid(&household(99), CASH_AGENT, "R-99"),
                 future,
                 failed(&household(2), CASH_AGENT, FailureReason::IdentityNotVerified),
-                not_collected(&household(4), MOBILE_AGENT),
                 paid(&household(3), CASH_AGENT, "R-1"),
             ],
         )
@@ -114,16 +126,34 @@ async fn a_batch_reports_every_item_and_stores_the_accepted_ones() {
             (false, ResultRefusal::NotEntitled),
             (false, ResultRefusal::Invalid),
             (true, ResultRefusal::Unspecified),
-            (true, ResultRefusal::Unspecified),
             (false, ResultRefusal::ReceiptReused),
         ]
     );
     assert_eq!(response.outcomes[4].field, "results[4].date");
+    // …and the mobile money agent of Konobougou.
+    let mobile = app
+        .record(
+            MOBILE_AGENT,
+            "mixed-konobougou",
+            &cycle.cycle_id,
+            vec![not_collected(&household(4), MOBILE_AGENT)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(refusals(&mobile), [(true, ResultRefusal::Unspecified)]);
     assert!(
-        response.outcomes.iter().all(|o| !o.household_id.is_empty()),
+        response
+            .outcomes
+            .iter()
+            .chain(&mobile.outcomes)
+            .all(|o| !o.household_id.is_empty()),
         "each outcome names its household"
     );
-    assert_eq!((response.accepted, response.refused), (3, 5));
+    assert_eq!((response.accepted, response.refused), (2, 5));
+    assert_eq!(
+        (response.accepted + mobile.accepted, response.refused + mobile.refused),
+        (3, 5)
+    );
 
     let r = app.reconciliation(&cycle.cycle_id).await;
     let total = r.total.unwrap();
@@ -158,23 +188,32 @@ async fn a_batch_reports_every_item_and_stores_the_accepted_ones() {
     // A failed or uncollected transfer can be paid on a later visit.
     let later = app
         .record(
+            CASH_AGENT,
             "second-visit",
             &cycle.cycle_id,
             vec![
                 paid(&household(2), CASH_AGENT, "R-2"),
-                paid(&household(4), MOBILE_AGENT, "M-4"),
                 paid(&household(3), CASH_AGENT, "R-1"),
             ],
         )
         .await
         .unwrap();
     assert_eq!(
-        refusals(&later)[2],
+        refusals(&later)[1],
         (false, ResultRefusal::ReceiptReused),
         "a receipt of an earlier request"
     );
-    assert_eq!(later.accepted, 2);
-    assert_eq!(later.paid.unwrap().count, 3);
+    let later_mobile = app
+        .record(
+            MOBILE_AGENT,
+            "second-visit-konobougou",
+            &cycle.cycle_id,
+            vec![paid(&household(4), MOBILE_AGENT, "M-4")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(later.accepted + later_mobile.accepted, 2);
+    assert_eq!(later_mobile.paid.unwrap().count, 3);
 }
 
 #[tokio::test]
@@ -185,10 +224,13 @@ async fn a_request_id_replays_its_first_answer_and_refuses_other_content() {
         paid(&household(1), CASH_AGENT, "R-1b"),
     ];
     let first = app
-        .record("agent-7/2019-02-01", &cycle.cycle_id, batch.clone())
+        .record(CASH_AGENT, "agent-7/2019-02-01", &cycle.cycle_id, batch.clone())
         .await
         .unwrap();
-    let again = app.record("agent-7/2019-02-01", &cycle.cycle_id, batch).await.unwrap();
+    let again = app
+        .record(CASH_AGENT, "agent-7/2019-02-01", &cycle.cycle_id, batch)
+        .await
+        .unwrap();
     assert_eq!(first, again, "the same ID and content get the first answer");
     assert_eq!(
         refusals(&again)[1],
@@ -198,6 +240,7 @@ async fn a_request_id_replays_its_first_answer_and_refuses_other_content() {
 
     let status = app
         .record(
+            CASH_AGENT,
             "agent-7/2019-02-01",
             &cycle.cycle_id,
             vec![paid(&household(2), CASH_AGENT, "R-2")],
@@ -208,6 +251,7 @@ async fn a_request_id_replays_its_first_answer_and_refuses_other_content() {
     // The ID is shared with the single-result RPC.
     let status = app
         .record_one(
+            CASH_AGENT,
             "agent-7/2019-02-01",
             &cycle.cycle_id,
             paid(&household(2), CASH_AGENT, "R-2"),
@@ -217,11 +261,21 @@ async fn a_request_id_replays_its_first_answer_and_refuses_other_content() {
     assert_eq!(status.code(), Code::AlreadyExists);
 
     let single = app
-        .record_one("one-3", &cycle.cycle_id, paid(&household(3), CASH_AGENT, "R-3"))
+        .record_one(
+            CASH_AGENT,
+            "one-3",
+            &cycle.cycle_id,
+            paid(&household(3), CASH_AGENT, "R-3"),
+        )
         .await
         .unwrap();
     let replay = app
-        .record_one("one-3", &cycle.cycle_id, paid(&household(3), CASH_AGENT, "R-3"))
+        .record_one(
+            CASH_AGENT,
+            "one-3",
+            &cycle.cycle_id,
+            paid(&household(3), CASH_AGENT, "R-3"),
+        )
         .await
         .unwrap();
     assert_eq!(single, replay);
@@ -246,21 +300,39 @@ async fn paid_totals_never_exceed_the_control_totals() {
     // that would make the cycle's total exceed its control amount: refused.
     let mut too_much = paid(&household(1), CASH_AGENT, "R-1");
     too_much.amount = Some(Money { fcfa: 120_000 });
-    let status = app.record_one("too-much", &cycle.cycle_id, too_much).await.unwrap_err();
+    let status = app
+        .record_one(CASH_AGENT, "too-much", &cycle.cycle_id, too_much)
+        .await
+        .unwrap_err();
     assert_eq!(precondition(&status), "AMOUNT_MISMATCH");
     let status = app
-        .record_one("stranger", &cycle.cycle_id, paid(&household(50), CASH_AGENT, "R-50"))
+        .record_one(
+            CASH_AGENT,
+            "stranger",
+            &cycle.cycle_id,
+            paid(&household(50), CASH_AGENT, "R-50"),
+        )
         .await
         .unwrap_err();
     assert_eq!(precondition(&status), "NOT_ENTITLED");
 
-    let everyone = vec![
+    let sanando = vec![
         paid(&household(1), CASH_AGENT, "R-1"),
         paid(&household(2), CASH_AGENT, "R-2"),
         paid(&household(3), CASH_AGENT, "R-3"),
-        paid(&household(4), MOBILE_AGENT, "M-4"),
     ];
-    assert_eq!(app.record("all", &cycle.cycle_id, everyone).await.unwrap().accepted, 4);
+    let konobougou = vec![paid(&household(4), MOBILE_AGENT, "M-4")];
+    let accepted = app
+        .record(CASH_AGENT, "all", &cycle.cycle_id, sanando)
+        .await
+        .unwrap()
+        .accepted
+        + app
+            .record(MOBILE_AGENT, "all-konobougou", &cycle.cycle_id, konobougou)
+            .await
+            .unwrap()
+            .accepted;
+    assert_eq!(accepted, 4);
     let paid_totals = app.cycle(&cycle.cycle_id).await.paid.unwrap();
     assert_eq!(paid_totals, control, "paid exactly the control totals");
     let r = app.reconciliation(&cycle.cycle_id).await;
@@ -277,15 +349,26 @@ async fn paid_totals_never_exceed_the_control_totals() {
 async fn results_need_a_request_id_and_valid_fields() {
     let (mut app, cycle) = approved().await;
     let status = app
-        .record("", &cycle.cycle_id, vec![paid(&household(1), CASH_AGENT, "R-1")])
+        .record(
+            CASH_AGENT,
+            "",
+            &cycle.cycle_id,
+            vec![paid(&household(1), CASH_AGENT, "R-1")],
+        )
         .await
         .unwrap_err();
     assert_eq!(bad_fields(&status), ["request_id"]);
-    let status = app.record("empty", &cycle.cycle_id, vec![]).await.unwrap_err();
+    let status = app
+        .record(CASH_AGENT, "empty", &cycle.cycle_id, vec![])
+        .await
+        .unwrap_err();
     assert_eq!(bad_fields(&status), ["results"]);
     let mut bad = failed(&household(1), "", FailureReason::Unspecified);
     bad.date = "01/02/2019".into();
-    let status = app.record_one("bad", &cycle.cycle_id, bad).await.unwrap_err();
+    let status = app
+        .record_one(CASH_AGENT, "bad", &cycle.cycle_id, bad)
+        .await
+        .unwrap_err();
     assert_eq!(
         bad_fields(&status),
         ["result.agent_code", "result.date", "result.failure_reason"]

@@ -52,6 +52,7 @@ async fn serves_health_reflection_and_metrics() {
     app.wait_eligible(1).await;
     let cycle = app.approved_cycle().await;
     app.record(
+        CASH_AGENT,
         "metrics",
         &cycle.cycle_id,
         vec![
