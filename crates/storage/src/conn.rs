@@ -34,7 +34,8 @@ pub struct Conn {
 
 enum Engine {
     Sqlite(rusqlite::Connection),
-    Postgres(Postgres),
+    // Boxed: the client and its statements are far larger than a SQLite handle.
+    Postgres(Box<Postgres>),
 }
 
 struct Postgres {
@@ -85,10 +86,10 @@ impl Conn {
             client.batch_execute("SET default_transaction_read_only = on")?;
         }
         Ok(Conn {
-            engine: Engine::Postgres(Postgres {
+            engine: Engine::Postgres(Box::new(Postgres {
                 client,
                 statements: HashMap::new(),
-            }),
+            })),
             depth: 0,
             first_failure: None,
         })
