@@ -20,17 +20,16 @@ use std::time::{Duration, Instant};
 
 use chrono::{Datelike, Months, NaiveDate};
 use futures::StreamExt;
-use jigi_bus::Outbox;
 use jigi_common::{Geography, Region};
 use jigi_localnats::NatsProcess;
+use jigi_nutrition::app::projection::{Fact, apply};
 use jigi_nutrition::domain::model::{Distribution, Group, Location, Rations, Round, RoundStatus};
 use jigi_nutrition::domain::stock::{Draw, Movement, MovementKind};
-use jigi_nutrition::projection::{RegistryFact, apply};
 use jigi_proto::common as pc;
 use jigi_proto::events as ev;
 use jigi_proto::nutrition as pn;
 use jigi_proto::nutrition::nutrition_service_client::NutritionServiceClient;
-use jigi_storage::Database;
+use jigi_storage::{Database, StorageError, params};
 use tokio_util::sync::CancellationToken;
 
 struct Plan {
@@ -132,9 +131,12 @@ async fn run() {
     // Set-up, not measured: the projection of 250,000 PNP households (a
     // lactating mother and a child of two each), as the registry's events
     // would have built it.
-    let database = Database::open(&database_url, &jigi_nutrition::storage::migrations())
-        .await
-        .expect("database");
+    let migrations = [
+        jigi_server::host::shared_migrations().as_slice(),
+        jigi_nutrition::storage::MIGRATIONS,
+    ]
+    .concat();
+    let database = Database::open(&database_url, &migrations).await.expect("database");
     let started = Instant::now();
     seed_projection(&database, &plan).await;
     println!(
@@ -253,8 +255,11 @@ async fn run() {
         .report
         .unwrap();
     let total = report.total.unwrap();
-    let mut conn = running.database.pool().acquire().await.unwrap();
-    let ledger = jigi_nutrition::storage::stock::ledger_check(&mut conn).await.unwrap();
+    let ledger = running
+        .database
+        .read(jigi_nutrition::storage::stock::ledger_check)
+        .await
+        .unwrap();
     assert!(
         ledger
             .iter()
@@ -270,7 +275,6 @@ async fn run() {
         total.distributed.unwrap().tonnes,
         total.stock_left.unwrap().tonnes
     );
-    drop(conn);
     shutdown.cancel();
     running.stopped().await;
     let size = std::fs::metadata(dir.path().join("nutrition.db"))
@@ -280,11 +284,11 @@ async fn run() {
 }
 
 /// Registered and enrolled PNP households, applied through the projection's
-/// own code, 2,000 households per transaction.
+/// own code, 2,000 households per command.
 async fn seed_projection(database: &Database, plan: &Plan) {
     let child_born = plan.today.checked_sub_months(Months::new(24)).expect("valid date");
     for chunk in (0..plan.households()).collect::<Vec<_>>().chunks(2_000) {
-        let mut tx = database.begin_write().await.unwrap();
+        let mut facts = Vec::with_capacity(chunk.len() * 2);
         for &h in chunk {
             let place = plan.commune_of_household(h);
             let location = pc::Location {
@@ -327,10 +331,20 @@ async fn seed_projection(database: &Database, plan: &Plan) {
                 size: 2,
                 committee_override: false,
             };
-            apply(&mut tx, &RegistryFact::Registered(registered), 0).await.unwrap();
-            apply(&mut tx, &RegistryFact::Enrolled(enrolled), 0).await.unwrap();
+            facts.push(Fact::registered(&registered).expect("a valid registration"));
+            facts.push(
+                Fact::enrolled(&enrolled)
+                    .expect("a valid enrolment")
+                    .expect("a PNP enrolment"),
+            );
         }
-        tx.commit().await.unwrap();
+        database
+            .write(move |conn| {
+                let facts: Vec<(i64, &Fact)> = facts.iter().map(|fact| (0, fact)).collect();
+                apply(conn, &facts)
+            })
+            .await
+            .unwrap();
     }
 }
 
@@ -354,10 +368,11 @@ async fn baseline(database: &Database, plan: &Plan) -> Duration {
         opened_at: chrono::Utc::now(),
         closed_on: None,
     };
-    let mut tx = database.begin_write().await.unwrap();
-    jigi_nutrition::storage::rounds::insert(&mut tx, &round).await.unwrap();
-    tx.commit().await.unwrap();
-    let outbox = Outbox::new();
+    let stored = round.clone();
+    database
+        .write(move |conn| jigi_nutrition::storage::rounds::insert(conn, &stored))
+        .await
+        .unwrap();
     let mut spent = Duration::ZERO;
     for w in 0..plan.warehouses {
         for j in 0..plan.batches_per_warehouse() {
@@ -408,30 +423,33 @@ async fn baseline(database: &Database, plan: &Plan) -> Duration {
                 .map(|d| jigi_nutrition::events::ration_distributed(&round, d))
                 .collect();
             let started = Instant::now();
-            let mut tx = database.begin_write().await.unwrap();
-            jigi_nutrition::storage::distributions::insert(&mut tx, &distributions)
+            database
+                .write(move |conn| {
+                    jigi_nutrition::storage::distributions::insert(conn, &distributions)?;
+                    jigi_nutrition::storage::stock::insert_movements(conn, &movements)?;
+                    jigi_bus::outbox::add(conn, &events)
+                })
                 .await
                 .unwrap();
-            jigi_nutrition::storage::stock::insert_movements(&mut tx, &movements)
-                .await
-                .unwrap();
-            outbox.add(&mut tx, &events).await.unwrap();
-            tx.commit().await.unwrap();
             spent += started.elapsed();
         }
     }
     // Out again, so the service starts on the database as the set-up left it
     // (the freed pages are reused) and publishes none of these.
-    let mut tx = database.begin_write().await.unwrap();
-    for statement in [
-        "DELETE FROM distributions WHERE round_id = 'baseline'",
-        "DELETE FROM stock_movements WHERE warehouse_id = 'baseline'",
-        "DELETE FROM outbox",
-        "DELETE FROM rounds WHERE round_id = 'baseline'",
-    ] {
-        sqlx::query(statement).execute(&mut *tx).await.unwrap();
-    }
-    tx.commit().await.unwrap();
+    database
+        .write(|conn| {
+            for statement in [
+                "DELETE FROM distributions WHERE round_id = 'baseline'",
+                "DELETE FROM stock_movements WHERE warehouse_id = 'baseline'",
+                "DELETE FROM outbox",
+                "DELETE FROM rounds WHERE round_id = 'baseline'",
+            ] {
+                conn.execute(statement, params![])?;
+            }
+            Ok::<_, StorageError>(())
+        })
+        .await
+        .unwrap();
     spent
 }
 

@@ -1,30 +1,16 @@
 //! The nutrition service's settings (see [`jigi_settings`] for where they come from).
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use jigi_bus::BusConfig;
 use jigi_common::Region;
-use jigi_server::ServeConfig;
+use jigi_server::ServiceConfig;
 use jigi_settings::{ConfigError, Settings};
 
 /// Everything the nutrition service needs to start.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The region this service serves (`JIGI_REGION`).
-    pub region: Region,
-    /// gRPC listen address (`JIGI_GRPC_ADDR`, default 127.0.0.1:50053; port 0 picks one).
-    pub grpc_addr: SocketAddr,
-    /// Prometheus listen address (`JIGI_METRICS_ADDR`, default 127.0.0.1:9103).
-    pub metrics_addr: SocketAddr,
-    /// Database (`JIGI_DATABASE_URL`, default `sqlite://jigi-data/nutrition-<region>.db`).
-    pub database_url: String,
-    /// NATS (`JIGI_NATS_URL`, `JIGI_NATS_DOMAIN`, `JIGI_NATS_CREDENTIALS`;
-    /// TLS: `JIGI_NATS_TLS_CA`, `JIGI_NATS_TLS_CERT`, `JIGI_NATS_TLS_KEY`,
-    /// `JIGI_NATS_TLS_REQUIRED`; see [`BusConfig::from_settings`]).
-    pub nats: BusConfig,
-    /// Tokens, TLS and limits of the API (see [`jigi_server::serving`]).
-    pub serve: ServeConfig,
+    /// What every service has: region, ports, database, NATS, access.
+    pub service: ServiceConfig,
     /// A geography reference file replacing the built-in one (`JIGI_GEOGRAPHY_FILE`).
     pub geography_file: Option<PathBuf>,
 }
@@ -33,15 +19,8 @@ impl Config {
     /// Reads the settings; unset ones take their defaults.
     pub fn from_env() -> Result<Config, ConfigError> {
         let settings = Settings::from_env()?;
-        let region: Region = settings.get("region", Region::Sikasso)?;
-        let nats = BusConfig::from_settings(&settings, format!("jigi-nutrition-{region}"))?;
         Ok(Config {
-            region,
-            grpc_addr: settings.get("grpc_addr", "127.0.0.1:50053".parse().expect("valid address"))?,
-            metrics_addr: settings.get("metrics_addr", "127.0.0.1:9103".parse().expect("valid address"))?,
-            database_url: settings.get("database_url", format!("sqlite://jigi-data/nutrition-{region}.db"))?,
-            nats,
-            serve: ServeConfig::from_settings(&settings, std::path::Path::new("jigi-data"))?,
+            service: ServiceConfig::from_settings(&settings, crate::SERVICE)?,
             geography_file: settings.optional("geography_file")?,
         })
     }
@@ -49,13 +28,24 @@ impl Config {
     /// Settings for a nutrition service on local ports chosen by the OS.
     pub fn local(region: Region, nats_url: &str, database_url: &str) -> Config {
         Config {
-            region,
-            grpc_addr: "127.0.0.1:0".parse().expect("valid address"),
-            metrics_addr: "127.0.0.1:0".parse().expect("valid address"),
-            database_url: database_url.to_owned(),
-            nats: BusConfig::new(nats_url, format!("jigi-nutrition-{region}")),
-            serve: ServeConfig::local(),
+            service: ServiceConfig::local(
+                crate::SERVICE,
+                jigi_auth::ServiceArea::Region(region),
+                nats_url,
+                database_url,
+            ),
             geography_file: None,
         }
+    }
+
+    /// The region served.
+    pub fn region(&self) -> Region {
+        self.service.region().expect("the nutrition service is regional")
+    }
+}
+
+impl AsRef<ServiceConfig> for Config {
+    fn as_ref(&self) -> &ServiceConfig {
+        &self.service
     }
 }

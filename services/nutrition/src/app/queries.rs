@@ -6,9 +6,10 @@ use chrono::NaiveDate;
 use jigi_common::Problems;
 use jigi_common::date::format_date;
 use jigi_common::geography::AreaLevel;
-use sqlx::AnyConnection;
+use jigi_server::CommandError;
+use jigi_storage::{Conn, StorageError};
 
-use super::{CommandError, Nutrition};
+use super::Nutrition;
 use crate::domain::eligibility::{Household, Person, eligibility};
 use crate::domain::model::{CommuneFigures, Group, GroupCounts, Location, Reason, Refusal, Round, RoundReport};
 use crate::domain::validate;
@@ -43,10 +44,13 @@ impl Nutrition {
         let on = self.rules().date_or_today(on, "on", &mut problems);
         problems.into_result(|| ()).map_err(CommandError::Invalid)?;
         let (member_id, on) = (member_id.expect("checked"), on.expect("checked"));
-        let mut conn = self.db.pool().acquire().await?;
-        let known = storage::projection::people(&mut conn, &[member_id.as_str()])
-            .await?
-            .remove(&member_id);
+        let wanted = member_id.clone();
+        let known = self
+            .db
+            .read(move |conn| {
+                storage::projection::people(conn, &[wanted.as_str()]).map(|mut found| found.remove(&wanted))
+            })
+            .await?;
         let outcome = match &known {
             None => Err(Refusal::new(
                 Reason::UnknownPerson,
@@ -88,27 +92,31 @@ impl Nutrition {
             token => Some(decode_token(token, &scope)?),
         };
 
-        let mut conn = self.db.pool().acquire().await?;
-        let mut found = Vec::with_capacity(page_size + 1);
-        // One more than a page, to know whether another page follows.
-        'scan: loop {
-            let chunk =
-                storage::projection::people_in_area(&mut conn, area_filter.as_ref(), after.as_deref(), SCAN_CHUNK)
-                    .await?;
-            let exhausted = chunk.len() < SCAN_CHUNK;
-            for (person, household) in chunk {
-                after = Some(person.member_id.clone());
-                if let Ok(group) = eligibility(&person, &household, on) {
-                    found.push((person, household, group));
-                    if found.len() > page_size {
-                        break 'scan;
+        let mut found = self
+            .db
+            .read(move |conn| {
+                let mut found = Vec::with_capacity(page_size + 1);
+                // One more than a page, to know whether another page follows.
+                'scan: loop {
+                    let chunk =
+                        storage::projection::people_in_area(conn, area_filter.as_ref(), after.as_deref(), SCAN_CHUNK)?;
+                    let exhausted = chunk.len() < SCAN_CHUNK;
+                    for (person, household) in chunk {
+                        after = Some(person.member_id.clone());
+                        if let Ok(group) = eligibility(&person, &household, on) {
+                            found.push((person, household, group));
+                            if found.len() > page_size {
+                                break 'scan;
+                            }
+                        }
+                    }
+                    if exhausted {
+                        break;
                     }
                 }
-            }
-            if exhausted {
-                break;
-            }
-        }
+                Ok::<_, StorageError>(found)
+            })
+            .await?;
         let next_page_token = if found.len() > page_size {
             found.truncate(page_size);
             let last = &found.last().expect("a full page has a last").0.member_id;
@@ -126,13 +134,13 @@ impl Nutrition {
 /// A round's report: people eligible on its first day (planned) and people
 /// who received (reached) by group, flour given and stock left, per pilot
 /// commune.
-pub(crate) async fn round_report(conn: &mut AnyConnection, round: &Round) -> Result<RoundReport, CommandError> {
+pub(crate) fn round_report(conn: &mut Conn, round: &Round) -> Result<RoundReport, StorageError> {
     let planned_on = round.starts_on;
-    let reached = storage::distributions::reached_by_commune(conn, &round.round_id).await?;
-    let stock = storage::stock::on_hand_by_commune(conn).await?;
+    let reached = storage::distributions::reached_by_commune(conn, &round.round_id)?;
+    let stock = storage::stock::on_hand_by_commune(conn)?;
     let mut communes = Vec::with_capacity(round.communes.len());
     for location in &round.communes {
-        let planned = planned_in(conn, &location.commune, planned_on).await?;
+        let planned = planned_in(conn, &location.commune, planned_on)?;
         let (reached, distributed) = reached.get(&location.commune).copied().unwrap_or_default();
         communes.push(CommuneFigures {
             location: location.clone(),
@@ -167,12 +175,12 @@ pub(crate) async fn round_report(conn: &mut AnyConnection, round: &Round) -> Res
 }
 
 /// People of a commune eligible on `on`, by group, read a chunk at a time.
-async fn planned_in(conn: &mut AnyConnection, commune: &str, on: NaiveDate) -> Result<GroupCounts, CommandError> {
+fn planned_in(conn: &mut Conn, commune: &str, on: NaiveDate) -> Result<GroupCounts, StorageError> {
     let area = (AreaLevel::Commune, commune.to_owned());
     let mut counts = GroupCounts::default();
     let mut after: Option<String> = None;
     loop {
-        let chunk = storage::projection::people_in_area(conn, Some(&area), after.as_deref(), SCAN_CHUNK).await?;
+        let chunk = storage::projection::people_in_area(conn, Some(&area), after.as_deref(), SCAN_CHUNK)?;
         let exhausted = chunk.len() < SCAN_CHUNK;
         for (person, household) in &chunk {
             if let Ok(group) = eligibility(person, household, on) {

@@ -1,16 +1,20 @@
 //! Opening and closing distribution rounds.
 
+use chrono::NaiveDate;
+use jigi_bus::outbox;
 use jigi_common::Problems;
 use jigi_proto::nutrition as pn;
+use jigi_server::CommandError;
+use jigi_storage::Conn;
 
 use super::queries::round_report;
-use super::{CommandError, Nutrition};
+use super::{Nutrition, refused};
 use crate::domain::model::{Reason, Refusal, Round, RoundReport, RoundStatus};
 use crate::{events, storage};
 
 impl Nutrition {
     /// Opens a round. The same round opened again with the same content is
-    /// returned as it is; with other content, it is a conflict.
+    /// returned as it is; with other content, it already exists.
     pub async fn open_round(&self, request: &pn::OpenRoundRequest) -> Result<Round, CommandError> {
         let mut problems = Problems::new();
         let new = self.rules().round(request, &mut problems);
@@ -31,28 +35,7 @@ impl Nutrition {
             opened_at: jigi_storage::timestamp::now_utc(),
             closed_on: None,
         };
-        let mut tx = self.db.begin_write().await?;
-        if let Some(existing) = storage::rounds::find(&mut tx, round.year, round.number).await? {
-            let same = existing.starts_on == round.starts_on
-                && existing.ends_on == round.ends_on
-                && existing.communes == round.communes
-                && existing.rations == round.rations;
-            return if same {
-                Ok(existing)
-            } else {
-                Err(CommandError::Conflict {
-                    kind: "round",
-                    id: existing.round_id.clone(),
-                    message: format!(
-                        "round {} of {} is already open as {} with other dates, communes or rations",
-                        round.number, round.year, existing.round_id
-                    ),
-                })
-            };
-        }
-        storage::rounds::insert(&mut tx, &round).await?;
-        self.outbox.add(&mut tx, &[events::round_opened(&round)]).await?;
-        self.commit(tx).await?;
+        let round = self.db.write(move |conn| open_round_in(conn, round)).await?;
         tracing::info!(round_id = %round.round_id, "round opened");
         Ok(round)
     }
@@ -67,57 +50,97 @@ impl Nutrition {
         }
         problems.into_result(|| ()).map_err(CommandError::Invalid)?;
         let on = on.expect("checked");
-
-        let mut tx = self.db.begin_write().await?;
-        let mut round = storage::rounds::load(&mut tx, round_id)
-            .await?
-            .ok_or_else(|| CommandError::not_found("round", round_id))?;
-        if round.status == RoundStatus::Closed {
-            let report = round_report(&mut tx, &round).await?;
-            return Ok((round, report));
-        }
-        if on < round.starts_on {
-            return Err(CommandError::invalid(
-                "closed_on",
-                format!("{on} is before the round starts on {}", round.starts_on),
-            ));
-        }
-        storage::rounds::close(&mut tx, round_id, on).await?;
-        round.status = RoundStatus::Closed;
-        round.closed_on = Some(on);
-        let report = round_report(&mut tx, &round).await?;
-        self.outbox.add(&mut tx, &[events::round_closed(&report, on)]).await?;
-        self.commit(tx).await?;
-        tracing::info!(round_id, "round closed");
-        Ok((round, report))
+        let round_id = round_id.to_owned();
+        let closed = self.db.write(move |conn| close_round_in(conn, &round_id, on)).await?;
+        tracing::info!(round_id = %closed.0.round_id, "round closed");
+        Ok(closed)
     }
 
     pub async fn round(&self, round_id: &str) -> Result<Round, CommandError> {
-        if round_id.is_empty() {
-            return Err(CommandError::invalid("round_id", "is required"));
-        }
-        let mut conn = self.db.pool().acquire().await?;
-        storage::rounds::load(&mut conn, round_id)
-            .await?
-            .ok_or_else(|| CommandError::not_found("round", round_id))
+        check_round_id(round_id)?;
+        let round_id = round_id.to_owned();
+        self.db.read(move |conn| load_round(conn, &round_id)).await
     }
 
     pub async fn rounds(&self, year: i32) -> Result<Vec<Round>, CommandError> {
-        let mut conn = self.db.pool().acquire().await?;
-        Ok(storage::rounds::list(&mut conn, (year != 0).then_some(year)).await?)
+        Ok(self
+            .db
+            .read(move |conn| storage::rounds::list(conn, (year != 0).then_some(year)))
+            .await?)
     }
 
     pub async fn report(&self, round_id: &str) -> Result<RoundReport, CommandError> {
-        let round = self.round(round_id).await?;
-        let mut conn = self.db.pool().acquire().await?;
-        round_report(&mut conn, &round).await
+        check_round_id(round_id)?;
+        let round_id = round_id.to_owned();
+        self.db
+            .read(move |conn| {
+                let round = load_round(conn, &round_id)?;
+                Ok(round_report(conn, &round)?)
+            })
+            .await
     }
+}
+
+fn open_round_in(conn: &mut Conn, round: Round) -> Result<Round, CommandError> {
+    if let Some(existing) = storage::rounds::find(conn, round.year, round.number)? {
+        let same = existing.starts_on == round.starts_on
+            && existing.ends_on == round.ends_on
+            && existing.communes == round.communes
+            && existing.rations == round.rations;
+        return if same {
+            Ok(existing)
+        } else {
+            Err(CommandError::exists(
+                "round",
+                existing.round_id.clone(),
+                format!(
+                    "round {} of {} is already open as {} with other dates, communes or rations",
+                    round.number, round.year, existing.round_id
+                ),
+            ))
+        };
+    }
+    storage::rounds::insert(conn, &round)?;
+    outbox::add(conn, &[events::round_opened(&round)])?;
+    Ok(round)
+}
+
+fn close_round_in(conn: &mut Conn, round_id: &str, on: NaiveDate) -> Result<(Round, RoundReport), CommandError> {
+    let mut round = load_round(conn, round_id)?;
+    if round.status == RoundStatus::Closed {
+        let report = round_report(conn, &round)?;
+        return Ok((round, report));
+    }
+    if on < round.starts_on {
+        return Err(CommandError::invalid(
+            "closed_on",
+            format!("{on} is before the round starts on {}", round.starts_on),
+        ));
+    }
+    storage::rounds::close(conn, round_id, on)?;
+    round.status = RoundStatus::Closed;
+    round.closed_on = Some(on);
+    let report = round_report(conn, &round)?;
+    outbox::add(conn, &[events::round_closed(&report, on)])?;
+    Ok((round, report))
+}
+
+fn check_round_id(round_id: &str) -> Result<(), CommandError> {
+    if round_id.is_empty() {
+        return Err(CommandError::invalid("round_id", "is required"));
+    }
+    Ok(())
+}
+
+/// A round, or says it does not exist.
+pub(crate) fn load_round(conn: &mut Conn, round_id: &str) -> Result<Round, CommandError> {
+    storage::rounds::load(conn, round_id)?.ok_or_else(|| CommandError::not_found("round", round_id))
 }
 
 /// The refusal of a distribution in a round that no longer accepts them.
 pub(crate) fn closed(round: &Round) -> CommandError {
-    CommandError::Refused {
-        refusal: Refusal::new(
+    refused(
+        Refusal::new(
             Reason::RoundClosed,
             format!(
                 "round {} was closed on {}",
@@ -125,6 +148,6 @@ pub(crate) fn closed(round: &Round) -> CommandError {
                 round.closed_on.map(|d| d.to_string()).unwrap_or_default()
             ),
         ),
-        subject: round.round_id.clone(),
-    }
+        &round.round_id,
+    )
 }

@@ -4,50 +4,55 @@ use std::collections::HashMap;
 
 use jigi_common::date::format_date;
 use jigi_storage::sql::{self, Placeholders};
-use jigi_storage::timestamp;
-use sqlx::{AnyConnection, AssertSqlSafe};
+use jigi_storage::{Conn, StorageError, ToSql, params, timestamp};
 
-use super::decode_error;
+use super::{ROWS_PER_INSERT, decode_error};
 use crate::domain::model::{Distribution, Group, GroupCounts};
 
 const COLUMNS: usize = 12;
 
 /// Stores distributions (their lot draws are stock movements, stored apart).
-pub async fn insert(conn: &mut AnyConnection, distributions: &[Distribution]) -> Result<(), sqlx::Error> {
+pub fn insert(conn: &mut Conn, distributions: &[Distribution]) -> Result<(), StorageError> {
     let recorded_at = timestamp::now();
-    for chunk in distributions.chunks(sql::rows_per_statement(COLUMNS)) {
+    for chunk in distributions.chunks(ROWS_PER_INSERT) {
         let statement = format!(
             "INSERT INTO distributions (distribution_id, round_id, member_id, household_id, beneficiary_group, grams, \
              warehouse_id, cercle, commune, village, distributed_on, recorded_at) VALUES {}",
             Placeholders::for_connection(conn).rows(chunk.len(), COLUMNS)
         );
-        let mut query = sqlx::query(AssertSqlSafe(statement));
-        for d in chunk {
-            query = query
-                .bind(d.distribution_id.clone())
-                .bind(d.round_id.clone())
-                .bind(d.member_id.clone())
-                .bind(d.household_id.clone())
-                .bind(d.group.code())
-                .bind(d.grams)
-                .bind(d.warehouse_id.clone())
-                .bind(d.location.cercle.clone())
-                .bind(d.location.commune.clone())
-                .bind(d.location.village.clone())
-                .bind(format_date(d.distributed_on))
-                .bind(recorded_at.clone());
+        // Values that must be formatted first, borrowed by the statement.
+        let formatted: Vec<(&'static str, String)> = chunk
+            .iter()
+            .map(|d| (d.group.code(), format_date(d.distributed_on)))
+            .collect();
+        let mut values: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * COLUMNS);
+        for (d, (group, distributed_on)) in chunk.iter().zip(&formatted) {
+            values.extend([
+                &d.distribution_id as &dyn ToSql,
+                &d.round_id,
+                &d.member_id,
+                &d.household_id,
+                group,
+                &d.grams,
+                &d.warehouse_id,
+                &d.location.cercle,
+                &d.location.commune,
+                &d.location.village,
+                distributed_on,
+                &recorded_at,
+            ]);
         }
-        query.execute(&mut *conn).await?;
+        conn.execute(&statement, &values)?;
     }
     Ok(())
 }
 
 /// Which of these people already received in the round, and by which distribution.
-pub async fn already_received(
-    conn: &mut AnyConnection,
+pub fn already_received(
+    conn: &mut Conn,
     round_id: &str,
     member_ids: &[&str],
-) -> Result<HashMap<String, String>, sqlx::Error> {
+) -> Result<HashMap<String, String>, StorageError> {
     let mut found = HashMap::new();
     for chunk in member_ids.chunks(sql::MAX_BINDS - 1) {
         let mut placeholders = Placeholders::for_connection(conn);
@@ -56,40 +61,40 @@ pub async fn already_received(
             placeholders.one(),
             placeholders.list(chunk.len())
         );
-        let mut query = sqlx::query_as::<_, (String, String)>(AssertSqlSafe(statement)).bind(round_id);
-        for id in chunk {
-            query = query.bind(*id);
-        }
-        found.extend(query.fetch_all(&mut *conn).await?);
+        let mut values: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() + 1);
+        values.push(&round_id);
+        values.extend(chunk.iter().map(|id| id as &dyn ToSql));
+        conn.query_each(&statement, &values, |row| {
+            found.insert(row.get(0)?, row.get(1)?);
+            Ok(())
+        })?;
     }
     Ok(found)
 }
 
 /// What a round gave in each commune: people reached by group, and grams.
-pub async fn reached_by_commune(
-    conn: &mut AnyConnection,
+pub fn reached_by_commune(
+    conn: &mut Conn,
     round_id: &str,
-) -> Result<HashMap<String, (GroupCounts, i64)>, sqlx::Error> {
-    let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
+) -> Result<HashMap<String, (GroupCounts, i64)>, StorageError> {
+    let mut reached: HashMap<String, (GroupCounts, i64)> = HashMap::new();
+    conn.query_each(
         "SELECT commune, beneficiary_group, COUNT(*), CAST(SUM(grams) AS BIGINT) FROM distributions \
          WHERE round_id = $1 GROUP BY commune, beneficiary_group",
-    )
-    .bind(round_id)
-    .fetch_all(conn)
-    .await?;
-    let mut reached: HashMap<String, (GroupCounts, i64)> = HashMap::new();
-    for (commune, group, count, grams) in rows {
-        let group = Group::from_code(&group).ok_or_else(|| decode_error(format!("unknown group {group}")))?;
-        let entry = reached.entry(commune).or_default();
-        entry.0.add(group, count);
-        entry.1 += grams;
-    }
+        params![round_id],
+        |row| {
+            let code: String = row.get(1)?;
+            let group = Group::from_code(&code).ok_or_else(|| decode_error(format!("unknown group {code}")))?;
+            let entry = reached.entry(row.get(0)?).or_default();
+            entry.0.add(group, row.get(2)?);
+            entry.1 += row.get::<i64>(3)?;
+            Ok(())
+        },
+    )?;
     Ok(reached)
 }
 
-/// Number of distributions stored (for tests and benchmarks).
-pub async fn count(conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM distributions")
-        .fetch_one(conn)
-        .await
+/// Number of distributions stored (for audits and benchmarks).
+pub fn count(conn: &mut Conn) -> Result<i64, StorageError> {
+    conn.query_scalar("SELECT COUNT(*) FROM distributions", params![])
 }

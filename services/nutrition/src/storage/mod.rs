@@ -1,4 +1,5 @@
-//! The nutrition service's tables and queries.
+//! The nutrition service's tables and queries, each function synchronous
+//! on a [`Conn`](jigi_storage::Conn) of the write path or of a reader.
 //!
 //! - `registry_households`, `registry_members`: the projection of the
 //!   registry's events (facts, not eligibility: eligibility depends on the
@@ -21,22 +22,15 @@ pub mod stock;
 use chrono::NaiveDate;
 use jigi_common::Region;
 use jigi_common::date::parse_date;
-use jigi_storage::Migration;
+use jigi_storage::{Migration, StorageError};
 
-/// Every migration the nutrition service's database needs.
-pub fn migrations() -> Vec<Migration> {
-    [
-        jigi_bus::outbox::MIGRATIONS,
-        jigi_bus::inbox::MIGRATIONS,
-        jigi_storage::idempotency::MIGRATIONS,
-        jigi_audit::MIGRATIONS,
-        NUTRITION,
-    ]
-    .concat()
-}
+/// Rows per multi-row `INSERT`: statements of a few fixed sizes, each
+/// prepared once.
+pub(crate) const ROWS_PER_INSERT: usize = 100;
 
+/// The nutrition service's own tables (the host adds the shared ones).
 /// The SQL is portable: both backends accept it as written.
-const NUTRITION: &[Migration] = &[Migration::portable(
+pub const MIGRATIONS: &[Migration] = &[Migration::portable(
     "nutrition",
     1,
     "registry projection, rounds, warehouses, stock, distributions",
@@ -134,14 +128,14 @@ const NUTRITION: &[Migration] = &[Migration::portable(
 )];
 
 /// Stored data that breaks the service's own rules: someone edited the database.
-pub(crate) fn decode_error(message: impl Into<String>) -> sqlx::Error {
-    sqlx::Error::Decode(message.into().into())
+pub(crate) fn decode_error(message: impl Into<String>) -> StorageError {
+    StorageError::Decode(message.into())
 }
 
-pub(crate) fn date(text: &str) -> Result<NaiveDate, sqlx::Error> {
+pub(crate) fn date(text: &str) -> Result<NaiveDate, StorageError> {
     parse_date(text).ok_or_else(|| decode_error(format!("bad stored date {text:?}")))
 }
 
-pub(crate) fn region(text: &str) -> Result<Region, sqlx::Error> {
+pub(crate) fn region(text: &str) -> Result<Region, StorageError> {
     text.parse().map_err(|_| decode_error(format!("unknown region {text}")))
 }

@@ -4,115 +4,104 @@ use std::collections::HashMap;
 
 use jigi_common::date::format_date;
 use jigi_common::geography::AreaLevel;
-use jigi_storage::sql::{self, Placeholders};
-use jigi_storage::{Row, timestamp};
-use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
+use jigi_storage::sql::{Filter, Placeholders};
+use jigi_storage::{Conn, Owned, Row, StorageError, ToSql, params, timestamp};
 
-use super::{date, region};
+use super::{ROWS_PER_INSERT, date, region};
 use crate::domain::model::{Location, Warehouse};
 use crate::domain::stock::{Lot, Movement};
 
-pub async fn insert_warehouse(conn: &mut AnyConnection, warehouse: &Warehouse) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO warehouses (warehouse_id, name, region, cercle, commune, registered_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(warehouse.warehouse_id.clone())
-    .bind(warehouse.name.clone())
-    .bind(warehouse.location.region.slug())
-    .bind(warehouse.location.cercle.clone())
-    .bind(warehouse.location.commune.clone())
-    .bind(timestamp::format(warehouse.registered_at))
-    .execute(conn)
-    .await?;
+const WAREHOUSE_COLUMNS: &str = "warehouse_id, name, region, cercle, commune, registered_at";
+
+pub fn insert_warehouse(conn: &mut Conn, warehouse: &Warehouse) -> Result<(), StorageError> {
+    conn.execute(
+        &format!("INSERT INTO warehouses ({WAREHOUSE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"),
+        params![
+            warehouse.warehouse_id,
+            warehouse.name,
+            warehouse.location.region.slug(),
+            warehouse.location.cercle,
+            warehouse.location.commune,
+            timestamp::format(warehouse.registered_at)
+        ],
+    )?;
     Ok(())
 }
 
-pub async fn warehouse(conn: &mut AnyConnection, warehouse_id: &str) -> Result<Option<Warehouse>, sqlx::Error> {
-    sqlx::query(
-        "SELECT warehouse_id, name, region, cercle, commune, registered_at FROM warehouses WHERE warehouse_id = $1",
-    )
-    .bind(warehouse_id)
-    .fetch_optional(conn)
-    .await?
+pub fn warehouse(conn: &mut Conn, warehouse_id: &str) -> Result<Option<Warehouse>, StorageError> {
+    conn.query_opt(
+        &format!("SELECT {WAREHOUSE_COLUMNS} FROM warehouses WHERE warehouse_id = $1"),
+        params![warehouse_id],
+    )?
     .as_ref()
     .map(warehouse_from_row)
     .transpose()
 }
 
 /// Warehouses in an area (all when `None`), by code.
-pub async fn warehouses(
-    conn: &mut AnyConnection,
-    area: Option<&(AreaLevel, String)>,
-) -> Result<Vec<Warehouse>, sqlx::Error> {
-    let mut filter = sql::Filter::new();
+pub fn warehouses(conn: &mut Conn, area: Option<&(AreaLevel, String)>) -> Result<Vec<Warehouse>, StorageError> {
+    let mut filter = Filter::new();
     if let Some((level, code)) = area {
         let condition = match level {
             AreaLevel::Region => "region = {}",
             AreaLevel::Cercle => "cercle = {}",
             AreaLevel::Commune | AreaLevel::Village => "commune = {}",
         };
-        filter.add(condition, sql::Value::Text(code.clone()));
+        filter.add(condition, Owned::Text(code.clone()));
     }
     let statement = format!(
-        "SELECT warehouse_id, name, region, cercle, commune, registered_at FROM warehouses{} ORDER BY warehouse_id",
+        "SELECT {WAREHOUSE_COLUMNS} FROM warehouses{} ORDER BY warehouse_id",
         filter.where_sql()
     );
-    sql::bind_values(sqlx::query(AssertSqlSafe(statement)), filter.values())
-        .fetch_all(conn)
-        .await?
+    conn.query(&statement, &filter.params(&[]))?
         .iter()
         .map(warehouse_from_row)
         .collect()
 }
 
-fn warehouse_from_row(row: &Row) -> Result<Warehouse, sqlx::Error> {
+fn warehouse_from_row(row: &Row) -> Result<Warehouse, StorageError> {
     Ok(Warehouse {
-        warehouse_id: row.try_get("warehouse_id")?,
-        name: row.try_get("name")?,
+        warehouse_id: row.get("warehouse_id")?,
+        name: row.get("name")?,
         location: Location {
-            region: region(&row.try_get::<String, _>("region")?)?,
-            cercle: row.try_get("cercle")?,
-            commune: row.try_get("commune")?,
+            region: region(&row.get::<String>("region")?)?,
+            cercle: row.get("cercle")?,
+            commune: row.get("commune")?,
             village: String::new(),
         },
-        registered_at: timestamp::parse(&row.try_get::<String, _>("registered_at")?)?,
+        registered_at: row.get("registered_at")?,
     })
 }
 
 /// The lots of a warehouse that hold flour.
-pub async fn lots(conn: &mut AnyConnection, warehouse_id: &str) -> Result<Vec<Lot>, sqlx::Error> {
-    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+pub fn lots(conn: &mut Conn, warehouse_id: &str) -> Result<Vec<Lot>, StorageError> {
+    conn.query(
         "SELECT lot_number, expires_on, on_hand_grams FROM stock_lots \
          WHERE warehouse_id = $1 AND on_hand_grams > 0 ORDER BY expires_on, lot_number",
-    )
-    .bind(warehouse_id)
-    .fetch_all(conn)
-    .await?;
-    rows.into_iter()
-        .map(|(lot_number, expires_on, on_hand)| {
-            Ok(Lot {
-                lot_number,
-                expires_on: date(&expires_on)?,
-                on_hand,
-            })
+        params![warehouse_id],
+    )?
+    .iter()
+    .map(|row| {
+        Ok(Lot {
+            lot_number: row.get(0)?,
+            expires_on: date(&row.get::<String>(1)?)?,
+            on_hand: row.get(2)?,
         })
-        .collect()
+    })
+    .collect()
 }
 
 /// One lot of a warehouse, empty or not.
-pub async fn lot(conn: &mut AnyConnection, warehouse_id: &str, lot_number: &str) -> Result<Option<Lot>, sqlx::Error> {
-    let row: Option<(String, i64)> =
-        sqlx::query_as("SELECT expires_on, on_hand_grams FROM stock_lots WHERE warehouse_id = $1 AND lot_number = $2")
-            .bind(warehouse_id)
-            .bind(lot_number)
-            .fetch_optional(conn)
-            .await?;
-    row.map(|(expires_on, on_hand)| {
+pub fn lot(conn: &mut Conn, warehouse_id: &str, lot_number: &str) -> Result<Option<Lot>, StorageError> {
+    conn.query_opt(
+        "SELECT expires_on, on_hand_grams FROM stock_lots WHERE warehouse_id = $1 AND lot_number = $2",
+        params![warehouse_id, lot_number],
+    )?
+    .map(|row| {
         Ok(Lot {
             lot_number: lot_number.to_owned(),
-            expires_on: date(&expires_on)?,
-            on_hand,
+            expires_on: date(&row.get::<String>(0)?)?,
+            on_hand: row.get(1)?,
         })
     })
     .transpose()
@@ -120,116 +109,111 @@ pub async fn lot(conn: &mut AnyConnection, warehouse_id: &str, lot_number: &str)
 
 /// Takes `grams` from a lot. The database refuses a negative balance (the
 /// callers check first; this is the last line of defence).
-pub async fn take_from_lot(
-    conn: &mut AnyConnection,
-    warehouse_id: &str,
-    lot_number: &str,
-    grams: i64,
-) -> Result<(), sqlx::Error> {
-    let done = sqlx::query(
+pub fn take_from_lot(conn: &mut Conn, warehouse_id: &str, lot_number: &str, grams: i64) -> Result<(), StorageError> {
+    let changed = conn.execute(
         "UPDATE stock_lots SET on_hand_grams = on_hand_grams - $1 WHERE warehouse_id = $2 AND lot_number = $3",
-    )
-    .bind(grams)
-    .bind(warehouse_id)
-    .bind(lot_number)
-    .execute(conn)
-    .await?;
-    if done.rows_affected() != 1 {
-        return Err(sqlx::Error::RowNotFound);
+        params![grams, warehouse_id, lot_number],
+    )?;
+    if changed != 1 {
+        return Err(StorageError::Sql(format!(
+            "lot {lot_number} of warehouse {warehouse_id} is not stored"
+        )));
     }
     Ok(())
 }
 
 /// Adds `grams` to a lot, creating it with its expiry date when new.
-pub async fn add_to_lot(
-    conn: &mut AnyConnection,
-    warehouse_id: &str,
-    lot: &Lot,
-    grams: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub fn add_to_lot(conn: &mut Conn, warehouse_id: &str, lot: &Lot, grams: i64) -> Result<(), StorageError> {
+    conn.execute(
         "INSERT INTO stock_lots (warehouse_id, lot_number, expires_on, on_hand_grams) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (warehouse_id, lot_number) DO UPDATE SET on_hand_grams = stock_lots.on_hand_grams + excluded.on_hand_grams",
-    )
-    .bind(warehouse_id)
-    .bind(lot.lot_number.clone())
-    .bind(format_date(lot.expires_on))
-    .bind(grams)
-    .execute(conn)
-    .await?;
+        params![warehouse_id, lot.lot_number, format_date(lot.expires_on), grams],
+    )?;
     Ok(())
 }
 
 /// Records movements.
-pub async fn insert_movements(conn: &mut AnyConnection, movements: &[Movement]) -> Result<(), sqlx::Error> {
+pub fn insert_movements(conn: &mut Conn, movements: &[Movement]) -> Result<(), StorageError> {
     const COLUMNS: usize = 10;
     let recorded_at = timestamp::now();
-    for chunk in movements.chunks(sql::rows_per_statement(COLUMNS)) {
+    for chunk in movements.chunks(ROWS_PER_INSERT) {
         let statement = format!(
             "INSERT INTO stock_movements (movement_id, warehouse_id, lot_number, kind, grams, occurred_on, reference, \
              reason, note, recorded_at) VALUES {}",
             Placeholders::for_connection(conn).rows(chunk.len(), COLUMNS)
         );
-        let mut query = sqlx::query(AssertSqlSafe(statement));
-        for movement in chunk {
-            query = query
-                .bind(movement.movement_id.clone())
-                .bind(movement.warehouse_id.clone())
-                .bind(movement.lot_number.clone())
-                .bind(movement.kind.code())
-                .bind(movement.grams)
-                .bind(format_date(movement.occurred_on))
-                .bind(movement.reference.clone())
-                .bind(movement.reason.clone())
-                .bind(movement.note.clone())
-                .bind(recorded_at.clone());
+        // Values that must be formatted first, borrowed by the statement.
+        let formatted: Vec<(&'static str, String)> = chunk
+            .iter()
+            .map(|m| (m.kind.code(), format_date(m.occurred_on)))
+            .collect();
+        let mut values: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * COLUMNS);
+        for (movement, (kind, occurred_on)) in chunk.iter().zip(&formatted) {
+            values.extend([
+                &movement.movement_id as &dyn ToSql,
+                &movement.warehouse_id,
+                &movement.lot_number,
+                kind,
+                &movement.grams,
+                occurred_on,
+                &movement.reference,
+                &movement.reason,
+                &movement.note,
+                &recorded_at,
+            ]);
         }
-        query.execute(&mut *conn).await?;
+        conn.execute(&statement, &values)?;
     }
     Ok(())
 }
 
 /// Grams a warehouse holds, all lots.
-pub async fn on_hand(conn: &mut AnyConnection, warehouse_id: &str) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT CAST(COALESCE(SUM(on_hand_grams), 0) AS BIGINT) FROM stock_lots WHERE warehouse_id = $1")
-        .bind(warehouse_id)
-        .fetch_one(conn)
-        .await
+pub fn on_hand(conn: &mut Conn, warehouse_id: &str) -> Result<i64, StorageError> {
+    conn.query_scalar(
+        "SELECT CAST(COALESCE(SUM(on_hand_grams), 0) AS BIGINT) FROM stock_lots WHERE warehouse_id = $1",
+        params![warehouse_id],
+    )
 }
 
 /// Grams held by the warehouses of each commune.
-pub async fn on_hand_by_commune(conn: &mut AnyConnection) -> Result<HashMap<String, i64>, sqlx::Error> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
+pub fn on_hand_by_commune(conn: &mut Conn) -> Result<HashMap<String, i64>, StorageError> {
+    let mut by_commune = HashMap::new();
+    conn.query_each(
         "SELECT w.commune, CAST(COALESCE(SUM(l.on_hand_grams), 0) AS BIGINT) FROM warehouses w \
          JOIN stock_lots l ON l.warehouse_id = w.warehouse_id GROUP BY w.commune",
-    )
-    .fetch_all(conn)
-    .await?;
-    Ok(rows.into_iter().collect())
+        params![],
+        |row| {
+            by_commune.insert(row.get(0)?, row.get(1)?);
+            Ok(())
+        },
+    )?;
+    Ok(by_commune)
 }
 
-/// Every lot's balance beside the sum of its movements, for audits and
-/// tests: `(warehouse, lot, on_hand, sum of movements)`. One pass over the
+/// Every lot's balance beside the sum of its movements, for audits:
+/// `(warehouse, lot, on_hand, sum of movements)`. One pass over the
 /// movements.
-pub async fn ledger_check(conn: &mut AnyConnection) -> Result<Vec<(String, String, i64, i64)>, sqlx::Error> {
-    let sums: Vec<(String, String, i64)> = sqlx::query_as(
+pub fn ledger_check(conn: &mut Conn) -> Result<Vec<(String, String, i64, i64)>, StorageError> {
+    let mut sums: HashMap<(String, String), i64> = HashMap::new();
+    conn.query_each(
         "SELECT warehouse_id, lot_number, CAST(SUM(grams) AS BIGINT) FROM stock_movements GROUP BY warehouse_id, lot_number",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut sums: HashMap<(String, String), i64> = sums.into_iter().map(|(w, l, g)| ((w, l), g)).collect();
-    let lots: Vec<(String, String, i64)> = sqlx::query_as(
+        params![],
+        |row| {
+            sums.insert((row.get(0)?, row.get(1)?), row.get(2)?);
+            Ok(())
+        },
+    )?;
+    let mut check = Vec::new();
+    conn.query_each(
         "SELECT warehouse_id, lot_number, on_hand_grams FROM stock_lots ORDER BY warehouse_id, lot_number",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut check: Vec<_> = lots
-        .into_iter()
-        .map(|(w, l, on_hand)| {
-            let moved = sums.remove(&(w.clone(), l.clone())).unwrap_or(0);
-            (w, l, on_hand, moved)
-        })
-        .collect();
+        params![],
+        |row| {
+            let (warehouse, lot): (String, String) = (row.get(0)?, row.get(1)?);
+            let moved = sums.remove(&(warehouse.clone(), lot.clone())).unwrap_or(0);
+            check.push((warehouse, lot, row.get(2)?, moved));
+            Ok(())
+        },
+    )?;
     // Movements of a lot the balances do not know: a balance of zero.
     check.extend(sums.into_iter().map(|((w, l), moved)| (w, l, 0, moved)));
     check.sort();

@@ -5,17 +5,22 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use jigi_auth::Role;
 use jigi_bus::{Bus, BusConfig, ReceivedEvent, subject};
 use jigi_common::Region;
-use jigi_nutrition::domain::eligibility::{Household, Person};
+use jigi_nutrition::Handle;
+use jigi_nutrition::domain::eligibility::{Household, Person, PnpEnrolment};
+use jigi_nutrition::domain::model::Location as Place;
 use jigi_proto::common::{Component, Location, Sex};
 use jigi_proto::nutrition::nutrition_service_client::NutritionServiceClient;
 use jigi_proto::nutrition::*;
 use jigi_proto::registry::registry_service_client::RegistryServiceClient;
 use jigi_proto::registry::{self as pr, HouseholdDraft, MemberDraft, Relation};
-use jigi_testkit::{NatsServer, TempDir, connect_channel, eventually, read_stream, stream_len};
+use jigi_registry::Registry;
+use jigi_server::Running;
+use jigi_storage::{Database, StorageError, params};
+use jigi_testkit::{AuthedChannel, NatsServer, TempDir, TestAccess, connect_as, eventually, read_stream, stream_len};
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 
 pub const WAIT: Duration = Duration::from_secs(30);
 pub const SANANDO: &str = "segou.baroueli.sanando";
@@ -23,15 +28,24 @@ pub const SANANDO_VILLAGE: &str = "segou.baroueli.sanando.dioforongo";
 /// Another commune of Ségou, never a pilot commune in these tests.
 pub const OTHER_COMMUNE: &str = "segou.segou.pelengana";
 
-/// The registry and the nutrition service of Ségou on one nats-server.
+/// Who the nutrition tests act as by default: the region's nutrition
+/// officer, who sets rounds up, keeps the stock and distributes.
+pub const OFFICER_ROLES: &[Role] = &[Role::RegionalSupervisor, Role::NutritionStoreKeeper, Role::FieldAgent];
+
+/// The registry and the nutrition service of Ségou on one nats-server,
+/// both checking tokens from one test identity provider.
 pub struct TestApp {
     pub nats: NatsServer,
-    pub registry: RegistryServiceClient<Channel>,
-    pub nutrition: NutritionServiceClient<Channel>,
-    pub running: Option<jigi_nutrition::Running>,
+    /// A registrar's client: a field agent and supervisor of the region.
+    pub registry: RegistryServiceClient<AuthedChannel>,
+    /// The nutrition officer's client (see [`OFFICER_ROLES`]).
+    pub nutrition: NutritionServiceClient<AuthedChannel>,
+    pub running: Option<Running<Handle>>,
     pub shutdown: CancellationToken,
-    _registry: jigi_registry::Running,
+    _registry: Running<Registry>,
     registry_shutdown: CancellationToken,
+    /// The identity provider both services trust.
+    pub access: TestAccess,
     /// A connection of the test's own, as another system would have.
     pub bus: Bus,
     pub region: Region,
@@ -50,20 +64,21 @@ pub async fn spawn_app() -> TestApp {
     let nats = NatsServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let region = Region::Segou;
+    let access = TestAccess::new(dir.path());
     let registry_shutdown = CancellationToken::new();
-    let registry = jigi_registry::start(
-        jigi_registry::Config::local(
-            region,
-            &nats.url(),
-            &jigi_testkit::database_url(dir.path(), "registry").await,
-        ),
-        registry_shutdown.clone(),
-    )
-    .await
-    .expect("registry starts");
-    let registry_client = RegistryServiceClient::new(connect_channel(registry.grpc_addr).await);
-    let (running, shutdown) = start_nutrition(&nats, &dir, "nutrition").await;
-    let nutrition = client(&running).await;
+    let mut registry_config = jigi_registry::Config::local(
+        region,
+        &nats.url(),
+        &jigi_testkit::database_url(dir.path(), "registry").await,
+    );
+    registry_config.service.serve = access.serve_config();
+    let registry = jigi_registry::start(registry_config, registry_shutdown.clone())
+        .await
+        .expect("registry starts");
+    let registrar = access.token("a.sangare", &[Role::FieldAgent, Role::RegionalSupervisor], region);
+    let registry_client = RegistryServiceClient::new(connect_as(registry.grpc_addr, &registrar).await);
+    let (running, shutdown) = start_nutrition(&nats, &dir, &access, "nutrition").await;
+    let nutrition = client(&running, &access).await;
     let bus = Bus::connect(&BusConfig::new(nats.url(), "test-observer"))
         .await
         .unwrap();
@@ -75,6 +90,7 @@ pub async fn spawn_app() -> TestApp {
         shutdown,
         _registry: registry,
         registry_shutdown,
+        access,
         bus,
         region,
         dir,
@@ -82,31 +98,44 @@ pub async fn spawn_app() -> TestApp {
     }
 }
 
-/// A nutrition service of Ségou on the database file `name` of `dir`.
+/// A nutrition service of Ségou on the database `name` of `dir`, checking
+/// tokens from `access`.
 pub async fn start_nutrition(
     nats: &NatsServer,
     dir: &TempDir,
+    access: &TestAccess,
     name: &str,
-) -> (jigi_nutrition::Running, CancellationToken) {
+) -> (Running<Handle>, CancellationToken) {
     let shutdown = CancellationToken::new();
-    let config = jigi_nutrition::Config::local(
+    let mut config = jigi_nutrition::Config::local(
         Region::Segou,
         &nats.url(),
         &jigi_testkit::database_url(dir.path(), name).await,
     );
+    config.service.serve = access.serve_config();
     let running = jigi_nutrition::start(config, shutdown.clone())
         .await
         .expect("nutrition service starts");
     (running, shutdown)
 }
 
-pub async fn client(running: &jigi_nutrition::Running) -> NutritionServiceClient<Channel> {
-    NutritionServiceClient::new(connect_channel(running.grpc_addr).await).max_decoding_message_size(64 * 1024 * 1024)
+/// The nutrition officer's client of a running service.
+pub async fn client(running: &Running<Handle>, access: &TestAccess) -> NutritionServiceClient<AuthedChannel> {
+    client_as(running, &access.token("k.diarra", OFFICER_ROLES, Region::Segou)).await
+}
+
+/// A client of a running service calling with `token`.
+pub async fn client_as(running: &Running<Handle>, token: &str) -> NutritionServiceClient<AuthedChannel> {
+    NutritionServiceClient::new(connect_as(running.grpc_addr, token).await).max_decoding_message_size(64 * 1024 * 1024)
 }
 
 impl TestApp {
-    pub fn running(&self) -> &jigi_nutrition::Running {
+    pub fn running(&self) -> &Running<Handle> {
         self.running.as_ref().expect("the nutrition service is running")
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.running().database
     }
 
     /// Stops the nutrition service and waits until it has stopped.
@@ -120,8 +149,8 @@ impl TestApp {
     /// Starts the nutrition service again on the same database.
     pub async fn restart_nutrition(&mut self) {
         self.stop_nutrition().await;
-        let (running, shutdown) = start_nutrition(&self.nats, &self.dir, "nutrition").await;
-        self.nutrition = client(&running).await;
+        let (running, shutdown) = start_nutrition(&self.nats, &self.dir, &self.access, "nutrition").await;
+        self.nutrition = client(&running, &self.access).await;
         self.running = Some(running);
         self.shutdown = shutdown;
     }
@@ -146,7 +175,7 @@ impl TestApp {
         let village = if commune == SANANDO { SANANDO_VILLAGE } else { "" };
         self.registry
             .register_household(pr::RegisterHouseholdRequest {
-                request_id: String::new(),
+                request_id: uuid::Uuid::new_v4().to_string(),
                 household: Some(HouseholdDraft {
                     location: Some(Location {
                         commune: commune.into(),
@@ -205,13 +234,13 @@ impl TestApp {
                     .enrolments
                     .iter()
                     .find(|e| e.component == Component::Pnp as i32)
-                    .map(|e| jigi_nutrition::domain::eligibility::PnpEnrolment {
+                    .map(|e| PnpEnrolment {
                         enrolled_on: e.enrolled_on.parse().unwrap(),
                         exited_on: (!e.exited_on.is_empty()).then(|| e.exited_on.parse().unwrap()),
                     });
                 let projected = Household {
                     household_id: household.household_id.clone(),
-                    location: jigi_nutrition::domain::model::Location {
+                    location: Place {
                         region: location.region.parse().unwrap(),
                         cercle: location.cercle,
                         commune: location.commune,
@@ -345,31 +374,119 @@ impl TestApp {
             .unwrap()
     }
 
-    /// Distributions stored, and every lot's balance beside its movements.
+    /// Distributions stored, and every lot's balance beside the sum of its
+    /// movements, read straight from the tables: `(warehouse, lot,
+    /// balance, sum of movements)`. Every balance must be that sum, and
+    /// never negative.
     pub async fn ledger(&self) -> (i64, Vec<(String, String, i64, i64)>) {
-        let mut conn = self.running().database.pool().acquire().await.unwrap();
-        let count = jigi_nutrition::storage::distributions::count(&mut conn).await.unwrap();
-        let lots = jigi_nutrition::storage::stock::ledger_check(&mut conn).await.unwrap();
-        for (warehouse, lot, on_hand, moved) in &lots {
+        let (count, balances, movements) = self
+            .database()
+            .read(|conn| {
+                let count: i64 = conn.query_scalar("SELECT COUNT(*) FROM distributions", params![])?;
+                let mut balances = Vec::new();
+                conn.query_each(
+                    "SELECT warehouse_id, lot_number, on_hand_grams FROM stock_lots",
+                    params![],
+                    |row| {
+                        balances.push((row.get::<String>(0)?, row.get::<String>(1)?, row.get::<i64>(2)?));
+                        Ok(())
+                    },
+                )?;
+                let mut movements = Vec::new();
+                conn.query_each(
+                    "SELECT warehouse_id, lot_number, grams FROM stock_movements",
+                    params![],
+                    |row| {
+                        movements.push((row.get::<String>(0)?, row.get::<String>(1)?, row.get::<i64>(2)?));
+                        Ok(())
+                    },
+                )?;
+                Ok::<_, StorageError>((count, balances, movements))
+            })
+            .await
+            .unwrap();
+        let mut moved: BTreeMap<(String, String), i64> = BTreeMap::new();
+        for (warehouse, lot, grams) in movements {
+            *moved.entry((warehouse, lot)).or_default() += grams;
+        }
+        let mut lots = Vec::new();
+        for (warehouse, lot, on_hand) in balances {
+            let sum = moved.remove(&(warehouse.clone(), lot.clone())).unwrap_or(0);
             assert_eq!(
-                on_hand, moved,
+                on_hand, sum,
                 "lot {lot} of {warehouse}: balance is the sum of its movements"
             );
-            assert!(*on_hand >= 0, "lot {lot} of {warehouse} is never negative");
+            assert!(on_hand >= 0, "lot {lot} of {warehouse} is never negative");
+            lots.push((warehouse, lot, on_hand, sum));
         }
+        assert!(moved.is_empty(), "movements of lots without a balance: {moved:?}");
+        lots.sort();
         (count, lots)
     }
 }
 
-/// Everything the nutrition projection holds, by member ID.
-pub async fn projection(database: &jigi_storage::Database) -> BTreeMap<String, (Person, Household)> {
-    let mut conn = database.pool().acquire().await.unwrap();
-    jigi_nutrition::storage::projection::people_in_area(&mut conn, None, None, 1_000_000)
+/// The value of one of the service's own counters, as `/metrics` serves it.
+pub async fn counter(running: &Running<Handle>, name: &str) -> u64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(running.metrics_addr).await.unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).await.unwrap();
+    let series = format!("jigi_nutrition_{name}_total ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&series))
+        .unwrap_or_else(|| panic!("no {series} in {text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Everything the nutrition projection holds, by member ID, read straight
+/// from its tables.
+pub async fn projection(database: &Database) -> BTreeMap<String, (Person, Household)> {
+    database
+        .read(|conn| {
+            let mut people = BTreeMap::new();
+            conn.query_each(
+                "SELECT m.member_id, m.household_id, m.sex, m.birth_date, m.pregnant, m.lactating, m.present, \
+                 h.region, h.cercle, h.commune, h.village, h.pnp_enrolled_on, h.pnp_exited_on \
+                 FROM registry_members m JOIN registry_households h ON h.household_id = m.household_id",
+                params![],
+                |row| {
+                    let member_id: String = row.get(0)?;
+                    let household_id: String = row.get(1)?;
+                    let person = Person {
+                        member_id: member_id.clone(),
+                        household_id: household_id.clone(),
+                        sex: Sex::try_from(row.get::<i32>(2)?).expect("a stored sex"),
+                        birth_date: row.get(3)?,
+                        pregnant: row.get(4)?,
+                        lactating: row.get(5)?,
+                        present: row.get(6)?,
+                    };
+                    let enrolled_on: Option<chrono::NaiveDate> = row.get(11)?;
+                    let exited_on: Option<chrono::NaiveDate> = row.get(12)?;
+                    let household = Household {
+                        household_id,
+                        location: Place {
+                            region: row.get::<String>(7)?.parse().expect("a stored region"),
+                            cercle: row.get(8)?,
+                            commune: row.get(9)?,
+                            village: row.get(10)?,
+                        },
+                        pnp: enrolled_on.map(|enrolled_on| PnpEnrolment { enrolled_on, exited_on }),
+                    };
+                    people.insert(member_id, (person, household));
+                    Ok(())
+                },
+            )?;
+            Ok::<_, StorageError>(people)
+        })
         .await
         .unwrap()
-        .into_iter()
-        .map(|(person, household)| (person.member_id.clone(), (person, household)))
-        .collect()
 }
 
 fn nutrition_only(messages: Vec<async_nats::jetstream::Message>) -> Vec<ReceivedEvent> {

@@ -174,4 +174,11 @@ async fn a_repeated_request_returns_its_first_answer_and_moves_nothing_more() {
     assert_eq!(distributions, 2);
     // Round opened, 2 receipts, 2 rations, 1 transfer, 1 loss.
     app.nutrition_events(7).await;
+    // Counted once each too, repeats and reused IDs not at all: two rations
+    // given, one refused (no stock yet); one movement per receipt, ration
+    // and loss, two for the transfer.
+    let running = app.running();
+    assert_eq!(counter(running, "distributions_recorded").await, 2);
+    assert_eq!(counter(running, "distributions_refused").await, 1);
+    assert_eq!(counter(running, "stock_movements").await, 2 + 2 + 2 + 1);
 }

@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod access;
 mod bad_input;
 mod end_to_end;
 mod idempotency;

@@ -1,6 +1,7 @@
 //! Every refusal says why and changes nothing: no distribution, no stock
 //! movement, no event.
 
+use chrono::Datelike;
 use jigi_proto::nutrition::*;
 use jigi_proto::registry as pr;
 use jigi_testkit::eventually;
@@ -90,9 +91,19 @@ async fn a_child_who_turns_60_months_before_the_round_is_not_eligible() {
         .await
         .unwrap_err();
     assert_eq!(precondition(&refused), "AGED_OUT");
-    let turned_60 = born(60, 10);
-    let turned_60 = chrono::NaiveDate::parse_from_str(&turned_60, "%Y-%m-%d").unwrap();
-    let expected_day = jigi_nutrition::domain::eligibility::first_day_aged(turned_60, 60);
+    // Computed here, not by the service's code: the child reached 60 months
+    // on its birth day of the month, 60 months on, or on the 1st of the
+    // month after when that month is too short to have that day.
+    let birth = chrono::NaiveDate::parse_from_str(&born(60, 10), "%Y-%m-%d").unwrap();
+    let month_60 = birth
+        .with_day(1)
+        .unwrap()
+        .checked_add_months(chrono::Months::new(60))
+        .unwrap();
+    let expected_day = month_60
+        .with_day(birth.day())
+        .unwrap_or_else(|| month_60.checked_add_months(chrono::Months::new(1)).unwrap());
+    assert!(expected_day < chrono::Utc::now().date_naive(), "reached before today");
     assert!(
         refused.message().contains(&expected_day.to_string()),
         "says when the child reached 60 months: {}",
@@ -345,6 +356,10 @@ async fn a_batch_reports_line_by_line_and_stores_only_what_it_accepts() {
     assert_eq!(app.ledger().await.0, 2);
     // Receipt, round opened, two rations.
     app.nutrition_events(4).await;
+    let running = app.running();
+    assert_eq!(counter(running, "distributions_recorded").await, 2);
+    assert_eq!(counter(running, "distributions_refused").await, 6);
+    assert_eq!(counter(running, "stock_movements").await, 1 + 2);
 }
 
 #[tokio::test]

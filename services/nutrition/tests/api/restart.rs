@@ -88,8 +88,8 @@ async fn restarting_the_service_and_nats_mid_way_ends_with_the_same_projection_a
 
     // 4. Nutrition restarts, is stopped again as soon as it has started
     //    catching up, and restarts once more.
-    let (running, shutdown) = start_nutrition(&app.nats, &app.dir, "nutrition").await;
-    let stats = running.consumer.clone();
+    let (running, shutdown) = start_nutrition(&app.nats, &app.dir, &app.access, "nutrition").await;
+    let stats = running.service.consumer.clone();
     eventually(WAIT, "nutrition to start catching up", || {
         let stats = stats.clone();
         async move { (stats.handled() > 0).then_some(()) }
@@ -214,7 +214,7 @@ async fn a_fresh_database_rebuilds_the_same_projection_from_the_stream() {
     app.enrol_pnp(&not_enrolled.household_id, &today).await;
     let truth = app.wait_projection_matches_registry().await;
 
-    let (rebuilt, _stop) = start_nutrition(&app.nats, &app.dir, "rebuilt").await;
+    let (rebuilt, _stop) = start_nutrition(&app.nats, &app.dir, &app.access, "rebuilt").await;
     eventually(WAIT, "a fresh database to rebuild the projection", || {
         let (database, truth) = (rebuilt.database.clone(), truth.clone());
         async move { (projection(&database).await == truth).then_some(()) }
@@ -225,7 +225,7 @@ async fn a_fresh_database_rebuilds_the_same_projection_from_the_stream() {
         projection(&app.running().database).await
     );
     let mut original = app.nutrition.clone();
-    let mut fresh = client(&rebuilt).await;
+    let mut fresh = client(&rebuilt, &app.access).await;
     let list = ListBeneficiariesRequest {
         area: "segou".into(),
         on: today.clone(),

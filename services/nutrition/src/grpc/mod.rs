@@ -1,18 +1,19 @@
 //! The nutrition service's gRPC API: decodes requests, calls [`Nutrition`],
 //! and turns its outcomes into responses and statuses.
 
+pub(crate) mod convert;
+
 use jigi_proto::nutrition::nutrition_service_server::{NutritionService, NutritionServiceServer};
 use jigi_proto::nutrition::*;
 use jigi_server::status;
+use jigi_storage::idempotency::{RequestId, RequestKey};
 use tonic::{Request, Response, Status};
 
-use crate::app::{CommandError, Idempotency, LineInput, Nutrition};
-use crate::convert;
-use crate::domain::model::Reason;
+use crate::app::{LineInput, Nutrition};
 use crate::events::location;
 
 /// Largest request: a batch of 10,000 register lines.
-const MAX_REQUEST_BYTES: usize = 8 * 1024 * 1024;
+pub const MAX_REQUEST_BYTES: usize = 8 * 1024 * 1024;
 /// Largest response: a batch's line-by-line results.
 const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 
@@ -34,47 +35,22 @@ impl NutritionApi {
     }
 }
 
-/// The status a client sees for a command's failure.
-pub fn to_status(err: CommandError) -> Status {
-    match err {
-        CommandError::Invalid(errors) => status::invalid_argument(&errors),
-        CommandError::NotFound { kind, id } => status::not_found(kind, &id),
-        CommandError::Refused { refusal, subject } => match refusal.reason {
-            Reason::UnknownPerson => status::not_found("person", &subject),
-            Reason::AlreadyReceived => status::already_exists("distribution", &subject, refusal.message),
-            Reason::Invalid => status::invalid_argument(&[status::FieldError::new(refusal.field, refusal.message)]),
-            reason => status::failed_precondition(reason.code(), &subject, refusal.message),
-        },
-        CommandError::Conflict { kind, id, message } => status::already_exists(kind, &id, message),
-        CommandError::RequestReused(request_id) => status::already_exists(
-            "request",
-            &request_id,
-            format!("request_id {request_id} was already used with different content; use a new request_id"),
-        ),
-        CommandError::Storage(err) if is_busy(&err) => status::unavailable("write to the nutrition database", &err),
-        CommandError::Storage(err) => status::internal("accessing the nutrition database", &err),
-    }
-}
-
-/// SQLite's "database is locked" after the busy timeout: try again later.
-fn is_busy(err: &jigi_storage::StorageError) -> bool {
-    let text = err.to_string();
-    text.contains("database is locked") || text.contains("database is busy")
-}
-
 type Reply<T> = Result<Response<T>, Status>;
 
-/// The request ID and fingerprint of an idempotent request.
-fn idempotency<M: prost::Message>(request_id: &str, request: &M) -> Result<Idempotency, Status> {
-    // The fingerprint covers the whole request; the request ID is part of it,
-    // which changes nothing: a lookup is by that same ID.
-    Idempotency::of(request_id, &request.encode_to_vec()).map_err(to_status)
+/// What makes a command that moves flour happen once: its RPC, the
+/// client's request ID (required: a tablet retrying over a poor link must
+/// not move flour twice), and the request's content without the ID, which
+/// the caller has taken out of it.
+fn request_key(scope: &'static str, request_id: &str, content: &impl prost::Message) -> Result<RequestKey, Status> {
+    let request_id = RequestId::parse(request_id)
+        .map_err(|err| status::invalid_argument(&[status::FieldError::new("request_id", err.to_string())]))?;
+    Ok(RequestKey::new(scope, request_id, &content.encode_to_vec()))
 }
 
 #[tonic::async_trait]
 impl NutritionService for NutritionApi {
     async fn open_round(&self, request: Request<OpenRoundRequest>) -> Reply<OpenRoundResponse> {
-        let round = self.nutrition.open_round(request.get_ref()).await.map_err(to_status)?;
+        let round = self.nutrition.open_round(request.get_ref()).await?;
         Ok(Response::new(OpenRoundResponse {
             round: Some(convert::round(&round)),
         }))
@@ -83,11 +59,7 @@ impl NutritionService for NutritionApi {
     async fn close_round(&self, request: Request<CloseRoundRequest>) -> Reply<CloseRoundResponse> {
         jigi_telemetry::programme::record_round(&request.get_ref().round_id);
         let r = request.get_ref();
-        let (round, report) = self
-            .nutrition
-            .close_round(&r.round_id, &r.closed_on)
-            .await
-            .map_err(to_status)?;
+        let (round, report) = self.nutrition.close_round(&r.round_id, &r.closed_on).await?;
         Ok(Response::new(CloseRoundResponse {
             round: Some(convert::round(&round)),
             report: Some(convert::report(&report)),
@@ -96,91 +68,66 @@ impl NutritionService for NutritionApi {
 
     async fn get_round(&self, request: Request<GetRoundRequest>) -> Reply<GetRoundResponse> {
         jigi_telemetry::programme::record_round(&request.get_ref().round_id);
-        let round = self
-            .nutrition
-            .round(&request.get_ref().round_id)
-            .await
-            .map_err(to_status)?;
+        let round = self.nutrition.round(&request.get_ref().round_id).await?;
         Ok(Response::new(GetRoundResponse {
             round: Some(convert::round(&round)),
         }))
     }
 
     async fn list_rounds(&self, request: Request<ListRoundsRequest>) -> Reply<ListRoundsResponse> {
-        let rounds = self.nutrition.rounds(request.get_ref().year).await.map_err(to_status)?;
+        let rounds = self.nutrition.rounds(request.get_ref().year).await?;
         Ok(Response::new(ListRoundsResponse {
             rounds: rounds.iter().map(convert::round).collect(),
         }))
     }
 
     async fn register_warehouse(&self, request: Request<RegisterWarehouseRequest>) -> Reply<RegisterWarehouseResponse> {
-        let warehouse = self
-            .nutrition
-            .register_warehouse(request.get_ref())
-            .await
-            .map_err(to_status)?;
+        let warehouse = self.nutrition.register_warehouse(request.get_ref()).await?;
         Ok(Response::new(RegisterWarehouseResponse {
             warehouse: Some(convert::warehouse(&warehouse)),
         }))
     }
 
     async fn list_warehouses(&self, request: Request<ListWarehousesRequest>) -> Reply<ListWarehousesResponse> {
-        let warehouses = self
-            .nutrition
-            .warehouses(&request.get_ref().area)
-            .await
-            .map_err(to_status)?;
+        let warehouses = self.nutrition.warehouses(&request.get_ref().area).await?;
         Ok(Response::new(ListWarehousesResponse {
             warehouses: warehouses.iter().map(convert::warehouse).collect(),
         }))
     }
 
     async fn receive_stock(&self, request: Request<ReceiveStockRequest>) -> Reply<ReceiveStockResponse> {
-        let request = request.into_inner();
-        let idempotency = idempotency(&request.request_id, &request)?;
-        let answer = self
-            .nutrition
-            .receive(&idempotency, &request)
-            .await
-            .map_err(to_status)?;
+        let mut request = request.into_inner();
+        let request_id = std::mem::take(&mut request.request_id);
+        let key = request_key("ReceiveStock", &request_id, &request)?;
+        let answer = self.nutrition.receive(key, &request).await?;
         Ok(Response::new(answer))
     }
 
     async fn transfer_stock(&self, request: Request<TransferStockRequest>) -> Reply<TransferStockResponse> {
-        let request = request.into_inner();
-        let idempotency = idempotency(&request.request_id, &request)?;
-        let answer = self
-            .nutrition
-            .transfer(&idempotency, &request)
-            .await
-            .map_err(to_status)?;
+        let mut request = request.into_inner();
+        let request_id = std::mem::take(&mut request.request_id);
+        let key = request_key("TransferStock", &request_id, &request)?;
+        let answer = self.nutrition.transfer(key, &request).await?;
         Ok(Response::new(answer))
     }
 
     async fn record_loss(&self, request: Request<RecordLossRequest>) -> Reply<RecordLossResponse> {
-        let request = request.into_inner();
-        let idempotency = idempotency(&request.request_id, &request)?;
-        let answer = self
-            .nutrition
-            .record_loss(&idempotency, &request)
-            .await
-            .map_err(to_status)?;
+        let mut request = request.into_inner();
+        let request_id = std::mem::take(&mut request.request_id);
+        let key = request_key("RecordLoss", &request_id, &request)?;
+        let answer = self.nutrition.record_loss(key, &request).await?;
         Ok(Response::new(answer))
     }
 
     async fn get_stock(&self, request: Request<GetStockRequest>) -> Reply<GetStockResponse> {
         let r = request.get_ref();
-        let stock = self.nutrition.stock(&r.warehouse_id, &r.on).await.map_err(to_status)?;
+        let stock = self.nutrition.stock(&r.warehouse_id, &r.on).await?;
         Ok(Response::new(GetStockResponse { stock: Some(stock) }))
     }
 
     async fn check_eligibility(&self, request: Request<CheckEligibilityRequest>) -> Reply<CheckEligibilityResponse> {
         let r = request.get_ref();
-        let eligibility = self
-            .nutrition
-            .check_eligibility(&r.member_id, &r.on)
-            .await
-            .map_err(to_status)?;
+        let eligibility = self.nutrition.check_eligibility(&r.member_id, &r.on).await?;
         let (household_id, place) = match &eligibility.known {
             Some((_, household)) => (household.household_id.clone(), Some(location(&household.location))),
             None => (String::new(), None),
@@ -208,8 +155,7 @@ impl NutritionService for NutritionApi {
         let page = self
             .nutrition
             .beneficiaries(&r.area, &r.on, r.page_size, &r.page_token)
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(ListBeneficiariesResponse {
             beneficiaries: page
                 .beneficiaries
@@ -231,13 +177,10 @@ impl NutritionService for NutritionApi {
     ) -> Reply<RecordDistributionResponse> {
         jigi_telemetry::programme::record_household(&request.get_ref().household_id);
         jigi_telemetry::programme::record_round(&request.get_ref().round_id);
-        let request = request.into_inner();
-        let idempotency = idempotency(&request.request_id, &request)?;
-        let answer = self
-            .nutrition
-            .record_distribution(&idempotency, &request)
-            .await
-            .map_err(to_status)?;
+        let mut request = request.into_inner();
+        let request_id = std::mem::take(&mut request.request_id);
+        let key = request_key("RecordDistribution", &request_id, &request)?;
+        let answer = self.nutrition.record_distribution(key, &request).await?;
         Ok(Response::new(answer))
     }
 
@@ -246,8 +189,9 @@ impl NutritionService for NutritionApi {
         request: Request<RecordDistributionBatchRequest>,
     ) -> Reply<RecordDistributionBatchResponse> {
         jigi_telemetry::programme::record_round(&request.get_ref().round_id);
-        let request = request.into_inner();
-        let idempotency = idempotency(&request.request_id, &request)?;
+        let mut request = request.into_inner();
+        let request_id = std::mem::take(&mut request.request_id);
+        let key = request_key("RecordDistributionBatch", &request_id, &request)?;
         let lines = request
             .lines
             .into_iter()
@@ -260,9 +204,8 @@ impl NutritionService for NutritionApi {
             .collect();
         let answer = self
             .nutrition
-            .record_batch(&idempotency, &request.round_id, &request.warehouse_id, lines)
-            .await
-            .map_err(to_status)?;
+            .record_batch(key, &request.round_id, &request.warehouse_id, lines)
+            .await?;
         tracing::info!(
             round_id = %request.round_id,
             warehouse_id = %request.warehouse_id,
@@ -275,11 +218,7 @@ impl NutritionService for NutritionApi {
 
     async fn get_round_report(&self, request: Request<GetRoundReportRequest>) -> Reply<GetRoundReportResponse> {
         jigi_telemetry::programme::record_round(&request.get_ref().round_id);
-        let report = self
-            .nutrition
-            .report(&request.get_ref().round_id)
-            .await
-            .map_err(to_status)?;
+        let report = self.nutrition.report(&request.get_ref().round_id).await?;
         Ok(Response::new(GetRoundReportResponse {
             report: Some(convert::report(&report)),
         }))
