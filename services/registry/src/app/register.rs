@@ -50,6 +50,10 @@ pub struct ImportSession {
     id_cards: HashMap<String, (i64, String)>,
 }
 
+/// A candidate's outcome: its index among the rows given, its row reference
+/// and what happened to it.
+type Stored = (usize, (i64, RowOutcome));
+
 /// A valid row with its duplicate-detection keys.
 struct Candidate {
     index: usize,
@@ -146,7 +150,7 @@ impl Registry {
         conn: &mut Conn,
         session: &mut ImportSession,
         candidates: Vec<Candidate>,
-    ) -> Result<Vec<(usize, (i64, RowOutcome))>, CommandError> {
+    ) -> Result<Vec<Stored>, CommandError> {
         let head_keys: Vec<String> = candidates.iter().map(|c| c.head_key.clone()).collect();
         let id_cards: Vec<String> = candidates.iter().flat_map(|c| c.id_cards.iter().cloned()).collect();
         let stored_heads = storage::households_by_head_key(conn, &head_keys)?;
