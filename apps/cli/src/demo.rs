@@ -87,7 +87,7 @@ fn print_addresses(stack: &LocalStack) {
         println!(
             "  {:<8} leaf nats://127.0.0.1:{}  registry {}  payments {}  nutrition {}",
             node.region.slug(),
-            node.leaf.port(),
+            node.leaf.server.port(),
             endpoints.registry,
             endpoints.payments,
             endpoints.nutrition
@@ -95,7 +95,7 @@ fn print_addresses(stack: &LocalStack) {
     }
     println!(
         "  national hub nats://127.0.0.1:{}  monitoring http://{}",
-        stack.hub.port(),
+        stack.hub.server.port(),
         stack.monitoring_addr()
     );
 }

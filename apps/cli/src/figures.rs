@@ -1,6 +1,7 @@
 //! The national figures as a table, for `jigi demo`.
 
-use jigi_stack::national::{Figures, percent, source_name, tonnes};
+use jigi_common::Fcfa;
+use jigi_stack::national::{Figures, percent, tonnes};
 
 use crate::table;
 

@@ -19,6 +19,7 @@ pub mod demo;
 pub mod figures;
 pub mod import;
 pub mod json;
+pub mod results;
 pub mod table;
 
 use std::process::ExitCode;

@@ -145,3 +145,54 @@ pub fn service_error(what: &str, status: tonic::Status) -> anyhow::Error {
     let message = status.message().replace('\n', " ");
     anyhow::anyhow!("{what} failed: {message} ({:?}){hint}", status.code())
 }
+
+/// Longest wait between two attempts of a retried call.
+const MAX_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a retried call keeps trying before it gives up.
+const RETRY_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether a failed call may have failed only because the service was
+/// unreachable or restarting (and not because it refused the request).
+pub fn is_retryable(status: &tonic::Status) -> bool {
+    match status.code() {
+        tonic::Code::Unavailable => true,
+        // A connection dropped in the middle of a call ("stream removed",
+        // "connection reset") surfaces as UNKNOWN from the transport.
+        tonic::Code::Unknown => {
+            let message = status.message().to_ascii_lowercase();
+            ["transport", "stream", "connection", "broken pipe", "h2"]
+                .iter()
+                .any(|word| message.contains(word))
+        }
+        _ => false,
+    }
+}
+
+/// Runs an idempotent call until it is answered: while the service is
+/// unreachable or restarting, the same request (with the same request ID)
+/// is sent again with a growing pause, each retry said in one line on
+/// stderr. The service answers a repeat as the first, so the work is done
+/// once. A refusal is returned at once.
+pub async fn with_retries<T, F, Fut>(what: &str, mut call: F) -> Result<T, tonic::Status>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, tonic::Status>>,
+{
+    let started = std::time::Instant::now();
+    let mut delay = std::time::Duration::from_millis(200);
+    loop {
+        match call().await {
+            Err(status) if is_retryable(&status) && started.elapsed() < RETRY_FOR => {
+                eprintln!(
+                    "jigi: {what}: the service did not answer ({:?}: {}); sending the same request again in {} ms",
+                    status.code(),
+                    status.message().replace('\n', " "),
+                    delay.as_millis()
+                );
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(MAX_RETRY_DELAY);
+            }
+            outcome => return outcome,
+        }
+    }
+}

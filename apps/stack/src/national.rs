@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use jigi_common::{Fcfa, Region};
+use jigi_common::Region;
 use jigi_proto::common::{Component, FundingSource, Money, Period};
 use jigi_proto::monitoring::{
     Breakdown, BudgetLine, GetBudgetExecutionRequest, GetIndicatorsRequest, IndicatorRow, SetBudgetLineRequest,

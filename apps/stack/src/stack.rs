@@ -205,6 +205,11 @@ impl LocalStack {
         self.hub.url_as(user)
     }
 
+    /// Where the national monitoring's API listens.
+    pub fn monitoring_addr(&self) -> std::net::SocketAddr {
+        self.monitoring.grpc_addr
+    }
+
     /// Stops the services (letting them finish what they do), then NATS.
     pub async fn stop(self) {
         self.shutdown.cancel();

@@ -88,6 +88,31 @@ pub enum CyclesCommand {
         #[command(flatten)]
         payments: PaymentsAddress,
     },
+    /// Record a payment agent's return file: one line per household, with
+    /// its outcome (paid, failed, not_collected), date, and for a payment
+    /// the amount and receipt reference. Each line is accepted or refused
+    /// on its own; refused and unreadable lines go to a report. Sending the
+    /// same file again records nothing twice. Columns: see the README
+    /// ("Payment agents' results").
+    ///
+    /// Example: jigi cycles results CYCLE_ID bnda-gouanan.csv --agent BNDA-SIKASSO
+    Results {
+        /// The cycle.
+        cycle: String,
+        /// The agent's CSV file.
+        file: std::path::PathBuf,
+        /// The reporting agent, when the file has no agent_code column.
+        #[arg(long)]
+        agent: Option<String>,
+        /// Where to list refused lines (default: FILE with `.errors.csv`).
+        #[arg(long)]
+        report: Option<std::path::PathBuf>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+        #[command(flatten)]
+        payments: PaymentsAddress,
+    },
     /// A cycle's reconciliation: expected against paid, failed, not collected
     /// and outstanding, by commune and in total.
     ///
@@ -259,6 +284,29 @@ pub async fn run(command: CyclesCommand) -> anyhow::Result<()> {
                 .unwrap_or_default();
             let (count, amount) = totals(approved.control);
             println!("Cycle {cycle} approved by {by}: control totals {count} households, {amount}; agents may pay");
+            Ok(())
+        }
+        CyclesCommand::Results {
+            cycle,
+            file,
+            agent,
+            report,
+            quiet,
+            payments,
+        } => {
+            let mut client = payments.connect().await?;
+            let report = report.unwrap_or_else(|| file.with_extension("errors.csv"));
+            let show_progress = jigi_stack::progress::Bars::new(quiet).visible();
+            let summary =
+                crate::results::record_file(&mut client, &cycle, &file, agent.as_deref(), &report, show_progress)
+                    .await?;
+            println!(
+                "{} results recorded, {} refused, {} lines unreadable",
+                summary.accepted, summary.refused, summary.unreadable
+            );
+            if let Some(report) = summary.report {
+                println!("Refused lines are listed in {}", report.display());
+            }
             Ok(())
         }
         CyclesCommand::Reconcile { cycle, json, payments } => {

@@ -4,7 +4,11 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 use jigi_proto::common::Component;
-use jigi_proto::registry::{EnrolHouseholdRequest, GetHouseholdRequest, Household, Relation};
+use jigi_proto::registry::{
+    EnrolHouseholdRequest, EnrolHouseholdsRequest, EnrolmentResult, EnrolmentSelection, GetHouseholdRequest, Household,
+    Relation,
+};
+use prost::Message as _;
 
 use crate::address::{RegistryAddress, service_error};
 use crate::import;
@@ -38,14 +42,27 @@ pub enum HouseholdsCommand {
         #[command(flatten)]
         registry: RegistryAddress,
     },
-    /// Enrol a household in a programme component (TM, PNP, MA, AGR, HIMO).
+    /// Enrol households in a programme component (TM, PNP, MA, AGR, HIMO):
+    /// one by its ID, the IDs listed in a file (one per line), or every
+    /// household of an area (`--area`, with `--eligible-only` for the
+    /// PMT-eligible ones). Each household needs PMT eligibility or a
+    /// committee decision (`--committee`); each gets its own outcome. Run
+    /// again, the same enrolment changes nothing.
     ///
-    /// Needs PMT eligibility, or a committee decision (`--committee`).
-    ///
-    /// Example: jigi households enrol 0192b6c4-5e1f-7a00-8000-000000000001 --component tm
+    /// Example: jigi households enrol --component tm --area sikasso.yanfolila.gouanan --eligible-only
     Enrol {
         /// The household's registry ID.
-        id: String,
+        #[arg(required_unless_present_any = ["file", "area"], conflicts_with_all = ["file", "area"])]
+        id: Option<String>,
+        /// A file of registry IDs, one per line (`#` starts a comment).
+        #[arg(long, conflicts_with = "area")]
+        file: Option<PathBuf>,
+        /// Every household of this region, cercle, commune or village code.
+        #[arg(long)]
+        area: Option<String>,
+        /// With `--area`: only the households the PMT finds eligible.
+        #[arg(long, requires = "area")]
+        eligible_only: bool,
         /// The component: tm, pnp, ma, agr or himo.
         #[arg(long, value_parser = parse_component)]
         component: Component,
@@ -107,11 +124,70 @@ pub async fn run(command: HouseholdsCommand) -> anyhow::Result<()> {
             Ok(())
         }
         HouseholdsCommand::Enrol {
-            id,
+            id: None,
+            file,
+            area,
+            eligible_only,
             component,
             on,
             committee,
             registry,
+        } => {
+            let client = registry.connect().await?;
+            let on = on.unwrap_or_else(super::today);
+            let batches: Vec<(Vec<String>, Option<EnrolmentSelection>)> = match (file, area) {
+                (Some(file), _) => read_ids(&file)?
+                    .chunks(MAX_IDS_PER_REQUEST)
+                    .map(|chunk| (chunk.to_vec(), None))
+                    .collect(),
+                (None, Some(area)) => vec![(Vec::new(), Some(EnrolmentSelection { area, eligible_only }))],
+                (None, None) => unreachable!("clap requires an ID, a file or an area"),
+            };
+            let (mut enrolled, mut already, mut refused) = (0, 0, 0);
+            for (household_ids, selection) in batches {
+                let mut request = EnrolHouseholdsRequest {
+                    request_id: String::new(),
+                    component: component as i32,
+                    enrolled_on: on.clone(),
+                    committee_override: committee.clone(),
+                    household_ids,
+                    selection,
+                };
+                // The ID follows from the content: running the same command
+                // again is a retry, answered without enrolling twice.
+                request.request_id = content_request_id("enrol", &request.encode_to_vec());
+                let response = jigi_stack::clients::with_retries("enrol households", || {
+                    let (mut client, request) = (client.clone(), request.clone());
+                    async move { client.enrol_households(request).await }
+                })
+                .await
+                .map_err(|status| service_error("enrol households", status))?
+                .into_inner();
+                for outcome in &response.outcomes {
+                    if outcome.result == EnrolmentResult::Refused as i32 {
+                        println!(
+                            "refused  {}  {}: {}",
+                            outcome.household_id, outcome.refusal, outcome.message
+                        );
+                    }
+                }
+                enrolled += response.enrolled;
+                already += response.already_enrolled;
+                refused += response.refused;
+            }
+            println!(
+                "{enrolled} enrolled in {}, {already} already enrolled, {refused} refused",
+                component_name(component as i32)
+            );
+            Ok(())
+        }
+        HouseholdsCommand::Enrol {
+            id: Some(id),
+            component,
+            on,
+            committee,
+            registry,
+            ..
         } => {
             let mut client = registry.connect().await?;
             let household = client
@@ -134,6 +210,32 @@ pub async fn run(command: HouseholdsCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Most IDs one `EnrolHouseholds` request carries (the registry's limit).
+const MAX_IDS_PER_REQUEST: usize = 10_000;
+
+/// The registry IDs in `file`: one per line, blank lines and `#` comments skipped.
+fn read_ids(file: &std::path::Path) -> anyhow::Result<Vec<String>> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|err| anyhow::anyhow!("cannot read {}: {err}", file.display()))?;
+    let ids: Vec<String> = text
+        .lines()
+        .map(|line| line.split('#').next().unwrap_or_default().trim())
+        .filter(|line| !line.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if ids.is_empty() {
+        anyhow::bail!("{} lists no household ID", file.display());
+    }
+    Ok(ids)
+}
+
+/// A request ID made from a request's content: the same command run again
+/// sends the same ID, so the service answers it as a retry.
+pub fn content_request_id(prefix: &str, content: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    format!("{prefix}-{}", &hex::encode(Sha256::digest(content))[..32])
 }
 
 fn print_household(household: &Household) {

@@ -136,6 +136,15 @@ pub enum Group {
 }
 
 impl Group {
+    /// The contract's name of the group.
+    pub fn to_proto(self) -> jigi_proto::nutrition::BeneficiaryGroup {
+        match self {
+            Group::Child => jigi_proto::nutrition::BeneficiaryGroup::Child,
+            Group::PregnantWoman => jigi_proto::nutrition::BeneficiaryGroup::PregnantWoman,
+            Group::LactatingWoman => jigi_proto::nutrition::BeneficiaryGroup::LactatingWoman,
+        }
+    }
+
     /// The group of a person on `on`, if any: a child from the day it turns
     /// 6 months until the day before it turns 60 months; else a pregnant,
     /// else a lactating woman.
