@@ -6,8 +6,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use jigi::demo::DemoReport;
-use jigi::national::Figures;
-use jigi::stack::LocalStack;
+use jigi_stack::LocalStack;
+use jigi_stack::national::Figures;
 use jigi_common::{Fcfa, Region};
 use jigi_proto::common::Component;
 use jigi_proto::monitoring::{Breakdown, GetIndicatorsRequest};
@@ -176,19 +176,21 @@ async fn import_stores_good_rows_and_reports_bad_ones_with_line_and_reason() {
     let nats = NatsServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let shutdown = CancellationToken::new();
-    let running = jigi_registry::start(
-        jigi_registry::Config::local(Region::Sikasso, &nats.url(), &sqlite_url(dir.path(), "registry")),
-        shutdown.clone(),
-    )
-    .await
-    .unwrap();
+    // Access control on, as deployed: the registrar's token in JIGI_TOKEN.
+    let access = jigi_testkit::TestAccess::new(dir.path());
+    let mut config = jigi_registry::Config::local(Region::Sikasso, &nats.url(), &sqlite_url(dir.path(), "registry"));
+    config.service.serve = access.serve_config();
+    let running = jigi_registry::start(config, shutdown.clone()).await.unwrap();
+    let token = access.token("k.keita", &[jigi_auth::Role::FieldAgent], Region::Sikasso);
+    let supervisor = access.token("s.dembele", &[jigi_auth::Role::RegionalSupervisor], Region::Sikasso);
+    let as_registrar = [("JIGI_TOKEN", token.clone())];
     let address = format!("http://{}", running.grpc_addr);
     let file = dir.path().join("field.csv");
     std::fs::copy(sample_csv(), &file).unwrap();
 
     let stdout = ok(
         &["households", "import", file.to_str().unwrap(), "--registry", &address],
-        &[],
+        &as_registrar,
     )
     .await;
     assert!(
@@ -205,7 +207,11 @@ async fn import_stores_good_rows_and_reports_bad_ones_with_line_and_reason() {
     );
     assert_eq!(lines.len(), 3);
     // The good rows are stored, and nothing else.
-    let stored = households_of(running.grpc_addr, jigi::address::Caller::default()).await;
+    let stored = households_of(
+        running.grpc_addr,
+        jigi::address::Caller::with_token(&supervisor).unwrap(),
+    )
+    .await;
     assert_eq!(stored.len(), 8);
     assert!(
         !stored
@@ -214,7 +220,11 @@ async fn import_stores_good_rows_and_reports_bad_ones_with_line_and_reason() {
     );
 
     let id = stored[0].household_id.clone();
-    let stdout = ok(&["households", "show", &id], &[("JIGI_REGISTRY_ADDR", address.clone())]).await;
+    let stdout = ok(
+        &["households", "show", &id],
+        &[("JIGI_REGISTRY_ADDR", address.clone()), ("JIGI_TOKEN", token.clone())],
+    )
+    .await;
     assert!(stdout.contains("Mariam Sangaré") && stdout.contains("head"), "{stdout}");
 
     // A service error is one line on stderr and a non-zero exit.
@@ -226,7 +236,7 @@ async fn import_stores_good_rows_and_reports_bad_ones_with_line_and_reason() {
             "--registry",
             &address,
         ],
-        &[],
+        &as_registrar,
         "not found",
     )
     .await;
@@ -272,7 +282,7 @@ async fn every_operator_command_against_a_running_stack() {
     ];
     // Every call carries a token from the stack's own key: the office's
     // for most, and the named person's where a command says who acts.
-    let issuer = jigi_auth::LocalIssuer::load_or_create(&jigi::stack::key_file(dir.path())).unwrap();
+    let issuer = jigi_auth::LocalIssuer::load_or_create(&jigi_stack::stack::key_file(dir.path())).unwrap();
     let env_as = |subject: &str| {
         let token = issuer.issue(&jigi_auth::Grant::new(
             subject,
@@ -946,7 +956,7 @@ async fn token_issues_what_the_services_verify_and_audit_verify_finds_an_edit() 
     let db = jigi_storage::Database::open(&url, jigi_audit::MIGRATIONS)
         .await
         .unwrap();
-    let log = jigi_audit::AuditLog::open(db.clone()).await.unwrap();
+    let log = jigi_audit::AuditLog::attach(db.clone()).unwrap();
     for subject in ["a.traore", "m.coulibaly", "agent"] {
         let record = jigi_audit::Record {
             recorded_at: chrono::Utc::now(),
@@ -963,14 +973,14 @@ async fn token_issues_what_the_services_verify_and_audit_verify_finds_an_edit() 
     }
     let verdict = ok(&["audit", "verify", "--database", &url], &[]).await;
     assert!(verdict.starts_with("intact: 3 entries"), "{verdict}");
-    sqlx::query("DROP TRIGGER audit_log_no_update")
-        .execute(db.pool())
-        .await
-        .unwrap();
-    sqlx::query("UPDATE audit_log SET outcome = 'PERMISSION_DENIED' WHERE sequence = 2")
-        .execute(db.pool())
-        .await
-        .unwrap();
+    db.write(|conn| {
+        conn.execute_batch(
+            "DROP TRIGGER audit_log_no_update; \
+             UPDATE audit_log SET outcome = 'PERMISSION_DENIED' WHERE sequence = 2;",
+        )
+    })
+    .await
+    .unwrap();
     fails(&["audit", "verify", "--database", &url], &[], "BROKEN at entry 2").await;
     let missing = format!("sqlite://{}", dir.path().join("nope.db").display());
     fails(&["audit", "verify", "--database", &missing], &[], "no database").await;
