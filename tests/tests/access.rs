@@ -21,7 +21,7 @@ use jigi_e2e::raw_grpc::{self, Method, is_refusal};
 use jigi_proto::audit::audit_service_client::AuditServiceClient;
 use jigi_proto::audit::{ListAuditEntriesRequest, VerifyAuditChainRequest};
 use jigi_proto::registry::RegisterHouseholdRequest;
-use jigi_server::ServeConfig;
+use jigi_server::{Running, ServeConfig};
 use jigi_server::serving::AccessSettings;
 use jigi_storage::Database;
 use jigi_testkit::{NatsServer, connect_channel, sqlite_url};
@@ -37,10 +37,10 @@ struct Stack {
     _dir: tempfile::TempDir,
     shutdown: CancellationToken,
     issuer: LocalIssuer,
-    registry: jigi_registry::Running,
-    payments: jigi_payments::Running,
-    nutrition: jigi_nutrition::Running,
-    monitoring: jigi_monitoring::Running,
+    registry: Running<jigi_registry::Registry>,
+    payments: Running<jigi_payments::Handle>,
+    nutrition: Running<jigi_nutrition::Handle>,
+    monitoring: Running<jigi_monitoring::Handle>,
 }
 
 /// Sikasso's three services and the monitoring, trusting the keys of a
@@ -62,14 +62,14 @@ async fn start() -> Stack {
     let shutdown = CancellationToken::new();
     let url = |name: &str| sqlite_url(dir.path(), name);
     let mut registry = jigi_registry::Config::local(Region::Sikasso, &nats.url(), &url("registry"));
-    registry.serve = serve.clone();
+    registry.service.serve = serve.clone();
     let mut payments = jigi_payments::Config::local(Region::Sikasso, &nats.url(), &url("payments"));
-    payments.serve = serve.clone();
+    payments.service.serve = serve.clone();
     let mut nutrition = jigi_nutrition::Config::local(Region::Sikasso, &nats.url(), &url("nutrition"));
-    nutrition.serve = serve.clone();
+    nutrition.service.serve = serve.clone();
     let mut monitoring =
         jigi_monitoring::Config::local(&[Region::Sikasso, Region::Mopti], &nats.url(), &url("monitoring"));
-    monitoring.serve = serve;
+    monitoring.service.serve = serve;
     Stack {
         registry: jigi_registry::start(registry, shutdown.clone()).await.unwrap(),
         payments: jigi_payments::start(payments, shutdown.clone()).await.unwrap(),
@@ -403,13 +403,15 @@ async fn commands_and_refusals_are_audited_and_an_edited_entry_is_found() {
     assert!(verdict.intact && verdict.entries_checked == 3, "{verdict:?}");
 
     // Someone with the database owner's rights rewrites who was refused.
-    let db = stack.registry.database.pool();
-    sqlx::query("DROP TRIGGER audit_log_no_update")
-        .execute(db)
-        .await
-        .unwrap();
-    sqlx::query("UPDATE audit_log SET subject = 'nobody' WHERE sequence = 1")
-        .execute(db)
+    stack
+        .registry
+        .database
+        .write(|conn| {
+            conn.execute_batch(
+                "DROP TRIGGER audit_log_no_update; \
+                 UPDATE audit_log SET subject = 'nobody' WHERE sequence = 1;",
+            )
+        })
         .await
         .unwrap();
     let verdict = verify(&mut audit).await;
@@ -440,7 +442,7 @@ async fn a_caller_writing_too_fast_is_told_to_slow_down_and_reads_still_pass() {
     let nats = NatsServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let mut config = jigi_registry::Config::local(Region::Sikasso, &nats.url(), &sqlite_url(dir.path(), "registry"));
-    config.serve.write_limit = Some(jigi_server::serving::WriteLimit {
+    config.service.serve.write_limit = Some(jigi_server::serving::WriteLimit {
         per_second: 0.01,
         burst: 2.0,
     });

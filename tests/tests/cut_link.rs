@@ -19,13 +19,14 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use jigi::national::{self, Figures};
-use jigi::progress::Bars;
-use jigi::quarter::{self, QuarterPlan, QuarterSummary};
+use jigi_auth::Role;
 use jigi_common::Region;
-use jigi_e2e::programme::RegionNode;
 use jigi_e2e::{Hub, event_ids, random_passwords};
-use jigi_testkit::{TcpProxy, connect_channel, eventually, sqlite_url};
+use jigi_stack::national::{self, Figures};
+use jigi_stack::progress::Bars;
+use jigi_stack::quarter::{self, QuarterPlan, QuarterSummary};
+use jigi_stack::{RegionNode, StackAccess, clients};
+use jigi_testkit::{TcpProxy, eventually, sqlite_url};
 use tokio_util::sync::CancellationToken;
 
 /// How long to wait for the national view: more for bigger quarters.
@@ -48,16 +49,23 @@ async fn a_region_cut_off_keeps_working_and_the_nation_converges_when_the_link_r
     let hub = Hub::start(&dir.path().join("hub"), &passwords).await;
     let link = TcpProxy::start(format!("127.0.0.1:{}", hub.leaf_port).parse().unwrap()).await;
     let shutdown = CancellationToken::new();
-    let sikasso = RegionNode::start(&dir, Region::Sikasso, link.port(), &passwords, &shutdown).await;
-    let mopti = RegionNode::start(&dir, Region::Mopti, hub.leaf_port, &passwords, &shutdown).await;
+    let access = StackAccess::create(dir.path()).unwrap();
+    let node = |region, port| RegionNode::start(dir.path(), region, port, &passwords, &access.serve, &access.staff, &shutdown);
+    let sikasso = node(Region::Sikasso, link.port()).await.unwrap();
+    let mopti = node(Region::Mopti, hub.leaf_port).await.unwrap();
     let mut config = jigi_monitoring::Config::local(
         &[Region::Sikasso, Region::Mopti],
         &hub.url_as("monitoring"),
         &sqlite_url(dir.path(), "monitoring"),
     );
     config.region_domains = true;
+    config.service.serve = access.serve.clone();
     let monitoring = jigi_monitoring::start(config, shutdown.clone()).await.unwrap();
-    let mut client = jigi::address::monitoring_client(connect_channel(monitoring.grpc_addr).await);
+    let operator = access.staff.national("n.diallo", &[Role::NationalOperator]);
+    let channel = clients::connect(&format!("http://{}", monitoring.grpc_addr), "monitoring", "", "")
+        .await
+        .unwrap();
+    let mut client = clients::monitoring_client_as(channel, operator);
 
     // The link goes down; both regions run their quarter.
     link.cut().await;
@@ -76,7 +84,7 @@ async fn a_region_cut_off_keeps_working_and_the_nation_converges_when_the_link_r
     assert_eq!(cut_off.households_registered, households as i64);
     assert!(cut_off.paid > 0 && cut_off.reached.total() > 0, "{cut_off:?}");
     // Sikasso's own services have it all.
-    let (own_households, paid, _) = sikasso.own_reports(&cut_off).await;
+    let (own_households, paid, _) = jigi_e2e::programme::own_reports(&sikasso, &access.staff, &cut_off).await;
     assert_eq!(own_households, households as i64);
     assert_eq!(paid.0, cut_off.paid);
 
@@ -103,7 +111,7 @@ async fn a_region_cut_off_keeps_working_and_the_nation_converges_when_the_link_r
     let reported = national::reported(&mut client, &period, year, &sources).await.unwrap();
     let sikasso_seen = reported.iter().find(|f| f.area == "sikasso").unwrap();
     assert_eq!(sikasso_seen.households_registered, 0, "nothing crossed the cut link");
-    let buffered = event_ids(&sikasso.leaf.connect().await.jetstream, "JIGI_SIKASSO")
+    let buffered = event_ids(&jigi_e2e::connect_leaf(&sikasso.leaf, Region::Sikasso).await.jetstream, "JIGI_SIKASSO")
         .await
         .len();
 
@@ -149,8 +157,8 @@ async fn a_region_cut_off_keeps_working_and_the_nation_converges_when_the_link_r
         national_events.len(),
         "no event twice in the national stream"
     );
-    assert_eq!(monitoring.consumer.duplicates(), 0);
-    assert_eq!(monitoring.consumer.rejected(), 0);
+    assert_eq!(monitoring.service.consumer.duplicates(), 0);
+    assert_eq!(monitoring.service.consumer.rejected(), 0);
 
     shutdown.cancel();
     monitoring.stopped().await;

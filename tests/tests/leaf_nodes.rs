@@ -13,17 +13,17 @@ use jigi_proto::common::Component;
 use jigi_proto::registry::registry_service_client::RegistryServiceClient;
 use jigi_proto::registry::{EnrolHouseholdRequest, GetHouseholdRequest, RegisterHouseholdRequest};
 use jigi_registry::sample::HouseholdGenerator;
-use jigi_testkit::{TempDir, connect_channel, eventually, sqlite_url, stream_len};
+use jigi_server::Running;
+use jigi_testkit::{AuthedChannel, TempDir, TestAccess, connect_as, eventually, sqlite_url, stream_len};
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 
 const WAIT: Duration = Duration::from_secs(60);
 
 /// A region: its leaf node and its registry.
 struct RegionNode {
     leaf: Leaf,
-    registry: RegistryServiceClient<Channel>,
-    running: jigi_registry::Running,
+    registry: RegistryServiceClient<AuthedChannel>,
+    running: Running<jigi_registry::Registry>,
     /// The region's own view of its events (its leaf, its domain).
     bus: Bus,
     generator: HouseholdGenerator,
@@ -36,6 +36,7 @@ impl RegionNode {
         region: Region,
         hub: &Hub,
         passwords: &Passwords,
+        access: &TestAccess,
         shutdown: &CancellationToken,
     ) -> Self {
         let leaf = Leaf::start(&dir.path().join(region.slug()), region, hub.leaf_port, passwords).await;
@@ -44,11 +45,17 @@ impl RegionNode {
             &leaf.services_url(),
             &sqlite_url(dir.path(), &format!("registry-{region}")),
         );
-        config.nats.jetstream_domain = Some(region.slug().to_owned());
+        config.service.nats.jetstream_domain = Some(region.slug().to_owned());
+        config.service.serve = access.serve_config();
         let running = jigi_registry::start(config, shutdown.clone())
             .await
             .expect("registry starts");
-        let registry = RegistryServiceClient::new(connect_channel(running.grpc_addr).await);
+        let token = access.token(
+            "k.keita",
+            &[jigi_auth::Role::FieldAgent, jigi_auth::Role::RegionalSupervisor],
+            region,
+        );
+        let registry = RegistryServiceClient::new(connect_as(running.grpc_addr, &token).await);
         let bus = leaf.connect().await;
         let generator =
             HouseholdGenerator::new(&Geography::built_in(), region, &[], chrono::Utc::now().date_naive(), 7);
@@ -149,8 +156,9 @@ async fn country() -> Country {
     let passwords = random_passwords();
     let hub = Hub::start(&dir.path().join("hub"), &passwords).await;
     let shutdown = CancellationToken::new();
-    let sikasso = RegionNode::start(&dir, Region::Sikasso, &hub, &passwords, &shutdown).await;
-    let mopti = RegionNode::start(&dir, Region::Mopti, &hub, &passwords, &shutdown).await;
+    let access = TestAccess::new(dir.path());
+    let sikasso = RegionNode::start(&dir, Region::Sikasso, &hub, &passwords, &access, &shutdown).await;
+    let mopti = RegionNode::start(&dir, Region::Mopti, &hub, &passwords, &access, &shutdown).await;
     let monitoring = hub.connect_as("monitoring").await;
     let sources = domain_sources(&[Region::Sikasso, Region::Mopti]);
     streams::ensure_national_stream(&monitoring.jetstream, &sources)

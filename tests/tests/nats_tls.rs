@@ -23,7 +23,7 @@ use jigi_proto::registry::RegisterHouseholdRequest;
 use jigi_proto::registry::registry_service_client::RegistryServiceClient;
 use jigi_registry::sample::HouseholdGenerator;
 use jigi_settings::Settings;
-use jigi_testkit::{TempDir, connect_channel, eventually, sqlite_url, stream_len};
+use jigi_testkit::{TempDir, eventually, sqlite_url, stream_len};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
@@ -262,14 +262,17 @@ async fn a_leaf_node_over_tls_carries_a_regions_events_to_the_hub() {
         &leaf.services_url(),
         &sqlite_url(dir.path(), "registry-sikasso"),
     );
-    config.nats = BusConfig::from_settings(&settings, "jigi-registry-sikasso").expect("settings read");
-    assert!(config.nats.tls_required);
+    config.service.nats = BusConfig::from_settings(&settings, "jigi-registry-sikasso").expect("settings read");
+    assert!(config.service.nats.tls_required);
+    let access = jigi_testkit::TestAccess::new(dir.path());
+    config.service.serve = access.serve_config();
     let shutdown = CancellationToken::new();
     let _cancel = shutdown.clone().drop_guard();
     let running = jigi_registry::start(config, shutdown.clone())
         .await
         .expect("the registry starts on the TLS leaf node");
-    let mut registry = RegistryServiceClient::new(connect_channel(running.grpc_addr).await);
+    let token = access.token("k.keita", &[jigi_auth::Role::FieldAgent], Region::Sikasso);
+    let mut registry = RegistryServiceClient::new(jigi_testkit::connect_as(running.grpc_addr, &token).await);
 
     let monitoring = hub.connect_as("monitoring").await;
     streams::ensure_national_stream(&monitoring.jetstream, &domain_sources(&[region]))

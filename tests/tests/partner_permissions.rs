@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::PullConsumer};
 use futures::StreamExt;
-use jigi_bus::mirror::{JsonMirror, MirrorSettings};
-use jigi_bus::partners::{self, PartnerError, PartnerSubscription, Since};
-use jigi_bus::{Bus, OutgoingEvent, json, streams, subject};
+use jigi_bus::{Bus, OutgoingEvent, streams, subject};
+use jigi_subscribers::json;
+use jigi_subscribers::mirror::{JsonMirror, MirrorSettings};
+use jigi_subscribers::partners::{self, PartnerError, PartnerSubscription, Since};
 use jigi_common::Region;
 use jigi_e2e::{Hub, Leaf, deploy_dir, domain_sources, random_passwords};
 use jigi_proto::common::Money;
@@ -398,7 +399,7 @@ fn accounts_conf_grants_each_partner_exactly_what_its_consumer_needs() {
         let needed: BTreeSet<&str> = publish.iter().chain(&subscribe).map(String::as_str).collect();
         assert_eq!(
             granted, needed,
-            "{user}: exactly what jigi_bus::partners::permissions says"
+            "{user}: exactly what jigi_subscribers::partners::permissions says"
         );
     }
 }

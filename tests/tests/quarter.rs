@@ -8,15 +8,14 @@
 
 use std::time::Duration;
 
-use jigi::national::{self, Figures};
-use jigi::progress::Bars;
-use jigi::quarter::{self, QuarterPlan, QuarterSummary};
+use jigi_auth::Role;
 use jigi_common::Region;
-use jigi_e2e::programme::RegionNode;
-use jigi_e2e::{Hub, random_passwords};
-use jigi_proto::monitoring::monitoring_service_client::MonitoringServiceClient;
-use jigi_testkit::{connect_channel, eventually, sqlite_url};
-use tokio_util::sync::CancellationToken;
+use jigi_stack::LocalStack;
+use jigi_stack::clients;
+use jigi_stack::national::{self, Figures};
+use jigi_stack::progress::Bars;
+use jigi_stack::quarter::{self, QuarterPlan, QuarterSummary};
+use jigi_testkit::eventually;
 
 const WAIT: Duration = Duration::from_secs(90);
 const HOUSEHOLDS: u64 = 60;
@@ -25,23 +24,11 @@ const HOUSEHOLDS: u64 = 60;
 async fn a_quarter_in_two_regions_adds_up_in_the_national_indicators() {
     jigi_testkit::init_tracing();
     let dir = tempfile::tempdir().unwrap();
-    let passwords = random_passwords();
-    let hub = Hub::start(&dir.path().join("hub"), &passwords).await;
-    let shutdown = CancellationToken::new();
     let regions = [Region::Sikasso, Region::Mopti];
-    let mut nodes = Vec::new();
-    for region in regions {
-        nodes.push(RegionNode::start(&dir, region, hub.leaf_port, &passwords, &shutdown).await);
-    }
-    let mut config = jigi_monitoring::Config::local(
-        &regions,
-        &hub.url_as("monitoring"),
-        &sqlite_url(dir.path(), "monitoring"),
-    );
-    config.region_domains = true;
-    let monitoring = jigi_monitoring::start(config, shutdown.clone())
-        .await
-        .expect("monitoring starts");
+    // The local stack as `jigi demo` runs it: the deployment's NATS files,
+    // the services of both regions and the monitoring, tokens checked.
+    let stack = LocalStack::start(dir.path(), &regions).await.expect("the stack starts");
+    let nodes = &stack.regions;
 
     // The quarter, in both regions at once.
     let plans: Vec<QuarterPlan> = regions.iter().map(|r| QuarterPlan::new(*r, HOUSEHOLDS)).collect();
@@ -113,7 +100,7 @@ async fn a_quarter_in_two_regions_adds_up_in_the_national_indicators() {
     }
     // Each region's own services agree with the driver.
     for (node, summary) in nodes.iter().zip(&summaries) {
-        let (households, paid, fed) = node.own_reports(summary).await;
+        let (households, paid, fed) = jigi_e2e::programme::own_reports(node, &stack.staff, summary).await;
         assert_eq!(households, summary.households_registered, "{} registry", node.region);
         assert_eq!(
             paid,
@@ -135,8 +122,12 @@ async fn a_quarter_in_two_regions_adds_up_in_the_national_indicators() {
     }
 
     // The PTBA: four quarters of each region's list, each region its own funder.
-    let mut client = MonitoringServiceClient::new(connect_channel(monitoring.grpc_addr).await);
-    let mut traced = jigi::address::monitoring_client(connect_channel(monitoring.grpc_addr).await);
+    let operator = stack.staff.national("n.diallo", &[Role::NationalOperator]);
+    let channel = clients::connect(&format!("http://{}", stack.monitoring_addr()), "monitoring", "", "")
+        .await
+        .unwrap();
+    let mut traced = clients::monitoring_client_as(channel, operator);
+    let mut client = traced.clone();
     let year = chrono::Datelike::year(&plans[0].today);
     let forecasts = national::forecasts(&summaries);
     assert_eq!(forecasts.len(), 2, "Sikasso and Mopti have different funders");
@@ -215,9 +206,5 @@ async fn a_quarter_in_two_regions_adds_up_in_the_national_indicators() {
         assert_eq!(cycle.funding_source, summary.funding_source);
     }
 
-    shutdown.cancel();
-    monitoring.stopped().await;
-    for node in nodes {
-        node.stopped().await;
-    }
+    stack.stop().await;
 }

@@ -10,21 +10,22 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use jigi_bus::{Bus, json, subject};
+use jigi_auth::Role;
+use jigi_bus::{Bus, subject};
 use jigi_common::{Period, Region};
-use jigi_e2e::{Hub, Leaf, random_passwords};
+use jigi_e2e::{Hub, random_passwords};
+use jigi_stack::clients::{self, NutritionClient, PaymentsClient, RegistryClient};
+use jigi_stack::{RegionNode, StackAccess};
+use jigi_subscribers::json;
 use jigi_proto::common::{Component, Location, Money, Sex};
-use jigi_proto::nutrition::nutrition_service_client::NutritionServiceClient;
 use jigi_proto::nutrition::{
     CheckEligibilityRequest, OpenRoundRequest, Rations, ReceiveStockRequest, RecordDistributionRequest,
     RegisterWarehouseRequest,
 };
-use jigi_proto::payments::payments_service_client::PaymentsServiceClient;
 use jigi_proto::payments::*;
-use jigi_proto::registry::registry_service_client::RegistryServiceClient;
 use jigi_proto::registry::*;
 use jigi_storage::Database;
-use jigi_testkit::{TempDir, connect_channel, eventually, sqlite_url, stream_len};
+use jigi_testkit::{TempDir, eventually, sqlite_url, stream_len};
 use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -62,12 +63,19 @@ async fn run(mut command: tokio::process::Command, what: &str) -> Output {
 /// Sikasso's three services on its leaf node, and the monitoring on the hub.
 struct Programme {
     hub: Hub,
-    leaf: Leaf,
-    registry: RegistryServiceClient<tonic::transport::Channel>,
-    payments: PaymentsServiceClient<tonic::transport::Channel>,
-    nutrition: NutritionServiceClient<tonic::transport::Channel>,
+    node: RegionNode,
+    /// A registrar (field agent and supervisor).
+    registry: RegistryClient,
+    /// The cycle's preparer, `aminata.preparer`.
+    payments: PaymentsClient,
+    /// Another person, who approves: `boubacar.approver`.
+    approver: PaymentsClient,
+    /// The commune's payment agent, `AGENT-001`.
+    agent: PaymentsClient,
+    /// The PNP team (store keeper and field agent).
+    nutrition: NutritionClient,
     databases: Vec<Database>,
-    json_mirror: std::sync::Arc<jigi_bus::mirror::MirrorStats>,
+    json_mirror: std::sync::Arc<jigi_subscribers::mirror::MirrorStats>,
     shutdown: CancellationToken,
     _dir: TempDir,
 }
@@ -83,19 +91,45 @@ async fn programme() -> Programme {
     let dir = tempfile::tempdir().unwrap();
     let passwords = random_passwords();
     let hub = Hub::start(&dir.path().join("hub"), &passwords).await;
-    let leaf = Leaf::start(&dir.path().join("sikasso"), REGION, hub.leaf_port, &passwords).await;
     let shutdown = CancellationToken::new();
-    let domain = Some(REGION.slug().to_owned());
-
-    let mut config = jigi_registry::Config::local(REGION, &leaf.services_url(), &sqlite_url(dir.path(), "registry"));
-    config.nats.jetstream_domain = domain.clone();
-    let registry = jigi_registry::start(config, shutdown.clone()).await.unwrap();
-    let mut config = jigi_payments::Config::local(REGION, &leaf.services_url(), &sqlite_url(dir.path(), "payments"));
-    config.nats.jetstream_domain = domain.clone();
-    let payments = jigi_payments::start(config, shutdown.clone()).await.unwrap();
-    let mut config = jigi_nutrition::Config::local(REGION, &leaf.services_url(), &sqlite_url(dir.path(), "nutrition"));
-    config.nats.jetstream_domain = domain;
-    let nutrition = jigi_nutrition::start(config, shutdown.clone()).await.unwrap();
+    let access = StackAccess::create(dir.path()).unwrap();
+    let node = RegionNode::start(
+        dir.path(),
+        REGION,
+        hub.leaf_port,
+        &passwords,
+        &access.serve,
+        &access.staff,
+        &shutdown,
+    )
+    .await
+    .unwrap();
+    let staff = &access.staff;
+    let connect = |addr: std::net::SocketAddr| async move {
+        clients::connect(&format!("http://{addr}"), "service", "", "").await.unwrap()
+    };
+    let registry = clients::registry_client_as(
+        connect(node.registry.grpc_addr).await,
+        staff.in_region("k.keita", &[Role::FieldAgent, Role::RegionalSupervisor], REGION, None),
+    );
+    let person = |subject: &str, roles: &[Role], agent: Option<&str>| staff.in_region(subject, roles, REGION, agent);
+    let payments_channel = connect(node.payments.grpc_addr).await;
+    let payments = clients::payments_client_as(
+        payments_channel.clone(),
+        person("aminata.preparer", &[Role::PaymentPreparer], None),
+    );
+    let approver = clients::payments_client_as(
+        payments_channel.clone(),
+        person("boubacar.approver", &[Role::PaymentApprover], None),
+    );
+    let agent = clients::payments_client_as(
+        payments_channel,
+        person("agent.001", &[Role::PaymentAgent], Some("AGENT-001")),
+    );
+    let nutrition = clients::nutrition_client_as(
+        connect(node.nutrition.grpc_addr).await,
+        person("f.coulibaly", &[Role::NutritionStoreKeeper, Role::FieldAgent, Role::RegionalSupervisor], None),
+    );
 
     // The national monitoring with its own credentials; the mirror is on by default.
     let mut config = jigi_monitoring::Config::local(
@@ -104,21 +138,24 @@ async fn programme() -> Programme {
         &sqlite_url(dir.path(), "monitoring"),
     );
     config.region_domains = true;
+    config.service.serve = access.serve.clone();
     assert!(config.json_mirror, "the JSON mirror runs by default");
     let monitoring = jigi_monitoring::start(config, shutdown.clone()).await.unwrap();
 
     Programme {
-        registry: RegistryServiceClient::new(connect_channel(registry.grpc_addr).await),
-        payments: PaymentsServiceClient::new(connect_channel(payments.grpc_addr).await),
-        nutrition: NutritionServiceClient::new(connect_channel(nutrition.grpc_addr).await),
+        registry,
+        payments,
+        approver,
+        agent,
+        nutrition,
         databases: vec![
-            registry.database.clone(),
-            payments.database.clone(),
-            nutrition.database.clone(),
+            node.registry.database.clone(),
+            node.payments.database.clone(),
+            node.nutrition.database.clone(),
         ],
-        json_mirror: monitoring.json_mirror.clone().expect("the mirror's counters"),
+        json_mirror: monitoring.service.json_mirror.clone().expect("the mirror's counters"),
         hub,
-        leaf,
+        node,
         shutdown,
         _dir: dir,
     }
@@ -257,7 +294,7 @@ impl Programme {
             .unwrap()
             .frozen
             .unwrap_or_default();
-        self.payments
+        self.approver
             .approve_payment_cycle(ApprovePaymentCycleRequest {
                 cycle_id: cycle_id.clone(),
                 approved_by: "boubacar.approver".into(),
@@ -266,7 +303,7 @@ impl Programme {
             })
             .await
             .expect("approved by another user");
-        self.payments
+        self.agent
             .record_payment_result(RecordPaymentResultRequest {
                 request_id: "subscribers-e2e-payment-1".into(),
                 cycle_id: cycle_id.clone(),
@@ -379,7 +416,7 @@ impl Programme {
             })
             .await;
         }
-        let region = self.leaf.connect().await;
+        let region = jigi_e2e::connect_leaf(&self.node.leaf, REGION).await;
         let published = stream_len(&region.jetstream, &subject::region_stream(REGION)).await;
         let js = national.jetstream.clone();
         eventually(
@@ -513,7 +550,7 @@ async fn a_python_partner_reads_a_registration_a_payment_and_a_ration_as_json() 
     assert_eq!(output.status.code(), Some(2), "a timeout is an error exit");
     assert!(output.stdout.is_empty());
     assert!(String::from_utf8_lossy(&output.stderr).contains("no event for 3 s (0 received)"));
-    let info = jigi_bus::partners::partner_consumer(&national.jetstream, json::STREAM, PARTNER)
+    let info = jigi_subscribers::partners::partner_consumer(&national.jetstream, json::STREAM, PARTNER)
         .await
         .unwrap()
         .unwrap();

@@ -127,7 +127,7 @@ async fn enrol_and_pay(services: &Services) -> Done {
 
     let household_id = registry
         .register_household(RegisterHouseholdRequest {
-            request_id: String::new(),
+            request_id: "trace-test-registration-1".into(),
             household: Some(household()),
         })
         .await

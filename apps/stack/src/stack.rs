@@ -125,6 +125,35 @@ impl RegionNode {
     }
 }
 
+/// Access control as deployed, from the stack's own signing key: what the
+/// services trust, and the people who call them.
+#[derive(Clone)]
+pub struct StackAccess {
+    /// What each service checks tokens against.
+    pub serve: ServeConfig,
+    /// A token per person.
+    pub staff: Staff,
+}
+
+impl StackAccess {
+    /// The key in `data_dir/auth/` (created if missing) and its key set.
+    pub fn create(data_dir: &Path) -> anyhow::Result<StackAccess> {
+        let issuer = LocalIssuer::load_or_create(&key_file(data_dir))?;
+        let jwks = data_dir.join("auth/jwks.json");
+        std::fs::write(&jwks, issuer.key_set().to_json())?;
+        Ok(StackAccess {
+            serve: ServeConfig {
+                access: AccessSettings::Tokens {
+                    keys: KeySource::File(jwks),
+                    expect: Expectations::default(),
+                },
+                ..ServeConfig::local()
+            },
+            staff: Staff::with_tokens(Arc::new(issuer)),
+        })
+    }
+}
+
 /// A running local stack.
 pub struct LocalStack {
     pub data_dir: PathBuf,
@@ -146,17 +175,7 @@ impl LocalStack {
         let passwords = topology::passwords();
         // Access control on, as deployed: the services trust the stack's own
         // key, which `jigi token` uses too.
-        let issuer = LocalIssuer::load_or_create(&key_file(data_dir))?;
-        let jwks = data_dir.join("auth/jwks.json");
-        std::fs::write(&jwks, issuer.key_set().to_json())?;
-        let serve = ServeConfig {
-            access: AccessSettings::Tokens {
-                keys: KeySource::File(jwks),
-                expect: Expectations::default(),
-            },
-            ..ServeConfig::local()
-        };
-        let staff = Staff::with_tokens(Arc::new(issuer));
+        let StackAccess { serve, staff } = StackAccess::create(data_dir)?;
 
         let hub = Hub::start(&data_dir.join("nats-hub"), &passwords)
             .await
