@@ -66,7 +66,7 @@ async fn measure(nats: &NatsServer, mode: &str, calls: usize, round: usize) -> (
     let issuer = LocalIssuer::generate();
     let mut config = jigi_registry::Config::local(Region::Sikasso, &nats.url(), &sqlite_url(dir.path(), "registry"));
     let token = (mode == "tokens").then(|| {
-        config.serve.access = AccessSettings::Tokens {
+        config.service.serve.access = AccessSettings::Tokens {
             keys: KeySource::Fixed(issuer.key_set()),
             expect: Expectations::default(),
         };

@@ -214,7 +214,7 @@ async fn child(mode: &str) {
     )
     .await
     .unwrap();
-    while monitoring.consumer.handled() < total {
+    while monitoring.service.consumer.handled() < total {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let monitoring_rate = total as f64 / started.elapsed().as_secs_f64();
