@@ -334,6 +334,8 @@ async fn one_enrolment_and_its_payment_make_one_trace_across_the_four_services()
     assert_eq!(pay.service(), "jigi-payments");
     assert_eq!(pay.parent_span_id, root_span_id);
     assert_eq!(pay.attribute("jigi.cycle_id"), Some(done.cycle_id.as_str()));
+    // Payments are searched by household, as the README says.
+    assert_eq!(pay.attribute("jigi.household_id"), Some(done.household_id.as_str()));
     let counted = find(&spans, "monitoring counting the payment", |s| {
         s.service() == "jigi-monitoring"
             && s.kind == CONSUMER

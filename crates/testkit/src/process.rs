@@ -10,8 +10,10 @@ use tokio::process::{Child, Command};
 
 use crate::{eventually, free_port};
 
-/// The path of a workspace binary (`jigi-registry`, …), built if missing.
-/// Tests run from `target/<profile>/deps/`, so the binaries sit one folder up.
+/// The path of a workspace binary (`jigi-registry`, …), built first: a test
+/// must run the code it was built with, not a binary left from an earlier
+/// build (cargo does nothing when it is up to date). Tests run from
+/// `target/<profile>/deps/`, so the binaries sit one folder up.
 pub fn workspace_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test knows its own path");
     let dir = exe
@@ -19,14 +21,14 @@ pub fn workspace_binary(name: &str) -> PathBuf {
         .and_then(Path::parent)
         .expect("tests run from target/<profile>/deps");
     let binary = dir.join(name);
-    if !binary.exists() {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = std::process::Command::new(cargo)
-            .args(["build", "--quiet", "-p", name, "--bin", name])
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "cargo build -p {name} failed");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut build = std::process::Command::new(cargo);
+    build.args(["build", "--quiet", "-p", name, "--bin", name]);
+    if dir.file_name().is_some_and(|profile| profile == "release") {
+        build.arg("--release");
     }
+    let status = build.status().expect("run cargo build");
+    assert!(status.success(), "cargo build -p {name} failed");
     binary
 }
 

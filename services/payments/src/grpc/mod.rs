@@ -321,6 +321,8 @@ impl PaymentsService for PaymentsApi {
     ) -> Reply<RecordPaymentResultResponse> {
         jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
         if let Some(result) = &request.get_ref().result {
+            // An operator finds a household's payment by its ID.
+            jigi_telemetry::programme::record_household(&result.household_id);
             agent_scope(&request, &result.agent_code, "result.agent_code")?;
         }
         let mut r = request.into_inner();
