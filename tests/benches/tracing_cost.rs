@@ -110,6 +110,7 @@ async fn child(mode: &str) {
                 region: "sikasso".into(),
                 deployment: "bench".into(),
                 default_log_filter: "warn".into(),
+                otlp_endpoint: None,
             })
             .unwrap(),
         ),

@@ -50,7 +50,19 @@ async fn a_region_cut_off_keeps_working_and_the_nation_converges_when_the_link_r
     let link = TcpProxy::start(format!("127.0.0.1:{}", hub.leaf_port).parse().unwrap()).await;
     let shutdown = CancellationToken::new();
     let access = StackAccess::create(dir.path()).unwrap();
-    let node = |region, port| RegionNode::start(dir.path(), region, port, &passwords, &access.serve, &access.staff, &shutdown);
+    let telemetry = jigi_stack::Telemetry::default();
+    let node = |region, port| {
+        RegionNode::start(
+            dir.path(),
+            region,
+            port,
+            &passwords,
+            &access.serve,
+            &access.staff,
+            &telemetry,
+            &shutdown,
+        )
+    };
     let sikasso = node(Region::Sikasso, link.port()).await.unwrap();
     let mopti = node(Region::Mopti, hub.leaf_port).await.unwrap();
     let mut config = jigi_monitoring::Config::local(
@@ -111,9 +123,12 @@ async fn a_region_cut_off_keeps_working_and_the_nation_converges_when_the_link_r
     let reported = national::reported(&mut client, &period, year, &sources).await.unwrap();
     let sikasso_seen = reported.iter().find(|f| f.area == "sikasso").unwrap();
     assert_eq!(sikasso_seen.households_registered, 0, "nothing crossed the cut link");
-    let buffered = event_ids(&jigi_e2e::connect_leaf(&sikasso.leaf, Region::Sikasso).await.jetstream, "JIGI_SIKASSO")
-        .await
-        .len();
+    let buffered = event_ids(
+        &jigi_e2e::connect_leaf(&sikasso.leaf, Region::Sikasso).await.jetstream,
+        "JIGI_SIKASSO",
+    )
+    .await
+    .len();
 
     // The link returns: the national view converges to the exact totals.
     link.restore().await;

@@ -14,9 +14,6 @@ use jigi_auth::Role;
 use jigi_bus::{Bus, subject};
 use jigi_common::{Period, Region};
 use jigi_e2e::{Hub, random_passwords};
-use jigi_stack::clients::{self, NutritionClient, PaymentsClient, RegistryClient};
-use jigi_stack::{RegionNode, StackAccess};
-use jigi_subscribers::json;
 use jigi_proto::common::{Component, Location, Money, Sex};
 use jigi_proto::nutrition::{
     CheckEligibilityRequest, OpenRoundRequest, Rations, ReceiveStockRequest, RecordDistributionRequest,
@@ -24,7 +21,10 @@ use jigi_proto::nutrition::{
 };
 use jigi_proto::payments::*;
 use jigi_proto::registry::*;
+use jigi_stack::clients::{self, NutritionClient, PaymentsClient, RegistryClient};
+use jigi_stack::{RegionNode, StackAccess};
 use jigi_storage::Database;
+use jigi_subscribers::json;
 use jigi_testkit::{TempDir, eventually, sqlite_url, stream_len};
 use tokio_util::sync::CancellationToken;
 
@@ -100,13 +100,16 @@ async fn programme() -> Programme {
         &passwords,
         &access.serve,
         &access.staff,
+        &jigi_stack::Telemetry::default(),
         &shutdown,
     )
     .await
     .unwrap();
     let staff = &access.staff;
     let connect = |addr: std::net::SocketAddr| async move {
-        clients::connect(&format!("http://{addr}"), "service", "", "").await.unwrap()
+        clients::connect(&format!("http://{addr}"), "service", "", "")
+            .await
+            .unwrap()
     };
     let registry = clients::registry_client_as(
         connect(node.registry.grpc_addr).await,
@@ -128,7 +131,11 @@ async fn programme() -> Programme {
     );
     let nutrition = clients::nutrition_client_as(
         connect(node.nutrition.grpc_addr).await,
-        person("f.coulibaly", &[Role::NutritionStoreKeeper, Role::FieldAgent, Role::RegionalSupervisor], None),
+        person(
+            "f.coulibaly",
+            &[Role::NutritionStoreKeeper, Role::FieldAgent, Role::RegionalSupervisor],
+            None,
+        ),
     );
 
     // The national monitoring with its own credentials; the mirror is on by default.

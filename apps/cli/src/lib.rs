@@ -165,6 +165,7 @@ pub fn init_logs(default: &str) -> Option<jigi_telemetry::TelemetryGuard> {
         region: "local".into(),
         deployment: "local".into(),
         default_log_filter: default.into(),
+        otlp_endpoint: None,
     })
     .ok()
 }

@@ -19,10 +19,66 @@ use jigi_localnats::Passwords;
 use jigi_localnats::topology::{self, Hub, Leaf};
 use jigi_server::serving::AccessSettings;
 use jigi_server::{Running, ServeConfig};
+use jigi_telemetry::ServiceTelemetry;
 use tokio_util::sync::CancellationToken;
 
 use crate::quarter::Endpoints;
 use crate::staff::Staff;
+
+/// How the stack's services report themselves: each exactly as deployed
+/// alone, under its own `service.name` (`jigi-registry`, …) and region,
+/// though they share the stack's process.
+#[derive(Debug, Clone)]
+pub struct Telemetry {
+    /// Where every service exports its spans (OTLP/gRPC); `None`: the
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` variable when set, else nowhere.
+    pub otlp_endpoint: Option<String>,
+    /// The services' log filter when `RUST_LOG` is not set.
+    pub log_filter: String,
+}
+
+impl Default for Telemetry {
+    fn default() -> Self {
+        Telemetry {
+            otlp_endpoint: None,
+            log_filter: "warn".into(),
+        }
+    }
+}
+
+impl Telemetry {
+    /// The telemetry of one service of the stack.
+    fn of(&self, service: jigi_server::Service, area: jigi_auth::ServiceArea) -> Option<ServiceTelemetry> {
+        let config = jigi_telemetry::TelemetryConfig {
+            service_name: service.binary(),
+            service_version: env!("CARGO_PKG_VERSION").into(),
+            region: area.name().into(),
+            deployment: "local".into(),
+            default_log_filter: self.log_filter.clone(),
+            otlp_endpoint: self.otlp_endpoint.clone(),
+        };
+        match jigi_telemetry::for_service(&config) {
+            Ok(telemetry) => Some(telemetry),
+            Err(err) => {
+                tracing::warn!(service = service.name, error = %err, "the service's telemetry did not start; it uses the process's");
+                None
+            }
+        }
+    }
+}
+
+/// Starts a service with its own telemetry: its start-up logs and spans
+/// are its own too.
+async fn started<T, F>(telemetry: Option<ServiceTelemetry>, start: F) -> T
+where
+    F: std::future::Future<Output = T>,
+{
+    use tracing::instrument::WithSubscriber;
+    match telemetry {
+        Some(telemetry) => start.with_subscriber(telemetry.dispatch).await,
+        None => start.await,
+    }
+}
 
 /// How long a leaf node may take to link to the hub.
 const LINK_TIMEOUT: Duration = Duration::from_secs(20);
@@ -55,36 +111,44 @@ impl RegionNode {
         passwords: &Passwords,
         serve: &ServeConfig,
         staff: &Staff,
+        telemetry: &Telemetry,
         shutdown: &CancellationToken,
     ) -> anyhow::Result<RegionNode> {
-        let leaf = Leaf::start(&dir.join(format!("nats-{region}")), region.slug(), hub_leaf_port, passwords)
-            .await
-            .map_err(|err| failed(&format!("the NATS leaf node of {region}"), err))?;
+        let leaf = Leaf::start(
+            &dir.join(format!("nats-{region}")),
+            region.slug(),
+            hub_leaf_port,
+            passwords,
+        )
+        .await
+        .map_err(|err| failed(&format!("the NATS leaf node of {region}"), err))?;
         leaf.wait_linked(LINK_TIMEOUT)
             .await
             .map_err(|err| failed(&format!("the link of {region}'s leaf node to the hub"), err))?;
         let nats_url = leaf.services_url();
         // As deployed: each service in the region's JetStream domain, with
-        // the access control the stack was given.
-        let deployed = |service: &mut jigi_server::ServiceConfig| {
+        // the access control the stack was given and its own telemetry.
+        let area = jigi_auth::ServiceArea::Region(region);
+        let deployed = |service: &mut jigi_server::ServiceConfig, which: jigi_server::Service| {
             service.nats.jetstream_domain = Some(region.slug().to_owned());
             service.serve = serve.clone();
+            service.telemetry = telemetry.of(which, area);
+            service.telemetry.clone()
         };
 
         let mut config = jigi_registry::Config::local(region, &nats_url, &sqlite(dir, &format!("registry-{region}")));
-        deployed(&mut config.service);
-        let registry = jigi_registry::start(config, shutdown.clone())
+        let own = deployed(&mut config.service, jigi_registry::SERVICE);
+        let registry = started(own, jigi_registry::start(config, shutdown.clone()))
             .await
             .map_err(|err| failed(&format!("the registry of {region}"), err))?;
         let mut config = jigi_payments::Config::local(region, &nats_url, &sqlite(dir, &format!("payments-{region}")));
-        deployed(&mut config.service);
-        let payments = jigi_payments::start(config, shutdown.clone())
+        let own = deployed(&mut config.service, jigi_payments::SERVICE);
+        let payments = started(own, jigi_payments::start(config, shutdown.clone()))
             .await
             .map_err(|err| failed(&format!("the payments service of {region}"), err))?;
-        let mut config =
-            jigi_nutrition::Config::local(region, &nats_url, &sqlite(dir, &format!("nutrition-{region}")));
-        deployed(&mut config.service);
-        let nutrition = jigi_nutrition::start(config, shutdown.clone())
+        let mut config = jigi_nutrition::Config::local(region, &nats_url, &sqlite(dir, &format!("nutrition-{region}")));
+        let own = deployed(&mut config.service, jigi_nutrition::SERVICE);
+        let nutrition = started(own, jigi_nutrition::start(config, shutdown.clone()))
             .await
             .map_err(|err| failed(&format!("the nutrition service of {region}"), err))?;
         Ok(RegionNode {
@@ -170,6 +234,11 @@ impl LocalStack {
     /// Starts the hub, a leaf node and the three services per region, and
     /// the monitoring, storing everything under `data_dir`.
     pub async fn start(data_dir: &Path, regions: &[Region]) -> anyhow::Result<LocalStack> {
+        LocalStack::start_with(data_dir, regions, &Telemetry::default()).await
+    }
+
+    /// [`LocalStack::start`], with the services' telemetry as given.
+    pub async fn start_with(data_dir: &Path, regions: &[Region], telemetry: &Telemetry) -> anyhow::Result<LocalStack> {
         std::fs::create_dir_all(data_dir)
             .map_err(|err| anyhow::anyhow!("cannot create the data folder {}: {err}", data_dir.display()))?;
         let passwords = topology::passwords();
@@ -183,7 +252,17 @@ impl LocalStack {
         let shutdown = CancellationToken::new();
         let mut nodes = Vec::new();
         for region in regions {
-            let node = RegionNode::start(data_dir, *region, hub.leaf_port, &passwords, &serve, &staff, &shutdown).await;
+            let node = RegionNode::start(
+                data_dir,
+                *region,
+                hub.leaf_port,
+                &passwords,
+                &serve,
+                &staff,
+                telemetry,
+                &shutdown,
+            )
+            .await;
             match node {
                 Ok(node) => nodes.push(node),
                 Err(err) => {
@@ -197,7 +276,9 @@ impl LocalStack {
             jigi_monitoring::Config::local(regions, &hub.url_as("monitoring"), &sqlite(data_dir, "monitoring"));
         config.region_domains = true;
         config.service.serve = serve;
-        let monitoring = jigi_monitoring::start(config, shutdown.clone())
+        config.service.telemetry = telemetry.of(jigi_monitoring::SERVICE, jigi_auth::ServiceArea::National);
+        let own = config.service.telemetry.clone();
+        let monitoring = started(own, jigi_monitoring::start(config, shutdown.clone()))
             .await
             .map_err(|err| failed("the monitoring", err))?;
         Ok(LocalStack {

@@ -338,6 +338,7 @@ impl Host {
             database: self.database,
             service,
             tasks: self.tasks,
+            _telemetry: self.config.telemetry,
         })
     }
 }
@@ -397,6 +398,9 @@ pub struct Running<T> {
     /// The service's own handle (for in-process use: tests, the local stack).
     pub service: T,
     tasks: Vec<JoinHandle<()>>,
+    /// Kept while the service runs: dropping it flushes and stops the
+    /// service's own span export.
+    _telemetry: Option<jigi_telemetry::ServiceTelemetry>,
 }
 
 impl<T> Running<T> {
@@ -439,6 +443,7 @@ where
             region: config.as_ref().area.name().into(),
             deployment: std::env::var("JIGI_DEPLOYMENT").unwrap_or_else(|_| "local".into()),
             default_log_filter: "info".into(),
+            otlp_endpoint: None,
         });
         let _telemetry = match telemetry {
             Ok(guard) => guard,
@@ -473,10 +478,7 @@ mod tests {
             redact("nats://services:s3cret@nats-leaf:4222"),
             "nats://services:***@nats-leaf:4222"
         );
-        assert_eq!(
-            redact("postgres://jigi:pw@db/jigi"),
-            "postgres://jigi:***@db/jigi"
-        );
+        assert_eq!(redact("postgres://jigi:pw@db/jigi"), "postgres://jigi:***@db/jigi");
         assert_eq!(redact("sqlite://jigi-data/x.db"), "sqlite://jigi-data/x.db");
     }
 }

@@ -27,6 +27,9 @@ pub struct TelemetryConfig {
     pub deployment: String,
     /// Default log filter when `RUST_LOG` is not set, e.g. `info`.
     pub default_log_filter: String,
+    /// Where spans go over OTLP/gRPC; `None`: `OTEL_EXPORTER_OTLP_ENDPOINT`
+    /// (or `…_TRACES_ENDPOINT`) when set, else nowhere.
+    pub otlp_endpoint: Option<String>,
 }
 
 /// Why telemetry could not start.
@@ -108,7 +111,10 @@ pub fn for_service(config: &TelemetryConfig) -> Result<ServiceTelemetry, Telemet
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
-                .event_format(WithTraceIds::labelled(format!("{} {}", config.service_name, config.region)))
+                .event_format(WithTraceIds::labelled(format!(
+                    "{} {}",
+                    config.service_name, config.region
+                )))
                 .with_filter(log_filter),
         );
     Ok(ServiceTelemetry {
@@ -166,13 +172,22 @@ fn tracer_provider(config: &TelemetryConfig) -> Result<SdkTracerProvider, Teleme
     // The sampler comes from OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG
     // (the SDK reads them); the default is parent-based, always on.
     let builder = SdkTracerProvider::builder().with_resource(resource);
-    let exporting = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").is_ok_and(|v| !v.is_empty())
+    let from_environment = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").is_ok_and(|v| !v.is_empty())
         || std::env::var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_ok_and(|v| !v.is_empty());
-    let builder = if exporting {
-        let exporter = opentelemetry_otlp::SpanExporter::builder().with_tonic().build()?;
-        builder.with_batch_exporter(exporter)
-    } else {
-        builder
+    let builder = match &config.otlp_endpoint {
+        Some(endpoint) => {
+            use opentelemetry_otlp::WithExportConfig;
+            let exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint.clone())
+                .build()?;
+            builder.with_batch_exporter(exporter)
+        }
+        None if from_environment => {
+            let exporter = opentelemetry_otlp::SpanExporter::builder().with_tonic().build()?;
+            builder.with_batch_exporter(exporter)
+        }
+        None => builder,
     };
     Ok(builder.build())
 }
