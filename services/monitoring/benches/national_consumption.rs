@@ -223,7 +223,7 @@ async fn run(count: u64) {
     let mut config = jigi_monitoring::Config::local(&REGIONS, &nats.url(), &database);
     config.json_mirror = false;
     let running = jigi_monitoring::start(config, shutdown.clone()).await.unwrap();
-    while running.consumer.handled() < count {
+    while running.service.consumer.handled() < count {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let monitoring_elapsed = started.elapsed();
@@ -250,7 +250,7 @@ async fn run(count: u64) {
             tokio::time::sleep_until(next.into()).await;
         }
     }
-    while running.consumer.handled() < count + steady {
+    while running.service.consumer.handled() < count + steady {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let baseline_elapsed = baseline.await.unwrap();

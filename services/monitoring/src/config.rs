@@ -1,17 +1,19 @@
 //! The monitoring's settings (see [`jigi_settings`] for where they come from).
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use jigi_bus::BusConfig;
 use jigi_common::Region;
-use jigi_server::ServeConfig;
+use jigi_server::ServiceConfig;
 use jigi_settings::{ConfigError, Settings};
 
 /// Everything the monitoring needs to start.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// What every service has: ports (default 127.0.0.1:50054 and :9104),
+    /// database (default `sqlite://jigi-data/monitoring.db`), the national
+    /// hub's NATS, access. The monitoring is national.
+    pub service: ServiceConfig,
     /// Regions whose streams the national stream sources (`JIGI_REGIONS`,
     /// comma-separated slugs; default all eight).
     pub regions: Vec<Region>,
@@ -21,18 +23,6 @@ pub struct Config {
     pub region_domains: bool,
     /// Copies of the national stream on a clustered hub (`JIGI_NATIONAL_REPLICAS`, default 1).
     pub national_replicas: usize,
-    /// gRPC listen address (`JIGI_GRPC_ADDR`, default 127.0.0.1:50054).
-    pub grpc_addr: SocketAddr,
-    /// Prometheus listen address (`JIGI_METRICS_ADDR`, default 127.0.0.1:9104).
-    pub metrics_addr: SocketAddr,
-    /// Database (`JIGI_DATABASE_URL`, default `sqlite://jigi-data/monitoring.db`).
-    pub database_url: String,
-    /// NATS of the national hub (`JIGI_NATS_URL`, `JIGI_NATS_DOMAIN`, `JIGI_NATS_CREDENTIALS`;
-    /// TLS: `JIGI_NATS_TLS_CA`, `JIGI_NATS_TLS_CERT`, `JIGI_NATS_TLS_KEY`,
-    /// `JIGI_NATS_TLS_REQUIRED`; see [`BusConfig::from_settings`]).
-    pub nats: BusConfig,
-    /// Tokens, TLS and limits of the API (see [`jigi_server::serving`]).
-    pub serve: ServeConfig,
     /// A DHIS2 mapping file replacing the built-in one (`JIGI_DHIS2_MAPPING_FILE`).
     pub dhis2_mapping_file: Option<PathBuf>,
     /// A region is silent after this long without an event (`JIGI_SILENCE_SECONDS`, default 3600).
@@ -45,19 +35,15 @@ pub struct Config {
 }
 
 impl Config {
+    /// Reads the settings; unset ones take their defaults.
     pub fn from_env() -> Result<Config, ConfigError> {
         let settings = Settings::from_env()?;
         let regions: RegionList = settings.get("regions", RegionList(Region::ALL.to_vec()))?;
-        let nats = BusConfig::from_settings(&settings, "jigi-monitoring")?;
         Ok(Config {
+            service: ServiceConfig::from_settings(&settings, crate::SERVICE)?,
             regions: regions.0,
             region_domains: settings.get("region_domains", false)?,
             national_replicas: settings.get("national_replicas", 1)?,
-            grpc_addr: settings.get("grpc_addr", "127.0.0.1:50054".parse().expect("valid address"))?,
-            metrics_addr: settings.get("metrics_addr", "127.0.0.1:9104".parse().expect("valid address"))?,
-            database_url: settings.get("database_url", "sqlite://jigi-data/monitoring.db".to_owned())?,
-            nats,
-            serve: ServeConfig::from_settings(&settings, std::path::Path::new("jigi-data"))?,
             dhis2_mapping_file: settings.optional("dhis2_mapping_file")?,
             silence_threshold: Duration::from_secs(settings.get("silence_seconds", 3_600)?),
             metrics_refresh: Duration::from_secs(settings.get("metrics_refresh_seconds", 15)?),
@@ -69,19 +55,21 @@ impl Config {
     /// the given regions from the same server.
     pub fn local(regions: &[Region], nats_url: &str, database_url: &str) -> Config {
         Config {
+            service: ServiceConfig::local(crate::SERVICE, jigi_auth::ServiceArea::National, nats_url, database_url),
             regions: regions.to_vec(),
             region_domains: false,
             national_replicas: 1,
-            grpc_addr: "127.0.0.1:0".parse().expect("valid address"),
-            metrics_addr: "127.0.0.1:0".parse().expect("valid address"),
-            database_url: database_url.to_owned(),
-            nats: BusConfig::new(nats_url, "jigi-monitoring"),
-            serve: ServeConfig::local(),
             dhis2_mapping_file: None,
             silence_threshold: Duration::from_secs(3_600),
             metrics_refresh: Duration::from_secs(15),
             json_mirror: true,
         }
+    }
+}
+
+impl AsRef<ServiceConfig> for Config {
+    fn as_ref(&self) -> &ServiceConfig {
+        &self.service
     }
 }
 

@@ -7,6 +7,10 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 
 use jigi_server::Metrics;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::Monitoring;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RegionLabel {
@@ -49,7 +53,7 @@ impl MonitoringMetrics {
         );
         metrics.register(
             "event_lag_seconds",
-            "Delay from an event's time to its effect on the indicators, by region",
+            "Delay from an event's time to the commit that makes its effect on the indicators visible, by region",
             this.lag.clone(),
         );
         metrics.register(
@@ -80,11 +84,74 @@ impl MonitoringMetrics {
         this
     }
 
-    pub fn event_handled(&self, region: &str, lag_seconds: f64) {
+    /// Events of `region` whose facts a commit made visible, with the lag
+    /// of each (seconds from the event's time to that commit).
+    pub fn events_committed(&self, region: &str, lags_seconds: &[f64]) {
         let label = RegionLabel {
             region: region.to_owned(),
         };
-        self.events.get_or_create(&label).inc();
-        self.lag.get_or_create(&label).observe(lag_seconds);
+        self.events.get_or_create(&label).inc_by(lags_seconds.len() as u64);
+        let histogram = self.lag.get_or_create(&label);
+        for lag in lags_seconds {
+            histogram.observe(*lag);
+        }
+    }
+}
+
+/// Recomputes the indicator gauges now and then (computing them at every
+/// event would cost more than the events themselves).
+pub async fn refresh_gauges(
+    monitoring: Monitoring,
+    metrics: MonitoringMetrics,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        let (regions, freshness) = match monitoring.gauges().await {
+            Ok(figures) => figures,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot refresh the indicator gauges");
+                continue;
+            }
+        };
+        for (region, indicators) in regions {
+            let label = RegionLabel { region: region.clone() };
+            metrics
+                .households_registered
+                .get_or_create(&label)
+                .set(indicators.households_registered);
+            metrics
+                .amount_paid_fcfa
+                .get_or_create(&label)
+                .set(indicators.amount_paid);
+            metrics
+                .flour_distributed_grams
+                .get_or_create(&label)
+                .set(indicators.flour_distributed_grams);
+            for (component, count) in &indicators.enrolled {
+                let labels = ComponentLabels {
+                    region: region.clone(),
+                    component: component.code().to_owned(),
+                };
+                metrics.households_enrolled.get_or_create(&labels).set(*count);
+            }
+        }
+        let now = chrono::Utc::now();
+        for region in freshness {
+            if let Some(at) = region.last_received_at {
+                let label = RegionLabel {
+                    region: region.region.slug().to_owned(),
+                };
+                metrics
+                    .seconds_since_last_event
+                    .get_or_create(&label)
+                    .set((now - at).num_seconds());
+            }
+        }
     }
 }

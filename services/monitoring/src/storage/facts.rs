@@ -1,10 +1,14 @@
-//! Writing facts drawn from events. Every insert ignores a fact already
-//! recorded (same event ID), so handling an event twice changes nothing.
+//! Writing facts drawn from events, a batch at a time. Facts kept per event
+//! go in with multi-row `INSERT`s that ignore a fact already recorded (same
+//! event ID), so writing an event's facts twice changes nothing; what an
+//! event changes in place (a household's place, a cycle's state) is written
+//! once per household or cycle, after the batch was folded in memory (see
+//! [`crate::app::projection`]).
 
-use chrono::{DateTime, Utc};
-use jigi_common::Component;
-use jigi_storage::timestamp;
-use sqlx::AnyConnection;
+use jigi_storage::sql::Placeholders;
+use jigi_storage::{Conn, StorageError, ToSql, params};
+
+use super::row_chunks;
 
 /// Where a fact happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,234 +18,272 @@ pub struct Place {
     pub commune: String,
 }
 
-pub async fn household_registered(
-    conn: &mut AnyConnection,
-    household_id: &str,
-    place: &Place,
-    registered_on: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO facts_households (household_id, region, cercle, commune, registered_on) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (household_id) DO NOTHING",
-    )
-    .bind(household_id.to_owned())
-    .bind(place.region.clone())
-    .bind(place.cercle.clone())
-    .bind(place.commune.clone())
-    .bind(registered_on.to_owned())
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// A household moved: its registration counts where it lives now.
-pub async fn household_moved(conn: &mut AnyConnection, household_id: &str, place: &Place) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE facts_households SET region = $1, cercle = $2, commune = $3 WHERE household_id = $4")
-        .bind(place.region.clone())
-        .bind(place.cercle.clone())
-        .bind(place.commune.clone())
-        .bind(household_id.to_owned())
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// Whether an enrolment fact says the household entered or left.
+/// A household as its first registration event describes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EnrolmentKind {
-    Enrolled,
-    Exited,
+pub struct NewHousehold<'a> {
+    pub household_id: &'a str,
+    /// Where it lives: where it registered, or where it moved to later in
+    /// the same batch.
+    pub place: &'a Place,
+    pub registered_on: &'a str,
 }
 
 /// One enrolment or exit.
-#[derive(Debug, Clone)]
-pub struct EnrolmentFact<'a> {
-    pub event_id: &'a str,
-    pub household_id: &'a str,
-    pub component: Component,
-    pub kind: EnrolmentKind,
-    pub effective_on: &'a str,
-    pub event_time: DateTime<Utc>,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrolmentRow {
+    pub event_id: String,
+    pub household_id: String,
+    /// The component's code (`TM`, `PNP`…).
+    pub component: &'static str,
+    /// `enrolled` or `exited`.
+    pub kind: &'static str,
+    pub effective_on: String,
+    /// The event's time, as stored ([`jigi_storage::timestamp::format`]).
+    pub event_time: String,
     pub place: Place,
-}
-
-pub async fn enrolment(conn: &mut AnyConnection, fact: &EnrolmentFact<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO facts_enrolment_events (event_id, household_id, component, kind, effective_on, event_time, \
-         region, cercle, commune) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (event_id) DO NOTHING",
-    )
-    .bind(fact.event_id.to_owned())
-    .bind(fact.household_id.to_owned())
-    .bind(fact.component.code())
-    .bind(match fact.kind {
-        EnrolmentKind::Enrolled => "enrolled",
-        EnrolmentKind::Exited => "exited",
-    })
-    .bind(fact.effective_on.to_owned())
-    .bind(timestamp::format(fact.event_time))
-    .bind(fact.place.region.clone())
-    .bind(fact.place.cercle.clone())
-    .bind(fact.place.commune.clone())
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Notes that an event from `region` arrived now.
-pub async fn region_heard(
-    conn: &mut AnyConnection,
-    region: &str,
-    event_time: DateTime<Utc>,
-    received_at: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    let event_time = timestamp::format(event_time);
-    sqlx::query(
-        "INSERT INTO region_activity (region, last_event_time, last_received_at, events_received) VALUES ($1, $2, $3, 1) \
-         ON CONFLICT (region) DO UPDATE SET \
-         last_event_time = CASE WHEN region_activity.last_event_time < $2 THEN $2 ELSE region_activity.last_event_time END, \
-         last_received_at = $3, events_received = region_activity.events_received + 1",
-    )
-    .bind(region.to_owned())
-    .bind(event_time)
-    .bind(timestamp::format(received_at))
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// A cycle's state as its latest event tells it. An older event arriving
-/// late does not overwrite a newer one.
-#[derive(Debug, Clone)]
-pub struct CycleFact<'a> {
-    pub cycle_id: &'a str,
-    pub region: &'a str,
-    pub period: &'a str,
-    pub funding_source: i64,
-    /// Control totals when the event carries them.
-    pub expected: Option<(i64, i64)>,
-    pub status: &'a str,
-    pub event_time: DateTime<Utc>,
-}
-
-pub async fn cycle(conn: &mut AnyConnection, fact: &CycleFact<'_>) -> Result<(), sqlx::Error> {
-    let (count, amount) = fact.expected.unwrap_or((0, 0));
-    let has_totals = i64::from(fact.expected.is_some());
-    sqlx::query(
-        "INSERT INTO facts_cycles (cycle_id, region, period, funding_source, expected_households, expected_amount, \
-         status, status_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         ON CONFLICT (cycle_id) DO UPDATE SET \
-         expected_households = CASE WHEN $9 = 1 THEN $5 ELSE facts_cycles.expected_households END, \
-         expected_amount = CASE WHEN $9 = 1 THEN $6 ELSE facts_cycles.expected_amount END, \
-         status = CASE WHEN facts_cycles.status_time <= $8 THEN $7 ELSE facts_cycles.status END, \
-         status_time = CASE WHEN facts_cycles.status_time <= $8 THEN $8 ELSE facts_cycles.status_time END",
-    )
-    .bind(fact.cycle_id.to_owned())
-    .bind(fact.region.to_owned())
-    .bind(fact.period.to_owned())
-    .bind(fact.funding_source)
-    .bind(count)
-    .bind(amount)
-    .bind(fact.status.to_owned())
-    .bind(timestamp::format(fact.event_time))
-    .bind(has_totals)
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// One payment result.
-#[derive(Debug, Clone)]
-pub struct PaymentFact<'a> {
-    pub event_id: &'a str,
-    pub cycle_id: &'a str,
-    pub household_id: &'a str,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentRow {
+    pub event_id: String,
+    pub cycle_id: String,
+    pub household_id: String,
     pub place: Place,
-    pub period: &'a str,
+    pub period: String,
     pub funding_source: i64,
     /// `paid`, `failed` or `not_collected`.
     pub outcome: &'static str,
     pub amount: i64,
-    pub occurred_on: &'a str,
+    pub occurred_on: String,
 }
 
-pub async fn payment(conn: &mut AnyConnection, fact: &PaymentFact<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO facts_payments (event_id, cycle_id, household_id, region, cercle, commune, period, funding_source, \
-         outcome, amount, occurred_on) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-         ON CONFLICT (event_id) DO NOTHING",
-    )
-    .bind(fact.event_id.to_owned())
-    .bind(fact.cycle_id.to_owned())
-    .bind(fact.household_id.to_owned())
-    .bind(fact.place.region.clone())
-    .bind(fact.place.cercle.clone())
-    .bind(fact.place.commune.clone())
-    .bind(fact.period.to_owned())
-    .bind(fact.funding_source)
-    .bind(fact.outcome)
-    .bind(fact.amount)
-    .bind(fact.occurred_on.to_owned())
-    .execute(conn)
-    .await?;
-    Ok(())
+/// A cycle's state as its events tell it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CycleRow {
+    pub cycle_id: String,
+    pub region: String,
+    pub period: String,
+    pub funding_source: i64,
+    /// Control totals (households, amount), when an event carried them.
+    pub expected: Option<(i64, i64)>,
+    pub status: &'static str,
+    /// The time of the event that set the status, as stored.
+    pub status_time: String,
 }
 
 /// One ration given.
-#[derive(Debug, Clone)]
-pub struct DistributionFact<'a> {
-    pub event_id: &'a str,
-    pub round_id: &'a str,
-    pub household_id: &'a str,
-    pub member_id: &'a str,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DistributionRow {
+    pub event_id: String,
+    pub round_id: String,
+    pub household_id: String,
+    pub member_id: String,
     pub place: Place,
     /// `child`, `pregnant` or `lactating`.
     pub group: &'static str,
     pub grams: i64,
-    pub distributed_on: &'a str,
-}
-
-pub async fn distribution(conn: &mut AnyConnection, fact: &DistributionFact<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO facts_distributions (event_id, round_id, household_id, member_id, region, cercle, commune, \
-         beneficiary_group, grams, distributed_on) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-         ON CONFLICT (event_id) DO NOTHING",
-    )
-    .bind(fact.event_id.to_owned())
-    .bind(fact.round_id.to_owned())
-    .bind(fact.household_id.to_owned())
-    .bind(fact.member_id.to_owned())
-    .bind(fact.place.region.clone())
-    .bind(fact.place.cercle.clone())
-    .bind(fact.place.commune.clone())
-    .bind(fact.group)
-    .bind(fact.grams)
-    .bind(fact.distributed_on.to_owned())
-    .execute(conn)
-    .await?;
-    Ok(())
+    pub distributed_on: String,
 }
 
 /// A warehouse's stock as a movement left it.
-pub async fn stock(
-    conn: &mut AnyConnection,
-    fact_id: &str,
-    warehouse_id: &str,
-    place: &Place,
-    on_hand_grams: i64,
-    event_time: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO facts_stock (event_id, warehouse_id, region, cercle, commune, on_hand_grams, event_time) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING",
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockRow {
+    /// The event's ID (`<id>:from` and `<id>:to` for the two ends of a transfer).
+    pub fact_id: String,
+    pub warehouse_id: String,
+    pub place: Place,
+    pub on_hand_grams: i64,
+    pub event_time: String,
+}
+
+/// A row of one of the fact tables, as the values of its columns.
+trait FactRow {
+    const COLUMNS: usize;
+    fn values<'r>(&'r self, out: &mut Vec<&'r dyn ToSql>);
+}
+
+impl<T: FactRow> FactRow for &T {
+    const COLUMNS: usize = T::COLUMNS;
+    fn values<'r>(&'r self, out: &mut Vec<&'r dyn ToSql>) {
+        (**self).values(out);
+    }
+}
+
+impl Place {
+    fn values<'r>(&'r self, out: &mut Vec<&'r dyn ToSql>) {
+        out.extend([&self.region as &dyn ToSql, &self.cercle, &self.commune]);
+    }
+}
+
+impl FactRow for NewHousehold<'_> {
+    const COLUMNS: usize = 5;
+    fn values<'r>(&'r self, out: &mut Vec<&'r dyn ToSql>) {
+        out.push(&self.household_id);
+        self.place.values(out);
+        out.push(&self.registered_on);
+    }
+}
+
+impl FactRow for EnrolmentRow {
+    const COLUMNS: usize = 9;
+    fn values<'r>(&'r self, out: &mut Vec<&'r dyn ToSql>) {
+        out.extend([
+            &self.event_id as &dyn ToSql,
+            &self.household_id,
+            &self.component,
+            &self.kind,
+            &self.effective_on,
+            &self.event_time,
+        ]);
+        self.place.values(out);
+    }
+}
+
+impl FactRow for PaymentRow {
+    const COLUMNS: usize = 11;
+    fn values<'r>(&'r self, out: &mut Vec<&'r dyn ToSql>) {
+        out.extend([&self.event_id as &dyn ToSql, &self.cycle_id, &self.household_id]);
+        self.place.values(out);
+        out.extend([
+            &self.period as &dyn ToSql,
+            &self.funding_source,
+            &self.outcome,
+            &self.amount,
+            &self.occurred_on,
+        ]);
+    }
+}
+
+impl FactRow for DistributionRow {
+    const COLUMNS: usize = 10;
+    fn values<'r>(&'r self, out: &mut Vec<&'r dyn ToSql>) {
+        out.extend([
+            &self.event_id as &dyn ToSql,
+            &self.round_id,
+            &self.household_id,
+            &self.member_id,
+        ]);
+        self.place.values(out);
+        out.extend([&self.group as &dyn ToSql, &self.grams, &self.distributed_on]);
+    }
+}
+
+impl FactRow for StockRow {
+    const COLUMNS: usize = 7;
+    fn values<'r>(&'r self, out: &mut Vec<&'r dyn ToSql>) {
+        out.extend([&self.fact_id as &dyn ToSql, &self.warehouse_id]);
+        self.place.values(out);
+        out.extend([&self.on_hand_grams as &dyn ToSql, &self.event_time]);
+    }
+}
+
+/// `INSERT INTO <into> VALUES (…), (…) <conflict>` for every row, in chunks.
+fn insert<R: FactRow>(conn: &mut Conn, into: &str, conflict: &str, rows: &[R]) -> Result<(), StorageError> {
+    for chunk in row_chunks(rows) {
+        let statement = format!(
+            "INSERT INTO {into} VALUES {} {conflict}",
+            Placeholders::for_connection(conn).rows(chunk.len(), R::COLUMNS)
+        );
+        let mut values: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * R::COLUMNS);
+        for row in chunk {
+            row.values(&mut values);
+        }
+        conn.execute(&statement, &values)?;
+    }
+    Ok(())
+}
+
+/// Registers households; one already known keeps its first registration.
+pub fn insert_households(conn: &mut Conn, rows: &[NewHousehold<'_>]) -> Result<(), StorageError> {
+    insert(
+        conn,
+        "facts_households (household_id, region, cercle, commune, registered_on)",
+        "ON CONFLICT (household_id) DO NOTHING",
+        rows,
     )
-    .bind(fact_id.to_owned())
-    .bind(warehouse_id.to_owned())
-    .bind(place.region.clone())
-    .bind(place.cercle.clone())
-    .bind(place.commune.clone())
-    .bind(on_hand_grams)
-    .bind(timestamp::format(event_time))
-    .execute(conn)
-    .await?;
+}
+
+/// Households that moved: their registration counts where they live now.
+/// A household not (yet) known is left alone.
+pub fn move_households(conn: &mut Conn, moves: &[(&str, &Place)]) -> Result<(), StorageError> {
+    for (household_id, place) in moves {
+        conn.execute(
+            "UPDATE facts_households SET region = $1, cercle = $2, commune = $3 WHERE household_id = $4",
+            params![place.region, place.cercle, place.commune, household_id],
+        )?;
+    }
+    Ok(())
+}
+
+pub fn insert_enrolments(conn: &mut Conn, rows: &[&EnrolmentRow]) -> Result<(), StorageError> {
+    insert(
+        conn,
+        "facts_enrolment_events (event_id, household_id, component, kind, effective_on, event_time, \
+         region, cercle, commune)",
+        "ON CONFLICT (event_id) DO NOTHING",
+        rows,
+    )
+}
+
+pub fn insert_payments(conn: &mut Conn, rows: &[&PaymentRow]) -> Result<(), StorageError> {
+    insert(
+        conn,
+        "facts_payments (event_id, cycle_id, household_id, region, cercle, commune, period, funding_source, \
+         outcome, amount, occurred_on)",
+        "ON CONFLICT (event_id) DO NOTHING",
+        rows,
+    )
+}
+
+pub fn insert_distributions(conn: &mut Conn, rows: &[&DistributionRow]) -> Result<(), StorageError> {
+    insert(
+        conn,
+        "facts_distributions (event_id, round_id, household_id, member_id, region, cercle, commune, \
+         beneficiary_group, grams, distributed_on)",
+        "ON CONFLICT (event_id) DO NOTHING",
+        rows,
+    )
+}
+
+pub fn insert_stock(conn: &mut Conn, rows: &[&StockRow]) -> Result<(), StorageError> {
+    insert(
+        conn,
+        "facts_stock (event_id, warehouse_id, region, cercle, commune, on_hand_grams, event_time)",
+        "ON CONFLICT (event_id) DO NOTHING",
+        rows,
+    )
+}
+
+/// Brings cycles up to date, one statement per cycle. Totals replace the
+/// stored ones when the row carries some; the status replaces the stored
+/// one unless the stored one was set by a later event (an older event
+/// arriving late does not overwrite a newer one; at the same time, the one
+/// applied last wins).
+pub fn upsert_cycles(conn: &mut Conn, cycles: &[CycleRow]) -> Result<(), StorageError> {
+    for cycle in cycles {
+        let (count, amount) = cycle.expected.unwrap_or((0, 0));
+        let has_totals = cycle.expected.is_some();
+        conn.execute(
+            "INSERT INTO facts_cycles (cycle_id, region, period, funding_source, expected_households, \
+             expected_amount, status, status_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (cycle_id) DO UPDATE SET \
+             expected_households = CASE WHEN $9 = 1 THEN $5 ELSE facts_cycles.expected_households END, \
+             expected_amount = CASE WHEN $9 = 1 THEN $6 ELSE facts_cycles.expected_amount END, \
+             status = CASE WHEN facts_cycles.status_time <= $8 THEN $7 ELSE facts_cycles.status END, \
+             status_time = CASE WHEN facts_cycles.status_time <= $8 THEN $8 ELSE facts_cycles.status_time END",
+            params![
+                cycle.cycle_id,
+                cycle.region,
+                cycle.period,
+                cycle.funding_source,
+                count,
+                amount,
+                cycle.status,
+                cycle.status_time,
+                has_totals
+            ],
+        )?;
+    }
     Ok(())
 }

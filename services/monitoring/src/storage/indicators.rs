@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use jigi_common::date::format_date;
 use jigi_common::{AreaLevel, Component, Period};
-use jigi_storage::sql::{self, Filter, Value};
-use sqlx::{AnyConnection, AssertSqlSafe};
+use jigi_storage::sql::Filter;
+use jigi_storage::{Conn, Owned, StorageError, ToSql};
 
 use crate::domain::indicators::Indicators;
 
@@ -39,7 +39,7 @@ impl Scope {
                 AreaLevel::Cercle => "cercle = {}",
                 AreaLevel::Commune | AreaLevel::Village => "commune = {}",
             };
-            filter.add(condition, Value::Text(code.clone()));
+            filter.add(condition, Owned::Text(code.clone()));
         }
         filter
     }
@@ -57,7 +57,7 @@ impl Scope {
 type Rows = BTreeMap<String, Indicators>;
 
 /// Indicators for `period` in `scope`, keyed by area code ("" for the whole country).
-pub async fn compute(conn: &mut AnyConnection, scope: &Scope, period: Period) -> Result<Rows, sqlx::Error> {
+pub fn compute(conn: &mut Conn, scope: &Scope, period: Period) -> Result<Rows, StorageError> {
     let start = format_date(period.start());
     let end = format_date(period.end());
     let mut rows = Rows::new();
@@ -65,26 +65,26 @@ pub async fn compute(conn: &mut AnyConnection, scope: &Scope, period: Period) ->
 
     // Households registered up to the end, and during the period.
     let mut filter = scope.filter();
-    filter.add("registered_on <= {}", Value::Text(end.clone()));
-    for (area, count) in counts(conn, &format!("SELECT {g}, COUNT(*) FROM facts_households"), &filter).await? {
+    filter.add("registered_on <= {}", Owned::Text(end.clone()));
+    for (area, count) in counts(conn, &format!("SELECT {g}, COUNT(*) FROM facts_households"), &filter)? {
         rows.entry(scope.key(area)).or_default().households_registered = count;
     }
-    filter.add("registered_on >= {}", Value::Text(start.clone()));
-    for (area, count) in counts(conn, &format!("SELECT {g}, COUNT(*) FROM facts_households"), &filter).await? {
+    filter.add("registered_on >= {}", Owned::Text(start.clone()));
+    for (area, count) in counts(conn, &format!("SELECT {g}, COUNT(*) FROM facts_households"), &filter)? {
         rows.entry(scope.key(area)).or_default().households_registered_in_period = count;
     }
 
     // Enrolled at the end: each household's latest enrolment fact on or
     // before the end says whether it is in.
     let mut filter = scope.filter();
-    filter.add("effective_on <= {}", Value::Text(end.clone()));
+    filter.add("effective_on <= {}", Owned::Text(end.clone()));
     let latest = format!(
         "SELECT area, component, COUNT(*) FROM (SELECT {g} AS area, component, kind, ROW_NUMBER() OVER \
          (PARTITION BY household_id, component ORDER BY effective_on DESC, event_time DESC) AS latest \
          FROM facts_enrolment_events{}) facts WHERE latest = 1 AND kind = 'enrolled' GROUP BY area, component",
         filter.where_sql()
     );
-    for (area, component, count) in component_counts(conn, &latest, filter.values()).await? {
+    for (area, component, count) in component_counts(conn, &latest, filter.values())? {
         if let Some(component) = Component::from_code(&component) {
             rows.entry(scope.key(area))
                 .or_default()
@@ -95,36 +95,30 @@ pub async fn compute(conn: &mut AnyConnection, scope: &Scope, period: Period) ->
 
     // Exits during the period.
     let mut filter = scope.filter();
-    filter.add("kind = {}", Value::Text("exited".into()));
-    filter.add("effective_on >= {}", Value::Text(start.clone()));
-    filter.add("effective_on <= {}", Value::Text(end.clone()));
+    filter.add("kind = {}", Owned::Text("exited".into()));
+    filter.add("effective_on >= {}", Owned::Text(start.clone()));
+    filter.add("effective_on <= {}", Owned::Text(end.clone()));
     let exits = format!(
         "SELECT {g}, component, COUNT(*) FROM facts_enrolment_events{} GROUP BY 1, 2",
         filter.where_sql()
     );
-    for (area, component, count) in component_counts(conn, &exits, filter.values()).await? {
+    for (area, component, count) in component_counts(conn, &exits, filter.values())? {
         if let Some(component) = Component::from_code(&component) {
             rows.entry(scope.key(area)).or_default().exits.insert(component, count);
         }
     }
 
-    payments(conn, scope, &start, &end, &mut rows).await?;
-    outstanding(conn, scope, period, &mut rows).await?;
-    nutrition(conn, scope, &start, &end, &mut rows).await?;
+    payments(conn, scope, &start, &end, &mut rows)?;
+    outstanding(conn, scope, period, &mut rows)?;
+    nutrition(conn, scope, &start, &end, &mut rows)?;
     Ok(rows)
 }
 
-async fn payments(
-    conn: &mut AnyConnection,
-    scope: &Scope,
-    start: &str,
-    end: &str,
-    rows: &mut Rows,
-) -> Result<(), sqlx::Error> {
+fn payments(conn: &mut Conn, scope: &Scope, start: &str, end: &str, rows: &mut Rows) -> Result<(), StorageError> {
     let g = scope.group();
     let mut filter = scope.filter();
-    filter.add("occurred_on >= {}", Value::Text(start.to_owned()));
-    filter.add("occurred_on <= {}", Value::Text(end.to_owned()));
+    filter.add("occurred_on >= {}", Owned::Text(start.to_owned()));
+    filter.add("occurred_on <= {}", Owned::Text(end.to_owned()));
     let statement = format!(
         "SELECT {g}, \
          COUNT(DISTINCT CASE WHEN outcome = 'paid' THEN household_id END), \
@@ -135,27 +129,20 @@ async fn payments(
          FROM facts_payments{} GROUP BY 1",
         filter.where_sql()
     );
-    let query = sql::bind_values(sqlx::query(AssertSqlSafe(statement)), filter.values());
-    for row in query.fetch_all(&mut *conn).await? {
-        use sqlx::Row;
-        let indicators = rows.entry(scope.key(row.try_get(0)?)).or_default();
-        indicators.households_paid = row.try_get(1)?;
-        indicators.amount_paid = row.try_get(2)?;
-        indicators.payments_made = row.try_get(3)?;
-        indicators.payments_failed = row.try_get(4)?;
-        indicators.payments_not_collected = row.try_get(5)?;
-    }
-    Ok(())
+    conn.query_each(&statement, &filter.params(&[]), |row| {
+        let indicators = rows.entry(scope.key(row.get(0)?)).or_default();
+        indicators.households_paid = row.get(1)?;
+        indicators.amount_paid = row.get(2)?;
+        indicators.payments_made = row.get(3)?;
+        indicators.payments_failed = row.get(4)?;
+        indicators.payments_not_collected = row.get(5)?;
+        Ok(())
+    })
 }
 
 /// What the cycles of the period approved and have not paid yet. Cycles are
 /// regional, so this is computed for the country and per region only.
-async fn outstanding(
-    conn: &mut AnyConnection,
-    scope: &Scope,
-    period: Period,
-    rows: &mut Rows,
-) -> Result<(), sqlx::Error> {
+fn outstanding(conn: &mut Conn, scope: &Scope, period: Period, rows: &mut Rows) -> Result<(), StorageError> {
     let regional = matches!(scope.area, None | Some((AreaLevel::Region, _)))
         && matches!(scope.breakdown, None | Some(AreaLevel::Region));
     if !regional {
@@ -168,12 +155,12 @@ async fn outstanding(
     let mut values = Vec::new();
     let mut conditions = vec!["c.status <> 'cancelled'".to_owned()];
     if let Some((_, region)) = &scope.area {
-        values.push(Value::Text(region.clone()));
+        values.push(Owned::Text(region.clone()));
         conditions.push(format!("c.region = ${}", values.len()));
     }
     let mut in_period = Vec::new();
     for quarter in quarters {
-        values.push(Value::Text(quarter));
+        values.push(Owned::Text(quarter));
         in_period.push(format!("${}", values.len()));
     }
     conditions.push(format!("c.period IN ({})", in_period.join(", ")));
@@ -183,31 +170,27 @@ async fn outstanding(
         "''"
     };
     let statement = format!(
-        "SELECT {group}, CAST(COALESCE(SUM(CASE WHEN unpaid > 0 THEN unpaid ELSE 0 END), 0) AS BIGINT) FROM          (SELECT c.region, c.expected_amount - (SELECT COALESCE(SUM(p.amount), 0) FROM facts_payments p          WHERE p.cycle_id = c.cycle_id AND p.outcome = 'paid') AS unpaid FROM facts_cycles c WHERE {}) c GROUP BY 1",
+        "SELECT {group}, CAST(COALESCE(SUM(CASE WHEN unpaid > 0 THEN unpaid ELSE 0 END), 0) AS BIGINT) FROM \
+         (SELECT c.region, c.expected_amount - (SELECT COALESCE(SUM(p.amount), 0) FROM facts_payments p \
+         WHERE p.cycle_id = c.cycle_id AND p.outcome = 'paid') AS unpaid FROM facts_cycles c WHERE {}) c GROUP BY 1",
         conditions.join(" AND ")
     );
-    for (area, amount) in counts_raw(conn, &statement, &values).await? {
+    for (area, amount) in counts_raw(conn, &statement, &values)? {
         rows.entry(scope.key(area)).or_default().amount_outstanding = amount;
     }
     Ok(())
 }
 
-async fn nutrition(
-    conn: &mut AnyConnection,
-    scope: &Scope,
-    start: &str,
-    end: &str,
-    rows: &mut Rows,
-) -> Result<(), sqlx::Error> {
+fn nutrition(conn: &mut Conn, scope: &Scope, start: &str, end: &str, rows: &mut Rows) -> Result<(), StorageError> {
     let g = scope.group();
     let mut filter = scope.filter();
-    filter.add("distributed_on >= {}", Value::Text(start.to_owned()));
-    filter.add("distributed_on <= {}", Value::Text(end.to_owned()));
+    filter.add("distributed_on >= {}", Owned::Text(start.to_owned()));
+    filter.add("distributed_on <= {}", Owned::Text(end.to_owned()));
     let reached = format!(
         "SELECT {g}, beneficiary_group, COUNT(DISTINCT member_id) FROM facts_distributions{} GROUP BY 1, 2",
         filter.where_sql()
     );
-    for (area, group, count) in component_counts(conn, &reached, filter.values()).await? {
+    for (area, group, count) in component_counts(conn, &reached, filter.values())? {
         let indicators = rows.entry(scope.key(area)).or_default();
         match group.as_str() {
             "child" => indicators.pnp_children_reached = count,
@@ -220,63 +203,108 @@ async fn nutrition(
         "SELECT {g}, CAST(COALESCE(SUM(grams), 0) AS BIGINT), COUNT(DISTINCT commune) FROM facts_distributions{} GROUP BY 1",
         filter.where_sql()
     );
-    let query = sql::bind_values(sqlx::query(AssertSqlSafe(totals)), filter.values());
-    for row in query.fetch_all(&mut *conn).await? {
-        use sqlx::Row;
-        let indicators = rows.entry(scope.key(row.try_get(0)?)).or_default();
-        indicators.flour_distributed_grams = row.try_get(1)?;
-        indicators.pilot_communes_covered = row.try_get(2)?;
-    }
+    conn.query_each(&totals, &filter.params(&[]), |row| {
+        let indicators = rows.entry(scope.key(row.get(0)?)).or_default();
+        indicators.flour_distributed_grams = row.get(1)?;
+        indicators.pilot_communes_covered = row.get(2)?;
+        Ok(())
+    })?;
 
     // Stock at the end: each warehouse's last report up to the end of the period.
     let mut filter = scope.filter();
-    filter.add("event_time <= {}", Value::Text(format!("{end}T23:59:59.999999Z")));
+    filter.add("event_time <= {}", Owned::Text(format!("{end}T23:59:59.999999Z")));
     let stock = format!(
         "SELECT area, CAST(COALESCE(SUM(on_hand_grams), 0) AS BIGINT) FROM (SELECT {g} AS area, on_hand_grams, \
          ROW_NUMBER() OVER (PARTITION BY warehouse_id ORDER BY event_time DESC, event_id DESC) AS latest \
          FROM facts_stock{}) facts WHERE latest = 1 GROUP BY area",
         filter.where_sql()
     );
-    for (area, grams) in counts_raw(conn, &stock, filter.values()).await? {
+    for (area, grams) in counts_raw(conn, &stock, filter.values())? {
         rows.entry(scope.key(area)).or_default().stock_on_hand_grams = grams;
     }
     Ok(())
 }
 
 /// `SELECT area, n … WHERE <filter> GROUP BY 1` as pairs.
-async fn counts(conn: &mut AnyConnection, select: &str, filter: &Filter) -> Result<Vec<(String, i64)>, sqlx::Error> {
+fn counts(conn: &mut Conn, select: &str, filter: &Filter) -> Result<Vec<(String, i64)>, StorageError> {
     counts_raw(
         conn,
         &format!("{select}{} GROUP BY 1", filter.where_sql()),
         filter.values(),
     )
-    .await
 }
 
-async fn counts_raw(
-    conn: &mut AnyConnection,
-    statement: &str,
-    values: &[Value],
-) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    let query = sql::bind_values(sqlx::query(AssertSqlSafe(statement.to_owned())), values);
+fn counts_raw(conn: &mut Conn, statement: &str, values: &[Owned]) -> Result<Vec<(String, i64)>, StorageError> {
     let mut pairs = Vec::new();
-    for row in query.fetch_all(conn).await? {
-        use sqlx::Row;
-        pairs.push((row.try_get(0)?, row.try_get(1)?));
-    }
+    conn.query_each(statement, &params(values), |row| {
+        pairs.push((row.get(0)?, row.get(1)?));
+        Ok(())
+    })?;
     Ok(pairs)
 }
 
-async fn component_counts(
-    conn: &mut AnyConnection,
+fn component_counts(
+    conn: &mut Conn,
     statement: &str,
-    values: &[Value],
-) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
-    let query = sql::bind_values(sqlx::query(AssertSqlSafe(statement.to_owned())), values);
+    values: &[Owned],
+) -> Result<Vec<(String, String, i64)>, StorageError> {
     let mut triples = Vec::new();
-    for row in query.fetch_all(conn).await? {
-        use sqlx::Row;
-        triples.push((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?));
-    }
+    conn.query_each(statement, &params(values), |row| {
+        triples.push((row.get(0)?, row.get(1)?, row.get(2)?));
+        Ok(())
+    })?;
     Ok(triples)
+}
+
+fn params(values: &[Owned]) -> Vec<&dyn ToSql> {
+    values.iter().map(|value| value as &dyn ToSql).collect()
+}
+
+/// A cycle's payment indicators.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CycleIndicators {
+    pub cycle_id: String,
+    pub region: String,
+    pub period: String,
+    pub funding_source: i32,
+    pub expected_households: i64,
+    pub expected_amount: i64,
+    pub households_paid: i64,
+    pub amount_paid: i64,
+    pub payments_failed: i64,
+    pub payments_not_collected: i64,
+    pub status: String,
+}
+
+/// Every cycle with its payment results, by region, period and ID.
+pub fn cycles(conn: &mut Conn) -> Result<Vec<CycleIndicators>, StorageError> {
+    let mut cycles = Vec::new();
+    conn.query_each(
+        "SELECT c.cycle_id, c.region, c.period, c.funding_source, c.expected_households, c.expected_amount, c.status, \
+         COUNT(DISTINCT CASE WHEN p.outcome = 'paid' THEN p.household_id END), \
+         CAST(COALESCE(SUM(CASE WHEN p.outcome = 'paid' THEN p.amount ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN p.outcome = 'failed' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN p.outcome = 'not_collected' THEN 1 ELSE 0 END), 0) AS BIGINT) \
+         FROM facts_cycles c LEFT JOIN facts_payments p ON p.cycle_id = c.cycle_id \
+         GROUP BY c.cycle_id, c.region, c.period, c.funding_source, c.expected_households, c.expected_amount, c.status \
+         ORDER BY c.region, c.period, c.cycle_id",
+        &[],
+        |row| {
+            cycles.push(CycleIndicators {
+                cycle_id: row.get(0)?,
+                region: row.get(1)?,
+                period: row.get(2)?,
+                funding_source: row.get(3)?,
+                expected_households: row.get(4)?,
+                expected_amount: row.get(5)?,
+                status: row.get(6)?,
+                households_paid: row.get(7)?,
+                amount_paid: row.get(8)?,
+                payments_failed: row.get(9)?,
+                payments_not_collected: row.get(10)?,
+            });
+            Ok(())
+        },
+    )?;
+    Ok(cycles)
 }

@@ -4,25 +4,46 @@
 //! activity. Indicators are computed from the facts when asked, by the
 //! facts' own dates, so an event arriving late counts in its own period and
 //! a rebuild from the stream gives the same numbers.
+//!
+//! Every function runs on a connection of the write path or of a reader,
+//! synchronously; facts are written a batch at a time with multi-row
+//! `INSERT`s ([`row_chunks`]).
 
+pub mod activity;
 pub mod budget;
 pub mod facts;
 pub mod indicators;
 
 use jigi_storage::Migration;
 
-/// Every migration the monitoring's database needs.
-pub fn migrations() -> Vec<Migration> {
-    [
-        jigi_bus::inbox::MIGRATIONS,
-        jigi_storage::idempotency::MIGRATIONS,
-        jigi_audit::MIGRATIONS,
-        MONITORING,
-    ]
-    .concat()
+/// Rows per multi-row `INSERT`.
+pub const ROWS_PER_INSERT: usize = 128;
+
+/// Splits `rows` into chunks of a few fixed sizes: full chunks of
+/// [`ROWS_PER_INSERT`], then the rest in powers of two (64, 32, … 1). Each
+/// table's `INSERT`s thus come in at most eight shapes, each prepared once
+/// and reused, whatever the batch sizes.
+pub fn row_chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let size = if rest.len() >= ROWS_PER_INSERT {
+            ROWS_PER_INSERT
+        } else {
+            // The largest power of two not above what is left.
+            1 << (usize::BITS - 1 - rest.len().leading_zeros())
+        };
+        let (chunk, after) = rest.split_at(size);
+        rest = after;
+        Some(chunk)
+    })
 }
 
-const MONITORING: &[Migration] = &[Migration::portable(
+/// The monitoring's own tables (the host adds the shared ones). The SQL is
+/// portable: both backends accept it as written.
+pub const MIGRATIONS: &[Migration] = &[Migration::portable(
     "monitoring",
     1,
     "facts, budget, region activity",
@@ -122,3 +143,29 @@ const MONITORING: &[Migration] = &[Migration::portable(
     );
     ",
 )];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_come_in_few_sizes_and_cover_every_row_once_in_order() {
+        let sizes = |n: usize| -> Vec<usize> {
+            let rows: Vec<usize> = (0..n).collect();
+            let chunks: Vec<&[usize]> = row_chunks(&rows).collect();
+            let joined: Vec<usize> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
+            assert_eq!(joined, rows, "{n} rows");
+            chunks.iter().map(|c| c.len()).collect()
+        };
+        assert_eq!(sizes(0), Vec::<usize>::new());
+        assert_eq!(sizes(1), [1]);
+        assert_eq!(sizes(7), [4, 2, 1]);
+        assert_eq!(sizes(128), [128]);
+        assert_eq!(sizes(1_000), [128, 128, 128, 128, 128, 128, 128, 64, 32, 8]);
+        let mut shapes = std::collections::BTreeSet::new();
+        for n in 0..600 {
+            shapes.extend(sizes(n));
+        }
+        assert_eq!(shapes.len(), 8, "{shapes:?}");
+    }
+}

@@ -91,6 +91,21 @@ async fn bad_budget_entries_are_refused_and_change_nothing() {
         .await
         .unwrap_err();
     assert_eq!(fields(&zero_spending), ["amount", "spent_on"]);
+    // The request ID is required, and named with the entry's other problems.
+    let no_request_id = app
+        .client
+        .record_expenditure(RecordExpenditureRequest {
+            request_id: String::new(),
+            year: 2018,
+            component: Component::Agr as i32,
+            funding_source: FundingSource::Dfid as i32,
+            amount: Some(Money { fcfa: -5 }),
+            spent_on: "2018-05-01".into(),
+            description: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&no_request_id), ["request_id", "amount"]);
     let execution = app
         .client
         .get_budget_execution(GetBudgetExecutionRequest { year: 2018 })
@@ -98,4 +113,10 @@ async fn bad_budget_entries_are_refused_and_change_nothing() {
         .unwrap()
         .into_inner();
     assert!(execution.lines.is_empty(), "nothing was stored");
+    let expenditures: i64 = app
+        .database()
+        .read(|conn| conn.query_scalar("SELECT COUNT(*) FROM expenditures", jigi_storage::params![]))
+        .await
+        .unwrap();
+    assert_eq!(expenditures, 0, "no expenditure was stored");
 }

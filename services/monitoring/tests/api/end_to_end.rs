@@ -1,13 +1,14 @@
 //! Registries of two regions and the monitoring on one NATS: the national
 //! indicators equal what was done, per region and in total.
 
+use jigi_auth::Role;
 use jigi_common::{Geography, Period, Region};
 use jigi_proto::common::Component;
 use jigi_proto::monitoring::Breakdown;
 use jigi_proto::registry::registry_service_client::RegistryServiceClient;
 use jigi_proto::registry::{EnrolHouseholdRequest, ImportHouseholdsRequest};
 use jigi_registry::sample::HouseholdGenerator;
-use jigi_testkit::connect_channel;
+use jigi_testkit::connect_as;
 
 use crate::helpers::*;
 
@@ -19,13 +20,18 @@ async fn indicators_equal_what_the_regions_did() {
     let mut expected = Vec::new();
     let mut registries = Vec::new();
     for (region, households, enrol_every) in [(Region::Sikasso, 30, 2), (Region::Mopti, 20, 4)] {
-        let config = jigi_registry::Config::local(
+        let mut config = jigi_registry::Config::local(
             region,
             &app.nats.url(),
             &jigi_testkit::database_url(app.dir.path(), region.slug()).await,
         );
+        config.service.serve = app.access.serve_config();
         let running = jigi_registry::start(config, app.shutdown.clone()).await.unwrap();
-        let mut client = RegistryServiceClient::new(connect_channel(running.grpc_addr).await);
+        // The region's supervisor imports and enrols.
+        let token = app
+            .access
+            .token("s.dembele", &[Role::FieldAgent, Role::RegionalSupervisor], region);
+        let mut client = RegistryServiceClient::new(connect_as(running.grpc_addr, &token).await);
         let generator = HouseholdGenerator::new(&geography, region, &[], today, 11);
         let rows: Vec<ImportHouseholdsRequest> = (0..households)
             .map(|i| ImportHouseholdsRequest {

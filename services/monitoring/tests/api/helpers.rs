@@ -1,30 +1,36 @@
 //! `spawn_app()`: a monitoring of its own for each test, reading the
-//! national stream of a real nats-server, and ways to feed it events.
+//! national stream of a real nats-server, checking tokens as deployed, and
+//! ways to feed it events.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use jigi_auth::Role;
 use jigi_bus::inbox::ConsumerStats;
 use jigi_bus::{Bus, BusConfig, DomainEvent, OutgoingEvent, streams};
 use jigi_common::Region;
-use jigi_monitoring::{Config, Running, start};
+use jigi_monitoring::{Config, Handle, start};
 use jigi_proto::common::{Component, Location, Period};
 use jigi_proto::events as ev;
 use jigi_proto::monitoring::monitoring_service_client::MonitoringServiceClient;
 use jigi_proto::monitoring::*;
+use jigi_server::Running;
+use jigi_storage::Database;
 pub use jigi_testkit::eventually;
-use jigi_testkit::{NatsServer, TempDir, connect_channel};
+use jigi_testkit::{AuthedChannel, NatsServer, TempDir, TestAccess, connect_as};
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 
 pub const WAIT: Duration = Duration::from_secs(30);
 pub const REGIONS: [Region; 2] = [Region::Sikasso, Region::Mopti];
 
 pub struct TestApp {
     pub nats: NatsServer,
-    pub client: MonitoringServiceClient<Channel>,
-    pub running: Option<Running>,
+    /// A national operator's client: reads every region, enters the budget.
+    pub client: MonitoringServiceClient<AuthedChannel>,
+    pub running: Option<Running<Handle>>,
+    /// The identity provider the monitoring trusts.
+    pub access: TestAccess,
     pub shutdown: CancellationToken,
     pub bus: Bus,
     pub dir: TempDir,
@@ -44,19 +50,22 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     for region in REGIONS {
         streams::ensure_region_stream(&bus.jetstream, region).await.unwrap();
     }
+    let access = TestAccess::new(dir.path());
     let mut config = Config::local(
         &REGIONS,
         &nats.url(),
         &jigi_testkit::database_url(dir.path(), "monitoring").await,
     );
+    config.service.serve = access.serve_config();
     adjust(&mut config);
     let shutdown = CancellationToken::new();
     let running = start(config, shutdown.clone()).await.expect("monitoring starts");
-    let client = MonitoringServiceClient::new(connect_channel(running.grpc_addr).await);
+    let client = operator_client(&access, &running).await;
     TestApp {
         nats,
         client,
         running: Some(running),
+        access,
         shutdown,
         bus,
         dir,
@@ -64,9 +73,25 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     }
 }
 
+/// A national operator's client of a running monitoring.
+async fn operator_client(access: &TestAccess, running: &Running<Handle>) -> MonitoringServiceClient<AuthedChannel> {
+    let token = access.national_token("k.diarra", &[Role::NationalOperator]);
+    MonitoringServiceClient::new(connect_as(running.grpc_addr, &token).await)
+}
+
 impl TestApp {
     pub fn consumer(&self) -> Arc<ConsumerStats> {
-        self.running.as_ref().unwrap().consumer.clone()
+        self.running.as_ref().unwrap().service.consumer.clone()
+    }
+
+    /// The monitoring's database, as the service has it.
+    pub fn database(&self) -> Database {
+        self.running.as_ref().unwrap().database.clone()
+    }
+
+    /// A client calling with `token`.
+    pub async fn client_as(&self, token: &str) -> MonitoringServiceClient<AuthedChannel> {
+        MonitoringServiceClient::new(connect_as(self.running.as_ref().unwrap().grpc_addr, token).await)
     }
 
     /// Publishes an event to its region's stream, as a regional service's
@@ -111,20 +136,32 @@ impl TestApp {
         .await;
     }
 
-    /// Restarts the monitoring on the same database (`fresh`: on a new one).
-    pub async fn restart(&mut self, fresh: bool) {
+    /// Stops the monitoring (the events published meanwhile wait in the
+    /// streams).
+    pub async fn stop(&mut self) {
         self.shutdown.cancel();
         self.running.take().unwrap().stopped().await;
+    }
+
+    /// Starts the monitoring again on the same database (`fresh`: on a new one).
+    pub async fn start(&mut self, fresh: bool) {
         let name = if fresh { "rebuilt" } else { "monitoring" };
-        let config = Config::local(
+        let mut config = Config::local(
             &REGIONS,
             &self.nats.url(),
             &jigi_testkit::database_url(self.dir.path(), name).await,
         );
+        config.service.serve = self.access.serve_config();
         self.shutdown = CancellationToken::new();
         let running = start(config, self.shutdown.clone()).await.unwrap();
-        self.client = MonitoringServiceClient::new(connect_channel(running.grpc_addr).await);
+        self.client = operator_client(&self.access, &running).await;
         self.running = Some(running);
+    }
+
+    /// Restarts the monitoring on the same database (`fresh`: on a new one).
+    pub async fn restart(&mut self, fresh: bool) {
+        self.stop().await;
+        self.start(fresh).await;
     }
 
     pub async fn indicators(&mut self, area: &str, period: &str, breakdown: Breakdown) -> Vec<IndicatorRow> {

@@ -1,0 +1,126 @@
+//! The PTBA: budget lines, expenditure entries, and their execution.
+
+use jigi_common::Problems;
+use jigi_proto::common::FundingSource;
+use jigi_server::CommandError;
+use jigi_storage::Conn;
+use jigi_storage::idempotency::{self, RequestIdError, RequestKey};
+
+use super::{Monitoring, refuse};
+use crate::domain::budget::{self, BudgetLine, Expenditure};
+use crate::storage::budget as store;
+
+/// A budget line's execution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineExecution {
+    pub line: BudgetLine,
+    pub achieved: i64,
+}
+
+/// An expenditure entry as asked: what the API received.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpenditureEntry<'a> {
+    pub year: i32,
+    pub component: i32,
+    pub funding_source: i32,
+    pub amount: Option<i64>,
+    pub spent_on: &'a str,
+    pub description: &'a str,
+}
+
+impl Monitoring {
+    /// Creates or replaces a budget line.
+    pub async fn set_budget_line(
+        &self,
+        year: i32,
+        component: i32,
+        funding_source: i32,
+        forecast: Option<i64>,
+    ) -> Result<BudgetLine, CommandError> {
+        let line = budget::line(year, component, funding_source, forecast)
+            .map_err(|problems| CommandError::Invalid(problems.into_errors()))?;
+        self.db
+            .write(move |conn| {
+                store::set_line(conn, &line)?;
+                Ok::<_, CommandError>(line)
+            })
+            .await
+    }
+
+    /// Records an expenditure once per request: a retry of the same request
+    /// (same ID, same content) gets the first answer, the ID of the entry,
+    /// which is the request's ID. `key` is `Err` when the request ID itself
+    /// is wrong, reported with every other problem of the entry.
+    pub async fn record_expenditure(
+        &self,
+        key: Result<RequestKey, RequestIdError>,
+        entry: ExpenditureEntry<'_>,
+    ) -> Result<String, CommandError> {
+        let mut problems = Problems::new();
+        let key = problems.check("request_id", key.map_err(|err| err.to_string()));
+        let expenditure = budget::expenditure(
+            entry.year,
+            entry.component,
+            entry.funding_source,
+            entry.amount,
+            entry.spent_on,
+            entry.description,
+        );
+        let expenditure = match expenditure {
+            Ok(expenditure) => Some(expenditure),
+            Err(more) => {
+                for e in more.into_errors() {
+                    problems.add(e.field, e.description);
+                }
+                None
+            }
+        };
+        refuse(problems)?;
+        let (key, expenditure) = (key.expect("checked"), expenditure.expect("checked"));
+        self.db
+            .write(move |conn| idempotency::once(conn, &key, |conn| record_expenditure_in(conn, &key, &expenditure)))
+            .await
+    }
+
+    /// A year's lines with what was achieved against each. Achievements
+    /// without a line (paid from a source nobody planned) get a line with a
+    /// zero forecast, so nothing achieved is hidden.
+    pub async fn budget_execution(&self, year: i32) -> Result<Vec<LineExecution>, CommandError> {
+        let mut problems = Problems::new();
+        budget::check_year(year, "year", &mut problems);
+        refuse(problems)?;
+        let (lines, mut achieved) = self
+            .db
+            .read(move |conn| Ok::<_, CommandError>((store::lines(conn, year)?, store::achieved(conn, year)?)))
+            .await?;
+        let mut execution: Vec<LineExecution> = lines
+            .into_iter()
+            .map(|line| {
+                let done = achieved
+                    .remove(&(line.component, line.funding_source as i32))
+                    .unwrap_or(0);
+                LineExecution { line, achieved: done }
+            })
+            .collect();
+        for ((component, source), amount) in achieved {
+            execution.push(LineExecution {
+                line: BudgetLine {
+                    year,
+                    component,
+                    funding_source: FundingSource::try_from(source).unwrap_or(FundingSource::Other),
+                    forecast_fcfa: 0,
+                },
+                achieved: amount,
+            });
+        }
+        execution.sort_by_key(|e| (e.line.component, e.line.funding_source as i32));
+        Ok(execution)
+    }
+}
+
+/// Stores the entry under the request's ID, which is its answer.
+fn record_expenditure_in(conn: &mut Conn, key: &RequestKey, expenditure: &Expenditure) -> Result<String, CommandError> {
+    let id = key.request_id.as_str();
+    store::record_expenditure(conn, id, expenditure)?;
+    Ok(id.to_owned())
+}

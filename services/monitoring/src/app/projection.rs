@@ -1,0 +1,927 @@
+//! The national stream's events into facts, a pull batch at a time.
+//!
+//! [`NationalProjection::decode`] reads each event once, off the database's
+//! writer, into the facts it means ([`Fact`]): rows ready to store.
+//! [`NationalProjection::apply`] then writes a whole batch in the inbox's
+//! transaction, which holds only events never applied before, so each event
+//! counts once however often it is delivered. Nothing is decoded there; the
+//! batch is folded in memory first:
+//!
+//! - facts kept per event (enrolments, payments, distributions, stock) go in
+//!   with multi-row `INSERT`s;
+//! - a household's registration and moves become one `UPDATE` (its last
+//!   move) and one row of a multi-row `INSERT` (its first registration, at
+//!   the place its moves after it left it);
+//! - a cycle's events become one upsert per cycle;
+//! - each region's activity becomes one upsert: the batch's event count
+//!   added, its latest event time kept.
+//!
+//! The result is exactly what applying the events one by one in stream
+//! order gives (the tests compare both).
+//!
+//! Each region's lag, from an event's time to the commit that makes its
+//! facts visible, is measured in [`NationalProjection::committed`], after
+//! that commit.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use jigi_bus::{Decoded, EventHandler, EventMeta, ReceivedEvent, Rejection};
+use jigi_common::{Component, Region};
+use jigi_proto::common::Location;
+use jigi_proto::events as ev;
+use jigi_storage::{Conn, StorageError, timestamp};
+
+use crate::domain::freshness::LagWindow;
+use crate::metrics::MonitoringMetrics;
+use crate::storage::activity::{self, Heard};
+use crate::storage::facts::{self, CycleRow, DistributionRow, EnrolmentRow, NewHousehold, PaymentRow, Place, StockRow};
+
+/// Recent lags per region, shared with the API.
+pub type Lags = Arc<Mutex<HashMap<String, LagWindow>>>;
+
+/// What one event means to the monitoring, decoded and checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fact {
+    /// Nothing but that its region is alive (an event the indicators do
+    /// not use).
+    Activity,
+    Registered {
+        household_id: String,
+        place: Place,
+        registered_on: String,
+    },
+    Moved {
+        household_id: String,
+        place: Place,
+    },
+    Enrolment(EnrolmentRow),
+    Payment(PaymentRow),
+    Cycle(CycleRow),
+    /// A ration given, and the stock its warehouse has left.
+    Distribution(DistributionRow, StockRow),
+    Stock(StockRow),
+    /// Both ends of a stock transfer.
+    Transfer(StockRow, StockRow),
+}
+
+/// The national stream's handler.
+pub struct NationalProjection {
+    lags: Lags,
+    metrics: MonitoringMetrics,
+}
+
+impl NationalProjection {
+    pub fn new(lags: Lags, metrics: MonitoringMetrics) -> NationalProjection {
+        NationalProjection { lags, metrics }
+    }
+}
+
+impl EventHandler for NationalProjection {
+    type Effect = Fact;
+
+    fn decode(&self, event: &ReceivedEvent) -> Result<Option<Fact>, Rejection> {
+        if event.region().is_none() {
+            return Err(Rejection(format!("subject {} names no known region", event.subject)));
+        }
+        decode(event).map(Some)
+    }
+
+    fn apply(&self, conn: &mut Conn, events: &[Decoded<Fact>]) -> Result<(), StorageError> {
+        let batch = Batch::fold(events);
+        facts::move_households(conn, &batch.moves())?;
+        facts::insert_households(conn, &batch.registrations())?;
+        facts::insert_enrolments(conn, &batch.enrolments)?;
+        facts::insert_payments(conn, &batch.payments)?;
+        facts::upsert_cycles(conn, &batch.cycles)?;
+        facts::insert_distributions(conn, &batch.distributions)?;
+        facts::insert_stock(conn, &batch.stock)?;
+        activity::record(conn, &batch.heard, timestamp::now_utc())
+    }
+
+    fn committed(&self, events: &[EventMeta]) {
+        let now = Utc::now();
+        let mut per_region: Vec<(Region, Vec<f64>)> = Vec::new();
+        for event in events {
+            let Some(region) = event.region else { continue };
+            let lag = (now - event.time).to_std().unwrap_or_default().as_secs_f64();
+            match per_region.iter_mut().find(|(known, _)| *known == region) {
+                Some((_, lags)) => lags.push(lag),
+                None => per_region.push((region, vec![lag])),
+            }
+        }
+        let mut windows = self.lags.lock().expect("lag lock");
+        for (region, lags) in &per_region {
+            let window = windows.entry(region.slug().to_owned()).or_default();
+            for lag in lags {
+                window.record(*lag);
+            }
+        }
+        drop(windows);
+        for (region, lags) in per_region {
+            self.metrics.events_committed(region.slug(), &lags);
+        }
+    }
+}
+
+/// A batch folded in memory, borrowing its events' facts.
+#[derive(Debug, Default)]
+struct Batch<'a> {
+    /// Households registered or moved, in order of first appearance.
+    households: Vec<HouseholdChanges<'a>>,
+    household_index: HashMap<&'a str, usize>,
+    enrolments: Vec<&'a EnrolmentRow>,
+    payments: Vec<&'a PaymentRow>,
+    cycles: Vec<CycleRow>,
+    cycle_index: HashMap<&'a str, usize>,
+    distributions: Vec<&'a DistributionRow>,
+    stock: Vec<&'a StockRow>,
+    heard: Vec<Heard<'static>>,
+}
+
+/// What a batch's events say of one household.
+#[derive(Debug)]
+struct HouseholdChanges<'a> {
+    household_id: &'a str,
+    /// Its first registration in the batch: (place, date).
+    registered: Option<(&'a Place, &'a str)>,
+    /// Its last move in the batch (applies to a household already stored).
+    last_move: Option<&'a Place>,
+    /// Its last move after its first registration in the batch (where a
+    /// household registered in this batch lives at its end).
+    moved_since_registered: Option<&'a Place>,
+}
+
+impl<'a> Batch<'a> {
+    /// Folds the events, in stream order.
+    fn fold(events: &'a [Decoded<Fact>]) -> Batch<'a> {
+        let mut batch = Batch::default();
+        for event in events {
+            if let Some(region) = event.meta.region {
+                batch.heard(region, event.meta.time);
+            }
+            match &event.effect {
+                Fact::Activity => {}
+                Fact::Registered {
+                    household_id,
+                    place,
+                    registered_on,
+                } => {
+                    let household = batch.household(household_id);
+                    if household.registered.is_none() {
+                        household.registered = Some((place, registered_on.as_str()));
+                    }
+                }
+                Fact::Moved { household_id, place } => {
+                    let household = batch.household(household_id);
+                    household.last_move = Some(place);
+                    if household.registered.is_some() {
+                        household.moved_since_registered = Some(place);
+                    }
+                }
+                Fact::Enrolment(row) => batch.enrolments.push(row),
+                Fact::Payment(row) => batch.payments.push(row),
+                Fact::Cycle(row) => batch.cycle(row),
+                Fact::Distribution(row, stock) => {
+                    batch.distributions.push(row);
+                    batch.stock.push(stock);
+                }
+                Fact::Stock(stock) => batch.stock.push(stock),
+                Fact::Transfer(from, to) => batch.stock.extend([from, to]),
+            }
+        }
+        batch
+    }
+
+    fn heard(&mut self, region: Region, time: DateTime<Utc>) {
+        match self.heard.iter_mut().find(|heard| heard.region == region.slug()) {
+            Some(heard) => {
+                heard.events += 1;
+                heard.last_event_time = heard.last_event_time.max(time);
+            }
+            None => self.heard.push(Heard {
+                region: region.slug(),
+                events: 1,
+                last_event_time: time,
+            }),
+        }
+    }
+
+    fn household(&mut self, household_id: &'a str) -> &mut HouseholdChanges<'a> {
+        let index = match self.household_index.entry(household_id) {
+            Entry::Occupied(known) => *known.get(),
+            Entry::Vacant(new) => {
+                self.households.push(HouseholdChanges {
+                    household_id,
+                    registered: None,
+                    last_move: None,
+                    moved_since_registered: None,
+                });
+                *new.insert(self.households.len() - 1)
+            }
+        };
+        &mut self.households[index]
+    }
+
+    /// Folds a cycle's event into what the batch says of the cycle, as the
+    /// upsert would one event after another: the first event's region,
+    /// period and source; the last totals carried; the status of the latest
+    /// event (the later in the stream at the same time).
+    fn cycle(&mut self, row: &'a CycleRow) {
+        match self.cycle_index.entry(&row.cycle_id) {
+            Entry::Vacant(new) => {
+                new.insert(self.cycles.len());
+                self.cycles.push(row.clone());
+            }
+            Entry::Occupied(known) => {
+                let cycle = &mut self.cycles[*known.get()];
+                if row.expected.is_some() {
+                    cycle.expected = row.expected;
+                }
+                if cycle.status_time <= row.status_time {
+                    cycle.status = row.status;
+                    cycle.status_time.clone_from(&row.status_time);
+                }
+            }
+        }
+    }
+
+    /// Last moves, applied before the registrations: they change only
+    /// households stored before this batch.
+    fn moves(&self) -> Vec<(&'a str, &'a Place)> {
+        self.households
+            .iter()
+            .filter_map(|h| h.last_move.map(|place| (h.household_id, place)))
+            .collect()
+    }
+
+    /// First registrations, where each household lives at the end of the
+    /// batch; the database ignores those of households stored before.
+    fn registrations(&self) -> Vec<NewHousehold<'a>> {
+        self.households
+            .iter()
+            .filter_map(|h| {
+                h.registered.map(|(place, registered_on)| NewHousehold {
+                    household_id: h.household_id,
+                    place: h.moved_since_registered.unwrap_or(place),
+                    registered_on,
+                })
+            })
+            .collect()
+    }
+}
+
+/// What an event means, or why it cannot be used.
+fn decode(event: &ReceivedEvent) -> Result<Fact, Rejection> {
+    if event.is::<ev::HouseholdRegistered>() {
+        let m: ev::HouseholdRegistered = event.decode()?;
+        Ok(Fact::Registered {
+            place: place(m.location.as_ref())?,
+            household_id: m.household_id,
+            registered_on: m.registered_on,
+        })
+    } else if event.is::<ev::HouseholdUpdated>() {
+        let m: ev::HouseholdUpdated = event.decode()?;
+        Ok(Fact::Moved {
+            place: place(m.location.as_ref())?,
+            household_id: m.household_id,
+        })
+    } else if event.is::<ev::HouseholdEnrolled>() {
+        let m: ev::HouseholdEnrolled = event.decode()?;
+        enrolment(
+            event,
+            m.household_id,
+            m.component,
+            "enrolled",
+            m.enrolled_on,
+            m.location.as_ref(),
+        )
+    } else if event.is::<ev::HouseholdExited>() {
+        let m: ev::HouseholdExited = event.decode()?;
+        enrolment(
+            event,
+            m.household_id,
+            m.component,
+            "exited",
+            m.exited_on,
+            m.location.as_ref(),
+        )
+    } else if event.ce_type.starts_with("jigi.payments.") {
+        payments(event)
+    } else if event.ce_type.starts_with("jigi.nutrition.") {
+        nutrition(event)
+    } else {
+        Ok(Fact::Activity)
+    }
+}
+
+fn enrolment(
+    event: &ReceivedEvent,
+    household_id: String,
+    component: i32,
+    kind: &'static str,
+    effective_on: String,
+    location: Option<&Location>,
+) -> Result<Fact, Rejection> {
+    let component =
+        Component::from_proto(component).ok_or_else(|| Rejection(format!("unknown component {component}")))?;
+    Ok(Fact::Enrolment(EnrolmentRow {
+        event_id: event.id.clone(),
+        household_id,
+        component: component.code(),
+        kind,
+        effective_on,
+        event_time: timestamp::format(event.time),
+        place: place(location)?,
+    }))
+}
+
+/// Cycle and payment events.
+fn payments(event: &ReceivedEvent) -> Result<Fact, Rejection> {
+    let no_cycle = || Rejection("payment event without its cycle".into());
+    let totals = |t: &ev::PaymentTotals| (t.count, t.amount.as_ref().map_or(0, |m| m.fcfa));
+    let (cycle, status, expected) = if event.is::<ev::PaymentCycleOpened>() {
+        let m: ev::PaymentCycleOpened = event.decode()?;
+        (m.cycle, "opened", None)
+    } else if event.is::<ev::PaymentCycleFrozen>() {
+        let m: ev::PaymentCycleFrozen = event.decode()?;
+        (m.cycle, "frozen", m.totals.as_ref().map(totals))
+    } else if event.is::<ev::PaymentCycleApproved>() {
+        let m: ev::PaymentCycleApproved = event.decode()?;
+        (m.cycle, "approved", m.control.as_ref().map(totals))
+    } else if event.is::<ev::PaymentCycleClosed>() {
+        let m: ev::PaymentCycleClosed = event.decode()?;
+        (m.cycle, "closed", m.control.as_ref().map(totals))
+    } else if event.is::<ev::PaymentCycleCancelled>() {
+        let m: ev::PaymentCycleCancelled = event.decode()?;
+        (m.cycle, "cancelled", None)
+    } else {
+        let (cycle, household_id, location, amount, outcome, on) = if event.is::<ev::PaymentMade>() {
+            let m: ev::PaymentMade = event.decode()?;
+            (m.cycle, m.household_id, m.location, m.amount, "paid", m.paid_on)
+        } else if event.is::<ev::PaymentFailed>() {
+            let m: ev::PaymentFailed = event.decode()?;
+            (m.cycle, m.household_id, m.location, m.amount, "failed", m.attempted_on)
+        } else if event.is::<ev::PaymentNotCollected>() {
+            let m: ev::PaymentNotCollected = event.decode()?;
+            (
+                m.cycle,
+                m.household_id,
+                m.location,
+                m.amount,
+                "not_collected",
+                m.reported_on,
+            )
+        } else {
+            return Ok(Fact::Activity);
+        };
+        let cycle = cycle.ok_or_else(no_cycle)?;
+        return Ok(Fact::Payment(PaymentRow {
+            event_id: event.id.clone(),
+            place: place(location.as_ref())?,
+            period: cycle.period.map(|p| p.code).unwrap_or_default(),
+            funding_source: i64::from(cycle.funding_source),
+            cycle_id: cycle.cycle_id,
+            household_id,
+            outcome,
+            amount: amount.map_or(0, |m| m.fcfa),
+            occurred_on: on,
+        }));
+    };
+    let cycle = cycle.ok_or_else(no_cycle)?;
+    Ok(Fact::Cycle(CycleRow {
+        period: cycle.period.map(|p| p.code).unwrap_or_default(),
+        funding_source: i64::from(cycle.funding_source),
+        cycle_id: cycle.cycle_id,
+        region: cycle.region,
+        expected,
+        status,
+        status_time: timestamp::format(event.time),
+    }))
+}
+
+/// Distribution and stock events.
+fn nutrition(event: &ReceivedEvent) -> Result<Fact, Rejection> {
+    let stock = |fact_id: String, warehouse_id: String, location: Option<&Location>, on_hand_grams: i64| {
+        Ok::<_, Rejection>(StockRow {
+            fact_id,
+            warehouse_id,
+            place: place(location)?,
+            on_hand_grams,
+            event_time: timestamp::format(event.time),
+        })
+    };
+    if event.is::<ev::RationDistributed>() {
+        let m: ev::RationDistributed = event.decode()?;
+        let group = match ev::BeneficiaryGroup::try_from(m.group) {
+            Ok(ev::BeneficiaryGroup::Child) => "child",
+            Ok(ev::BeneficiaryGroup::PregnantWoman) => "pregnant",
+            Ok(ev::BeneficiaryGroup::LactatingWoman) => "lactating",
+            _ => return Err(Rejection(format!("unknown beneficiary group {}", m.group))),
+        };
+        jigi_telemetry::programme::record_household(&m.household_id);
+        jigi_telemetry::programme::record_round(&m.round_id);
+        let left = stock(
+            event.id.clone(),
+            m.warehouse_id,
+            m.location.as_ref(),
+            m.stock_on_hand_grams,
+        )?;
+        Ok(Fact::Distribution(
+            DistributionRow {
+                event_id: event.id.clone(),
+                round_id: m.round_id,
+                household_id: m.household_id,
+                member_id: m.member_id,
+                place: left.place.clone(),
+                group,
+                grams: m.grams,
+                distributed_on: m.distributed_on,
+            },
+            left,
+        ))
+    } else if event.is::<ev::StockReceived>() {
+        let m: ev::StockReceived = event.decode()?;
+        Ok(Fact::Stock(stock(
+            event.id.clone(),
+            m.warehouse_id,
+            m.location.as_ref(),
+            m.stock_on_hand_grams,
+        )?))
+    } else if event.is::<ev::StockLost>() {
+        let m: ev::StockLost = event.decode()?;
+        Ok(Fact::Stock(stock(
+            event.id.clone(),
+            m.warehouse_id,
+            m.location.as_ref(),
+            m.stock_on_hand_grams,
+        )?))
+    } else if event.is::<ev::StockTransferred>() {
+        let m: ev::StockTransferred = event.decode()?;
+        Ok(Fact::Transfer(
+            stock(
+                format!("{}:from", event.id),
+                m.from_warehouse_id,
+                m.from_location.as_ref(),
+                m.from_stock_on_hand_grams,
+            )?,
+            stock(
+                format!("{}:to", event.id),
+                m.to_warehouse_id,
+                m.to_location.as_ref(),
+                m.to_stock_on_hand_grams,
+            )?,
+        ))
+    } else {
+        Ok(Fact::Activity)
+    }
+}
+
+fn place(location: Option<&Location>) -> Result<Place, Rejection> {
+    let location = location.ok_or_else(|| Rejection("event has no location".into()))?;
+    if location.region.is_empty() || location.commune.is_empty() {
+        return Err(Rejection("event location lacks its region or commune".into()));
+    }
+    Ok(Place {
+        region: location.region.clone(),
+        cercle: location.cercle.clone(),
+        commune: location.commune.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use jigi_bus::{DomainEvent, OutgoingEvent};
+    use jigi_proto::common::{Money, Period};
+    use jigi_storage::{Database, Stored, params};
+
+    use super::*;
+
+    const FINKOLO: &str = "sikasso.sikasso.finkolo";
+    const GOUANAN: &str = "sikasso.yanfolila.gouanan";
+    const SIO: &str = "mopti.mopti.sio";
+
+    fn projection() -> NationalProjection {
+        let metrics = MonitoringMetrics::register(&jigi_server::Metrics::new("monitoring"));
+        NationalProjection::new(Lags::default(), metrics)
+    }
+
+    fn location(commune: &str) -> Option<Location> {
+        let parts: Vec<&str> = commune.split('.').collect();
+        Some(Location {
+            region: parts[0].into(),
+            cercle: format!("{}.{}", parts[0], parts[1]),
+            commune: commune.into(),
+            village: String::new(),
+        })
+    }
+
+    /// An event as the consumer receives it, decoded by the projection.
+    fn event<M: DomainEvent>(region: Region, message: &M, at: &str) -> Decoded<Fact> {
+        let mut outgoing = OutgoingEvent::new(region, "x", message);
+        outgoing.time = at.parse().unwrap();
+        let headers = outgoing.headers();
+        let received =
+            ReceivedEvent::parse(&outgoing.subject, Some(&headers), outgoing.payload.clone().into(), None).unwrap();
+        let effect = projection()
+            .decode(&received)
+            .unwrap()
+            .expect("the monitoring uses every event");
+        Decoded {
+            meta: EventMeta {
+                id: received.id.clone(),
+                ce_type: received.ce_type.clone(),
+                about: received.about.clone(),
+                time: received.time,
+                region: received.region(),
+                stream_sequence: None,
+            },
+            effect,
+        }
+    }
+
+    fn registered(household: &str, commune: &str, on: &str, at: &str) -> Decoded<Fact> {
+        let message = ev::HouseholdRegistered {
+            household_id: household.into(),
+            location: location(commune),
+            registered_on: on.into(),
+            ..Default::default()
+        };
+        event(region_of(commune), &message, at)
+    }
+
+    fn moved(household: &str, commune: &str, at: &str) -> Decoded<Fact> {
+        let message = ev::HouseholdUpdated {
+            household_id: household.into(),
+            location: location(commune),
+            ..Default::default()
+        };
+        event(region_of(commune), &message, at)
+    }
+
+    fn region_of(commune: &str) -> Region {
+        commune.split('.').next().unwrap().parse().unwrap()
+    }
+
+    fn cycle(id: &str) -> Option<ev::PaymentCycleRef> {
+        Some(ev::PaymentCycleRef {
+            cycle_id: id.into(),
+            region: "sikasso".into(),
+            period: Some(Period { code: "2018Q3".into() }),
+            funding_source: 1,
+        })
+    }
+
+    fn totals(count: i64) -> Option<ev::PaymentTotals> {
+        Some(ev::PaymentTotals {
+            count,
+            amount: Some(Money { fcfa: count * 10 }),
+        })
+    }
+
+    /// What was stored before the batch: a household and a cycle.
+    fn before() -> Vec<Decoded<Fact>> {
+        vec![
+            registered("h0", FINKOLO, "2018-07-01", "2018-07-01T08:00:00Z"),
+            event(
+                Region::Sikasso,
+                &ev::PaymentCycleApproved {
+                    cycle: cycle("c2"),
+                    control: totals(5),
+                    approved_on: "2018-08-01".into(),
+                },
+                "2018-08-01T12:00:00Z",
+            ),
+        ]
+    }
+
+    /// A batch that folds in every way: households registered, moved,
+    /// registered twice, moved before they are known; cycles whose events
+    /// arrive out of time order or at the same time; facts kept per event
+    /// in numbers that need several multi-row statements; two regions.
+    fn batch() -> Vec<Decoded<Fact>> {
+        let mut events = vec![
+            // Stored before: its second registration is ignored, its last
+            // move counts.
+            registered("h0", SIO, "2018-09-01", "2018-09-01T08:00:00Z"),
+            moved("h0", GOUANAN, "2018-09-02T08:00:00Z"),
+            // Registered, moved twice: lives where it moved last.
+            registered("h1", FINKOLO, "2018-07-02", "2018-07-02T08:00:00Z"),
+            moved("h1", SIO, "2018-07-03T08:00:00Z"),
+            moved("h1", GOUANAN, "2018-07-04T08:00:00Z"),
+            // Moved before it was known: the move changes nothing.
+            moved("h2", GOUANAN, "2018-07-05T08:00:00Z"),
+            registered("h2", FINKOLO, "2018-07-06", "2018-07-06T08:00:00Z"),
+            // Registered twice: the first registration counts.
+            registered("h3", SIO, "2018-07-07", "2018-07-07T08:00:00Z"),
+            registered("h3", FINKOLO, "2018-07-08", "2018-07-08T08:00:00Z"),
+            // A new cycle: approved, then a freeze that happened before
+            // (the status stays, its totals replace the approval's as the
+            // upsert does one event after another), then closed.
+            event(
+                Region::Sikasso,
+                &ev::PaymentCycleOpened {
+                    cycle: cycle("c1"),
+                    ..Default::default()
+                },
+                "2018-08-01T10:00:00Z",
+            ),
+            event(
+                Region::Sikasso,
+                &ev::PaymentCycleApproved {
+                    cycle: cycle("c1"),
+                    control: totals(4),
+                    approved_on: "2018-08-01".into(),
+                },
+                "2018-08-01T12:00:00Z",
+            ),
+            event(
+                Region::Sikasso,
+                &ev::PaymentCycleFrozen {
+                    cycle: cycle("c1"),
+                    totals: totals(3),
+                    ..Default::default()
+                },
+                "2018-08-01T11:00:00Z",
+            ),
+            // Closed at the time of its approval: the later in the stream wins.
+            event(
+                Region::Sikasso,
+                &ev::PaymentCycleClosed {
+                    cycle: cycle("c1"),
+                    control: None,
+                    ..Default::default()
+                },
+                "2018-08-01T12:00:00Z",
+            ),
+            // The stored cycle: closed at the time of its approval (the later
+            // in the stream wins), then a cancellation that happened before.
+            event(
+                Region::Sikasso,
+                &ev::PaymentCycleClosed {
+                    cycle: cycle("c2"),
+                    control: None,
+                    ..Default::default()
+                },
+                "2018-08-01T12:00:00Z",
+            ),
+            event(
+                Region::Sikasso,
+                &ev::PaymentCycleCancelled {
+                    cycle: cycle("c2"),
+                    ..Default::default()
+                },
+                "2018-08-01T09:00:00Z",
+            ),
+        ];
+        for n in 0..300 {
+            let commune = if n % 3 == 0 { SIO } else { FINKOLO };
+            let household = format!("e{n}");
+            let message = ev::HouseholdEnrolled {
+                household_id: household,
+                component: jigi_proto::common::Component::Tm as i32,
+                enrolled_on: "2018-07-15".into(),
+                location: location(commune),
+                size: 4,
+                committee_override: false,
+            };
+            events.push(event(
+                region_of(commune),
+                &message,
+                &format!("2018-07-15T08:{:02}:00Z", n % 60),
+            ));
+        }
+        for n in 0..140 {
+            let message = ev::PaymentMade {
+                cycle: cycle("c1"),
+                household_id: format!("p{n}"),
+                location: location(FINKOLO),
+                amount: Some(Money { fcfa: 10 }),
+                paid_on: "2018-08-15".into(),
+                ..Default::default()
+            };
+            events.push(event(Region::Sikasso, &message, "2018-08-15T08:00:00Z"));
+        }
+        for n in 0..3 {
+            let message = ev::RationDistributed {
+                round_id: "r1".into(),
+                location: location(FINKOLO),
+                group: ev::BeneficiaryGroup::Child as i32,
+                grams: 6_000,
+                distributed_on: "2018-08-02".into(),
+                household_id: format!("d{n}"),
+                member_id: format!("d{n}-m"),
+                warehouse_id: "w1".into(),
+                stock_on_hand_grams: 100_000 - 6_000 * (n + 1),
+                ..Default::default()
+            };
+            events.push(event(Region::Sikasso, &message, "2018-08-02T10:00:00Z"));
+        }
+        let transfer = ev::StockTransferred {
+            from_warehouse_id: "w1".into(),
+            from_location: location(FINKOLO),
+            from_stock_on_hand_grams: 50_000,
+            to_warehouse_id: "w2".into(),
+            to_location: location(GOUANAN),
+            to_stock_on_hand_grams: 32_000,
+            ..Default::default()
+        };
+        events.push(event(Region::Sikasso, &transfer, "2018-08-03T10:00:00Z"));
+        // An event the indicators do not use still says its region is alive.
+        events.push(event(
+            Region::Mopti,
+            &ev::MemberAdded {
+                household_id: "h3".into(),
+                ..Default::default()
+            },
+            "2018-09-30T08:00:00Z",
+        ));
+        events
+    }
+
+    async fn database(dir: &std::path::Path, name: &str) -> Database {
+        Database::open(&jigi_testkit::database_url(dir, name).await, crate::storage::MIGRATIONS)
+            .await
+            .unwrap()
+    }
+
+    async fn apply(db: &Database, projection: &NationalProjection, events: Vec<Decoded<Fact>>) {
+        let projection = NationalProjection::new(projection.lags.clone(), projection.metrics.clone());
+        db.write(move |conn| projection.apply(conn, &events)).await.unwrap();
+    }
+
+    /// Every stored fact, table by table, in a fixed order (the time a
+    /// batch was received excepted).
+    async fn contents(db: &Database) -> Vec<(&'static str, Vec<Vec<Stored>>)> {
+        db.read(|conn| {
+            let mut tables = Vec::new();
+            for (table, sql) in [
+                ("households", "SELECT * FROM facts_households ORDER BY household_id"),
+                ("enrolments", "SELECT * FROM facts_enrolment_events ORDER BY event_id"),
+                ("payments", "SELECT * FROM facts_payments ORDER BY event_id"),
+                ("cycles", "SELECT * FROM facts_cycles ORDER BY cycle_id"),
+                ("distributions", "SELECT * FROM facts_distributions ORDER BY event_id"),
+                ("stock", "SELECT * FROM facts_stock ORDER BY event_id"),
+                (
+                    "activity",
+                    "SELECT region, last_event_time, events_received FROM region_activity ORDER BY region",
+                ),
+            ] {
+                let rows = conn
+                    .query(sql, params![])?
+                    .iter()
+                    .map(|row| (0..row.len()).map(|i| row.stored(i).unwrap().clone()).collect())
+                    .collect();
+                tables.push((table, rows));
+            }
+            Ok::<_, StorageError>(tables)
+        })
+        .await
+        .unwrap()
+    }
+
+    fn text(value: &str) -> Stored {
+        Stored::Text(value.to_owned())
+    }
+
+    #[tokio::test]
+    async fn a_batch_stores_what_its_events_store_one_by_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let projection = projection();
+        let (together, one_by_one) = (
+            database(dir.path(), "together").await,
+            database(dir.path(), "apart").await,
+        );
+        let (before, batch) = (before(), batch());
+        for db in [&together, &one_by_one] {
+            apply(db, &projection, before.clone()).await;
+        }
+        apply(&together, &projection, batch.clone()).await;
+        for event in batch {
+            apply(&one_by_one, &projection, vec![event]).await;
+        }
+        let stored = contents(&together).await;
+        for ((table, together), (_, apart)) in stored.iter().zip(contents(&one_by_one).await) {
+            assert!(*together == apart, "{table} differ: {together:?} against {apart:?}");
+        }
+
+        let table = |name: &str| stored.iter().find(|(table, _)| *table == name).unwrap().1.clone();
+        // household_id, region, cercle, commune, registered_on
+        let households: Vec<(Stored, Stored, Stored)> = table("households")
+            .into_iter()
+            .map(|row| (row[0].clone(), row[3].clone(), row[4].clone()))
+            .collect();
+        assert_eq!(
+            households,
+            [
+                (text("h0"), text(GOUANAN), text("2018-07-01")),
+                (text("h1"), text(GOUANAN), text("2018-07-02")),
+                (text("h2"), text(FINKOLO), text("2018-07-06")),
+                (text("h3"), text(SIO), text("2018-07-07")),
+            ]
+        );
+        // cycle_id, region, period, funding_source, expected_households,
+        // expected_amount, status, status_time
+        let cycles: Vec<(Stored, Stored, Stored)> = table("cycles")
+            .into_iter()
+            .map(|row| (row[0].clone(), row[4].clone(), row[6].clone()))
+            .collect();
+        assert_eq!(
+            cycles,
+            [
+                (text("c1"), Stored::Int(3), text("closed")),
+                (text("c2"), Stored::Int(5), text("closed")),
+            ]
+        );
+        assert_eq!(table("enrolments").len(), 300);
+        assert_eq!(table("payments").len(), 140);
+        assert_eq!(table("distributions").len(), 3);
+        assert_eq!(table("stock").len(), 5, "three rations and both ends of a transfer");
+        assert_eq!(
+            table("activity"),
+            [
+                // h0's second registration, h1's first move, h3's first
+                // registration, 100 enrolments, a member added.
+                vec![text("mopti"), text("2018-09-30T08:00:00.000000Z"), Stored::Int(104)],
+                // 2 before the batch, 6 registrations and moves, 6 cycle
+                // events, 200 enrolments, 140 payments, 3 rations, a transfer.
+                vec![text("sikasso"), text("2018-09-02T08:00:00.000000Z"), Stored::Int(358)],
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn facts_written_again_change_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = database(dir.path(), "again").await;
+        let projection = projection();
+        let batch = batch();
+        apply(&db, &projection, batch.clone()).await;
+        let first = contents(&db).await;
+        // Outside the inbox (which never applies an event twice), a repeat
+        // of the facts kept per event is ignored by their event IDs.
+        let again: Vec<Decoded<Fact>> = batch
+            .into_iter()
+            .filter(|event| {
+                matches!(
+                    event.effect,
+                    Fact::Enrolment(_) | Fact::Payment(_) | Fact::Distribution(..) | Fact::Transfer(..)
+                )
+            })
+            .collect();
+        assert_eq!(again.len(), 300 + 140 + 3 + 1);
+        apply(&db, &projection, again).await;
+        let second = contents(&db).await;
+        for ((table, before), (_, after)) in first.iter().zip(&second) {
+            if *table != "activity" {
+                assert!(before == after, "{table} changed: {before:?} became {after:?}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn lags_are_measured_after_the_commit_not_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = database(dir.path(), "lags").await;
+        let projection = projection();
+        let recent = (Utc::now() - chrono::Duration::seconds(20)).to_rfc3339();
+        let events = vec![
+            registered("h1", FINKOLO, "2018-07-02", &recent),
+            registered("h2", SIO, "2018-07-02", &recent),
+            registered("h3", SIO, "2018-07-02", &recent),
+        ];
+        let metas: Vec<EventMeta> = events.iter().map(|event| event.meta.clone()).collect();
+        // A batch whose transaction fails measures nothing…
+        let failing = NationalProjection::new(projection.lags.clone(), projection.metrics.clone());
+        let batch = events.clone();
+        let failed = db
+            .write(move |conn| {
+                failing.apply(conn, &batch)?;
+                Err::<(), _>(StorageError::Sql("the batch fails after its facts".into()))
+            })
+            .await;
+        assert!(failed.is_err());
+        assert!(
+            projection.lags.lock().unwrap().is_empty(),
+            "nothing measured before a commit"
+        );
+        // …nor does applying one: only the commit's notice does.
+        apply(&db, &projection, events).await;
+        assert!(
+            projection.lags.lock().unwrap().is_empty(),
+            "nothing measured inside the transaction"
+        );
+        projection.committed(&metas);
+        let lags = projection.lags.lock().unwrap().clone();
+        let sikasso = lags.get("sikasso").expect("Sikasso measured");
+        let mopti = lags.get("mopti").expect("Mopti measured");
+        assert!(
+            (20.0..60.0).contains(&sikasso.quantile(0.5)),
+            "{}",
+            sikasso.quantile(0.5)
+        );
+        assert!((20.0..60.0).contains(&mopti.quantile(0.99)), "{}", mopti.quantile(0.99));
+    }
+}

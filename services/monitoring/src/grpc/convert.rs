@@ -1,0 +1,141 @@
+//! The monitoring's figures as API messages.
+
+use std::collections::BTreeMap;
+
+use jigi_common::Component;
+use jigi_proto::common::Money;
+use jigi_proto::monitoring as pm;
+
+use crate::app::{CycleIndicators, Freshness, IndicatorRow};
+use crate::domain::budget::{BudgetLine, execution_rate};
+use crate::domain::freshness::Status;
+use crate::domain::indicators::rate;
+
+pub fn money(fcfa: i64) -> Option<Money> {
+    Some(Money { fcfa })
+}
+
+pub fn indicator_row(row: IndicatorRow) -> pm::IndicatorRow {
+    let i = &row.indicators;
+    let counts = |map: &BTreeMap<Component, i64>| {
+        Component::ALL
+            .into_iter()
+            .map(|component| pm::ComponentCount {
+                component: component.to_proto() as i32,
+                households: *map.get(&component).unwrap_or(&0),
+            })
+            .collect()
+    };
+    pm::IndicatorRow {
+        period: row.period.to_string(),
+        indicators: Some(pm::Indicators {
+            households_registered: i.households_registered,
+            households_registered_in_period: i.households_registered_in_period,
+            enrolled: counts(&i.enrolled),
+            exits: counts(&i.exits),
+            households_paid: i.households_paid,
+            amount_paid: money(i.amount_paid),
+            payments_made: i.payments_made,
+            payments_failed: i.payments_failed,
+            payments_not_collected: i.payments_not_collected,
+            payment_success_rate: i.payment_success_rate(),
+            amount_outstanding: money(i.amount_outstanding),
+            pnp_children_reached: i.pnp_children_reached,
+            pnp_pregnant_women_reached: i.pnp_pregnant_women_reached,
+            pnp_lactating_women_reached: i.pnp_lactating_women_reached,
+            flour_distributed_grams: i.flour_distributed_grams,
+            flour_distributed_tonnes: i.flour_distributed_tonnes(),
+            stock_on_hand_grams: i.stock_on_hand_grams,
+            pilot_communes_covered: i.pilot_communes_covered,
+        }),
+        area: row.area,
+        area_name: row.area_name,
+    }
+}
+
+pub fn cycle(c: CycleIndicators) -> pm::CycleIndicators {
+    pm::CycleIndicators {
+        payment_success_rate: rate(
+            c.households_paid,
+            c.households_paid + c.payments_failed + c.payments_not_collected,
+        ),
+        amount_outstanding: money((c.expected_amount - c.amount_paid).max(0)),
+        cycle_id: c.cycle_id,
+        region: c.region,
+        period: c.period,
+        funding_source: c.funding_source,
+        expected_households: c.expected_households,
+        expected_amount: money(c.expected_amount),
+        households_paid: c.households_paid,
+        amount_paid: money(c.amount_paid),
+        payments_failed: c.payments_failed,
+        payments_not_collected: c.payments_not_collected,
+        status: c.status,
+    }
+}
+
+pub fn budget_line(line: &BudgetLine) -> pm::BudgetLine {
+    pm::BudgetLine {
+        year: line.year,
+        component: line.component.to_proto() as i32,
+        funding_source: line.funding_source as i32,
+        forecast: money(line.forecast_fcfa),
+    }
+}
+
+/// A year's execution: per line, per component and overall.
+pub fn budget_execution(execution: &[crate::app::LineExecution]) -> pm::GetBudgetExecutionResponse {
+    let mut per_component: BTreeMap<Component, (i64, i64)> = BTreeMap::new();
+    for line in execution {
+        let totals = per_component.entry(line.line.component).or_default();
+        totals.0 += line.line.forecast_fcfa;
+        totals.1 += line.achieved;
+    }
+    let forecast: i64 = execution.iter().map(|l| l.line.forecast_fcfa).sum();
+    let achieved: i64 = execution.iter().map(|l| l.achieved).sum();
+    pm::GetBudgetExecutionResponse {
+        lines: execution
+            .iter()
+            .map(|l| pm::BudgetLineExecution {
+                line: Some(budget_line(&l.line)),
+                achieved: money(l.achieved),
+                execution_rate: execution_rate(l.achieved, l.line.forecast_fcfa),
+            })
+            .collect(),
+        components: per_component
+            .into_iter()
+            .map(|(component, (forecast, achieved))| pm::ComponentExecution {
+                component: component.to_proto() as i32,
+                forecast: money(forecast),
+                achieved: money(achieved),
+                execution_rate: execution_rate(achieved, forecast),
+            })
+            .collect(),
+        forecast: money(forecast),
+        achieved: money(achieved),
+        execution_rate: execution_rate(achieved, forecast),
+    }
+}
+
+pub fn region_freshness(f: Freshness) -> pm::RegionFreshness {
+    pm::RegionFreshness {
+        region: f.region.slug().to_owned(),
+        status: match f.status {
+            Status::Live => pm::FreshnessStatus::Live,
+            Status::Silent => pm::FreshnessStatus::Silent,
+            Status::NeverHeard => pm::FreshnessStatus::NeverHeard,
+        } as i32,
+        last_received_at: timestamp(f.last_received_at),
+        last_event_time: timestamp(f.last_event_time),
+        lag_p50_seconds: f.lag_p50,
+        lag_p99_seconds: f.lag_p99,
+        events_received: f.events_received,
+    }
+}
+
+fn timestamp(at: Option<chrono::DateTime<chrono::Utc>>) -> Option<prost_types::Timestamp> {
+    at.map(|at| prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: at.timestamp_subsec_nanos() as i32,
+    })
+}

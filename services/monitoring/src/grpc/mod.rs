@@ -1,0 +1,175 @@
+//! The monitoring's gRPC API: checks the caller's scope where a request
+//! names an area, calls [`Monitoring`], and turns its outcomes into
+//! responses and statuses.
+
+mod convert;
+
+use jigi_common::AreaLevel;
+use jigi_proto::common::Period;
+use jigi_proto::monitoring::monitoring_service_server::{MonitoringService, MonitoringServiceServer};
+use jigi_proto::monitoring::*;
+use jigi_server::{access, status};
+use jigi_storage::idempotency::{RequestId, RequestKey};
+use prost::Message as _;
+use tonic::{Request, Response, Status};
+
+use crate::app::{ExpenditureEntry, Monitoring};
+
+/// Largest request message: every request is a few fields.
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+/// Largest response: a CSV or DHIS2 export of every commune.
+const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+
+/// The gRPC face of the monitoring.
+pub struct MonitoringApi {
+    monitoring: Monitoring,
+}
+
+impl MonitoringApi {
+    pub fn new(monitoring: Monitoring) -> MonitoringApi {
+        MonitoringApi { monitoring }
+    }
+
+    /// The tonic service, with message size limits.
+    pub fn into_service(self) -> MonitoringServiceServer<MonitoringApi> {
+        MonitoringServiceServer::new(self)
+            .max_decoding_message_size(MAX_REQUEST_BYTES)
+            .max_encoding_message_size(MAX_RESPONSE_BYTES)
+    }
+}
+
+fn period_code(period: &Option<Period>) -> Option<&str> {
+    period.as_ref().map(|p| p.code.as_str())
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+#[tonic::async_trait]
+impl MonitoringService for MonitoringApi {
+    async fn get_indicators(&self, request: Request<GetIndicatorsRequest>) -> Reply<GetIndicatorsResponse> {
+        access::check_area(access::caller(&request), &request.get_ref().area, "area")?;
+        let r = request.into_inner();
+        let breakdown = match Breakdown::try_from(r.breakdown) {
+            Ok(Breakdown::Unspecified) => None,
+            Ok(Breakdown::Region) => Some(AreaLevel::Region),
+            Ok(Breakdown::Cercle) => Some(AreaLevel::Cercle),
+            Ok(Breakdown::Commune) => Some(AreaLevel::Commune),
+            Err(_) => {
+                return Err(status::invalid_argument(&[status::FieldError::new(
+                    "breakdown",
+                    format!("has unknown value {}", r.breakdown),
+                )]));
+            }
+        };
+        let report = self
+            .monitoring
+            .indicators(&r.area, period_code(&r.period), breakdown)
+            .await?;
+        // The regions the rows cover (every region for the whole country).
+        let covered: Vec<String> = report
+            .rows
+            .iter()
+            .filter_map(|row| row.area.split('.').next().map(str::to_owned))
+            .collect();
+        Ok(Response::new(GetIndicatorsResponse {
+            rows: report.rows.into_iter().map(convert::indicator_row).collect(),
+            freshness: report
+                .freshness
+                .into_iter()
+                .filter(|f| r.area.is_empty() || covered.iter().any(|c| c == f.region.slug()))
+                .map(convert::region_freshness)
+                .collect(),
+        }))
+    }
+
+    async fn list_cycle_indicators(
+        &self,
+        request: Request<ListCycleIndicatorsRequest>,
+    ) -> Reply<ListCycleIndicatorsResponse> {
+        access::check_area(access::caller(&request), &request.get_ref().region, "region")?;
+        let r = request.into_inner();
+        let cycles = self.monitoring.cycles(&r.region, period_code(&r.period)).await?;
+        Ok(Response::new(ListCycleIndicatorsResponse {
+            cycles: cycles.into_iter().map(convert::cycle).collect(),
+        }))
+    }
+
+    async fn get_freshness(&self, request: Request<GetFreshnessRequest>) -> Reply<GetFreshnessResponse> {
+        // A regional caller sees the regions of their scope only.
+        let scope = access::caller(&request).map(|caller| caller.scope.clone());
+        let freshness = self.monitoring.freshness().await?;
+        Ok(Response::new(GetFreshnessResponse {
+            regions: freshness
+                .into_iter()
+                .filter(|f| scope.as_ref().is_none_or(|scope| scope.covers(f.region)))
+                .map(convert::region_freshness)
+                .collect(),
+        }))
+    }
+
+    async fn set_budget_line(&self, request: Request<SetBudgetLineRequest>) -> Reply<SetBudgetLineResponse> {
+        let line = request.into_inner().line.unwrap_or_default();
+        let stored = self
+            .monitoring
+            .set_budget_line(
+                line.year,
+                line.component,
+                line.funding_source,
+                line.forecast.map(|m| m.fcfa),
+            )
+            .await?;
+        Ok(Response::new(SetBudgetLineResponse {
+            line: Some(convert::budget_line(&stored)),
+        }))
+    }
+
+    async fn record_expenditure(&self, request: Request<RecordExpenditureRequest>) -> Reply<RecordExpenditureResponse> {
+        let r = request.into_inner();
+        // Required: a retry over a poor link must not count an expenditure twice.
+        let content = RecordExpenditureRequest {
+            request_id: String::new(),
+            ..r.clone()
+        }
+        .encode_to_vec();
+        let key = RequestId::parse(&r.request_id).map(|id| RequestKey::new("RecordExpenditure", id, &content));
+        let entry = ExpenditureEntry {
+            year: r.year,
+            component: r.component,
+            funding_source: r.funding_source,
+            amount: r.amount.map(|m| m.fcfa),
+            spent_on: &r.spent_on,
+            description: &r.description,
+        };
+        let expenditure_id = self.monitoring.record_expenditure(key, entry).await?;
+        Ok(Response::new(RecordExpenditureResponse { expenditure_id }))
+    }
+
+    async fn get_budget_execution(
+        &self,
+        request: Request<GetBudgetExecutionRequest>,
+    ) -> Reply<GetBudgetExecutionResponse> {
+        let execution = self.monitoring.budget_execution(request.get_ref().year).await?;
+        Ok(Response::new(convert::budget_execution(&execution)))
+    }
+
+    async fn export_data_value_set(
+        &self,
+        request: Request<ExportDataValueSetRequest>,
+    ) -> Reply<ExportDataValueSetResponse> {
+        access::check_area(access::caller(&request), &request.get_ref().area, "area")?;
+        let r = request.into_inner();
+        let export = self.monitoring.export_dhis2(&r.area, period_code(&r.period)).await?;
+        Ok(Response::new(ExportDataValueSetResponse {
+            json: export.json,
+            data_values: export.data_values as i64,
+            unmapped_areas: export.unmapped_areas,
+        }))
+    }
+
+    async fn export_csv(&self, request: Request<ExportCsvRequest>) -> Reply<ExportCsvResponse> {
+        access::check_area(access::caller(&request), &request.get_ref().area, "area")?;
+        let r = request.into_inner();
+        let csv = self.monitoring.export_csv(&r.area, period_code(&r.period)).await?;
+        Ok(Response::new(ExportCsvResponse { csv }))
+    }
+}
