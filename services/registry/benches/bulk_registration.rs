@@ -1,76 +1,201 @@
-//! Bulk registration, end to end: households streamed through
-//! `ImportHouseholds`, stored, and every event acknowledged by JetStream.
+//! Bulk registration, end to end: BENCH_HOUSEHOLDS households (default
+//! 100,000) streamed through `ImportHouseholds`, timed until every one is
+//! stored AND every event acknowledged by JetStream (the outbox empty).
 //!
-//! Baseline, measured in the same run against the same nats-server: the
-//! same number of event-sized messages (same headers, same payload size)
-//! published straight to JetStream with async-nats, 1,000 acks in flight.
+//! Baseline, in the same run, against the same nats-server: the bare
+//! pipeline of `common` (what a careful hand-written importer does) doing
+//! the same work: the same validation and PMT, the same rows (households,
+//! members, outbox, the call's audit entry) written by rusqlite (or the
+//! synchronous `postgres` client) on its own thread, 500 households per
+//! transaction with multi-row INSERTs, the next batch prepared while one is
+//! written; then the same events published to JetStream with many acks in
+//! flight, and their outbox rows deleted. It is fed from memory, the
+//! registry over gRPC from a client in the same process: the gRPC stream is
+//! part of what the registry costs.
+//!
+//! Prints households/s of both, their ratio (goal: registry ≥ 0.8 of the
+//! baseline), and the peak RSS of each phase. Never asserts a timing.
 //!
 //!     cargo bench -p jigi-registry --bench bulk_registration
 //!     BENCH_HOUSEHOLDS=20000 cargo bench -p jigi-registry --bench bulk_registration
+//!     BENCH_POSTGRES=postgres://postgres@127.0.0.1:5432 BENCH_HOUSEHOLDS=20000 cargo bench …
 
+mod common;
+
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::{self, stream};
+use common::{BarePipeline, BenchDatabase, Caller, Command, Domain, Usage};
+use jigi_auth::Role;
 use jigi_bus::{Bus, BusConfig};
-use jigi_common::{Geography, Region};
-use jigi_localnats::NatsProcess;
-use jigi_proto::registry::ImportHouseholdsRequest;
+use jigi_common::Region;
 use jigi_proto::registry::registry_service_client::RegistryServiceClient;
-use jigi_registry::sample::HouseholdGenerator;
-use prost::Message;
+use jigi_proto::registry::{HouseholdDraft, ImportHouseholdsRequest};
+use jigi_testkit::{NatsServer, TestAccess, connect_as};
 use tokio_util::sync::CancellationToken;
 
+/// Households per transaction, in the registry's import and the baseline.
+const BATCH: usize = 500;
+const REGION: Region = Region::Sikasso;
+
 fn main() {
-    let households: u64 = std::env::var("BENCH_HOUSEHOLDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
+    let households = common::env_usize("BENCH_HOUSEHOLDS", 100_000);
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(run(households));
 }
 
-async fn run(households: u64) {
+/// One side's figures.
+struct Figures {
+    stored: Duration,
+    acked: Duration,
+    peak_rss: f64,
+    usage: Usage,
+    /// Cores busy outside this process just before the phase.
+    background: f64,
+}
+
+impl Figures {
+    fn per_second(&self, households: usize) -> f64 {
+        households as f64 / self.acked.as_secs_f64()
+    }
+}
+
+async fn run(households: usize) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let nats = NatsProcess::standalone(&dir.path().join("nats"))
-        .await
-        .expect("nats-server");
-    let generator = HouseholdGenerator::new(
-        &Geography::built_in(),
-        Region::Sikasso,
-        &[],
-        chrono::Utc::now().date_naive(),
-        1,
-    );
-    println!("bulk_registration: {households} households, nats-server {}", nats.url());
-
-    // Pre-generate the input so neither measurement pays for it.
-    let drafts: Vec<_> = (0..households).map(|i| generator.household(i)).collect();
-
-    // 1. Baseline: event-sized messages straight to JetStream.
-    let sample_event = event_sized_message(&drafts[0]);
-    let baseline = baseline_publish(&nats.url(), households, &sample_event).await;
-    println!(
-        "  baseline  raw JetStream publish: {households} messages of {} bytes in {:.2} s = {:.0} msg/s",
-        sample_event.1.len(),
-        baseline.as_secs_f64(),
-        households as f64 / baseline.as_secs_f64()
-    );
-
-    // 2. The registry, end to end.
-    let shutdown = CancellationToken::new();
-    let database = format!("sqlite://{}", dir.path().join("registry.db").display());
-    let running = jigi_registry::start(
-        jigi_registry::Config::local(Region::Sikasso, &nats.url(), &database),
-        shutdown.clone(),
-    )
-    .await
-    .expect("registry");
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", running.grpc_addr))
-        .unwrap()
-        .connect()
+    let nats = NatsServer::start().await;
+    let bus = Bus::connect(&BusConfig::new(nats.url(), "bench-observer"))
         .await
         .unwrap();
-    let mut client = RegistryServiceClient::new(channel).max_decoding_message_size(256 * 1024 * 1024);
+    let generator = common::generator(REGION);
+    let registry_db = BenchDatabase::new(dir.path(), "registry").await;
+    let baseline_db = BenchDatabase::new(dir.path(), "baseline").await;
+    println!(
+        "bulk_registration: {households} households, {} per transaction, {}, nats-server {}, {} cores",
+        BATCH,
+        common::describe_database(&registry_db.url),
+        nats.url(),
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+    );
+    let draft = |i: usize| generator.household(i as u64);
+
+    // 1. Baseline.
+    common::create_registry_schema(&baseline_db.url).await;
+    let drafts: Vec<HouseholdDraft> = (0..households).map(draft).collect();
+    let input_rss = common::rss_mib();
+    let baseline = baseline(&baseline_db.url, &bus, drafts).await;
+    println!(
+        "  baseline  bare pipeline: stored in {:.2} s, stored + acked in {:.2} s = {:.0} households/s; \
+         peak RSS {:.0} MiB (input {:.0} MiB); {}; other load before: {:.2} cores",
+        baseline.stored.as_secs_f64(),
+        baseline.acked.as_secs_f64(),
+        baseline.per_second(households),
+        baseline.peak_rss,
+        input_rss,
+        baseline.usage.describe(baseline.acked, households),
+        baseline.background,
+    );
+
+    // 2. The registry, as deployed: tokens checked, over gRPC.
+    let drafts: Vec<HouseholdDraft> = (0..households).map(draft).collect();
+    let input_rss = common::rss_mib();
+    let registry = registry(&registry_db.url, &nats, &bus, dir.path(), drafts).await;
+    println!(
+        "  registry  ImportHouseholds: stored in {:.2} s, stored + acked in {:.2} s = {:.0} households/s; \
+         peak RSS {:.0} MiB (input {:.0} MiB); {}; other load before: {:.2} cores",
+        registry.stored.as_secs_f64(),
+        registry.acked.as_secs_f64(),
+        registry.per_second(households),
+        registry.peak_rss,
+        input_rss,
+        registry.usage.describe(registry.acked, households),
+        registry.background,
+    );
+
+    let ratio = registry.per_second(households) / baseline.per_second(households);
+    println!(
+        "  ratio     registry ÷ bare pipeline (stored + acked) = {ratio:.3}   (goal ≥ 0.8: {})",
+        if ratio >= 0.8 { "met" } else { "MISSED" }
+    );
+    println!(
+        "  ratio     registry ÷ bare pipeline (stored only)    = {:.3}",
+        baseline.stored.as_secs_f64() / registry.stored.as_secs_f64()
+    );
+    println!(
+        "  peak RSS  of the whole benchmark process: {:.0} MiB (VmHWM; reset per phase: {})",
+        common::peak_rss_mib(),
+        if cfg!(target_os = "linux") { "yes" } else { "no" }
+    );
+    registry_db.drop_now().await;
+    baseline_db.drop_now().await;
+}
+
+async fn baseline(url: &str, bus: &Bus, drafts: Vec<HouseholdDraft>) -> Figures {
+    let pipeline = BarePipeline::start(url, bus.jetstream.clone(), "BASELINE", "baseline").await;
+    let domain = Arc::new(Domain::new(REGION));
+    let count = drafts.len() as u64;
+    let background = common::background_load().await;
+    common::reset_peak_rss();
+    let usage = Usage::now();
+    let started = Instant::now();
+    let mut pending: Option<tokio::task::JoinHandle<()>> = None;
+    for (index, chunk) in drafts.chunks(BATCH).enumerate() {
+        // The next batch is validated while the previous one is written.
+        let households = chunk
+            .iter()
+            .map(|d| domain.prepare(d).expect("a valid household"))
+            .collect();
+        let command = Command {
+            households,
+            request: None,
+            // One audit entry per call, as the registry logs one for the import.
+            audit: (index == 0).then(|| Caller {
+                subject: "a.sangare".into(),
+                method: "/jigi.registry.v1.RegistryService/ImportHouseholds".into(),
+                request_id: String::new(),
+            }),
+        };
+        if let Some(previous) = pending.take() {
+            previous.await.unwrap();
+        }
+        let pipeline = pipeline.clone();
+        pending = Some(tokio::spawn(async move {
+            pipeline.register(command).await.expect("baseline batch");
+        }));
+    }
+    if let Some(previous) = pending.take() {
+        previous.await.unwrap();
+    }
+    let stored = started.elapsed();
+    pipeline.wait_forgotten(count).await;
+    let acked = started.elapsed();
+    let usage = Usage::now().since(usage);
+    let published = jigi_testkit::stream_len(&bus.jetstream, "BASELINE").await;
+    assert_eq!(published, count, "every baseline event in its stream");
+    Figures {
+        stored,
+        acked,
+        peak_rss: common::peak_rss_mib(),
+        usage,
+        background,
+    }
+}
+
+async fn registry(
+    url: &str,
+    nats: &NatsServer,
+    bus: &Bus,
+    dir: &std::path::Path,
+    drafts: Vec<HouseholdDraft>,
+) -> Figures {
+    let access = TestAccess::new(dir);
+    let shutdown = CancellationToken::new();
+    let mut config = jigi_registry::Config::local(REGION, &nats.url(), url);
+    config.service.serve = access.serve_config();
+    let running = jigi_registry::start(config, shutdown.clone()).await.expect("registry");
+    let token = access.token("a.sangare", &[Role::FieldAgent, Role::RegionalSupervisor], REGION);
+    let mut client = RegistryServiceClient::new(connect_as(running.grpc_addr, &token).await)
+        .max_decoding_message_size(256 * 1024 * 1024);
+    let count = drafts.len() as u64;
     let rows = drafts
         .into_iter()
         .enumerate()
@@ -78,6 +203,10 @@ async fn run(households: u64) {
             row: i as i64 + 1,
             household: Some(draft),
         });
+    let stream = jigi_bus::subject::region_stream(REGION);
+    let background = common::background_load().await;
+    common::reset_peak_rss();
+    let usage = Usage::now();
     let started = Instant::now();
     let response = client
         .import_households(tokio_stream::iter(rows))
@@ -85,116 +214,26 @@ async fn run(households: u64) {
         .expect("import")
         .into_inner();
     let stored = started.elapsed();
-    assert_eq!(response.registered as u64, households, "every household registered");
-    let bus = Bus::connect(&BusConfig::new(nats.url(), "bench")).await.unwrap();
+    assert_eq!(response.registered as u64, count, "every household registered");
+    drop(response);
     loop {
-        let published = jetstream_len(&bus.jetstream, "JIGI_SIKASSO").await;
-        if published >= households && jigi_bus::outbox::pending(&running.database).await.unwrap() == 0 {
+        if jigi_bus::outbox::pending(&running.database).await.unwrap() == 0
+            && jigi_testkit::stream_len(&bus.jetstream, &stream).await >= count
+        {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let end_to_end = started.elapsed();
-    println!(
-        "  registry  import stored:          {households} households in {:.2} s = {:.0} households/s",
-        stored.as_secs_f64(),
-        households as f64 / stored.as_secs_f64()
-    );
-    println!(
-        "  registry  stored + every event acked: {:.2} s = {:.0} households/s",
-        end_to_end.as_secs_f64(),
-        households as f64 / end_to_end.as_secs_f64()
-    );
-    println!(
-        "  ratio     end-to-end registry ÷ raw JetStream baseline = {:.3}",
-        baseline.as_secs_f64() / end_to_end.as_secs_f64()
-    );
-    println!(
-        "  peak RSS of the benchmark process (registry + client): {} MiB",
-        peak_rss_mib()
-    );
+    let acked = started.elapsed();
+    let usage = Usage::now().since(usage);
+    let peak_rss = common::peak_rss_mib();
     shutdown.cancel();
     running.stopped().await;
-}
-
-/// The headers and payload of a real registration event for `draft`.
-fn event_sized_message(draft: &jigi_proto::registry::HouseholdDraft) -> (async_nats::HeaderMap, Vec<u8>) {
-    let event = jigi_proto::events::HouseholdRegistered {
-        household_id: uuid::Uuid::now_v7().to_string(),
-        location: draft.location.clone(),
-        members: draft
-            .members
-            .iter()
-            .map(|m| jigi_proto::events::MemberProfile {
-                member_id: uuid::Uuid::now_v7().to_string(),
-                sex: m.sex,
-                birth_date: m.birth_date.clone(),
-                relation: m.relation,
-                pregnant: m.pregnant,
-                lactating: m.lactating,
-                presence: 1,
-            })
-            .collect(),
-        pmt: Some(jigi_proto::events::PmtResult {
-            score: 25.5,
-            eligible: true,
-        }),
-        registered_on: "2026-11-29".into(),
-    };
-    let outgoing = jigi_bus::OutgoingEvent::new(Region::Sikasso, &event.household_id, &event);
-    (outgoing.headers(), event.encode_to_vec())
-}
-
-async fn baseline_publish(url: &str, count: u64, (headers, payload): &(async_nats::HeaderMap, Vec<u8>)) -> Duration {
-    let client = async_nats::connect(url).await.unwrap();
-    let js = jetstream::new(client);
-    js.create_stream(stream::Config {
-        name: "BASELINE".into(),
-        subjects: vec!["baseline.>".into()],
-        storage: stream::StorageType::File,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let payload = bytes::Bytes::from(payload.clone());
-    let started = Instant::now();
-    let mut in_flight = std::collections::VecDeque::with_capacity(1_000);
-    for i in 0..count {
-        let mut headers = headers.clone();
-        headers.insert("Nats-Msg-Id", format!("baseline-{i}").as_str());
-        let ack = js
-            .publish_with_headers("baseline.household.registered", headers, payload.clone())
-            .await
-            .unwrap();
-        in_flight.push_back(ack);
-        if in_flight.len() >= 1_000 {
-            in_flight.pop_front().unwrap().await.unwrap();
-        }
+    Figures {
+        stored,
+        acked,
+        peak_rss,
+        usage,
+        background,
     }
-    for ack in in_flight {
-        ack.await.unwrap();
-    }
-    started.elapsed()
-}
-
-async fn jetstream_len(js: &jetstream::Context, name: &str) -> u64 {
-    match js.get_stream(name).await {
-        Ok(mut stream) => stream.info().await.map(|i| i.state.messages).unwrap_or(0),
-        Err(_) => 0,
-    }
-}
-
-/// Peak resident memory (VmHWM) of this process, from /proc.
-fn peak_rss_mib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<u64>().ok())
-        })
-        .map(|kb| kb / 1024)
-        .unwrap_or(0)
 }
