@@ -50,19 +50,12 @@ async fn a_region_cut_off_keeps_working_and_the_nation_converges_when_the_link_r
     let link = TcpProxy::start(format!("127.0.0.1:{}", hub.leaf_port).parse().unwrap()).await;
     let shutdown = CancellationToken::new();
     let access = StackAccess::create(dir.path()).unwrap();
-    let telemetry = jigi_stack::Telemetry::default();
-    let node = |region, port| {
-        RegionNode::start(
-            dir.path(),
-            region,
-            port,
-            &passwords,
-            &access.serve,
-            &access.staff,
-            &telemetry,
-            &shutdown,
-        )
+    let shared = jigi_stack::Shared {
+        passwords: passwords.clone(),
+        access: access.clone(),
+        telemetry: jigi_stack::Telemetry::default(),
     };
+    let node = |region, port| RegionNode::start(dir.path(), region, port, &shared, &shutdown);
     let sikasso = node(Region::Sikasso, link.port()).await.unwrap();
     let mopti = node(Region::Mopti, hub.leaf_port).await.unwrap();
     let mut config = jigi_monitoring::Config::local(

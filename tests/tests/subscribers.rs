@@ -97,10 +97,11 @@ async fn programme() -> Programme {
         dir.path(),
         REGION,
         hub.leaf_port,
-        &passwords,
-        &access.serve,
-        &access.staff,
-        &jigi_stack::Telemetry::default(),
+        &jigi_stack::Shared {
+            passwords: passwords.clone(),
+            access: access.clone(),
+            telemetry: jigi_stack::Telemetry::default(),
+        },
         &shutdown,
     )
     .await

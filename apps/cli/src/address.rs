@@ -4,6 +4,7 @@
 
 pub use jigi_stack::clients::*;
 
+/// `--registry` / `JIGI_REGISTRY_ADDR`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct RegistryAddress {
     /// The registry's gRPC address (`jigi up` prints it).

@@ -9,10 +9,10 @@ use jigi_common::{Fcfa, Region};
 use serde::{Deserialize, Serialize};
 
 use crate::address;
+use jigi_stack::LocalStack;
 use jigi_stack::national::{self, Figures};
 use jigi_stack::progress::Bars;
 use jigi_stack::quarter::{self, QuarterPlan, QuarterSummary};
-use jigi_stack::LocalStack;
 
 /// The regions of the demo.
 pub const REGIONS: [Region; 2] = [Region::Sikasso, Region::Mopti];

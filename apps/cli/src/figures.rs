@@ -5,7 +5,6 @@ use jigi_stack::national::{Figures, percent, tonnes};
 
 use crate::table;
 
-
 /// Prints the two tables of the national picture.
 pub fn print(rows: &[Figures], period: &str, year: i32) {
     println!("\nHouseholds and cash transfers (TM), {period}");

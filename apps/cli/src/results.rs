@@ -24,9 +24,7 @@ use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use jigi_proto::common::Money;
-use jigi_proto::payments::{
-    FailureReason, PaymentOutcome, PaymentResult, RecordPaymentResultsRequest, ResultRefusal,
-};
+use jigi_proto::payments::{FailureReason, PaymentOutcome, PaymentResult, RecordPaymentResultsRequest, ResultRefusal};
 use prost::Message as _;
 
 use crate::address::{PaymentsClient, service_error};
@@ -79,7 +77,15 @@ pub async fn record_file(
     };
     let mut refused: Vec<[String; 5]> = unreadable
         .into_iter()
-        .map(|(number, message)| [number.to_string(), String::new(), "UNREADABLE".into(), String::new(), message])
+        .map(|(number, message)| {
+            [
+                number.to_string(),
+                String::new(),
+                "UNREADABLE".into(),
+                String::new(),
+                message,
+            ]
+        })
         .collect();
     for batch in lines.chunks(BATCH) {
         let mut request = RecordPaymentResultsRequest {
@@ -128,7 +134,10 @@ pub async fn record_file(
 }
 
 /// The file's results, and the lines that are not results (number, why).
-fn read(file: &Path, agent: Option<&str>) -> anyhow::Result<(Vec<Line>, Vec<(u64, String)>)> {
+/// A line that is not a result: its number and why.
+type Unreadable = (u64, String);
+
+fn read(file: &Path, agent: Option<&str>) -> anyhow::Result<(Vec<Line>, Vec<Unreadable>)> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_path(file)
@@ -144,7 +153,10 @@ fn read(file: &Path, agent: Option<&str>) -> anyhow::Result<(Vec<Line>, Vec<(u64
         }
     }
     if agent.is_none() && !column.contains_key("agent_code") {
-        anyhow::bail!("{} has no agent_code column: give the agent with --agent", file.display());
+        anyhow::bail!(
+            "{} has no agent_code column: give the agent with --agent",
+            file.display()
+        );
     }
     let mut lines = Vec::new();
     let mut unreadable = Vec::new();
@@ -158,7 +170,13 @@ fn read(file: &Path, agent: Option<&str>) -> anyhow::Result<(Vec<Line>, Vec<(u64
                 continue;
             }
         };
-        let get = |name: &str| column.get(name).and_then(|&i| record.get(i)).unwrap_or_default().to_owned();
+        let get = |name: &str| {
+            column
+                .get(name)
+                .and_then(|&i| record.get(i))
+                .unwrap_or_default()
+                .to_owned()
+        };
         match result_of(&get, agent) {
             Ok(result) => lines.push(Line { number, result }),
             Err(why) => unreadable.push((number, why)),

@@ -6,14 +6,14 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use jigi::demo::DemoReport;
-use jigi_stack::LocalStack;
-use jigi_stack::national::Figures;
 use jigi_common::{Fcfa, Region};
 use jigi_proto::common::Component;
 use jigi_proto::monitoring::{Breakdown, GetIndicatorsRequest};
 use jigi_proto::nutrition::ListBeneficiariesRequest;
 use jigi_proto::payments::{ListEligibleHouseholdsRequest, PaymentOutcome, PaymentResult, RecordPaymentResultRequest};
 use jigi_proto::registry::{Household, ListHouseholdsRequest};
+use jigi_stack::LocalStack;
+use jigi_stack::national::Figures;
 use jigi_testkit::{NatsServer, eventually, sqlite_url};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_util::sync::CancellationToken;

@@ -129,8 +129,6 @@ pub fn monitoring_client_as(channel: Channel, caller: Caller) -> MonitoringClien
         .max_encoding_message_size(MAX_MESSAGE)
 }
 
-/// `--registry` / `JIGI_REGISTRY_ADDR`.
-
 /// A service's refusal as one line: what failed, the service's reason, what to do.
 pub fn service_error(what: &str, status: tonic::Status) -> anyhow::Error {
     let hint = match status.code() {

@@ -26,4 +26,4 @@ pub mod quarter;
 pub mod stack;
 pub mod staff;
 
-pub use stack::{LocalStack, RegionNode, StackAccess, Telemetry};
+pub use stack::{LocalStack, RegionNode, Shared, StackAccess, Telemetry};

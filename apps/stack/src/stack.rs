@@ -108,12 +108,14 @@ impl RegionNode {
         dir: &Path,
         region: Region,
         hub_leaf_port: u16,
-        passwords: &Passwords,
-        serve: &ServeConfig,
-        staff: &Staff,
-        telemetry: &Telemetry,
+        shared: &Shared,
         shutdown: &CancellationToken,
     ) -> anyhow::Result<RegionNode> {
+        let Shared {
+            passwords,
+            access: StackAccess { serve, staff },
+            telemetry,
+        } = shared;
         let leaf = Leaf::start(
             &dir.join(format!("nats-{region}")),
             region.slug(),
@@ -218,6 +220,15 @@ impl StackAccess {
     }
 }
 
+/// What every region node of a stack shares: the NATS passwords, access
+/// control, and how the services report themselves.
+#[derive(Clone)]
+pub struct Shared {
+    pub passwords: Passwords,
+    pub access: StackAccess,
+    pub telemetry: Telemetry,
+}
+
 /// A running local stack.
 pub struct LocalStack {
     pub data_dir: PathBuf,
@@ -244,7 +255,13 @@ impl LocalStack {
         let passwords = topology::passwords();
         // Access control on, as deployed: the services trust the stack's own
         // key, which `jigi token` uses too.
-        let StackAccess { serve, staff } = StackAccess::create(data_dir)?;
+        let access = StackAccess::create(data_dir)?;
+        let shared = Shared {
+            passwords: passwords.clone(),
+            access: access.clone(),
+            telemetry: telemetry.clone(),
+        };
+        let StackAccess { serve, staff } = access;
 
         let hub = Hub::start(&data_dir.join("nats-hub"), &passwords)
             .await
@@ -252,17 +269,7 @@ impl LocalStack {
         let shutdown = CancellationToken::new();
         let mut nodes = Vec::new();
         for region in regions {
-            let node = RegionNode::start(
-                data_dir,
-                *region,
-                hub.leaf_port,
-                &passwords,
-                &serve,
-                &staff,
-                telemetry,
-                &shutdown,
-            )
-            .await;
+            let node = RegionNode::start(data_dir, *region, hub.leaf_port, &shared, &shutdown).await;
             match node {
                 Ok(node) => nodes.push(node),
                 Err(err) => {

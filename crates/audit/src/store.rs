@@ -9,8 +9,8 @@
 
 use std::sync::Arc;
 
-use jigi_storage::{Call, CommandLog, Conn, Database, Row, StorageError, params};
 use jigi_storage::migrate::Migration;
+use jigi_storage::{Call, CommandLog, Conn, Database, Row, StorageError, params};
 
 use crate::chain::{Break, ChainCheck, Entry, GENESIS, Record};
 
@@ -247,7 +247,10 @@ fn entry_from_row(row: &Row) -> Result<Entry, StorageError> {
 }
 
 fn head(conn: &mut Conn) -> Result<(i64, String), StorageError> {
-    let row = conn.query_opt("SELECT sequence, hash FROM audit_log ORDER BY sequence DESC LIMIT 1", params![])?;
+    let row = conn.query_opt(
+        "SELECT sequence, hash FROM audit_log ORDER BY sequence DESC LIMIT 1",
+        params![],
+    )?;
     Ok(match row {
         Some(row) => (row.get(0)?, row.get(1)?),
         None => (0, GENESIS.to_owned()),

@@ -61,7 +61,9 @@ async fn the_table_refuses_edits_and_an_edit_forced_through_is_found() {
 
     // Someone with the owner's rights drops the trigger and edits entry 3.
     exec(&db, "DROP TRIGGER audit_log_no_update").await.unwrap();
-    exec(&db, "UPDATE audit_log SET subject = 'someone-else' WHERE sequence = 3").await.unwrap();
+    exec(&db, "UPDATE audit_log SET subject = 'someone-else' WHERE sequence = 3")
+        .await
+        .unwrap();
     let verdict = log.verify().await.unwrap();
     let broken = verdict.broken.expect("the edit is detected");
     assert_eq!(broken.sequence, 3);
@@ -69,7 +71,9 @@ async fn the_table_refuses_edits_and_an_edit_forced_through_is_found() {
 
     // Removing an entry instead shows as a gap.
     exec(&db, "DROP TRIGGER audit_log_no_delete").await.unwrap();
-    exec(&db, "UPDATE audit_log SET subject = 'agent-2' WHERE sequence = 3").await.unwrap();
+    exec(&db, "UPDATE audit_log SET subject = 'agent-2' WHERE sequence = 3")
+        .await
+        .unwrap();
     assert_eq!(
         log.verify().await.unwrap().broken,
         None,
@@ -90,7 +94,12 @@ async fn a_calls_entry_is_written_with_its_command_or_not_at_all() {
         &format!("sqlite://{}", dir.path().join("audit.db").display()),
         &[
             jigi_audit::MIGRATIONS,
-            &[jigi_storage::Migration::portable("demo", 1, "t", "CREATE TABLE paid (id BIGINT PRIMARY KEY)")],
+            &[jigi_storage::Migration::portable(
+                "demo",
+                1,
+                "t",
+                "CREATE TABLE paid (id BIGINT PRIMARY KEY)",
+            )],
         ]
         .concat(),
     )
@@ -110,7 +119,10 @@ async fn a_calls_entry_is_written_with_its_command_or_not_at_all() {
     };
     let pay = |id: i64| {
         let db = db.clone();
-        async move { db.write(move |conn| conn.execute("INSERT INTO paid (id) VALUES ($1)", params![id])).await }
+        async move {
+            db.write(move |conn| conn.execute("INSERT INTO paid (id) VALUES ($1)", params![id]))
+                .await
+        }
     };
     caller("r-1").scope(pay(1)).await.unwrap();
     // The same ID again: the command fails, its entry says so, nothing paid twice.

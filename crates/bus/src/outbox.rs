@@ -310,7 +310,11 @@ impl OutboxRelay {
         let published = acked.len();
         self.forget(acked).await?;
         self.stats.published.fetch_add(published as u64, Ordering::Relaxed);
-        let left = if full { pending(&self.db).await? } else { (rows.len() - published) as u64 };
+        let left = if full {
+            pending(&self.db).await?
+        } else {
+            (rows.len() - published) as u64
+        };
         self.stats.pending.store(left, Ordering::Relaxed);
         match send_failure.or(ack_failure) {
             Some(err) => Err(err),

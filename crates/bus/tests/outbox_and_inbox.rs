@@ -49,7 +49,12 @@ async fn write(db: &Database, events: &[OutgoingEvent]) {
 
 fn start_relay(db: &Database, bus: &Bus) -> CancellationToken {
     let stop = CancellationToken::new();
-    let relay = OutboxRelay::new(db.clone(), bus.jetstream.clone(), Region::Sikasso, RelaySettings::default());
+    let relay = OutboxRelay::new(
+        db.clone(),
+        bus.jetstream.clone(),
+        Region::Sikasso,
+        RelaySettings::default(),
+    );
     tokio::spawn(relay.run(stop.clone()));
     stop
 }
@@ -366,7 +371,10 @@ async fn a_consumer_restarted_after_a_crash_resumes_at_once_not_after_the_ack_wa
     .await;
     let counted = counts(&db).await;
     assert_eq!(counted.len(), 15);
-    assert!(counted.iter().all(|(_, n)| *n == 1), "nothing applied twice: {counted:?}");
+    assert!(
+        counted.iter().all(|(_, n)| *n == 1),
+        "nothing applied twice: {counted:?}"
+    );
 }
 
 trait EncodeForTest {

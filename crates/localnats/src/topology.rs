@@ -130,7 +130,12 @@ pub struct Leaf {
 impl Leaf {
     /// Starts the leaf node of `region` (a slug) in `dir`, linked to the
     /// hub's leaf-node port `hub_leaf_port` (the hub's own, or a proxy's).
-    pub async fn start(dir: &Path, region: &str, hub_leaf_port: u16, passwords: &Passwords) -> Result<Leaf, StartError> {
+    pub async fn start(
+        dir: &Path,
+        region: &str,
+        hub_leaf_port: u16,
+        passwords: &Passwords,
+    ) -> Result<Leaf, StartError> {
         Leaf::start_inner(dir, region, hub_leaf_port, passwords, None).await
     }
 

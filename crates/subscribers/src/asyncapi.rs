@@ -18,8 +18,8 @@ use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::{DescriptorProto, EnumDescriptorProto, FieldDescriptorProto, FileDescriptorSet};
 use serde_json::{Value, json};
 
-use jigi_bus::catalog::{ALL, EventKind};
 use crate::json;
+use jigi_bus::catalog::{ALL, EventKind};
 
 /// Everything the protos say about a type, by full name (`jigi.events.v1.HouseholdRegistered`).
 struct Protos {

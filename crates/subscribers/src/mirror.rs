@@ -20,8 +20,8 @@ use async_nats::jetstream::{self, AckKind, consumer::pull, stream};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use jigi_bus::envelope::ReceivedEvent;
 use crate::json::{self, JsonRenderer};
+use jigi_bus::envelope::ReceivedEvent;
 use jigi_bus::streams;
 
 /// The mirror's durable consumer on the national stream.

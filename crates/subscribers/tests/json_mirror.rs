@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream;
-use jigi_subscribers::json::{self, JsonRenderer};
-use jigi_subscribers::mirror::{JsonMirror, MirrorSettings, MirrorStats};
 use jigi_bus::streams::{self, RegionSource};
 use jigi_bus::{Bus, BusConfig, DomainEvent, OutgoingEvent, ReceivedEvent, subject};
 use jigi_common::Region;
 use jigi_proto::common::{Location, Money};
 use jigi_proto::events::*;
+use jigi_subscribers::json::{self, JsonRenderer};
+use jigi_subscribers::mirror::{JsonMirror, MirrorSettings, MirrorStats};
 use jigi_testkit::{NatsServer, eventually, read_stream, stream_len};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;

@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::PullConsumer};
 use futures::StreamExt;
-use jigi_subscribers::partners::{self, Outcome, PartnerSubscription, Since};
 use jigi_bus::streams::{self, RegionSource};
 use jigi_bus::{Bus, BusConfig, OutgoingEvent, ReceivedEvent, subject};
 use jigi_common::Region;
 use jigi_proto::events::{HouseholdRegistered, RationDistributed};
+use jigi_subscribers::partners::{self, Outcome, PartnerSubscription, Since};
 use jigi_testkit::{NatsServer, eventually, stream_len};
 
 const WAIT: Duration = Duration::from_secs(20);

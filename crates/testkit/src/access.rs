@@ -57,11 +57,7 @@ impl TestAccess {
 
     /// A payment agent's token, naming their agent code.
     pub fn agent_token(&self, subject: &str, region: Region, agent_code: &str) -> String {
-        let mut grant = Grant::new(
-            subject,
-            &[Role::PaymentAgent],
-            Scope::Regions(BTreeSet::from([region])),
-        );
+        let mut grant = Grant::new(subject, &[Role::PaymentAgent], Scope::Regions(BTreeSet::from([region])));
         grant.agent_code = Some(agent_code.to_owned());
         self.issue(grant)
     }

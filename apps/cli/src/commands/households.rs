@@ -217,8 +217,7 @@ const MAX_IDS_PER_REQUEST: usize = 10_000;
 
 /// The registry IDs in `file`: one per line, blank lines and `#` comments skipped.
 fn read_ids(file: &std::path::Path) -> anyhow::Result<Vec<String>> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|err| anyhow::anyhow!("cannot read {}: {err}", file.display()))?;
+    let text = std::fs::read_to_string(file).map_err(|err| anyhow::anyhow!("cannot read {}: {err}", file.display()))?;
     let ids: Vec<String> = text
         .lines()
         .map(|line| line.split('#').next().unwrap_or_default().trim())

@@ -11,8 +11,8 @@ use jigi_proto::monitoring::{
 };
 
 use crate::address::{MonitoringAddress, service_error};
-use jigi_stack::national::{percent, source_name, tonnes};
 use crate::{json, table};
+use jigi_stack::national::{percent, source_name, tonnes};
 
 fn current_quarter() -> String {
     jigi_common::Period::quarter_of(chrono::Utc::now().date_naive()).to_string()

@@ -5,9 +5,9 @@
 //! `deploy/nats/gen-accounts` (`PARTNERS`).
 
 use clap::{Args, Subcommand};
-use jigi_subscribers::partners::{self, Outcome, PartnerSubscription, Since};
 use jigi_bus::{Bus, BusConfig, subject};
 use jigi_subscribers::json;
+use jigi_subscribers::partners::{self, Outcome, PartnerSubscription, Since};
 
 #[derive(Subcommand, Debug)]
 pub enum PartnersCommand {
