@@ -12,7 +12,10 @@ use std::path::{Path, PathBuf};
 use prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let proto_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    // Read when the script runs, not when it was compiled: a script built
+    // in another checkout with the same target folder must still find this one.
+    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
+    let proto_root = manifest_dir.join("../../proto");
     let files = proto_files(&proto_root)?;
     println!("cargo:rerun-if-changed={}", proto_root.display());
 
@@ -21,7 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Served by gRPC reflection and used to check compatibility of the contract.
     std::fs::write(out_dir.join("jigi_descriptor.bin"), descriptors.encode_to_vec())?;
 
-    let googleapis = Path::new(env!("CARGO_MANIFEST_DIR")).join("googleapis");
+    let googleapis = manifest_dir.join("googleapis");
     println!("cargo:rerun-if-changed={}", googleapis.display());
     let rpc = protox::compile(proto_files(&googleapis)?, [&googleapis])?;
     std::fs::write(out_dir.join("google_rpc_descriptor.bin"), rpc.encode_to_vec())?;
