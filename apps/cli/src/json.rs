@@ -2,35 +2,16 @@
 //! descriptors: events on NATS (whose `content-type` names their message)
 //! and API answers for `--json`.
 
-use std::sync::OnceLock;
-
-use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
-
-fn pool() -> &'static DescriptorPool {
-    static POOL: OnceLock<DescriptorPool> = OnceLock::new();
-    POOL.get_or_init(|| {
-        DescriptorPool::decode(jigi_proto::FILE_DESCRIPTOR_SET).expect("the built-in descriptor set decodes")
-    })
-}
+use jigi_subscribers::JsonRenderer;
 
 /// The message named `full_name` (e.g. `jigi.events.v1.PaymentMade`),
-/// encoded in `bytes`, as JSON: proto field names, 64-bit numbers as
-/// numbers, enums by name, default values left out.
+/// encoded in `bytes`, as JSON — the same proto3 JSON the JSON mirror gives
+/// partners: lowerCamelCase names, 64-bit numbers as strings, enums by
+/// name, every field written, zeros included.
 pub fn decode(full_name: &str, bytes: &[u8]) -> anyhow::Result<serde_json::Value> {
-    let descriptor = pool()
-        .get_message_by_name(full_name)
-        .ok_or_else(|| anyhow::anyhow!("unknown message type {full_name}"))?;
-    let message = DynamicMessage::decode(descriptor, bytes)
-        .map_err(|err| anyhow::anyhow!("the payload does not decode as {full_name}: {err}"))?;
-    let options = SerializeOptions::new()
-        .stringify_64_bit_integers(false)
-        .use_proto_field_name(true)
-        .skip_default_fields(true);
-    let mut serializer = serde_json::Serializer::new(Vec::new());
-    message
-        .serialize_with_options(&mut serializer, &options)
-        .map_err(|err| anyhow::anyhow!("cannot write {full_name} as JSON: {err}"))?;
-    Ok(serde_json::from_slice(&serializer.into_inner())?)
+    JsonRenderer::shared()
+        .message(full_name, bytes)
+        .map_err(|reason| anyhow::anyhow!(reason))
 }
 
 /// A generated message as JSON (`full_name` is its proto name).
@@ -66,10 +47,15 @@ mod tests {
             ..Default::default()
         };
         let json = to_json("jigi.events.v1.PaymentMade", &made).unwrap();
-        assert_eq!(json["household_id"], "h-1");
-        assert_eq!(json["amount"]["fcfa"], 30_000, "a number, not a string: {json}");
+        // The JSON mirror's convention, so a script reads both alike.
+        assert_eq!(json["householdId"], "h-1");
+        assert_eq!(json["amount"]["fcfa"], "30000", "64-bit integers as strings: {json}");
         assert_eq!(json["location"]["commune"], "sikasso.yanfolila.gouanan");
-        assert!(json.get("agent_code").is_none(), "defaults left out: {json}");
+        assert_eq!(json["agentCode"], "", "every field, defaults included: {json}");
+        let mirrored = JsonRenderer::shared()
+            .data("jigi.payments.payment.made.v1", &prost::Message::encode_to_vec(&made))
+            .unwrap();
+        assert_eq!(json, mirrored, "the CLI prints what the mirror publishes");
         assert_eq!(
             message_of_content_type("application/protobuf; proto=jigi.events.v1.PaymentMade"),
             Some("jigi.events.v1.PaymentMade")

@@ -277,23 +277,42 @@ impl<H: EventHandler> InboxConsumer<H> {
             .await
             .map_err(|err| ConsumeError::Consumer(err.to_string()))?;
         let mut batches = messages.ready_chunks(self.settings.batch);
-        let mut backoff = Duration::from_millis(100);
-        while let Some(items) = batches.next().await {
-            let mut batch = Vec::with_capacity(items.len());
-            let mut stream_error = None;
-            for item in items {
-                match item {
-                    Ok(message) => batch.push(message),
-                    Err(err) => stream_error = Some(err.to_string()),
+        // Two stages, so decoding the next batch overlaps with writing this
+        // one: the writer thread applies while this task decodes. Batches
+        // are applied one after another, in the order they arrived.
+        let (ready, mut prepared) = tokio::sync::mpsc::channel::<Prepared<H::Effect>>(1);
+        let durable = &durable;
+        let receive = async move {
+            // Owns the sender: when receiving ends, the channel closes and
+            // the applier finishes what it holds.
+            let ready = ready;
+            while let Some(items) = batches.next().await {
+                let mut batch = Vec::with_capacity(items.len());
+                let mut stream_error = None;
+                for item in items {
+                    match item {
+                        Ok(message) => batch.push(message),
+                        Err(err) => stream_error = Some(err.to_string()),
+                    }
+                }
+                if !batch.is_empty() && ready.send(self.prepare(durable, batch)).await.is_err() {
+                    break;
+                }
+                if let Some(err) = stream_error {
+                    return Err(ConsumeError::Consumer(err));
                 }
             }
-            if !batch.is_empty() {
-                match self.handle_batch(&durable, &batch).await {
+            Err(ConsumeError::Consumer("message stream ended".into()))
+        };
+        let apply = async {
+            let mut backoff = Duration::from_millis(100);
+            while let Some(batch) = prepared.recv().await {
+                match self.apply(batch).await {
                     Ok(()) => backoff = Duration::from_millis(100),
-                    Err(err) => {
+                    Err((err, messages)) => {
                         // Nothing of the batch was written: have it again soon.
                         tracing::warn!(consumer = %self.settings.name, error = %err, "batch not applied; redelivery asked");
-                        for message in &batch {
+                        for message in &messages {
                             let _ = message.ack_with(AckKind::Nak(Some(backoff))).await;
                         }
                         tokio::time::sleep(backoff).await;
@@ -301,11 +320,9 @@ impl<H: EventHandler> InboxConsumer<H> {
                     }
                 }
             }
-            if let Some(err) = stream_error {
-                return Err(ConsumeError::Consumer(err));
-            }
-        }
-        Err(ConsumeError::Consumer("message stream ended".into()))
+        };
+        let (received, ()) = tokio::join!(receive, apply);
+        received
     }
 
     /// The durable consumer, taken over from a previous process: if that
@@ -360,8 +377,8 @@ impl<H: EventHandler> InboxConsumer<H> {
             .map_err(|err| ConsumeError::Consumer(err.to_string()))
     }
 
-    /// Handles one batch: decode, one transaction, then the acks.
-    async fn handle_batch(&self, durable: &str, messages: &[jetstream::Message]) -> Result<(), ConsumeError> {
+    /// Decodes a batch (no I/O): what the applier needs.
+    fn prepare(&self, durable: &str, messages: Vec<jetstream::Message>) -> Prepared<H::Effect> {
         let mut spans = Vec::with_capacity(messages.len());
         let items: Vec<Item<H::Effect>> = messages
             .iter()
@@ -388,26 +405,58 @@ impl<H: EventHandler> InboxConsumer<H> {
             .filter_map(|m| m.info().ok().map(|info| info.stream_sequence))
             .max()
             .unwrap_or(0);
+        Prepared {
+            messages,
+            items,
+            spans,
+            last_sequence,
+        }
+    }
+
+    /// Applies a decoded batch in one transaction, then acks its messages
+    /// (in the background: the next batch need not wait for the acks). On
+    /// failure, gives the messages back for redelivery.
+    async fn apply(&self, batch: Prepared<H::Effect>) -> Result<(), (ConsumeError, Vec<jetstream::Message>)> {
+        let Prepared {
+            messages,
+            items,
+            spans,
+            last_sequence,
+        } = batch;
         let consumer = self.settings.name.clone();
         let handler = self.handler.clone();
-        let outcome = self
+        let outcome = match self
             .db
             .write(move |conn| apply_batch(conn, &consumer, handler.as_ref(), items, last_sequence))
-            .await?;
+            .await
+        {
+            Ok(outcome) => outcome,
+            Err(err) => return Err((ConsumeError::from(err), messages)),
+        };
         self.handler.committed(&outcome.applied);
-        for message in messages {
-            // A lost ack only causes a redelivery, which the inbox skips.
-            if let Err(err) = message.ack().await {
-                tracing::debug!(error = %err, "ack not sent; the event will be redelivered and skipped");
+        tokio::spawn(async move {
+            for message in &messages {
+                // A lost ack only causes a redelivery, which the inbox skips.
+                if let Err(err) = message.ack().await {
+                    tracing::debug!(error = %err, "ack not sent; the event will be redelivered and skipped");
+                }
             }
-        }
-        drop(spans); // each event's span ends once its effect is committed
+            drop(spans); // each event's span ends once its effect is committed and acked
+        });
         self.stats.handled.fetch_add(outcome.handled, Ordering::Relaxed);
         self.stats.duplicates.fetch_add(outcome.duplicates, Ordering::Relaxed);
         self.stats.rejected.fetch_add(outcome.rejected, Ordering::Relaxed);
         self.stats.applied_sequence.fetch_max(last_sequence, Ordering::Relaxed);
         Ok(())
     }
+}
+
+/// A batch decoded and waiting to be applied.
+struct Prepared<E> {
+    messages: Vec<jetstream::Message>,
+    items: Vec<Item<E>>,
+    spans: Vec<tracing::Span>,
+    last_sequence: u64,
 }
 
 /// What a batch's transaction did.

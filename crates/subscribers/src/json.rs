@@ -130,6 +130,8 @@ pub enum RenderError {
 /// with the protos' descriptors (`jigi_proto::FILE_DESCRIPTOR_SET`).
 #[derive(Debug, Clone)]
 pub struct JsonRenderer {
+    /// Every message of the contract.
+    pool: DescriptorPool,
     /// The payload's message by `ce-type`.
     messages: HashMap<String, MessageDescriptor>,
     options: SerializeOptions,
@@ -157,9 +159,27 @@ impl JsonRenderer {
             })
             .collect();
         JsonRenderer {
+            pool,
             messages,
             options: SerializeOptions::new().skip_default_fields(false),
         }
+    }
+
+    /// Any message of the contract (`full_name`, e.g.
+    /// `jigi.payments.v1.Reconciliation`) encoded in `bytes`, in the same
+    /// proto3 JSON as the mirror's events: lowerCamelCase names, 64-bit
+    /// integers as strings, enums by name, every scalar field written even
+    /// when it holds its default. What `jigi … --json` prints.
+    pub fn message(&self, full_name: &str, bytes: &[u8]) -> Result<Value, String> {
+        let descriptor = self
+            .pool
+            .get_message_by_name(full_name)
+            .ok_or_else(|| format!("unknown message type {full_name}"))?;
+        let message = DynamicMessage::decode(descriptor, bytes)
+            .map_err(|err| format!("the payload does not decode as {full_name}: {err}"))?;
+        message
+            .serialize_with_options(serde_json::value::Serializer, &self.options)
+            .map_err(|err| format!("cannot write {full_name} as JSON: {err}"))
     }
 
     /// One renderer for the process (the descriptor pool is read once).

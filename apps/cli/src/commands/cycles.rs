@@ -321,7 +321,10 @@ pub async fn run(command: CyclesCommand) -> anyhow::Result<()> {
                 .reconciliation
                 .unwrap_or_default();
             if json {
-                return super::print_json(&line_json(&reconciliation));
+                return super::print_json(&crate::json::to_json(
+                    "jigi.payments.v1.Reconciliation",
+                    &reconciliation,
+                )?);
             }
             let status = CycleStatus::try_from(reconciliation.status)
                 .map(|s| s.as_str_name().trim_start_matches("CYCLE_STATUS_").to_owned())
@@ -388,29 +391,4 @@ async fn assign(
         println!("  {} paid by {}", agent.commune, agent.agent_code);
     }
     Ok(())
-}
-
-/// The reconciliation as plain JSON numbers.
-fn line_json(r: &jigi_proto::payments::Reconciliation) -> serde_json::Value {
-    let line = |l: &ReconciliationLine| {
-        let pair = |t: Option<Totals>| {
-            let (count, amount) = totals(t);
-            serde_json::json!({ "count": count, "amount_fcfa": amount.francs() })
-        };
-        serde_json::json!({
-            "commune": l.location.clone().unwrap_or_default().commune,
-            "agent_code": l.agent_code,
-            "expected": pair(l.expected),
-            "paid": pair(l.paid),
-            "failed": pair(l.failed),
-            "not_collected": pair(l.not_collected),
-            "outstanding": pair(l.outstanding),
-        })
-    };
-    serde_json::json!({
-        "cycle_id": r.cycle_id,
-        "total": line(&r.total.clone().unwrap_or_default()),
-        "by_commune": r.by_commune.iter().map(line).collect::<Vec<_>>(),
-        "by_agent": r.by_agent.iter().map(line).collect::<Vec<_>>(),
-    })
 }

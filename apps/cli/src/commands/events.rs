@@ -5,6 +5,7 @@ use futures::StreamExt;
 use jigi_bus::{Bus, BusConfig, ReceivedEvent};
 
 use crate::json;
+use jigi_subscribers::JsonRenderer;
 
 #[derive(Subcommand, Debug)]
 pub enum EventsCommand {
@@ -115,24 +116,13 @@ fn data(event: &ReceivedEvent) -> serde_json::Value {
     }
 }
 
-/// The CloudEvents JSON form (structured mode), `data` decoded.
+/// The event exactly as the JSON mirror publishes it to partners: a
+/// structured-mode CloudEvent, `data` in proto3 JSON.
 pub fn cloud_event(event: &ReceivedEvent) -> serde_json::Value {
-    let mut value = serde_json::json!({
-        "specversion": jigi_bus::envelope::SPEC_VERSION,
-        "id": event.id,
-        "source": event.source,
-        "type": event.ce_type,
-        "subject": event.about,
-        "time": jigi_bus::envelope::format_time(event.time),
-        "datacontenttype": "application/json",
-        "dataschema": json::message_of_content_type(&event.content_type).map(|name| format!("proto:{name}")),
-        "nats_subject": event.subject,
-        "data": data(event),
-    });
-    if let Some(traceparent) = &event.trace.traceparent {
-        value["traceparent"] = traceparent.clone().into();
+    match JsonRenderer::shared().render(event) {
+        Ok(rendered) => rendered.document,
+        Err(err) => serde_json::json!({ "subject": event.subject, "error": err.to_string() }),
     }
-    value
 }
 
 /// `time subject type key=value …`: the payload's scalar fields, nested
@@ -159,14 +149,17 @@ pub fn readable(event: &ReceivedEvent) -> String {
 fn short(value: &serde_json::Value) -> Option<String> {
     use serde_json::Value;
     match value {
-        Value::String(s) if s.is_empty() => None,
+        // The proto3 JSON writes every field: a default says nothing here.
+        Value::String(s) if s.is_empty() || s == "0" || s.ends_with("_UNSPECIFIED") => None,
         Value::String(s) => Some(s.clone()),
+        Value::Number(n) if n.as_f64() == Some(0.0) => None,
         Value::Number(n) => Some(n.to_string()),
+        Value::Bool(false) => None,
         Value::Bool(b) => Some(b.to_string()),
         Value::Array(items) if items.is_empty() => None,
         Value::Array(items) => Some(format!("[{}]", items.len())),
         Value::Object(map) => {
-            for key in ["commune", "fcfa", "code", "cycle_id", "grams"] {
+            for key in ["commune", "fcfa", "code", "cycleId", "grams"] {
                 if let Some(inner) = map.get(key) {
                     return short(inner);
                 }

@@ -294,22 +294,7 @@ pub async fn run(command: NutritionCommand) -> anyhow::Result<()> {
                 [c.children, c.pregnant_women, c.lactating_women, c.total]
             };
             if json {
-                let line = |c: &jigi_proto::nutrition::CommuneReport| {
-                    serde_json::json!({
-                        "commune": c.location.clone().unwrap_or_default().commune,
-                        "planned": counts(c.planned),
-                        "reached": counts(c.reached),
-                        "distributed_grams": c.distributed.unwrap_or_default().grams,
-                        "stock_left_grams": c.stock_left.unwrap_or_default().grams,
-                    })
-                };
-                return super::print_json(&serde_json::json!({
-                    "round_id": round,
-                    "planned_on": report.planned_on,
-                    "groups": ["children", "pregnant_women", "lactating_women", "total"],
-                    "communes": report.communes.iter().map(line).collect::<Vec<_>>(),
-                    "total": line(&report.total.clone().unwrap_or_default()),
-                }));
+                return super::print_json(&crate::json::to_json("jigi.nutrition.v1.RoundReport", &report)?);
             }
             println!("Round {round} (planned: eligible on {})", report.planned_on);
             let row = |name: String, c: &jigi_proto::nutrition::CommuneReport| {
