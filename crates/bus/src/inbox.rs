@@ -26,7 +26,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind, consumer::pull, stream};
@@ -180,6 +180,11 @@ pub struct ConsumerStats {
     pub rejected: AtomicU64,
     /// The highest stream position applied.
     pub applied_sequence: AtomicU64,
+    /// Events the server still had for the consumer after the last batch
+    /// applied: how far behind the stream it is.
+    pub pending: AtomicU64,
+    /// When the last batch was committed (Unix microseconds; 0: never).
+    pub applied_at_micros: AtomicI64,
 }
 
 impl ConsumerStats {
@@ -194,6 +199,16 @@ impl ConsumerStats {
     }
     pub fn applied_sequence(&self) -> u64 {
         self.applied_sequence.load(Ordering::Relaxed)
+    }
+    pub fn pending(&self) -> u64 {
+        self.pending.load(Ordering::Relaxed)
+    }
+    /// When the last batch was committed, if one was.
+    pub fn applied_at(&self) -> Option<DateTime<Utc>> {
+        match self.applied_at_micros.load(Ordering::Relaxed) {
+            0 => None,
+            micros => DateTime::from_timestamp_micros(micros),
+        }
     }
 }
 
@@ -405,11 +420,13 @@ impl<H: EventHandler> InboxConsumer<H> {
             .filter_map(|m| m.info().ok().map(|info| info.stream_sequence))
             .max()
             .unwrap_or(0);
+        let pending = messages.last().and_then(|m| m.info().ok()).map(|info| info.pending);
         Prepared {
             messages,
             items,
             spans,
             last_sequence,
+            pending,
         }
     }
 
@@ -422,6 +439,7 @@ impl<H: EventHandler> InboxConsumer<H> {
             items,
             spans,
             last_sequence,
+            pending,
         } = batch;
         let consumer = self.settings.name.clone();
         let handler = self.handler.clone();
@@ -447,6 +465,12 @@ impl<H: EventHandler> InboxConsumer<H> {
         self.stats.duplicates.fetch_add(outcome.duplicates, Ordering::Relaxed);
         self.stats.rejected.fetch_add(outcome.rejected, Ordering::Relaxed);
         self.stats.applied_sequence.fetch_max(last_sequence, Ordering::Relaxed);
+        if let Some(pending) = pending {
+            self.stats.pending.store(pending, Ordering::Relaxed);
+        }
+        self.stats
+            .applied_at_micros
+            .store(Utc::now().timestamp_micros(), Ordering::Relaxed);
         Ok(())
     }
 }
@@ -457,6 +481,8 @@ struct Prepared<E> {
     items: Vec<Item<E>>,
     spans: Vec<tracing::Span>,
     last_sequence: u64,
+    /// What the server still had for the consumer after the batch's last message.
+    pending: Option<u64>,
 }
 
 /// What a batch's transaction did.
@@ -657,6 +683,17 @@ pub async fn processed_count(db: &Database, consumer: &str) -> Result<i64, Stora
         )
     })
     .await
+}
+
+/// The stream position a consumer has applied, read in the caller's
+/// transaction (so it matches the state read beside it).
+pub fn applied_position(conn: &mut Conn, consumer: &str) -> Result<u64, StorageError> {
+    Ok(conn
+        .query_scalar_opt(
+            "SELECT applied_sequence FROM inbox_consumers WHERE consumer = $1",
+            params![consumer],
+        )?
+        .unwrap_or(0))
 }
 
 /// The stream position a consumer has applied, read from its inbox.

@@ -32,10 +32,35 @@ pub fn workspace_binary(name: &str) -> PathBuf {
     binary
 }
 
+/// Spawns `binary` on the given ports, appending its output to `log`.
+fn spawn(binary: &str, grpc_addr: SocketAddr, metrics_addr: SocketAddr, env: &[(&str, String)], log: &Path) -> Child {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("open the service log");
+    let mut command = Command::new(workspace_binary(binary));
+    command
+        .env("JIGI_GRPC_ADDR", grpc_addr.to_string())
+        .env("JIGI_METRICS_ADDR", metrics_addr.to_string())
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().expect("clone log"))
+        .stderr(file)
+        .kill_on_drop(true);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
+        .spawn()
+        .unwrap_or_else(|err| panic!("cannot start {binary}: {err}"))
+}
+
 /// A service process listening on free ports, killed when dropped.
 pub struct ServiceProcess {
     pub grpc_addr: SocketAddr,
     pub metrics_addr: SocketAddr,
+    binary: String,
+    env: Vec<(String, String)>,
     log: PathBuf,
     child: Child,
 }
@@ -48,31 +73,37 @@ impl ServiceProcess {
         let grpc_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("address");
         let metrics_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("address");
         let log = dir.join(format!("{binary}.log"));
-        let file = std::fs::File::create(&log).expect("create service log");
-        let mut command = Command::new(workspace_binary(binary));
-        command
-            .env("JIGI_GRPC_ADDR", grpc_addr.to_string())
-            .env("JIGI_METRICS_ADDR", metrics_addr.to_string())
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().expect("clone log"))
-            .stderr(file)
-            .kill_on_drop(true);
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        let child = command
-            .spawn()
-            .unwrap_or_else(|err| panic!("cannot start {binary}: {err}"));
-        let process = ServiceProcess {
+        let mut process = ServiceProcess {
             grpc_addr,
             metrics_addr,
+            binary: binary.to_owned(),
+            env: env.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect(),
+            child: spawn(binary, grpc_addr, metrics_addr, env, &log),
             log,
-            child,
         };
-        let log_path = process.log.clone();
+        process.wait_serving().await;
+        process
+    }
+
+    /// Kills the process at once (SIGKILL: no shutdown, no flush), as a
+    /// crash or an operator's `kill -9` would.
+    pub async fn kill(&mut self) {
+        let _ = self.child.kill().await;
+    }
+
+    /// Starts the process again on the same ports with the same settings
+    /// (after [`ServiceProcess::kill`]), and waits until it serves.
+    pub async fn restart(&mut self) {
+        let env: Vec<(&str, String)> = self.env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        self.child = spawn(&self.binary, self.grpc_addr, self.metrics_addr, &env, &self.log);
+        self.wait_serving().await;
+    }
+
+    async fn wait_serving(&mut self) {
+        let (grpc_addr, log_path) = (self.grpc_addr, self.log.clone());
         eventually(
             Duration::from_secs(60),
-            &format!("{binary} to serve (log: {})", log_path.display()),
+            &format!("{} to serve (log: {})", self.binary, log_path.display()),
             || async move {
                 let channel = tonic::transport::Endpoint::from_shared(format!("http://{grpc_addr}"))
                     .ok()?
@@ -89,7 +120,6 @@ impl ServiceProcess {
             },
         )
         .await;
-        process
     }
 
     /// Everything the process has logged so far.

@@ -122,7 +122,9 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         config.regions.clone(),
         config.silence_threshold,
         lags,
-    );
+    )
+    .with_consumer(consumer.clone());
+    metrics::MonitoringMetrics::watch_consumer(host.metrics(), consumer.clone());
     host.spawn(metrics::refresh_gauges(
         monitoring.clone(),
         monitoring_metrics,

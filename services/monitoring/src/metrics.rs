@@ -33,6 +33,7 @@ pub struct MonitoringMetrics {
     pub amount_paid_fcfa: Family<RegionLabel, Gauge>,
     pub flour_distributed_grams: Family<RegionLabel, Gauge>,
     pub seconds_since_last_event: Family<RegionLabel, Gauge>,
+    pub region_stream_sequence: Family<RegionLabel, Gauge>,
 }
 
 impl MonitoringMetrics {
@@ -45,6 +46,7 @@ impl MonitoringMetrics {
             amount_paid_fcfa: Family::default(),
             flour_distributed_grams: Family::default(),
             seconds_since_last_event: Family::default(),
+            region_stream_sequence: Family::default(),
         };
         metrics.register(
             "events_handled",
@@ -81,7 +83,33 @@ impl MonitoringMetrics {
             "Seconds since the region's last event arrived (a silent region grows)",
             this.seconds_since_last_event.clone(),
         );
+        metrics.register(
+            "region_stream_sequence",
+            "Position in the national stream of the region's newest event applied to the indicators",
+            this.region_stream_sequence.clone(),
+        );
         this
+    }
+
+    /// Gauges read from the national consumer at each scrape: how far into
+    /// the national stream the indicators go, and how many events wait.
+    pub fn watch_consumer(metrics: &Metrics, stats: std::sync::Arc<jigi_bus::inbox::ConsumerStats>) {
+        let applied = Gauge::<i64, std::sync::atomic::AtomicI64>::default();
+        let waiting = Gauge::<i64, std::sync::atomic::AtomicI64>::default();
+        metrics.register(
+            "applied_stream_sequence",
+            "Position in the national stream up to which events are applied to the indicators",
+            applied.clone(),
+        );
+        metrics.register(
+            "events_waiting",
+            "Events of the national stream not yet applied, as of the last batch (0: caught up)",
+            waiting.clone(),
+        );
+        metrics.on_render(move || {
+            applied.set(stats.applied_sequence() as i64);
+            waiting.set(stats.pending() as i64);
+        });
     }
 
     /// Events of `region` whose facts a commit made visible, with the lag
@@ -143,15 +171,19 @@ pub async fn refresh_gauges(
         }
         let now = chrono::Utc::now();
         for region in freshness {
+            let label = RegionLabel {
+                region: region.region.slug().to_owned(),
+            };
             if let Some(at) = region.last_received_at {
-                let label = RegionLabel {
-                    region: region.region.slug().to_owned(),
-                };
                 metrics
                     .seconds_since_last_event
                     .get_or_create(&label)
                     .set((now - at).num_seconds());
             }
+            metrics
+                .region_stream_sequence
+                .get_or_create(&label)
+                .set(region.stream_sequence as i64);
         }
     }
 }

@@ -80,19 +80,55 @@ pub async fn indicators(args: IndicatorsArgs) -> anyhow::Result<()> {
         return super::print_json(&value);
     }
     print_indicators(&rows, &period);
-    let silent: Vec<String> = answer
-        .freshness
-        .iter()
-        .filter(|f| f.status != jigi_proto::monitoring::FreshnessStatus::Live as i32)
-        .map(|f| f.region.clone())
-        .collect();
-    if !silent.is_empty() {
+    print_freshness(&answer.freshness, answer.as_of.as_ref());
+    Ok(())
+}
+
+/// How fresh the figures just printed are: how far into the national
+/// stream they go, what still waits, and each region's last event.
+pub fn print_freshness(
+    freshness: &[jigi_proto::monitoring::RegionFreshness],
+    as_of: Option<&jigi_proto::monitoring::DataAsOf>,
+) {
+    use jigi_proto::monitoring::FreshnessStatus;
+    if let Some(as_of) = as_of {
+        let when = as_of
+            .applied_at
+            .as_ref()
+            .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos as u32))
+            .map_or_else(
+                || "nothing applied since the monitoring started".to_owned(),
+                |t| format!("applied at {}", t.format("%Y-%m-%d %H:%M:%S UTC")),
+            );
+        let waiting = match as_of.events_waiting {
+            0 => "caught up".to_owned(),
+            n => format!("{n} events still waiting: these figures are behind"),
+        };
         println!(
-            "Out of date (no recent event): {}; their figures may be behind.",
-            silent.join(", ")
+            "Figures as of national stream position {} ({when}; {waiting}).",
+            as_of.stream_sequence
         );
     }
-    Ok(())
+    for region in freshness {
+        let last = region
+            .last_event_time
+            .as_ref()
+            .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos as u32))
+            .map_or_else(
+                || "no event yet".to_owned(),
+                |t| format!("last event {}", t.format("%Y-%m-%d %H:%M:%S UTC")),
+            );
+        let status = match FreshnessStatus::try_from(region.status) {
+            Ok(FreshnessStatus::Live) => "live",
+            Ok(FreshnessStatus::Silent) => "SILENT: its figures may be behind",
+            Ok(FreshnessStatus::NeverHeard) => "never heard from",
+            _ => "unknown",
+        };
+        println!(
+            "  {}: {status}, {last}, up to stream position {}",
+            region.region, region.stream_sequence
+        );
+    }
 }
 
 fn print_indicators(rows: &[IndicatorRow], period: &str) {
@@ -272,6 +308,7 @@ pub async fn budget(args: BudgetArgs) -> anyhow::Result<()> {
             "No line for {year} yet: jigi budget set --year {year} --component tm --funding-source … --forecast …"
         );
     }
+    print_freshness(&execution.freshness, execution.as_of.as_ref());
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use jigi_server::CommandError;
 use jigi_storage::Conn;
 use jigi_storage::idempotency::{self, RequestIdError, RequestKey};
 
-use super::{Monitoring, refuse};
+use super::{Fresh, Monitoring, refuse};
 use crate::domain::budget::{self, BudgetLine, Expenditure};
 use crate::storage::budget as store;
 
@@ -85,14 +85,23 @@ impl Monitoring {
     /// A year's lines with what was achieved against each. Achievements
     /// without a line (paid from a source nobody planned) get a line with a
     /// zero forecast, so nothing achieved is hidden.
-    pub async fn budget_execution(&self, year: i32) -> Result<Vec<LineExecution>, CommandError> {
+    pub async fn budget_execution(&self, year: i32) -> Result<Fresh<Vec<LineExecution>>, CommandError> {
         let mut problems = Problems::new();
         budget::check_year(year, "year", &mut problems);
         refuse(problems)?;
-        let (lines, mut achieved) = self
+        let this = self.clone();
+        let read = self
             .db
-            .read(move |conn| Ok::<_, CommandError>((store::lines(conn, year)?, store::achieved(conn, year)?)))
+            .read(move |conn| {
+                let read = (store::lines(conn, year)?, store::achieved(conn, year)?);
+                this.fresh(conn, read)
+            })
             .await?;
+        let Fresh {
+            value: (lines, mut achieved),
+            freshness,
+            as_of,
+        } = read;
         let mut execution: Vec<LineExecution> = lines
             .into_iter()
             .map(|line| {
@@ -114,7 +123,11 @@ impl Monitoring {
             });
         }
         execution.sort_by_key(|e| (e.line.component, e.line.funding_source as i32));
-        Ok(execution)
+        Ok(Fresh {
+            value: execution,
+            freshness,
+            as_of,
+        })
     }
 }
 

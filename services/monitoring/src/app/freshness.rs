@@ -23,13 +23,54 @@ pub struct Freshness {
     pub lag_p50: f64,
     pub lag_p99: f64,
     pub events_received: i64,
+    /// The national stream position of the region's newest event applied.
+    pub stream_sequence: u64,
+}
+
+/// How far into the national stream an answer's figures go.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct AsOf {
+    /// When the consumer last committed a batch (since the service started).
+    pub applied_at: Option<DateTime<Utc>>,
+    /// The national stream position applied.
+    pub stream_sequence: u64,
+    /// Events of the stream not applied yet, as of the last batch.
+    pub events_waiting: u64,
+}
+
+/// Figures with how fresh they are, read in one snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fresh<T> {
+    pub value: T,
+    pub freshness: Vec<Freshness>,
+    pub as_of: AsOf,
 }
 
 impl Monitoring {
     /// Freshness of every region the monitoring reads.
-    pub async fn freshness(&self) -> Result<Vec<Freshness>, CommandError> {
+    pub async fn freshness(&self) -> Result<Fresh<()>, CommandError> {
         let this = self.clone();
-        self.db.read(move |conn| this.freshness_in(conn)).await
+        self.db.read(move |conn| this.fresh(conn, ())).await
+    }
+
+    /// `value` with the freshness of every region and how far into the
+    /// national stream the snapshot `conn` reads goes.
+    pub(super) fn fresh<T>(&self, conn: &mut Conn, value: T) -> Result<Fresh<T>, CommandError> {
+        let freshness = self.freshness_in(conn)?;
+        let stream_sequence = jigi_bus::inbox::applied_position(conn, crate::CONSUMER)?;
+        let (applied_at, events_waiting) = match &self.consumer {
+            Some(stats) => (stats.applied_at(), stats.pending()),
+            None => (None, 0),
+        };
+        Ok(Fresh {
+            value,
+            freshness,
+            as_of: AsOf {
+                applied_at,
+                stream_sequence,
+                events_waiting,
+            },
+        })
     }
 
     /// Every region's freshness, from what the database says of its
@@ -55,6 +96,7 @@ impl Monitoring {
                     lag_p50: quantile(0.5),
                     lag_p99: quantile(0.99),
                     events_received: activity.map_or(0, |a| a.events_received),
+                    stream_sequence: activity.map_or(0, |a| a.stream_sequence),
                 }
             })
             .collect()

@@ -7,7 +7,7 @@ use jigi_common::{AreaLevel, Period, Problems, Region};
 use jigi_server::CommandError;
 use jigi_storage::Conn;
 
-use super::{Freshness, Monitoring, parse_period, refuse};
+use super::{Fresh, Freshness, Monitoring, parse_period, refuse};
 use crate::domain::indicators::Indicators;
 use crate::storage::indicators::{self as queries, CycleIndicators, Scope};
 
@@ -22,11 +22,7 @@ pub struct IndicatorRow {
 
 /// The indicators asked for, and how fresh each region's figures are, read
 /// in one snapshot.
-#[derive(Debug, Clone, PartialEq)]
-pub struct IndicatorReport {
-    pub rows: Vec<IndicatorRow>,
-    pub freshness: Vec<Freshness>,
-}
+pub type IndicatorReport = Fresh<Vec<IndicatorRow>>;
 
 impl Monitoring {
     /// Indicators for an area over a period, broken down as asked, with
@@ -52,8 +48,7 @@ impl Monitoring {
         self.db
             .read(move |conn| {
                 let rows = this.rows_in(conn, &scope, period)?;
-                let freshness = this.freshness_in(conn)?;
-                Ok(IndicatorReport { rows, freshness })
+                this.fresh(conn, rows)
             })
             .await
     }
@@ -106,25 +101,33 @@ impl Monitoring {
 
     /// Payment indicators per cycle, of a region (every region when empty)
     /// and a period (every period when `None`).
-    pub async fn cycles(&self, region: &str, period: Option<&str>) -> Result<Vec<CycleIndicators>, CommandError> {
+    pub async fn cycles(
+        &self,
+        region: &str,
+        period: Option<&str>,
+    ) -> Result<Fresh<Vec<CycleIndicators>>, CommandError> {
         let mut problems = Problems::new();
         if !region.is_empty() && region.parse::<Region>().is_err() {
             problems.add("region", format!("unknown region {region:?}"));
         }
         let period = period.map(|p| parse_period(Some(p), "period", &mut problems));
         refuse(problems)?;
-        let cycles = self
+        let this = self.clone();
+        let mut cycles = self
             .db
-            .read(|conn| Ok::<_, CommandError>(queries::cycles(conn)?))
-            .await?;
-        Ok(cycles
-            .into_iter()
-            .filter(|cycle| region.is_empty() || cycle.region == region)
-            .filter(|cycle| match period.flatten() {
-                None => true,
-                Some(period) => cycle.period.parse::<Period>().is_ok_and(|p| period.contains(p.start())),
+            .read(move |conn| {
+                let cycles = queries::cycles(conn)?;
+                this.fresh(conn, cycles)
             })
-            .collect())
+            .await?;
+        cycles.value.retain(|cycle| {
+            (region.is_empty() || cycle.region == region)
+                && match period.flatten() {
+                    None => true,
+                    Some(period) => cycle.period.parse::<Period>().is_ok_and(|p| period.contains(p.start())),
+                }
+        });
+        Ok(cycles)
     }
 
     /// Per-region figures for the Prometheus gauges (registered, enrolled

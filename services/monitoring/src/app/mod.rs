@@ -20,7 +20,7 @@ use jigi_storage::Database;
 
 pub use budget::{ExpenditureEntry, LineExecution};
 pub use exports::Dhis2Export;
-pub use freshness::Freshness;
+pub use freshness::{AsOf, Fresh, Freshness};
 pub use indicators::{IndicatorReport, IndicatorRow};
 pub use projection::Lags;
 
@@ -36,6 +36,8 @@ pub struct Monitoring {
     regions: Vec<Region>,
     silence: Duration,
     lags: Lags,
+    /// The national consumer's counters: how far behind the stream it is.
+    consumer: Option<Arc<jigi_bus::inbox::ConsumerStats>>,
 }
 
 impl Monitoring {
@@ -54,7 +56,15 @@ impl Monitoring {
             regions,
             silence,
             lags,
+            consumer: None,
         }
+    }
+
+    /// Reads how far behind the national stream its consumer is from
+    /// `stats`, for the freshness every answer carries.
+    pub fn with_consumer(mut self, stats: Arc<jigi_bus::inbox::ConsumerStats>) -> Monitoring {
+        self.consumer = Some(stats);
+        self
     }
 
     /// Checks an area code: empty (the country), a region, a cercle or a

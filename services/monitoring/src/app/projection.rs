@@ -160,7 +160,7 @@ impl<'a> Batch<'a> {
         let mut batch = Batch::default();
         for event in events {
             if let Some(region) = event.meta.region {
-                batch.heard(region, event.meta.time);
+                batch.heard(region, event.meta.time, event.meta.stream_sequence.unwrap_or(0));
             }
             match &event.effect {
                 Fact::Activity => {}
@@ -195,16 +195,18 @@ impl<'a> Batch<'a> {
         batch
     }
 
-    fn heard(&mut self, region: Region, time: DateTime<Utc>) {
+    fn heard(&mut self, region: Region, time: DateTime<Utc>, stream_sequence: u64) {
         match self.heard.iter_mut().find(|heard| heard.region == region.slug()) {
             Some(heard) => {
                 heard.events += 1;
                 heard.last_event_time = heard.last_event_time.max(time);
+                heard.stream_sequence = heard.stream_sequence.max(stream_sequence);
             }
             None => self.heard.push(Heard {
                 region: region.slug(),
                 events: 1,
                 last_event_time: time,
+                stream_sequence,
             }),
         }
     }

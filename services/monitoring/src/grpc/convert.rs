@@ -84,7 +84,8 @@ pub fn budget_line(line: &BudgetLine) -> pm::BudgetLine {
 }
 
 /// A year's execution: per line, per component and overall.
-pub fn budget_execution(execution: &[crate::app::LineExecution]) -> pm::GetBudgetExecutionResponse {
+pub fn budget_execution(fresh: crate::app::Fresh<Vec<crate::app::LineExecution>>) -> pm::GetBudgetExecutionResponse {
+    let execution = &fresh.value;
     let mut per_component: BTreeMap<Component, (i64, i64)> = BTreeMap::new();
     for line in execution {
         let totals = per_component.entry(line.line.component).or_default();
@@ -114,6 +115,17 @@ pub fn budget_execution(execution: &[crate::app::LineExecution]) -> pm::GetBudge
         forecast: money(forecast),
         achieved: money(achieved),
         execution_rate: execution_rate(achieved, forecast),
+        freshness: fresh.freshness.into_iter().map(region_freshness).collect(),
+        as_of: Some(as_of(fresh.as_of)),
+    }
+}
+
+/// How far into the national stream an answer goes.
+pub fn as_of(as_of: crate::app::AsOf) -> pm::DataAsOf {
+    pm::DataAsOf {
+        applied_at: timestamp(as_of.applied_at),
+        stream_sequence: as_of.stream_sequence,
+        events_waiting: as_of.events_waiting,
     }
 }
 
@@ -130,6 +142,7 @@ pub fn region_freshness(f: Freshness) -> pm::RegionFreshness {
         lag_p50_seconds: f.lag_p50,
         lag_p99_seconds: f.lag_p99,
         events_received: f.events_received,
+        stream_sequence: f.stream_sequence,
     }
 }
 

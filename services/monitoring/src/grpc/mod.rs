@@ -67,18 +67,19 @@ impl MonitoringService for MonitoringApi {
             .await?;
         // The regions the rows cover (every region for the whole country).
         let covered: Vec<String> = report
-            .rows
+            .value
             .iter()
             .filter_map(|row| row.area.split('.').next().map(str::to_owned))
             .collect();
         Ok(Response::new(GetIndicatorsResponse {
-            rows: report.rows.into_iter().map(convert::indicator_row).collect(),
+            rows: report.value.into_iter().map(convert::indicator_row).collect(),
             freshness: report
                 .freshness
                 .into_iter()
                 .filter(|f| r.area.is_empty() || covered.iter().any(|c| c == f.region.slug()))
                 .map(convert::region_freshness)
                 .collect(),
+            as_of: Some(convert::as_of(report.as_of)),
         }))
     }
 
@@ -90,20 +91,29 @@ impl MonitoringService for MonitoringApi {
         let r = request.into_inner();
         let cycles = self.monitoring.cycles(&r.region, period_code(&r.period)).await?;
         Ok(Response::new(ListCycleIndicatorsResponse {
-            cycles: cycles.into_iter().map(convert::cycle).collect(),
+            cycles: cycles.value.into_iter().map(convert::cycle).collect(),
+            freshness: cycles
+                .freshness
+                .into_iter()
+                .filter(|f| r.region.is_empty() || f.region.slug() == r.region)
+                .map(convert::region_freshness)
+                .collect(),
+            as_of: Some(convert::as_of(cycles.as_of)),
         }))
     }
 
     async fn get_freshness(&self, request: Request<GetFreshnessRequest>) -> Reply<GetFreshnessResponse> {
         // A regional caller sees the regions of their scope only.
         let scope = access::caller(&request).map(|caller| caller.scope.clone());
-        let freshness = self.monitoring.freshness().await?;
+        let fresh = self.monitoring.freshness().await?;
         Ok(Response::new(GetFreshnessResponse {
-            regions: freshness
+            regions: fresh
+                .freshness
                 .into_iter()
                 .filter(|f| scope.as_ref().is_none_or(|scope| scope.covers(f.region)))
                 .map(convert::region_freshness)
                 .collect(),
+            as_of: Some(convert::as_of(fresh.as_of)),
         }))
     }
 
@@ -149,7 +159,7 @@ impl MonitoringService for MonitoringApi {
         request: Request<GetBudgetExecutionRequest>,
     ) -> Reply<GetBudgetExecutionResponse> {
         let execution = self.monitoring.budget_execution(request.get_ref().year).await?;
-        Ok(Response::new(convert::budget_execution(&execution)))
+        Ok(Response::new(convert::budget_execution(execution)))
     }
 
     async fn export_data_value_set(

@@ -43,11 +43,12 @@ pub fn row_chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
 
 /// The monitoring's own tables (the host adds the shared ones). The SQL is
 /// portable: both backends accept it as written.
-pub const MIGRATIONS: &[Migration] = &[Migration::portable(
-    "monitoring",
-    1,
-    "facts, budget, region activity",
-    "
+pub const MIGRATIONS: &[Migration] = &[
+    Migration::portable(
+        "monitoring",
+        1,
+        "facts, budget, region activity",
+        "
     CREATE TABLE facts_households (
         household_id TEXT PRIMARY KEY,
         region TEXT NOT NULL,
@@ -142,7 +143,14 @@ pub const MIGRATIONS: &[Migration] = &[Migration::portable(
         events_received BIGINT NOT NULL
     );
     ",
-)];
+    ),
+    Migration::portable(
+        "monitoring",
+        2,
+        "the national stream position of each region's newest event",
+        "ALTER TABLE region_activity ADD COLUMN stream_sequence BIGINT NOT NULL DEFAULT 0;",
+    ),
+];
 
 #[cfg(test)]
 mod tests {

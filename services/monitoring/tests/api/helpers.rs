@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use jigi_auth::Role;
 use jigi_bus::inbox::ConsumerStats;
-use jigi_bus::{Bus, BusConfig, DomainEvent, OutgoingEvent, streams};
+use jigi_bus::{Bus, BusConfig, DomainEvent, OutgoingEvent, inbox, streams, subject};
 use jigi_common::Region;
 use jigi_monitoring::{Config, Handle, start};
 use jigi_proto::common::{Component, Location, Period};
@@ -34,7 +34,6 @@ pub struct TestApp {
     pub shutdown: CancellationToken,
     pub bus: Bus,
     pub dir: TempDir,
-    published: u64,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -69,7 +68,6 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         shutdown,
         bus,
         dir,
-        published: 0,
     }
 }
 
@@ -122,16 +120,29 @@ impl TestApp {
             .unwrap()
             .await
             .unwrap();
-        self.published += 1;
     }
 
-    /// Waits until the monitoring has processed every message published so far.
+    /// Waits until the monitoring has applied every message the region
+    /// streams stored so far: the national stream has sourced them all and
+    /// the position the monitoring committed has reached its end. Read from
+    /// the server and the database, so it holds across restarts (a counter
+    /// of messages handled starts again with each run).
     pub async fn settled(&self) {
-        let stats = self.consumer();
-        let expected = self.published;
-        eventually(WAIT, &format!("monitoring to process {expected} messages"), || {
-            let stats = stats.clone();
-            async move { (stats.handled() + stats.duplicates() + stats.rejected() >= expected).then_some(()) }
+        let js = self.bus.jetstream.clone();
+        let db = self.database();
+        eventually(WAIT, "the monitoring to apply every stored event", || {
+            let (js, db) = (js.clone(), db.clone());
+            async move {
+                let mut stored = 0;
+                for region in REGIONS {
+                    let mut stream = js.get_stream(subject::region_stream(region)).await.ok()?;
+                    stored += stream.info().await.ok()?.state.messages;
+                }
+                let mut national = js.get_stream(subject::NATIONAL_STREAM).await.ok()?;
+                let sourced = national.info().await.ok()?.state.last_sequence;
+                let applied = inbox::applied_sequence(&db, jigi_monitoring::CONSUMER).await.ok()?;
+                (sourced >= stored && applied >= sourced).then_some(())
+            }
         })
         .await;
     }
