@@ -253,8 +253,12 @@ impl BenchDatabase {
         tokio::task::spawn_blocking(move || {
             let mut client = postgres::Client::connect(&admin, postgres::NoTls)
                 .unwrap_or_else(|err| panic!("cannot reach PostgreSQL at {admin}: {err}"));
+            // Two statements: neither may run inside a (multi-statement) transaction.
             client
-                .batch_execute(&format!("DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db}"))
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {db}"))
+                .expect("drop a leftover benchmark database");
+            client
+                .batch_execute(&format!("CREATE DATABASE {db}"))
                 .expect("create the benchmark's database");
         })
         .await
