@@ -105,6 +105,12 @@ impl AccessControl {
     /// done: a failure here becomes the call's answer.
     async fn record(&self, call: &Call, outcome: Code) -> Result<(), Status> {
         self.audit.append_call(call, code_name(outcome)).await.map_err(|err| {
+            let jigi_audit::AuditError::Storage(err) = err;
+            // A full disk or a restarting database: the client is told when
+            // to retry, as for any command (nothing was changed either way).
+            if err.is_transient() {
+                return crate::status::storage(&err);
+            }
             tracing::error!(error = %err, "the audit log cannot be written; the call is refused");
             Status::unavailable("the audit log cannot be written right now; nothing was changed; retry shortly")
         })

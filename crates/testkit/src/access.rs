@@ -45,6 +45,11 @@ impl TestAccess {
         }
     }
 
+    /// How a service process under test checks tokens: its environment.
+    pub fn process_env(&self) -> Vec<(&'static str, String)> {
+        vec![("JIGI_AUTH_JWKS_FILE", self.jwks.display().to_string())]
+    }
+
     /// A token of `subject` holding `roles` in `region`.
     pub fn token(&self, subject: &str, roles: &[Role], region: Region) -> String {
         self.issue(Grant::new(subject, roles, Scope::Regions(BTreeSet::from([region]))))

@@ -7,11 +7,15 @@
 //! - [`connect_channel`]: a gRPC channel to a server a test started on port 0;
 //! - [`OtlpReceiver`]: a real OTLP/gRPC trace receiver, to check what services export;
 //! - [`TestAccess`]: access control on, as deployed: a throw-away key the
-//!   services trust and a token per role ([`connect_as`]).
+//!   services trust and a token per role ([`connect_as`]);
+//! - [`ServiceProcess`]: a service's own binary, to kill and restart;
+//!   [`SmallDisk`]: a tmpfs to fill under it; [`http_get`] for its `/metrics`.
 //!
 //! Services build their own `spawn_app()` from these in their `tests/` folder.
 
 mod access;
+mod disk;
+mod http;
 mod nats;
 mod otlp;
 mod process;
@@ -23,6 +27,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 pub use access::{AuthedChannel, Bearer, TestAccess, connect_as};
+pub use disk::SmallDisk;
+pub use http::{HttpAnswer, http_get, metric_value};
 pub use jigi_localnats::free_port;
 pub use nats::NatsServer;
 pub use otlp::{OtlpReceiver, ReceivedSpan};
