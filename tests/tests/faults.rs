@@ -45,11 +45,17 @@ fn service_env(nats: &NatsServer, access: &TestAccess, database: &std::path::Pat
 
 /// `/readyz` and one metric of a service process.
 async fn readiness(process: &ServiceProcess) -> u16 {
-    http_get(process.metrics_addr, "/readyz").await.expect("/readyz answers").status
+    http_get(process.metrics_addr, "/readyz")
+        .await
+        .expect("/readyz answers")
+        .status
 }
 
 async fn metric(process: &ServiceProcess, name: &str) -> f64 {
-    let exposition = http_get(process.metrics_addr, "/metrics").await.expect("/metrics answers").body;
+    let exposition = http_get(process.metrics_addr, "/metrics")
+        .await
+        .expect("/metrics answers")
+        .body;
     metric_value(&exposition, name).unwrap_or_else(|| panic!("no {name} in:\n{exposition}"))
 }
 
@@ -58,7 +64,11 @@ async fn registrations_in_stream(bus: &Bus, region: Region) -> BTreeMap<String, 
     let mut count = BTreeMap::new();
     for message in jigi_testkit::read_stream(&bus.jetstream, &subject::region_stream(region)).await {
         if message.subject.ends_with(".household.registered") {
-            let about = message.headers.as_ref().and_then(|h| h.get("ce-subject")).expect("ce-subject");
+            let about = message
+                .headers
+                .as_ref()
+                .and_then(|h| h.get("ce-subject"))
+                .expect("ce-subject");
             *count.entry(about.as_str().to_owned()).or_insert(0) += 1;
         }
     }
@@ -77,7 +87,11 @@ async fn a_full_disk_refuses_writes_with_a_retry_hint_and_the_service_recovers_w
     let mut env = service_env(&nats, &access, &disk.path().join("registry.db"));
     env.push(("JIGI_REGION", "sikasso".to_owned()));
     let registry = ServiceProcess::start("jigi-registry", dir.path(), &env).await;
-    let token = access.token("a.sangare", &[Role::FieldAgent, Role::RegionalSupervisor], Region::Sikasso);
+    let token = access.token(
+        "a.sangare",
+        &[Role::FieldAgent, Role::RegionalSupervisor],
+        Region::Sikasso,
+    );
     let mut client = RegistryServiceClient::new(connect_as(registry.grpc_addr, &token).await);
     let generator = HouseholdGenerator::new(
         &Geography::built_in(),
@@ -164,7 +178,9 @@ async fn a_full_disk_refuses_writes_with_a_retry_hint_and_the_service_recovers_w
 
     // Every registered household is in the region's stream exactly once:
     // the outbox held their events through the full disk and drained.
-    let bus = Bus::connect(&BusConfig::new(nats.url(), "faults-reader")).await.unwrap();
+    let bus = Bus::connect(&BusConfig::new(nats.url(), "faults-reader"))
+        .await
+        .unwrap();
     let expected: BTreeMap<String, usize> = registered.values().map(|id| (id.clone(), 1)).collect();
     eventually(WAIT, "every registration to reach the stream", || {
         let (bus, expected) = (bus.clone(), expected.clone());
@@ -213,15 +229,23 @@ async fn a_monitoring_killed_while_catching_up_resumes_at_once_and_counts_every_
     let dir = tempfile::tempdir().unwrap();
     let nats = NatsServer::start().await;
     let access = TestAccess::new(dir.path());
-    let bus = Bus::connect(&BusConfig::new(nats.url(), "faults-producer")).await.unwrap();
-    streams::ensure_region_stream(&bus.jetstream, Region::Sikasso).await.unwrap();
+    let bus = Bus::connect(&BusConfig::new(nats.url(), "faults-producer"))
+        .await
+        .unwrap();
+    streams::ensure_region_stream(&bus.jetstream, Region::Sikasso)
+        .await
+        .unwrap();
 
     // A region's backlog, as after a long cut of its link.
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
     for chunk in (0..EVENTS).collect::<Vec<_>>().chunks(1_000) {
         let mut acks = Vec::with_capacity(chunk.len());
         for index in chunk {
-            let event = OutgoingEvent::new(Region::Sikasso, &format!("SK-{index:07}"), &registered_event(*index, &today));
+            let event = OutgoingEvent::new(
+                Region::Sikasso,
+                &format!("SK-{index:07}"),
+                &registered_event(*index, &today),
+            );
             acks.push(
                 bus.jetstream
                     .publish_with_headers(event.subject.clone(), event.headers(), event.payload.clone().into())
@@ -287,7 +311,11 @@ async fn a_monitoring_killed_while_catching_up_resumes_at_once_and_counts_every_
 
     let caught_up = eventually(Duration::from_secs(180), "the monitoring to catch up", || {
         let mut client = client.clone();
-        async move { position(&mut client).await.filter(|(applied, waiting)| *applied == EVENTS && *waiting == 0) }
+        async move {
+            position(&mut client)
+                .await
+                .filter(|(applied, waiting)| *applied == EVENTS && *waiting == 0)
+        }
     })
     .await;
     assert_eq!(caught_up, (EVENTS, 0));

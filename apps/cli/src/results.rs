@@ -15,9 +15,11 @@
 //! | `failure_reason` | for `failed` | `identity_not_verified`, `account_invalid`, `agent_out_of_cash`, `network_failure`, `beneficiary_deceased`, `site_inaccessible`, … |
 //! | `agent_code` | unless `--agent` | the reporting agent |
 //!
-//! Lines go in batches of [`BATCH`], each with a request ID made from its
-//! content: the same file sent again (after a failure, or twice by mistake)
-//! is answered from the first time, and no household is paid twice.
+//! Lines go in batches (of [`BATCH`] unless told: smaller batches waste
+//! less of a poor link when one is cut), each with a request ID made from
+//! its content: a batch sent again (after a failure or a restart of the
+//! service, automatically; or the whole file twice by mistake) is answered
+//! from the first time, and no household is paid twice.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -29,8 +31,8 @@ use prost::Message as _;
 
 use crate::address::{PaymentsClient, service_error};
 
-/// Results per request.
-pub const BATCH: usize = 1_000;
+/// Results per request, unless told.
+pub const BATCH: u16 = 1_000;
 
 /// What recording a file did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -57,6 +59,7 @@ pub async fn record_file(
     file: &Path,
     agent: Option<&str>,
     report: &Path,
+    batch_size: usize,
     show_progress: bool,
 ) -> anyhow::Result<ResultsSummary> {
     let (lines, unreadable) = read(file, agent)?;
@@ -87,7 +90,7 @@ pub async fn record_file(
             ]
         })
         .collect();
-    for batch in lines.chunks(BATCH) {
+    for batch in lines.chunks(batch_size.max(1)) {
         let mut request = RecordPaymentResultsRequest {
             request_id: String::new(),
             cycle_id: cycle_id.to_owned(),

@@ -107,6 +107,10 @@ pub enum CyclesCommand {
         /// Where to list refused lines (default: FILE with `.errors.csv`).
         #[arg(long)]
         report: Option<std::path::PathBuf>,
+        /// Results per request (1 to 5000): smaller on a poor link, so a
+        /// cut costs less to send again.
+        #[arg(long, default_value_t = crate::results::BATCH, value_parser = clap::value_parser!(u16).range(1..=5000))]
+        batch_size: u16,
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
@@ -291,15 +295,23 @@ pub async fn run(command: CyclesCommand) -> anyhow::Result<()> {
             file,
             agent,
             report,
+            batch_size,
             quiet,
             payments,
         } => {
             let mut client = payments.connect().await?;
             let report = report.unwrap_or_else(|| file.with_extension("errors.csv"));
             let show_progress = jigi_stack::progress::Bars::new(quiet).visible();
-            let summary =
-                crate::results::record_file(&mut client, &cycle, &file, agent.as_deref(), &report, show_progress)
-                    .await?;
+            let summary = crate::results::record_file(
+                &mut client,
+                &cycle,
+                &file,
+                agent.as_deref(),
+                &report,
+                usize::from(batch_size),
+                show_progress,
+            )
+            .await?;
             println!(
                 "{} results recorded, {} refused, {} lines unreadable",
                 summary.accepted, summary.refused, summary.unreadable
