@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use jigi_auth::Role;
 use jigi_common::{Period, Region};
 use jigi_proto::common::{Component, Location, Money, Sex};
 use jigi_proto::monitoring::GetIndicatorsRequest;
@@ -15,7 +16,12 @@ use jigi_proto::registry::registry_service_client::RegistryServiceClient;
 use jigi_proto::registry::*;
 use jigi_telemetry::TraceContext;
 use jigi_telemetry::grpc::PropagateTrace;
-use jigi_testkit::{NatsServer, OtlpReceiver, ReceivedSpan, ServiceProcess, connect_channel, eventually};
+use jigi_testkit::{
+    Bearer, NatsServer, OtlpReceiver, ReceivedSpan, ServiceProcess, TestAccess, connect_channel, eventually,
+};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
 use tracing::Instrument;
 
 const WAIT: Duration = Duration::from_secs(90);
@@ -25,15 +31,32 @@ const PRODUCER: i32 = 4;
 const CONSUMER: i32 = 5;
 
 struct Services {
+    access: TestAccess,
     registry: ServiceProcess,
     payments: ServiceProcess,
     nutrition: ServiceProcess,
     monitoring: ServiceProcess,
 }
 
+/// A caller's token and the caller's trace, on every call: what a deployed
+/// client sends.
+#[derive(Clone)]
+struct TracedAs(Bearer);
+
+impl Interceptor for TracedAs {
+    fn call(&mut self, request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        PropagateTrace.call(self.0.call(request)?)
+    }
+}
+
+async fn traced_as(addr: std::net::SocketAddr, token: &str) -> InterceptedService<Channel, TracedAs> {
+    InterceptedService::new(connect_channel(addr).await, TracedAs(Bearer::new(token)))
+}
+
 async fn start_services(nats: &NatsServer, otlp: &OtlpReceiver, dir: &std::path::Path) -> Services {
+    let access = TestAccess::new(dir);
     let common = |db: &str| {
-        vec![
+        let mut env = vec![
             ("JIGI_NATS_URL", nats.url()),
             ("JIGI_DATABASE_URL", format!("sqlite://{}", dir.join(db).display())),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.endpoint()),
@@ -43,9 +66,9 @@ async fn start_services(nats: &NatsServer, otlp: &OtlpReceiver, dir: &std::path:
             ("JIGI_REGION", "sikasso".to_owned()),
             ("JIGI_REGIONS", "sikasso".to_owned()),
             ("RUST_LOG", "info".to_owned()),
-            // Tokens are tested in access.rs; here the clients carry none.
-            ("JIGI_AUTH", "off".to_owned()),
-        ]
+        ];
+        env.extend(access.process_env());
+        env
     };
     let (registry_env, payments_env, nutrition_env, monitoring_env) = (
         common("registry.db"),
@@ -60,6 +83,7 @@ async fn start_services(nats: &NatsServer, otlp: &OtlpReceiver, dir: &std::path:
         ServiceProcess::start("jigi-monitoring", dir, &monitoring_env),
     );
     Services {
+        access,
         registry,
         payments,
         nutrition,
@@ -117,12 +141,21 @@ struct Done {
 /// An office registers and enrols a household, the payments team pays it,
 /// and the national view counts it — all within the span `root`.
 async fn enrol_and_pay(services: &Services) -> Done {
-    let registry_channel = connect_channel(services.registry.grpc_addr).await;
-    let mut registry = RegistryServiceClient::with_interceptor(registry_channel, PropagateTrace);
-    let payments_channel = connect_channel(services.payments.grpc_addr).await;
-    let mut payments = PaymentsServiceClient::with_interceptor(payments_channel, PropagateTrace);
-    let monitoring_channel = connect_channel(services.monitoring.grpc_addr).await;
-    let monitoring = MonitoringServiceClient::with_interceptor(monitoring_channel, PropagateTrace);
+    let access = &services.access;
+    let office = access.token(
+        "awa.agent",
+        &[Role::FieldAgent, Role::RegionalSupervisor],
+        Region::Sikasso,
+    );
+    let preparer = access.token("aminata.preparer", &[Role::PaymentPreparer], Region::Sikasso);
+    let approver = access.token("boubacar.approver", &[Role::PaymentApprover], Region::Sikasso);
+    let agent = access.agent_token("agent-001", Region::Sikasso, "AGENT-001");
+    let operator = access.national_token("kadia.operator", &[Role::NationalOperator]);
+    let mut registry = RegistryServiceClient::new(traced_as(services.registry.grpc_addr, &office).await);
+    let mut payments = PaymentsServiceClient::new(traced_as(services.payments.grpc_addr, &preparer).await);
+    let mut approving = PaymentsServiceClient::new(traced_as(services.payments.grpc_addr, &approver).await);
+    let mut paying = PaymentsServiceClient::new(traced_as(services.payments.grpc_addr, &agent).await);
+    let monitoring = MonitoringServiceClient::new(traced_as(services.monitoring.grpc_addr, &operator).await);
     let today = chrono::Utc::now().date_naive();
 
     let household_id = registry
@@ -200,7 +233,7 @@ async fn enrol_and_pay(services: &Services) -> Done {
         .cycle
         .unwrap();
     let totals = frozen.frozen.unwrap_or_default();
-    payments
+    approving
         .approve_payment_cycle(ApprovePaymentCycleRequest {
             cycle_id: cycle_id.clone(),
             approved_by: "boubacar.approver".into(),
@@ -209,7 +242,7 @@ async fn enrol_and_pay(services: &Services) -> Done {
         })
         .await
         .unwrap();
-    payments
+    paying
         .record_payment_result(RecordPaymentResultRequest {
             request_id: "trace-test-payment-1".into(),
             cycle_id: cycle_id.clone(),
@@ -385,6 +418,7 @@ async fn a_message_without_trace_headers_starts_a_new_trace() {
     let nats = NatsServer::start().await;
     let otlp = OtlpReceiver::start().await;
     let dir = tempfile::tempdir().unwrap();
+    let access = TestAccess::new(dir.path());
     let monitoring = ServiceProcess::start(
         "jigi-monitoring",
         dir.path(),
@@ -397,7 +431,7 @@ async fn a_message_without_trace_headers_starts_a_new_trace() {
             ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.endpoint()),
             ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
             ("JIGI_REGIONS", "sikasso".to_owned()),
-            ("JIGI_AUTH", "off".to_owned()),
+            ("JIGI_AUTH_JWKS_FILE", access.process_env()[0].1.clone()),
         ],
     )
     .await;
@@ -430,8 +464,8 @@ async fn a_message_without_trace_headers_starts_a_new_trace() {
         .unwrap()
         .await
         .unwrap();
-    let channel = connect_channel(monitoring.grpc_addr).await;
-    let client = MonitoringServiceClient::new(channel);
+    let operator = access.national_token("kadia.operator", &[Role::NationalOperator]);
+    let client = MonitoringServiceClient::new(jigi_testkit::connect_as(monitoring.grpc_addr, &operator).await);
     eventually(WAIT, "the event to be counted", || {
         let mut client = client.clone();
         async move {
