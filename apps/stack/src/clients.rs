@@ -153,14 +153,11 @@ const RETRY_FOR: std::time::Duration = std::time::Duration::from_secs(60);
 pub fn is_retryable(status: &tonic::Status) -> bool {
     match status.code() {
         tonic::Code::Unavailable => true,
-        // A connection dropped in the middle of a call ("stream removed",
-        // "connection reset") surfaces as UNKNOWN from the transport.
-        tonic::Code::Unknown => {
-            let message = status.message().to_ascii_lowercase();
-            ["transport", "stream", "connection", "broken pipe", "h2"]
-                .iter()
-                .any(|word| message.contains(word))
-        }
+        // A service's own answer is decoded from the wire and has no local
+        // cause; a connection dropped in the middle of a call ("stream
+        // removed", "connection reset") is UNKNOWN made here, with the
+        // transport's error as its source.
+        tonic::Code::Unknown => std::error::Error::source(status).is_some(),
         _ => false,
     }
 }
@@ -191,5 +188,22 @@ where
             }
             outcome => return outcome,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_retryable;
+
+    #[test]
+    fn a_dropped_connection_is_retried_and_a_service_answer_is_not() {
+        let dropped = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset by peer");
+        let made_here = tonic::Status::from_error(Box::new(dropped));
+        assert_eq!(made_here.code(), tonic::Code::Unknown);
+        assert!(is_retryable(&made_here));
+        // The same words, but answered by a service: a refusal, not a crash.
+        assert!(!is_retryable(&tonic::Status::unknown("transport error: connection reset")));
+        assert!(is_retryable(&tonic::Status::unavailable("restarting")));
+        assert!(!is_retryable(&tonic::Status::invalid_argument("household_id")));
     }
 }
