@@ -202,7 +202,9 @@ mod tests {
         assert_eq!(made_here.code(), tonic::Code::Unknown);
         assert!(is_retryable(&made_here));
         // The same words, but answered by a service: a refusal, not a crash.
-        assert!(!is_retryable(&tonic::Status::unknown("transport error: connection reset")));
+        assert!(!is_retryable(&tonic::Status::unknown(
+            "transport error: connection reset"
+        )));
         assert!(is_retryable(&tonic::Status::unavailable("restarting")));
         assert!(!is_retryable(&tonic::Status::invalid_argument("household_id")));
     }

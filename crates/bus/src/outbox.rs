@@ -3,7 +3,7 @@
 //! A service adds its events to the `outbox` table in the same transaction
 //! as the change they describe ([`add`], inside a command on the write
 //! path), so an event exists if and only if its change was committed. The
-//! [`OutboxRelay`] wakes at every commit, publishes pending events in
+//! [`OutboxRelay`] wakes at every commit that added events, publishes pending events in
 //! order, waits for JetStream to acknowledge each one, and only then
 //! deletes it. A crash between the ack and the delete republishes the
 //! event, which JetStream drops by its `Nats-Msg-Id`.
@@ -71,6 +71,9 @@ const ROWS_PER_INSERT: usize = 100;
 /// if and only if the command's change was committed. The relay sees them
 /// after the commit.
 pub fn add(conn: &mut Conn, events: &[OutgoingEvent]) -> Result<(), StorageError> {
+    if !events.is_empty() {
+        conn.raise(EVENTS_ADDED);
+    }
     for chunk in events.chunks(ROWS_PER_INSERT) {
         let statement = format!(
             "INSERT INTO outbox (event_id, subject, ce_type, ce_source, ce_subject, ce_time, \
@@ -97,6 +100,10 @@ pub fn add(conn: &mut Conn, events: &[OutgoingEvent]) -> Result<(), StorageError
     }
     Ok(())
 }
+
+/// The signal [`add`] raises: the relay wakes when a commit added events,
+/// and not for its own deletes.
+pub const EVENTS_ADDED: &str = "outbox: events added";
 
 /// Settings of the relay.
 #[derive(Debug, Clone)]
@@ -168,12 +175,12 @@ impl OutboxRelay {
     /// attempt to publish what is pending (what remains is published at the
     /// next start).
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut commits = self.db.commits();
+        let mut added = self.db.signal(EVENTS_ADDED);
         let mut stream_ready = false;
         let mut backoff = Duration::from_millis(50);
         loop {
-            // Seen before the round: a commit during the round wakes the next.
-            commits.borrow_and_update();
+            // Seen before the round: events added during the round wake the next.
+            added.borrow_and_update();
             let round = async {
                 if !stream_ready {
                     // The region's stream must exist before anything is
@@ -191,7 +198,7 @@ impl OutboxRelay {
                 Ok(0) => {
                     backoff = Duration::from_millis(50);
                     tokio::select! {
-                        _ = commits.changed() => {}
+                        _ = added.changed() => {}
                         () = tokio::time::sleep(self.settings.poll) => {}
                         () = shutdown.cancelled() => break,
                     }
@@ -211,8 +218,8 @@ impl OutboxRelay {
             }
         }
         let last_attempt = async {
-            while let Ok(published) = self.publish_pending().await {
-                if published == 0 {
+            while let Ok(left) = self.publish_pending().await {
+                if left == 0 {
                     break;
                 }
             }
@@ -220,8 +227,9 @@ impl OutboxRelay {
         let _ = tokio::time::timeout(Duration::from_secs(2), last_attempt).await;
     }
 
-    /// Publishes one window of pending events; returns how many were published.
-    async fn publish_pending(&self) -> Result<usize, RelayError> {
+    /// Publishes one window of pending events; returns how many events
+    /// are still waiting (0: wait for new ones rather than look again).
+    async fn publish_pending(&self) -> Result<u64, RelayError> {
         let batch = self.settings.batch;
         let rows: Vec<StoredRow> = self
             .db
@@ -318,7 +326,7 @@ impl OutboxRelay {
         self.stats.pending.store(left, Ordering::Relaxed);
         match send_failure.or(ack_failure) {
             Some(err) => Err(err),
-            None => Ok(published),
+            None => Ok(left),
         }
     }
 

@@ -30,6 +30,8 @@ pub struct Conn {
     depth: usize,
     /// The first statement that failed in the current transaction.
     first_failure: Option<StorageError>,
+    /// Signals raised by the current write transaction ([`Conn::raise`]).
+    raised: Vec<&'static str>,
 }
 
 enum Engine {
@@ -72,6 +74,7 @@ impl Conn {
             engine: Engine::Sqlite(conn),
             depth: 0,
             first_failure: None,
+            raised: Vec::new(),
         })
     }
 
@@ -92,6 +95,7 @@ impl Conn {
             })),
             depth: 0,
             first_failure: None,
+            raised: Vec::new(),
         })
     }
 
@@ -271,10 +275,13 @@ impl Conn {
     pub fn isolated<T, E: From<StorageError>>(&mut self, work: impl FnOnce(&mut Conn) -> Result<T, E>) -> Result<T, E> {
         self.depth += 1;
         let name = format!("jigi_{}", self.depth);
+        let raised_before = self.raised.len();
         let outcome = (|| {
             self.execute_batch(&format!("SAVEPOINT {name}"))?;
             let outcome = work(self);
             if outcome.is_err() {
+                // What it raised is undone with its writes.
+                self.raised.truncate(raised_before);
                 self.execute_batch(&format!("ROLLBACK TO SAVEPOINT {name}"))?;
             }
             self.execute_batch(&format!("RELEASE SAVEPOINT {name}"))?;
@@ -310,6 +317,7 @@ impl Conn {
     pub(crate) fn begin_write(&mut self) -> Result<(), StorageError> {
         self.end_leftover();
         self.first_failure = None;
+        self.raised.clear();
         match self.engine {
             Engine::Sqlite(_) => self.execute_batch("BEGIN IMMEDIATE"),
             Engine::Postgres(_) => self.execute_batch("BEGIN"),
@@ -328,6 +336,22 @@ impl Conn {
 
     pub(crate) fn commit(&mut self) -> Result<(), StorageError> {
         self.execute_batch("COMMIT")
+    }
+
+    /// Tells whoever waits on [`Database::signal`](crate::Database::signal)
+    /// for `name` that this transaction, once committed, changed what they
+    /// watch (the outbox relay waits for events added, so its own deletes
+    /// do not wake it). A command refused after raising is undone with
+    /// what it raised.
+    pub fn raise(&mut self, name: &'static str) {
+        if !self.raised.contains(&name) {
+            self.raised.push(name);
+        }
+    }
+
+    /// The signals raised since the write transaction began.
+    pub(crate) fn take_raised(&mut self) -> Vec<&'static str> {
+        std::mem::take(&mut self.raised)
     }
 
     /// Rolls back whatever is open, ignoring "no transaction".

@@ -28,6 +28,7 @@
 //! begins afresh, so the service recovers by itself the moment the cause
 //! passes. [`Database::health`] says how writing stands.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -99,6 +100,9 @@ struct WriterState {
     /// Commands submitted and not yet taken by the writer.
     queued: AtomicUsize,
     commits: watch::Sender<u64>,
+    /// Named signals ([`Database::signal`]), each counting the commits
+    /// that raised it.
+    signals: Mutex<HashMap<&'static str, watch::Sender<u64>>>,
     health: Mutex<Health>,
 }
 
@@ -170,6 +174,7 @@ impl Database {
             log: OnceLock::new(),
             queued: AtomicUsize::new(0),
             commits: watch::Sender::new(0),
+            signals: Mutex::default(),
             health: Mutex::new(Health {
                 writable: true,
                 ..Health::default()
@@ -318,6 +323,19 @@ impl Database {
     /// relay waits on it for new events).
     pub fn commits(&self) -> watch::Receiver<u64> {
         self.shared.state.commits.subscribe()
+    }
+
+    /// Changes after every commit of a transaction that raised `name`
+    /// ([`Conn::raise`]): a watcher wakes for the changes it cares about,
+    /// not for every commit (its own included).
+    pub fn signal(&self, name: &'static str) -> watch::Receiver<u64> {
+        let mut signals = self
+            .shared
+            .state
+            .signals
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        signals.entry(name).or_insert_with(|| watch::Sender::new(0)).subscribe()
     }
 
     /// Commands waiting for the writer: how far behind writing is.
@@ -571,8 +589,17 @@ fn commit_group(conn: &mut Conn, group: Vec<Box<dyn Job>>, state: &WriterState) 
     // Health and the commit count first: a caller that hears its answer
     // and looks sees the state its command left.
     state.record(&failing);
+    let raised = conn.take_raised();
     if commit.is_ok() {
         state.commits.send_modify(|count| *count += 1);
+        if !raised.is_empty() {
+            let signals = state.signals.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            for name in raised {
+                if let Some(signal) = signals.get(name) {
+                    signal.send_modify(|count| *count += 1);
+                }
+            }
+        }
     }
     for finish in finishes {
         finish.finish(&commit);

@@ -301,3 +301,46 @@ async fn a_full_database_refuses_writes_as_transient_and_recovers_when_space_ret
     assert!(db.health().writable);
     assert_eq!(count(&db, "visits").await, written + 1);
 }
+
+#[tokio::test]
+async fn a_signal_changes_only_after_a_commit_that_raised_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path()).await;
+    let mut visits = db.signal("visits added");
+    let mut other = db.signal("something else");
+
+    // A commit that raises nothing (a relay's delete, say) wakes no one.
+    db.write(|conn| conn.execute("DELETE FROM visits", params![]).map(|_| ()))
+        .await
+        .unwrap();
+    assert!(!visits.has_changed().unwrap());
+
+    db.write(|conn| {
+        conn.execute("INSERT INTO visits (id, note) VALUES (1, 'a')", params![])?;
+        conn.raise("visits added");
+        Ok::<_, StorageError>(())
+    })
+    .await
+    .unwrap();
+    assert!(visits.has_changed().unwrap(), "the commit that raised it");
+    visits.borrow_and_update();
+    assert!(!other.has_changed().unwrap(), "not another signal");
+
+    // Raised, then the transaction is lost: nothing was committed, no wake.
+    let refused = db
+        .write(|conn| {
+            conn.raise("visits added");
+            conn.execute("INSERT INTO no_such_table VALUES (1)", params![])?;
+            Ok::<_, StorageError>(())
+        })
+        .await;
+    assert!(refused.is_err());
+    db.write(|conn| conn.execute("DELETE FROM visits WHERE id = 99", params![]).map(|_| ()))
+        .await
+        .unwrap();
+    assert!(
+        !visits.has_changed().unwrap(),
+        "a later commit does not carry an old raise"
+    );
+    other.borrow_and_update();
+}
