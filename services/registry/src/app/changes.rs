@@ -85,6 +85,7 @@ impl Registry {
         }
         self.save_changed(conn, &mut household)?;
         outbox::add(conn, &[events::updated(&household)])?;
+        self.add_keyed(conn, &[&household])?;
         Ok(household)
     }
 
@@ -136,6 +137,7 @@ impl Registry {
         household.members.push(member.clone());
         self.save_changed(conn, &mut household)?;
         outbox::add(conn, &[events::member_added(&household, &member)])?;
+        self.add_keyed(conn, &[&household])?;
         Ok((household, member.member_id))
     }
 
@@ -286,6 +288,7 @@ impl Registry {
         household.members[index] = member.clone();
         self.save_changed(conn, &mut household)?;
         outbox::add(conn, &[events::member_updated(&household, &member)])?;
+        self.add_keyed(conn, &[&household])?;
         Ok(household)
     }
 
@@ -493,6 +496,7 @@ impl Registry {
                     })?;
                 this.apply_enrolment(conn, &mut household, &enrolment, &note)?;
                 outbox::add(conn, &[events::exited(&household, &enrolment)])?;
+                this.add_keyed(conn, &[&household])?;
                 Ok(household)
             })
             .await
