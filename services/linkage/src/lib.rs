@@ -73,7 +73,11 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     let sources = if config.region_domains {
         RegionSource::leaf_nodes(&config.regions)
     } else {
-        config.regions.iter().map(|region| RegionSource::Local(*region)).collect()
+        config
+            .regions
+            .iter()
+            .map(|region| RegionSource::Local(*region))
+            .collect()
     };
     let metrics = metrics::LinkageMetrics::register(host.metrics());
     let mut settings = ConsumerSettings::new(linkage::national_link_stream_config(&sources), CONSUMER);
@@ -87,7 +91,10 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     );
     host.spawn(relay.run(shutdown));
     let linkage = Linkage::new(host.database().clone());
-    tracing::info!(regions = config.regions.len(), "linkage index reads the regions' match keys");
+    tracing::info!(
+        regions = config.regions.len(),
+        "linkage index reads the regions' match keys"
+    );
     let api = grpc::LinkageApi::new(linkage.clone()).into_service();
     let handle = Handle {
         linkage,

@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 
 use jigi_bus::inbox::{Decoded, EventHandler, EventMeta, Rejection};
+use jigi_bus::outbox;
 use jigi_bus::{ReceivedEvent, linkage};
 use jigi_proto::linkage as pl;
-use jigi_bus::outbox;
 use jigi_storage::{Conn, StorageError};
 use prost::Message as _;
 
@@ -37,11 +37,7 @@ impl EventHandler for KeyIndex {
             .map_err(|err| Rejection(format!("HouseholdKeyed does not decode: {err}")))?;
         // The region is the subject's, which only that region's leaf may
         // publish (deploy/nats/gen-accounts): a region cannot speak for another.
-        let region = event
-            .subject
-            .split('.')
-            .nth(1)
-            .and_then(|slug| slug.parse().ok());
+        let region = event.subject.split('.').nth(1).and_then(|slug| slug.parse().ok());
         let keys = message.keys.into_iter().map(|key| {
             let kind = match pl::MatchKind::try_from(key.kind) {
                 Ok(pl::MatchKind::IdCard) => Some(MatchKind::IdCard),

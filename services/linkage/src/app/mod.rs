@@ -84,11 +84,17 @@ impl Linkage {
                             outbox::add(conn, &events::resolved(&duplicate))?;
                         }
                         Ok(None) => {}
-                        Err(refusal @ (Refusal::KeptRequired | Refusal::KeptNotInPair(_) | Refusal::KeptNotExpected)) => {
+                        Err(
+                            refusal @ (Refusal::KeptRequired | Refusal::KeptNotInPair(_) | Refusal::KeptNotExpected),
+                        ) => {
                             return Err(CommandError::invalid("kept_household_id", refusal.to_string()));
                         }
                         Err(refusal @ Refusal::AlreadyResolved(_)) => {
-                            return Err(CommandError::refused("ALREADY_RESOLVED", id.clone(), refusal.to_string()));
+                            return Err(CommandError::refused(
+                                "ALREADY_RESOLVED",
+                                id.clone(),
+                                refusal.to_string(),
+                            ));
                         }
                     }
                     Ok::<_, CommandError>(convert::duplicate(&duplicate).encode_to_vec())

@@ -196,7 +196,11 @@ pub struct Resolved {
 impl Duplicate {
     /// A new suspicion between two households, named in order.
     pub fn suspected(a: Side, b: Side, matched: BTreeSet<MatchKind>, at: DateTime<Utc>) -> Duplicate {
-        let (first, second) = if a.household_id <= b.household_id { (a, b) } else { (b, a) };
+        let (first, second) = if a.household_id <= b.household_id {
+            (a, b)
+        } else {
+            (b, a)
+        };
         Duplicate {
             duplicate_id: duplicate_id(&first.household_id, &second.household_id),
             first,
@@ -317,7 +321,15 @@ mod tests {
     #[test]
     fn same_key_in_another_household_is_suspect() {
         let h = keyed(A, &[("k1", MatchKind::IdCard, 1), ("k1", MatchKind::Head, 2)]);
-        let found = suspects(&h, &[holder(B, "k1", 1), holder(B, "k1", 2), holder(A, "k1", 1), holder(C, "k1", 9)]);
+        let found = suspects(
+            &h,
+            &[
+                holder(B, "k1", 1),
+                holder(B, "k1", 2),
+                holder(A, "k1", 1),
+                holder(C, "k1", 9),
+            ],
+        );
         assert_eq!(found.len(), 1);
         assert_eq!(
             found[&(B.to_owned(), Region::Mopti)],

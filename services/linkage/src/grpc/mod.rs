@@ -70,9 +70,12 @@ impl LinkageService for LinkageApi {
         let regions = if r.region.is_empty() {
             // Every region the caller may see.
             match &caller {
-                Some(identity) if !identity.scope.is_national() => {
-                    Some(Region::ALL.into_iter().filter(|region| identity.scope.covers(*region)).collect())
-                }
+                Some(identity) if !identity.scope.is_national() => Some(
+                    Region::ALL
+                        .into_iter()
+                        .filter(|region| identity.scope.covers(*region))
+                        .collect(),
+                ),
                 _ => None,
             }
         } else {
@@ -93,7 +96,11 @@ impl LinkageService for LinkageApi {
                 .parse::<usize>()
                 .map_err(|_| invalid("page_token", "is not a token this service gave"))?
         };
-        let size = if r.page_size == 0 { DEFAULT_PAGE } else { r.page_size as usize };
+        let size = if r.page_size == 0 {
+            DEFAULT_PAGE
+        } else {
+            r.page_size as usize
+        };
         let filter = ListFilter {
             regions,
             open_only: r.open_only,

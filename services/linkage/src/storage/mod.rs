@@ -185,12 +185,7 @@ pub struct ListFilter {
 /// Duplicates, open ones first then newest, `limit` from `offset`.
 pub fn list(conn: &mut Conn, filter: &ListFilter, offset: usize, limit: usize) -> Result<Vec<Duplicate>, StorageError> {
     let mut conditions = Vec::new();
-    let slugs: Vec<String> = filter
-        .regions
-        .iter()
-        .flatten()
-        .map(|r| r.slug().to_owned())
-        .collect();
+    let slugs: Vec<String> = filter.regions.iter().flatten().map(|r| r.slug().to_owned()).collect();
     let mut binds: Vec<&dyn ToSql> = Vec::new();
     let mut placeholders = Placeholders::for_connection(conn);
     if filter.regions.is_some() {

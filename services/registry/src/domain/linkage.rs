@@ -101,7 +101,9 @@ impl LinkageKey {
 impl std::fmt::Debug for LinkageKey {
     // Never the secret, in a log or a panic message.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LinkageKey").field("key_id", &self.key_id).finish_non_exhaustive()
+        f.debug_struct("LinkageKey")
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -212,7 +214,11 @@ fn member_keys(member: &Member, key: &LinkageKey) -> Vec<MatchKey> {
     if member.is_head() {
         push(
             KeyKind::Head,
-            head_message(member.given_name.as_str(), member.family_name.as_str(), member.birth_date),
+            head_message(
+                member.given_name.as_str(),
+                member.family_name.as_str(),
+                member.birth_date,
+            ),
         );
     }
     found
@@ -237,7 +243,12 @@ mod tests {
         let born = date(1975, 3, 2);
         let reference = head_message("Awa", "Traoré", born);
         assert_eq!(reference, "head:traore|awa|1975-03-02");
-        for (given, family) in [("AWA", "TRAORE"), ("awa ", "  Traore"), ("Awa", "Tra-oré"), ("Awa.", "TRAORÉ")] {
+        for (given, family) in [
+            ("AWA", "TRAORE"),
+            ("awa ", "  Traore"),
+            ("Awa", "Tra-oré"),
+            ("Awa.", "TRAORÉ"),
+        ] {
             let message = head_message(given, family, born);
             // "Tra-oré" folds to "tra ore": punctuation separates words, it is not erased.
             if family == "Tra-oré" {
@@ -294,11 +305,17 @@ mod tests {
 
     #[test]
     fn key_files_and_bad_keys() {
-        let keys = parse_key_file(&format!("# rotation\n2026-1 {SECRET}\n\n2026-2 {}\n", SECRET.replace("00", "ff")))
-            .unwrap();
+        let keys = parse_key_file(&format!(
+            "# rotation\n2026-1 {SECRET}\n\n2026-2 {}\n",
+            SECRET.replace("00", "ff")
+        ))
+        .unwrap();
         assert_eq!(keys.len(), 2);
         assert_eq!(keys[1].key_id().as_str(), "2026-2");
-        assert!(!format!("{:?}", keys[0]).contains("0001"), "the secret is never printed");
+        assert!(
+            !format!("{:?}", keys[0]).contains("0001"),
+            "the secret is never printed"
+        );
         assert_eq!(
             parse_key_file(&format!("a {SECRET}\na {SECRET}")).unwrap_err(),
             LinkageKeyError::Repeated("a".into())
@@ -308,7 +325,10 @@ mod tests {
             LinkageKey::new("a", "00ff").unwrap_err(),
             LinkageKeyError::TooShort("a".into())
         );
-        assert_eq!(LinkageKey::new("a", "zz").unwrap_err(), LinkageKeyError::NotHex("a".into()));
+        assert_eq!(
+            LinkageKey::new("a", "zz").unwrap_err(),
+            LinkageKeyError::NotHex("a".into())
+        );
         assert!(matches!(LinkageKey::new("A B", SECRET), Err(LinkageKeyError::KeyId(_))));
     }
 }

@@ -18,10 +18,10 @@ use jigi_storage::Migration;
 /// portable: both backends accept it as written.
 pub const MIGRATIONS: &[Migration] = &[
     Migration::portable(
-    "registry",
-    1,
-    "households, members, enrolments, status history",
-    "
+        "registry",
+        1,
+        "households, members, enrolments, status history",
+        "
     CREATE TABLE households (
         household_id TEXT PRIMARY KEY,
         region TEXT NOT NULL,
