@@ -123,6 +123,12 @@ pub fn link_delivery_prefix(region: Region) -> String {
     format!("$JIGI.LINKSOURCE.{}", region.slug())
 }
 
+/// Where a region's leaf receives the index's findings about it, across
+/// domains (its stream sourcing `JIGI_DUPLICATES`).
+pub fn dup_delivery_prefix(region: Region) -> String {
+    format!("$JIGI.DUPSOURCE.{}", region.slug())
+}
+
 /// The hub's stream of every region's match keys.
 pub fn national_link_stream_config(sources: &[RegionSource]) -> stream::Config {
     let sources = sources
