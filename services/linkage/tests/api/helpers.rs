@@ -12,6 +12,7 @@ use jigi_linkage::Handle;
 use jigi_localnats::topology::{self, Hub, Leaf};
 use jigi_proto::linkage::linkage_service_client::LinkageServiceClient;
 use jigi_proto::linkage::{Duplicate, ListDuplicatesRequest};
+use jigi_proto::payments::payments_service_client::PaymentsServiceClient;
 use jigi_proto::registry::registry_service_client::RegistryServiceClient;
 use jigi_proto::registry::{Household, HouseholdDraft, RegisterHouseholdRequest};
 use jigi_registry::domain::linkage::LinkageKey;
@@ -41,6 +42,9 @@ pub struct RegionNode {
     pub leaf: Leaf,
     pub registry: Option<Running<jigi_registry::Registry>>,
     pub client: RegistryServiceClient<AuthedChannel>,
+    /// The region's payments service, holding what the index suspects.
+    pub payments: Running<jigi_payments::Handle>,
+    pub pay: PaymentsServiceClient<AuthedChannel>,
     shutdown: CancellationToken,
     database: String,
     generator: HouseholdGenerator,
@@ -91,11 +95,27 @@ impl Country {
             let database = sqlite_url(dir.path(), &format!("registry-{region}"));
             let node_shutdown = CancellationToken::new();
             let (registry, client) = start_registry(*region, &leaf, &access, &database, key_ids, &node_shutdown).await;
+            let mut config = jigi_payments::Config::local(
+                *region,
+                &leaf.services_url(),
+                &sqlite_url(dir.path(), &format!("payments-{region}")),
+            );
+            config.service.nats.jetstream_domain = Some(region.slug().to_owned());
+            config.service.serve = access.serve_config();
+            // The index's findings come from the hub's domain, as deployed.
+            config.linkage_domain = Some("national".into());
+            let payments = jigi_payments::start(config, shutdown.clone())
+                .await
+                .expect("payments starts");
+            let token = access.token("s.traore", &[Role::PaymentPreparer], *region);
+            let pay = PaymentsServiceClient::new(connect_as(payments.grpc_addr, &token).await);
             nodes.push(RegionNode {
                 region: *region,
                 leaf,
                 registry: Some(registry),
                 client,
+                payments,
+                pay,
                 shutdown: node_shutdown,
                 database,
                 generator: HouseholdGenerator::new(

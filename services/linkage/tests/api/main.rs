@@ -6,5 +6,6 @@
 mod helpers;
 
 mod duplicates;
+mod payments;
 mod privacy;
 mod rotation;
