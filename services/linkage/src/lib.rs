@@ -61,6 +61,8 @@ pub struct Handle {
     pub linkage: Linkage,
     /// Counters of the match-key consumer.
     pub consumer: Arc<ConsumerStats>,
+    /// Counters of the consumer of payments made.
+    pub payments: Arc<ConsumerStats>,
     /// The index's own counters.
     pub metrics: metrics::LinkageMetrics,
 }
@@ -83,6 +85,10 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     let mut settings = ConsumerSettings::new(linkage::national_link_stream_config(&sources), CONSUMER);
     settings.batch = config.consumer_batch.max(1);
     let consumer = host.consume(settings, Arc::new(app::index::KeyIndex::new(metrics.clone())));
+    // Payments made, from the national stream (public events, IDs only).
+    let national = ConsumerSettings::new(jigi_bus::streams::national_stream_config(&sources), "linkage-payments")
+        .filter("jigi.*.payments.payment.made");
+    let payments = host.consume(national, Arc::new(app::payments::PaymentsSeen::new(metrics.clone())));
     let relay = OutboxRelay::national(
         host.database().clone(),
         host.bus().jetstream.clone(),
@@ -99,6 +105,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     let handle = Handle {
         linkage,
         consumer,
+        payments,
         metrics,
     };
     host.serve(handle, |server| server.add_service(api, policy::RULES))

@@ -12,6 +12,8 @@ pub struct LinkageMetrics {
     pub households_indexed: Counter,
     /// Suspected duplicates opened.
     pub duplicates_suspected: Counter,
+    /// Possible double payments found (both households paid for a quarter).
+    pub double_payments: Counter,
     /// Seconds from a household's keys being written in its region to the
     /// commit that indexed them (and opened any suspicion).
     pub index_lag: Histogram,
@@ -22,8 +24,14 @@ impl LinkageMetrics {
         let this = LinkageMetrics {
             households_indexed: Counter::default(),
             duplicates_suspected: Counter::default(),
+            double_payments: Counter::default(),
             index_lag: Histogram::new(exponential_buckets(0.001, 2.0, 20)),
         };
+        metrics.register(
+            "linkage_possible_double_payments",
+            "Quarters in which both households of a suspected duplicate were paid",
+            this.double_payments.clone(),
+        );
         metrics.register(
             "linkage_households_indexed",
             "Match-key messages indexed (one per household change)",
@@ -47,6 +55,7 @@ impl LinkageMetrics {
         LinkageMetrics {
             households_indexed: Counter::default(),
             duplicates_suspected: Counter::default(),
+            double_payments: Counter::default(),
             index_lag: Histogram::new(exponential_buckets(0.001, 2.0, 20)),
         }
     }

@@ -85,6 +85,13 @@ impl EventHandler for KeyIndex {
                 storage::insert_duplicate(conn, &duplicate)?;
                 outbox::add(conn, &events::suspected(&duplicate))?;
                 self.metrics.duplicates_suspected.inc();
+                // A late match (a region cut off from the hub went on
+                // registering and paying): both may have been paid already.
+                report_double_payments(
+                    &self.metrics,
+                    &duplicate,
+                    storage::find_double_payments(conn, &duplicate)?,
+                );
                 tracing::info!(
                     duplicate_id = %duplicate.duplicate_id,
                     first_region = duplicate.first.region.slug(),
@@ -103,5 +110,23 @@ impl EventHandler for KeyIndex {
             let lag = (now - event.time).num_microseconds().unwrap_or(0).max(0) as f64 / 1e6;
             self.metrics.index_lag.observe(lag);
         }
+    }
+}
+
+/// Logs and counts possible double payments just found.
+pub(crate) fn report_double_payments(
+    metrics: &LinkageMetrics,
+    duplicate: &Duplicate,
+    found: Vec<crate::domain::DoublePayment>,
+) {
+    for double in found {
+        metrics.double_payments.inc();
+        tracing::warn!(
+            duplicate_id = %duplicate.duplicate_id,
+            period = %double.period,
+            first_payment_id = %double.first_payment_id,
+            second_payment_id = %double.second_payment_id,
+            "possible double payment: both households of a suspected duplicate were paid for the quarter"
+        );
     }
 }

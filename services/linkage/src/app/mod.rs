@@ -3,6 +3,7 @@
 //! write path that also writes its messages to the outbox.
 
 pub mod index;
+pub mod payments;
 
 use jigi_bus::outbox;
 use jigi_server::CommandError;

@@ -182,6 +182,17 @@ pub struct Duplicate {
     pub matched: BTreeSet<MatchKind>,
     pub suspected_at: DateTime<Utc>,
     pub resolution: Option<Resolved>,
+    /// Quarters both households were paid for.
+    pub double_payments: Vec<DoublePayment>,
+}
+
+/// Both households of a duplicate paid for the same quarter; a payment's
+/// ID is `<cycle_id>/<household_id>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DoublePayment {
+    pub period: String,
+    pub first_payment_id: String,
+    pub second_payment_id: String,
 }
 
 /// How and when a duplicate was resolved.
@@ -208,6 +219,7 @@ impl Duplicate {
             matched,
             suspected_at: at,
             resolution: None,
+            double_payments: Vec::new(),
         }
     }
 

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use jigi_proto::linkage as pl;
 
-use crate::domain::{Duplicate, MatchKind, Resolution, Resolved, Side};
+use crate::domain::{DoublePayment, Duplicate, MatchKind, Resolution, Resolved, Side};
 
 pub fn duplicate(d: &Duplicate) -> pl::Duplicate {
     let (resolution, kept, resolved_at) = match &d.resolution {
@@ -28,6 +28,15 @@ pub fn duplicate(d: &Duplicate) -> pl::Duplicate {
         resolution,
         kept_household_id: kept,
         resolved_at,
+        possible_double_payments: d
+            .double_payments
+            .iter()
+            .map(|p| pl::PossibleDoublePayment {
+                period: p.period.clone(),
+                first_payment_id: p.first_payment_id.clone(),
+                second_payment_id: p.second_payment_id.clone(),
+            })
+            .collect(),
     }
 }
 
@@ -65,6 +74,15 @@ pub fn from_proto(d: &pl::Duplicate) -> Result<Duplicate, String> {
             kept_household_id: (!d.kept_household_id.is_empty()).then(|| d.kept_household_id.clone()),
             resolved_at: from_timestamp(d.resolved_at.as_ref()),
         }),
+        double_payments: d
+            .possible_double_payments
+            .iter()
+            .map(|p| DoublePayment {
+                period: p.period.clone(),
+                first_payment_id: p.first_payment_id.clone(),
+                second_payment_id: p.second_payment_id.clone(),
+            })
+            .collect(),
     })
 }
 

@@ -14,13 +14,14 @@ use jigi_common::Region;
 use jigi_storage::sql::{self, Placeholders};
 use jigi_storage::{Conn, Migration, Row, StorageError, ToSql, params, timestamp};
 
-use crate::domain::{Duplicate, Holder, KeyedHousehold, MatchKind, Resolution, Resolved, Side};
+use crate::domain::{DoublePayment, Duplicate, Holder, KeyedHousehold, MatchKind, Resolution, Resolved, Side};
 
-pub const MIGRATIONS: &[Migration] = &[Migration::portable(
-    "linkage",
-    1,
-    "indexed households, match keys, duplicates",
-    "
+pub const MIGRATIONS: &[Migration] = &[
+    Migration::portable(
+        "linkage",
+        1,
+        "indexed households, match keys, duplicates",
+        "
     CREATE TABLE linkage_households (
         household_id TEXT PRIMARY KEY,
         region TEXT NOT NULL,
@@ -53,7 +54,33 @@ pub const MIGRATIONS: &[Migration] = &[Migration::portable(
     CREATE INDEX duplicates_first_household ON duplicates (first_household);
     CREATE INDEX duplicates_second_household ON duplicates (second_household);
     ",
-)];
+    ),
+    // Payments made (from the national stream's public payment.made
+    // events: IDs only), to name both payments when the two households of
+    // a duplicate were paid for the same quarter.
+    Migration::portable(
+        "linkage",
+        2,
+        "payments seen and possible double payments",
+        "
+    CREATE TABLE payments_seen (
+        household_id TEXT NOT NULL,
+        cycle_id TEXT NOT NULL,
+        period TEXT NOT NULL,
+        region TEXT NOT NULL,
+        PRIMARY KEY (household_id, cycle_id)
+    );
+    CREATE TABLE double_payments (
+        duplicate_id TEXT NOT NULL,
+        period TEXT NOT NULL,
+        first_payment_id TEXT NOT NULL,
+        second_payment_id TEXT NOT NULL,
+        found_at TEXT NOT NULL,
+        PRIMARY KEY (duplicate_id, period)
+    );
+    ",
+    ),
+];
 
 /// The version of a household already indexed.
 pub fn indexed_version(conn: &mut Conn, household_id: &str) -> Result<Option<i64>, StorageError> {
@@ -134,12 +161,19 @@ const DUPLICATE_COLUMNS: &str = "duplicate_id, first_household, first_region, se
 
 /// One duplicate by ID.
 pub fn duplicate(conn: &mut Conn, duplicate_id: &str) -> Result<Option<Duplicate>, StorageError> {
-    conn.query_opt(
-        &format!("SELECT {DUPLICATE_COLUMNS} FROM duplicates WHERE duplicate_id = $1"),
-        params![duplicate_id],
-    )?
-    .map(|row| from_row(&row))
-    .transpose()
+    let found = conn
+        .query_opt(
+            &format!("SELECT {DUPLICATE_COLUMNS} FROM duplicates WHERE duplicate_id = $1"),
+            params![duplicate_id],
+        )?
+        .map(|row| from_row(&row))
+        .transpose()?;
+    found.map(|d| with_double_payments(conn, d)).transpose()
+}
+
+fn with_double_payments(conn: &mut Conn, mut duplicate: Duplicate) -> Result<Duplicate, StorageError> {
+    duplicate.double_payments = double_payments(conn, &duplicate.duplicate_id)?;
+    Ok(duplicate)
 }
 
 /// Records a new suspicion.
@@ -215,7 +249,12 @@ pub fn list(conn: &mut Conn, filter: &ListFilter, offset: usize, limit: usize) -
          ORDER BY (CASE WHEN resolution IS NULL THEN 0 ELSE 1 END), suspected_at DESC, duplicate_id \
          LIMIT {limit_at} OFFSET {offset_at}"
     );
-    conn.query(&statement, &binds)?.iter().map(from_row).collect()
+    let found: Vec<Duplicate> = conn
+        .query(&statement, &binds)?
+        .iter()
+        .map(from_row)
+        .collect::<Result<_, _>>()?;
+    found.into_iter().map(|d| with_double_payments(conn, d)).collect()
 }
 
 fn matched_text(matched: &BTreeSet<MatchKind>) -> String {
@@ -254,5 +293,96 @@ fn from_row(row: &Row) -> Result<Duplicate, StorageError> {
         matched: matched.split(',').filter_map(MatchKind::from_code).collect(),
         suspected_at,
         resolution,
+        double_payments: Vec::new(),
     })
+}
+
+/// Records a payment made (once per household and cycle).
+pub fn record_payment(
+    conn: &mut Conn,
+    household_id: &str,
+    cycle_id: &str,
+    period: &str,
+    region: &str,
+) -> Result<(), StorageError> {
+    conn.execute(
+        "INSERT INTO payments_seen (household_id, cycle_id, period, region) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (household_id, cycle_id) DO NOTHING",
+        params![household_id, cycle_id, period, region],
+    )?;
+    Ok(())
+}
+
+/// The duplicates a household is in, except those resolved as different people.
+pub fn duplicates_of(conn: &mut Conn, household_id: &str) -> Result<Vec<Duplicate>, StorageError> {
+    conn.query(
+        &format!(
+            "SELECT {DUPLICATE_COLUMNS} FROM duplicates WHERE (first_household = $1 OR second_household = $1) \
+             AND (resolution IS NULL OR resolution <> 'different_people')"
+        ),
+        params![household_id],
+    )?
+    .iter()
+    .map(from_row)
+    .collect()
+}
+
+/// Quarters in which both households of a duplicate were paid, with a
+/// payment of each; records those not recorded yet and returns them.
+pub fn find_double_payments(conn: &mut Conn, duplicate: &Duplicate) -> Result<Vec<DoublePayment>, StorageError> {
+    let found: Vec<DoublePayment> = conn
+        .query(
+            "SELECT a.period, MIN(a.cycle_id), MIN(b.cycle_id) FROM payments_seen a \
+             JOIN payments_seen b ON b.period = a.period AND b.household_id = $2 \
+             WHERE a.household_id = $1 \
+             AND NOT EXISTS (SELECT 1 FROM double_payments d WHERE d.duplicate_id = $3 AND d.period = a.period) \
+             GROUP BY a.period",
+            params![
+                duplicate.first.household_id.as_str(),
+                duplicate.second.household_id.as_str(),
+                duplicate.duplicate_id.as_str()
+            ],
+        )?
+        .iter()
+        .map(|row| {
+            let (first_cycle, second_cycle): (String, String) = (row.get(1)?, row.get(2)?);
+            Ok(DoublePayment {
+                period: row.get(0)?,
+                first_payment_id: format!("{first_cycle}/{}", duplicate.first.household_id),
+                second_payment_id: format!("{second_cycle}/{}", duplicate.second.household_id),
+            })
+        })
+        .collect::<Result<_, StorageError>>()?;
+    let now = timestamp::now();
+    for double in &found {
+        conn.execute(
+            "INSERT INTO double_payments (duplicate_id, period, first_payment_id, second_payment_id, found_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+            params![
+                duplicate.duplicate_id.as_str(),
+                double.period.as_str(),
+                double.first_payment_id.as_str(),
+                double.second_payment_id.as_str(),
+                now.as_str()
+            ],
+        )?;
+    }
+    Ok(found)
+}
+
+/// The possible double payments recorded for a duplicate.
+pub fn double_payments(conn: &mut Conn, duplicate_id: &str) -> Result<Vec<DoublePayment>, StorageError> {
+    conn.query(
+        "SELECT period, first_payment_id, second_payment_id FROM double_payments WHERE duplicate_id = $1 ORDER BY period",
+        params![duplicate_id],
+    )?
+    .iter()
+    .map(|row| {
+        Ok(DoublePayment {
+            period: row.get(0)?,
+            first_payment_id: row.get(1)?,
+            second_payment_id: row.get(2)?,
+        })
+    })
+    .collect()
 }

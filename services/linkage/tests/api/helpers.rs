@@ -18,7 +18,7 @@ use jigi_proto::registry::{Household, HouseholdDraft, RegisterHouseholdRequest};
 use jigi_registry::domain::linkage::LinkageKey;
 use jigi_registry::sample::HouseholdGenerator;
 use jigi_server::Running;
-use jigi_testkit::{AuthedChannel, TempDir, TestAccess, connect_as, eventually, sqlite_url};
+use jigi_testkit::{AuthedChannel, TcpProxy, TempDir, TestAccess, connect_as, eventually, sqlite_url};
 use tokio_util::sync::CancellationToken;
 
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -40,6 +40,8 @@ pub fn keys(ids: &[&str]) -> Vec<LinkageKey> {
 pub struct RegionNode {
     pub region: Region,
     pub leaf: Leaf,
+    /// The region's link to the hub, which a test may cut.
+    pub link: TcpProxy,
     pub registry: Option<Running<jigi_registry::Registry>>,
     pub client: RegistryServiceClient<AuthedChannel>,
     /// The region's payments service, holding what the index suspects.
@@ -83,14 +85,10 @@ impl Country {
         let shutdown = CancellationToken::new();
         let mut nodes = Vec::new();
         for (n, region) in regions.iter().enumerate() {
-            let leaf = Leaf::start(
-                &dir.path().join(region.slug()),
-                region.slug(),
-                hub.leaf_port,
-                &passwords,
-            )
-            .await
-            .unwrap_or_else(|err| panic!("{err}"));
+            let link = TcpProxy::start(format!("127.0.0.1:{}", hub.leaf_port).parse().unwrap()).await;
+            let leaf = Leaf::start(&dir.path().join(region.slug()), region.slug(), link.port(), &passwords)
+                .await
+                .unwrap_or_else(|err| panic!("{err}"));
             leaf.wait_linked(WAIT).await.unwrap();
             let database = sqlite_url(dir.path(), &format!("registry-{region}"));
             let node_shutdown = CancellationToken::new();
@@ -112,6 +110,7 @@ impl Country {
             nodes.push(RegionNode {
                 region: *region,
                 leaf,
+                link,
                 registry: Some(registry),
                 client,
                 payments,

@@ -6,6 +6,7 @@
 mod helpers;
 
 mod duplicates;
+mod late_match;
 mod payments;
 mod privacy;
 mod rotation;
