@@ -9,7 +9,7 @@ use jigi_proto::linkage::{Resolution, ResolveDuplicateRequest};
 use jigi_proto::payments::{
     FreezePaymentCycleRequest, FreezePaymentCycleResponse, FundingSource, OpenPaymentCycleRequest,
 };
-use jigi_proto::registry::{EnrolHouseholdRequest, ExitHouseholdRequest, ExitReason};
+use jigi_proto::registry::{EnrolHouseholdRequest, ExitReason, GetStatusHistoryRequest, TransferHouseholdRequest};
 use jigi_testkit::eventually;
 
 use crate::helpers::{Country, RegionNode, WAIT};
@@ -138,15 +138,30 @@ async fn the_same_card_in_two_regions_is_held_in_both_then_resolved_and_paid_onc
     country
         .region(Region::Mopti)
         .client
-        .exit_household(ExitHouseholdRequest {
+        .transfer_household(TransferHouseholdRequest {
             household_id: in_mopti.household_id.clone(),
-            component: Component::Tm as i32,
-            exited_on: today(),
-            reason: ExitReason::Moved as i32,
-            note: "moved to sikasso".into(),
+            destination_region: "sikasso".into(),
+            destination_household_id: in_sikasso.household_id.clone(),
+            transferred_on: String::new(),
         })
         .await
-        .expect("the origin exits it");
+        .expect("the origin transfers it");
+    let history = country
+        .region(Region::Mopti)
+        .client
+        .get_status_history(GetStatusHistoryRequest {
+            household_id: in_mopti.household_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .changes;
+    let last = history.last().unwrap();
+    assert_eq!(last.exit_reason, ExitReason::Moved as i32);
+    assert_eq!(
+        last.note,
+        format!("moved to sikasso (household {})", in_sikasso.household_id)
+    );
     for region in [Region::Sikasso, Region::Mopti] {
         wait_holds(country.region(region), 0).await;
     }
