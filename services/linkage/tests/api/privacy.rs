@@ -4,13 +4,41 @@
 //! control that proves the search can find them). Only the linkage user
 //! (and the operators') may read the match keys.
 
+use std::sync::{Arc, Mutex};
+
 use jigi_bus::linkage;
 use jigi_common::Region;
 
 use crate::helpers::{Country, files_containing};
 
+/// Everything logged on this test's thread (every service of the test runs
+/// on it, and the write path's threads log with the caller's subscriber),
+/// with span fields, as JSON lines.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[tokio::test]
 async fn planted_identifiers_are_found_in_the_regions_and_nowhere_national() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_current_span(true)
+        .with_span_list(true)
+        .with_env_filter("info")
+        .with_writer(move || writer.clone())
+        .finish();
+    let _logging = tracing::subscriber::set_default(subscriber);
     let mut country = Country::start(&[Region::Sikasso, Region::Mopti], &["k1"]).await;
     const CARD: &str = "ML7731905528";
     const GIVEN: &str = "Zanfagoulou";
@@ -51,6 +79,18 @@ async fn planted_identifiers_are_found_in_the_regions_and_nowhere_national() {
             .filter(|f| f.contains("linkage.db"))
             .collect();
         assert!(found.is_empty(), "{needle} found in the national index: {found:?}");
+    }
+
+    // Nor in any log line or span of the services (the logs name the
+    // households, which shows they were captured).
+    let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).to_ascii_lowercase();
+    assert!(logged.contains("duplicate suspected"), "the index's log was captured");
+    assert!(
+        logged.contains("household registered"),
+        "the registries' logs were captured"
+    );
+    for needle in [CARD, GIVEN, FAMILY] {
+        assert!(!logged.contains(&needle.to_ascii_lowercase()), "{needle} in the logs");
     }
 
     // The match keys themselves are for the index alone. A refused request
