@@ -79,3 +79,22 @@ impl MonitoringAddress {
         Ok(monitoring_client(channel))
     }
 }
+
+/// `--linkage` / `JIGI_LINKAGE_ADDR`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct LinkageAddress {
+    /// The national linkage index's gRPC address (`jigi up` prints it).
+    #[arg(
+        long = "linkage",
+        env = "JIGI_LINKAGE_ADDR",
+        default_value = "http://127.0.0.1:50057"
+    )]
+    pub address: String,
+}
+
+impl LinkageAddress {
+    pub async fn connect(&self) -> anyhow::Result<LinkageClient> {
+        let channel = connect(&self.address, "linkage index", "--linkage", "JIGI_LINKAGE_ADDR").await?;
+        Ok(linkage_client(channel))
+    }
+}

@@ -91,6 +91,12 @@ pub enum Command {
     /// Example: jigi events tail 'jigi.*.payments.>'
     #[command(subcommand)]
     Events(commands::events::EventsCommand),
+    /// Households the national linkage index suspects of being registered
+    /// twice (two regions, or a move): list them, show one, resolve one.
+    ///
+    /// Example: jigi duplicates list --open
+    #[command(subcommand)]
+    Duplicates(commands::duplicates::DuplicatesCommand),
     /// Partners' durable consumers on the national hub: add, show, remove.
     ///
     /// Example: jigi partners add partner_donor --json --since 2018-10-01
@@ -149,6 +155,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Events(command) => commands::events::run(command).await,
         Command::Export(command) => commands::monitoring::export(command).await,
         Command::Partners(command) => commands::partners::run(command).await,
+        Command::Duplicates(command) => commands::duplicates::run(command).await,
         Command::Token(args) => commands::token::run(args),
         Command::Audit(command) => commands::audit::run(command).await,
     }

@@ -830,6 +830,7 @@ async fn up_runs_the_stack_until_interrupted_and_prints_every_address() {
         "payments",
         "nutrition",
         "monitoring",
+        "linkage index",
         "NATS hub",
         "NATS leaf",
     ] {
@@ -841,7 +842,7 @@ async fn up_runs_the_stack_until_interrupted_and_prints_every_address() {
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-    assert_eq!(exported.len(), 7, "{text}");
+    assert_eq!(exported.len(), 8, "{text}");
     // The token line is a command to run: do as a person would.
     let (token_command, exported): (Vec<_>, Vec<_>) = exported.into_iter().partition(|(k, _)| k == "JIGI_TOKEN");
     let mut env: Vec<(&str, String)> = exported.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
@@ -987,4 +988,127 @@ async fn token_issues_what_the_services_verify_and_audit_verify_finds_an_edit() 
     fails(&["audit", "verify", "--database", &url], &[], "BROKEN at entry 2").await;
     let missing = format!("sqlite://{}", dir.path().join("nope.db").display());
     fails(&["audit", "verify", "--database", &missing], &[], "no database").await;
+}
+
+#[tokio::test]
+async fn duplicates_are_listed_shown_and_resolved_and_a_household_transferred() {
+    use jigi_auth::{Grant, LocalIssuer, Role, Scope};
+    use jigi_proto::registry::RegisterHouseholdRequest;
+
+    let dir = tempfile::tempdir().unwrap();
+    let stack = LocalStack::start(dir.path(), &[Region::Sikasso, Region::Mopti])
+        .await
+        .unwrap();
+    let issuer = LocalIssuer::load_or_create(&jigi_stack::stack::key_file(dir.path())).unwrap();
+    let token = |roles: &[Role], scope: Scope| issuer.issue(&Grant::new("c.dembele", roles, scope));
+    let in_region = |region: Region| Scope::Regions([region].into());
+    let linkage = ("JIGI_LINKAGE_ADDR", format!("http://{}", stack.linkage_addr()));
+    let operator = vec![
+        linkage.clone(),
+        ("JIGI_TOKEN", token(&[Role::NationalOperator], Scope::National)),
+    ];
+    let mopti_registrar = vec![
+        linkage.clone(),
+        ("JIGI_REGISTRY_ADDR", stack.region(Region::Mopti).endpoints().registry),
+        (
+            "JIGI_TOKEN",
+            token(&[Role::RegionalSupervisor, Role::FieldAgent], in_region(Region::Mopti)),
+        ),
+    ];
+    let gao_registrar = vec![
+        linkage.clone(),
+        ("JIGI_TOKEN", token(&[Role::RegionalSupervisor], in_region(Region::Gao))),
+    ];
+
+    // The same person registered in both regions, by the services' API.
+    let mut ids = Vec::new();
+    for (region, card) in [(Region::Mopti, "ML1122334455"), (Region::Sikasso, "ml 1122-3344-55")] {
+        let caller = stack.staff.in_region("agent", &[Role::FieldAgent], region, None);
+        let mut client = jigi::address::registry_client_as(
+            jigi::address::connect(&stack.region(region).endpoints().registry, "registry", "", "")
+                .await
+                .unwrap(),
+            caller,
+        );
+        let mut draft = jigi_registry::sample::HouseholdGenerator::new(
+            &jigi_common::Geography::built_in(),
+            region,
+            &[],
+            chrono::Utc::now().date_naive(),
+            5,
+        )
+        .household(7_000_000);
+        draft.members[0].id_card_number = card.into();
+        let household = client
+            .register_household(RegisterHouseholdRequest {
+                request_id: uuid::Uuid::new_v4().to_string(),
+                household: Some(draft),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .household
+            .unwrap();
+        ids.push(household.household_id);
+    }
+    let (in_mopti, in_sikasso) = (ids[0].clone(), ids[1].clone());
+    let mut pair = [in_mopti.clone(), in_sikasso.clone()];
+    pair.sort();
+    let duplicate_id = format!("{}~{}", pair[0], pair[1]);
+
+    let listed = eventually(WAIT, "jigi duplicates list shows the pair", || {
+        let operator = operator.clone();
+        async move {
+            let run = jigi(&["duplicates", "list", "--open"], &operator).await;
+            (run.success && run.stdout.contains("1 duplicate(s)")).then_some(run.stdout)
+        }
+    })
+    .await;
+    assert!(listed.contains(&duplicate_id) && listed.contains("OPEN"), "{listed}");
+    let shown = ok(&["duplicates", "show", &duplicate_id], &operator).await;
+    assert!(
+        shown.contains("ID card") && shown.contains("(mopti)") && shown.contains("(sikasso)"),
+        "{shown}"
+    );
+    fails(&["duplicates", "show", &duplicate_id], &gao_registrar, "gao").await;
+    fails(
+        &["duplicates", "resolve", &duplicate_id, "--as", "moved"],
+        &mopti_registrar,
+        "kept_household_id",
+    )
+    .await;
+    let resolved = ok(
+        &[
+            "duplicates",
+            "resolve",
+            &duplicate_id,
+            "--as",
+            "moved",
+            "--keep",
+            &in_sikasso,
+        ],
+        &mopti_registrar,
+    )
+    .await;
+    assert!(
+        resolved.contains("resolved: moved") && resolved.contains(&in_sikasso),
+        "{resolved}"
+    );
+    let transferred = ok(
+        &[
+            "households",
+            "transfer",
+            &in_mopti,
+            "--to",
+            "sikasso",
+            "--as",
+            &in_sikasso,
+        ],
+        &mopti_registrar,
+    )
+    .await;
+    assert!(transferred.contains("transferred"), "{transferred}");
+    let open = ok(&["duplicates", "list", "--open"], &operator).await;
+    assert!(open.contains("0 duplicate(s)"), "{open}");
+    stack.stop().await;
 }

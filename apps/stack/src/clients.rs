@@ -2,6 +2,7 @@
 //! bearer token with every call, and the one-line error a person reads
 //! when a call fails.
 
+use jigi_proto::linkage::linkage_service_client::LinkageServiceClient;
 use jigi_proto::monitoring::monitoring_service_client::MonitoringServiceClient;
 use jigi_proto::nutrition::nutrition_service_client::NutritionServiceClient;
 use jigi_proto::payments::payments_service_client::PaymentsServiceClient;
@@ -56,6 +57,7 @@ pub type RegistryClient = RegistryServiceClient<Traced>;
 pub type PaymentsClient = PaymentsServiceClient<Traced>;
 pub type NutritionClient = NutritionServiceClient<Traced>;
 pub type MonitoringClient = MonitoringServiceClient<Traced>;
+pub type LinkageClient = LinkageServiceClient<Traced>;
 
 /// Bulk calls (imports, payment lists, registers) need more than tonic's 4 MiB default.
 const MAX_MESSAGE: usize = 64 * 1024 * 1024;
@@ -125,6 +127,17 @@ pub fn monitoring_client(channel: Channel) -> MonitoringClient {
 
 pub fn monitoring_client_as(channel: Channel, caller: Caller) -> MonitoringClient {
     MonitoringServiceClient::new(traced(channel, caller))
+        .max_decoding_message_size(MAX_MESSAGE)
+        .max_encoding_message_size(MAX_MESSAGE)
+}
+
+/// A client of the national linkage index calling as `JIGI_TOKEN`'s holder.
+pub fn linkage_client(channel: Channel) -> LinkageClient {
+    linkage_client_as(channel, Caller::from_env())
+}
+
+pub fn linkage_client_as(channel: Channel, caller: Caller) -> LinkageClient {
+    LinkageServiceClient::new(traced(channel, caller))
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE)
 }

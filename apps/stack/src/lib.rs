@@ -20,6 +20,7 @@
 //! services and the libraries, never back up.
 
 pub mod clients;
+pub mod displaced;
 pub mod national;
 pub mod progress;
 pub mod quarter;

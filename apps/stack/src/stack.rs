@@ -2,7 +2,8 @@
 //! domain `national`) with the deployment's users and permissions, one NATS
 //! leaf node per region (its own JetStream domain), each region's registry,
 //! payments and nutrition services on its leaf, and the national monitoring
-//! on the hub. The NATS files are the deployment's own; passwords are made
+//! and linkage index on the hub. The regions' registries share the
+//! programme's linkage key (`<data>/linkage/keys`, made at first start). The NATS files are the deployment's own; passwords are made
 //! for each run; access control is on, the services trusting the stack's
 //! own signing key. Everything is stored in one folder.
 //!
@@ -139,11 +140,14 @@ impl RegionNode {
         };
 
         let mut config = jigi_registry::Config::local(region, &nats_url, &sqlite(dir, &format!("registry-{region}")));
+        config.linkage_keys = linkage_keys(dir)?;
         let own = deployed(&mut config.service, jigi_registry::SERVICE);
         let registry = started(own, jigi_registry::start(config, shutdown.clone()))
             .await
             .map_err(|err| failed(&format!("the registry of {region}"), err))?;
         let mut config = jigi_payments::Config::local(region, &nats_url, &sqlite(dir, &format!("payments-{region}")));
+        // The linkage index's findings come from the hub's domain.
+        config.linkage_domain = Some("national".into());
         let own = deployed(&mut config.service, jigi_payments::SERVICE);
         let payments = started(own, jigi_payments::start(config, shutdown.clone()))
             .await
@@ -238,6 +242,8 @@ pub struct LocalStack {
     pub hub: Hub,
     pub regions: Vec<RegionNode>,
     pub monitoring: Running<jigi_monitoring::Handle>,
+    /// The national linkage index (duplicates across regions).
+    pub linkage: Running<jigi_linkage::Handle>,
     shutdown: CancellationToken,
 }
 
@@ -282,18 +288,28 @@ impl LocalStack {
         let mut config =
             jigi_monitoring::Config::local(regions, &hub.url_as("monitoring"), &sqlite(data_dir, "monitoring"));
         config.region_domains = true;
+        let serve_linkage = serve.clone();
         config.service.serve = serve;
         config.service.telemetry = telemetry.of(jigi_monitoring::SERVICE, jigi_auth::ServiceArea::National);
         let own = config.service.telemetry.clone();
         let monitoring = started(own, jigi_monitoring::start(config, shutdown.clone()))
             .await
             .map_err(|err| failed("the monitoring", err))?;
+        let mut config = jigi_linkage::Config::local(regions, &hub.url_as("linkage"), &sqlite(data_dir, "linkage"));
+        config.region_domains = true;
+        config.service.serve = serve_linkage;
+        config.service.telemetry = telemetry.of(jigi_linkage::SERVICE, jigi_auth::ServiceArea::National);
+        let own = config.service.telemetry.clone();
+        let linkage = started(own, jigi_linkage::start(config, shutdown.clone()))
+            .await
+            .map_err(|err| failed("the linkage index", err))?;
         Ok(LocalStack {
             data_dir: data_dir.to_path_buf(),
             staff,
             hub,
             regions: nodes,
             monitoring,
+            linkage,
             shutdown,
         })
     }
@@ -312,6 +328,11 @@ impl LocalStack {
         self.hub.url_as(user)
     }
 
+    /// Where the national linkage index's API listens.
+    pub fn linkage_addr(&self) -> std::net::SocketAddr {
+        self.linkage.grpc_addr
+    }
+
     /// Where the national monitoring's API listens.
     pub fn monitoring_addr(&self) -> std::net::SocketAddr {
         self.monitoring.grpc_addr
@@ -324,9 +345,11 @@ impl LocalStack {
             mut hub,
             regions,
             monitoring,
+            linkage,
             ..
         } = self;
         monitoring.stopped().await;
+        linkage.stopped().await;
         for node in regions {
             node.stopped().await;
         }
@@ -342,4 +365,23 @@ fn sqlite(dir: &Path, name: &str) -> String {
 /// services accept.
 pub fn key_file(data_dir: &Path) -> PathBuf {
     data_dir.join("auth/local-key.pem")
+}
+
+/// The programme's linkage key the stack's registries share:
+/// `<data>/linkage/keys` (`<key_id> <hex secret>`), made at first start
+/// and readable by its owner only.
+pub fn linkage_keys(data_dir: &Path) -> anyhow::Result<Vec<jigi_registry::domain::linkage::LinkageKey>> {
+    let path = data_dir.join("linkage/keys");
+    if !path.exists() {
+        std::fs::create_dir_all(data_dir.join("linkage"))?;
+        let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        std::fs::write(&path, format!("# the local stack's linkage key\nlocal-1 {secret}\n"))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    let text = std::fs::read_to_string(&path)?;
+    Ok(jigi_registry::domain::linkage::parse_key_file(&text)?)
 }

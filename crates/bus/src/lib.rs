@@ -16,6 +16,8 @@
 //! - [`inbox`]: a durable pull consumer that applies a batch of events in
 //!   one transaction, recording each event ID with it, and acks only after
 //!   commit, so a redelivered event changes nothing;
+//! - [`linkage`]: the restricted subjects and streams of national linkage
+//!   (match keys, suspected duplicates), outside the public catalog;
 //! - [`connection`]: connecting to NATS the same way everywhere.
 //!
 //! What subscribers outside Jigi get on top (JSON, partners' consumers, the
@@ -25,6 +27,7 @@ pub mod catalog;
 pub mod connection;
 pub mod envelope;
 pub mod inbox;
+pub mod linkage;
 pub mod outbox;
 pub mod streams;
 pub mod subject;

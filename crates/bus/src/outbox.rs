@@ -140,7 +140,11 @@ pub struct RelayStats {
 pub struct OutboxRelay {
     db: Database,
     jetstream: jetstream::Context,
-    region: Region,
+    /// The region's slug, or `national` (for spans).
+    area: &'static str,
+    /// Streams that must exist before anything is published: the region's,
+    /// and any other whose subjects the service writes to its outbox.
+    streams: Vec<async_nats::jetstream::stream::Config>,
     settings: RelaySettings,
     stats: Arc<RelayStats>,
 }
@@ -161,10 +165,36 @@ impl OutboxRelay {
         OutboxRelay {
             db,
             jetstream,
-            region,
+            area: region.slug(),
+            streams: vec![streams::region_stream_config(region)],
             settings,
             stats: Arc::default(),
         }
+    }
+
+    /// A relay of a national service, publishing to the given streams only
+    /// (the linkage index's findings, say).
+    pub fn national(
+        db: Database,
+        jetstream: jetstream::Context,
+        streams: Vec<async_nats::jetstream::stream::Config>,
+        settings: RelaySettings,
+    ) -> OutboxRelay {
+        OutboxRelay {
+            db,
+            jetstream,
+            area: "national",
+            streams,
+            settings,
+            stats: Arc::default(),
+        }
+    }
+
+    /// Also sets up `config` before publishing (the registry's restricted
+    /// linkage stream, say).
+    pub fn also_to(mut self, config: async_nats::jetstream::stream::Config) -> OutboxRelay {
+        self.streams.push(config);
+        self
     }
 
     pub fn stats(&self) -> Arc<RelayStats> {
@@ -183,9 +213,12 @@ impl OutboxRelay {
             added.borrow_and_update();
             let round = async {
                 if !stream_ready {
-                    // The region's stream must exist before anything is
-                    // published to it; NATS may have been down at start.
-                    streams::ensure_region_stream(&self.jetstream, self.region).await?;
+                    // The region's stream (and any other the outbox
+                    // publishes to) must exist before anything is published
+                    // to it; NATS may have been down at start.
+                    for config in &self.streams {
+                        streams::ensure(&self.jetstream, config.clone()).await?;
+                    }
                     stream_ready = true;
                 }
                 self.publish_pending().await
@@ -266,7 +299,7 @@ impl OutboxRelay {
                 messaging.message.id = %event.id,
                 cloudevents.event_type = %event.ce_type,
                 cloudevents.event_subject = %event.about,
-                jigi.region = self.region.slug(),
+                jigi.region = self.area,
             );
             // The publish belongs to the trace of the request that wrote the
             // event, not to the relay's own loop.

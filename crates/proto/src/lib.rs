@@ -24,6 +24,11 @@ pub mod jigi {
             tonic::include_proto!("jigi.events.v1");
         }
     }
+    pub mod linkage {
+        pub mod v1 {
+            tonic::include_proto!("jigi.linkage.v1");
+        }
+    }
     pub mod monitoring {
         pub mod v1 {
             tonic::include_proto!("jigi.monitoring.v1");
@@ -47,8 +52,8 @@ pub mod jigi {
 }
 
 pub use jigi::{
-    audit::v1 as audit, common::v1 as common, events::v1 as events, monitoring::v1 as monitoring,
-    nutrition::v1 as nutrition, payments::v1 as payments, registry::v1 as registry,
+    audit::v1 as audit, common::v1 as common, events::v1 as events, linkage::v1 as linkage,
+    monitoring::v1 as monitoring, nutrition::v1 as nutrition, payments::v1 as payments, registry::v1 as registry,
 };
 
 /// The encoded `FileDescriptorSet` of every Jigi proto and its imports, for

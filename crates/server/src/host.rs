@@ -268,13 +268,22 @@ impl Host {
 
     /// Publishes the service's outbox to its region's stream.
     pub fn relay_outbox(&mut self) -> Arc<RelayStats> {
+        self.relay_outbox_to(Vec::new())
+    }
+
+    /// Publishes the service's outbox to its region's stream and to the
+    /// other streams given (set up before the first publish).
+    pub fn relay_outbox_to(&mut self, also: Vec<async_nats::jetstream::stream::Config>) -> Arc<RelayStats> {
         let region = self.config.region().expect("only a regional service publishes events");
-        let relay = OutboxRelay::new(
+        let mut relay = OutboxRelay::new(
             self.database.clone(),
             self.bus.jetstream.clone(),
             region,
             RelaySettings::default(),
         );
+        for config in also {
+            relay = relay.also_to(config);
+        }
         let stats = relay.stats();
         let gauge = Gauge::<i64, std::sync::atomic::AtomicI64>::default();
         self.metrics

@@ -19,6 +19,10 @@ pub struct Config {
     /// How long NATS waits for the ack of a registry event before
     /// redelivering it (`JIGI_CONSUMER_ACK_WAIT_SECS`, default 30).
     pub consumer_ack_wait: Duration,
+    /// The national hub's JetStream domain, where the linkage index
+    /// publishes its findings (`JIGI_LINKAGE_DOMAIN`, e.g. `national`);
+    /// unset: they are on the same server.
+    pub linkage_domain: Option<String>,
 }
 
 impl Config {
@@ -30,6 +34,7 @@ impl Config {
             geography_file: settings.optional("geography_file")?,
             consumer_batch: settings.get("consumer_batch", 500)?,
             consumer_ack_wait: Duration::from_secs(settings.get("consumer_ack_wait_secs", 30)?),
+            linkage_domain: settings.optional("linkage_domain")?,
         })
     }
 
@@ -45,6 +50,7 @@ impl Config {
             geography_file: None,
             consumer_batch: 500,
             consumer_ack_wait: Duration::from_secs(30),
+            linkage_domain: None,
         }
     }
 

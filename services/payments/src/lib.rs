@@ -60,6 +60,8 @@ pub struct Handle {
     pub payments: Payments,
     /// Counters of the registry consumer.
     pub consumer: Arc<ConsumerStats>,
+    /// Counters of the consumer of the linkage index's findings.
+    pub linkage: Arc<ConsumerStats>,
 }
 
 /// The inbox name of the registry consumer of a region.
@@ -82,9 +84,18 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     settings.batch = config.consumer_batch.max(1);
     settings.ack_wait = config.consumer_ack_wait;
 
-    let mut host = Host::open(SERVICE, config.service, storage::MIGRATIONS, shutdown).await?;
+    let linkage_domain = config.linkage_domain.clone();
+    let migrations = [storage::MIGRATIONS, storage::holds::MIGRATIONS].concat();
+    let mut host = Host::open(SERVICE, config.service, &migrations, shutdown).await?;
     host.relay_outbox();
     let consumer = host.consume(settings, Arc::new(app::RegistryProjection));
+    // The national linkage index's findings about the region: a suspected
+    // duplicate holds its households out of the next freeze.
+    let duplicates = ConsumerSettings::new(
+        app::linkage::region_duplicates_stream(region, linkage_domain.as_deref()),
+        format!("payments-linkage-{region}"),
+    );
+    let linkage = host.consume(duplicates, Arc::new(app::linkage::DuplicateHolds { region }));
     let payments = Payments::new(
         host.database().clone(),
         Arc::new(geography),
@@ -92,8 +103,13 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         metrics::PaymentMetrics::new(Some(host.metrics())),
     );
     let api = grpc::PaymentsApi::new(payments.clone()).into_service();
-    host.serve(Handle { payments, consumer }, |server| {
-        server.add_service_with_limit(api, policy::RULES, MAX_REQUEST_BYTES)
-    })
+    host.serve(
+        Handle {
+            payments,
+            consumer,
+            linkage,
+        },
+        |server| server.add_service_with_limit(api, policy::RULES, MAX_REQUEST_BYTES),
+    )
     .await
 }

@@ -6,6 +6,8 @@ use jigi_common::Region;
 use jigi_server::ServiceConfig;
 use jigi_settings::{ConfigError, Settings};
 
+use crate::domain::linkage::{self, LinkageKey};
+
 /// Everything the registry needs to start.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -15,16 +17,35 @@ pub struct Config {
     pub geography_file: Option<PathBuf>,
     /// A PMT configuration file replacing the built-in one (`JIGI_PMT_FILE`).
     pub pmt_file: Option<PathBuf>,
+    /// The programme's linkage keys, from the file named by
+    /// `JIGI_LINKAGE_KEYS_FILE` (`<key_id> <hex secret>` a line; two lines
+    /// during a rotation). None: no match keys, no national linkage.
+    pub linkage_keys: Vec<LinkageKey>,
 }
 
 impl Config {
     /// Reads the settings; unset ones take their defaults.
     pub fn from_env() -> Result<Config, ConfigError> {
         let settings = Settings::from_env()?;
+        let linkage_keys = match settings.optional::<PathBuf>("linkage_keys_file")? {
+            Some(path) => {
+                // The secrets are never in the error: only the file's name.
+                let invalid = |reason: String| ConfigError::Invalid {
+                    key: "linkage_keys_file".into(),
+                    variable: jigi_settings::variable("linkage_keys_file"),
+                    value: path.display().to_string(),
+                    reason,
+                };
+                let text = std::fs::read_to_string(&path).map_err(|err| invalid(format!("cannot read it: {err}")))?;
+                linkage::parse_key_file(&text).map_err(|err| invalid(err.to_string()))?
+            }
+            None => Vec::new(),
+        };
         Ok(Config {
             service: ServiceConfig::from_settings(&settings, crate::SERVICE)?,
             geography_file: settings.optional("geography_file")?,
             pmt_file: settings.optional("pmt_file")?,
+            linkage_keys,
         })
     }
 
@@ -39,6 +60,7 @@ impl Config {
             ),
             geography_file: None,
             pmt_file: None,
+            linkage_keys: Vec::new(),
         }
     }
 }

@@ -61,9 +61,19 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         None => PmtConfig::built_in(),
     };
     let region = config.service.region().expect("the registry is regional");
+    let linkage_keys = config.linkage_keys;
     let mut host = Host::open(SERVICE, config.service, storage::MIGRATIONS, shutdown).await?;
-    host.relay_outbox();
-    let registry = Registry::new(host.database().clone(), Arc::new(geography), Arc::new(pmt), region);
+    // Match keys go to the region's restricted linkage stream, not to its
+    // public one (jigi_bus::linkage).
+    host.relay_outbox_to(vec![jigi_bus::linkage::region_link_stream_config(region)]);
+    if linkage_keys.is_empty() {
+        tracing::warn!("no linkage key (JIGI_LINKAGE_KEYS_FILE): this region takes no part in national linkage");
+    }
+    let registry = Registry::new(host.database().clone(), Arc::new(geography), Arc::new(pmt), region)
+        .with_linkage_keys(linkage_keys);
+    // After a rotation (a new set of active keys), every household is
+    // re-keyed in the background while the registry serves.
+    host.spawn(registry.clone().rekey_in_background(host.shutdown().clone()));
     let api = grpc::RegistryApi::new(registry.clone()).into_service();
     host.serve(registry, |server| server.add_service(api, policy::RULES))
         .await

@@ -21,6 +21,7 @@ pub const RULES: &[Rule] = &[
     Rule::command("EnrolHousehold", &[RegionalSupervisor]),
     Rule::command("EnrolHouseholds", &[RegionalSupervisor]),
     Rule::command("ExitHousehold", &[RegionalSupervisor]),
+    Rule::command("TransferHousehold", &[RegionalSupervisor]),
     // Reference geography: no personal data.
     Rule::query("ListAreas", ANY_ROLE),
 ];

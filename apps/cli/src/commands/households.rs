@@ -6,7 +6,7 @@ use clap::Subcommand;
 use jigi_proto::common::Component;
 use jigi_proto::registry::{
     EnrolHouseholdRequest, EnrolHouseholdsRequest, EnrolmentResult, EnrolmentSelection, GetHouseholdRequest, Household,
-    Relation,
+    Relation, TransferHouseholdRequest,
 };
 use prost::Message as _;
 
@@ -30,6 +30,26 @@ pub enum HouseholdsCommand {
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+        #[command(flatten)]
+        registry: RegistryAddress,
+    },
+    /// A household that moved to another region: end its enrolments here
+    /// (reason moved, noted "moved to <region>"), after a duplicate was
+    /// resolved as a move; it continues in the destination's registry.
+    ///
+    /// Example: jigi households transfer 0192b6c4-5e1f-7a00-8000-000000000001 --to sikasso --as 0192…0002
+    Transfer {
+        /// The household's registry ID, in this region.
+        id: String,
+        /// The destination region's slug.
+        #[arg(long)]
+        to: String,
+        /// The household it is registered as in the destination, when known.
+        #[arg(long = "as", default_value = "")]
+        destination_household: String,
+        /// Effective date, YYYY-MM-DD (default: today).
+        #[arg(long, default_value = "")]
+        on: String,
         #[command(flatten)]
         registry: RegistryAddress,
     },
@@ -109,6 +129,33 @@ pub async fn run(command: HouseholdsCommand) -> anyhow::Result<()> {
             if let Some(report) = summary.report {
                 println!("Refused lines are listed in {}", report.display());
             }
+            Ok(())
+        }
+        HouseholdsCommand::Transfer {
+            id,
+            to,
+            destination_household,
+            on,
+            registry,
+        } => {
+            let household = registry
+                .connect()
+                .await?
+                .transfer_household(TransferHouseholdRequest {
+                    household_id: id,
+                    destination_region: to.clone(),
+                    destination_household_id: destination_household,
+                    transferred_on: on,
+                })
+                .await
+                .map_err(|status| service_error("transfer household", status))?
+                .into_inner()
+                .household
+                .unwrap_or_default();
+            println!(
+                "transferred {} to {to}: its enrolments here have ended",
+                household.household_id
+            );
             Ok(())
         }
         HouseholdsCommand::Show { id, registry } => {

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod cycles;
+pub mod duplicates;
 pub mod events;
 pub mod households;
 pub mod monitoring;

@@ -25,6 +25,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         stack.hub_url("national")
     );
     println!("  monitoring           http://{}", stack.monitoring_addr());
+    println!("  linkage index        http://{}", stack.linkage_addr());
     for node in &stack.regions {
         let endpoints = node.endpoints();
         println!("  {}", node.region.name());
@@ -43,6 +44,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     println!("  export JIGI_PAYMENTS_ADDR={}", endpoints.payments);
     println!("  export JIGI_NUTRITION_ADDR={}", endpoints.nutrition);
     println!("  export JIGI_MONITORING_ADDR=http://{}", stack.monitoring_addr());
+    println!("  export JIGI_LINKAGE_ADDR=http://{}", stack.linkage_addr());
     println!("  export JIGI_NATS_URL={}", stack.hub_url("national"));
     println!(
         "  export JIGI_AUTH_KEY={}",

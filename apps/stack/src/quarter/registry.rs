@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use futures::StreamExt;
-use jigi_common::Geography;
+use jigi_common::{Geography, Region};
 use jigi_proto::common::{Component, Sex};
 use jigi_proto::registry::{
     EnrolHouseholdRequest, Household, ImportHouseholdsRequest, ImportRowOutcome, ListHouseholdsRequest, MemberStatus,
@@ -47,10 +47,14 @@ pub async fn register_and_enrol(
 
     // 1. Import, streamed, as a field data import is.
     let bar = bars.bar(prefix, "importing households", plan.households, "households");
+    // Generated heads and ID cards are a function of the index: each region
+    // draws from its own range, or the national linkage index would find
+    // every household of one region registered again in the other.
+    let first = Region::ALL.iter().position(|r| *r == region).unwrap_or(0) as u64 * 1_000_000;
     let rows: Vec<ImportHouseholdsRequest> = (0..plan.households)
         .map(|index| ImportHouseholdsRequest {
             row: index as i64 + 1,
-            household: Some(generator.household(index)),
+            household: Some(generator.household(first + index)),
         })
         .collect();
     let counter = bar.clone();

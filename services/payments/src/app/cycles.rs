@@ -28,6 +28,9 @@ pub struct Frozen {
     /// Households in scope left out because another live cycle of the
     /// quarter lists them.
     pub already_in_other_cycle: i64,
+    /// Households in scope held out because the national linkage index
+    /// suspects them of being registered twice, with the reason.
+    pub held: Vec<storage::holds::Held>,
 }
 
 fn actor(field: &str, text: &str) -> Result<Actor, CommandError> {
@@ -244,7 +247,7 @@ impl Payments {
     fn freeze_in(&self, conn: &mut Conn, cycle_id: &str, actor: &Actor) -> Result<Frozen, CommandError> {
         let mut cycle = load_cycle(conn, cycle_id)?;
         cycle::can_freeze(&cycle).map_err(|r| refused(r, cycle_id))?;
-        let already_in_other_cycle = storage::freeze(conn, cycle_id, cycle.period, cycle.amount_per_household)?;
+        let (already_in_other_cycle, held) = storage::freeze(conn, cycle_id, cycle.period, cycle.amount_per_household)?;
         let communes = storage::commune_totals(conn, cycle_id)?;
         let mut frozen = Totals::ZERO;
         for share in &communes {
@@ -260,6 +263,7 @@ impl Payments {
             cycle,
             communes,
             already_in_other_cycle,
+            held,
         })
     }
 

@@ -6,6 +6,7 @@
 //! all of a request's queries in one read.
 
 mod cycles;
+pub mod linkage;
 mod projection;
 mod queries;
 mod results;

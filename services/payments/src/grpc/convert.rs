@@ -124,3 +124,11 @@ fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
         nanos: at.timestamp_subsec_nanos() as i32,
     }
 }
+
+pub fn held(held: &crate::storage::holds::Held) -> pp::HeldHousehold {
+    pp::HeldHousehold {
+        household_id: held.household_id.clone(),
+        duplicate_id: held.duplicate_id.clone(),
+        reason: held.reason.clone(),
+    }
+}

@@ -186,6 +186,7 @@ impl PaymentsService for PaymentsApi {
             cycle: Some(convert::cycle(&frozen.cycle)),
             communes: frozen.communes.iter().map(convert::commune_totals).collect(),
             already_in_other_cycle: frozen.already_in_other_cycle,
+            held: frozen.held.iter().map(convert::held).collect(),
         }))
     }
 
@@ -358,8 +359,10 @@ impl PaymentsService for PaymentsApi {
     async fn get_reconciliation(&self, request: Request<GetReconciliationRequest>) -> Reply<GetReconciliationResponse> {
         jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
         let reconciliation = self.payments.reconciliation(&request.get_ref().cycle_id).await?;
+        let held = self.payments.held(&request.get_ref().cycle_id).await?;
         Ok(Response::new(GetReconciliationResponse {
             reconciliation: Some(convert::reconciliation(&reconciliation)),
+            held: held.iter().map(convert::held).collect(),
         }))
     }
 

@@ -7,6 +7,7 @@ use jigi_storage::sql::{self, Placeholders};
 use jigi_storage::{Conn, Owned, Row, StorageError, ToSql, params};
 
 use super::cycles::decode_error;
+use super::holds::{self, NOT_HELD};
 use crate::domain::model::{EntitlementStatus, FailureReason, Place, Totals};
 use crate::domain::reconcile::StatusCount;
 use crate::domain::results::Entitled;
@@ -23,9 +24,16 @@ const NOT_IN_OTHER_CYCLE: &str = "NOT EXISTS (SELECT 1 FROM entitlements o JOIN 
      AND c.status <> 'cancelled' AND c.cycle_id <> $1)";
 
 /// Copies the households the cycle covers into its entitlements, in one
-/// statement, and records the totals per commune. Returns how many
-/// households were in scope but left out as listed by another cycle.
-pub fn freeze(conn: &mut Conn, cycle_id: &str, period: Period, amount: Fcfa) -> Result<i64, StorageError> {
+/// statement, leaving out those held for a suspected duplicate (recorded
+/// with the reason, [`holds::record_cycle_holds`]), and records the totals
+/// per commune. Returns how many households were in scope but left out as
+/// listed by another cycle, and those held.
+pub fn freeze(
+    conn: &mut Conn,
+    cycle_id: &str,
+    period: Period,
+    amount: Fcfa,
+) -> Result<(i64, Vec<holds::Held>), StorageError> {
     let in_scope: i64 = conn.query_scalar(
         &format!("SELECT COUNT(*) FROM tm_households h WHERE {IN_SCOPE}"),
         params![cycle_id],
@@ -34,7 +42,7 @@ pub fn freeze(conn: &mut Conn, cycle_id: &str, period: Period, amount: Fcfa) -> 
         &format!(
             "INSERT INTO entitlements (cycle_id, household_id, region, cercle, commune, village, amount, status) \
              SELECT $1, h.household_id, h.region, h.cercle, h.commune, h.village, $3, 'pending' \
-             FROM tm_households h WHERE {IN_SCOPE} AND {NOT_IN_OTHER_CYCLE}"
+             FROM tm_households h WHERE {IN_SCOPE} AND {NOT_IN_OTHER_CYCLE} AND {NOT_HELD}"
         ),
         params![cycle_id, period.to_string(), amount.francs()],
     )?;
@@ -44,7 +52,16 @@ pub fn freeze(conn: &mut Conn, cycle_id: &str, period: Period, amount: Fcfa) -> 
          FROM entitlements WHERE cycle_id = $1 GROUP BY cycle_id, commune",
         params![cycle_id],
     )?;
-    Ok(in_scope - i64::try_from(inserted).unwrap_or(i64::MAX))
+    let held = holds::record_cycle_holds(
+        conn,
+        cycle_id,
+        &period.to_string(),
+        &format!("{IN_SCOPE} AND {NOT_IN_OTHER_CYCLE}"),
+    )?;
+    Ok((
+        in_scope - i64::try_from(inserted).unwrap_or(i64::MAX) - held.len() as i64,
+        held,
+    ))
 }
 
 /// The entitlements of the given households in a cycle.

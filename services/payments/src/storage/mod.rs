@@ -18,6 +18,7 @@
 
 mod cycles;
 mod entitlements;
+pub mod holds;
 mod projection;
 mod results;
 

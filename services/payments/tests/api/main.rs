@@ -9,6 +9,7 @@ mod helpers;
 mod access;
 mod cycle;
 mod end_to_end;
+mod holds;
 mod lists;
 mod projection;
 mod results;

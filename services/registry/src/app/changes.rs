@@ -85,6 +85,7 @@ impl Registry {
         }
         self.save_changed(conn, &mut household)?;
         outbox::add(conn, &[events::updated(&household)])?;
+        self.add_keyed(conn, &[&household])?;
         Ok(household)
     }
 
@@ -136,6 +137,7 @@ impl Registry {
         household.members.push(member.clone());
         self.save_changed(conn, &mut household)?;
         outbox::add(conn, &[events::member_added(&household, &member)])?;
+        self.add_keyed(conn, &[&household])?;
         Ok((household, member.member_id))
     }
 
@@ -286,6 +288,7 @@ impl Registry {
         household.members[index] = member.clone();
         self.save_changed(conn, &mut household)?;
         outbox::add(conn, &[events::member_updated(&household, &member)])?;
+        self.add_keyed(conn, &[&household])?;
         Ok(household)
     }
 
@@ -493,6 +496,74 @@ impl Registry {
                     })?;
                 this.apply_enrolment(conn, &mut household, &enrolment, &note)?;
                 outbox::add(conn, &[events::exited(&household, &enrolment)])?;
+                this.add_keyed(conn, &[&household])?;
+                Ok(household)
+            })
+            .await
+    }
+
+    /// A household that moved to another region: ends every current
+    /// enrolment (reason MOVED, noted "moved to <region>"), in one
+    /// transaction with its events and its last match keys (inactive, so the
+    /// index no longer counts it). Repeating it changes nothing.
+    pub async fn transfer(
+        &self,
+        household_id: &str,
+        destination: &str,
+        destination_household_id: &str,
+        on: &str,
+    ) -> Result<Household, CommandError> {
+        let mut problems = Problems::new();
+        match destination.parse::<jigi_common::Region>() {
+            Ok(region) if region == self.region => {
+                problems.add("destination_region", "is this region: a move within it is an update");
+            }
+            Ok(_) => {}
+            Err(_) => problems.add("destination_region", format!("{destination:?} is not a region slug")),
+        }
+        let destination_household_id = destination_household_id.trim();
+        if !destination_household_id.is_empty() && uuid::Uuid::parse_str(destination_household_id).is_err() {
+            problems.add("destination_household_id", "is not a registry ID (a UUID)");
+        }
+        let on = if on.trim().is_empty() {
+            Some(super::today())
+        } else {
+            problems.check("transferred_on", self.rules().effective_date(on))
+        };
+        problems.into_result(|| ()).map_err(CommandError::Invalid)?;
+        let on = on.expect("checked");
+        let note = if destination_household_id.is_empty() {
+            format!("moved to {destination}")
+        } else {
+            format!("moved to {destination} (household {destination_household_id})")
+        };
+        let (this, household_id) = (self.clone(), household_id.to_owned());
+        self.db
+            .write(move |conn| {
+                let mut household = this.load_for_change(conn, &household_id)?;
+                let current: Vec<Component> = household
+                    .enrolments
+                    .iter()
+                    .filter(|e| e.status == crate::domain::model::EnrolmentStatus::Enrolled)
+                    .map(|e| e.component)
+                    .collect();
+                let mut events = Vec::new();
+                for component in current {
+                    let enrolment = enrolment::exit(&household, component, on, ExitReason::Moved).map_err(
+                        |refusal| match refusal {
+                            Refusal::ExitBeforeEnrolment { .. } => {
+                                CommandError::invalid("transferred_on", refusal.explain(component))
+                            }
+                            other => refused(other, component, &household_id),
+                        },
+                    )?;
+                    this.apply_enrolment(conn, &mut household, &enrolment, &note)?;
+                    events.push(events::exited(&household, &enrolment));
+                }
+                if !events.is_empty() {
+                    outbox::add(conn, &events)?;
+                    this.add_keyed(conn, &[&household])?;
+                }
                 Ok(household)
             })
             .await

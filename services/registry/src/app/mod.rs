@@ -5,6 +5,7 @@
 //! run on the database's readers.
 
 mod changes;
+mod linkage;
 mod queries;
 mod register;
 
@@ -20,6 +21,7 @@ pub use queries::Page;
 pub use register::{ImportRow, ImportSession, RowOutcome};
 
 use crate::domain::identity;
+use crate::domain::linkage::LinkageKey;
 use crate::domain::model::Household;
 use crate::domain::pmt::PmtConfig;
 use crate::domain::validate::Rules;
@@ -32,6 +34,8 @@ pub struct Registry {
     geography: Arc<Geography>,
     pmt: Arc<PmtConfig>,
     region: Region,
+    /// The active linkage keys; empty: no match keys are computed.
+    linkage: Arc<Vec<LinkageKey>>,
 }
 
 impl Registry {
@@ -41,7 +45,14 @@ impl Registry {
             geography,
             pmt,
             region,
+            linkage: Arc::default(),
         }
+    }
+
+    /// Computes match keys with these linkage keys (every one of them, during a rotation).
+    pub fn with_linkage_keys(mut self, keys: Vec<LinkageKey>) -> Registry {
+        self.linkage = Arc::new(keys);
+        self
     }
 
     pub fn region(&self) -> Region {

@@ -200,6 +200,8 @@ impl Registry {
             .map(|(household, _)| events::registered(household))
             .collect();
         outbox::add(conn, &events)?;
+        let households: Vec<&Household> = to_insert.iter().map(|(household, _)| household).collect();
+        self.add_keyed(conn, &households)?;
         Ok(outcomes)
     }
 }

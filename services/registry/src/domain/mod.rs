@@ -5,11 +5,13 @@
 //! - [`validate`]: turning what a field agent sends into a valid household,
 //!   naming every bad field;
 //! - [`identity`]: the keys that find a household registered twice;
+//! - [`linkage`]: keyed pseudonyms (match keys) for the national linkage index;
 //! - [`pmt`]: the proxy means test that targets the poorest households;
 //! - [`enrolment`]: entering and leaving the programme's components.
 
 pub mod enrolment;
 pub mod identity;
+pub mod linkage;
 pub mod model;
 pub mod pmt;
 pub mod validate;

@@ -16,11 +16,12 @@ use jigi_storage::Migration;
 
 /// The registry's own tables (the host adds the shared ones). The SQL is
 /// portable: both backends accept it as written.
-pub const MIGRATIONS: &[Migration] = &[Migration::portable(
-    "registry",
-    1,
-    "households, members, enrolments, status history",
-    "
+pub const MIGRATIONS: &[Migration] = &[
+    Migration::portable(
+        "registry",
+        1,
+        "households, members, enrolments, status history",
+        "
     CREATE TABLE households (
         household_id TEXT PRIMARY KEY,
         region TEXT NOT NULL,
@@ -86,4 +87,17 @@ pub const MIGRATIONS: &[Migration] = &[Migration::portable(
     );
     CREATE INDEX status_history_household ON status_history (household_id, recorded_at);
     ",
-)];
+    ),
+    // A rotation of the linkage keys re-keys every household in batches;
+    // this row says how far it got, so a restart resumes it.
+    Migration::portable(
+        "registry",
+        2,
+        "progress of recomputing match keys per set of linkage keys",
+        "CREATE TABLE linkage_rekeys (
+            key_set TEXT PRIMARY KEY,
+            cursor TEXT NOT NULL,
+            done BIGINT NOT NULL
+        );",
+    ),
+];

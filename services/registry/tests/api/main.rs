@@ -8,6 +8,7 @@ mod bad_input;
 mod enrolment;
 mod events;
 mod import;
+mod linkage;
 mod outbox;
 mod registration;
 mod service;
