@@ -31,6 +31,10 @@ pub struct DemoArgs {
     /// No progress bars (they are hidden anyway when output is not a terminal).
     #[arg(long)]
     pub quiet: bool,
+    /// Keep the stack and its console running after the quarter, until Ctrl-C
+    /// (`make demo` does: the console then shows the quarter).
+    #[arg(long)]
+    pub stay: bool,
 }
 
 /// Everything the demo did and saw, written to `summary.json` in its folder.
@@ -68,14 +72,23 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     };
     print_addresses(&stack);
     let bars = Bars::new(args.quiet);
+    let mut interrupted = false;
     let outcome = tokio::select! {
         outcome = script(&stack, &args, &bars, &run_dir, started) => outcome,
         _ = tokio::signal::ctrl_c() => {
             bars.clear();
             println!("\nInterrupted; stopping cleanly.");
+            interrupted = true;
             Ok(())
         }
     };
+    if args.stay && !interrupted && outcome.is_ok() {
+        println!(
+            "\nThe console shows the quarter: open {} and sign in (by name: the stack issues the token).\nPress Ctrl-C to stop.",
+            stack.console_url()
+        );
+        let _ = tokio::signal::ctrl_c().await;
+    }
     stack.stop().await;
     println!("Stopped. The data stays in {}", run_dir.display());
     outcome
@@ -98,6 +111,7 @@ fn print_addresses(stack: &LocalStack) {
         stack.hub.server.port(),
         stack.monitoring_addr()
     );
+    println!("  national operations console {}", stack.console_url());
 }
 
 async fn script(

@@ -830,6 +830,7 @@ async fn up_runs_the_stack_until_interrupted_and_prints_every_address() {
         "payments",
         "nutrition",
         "monitoring",
+        "console",
         "NATS hub",
         "NATS leaf",
     ] {

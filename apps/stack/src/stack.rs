@@ -238,6 +238,9 @@ pub struct LocalStack {
     pub hub: Hub,
     pub regions: Vec<RegionNode>,
     pub monitoring: Running<jigi_monitoring::Handle>,
+    /// The national operations console (its sign-in page also signs people
+    /// in by name with the stack's own key).
+    pub console: jigi_console::Running,
     shutdown: CancellationToken,
 }
 
@@ -282,18 +285,35 @@ impl LocalStack {
         let mut config =
             jigi_monitoring::Config::local(regions, &hub.url_as("monitoring"), &sqlite(data_dir, "monitoring"));
         config.region_domains = true;
-        config.service.serve = serve;
+        config.service.serve = serve.clone();
         config.service.telemetry = telemetry.of(jigi_monitoring::SERVICE, jigi_auth::ServiceArea::National);
         let own = config.service.telemetry.clone();
         let monitoring = started(own, jigi_monitoring::start(config, shutdown.clone()))
             .await
             .map_err(|err| failed("the monitoring", err))?;
+
+        // The console reads the monitoring and the national stream as the
+        // hub's `national` user, and checks operators' tokens as the
+        // services do.
+        let mut config = jigi_console::Config::local(
+            regions,
+            &format!("http://{}", monitoring.grpc_addr),
+            &hub.url_as("national"),
+            serve.access,
+        );
+        config.local_issuer_key = Some(key_file(data_dir));
+        config.telemetry = telemetry.of(jigi_console::SERVICE, jigi_auth::ServiceArea::National);
+        let own = config.telemetry.clone();
+        let console = started(own, jigi_console::start(config, shutdown.clone()))
+            .await
+            .map_err(|err| failed("the console", err))?;
         Ok(LocalStack {
             data_dir: data_dir.to_path_buf(),
             staff,
             hub,
             regions: nodes,
             monitoring,
+            console,
             shutdown,
         })
     }
@@ -317,6 +337,11 @@ impl LocalStack {
         self.monitoring.grpc_addr
     }
 
+    /// Where the national operations console is served.
+    pub fn console_url(&self) -> String {
+        self.console.url()
+    }
+
     /// Stops the services (letting them finish what they do), then NATS.
     pub async fn stop(self) {
         self.shutdown.cancel();
@@ -324,8 +349,10 @@ impl LocalStack {
             mut hub,
             regions,
             monitoring,
+            console,
             ..
         } = self;
+        console.stopped().await;
         monitoring.stopped().await;
         for node in regions {
             node.stopped().await;

@@ -25,6 +25,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         stack.hub_url("national")
     );
     println!("  monitoring           http://{}", stack.monitoring_addr());
+    println!(
+        "  console              {}  (open it in a browser: sign in by name, or with a token)",
+        stack.console_url()
+    );
     for node in &stack.regions {
         let endpoints = node.endpoints();
         println!("  {}", node.region.name());
