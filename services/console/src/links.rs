@@ -90,11 +90,7 @@ impl LinkBoard {
                 }
             })
             .collect();
-        let monitoring_waiting = stream
-            .consumer_info(MONITORING_CONSUMER)
-            .await
-            .ok()
-            .map(|consumer| consumer.num_pending);
+        let monitoring_waiting = monitoring_pending(&stream).await;
         Ok(Snapshot {
             links,
             monitoring_waiting,
@@ -104,9 +100,24 @@ impl LinkBoard {
     }
 }
 
-/// The monitoring's durable consumer on the national stream (its inbox
-/// records events under this name).
-const MONITORING_CONSUMER: &str = "monitoring";
+/// The monitoring's durable consumer on the national stream: its inbox
+/// names it `monitoring_<suffix>`, the suffix chosen with its database.
+const MONITORING_CONSUMER: &str = "monitoring_";
+
+/// Events the monitoring has not applied yet: the pending count of its
+/// newest durable consumer (an older one is left by a rebuilt database).
+async fn monitoring_pending(stream: &jetstream::stream::Stream) -> Option<u64> {
+    use futures::StreamExt as _;
+    let mut consumers = stream.consumers();
+    let mut newest: Option<jetstream::consumer::Info> = None;
+    while let Some(info) = consumers.next().await {
+        let Ok(info) = info else { return None };
+        if info.name.starts_with(MONITORING_CONSUMER) && newest.as_ref().is_none_or(|n| info.created > n.created) {
+            newest = Some(info);
+        }
+    }
+    newest.map(|info| info.num_pending)
+}
 
 /// Reads the links every `every` until `shutdown`, publishing each reading
 /// to the board and the metrics. A failed reading keeps the last links but

@@ -183,6 +183,13 @@ async fn the_links_page_shows_each_region_linked_and_the_metrics_say_so() {
     let page = app.get("/links", &token).await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("id=\"links-table\""));
+    // The monitoring has applied everything: nothing waits for it.
+    assert!(
+        page.body
+            .contains("id=\"monitoring-waiting\">Events waiting for the national monitoring : <strong>0</strong>"),
+        "{}",
+        page.body
+    );
     let metrics = jigi_testkit::http_get(app.console.metrics_addr, "/metrics")
         .await
         .unwrap()
