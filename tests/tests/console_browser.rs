@@ -11,6 +11,12 @@
 //! Sikasso supervisor is refused Mopti's page. Screenshots go to
 //! `target/console-screenshots/` (kept by CI as artifacts).
 //!
+//! It also measures, in the same browser, what a first visit costs on a
+//! slow link: Chromium's network emulation (devtools protocol) at 256 kbit/s
+//! down, 300 ms latency, cache disabled; the page weight and the time to
+//! first contentful paint of "Mali en un coup d'œil" are printed (the
+//! README reports them) and held under a ceiling.
+//!
 //! Chromium and chromedriver are required (`scripts/ensure-tools chromium`):
 //! without them the test fails, it never skips.
 
@@ -161,6 +167,78 @@ async fn sign_in(browser: &Client, console: &str, token: &str, next: &str) {
         None => url.path().to_owned(),
     };
     assert_eq!(path, next);
+}
+
+/// A Chrome DevTools Protocol command, through chromedriver.
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: serde_json::Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/goog/cdp/execute", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = serde_json::json!({ "cmd": self.cmd, "params": self.params });
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
+/// The slow link of the measurement: bytes per second down and up, latency.
+const SLOW_DOWN: u64 = 32_000;
+const SLOW_UP: u64 = 16_000;
+const SLOW_LATENCY_MS: u64 = 300;
+
+/// What a first visit to `path` costs on the slow link: bytes transferred
+/// (the page and every asset) and the time to first contentful paint.
+async fn first_visit_on_a_slow_link(browser: &Client, site: &str, path: &str) -> (u64, f64) {
+    for (cmd, params) in [
+        ("Network.enable", serde_json::json!({})),
+        ("Network.setCacheDisabled", serde_json::json!({ "cacheDisabled": true })),
+        (
+            "Network.emulateNetworkConditions",
+            serde_json::json!({
+                "offline": false,
+                "latency": SLOW_LATENCY_MS,
+                "downloadThroughput": SLOW_DOWN,
+                "uploadThroughput": SLOW_UP,
+            }),
+        ),
+    ] {
+        browser.issue_cmd(Cdp { cmd, params }).await.expect(cmd);
+    }
+    browser.goto(&format!("{site}{path}")).await.unwrap();
+    // The paint entry may come after the load event: wait for it.
+    let measured = browser
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const report = (fcp) => {
+               const nav = performance.getEntriesByType('navigation')[0];
+               const assets = performance.getEntriesByType('resource').reduce((sum, r) => sum + r.transferSize, 0);
+               done({ bytes: nav.transferSize + assets, fcp: fcp });
+             };
+             new PerformanceObserver((list) => {
+               for (const e of list.getEntries()) if (e.name === 'first-contentful-paint') report(e.startTime);
+             }).observe({ type: 'paint', buffered: true });
+             setTimeout(() => report(-1), 20000);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser
+        .issue_cmd(Cdp {
+            cmd: "Network.emulateNetworkConditions",
+            params: serde_json::json!({ "offline": false, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1 }),
+        })
+        .await
+        .unwrap();
+    (
+        measured["bytes"].as_u64().expect("bytes measured"),
+        measured["fcp"].as_f64().expect("first contentful paint measured"),
+    )
 }
 
 #[tokio::test]
@@ -375,6 +453,20 @@ async fn the_console_in_a_browser_shows_the_quarter_the_live_feed_and_a_cut_link
         shown_cut.as_secs_f64(),
         shown_up.as_secs_f64()
     );
+
+    // A first visit on a slow link: small, and painted in seconds.
+    let (bytes, fcp) = first_visit_on_a_slow_link(&browser, &site, &format!("/?period={period}")).await;
+    println!(
+        "console_browser: Mali en un coup d'œil, first visit at {} kbit/s and {SLOW_LATENCY_MS} ms latency, cache off: {:.1} kB transferred, first contentful paint after {:.2} s",
+        SLOW_DOWN * 8 / 1000,
+        bytes as f64 / 1000.0,
+        fcp / 1000.0
+    );
+    assert!(
+        bytes > 0 && bytes < 100_000,
+        "the page and its assets weigh {bytes} bytes"
+    );
+    assert!(fcp > 0.0 && fcp < 8_000.0, "first contentful paint after {fcp} ms");
 
     // A regional supervisor cannot open another region.
     browser
