@@ -21,6 +21,9 @@ pub struct Config {
     /// `http://127.0.0.1:50054`). The console calls it with each operator's
     /// own token, so the monitoring applies its own scope checks as well.
     pub monitoring_url: String,
+    /// The CA that signs the monitoring's certificate, for an `https` URL
+    /// (`JIGI_MONITORING_TLS_CA`).
+    pub monitoring_tls_ca: Option<PathBuf>,
     /// The national hub's NATS (`JIGI_NATS_URL`…, see [`BusConfig::from_settings`]):
     /// the national stream's info (the regions' links) and its events (the live feed).
     pub nats: BusConfig,
@@ -69,6 +72,7 @@ impl Config {
             http_addr: settings.get("http_addr", local(crate::SERVICE.grpc_port))?,
             metrics_addr: settings.get("metrics_addr", local(crate::SERVICE.metrics_port))?,
             monitoring_url: settings.get("monitoring_url", "http://127.0.0.1:50054".to_owned())?,
+            monitoring_tls_ca: settings.optional("monitoring_tls_ca")?,
             nats: BusConfig::from_settings(&settings, "jigi-console-national")?,
             access: serve.access,
             regions: regions.0,
@@ -89,6 +93,7 @@ impl Config {
             http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             metrics_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             monitoring_url: monitoring_url.to_owned(),
+            monitoring_tls_ca: None,
             nats: BusConfig::new(nats_url, "jigi-console-national"),
             access,
             regions: regions.to_vec(),

@@ -109,7 +109,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         })?;
     let registry = jigi_server::Metrics::new(SERVICE.name);
     let metrics = metrics::ConsoleMetrics::register(&registry);
-    let monitoring = monitoring::MonitoringReader::connect(&config.monitoring_url)
+    let monitoring = monitoring::MonitoringReader::connect(&config.monitoring_url, config.monitoring_tls_ca.as_deref())
         .map_err(|err| StartError::setup("JIGI_MONITORING_URL", err))?;
 
     let mut tasks = Vec::new();

@@ -58,20 +58,41 @@ pub struct MonitoringReader {
     channel: Channel,
 }
 
-/// Why the monitoring's address was refused.
+/// Why the monitoring's address or CA was refused.
 #[derive(Debug, thiserror::Error)]
-#[error("{0:?} is not a valid address for the monitoring; use http://host:port")]
-pub struct BadAddress(String);
+pub enum BadAddress {
+    #[error("{0:?} is not a valid address for the monitoring; use http://host:port or https://host:port")]
+    Url(String),
+    #[error("{0} is an https address: give the CA that signs the monitoring's certificate (JIGI_MONITORING_TLS_CA)")]
+    NoCa(String),
+    #[error("cannot read the monitoring's CA {path}: {reason}")]
+    Ca { path: String, reason: String },
+}
 
 impl MonitoringReader {
     /// A client of the monitoring at `url`, connecting on first use (the
-    /// console starts whether or not the monitoring is up yet).
-    pub fn connect(url: &str) -> Result<MonitoringReader, BadAddress> {
-        let endpoint = Endpoint::from_shared(url.to_owned())
-            .map_err(|_| BadAddress(url.to_owned()))?
+    /// console starts whether or not the monitoring is up yet). An `https`
+    /// URL needs `ca`, the CA that signs the monitoring's certificate (as
+    /// deployed, the services serve their APIs over TLS only).
+    pub fn connect(url: &str, ca: Option<&std::path::Path>) -> Result<MonitoringReader, BadAddress> {
+        let mut endpoint = Endpoint::from_shared(url.to_owned())
+            .map_err(|_| BadAddress::Url(url.to_owned()))?
             .tcp_nodelay(true)
             .connect_timeout(std::time::Duration::from_secs(5))
             .timeout(std::time::Duration::from_secs(30));
+        if url.starts_with("https://") {
+            let path = ca.ok_or_else(|| BadAddress::NoCa(url.to_owned()))?;
+            let pem = std::fs::read(path).map_err(|err| BadAddress::Ca {
+                path: path.display().to_string(),
+                reason: err.to_string(),
+            })?;
+            let tls =
+                tonic::transport::ClientTlsConfig::new().ca_certificate(tonic::transport::Certificate::from_pem(pem));
+            endpoint = endpoint.tls_config(tls).map_err(|err| BadAddress::Ca {
+                path: path.display().to_string(),
+                reason: err.to_string(),
+            })?;
+        }
         Ok(MonitoringReader {
             channel: endpoint.connect_lazy(),
         })

@@ -38,6 +38,12 @@ impl Drop for TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(false).await
+}
+
+/// With `tls`, the monitoring serves its API over TLS only, as deployed,
+/// and the console trusts its CA.
+pub async fn spawn_app_with(tls: bool) -> TestApp {
     let nats = NatsServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let bus = Bus::connect(&BusConfig::new(nats.url(), "test-producer"))
@@ -54,15 +60,24 @@ pub async fn spawn_app() -> TestApp {
         &jigi_testkit::sqlite_url(dir.path(), "monitoring"),
     );
     config.service.serve = access.serve_config();
+    let server_tls = tls.then(|| jigi_testkit::ServerTls::generate(dir.path(), "monitoring"));
+    if let Some(files) = &server_tls {
+        config.service.serve.tls = Some(jigi_server::serving::TlsFiles {
+            cert: files.cert.clone(),
+            key: files.key.clone(),
+        });
+    }
     let monitoring = jigi_monitoring::start(config, shutdown.clone())
         .await
         .expect("monitoring starts");
-    let config = jigi_console::Config::local(
+    let scheme = if tls { "https://localhost" } else { "http://127.0.0.1" };
+    let mut config = jigi_console::Config::local(
         &REGIONS,
-        &format!("http://{}", monitoring.grpc_addr),
+        &format!("{scheme}:{}", monitoring.grpc_addr.port()),
         &nats.url(),
         access.serve_config().access,
     );
+    config.monitoring_tls_ca = server_tls.map(|files| files.ca);
     let console = jigi_console::start(config, shutdown.clone())
         .await
         .expect("console starts");
@@ -114,7 +129,7 @@ impl TestApp {
         page(request.send().await.expect("the console answers")).await
     }
 
-    /// A monitoring client calling as a national operator.
+    /// A monitoring client calling as a national operator (over plain HTTP/2).
     pub async fn monitoring_client(&self) -> MonitoringServiceClient<AuthedChannel> {
         MonitoringServiceClient::new(connect_as(self.monitoring.grpc_addr, &self.national_token()).await)
     }

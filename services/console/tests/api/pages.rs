@@ -200,3 +200,33 @@ async fn the_links_page_shows_each_region_linked_and_the_metrics_say_so() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn the_console_reads_a_monitoring_served_over_tls_as_deployed() {
+    let app = spawn_app_with(true).await;
+    app.pay_quarter(Region::Mopti, "2018Q4", "2018-11-20", 4, 4, 0).await;
+    app.settled().await;
+    let page = app
+        .get("/region/mopti?period=2018Q4", &app.supervisor_token(Region::Mopti))
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(value_after(&page.body, "id=\"kpis-mopti\"", "households_paid"), "4");
+}
+
+#[tokio::test]
+async fn an_https_monitoring_without_its_ca_is_refused_at_start() {
+    let nats = jigi_testkit::NatsServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let access = jigi_testkit::TestAccess::new(dir.path());
+    let config = jigi_console::Config::local(
+        &REGIONS,
+        "https://monitoring.national:50054",
+        &nats.url(),
+        access.serve_config().access,
+    );
+    let err = jigi_console::start(config, tokio_util::sync::CancellationToken::new())
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("JIGI_MONITORING_TLS_CA"), "{err}");
+}
