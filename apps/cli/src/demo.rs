@@ -63,8 +63,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("Data (NATS stores, databases, summary.json) in {}", run_dir.display());
     let started = Instant::now();
     println!("\nStarting a NATS hub, leaf nodes for Sikasso and Mopti, and the services…");
+    let telemetry = crate::demo::console_telemetry();
     let stack = tokio::select! {
-        stack = LocalStack::start(&run_dir, &REGIONS) => stack?,
+        stack = LocalStack::start_with(&run_dir, &REGIONS, &telemetry) => stack?,
         _ = tokio::signal::ctrl_c() => {
             println!("\nInterrupted while starting. The data stays in {}", run_dir.display());
             return Ok(());
@@ -92,6 +93,15 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     stack.stop().await;
     println!("Stopped. The data stays in {}", run_dir.display());
     outcome
+}
+
+/// The stack's telemetry for a person at the console: without a tracing
+/// UI, the services' spans go to the console's trace page.
+pub fn console_telemetry() -> jigi_stack::Telemetry {
+    jigi_stack::Telemetry {
+        spans_to_console: true,
+        ..jigi_stack::Telemetry::default()
+    }
 }
 
 fn print_addresses(stack: &LocalStack) {

@@ -35,6 +35,11 @@ pub struct Telemetry {
     pub otlp_endpoint: Option<String>,
     /// The services' log filter when `RUST_LOG` is not set.
     pub log_filter: String,
+    /// With nowhere else to send spans, send them to the national console,
+    /// whose trace page then shows an action across the services (`jigi
+    /// demo`, `jigi up`). Off by default: a service's spans are flushed
+    /// when it stops, which blocks for seconds on a single-threaded runtime.
+    pub spans_to_console: bool,
 }
 
 impl Default for Telemetry {
@@ -42,6 +47,7 @@ impl Default for Telemetry {
         Telemetry {
             otlp_endpoint: None,
             log_filter: "warn".into(),
+            spans_to_console: false,
         }
     }
 }
@@ -242,6 +248,7 @@ pub struct LocalStack {
     /// in by name with the stack's own key).
     pub console: jigi_console::Running,
     shutdown: CancellationToken,
+    console_shutdown: CancellationToken,
 }
 
 impl LocalStack {
@@ -259,6 +266,20 @@ impl LocalStack {
         // Access control on, as deployed: the services trust the stack's own
         // key, which `jigi token` uses too.
         let access = StackAccess::create(data_dir)?;
+        // Asked to, and with nowhere else to send spans, the services send
+        // them to the console, whose trace page then shows an action across them.
+        let mut telemetry = telemetry.clone();
+        let console_otlp = if telemetry.spans_to_console
+            && telemetry.otlp_endpoint.is_none()
+            && std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_none()
+        {
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], jigi_localnats::free_port()));
+            telemetry.otlp_endpoint = Some(format!("http://{addr}"));
+            Some(addr)
+        } else {
+            None
+        };
+        let telemetry = &telemetry;
         let shared = Shared {
             passwords: passwords.clone(),
             access: access.clone(),
@@ -302,9 +323,13 @@ impl LocalStack {
             serve.access,
         );
         config.local_issuer_key = Some(key_file(data_dir));
+        config.otlp_addr = console_otlp;
         config.telemetry = telemetry.of(jigi_console::SERVICE, jigi_auth::ServiceArea::National);
         let own = config.telemetry.clone();
-        let console = started(own, jigi_console::start(config, shutdown.clone()))
+        // Stopped after the services, so it still receives the spans they
+        // flush as they stop.
+        let console_shutdown = CancellationToken::new();
+        let console = started(own, jigi_console::start(config, console_shutdown.clone()))
             .await
             .map_err(|err| failed("the console", err))?;
         Ok(LocalStack {
@@ -315,6 +340,7 @@ impl LocalStack {
             monitoring,
             console,
             shutdown,
+            console_shutdown,
         })
     }
 
@@ -350,13 +376,15 @@ impl LocalStack {
             regions,
             monitoring,
             console,
+            console_shutdown,
             ..
         } = self;
-        console.stopped().await;
         monitoring.stopped().await;
         for node in regions {
             node.stopped().await;
         }
+        console_shutdown.cancel();
+        console.stopped().await;
         hub.server.stop().await;
     }
 }

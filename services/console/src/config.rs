@@ -39,6 +39,10 @@ pub struct Config {
     pub link_down_after: Duration,
     /// How often the national stream's sources are read (`JIGI_LINKS_REFRESH_MS`, default 1000).
     pub links_refresh: Duration,
+    /// Where the console receives spans over OTLP/gRPC itself
+    /// (`JIGI_CONSOLE_OTLP_ADDR`, e.g. `127.0.0.1:4317`): for a stack
+    /// without a tracing UI, the trace page then shows the spans.
+    pub otlp_addr: Option<SocketAddr>,
     /// The tracing UI: a trace ID links to `<url>/trace/<id>` (`JIGI_JAEGER_URL`).
     pub jaeger_url: Option<String>,
     /// The local identity provider's key (`JIGI_CONSOLE_LOCAL_ISSUER_KEY`):
@@ -78,6 +82,7 @@ impl Config {
             regions: regions.0,
             link_down_after: Duration::from_secs(settings.get("link_down_seconds", 5)?),
             links_refresh: Duration::from_millis(settings.get("links_refresh_ms", 1_000)?),
+            otlp_addr: settings.optional("console_otlp_addr")?,
             jaeger_url: settings.optional("jaeger_url")?,
             local_issuer_key: settings.optional("console_local_issuer_key")?,
             secure_cookies: settings.get("secure_cookies", false)?,
@@ -99,6 +104,7 @@ impl Config {
             regions: regions.to_vec(),
             link_down_after: Duration::from_secs(5),
             links_refresh: Duration::from_millis(500),
+            otlp_addr: None,
             jaeger_url: None,
             local_issuer_key: None,
             secure_cookies: false,

@@ -17,6 +17,8 @@
 //!   consumer, read from JetStream every second: each region's link;
 //! - [`live`]: the national stream as it flows, for the live feed and the
 //!   trace search;
+//! - [`spans`]: an OTLP/gRPC receiver keeping recent spans, for a stack
+//!   without a tracing UI;
 //! - [`web`]: the pages, sign-in and access (server-side), assets, CSV;
 //! - [`metrics`]: Prometheus counters and gauges of the console, among them
 //!   each region's link (`jigi_console_region_link_up`).
@@ -31,6 +33,7 @@ pub mod links;
 pub mod live;
 pub mod metrics;
 pub mod monitoring;
+pub mod spans;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -59,6 +62,8 @@ pub struct Running {
     pub http_addr: SocketAddr,
     /// Where `/metrics` and the probes are served.
     pub metrics_addr: SocketAddr,
+    /// Where spans are received over OTLP/gRPC, when asked.
+    pub otlp_addr: Option<SocketAddr>,
     /// The live feed's counters (tests wait on them).
     pub live: Arc<live::LiveStats>,
     tasks: Vec<JoinHandle<()>>,
@@ -101,6 +106,18 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         None => None,
     };
     let listeners = Listeners::bind(config.http_addr, config.metrics_addr).await?;
+    let otlp = match config.otlp_addr {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| jigi_server::ListenError { addr, source })?;
+            let bound = listener
+                .local_addr()
+                .map_err(|source| jigi_server::ListenError { addr, source })?;
+            Some((listener, bound))
+        }
+        None => None,
+    };
     let bus = jigi_bus::Bus::connect(&config.nats)
         .await
         .map_err(|source| StartError::Nats {
@@ -145,7 +162,19 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         )),
     );
 
+    let spans = spans::SpanStore::new(spans::RECENT_SPANS);
+    let otlp_addr = match otlp {
+        Some((listener, bound)) => {
+            spawn(
+                &mut tasks,
+                Box::pin(spans::receive(listener, spans.clone(), shutdown.clone())),
+            );
+            Some(bound)
+        }
+        None => None,
+    };
     let state = web::State {
+        spans: otlp_addr.map(|_| spans),
         monitoring,
         verifier,
         issuer,
@@ -189,6 +218,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     Ok(Running {
         http_addr: listeners.grpc_addr,
         metrics_addr: listeners.metrics_addr,
+        otlp_addr,
         live: stats,
         tasks,
         _telemetry: config.telemetry,

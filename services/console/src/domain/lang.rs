@@ -138,6 +138,12 @@ pub struct Labels {
     pub search: &'static str,
     pub no_trace: &'static str,
     pub no_tracing_ui: &'static str,
+    pub spans: &'static str,
+    pub service: &'static str,
+    pub span: &'static str,
+    pub offset_ms: &'static str,
+    pub duration_ms: &'static str,
+    pub no_spans: &'static str,
 }
 
 pub static FR: Labels = Labels {
@@ -244,6 +250,12 @@ pub static FR: Labels = Labels {
     search: "Chercher",
     no_trace: "Aucune action récente trouvée pour cet identifiant.",
     no_tracing_ui: "Aucune interface de traces configurée (JIGI_JAEGER_URL) : l'identifiant de trace est affiché seul.",
+    spans: "Étapes de la trace",
+    service: "Service",
+    span: "Étape",
+    offset_ms: "Début (ms)",
+    duration_ms: "Durée (ms)",
+    no_spans: "La console n'a reçu aucune étape de cette trace.",
 };
 
 pub static EN: Labels = Labels {
@@ -350,4 +362,10 @@ pub static EN: Labels = Labels {
     search: "Search",
     no_trace: "No recent action found for this ID.",
     no_tracing_ui: "No tracing UI configured (JIGI_JAEGER_URL): the trace ID is shown alone.",
+    spans: "Spans of the trace",
+    service: "Service",
+    span: "Span",
+    offset_ms: "Start (ms)",
+    duration_ms: "Duration (ms)",
+    no_spans: "The console received no span of this trace.",
 };

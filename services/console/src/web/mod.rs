@@ -45,6 +45,8 @@ pub struct State {
     pub metrics: ConsoleMetrics,
     pub regions: Arc<Vec<Region>>,
     pub jaeger_url: Option<String>,
+    /// The spans received over OTLP, when the console receives them.
+    pub spans: Option<crate::spans::SpanStore>,
     pub secure_cookies: bool,
 }
 

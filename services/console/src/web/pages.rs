@@ -1054,6 +1054,57 @@ pub async fn live_events(
 #[derive(Deserialize, Default)]
 pub struct TraceQuery {
     id: Option<String>,
+    /// The trace whose spans to show, among those of `id`'s actions.
+    trace: Option<String>,
+}
+
+/// The spans of a trace, indented under their parents, timed from the first.
+fn spans_table(lang: Lang, trace_id: &str, spans: &[crate::spans::Span]) -> Markup {
+    let l = lang.labels();
+    let start = spans.iter().map(|s| s.start_unix_nanos).min().unwrap_or(0);
+    let depth = |span: &crate::spans::Span| {
+        let mut depth = 0;
+        let mut parent = span.parent_span_id.clone();
+        while let Some(up) = spans.iter().find(|s| s.span_id == parent) {
+            depth += 1;
+            parent = up.parent_span_id.clone();
+            if depth > 32 {
+                break;
+            }
+        }
+        depth
+    };
+    let ms = |nanos: u64| crate::domain::format::decimal(lang, nanos as f64 / 1e6, 1);
+    html! {
+        section aria-labelledby="spans-h" {
+            h2 id="spans-h" { (l.spans) " " span.mono { (trace_id) } }
+            @if spans.is_empty() {
+                p id="no-spans" { (l.no_spans) }
+            } @else {
+                table id="spans" {
+                    thead { tr {
+                        th.text scope="col" { (l.span) }
+                        th.text scope="col" { (l.service) }
+                        th.text scope="col" { (l.region) }
+                        th scope="col" { (l.offset_ms) }
+                        th scope="col" { (l.duration_ms) }
+                    } }
+                    tbody {
+                        @for span in spans {
+                            tr data-span=(span.span_id) {
+                                // Non-breaking spaces: the depth shows in HTML.
+                                td.text { ("\u{a0}".repeat(3 * depth(span))) (span.name) }
+                                td.text { (span.service) }
+                                td.text { (span.region) }
+                                td { (ms(span.start_unix_nanos.saturating_sub(start))) }
+                                td { (ms(span.duration_nanos)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 pub async fn traces(
@@ -1077,6 +1128,21 @@ pub async fn traces(
             .collect()
     };
     let jaeger = state.jaeger_url.as_deref().map(|u| u.trim_end_matches('/'));
+    // Without a tracing UI, the spans the console received: of the trace
+    // asked for if it is one of these actions' (never another's), else of
+    // the newest action.
+    let shown_trace = match &query.trace {
+        Some(trace) => found.iter().filter_map(|e| e.trace_id.clone()).find(|t| t == trace),
+        None => found.iter().find_map(|e| e.trace_id.clone()),
+    };
+    let spans = match (&state.spans, &shown_trace, jaeger) {
+        // A bulk import's trace has a span per household: the first 500 say enough.
+        (Some(store), Some(trace), None) => Some((
+            trace.clone(),
+            store.trace(trace).into_iter().take(500).collect::<Vec<_>>(),
+        )),
+        _ => None,
+    };
     let body = html! {
         p.note { (l.traces_help) }
         form.inline method="get" action="/traces" {
@@ -1086,7 +1152,7 @@ pub async fn traces(
             }
             button.primary type="submit" { (l.search) }
         }
-        @if jaeger.is_none() { p.note { (l.no_tracing_ui) } }
+        @if jaeger.is_none() && state.spans.is_none() { p.note { (l.no_tracing_ui) } }
         @if !id.is_empty() && found.is_empty() { p id="no-trace" { (l.no_trace) } }
         @if !found.is_empty() {
             table id="traces" {
@@ -1105,6 +1171,9 @@ pub async fn traces(
                             td.text.mono {
                                 @match (&e.trace_id, jaeger) {
                                     (Some(trace), Some(base)) => { a href={ (base) "/trace/" (trace) } rel="noopener" { (trace) } }
+                                    (Some(trace), None) if state.spans.is_some() => {
+                                        a href={ "/traces?id=" (encode(&id)) "&trace=" (trace) } { (trace) }
+                                    }
                                     (Some(trace), None) => { (trace) }
                                     (None, _) => { "—" }
                                 }
@@ -1113,6 +1182,9 @@ pub async fn traces(
                     }
                 }
             }
+        }
+        @if let Some((trace, spans)) = &spans {
+            (spans_table(lang, trace, spans))
         }
     };
     ok(&state, &chrome, "traces", l.traces, body)

@@ -78,6 +78,7 @@ pub async fn spawn_app_with(tls: bool) -> TestApp {
         access.serve_config().access,
     );
     config.monitoring_tls_ca = server_tls.map(|files| files.ca);
+    config.otlp_addr = Some("127.0.0.1:0".parse().unwrap());
     let console = jigi_console::start(config, shutdown.clone())
         .await
         .expect("console starts");

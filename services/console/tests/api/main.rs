@@ -5,3 +5,4 @@ mod access;
 mod helpers;
 mod live;
 mod pages;
+mod traces;
