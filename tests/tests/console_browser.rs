@@ -135,11 +135,51 @@ async fn text(browser: &Client, css: &str) -> String {
         .unwrap()
 }
 
+/// What a screen reader or a keyboard needs of every page: a language, a
+/// label for every form control, a title for every chart, headers in every
+/// table, and the skip link first under the Tab key.
+async fn assert_accessible(browser: &Client, page: &str) {
+    let problems = browser
+        .execute(
+            "const problems = [];
+             if (!document.documentElement.lang) problems.push('no lang attribute');
+             for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+               const labelled = (el.id && document.querySelector('label[for=\"' + el.id + '\"]')) || el.getAttribute('aria-label');
+               if (!labelled) problems.push('a form control without a label: ' + el.outerHTML.slice(0, 80));
+             }
+             for (const svg of document.querySelectorAll('svg')) {
+               if (!svg.querySelector('title') && !svg.getAttribute('aria-label')) problems.push('a chart without a title');
+             }
+             for (const table of document.querySelectorAll('table')) {
+               if (!table.querySelector('th')) problems.push('a table without headers');
+             }
+             return problems;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(problems, serde_json::json!([]), "{page}");
+    browser
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .send_keys("\u{E004}")
+        .await
+        .unwrap();
+    let focused = browser.active_element().await.unwrap();
+    assert_eq!(
+        focused.attr("href").await.unwrap().as_deref(),
+        Some("#main"),
+        "{page}: Tab reaches the skip link first"
+    );
+}
+
 async fn sign_in(browser: &Client, console: &str, token: &str, next: &str) {
     browser.goto(&format!("{console}{next}")).await.unwrap();
     // No session: the console sends the browser to its sign-in page.
     let url = browser.current_url().await.unwrap();
     assert_eq!(url.path(), "/signin", "{url}");
+    assert_accessible(browser, "sign-in").await;
     browser
         .find(Locator::Css("#token"))
         .await
@@ -365,9 +405,15 @@ async fn the_console_in_a_browser_shows_the_quarter_the_live_feed_and_a_cut_link
         french(total.households_paid)
     );
     screenshot(&browser, "1-mali-en-un-coup-d-oeil").await;
+    assert_accessible(&browser, "Mali en un coup d'œil").await;
+    for page in ["/budget", "/cycles", "/traces"] {
+        browser.goto(&format!("{site}{page}")).await.unwrap();
+        assert_accessible(&browser, page).await;
+    }
 
     // The live feed: an event published now appears on the open page.
     browser.goto(&format!("{site}/live")).await.unwrap();
+    assert_accessible(&browser, "/live").await;
     eventually(WAIT, "the page to follow the live feed", || async {
         let metrics = jigi_testkit::http_get(console.metrics_addr, "/metrics")
             .await
@@ -416,6 +462,7 @@ async fn the_console_in_a_browser_shows_the_quarter_the_live_feed_and_a_cut_link
     // The regions' links: Sikasso's turns red when cut, green when restored.
     browser.goto(&format!("{site}/links")).await.unwrap();
     text(&browser, "#links tr[data-region=sikasso][data-status=up]").await;
+    assert_accessible(&browser, "/links").await;
     link.cut().await;
     let cut = Instant::now();
     let row = browser
