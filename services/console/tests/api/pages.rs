@@ -230,3 +230,31 @@ async fn an_https_monitoring_without_its_ca_is_refused_at_start() {
         .expect("refused");
     assert!(err.to_string().contains("JIGI_MONITORING_TLS_CA"), "{err}");
 }
+
+#[tokio::test]
+async fn pages_are_gzipped_for_browsers_that_ask_and_the_live_feed_never_is() {
+    let app = spawn_app().await;
+    let cookie = format!("jigi_session={}", app.national_token());
+    for path in ["/links", "/assets/console.css"] {
+        let answer = app
+            .http
+            .get(app.url(path))
+            .header("cookie", &cookie)
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        assert_eq!(answer.headers()["content-encoding"], "gzip", "{path}");
+    }
+    let live = app
+        .http
+        .get(app.url("/live/events"))
+        .header("cookie", &cookie)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+    assert!(live.headers().get("content-encoding").is_none());
+}
