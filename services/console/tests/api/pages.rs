@@ -183,13 +183,19 @@ async fn the_links_page_shows_each_region_linked_and_the_metrics_say_so() {
     let page = app.get("/links", &token).await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("id=\"links-table\""));
-    // The monitoring has applied everything: nothing waits for it.
-    assert!(
-        page.body
-            .contains("id=\"monitoring-waiting\">Events waiting for the national monitoring : <strong>0</strong>"),
-        "{}",
-        page.body
-    );
+    // The monitoring has applied everything: nothing waits for it (once the
+    // console has read the stream after that).
+    eventually(
+        WAIT,
+        "the links page to show nothing waiting for the monitoring",
+        || async {
+            let page = app.get("/links/table", &token).await;
+            page.body
+                .contains("id=\"monitoring-waiting\">Events waiting for the national monitoring : <strong>0</strong>")
+                .then_some(())
+        },
+    )
+    .await;
     let metrics = jigi_testkit::http_get(app.console.metrics_addr, "/metrics")
         .await
         .unwrap()
