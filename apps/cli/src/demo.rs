@@ -31,6 +31,10 @@ pub struct DemoArgs {
     /// No progress bars (they are hidden anyway when output is not a terminal).
     #[arg(long)]
     pub quiet: bool,
+    /// Keep the stack and its console running after the quarter, until Ctrl-C
+    /// (`make demo` does: the console then shows the quarter).
+    #[arg(long)]
+    pub stay: bool,
 }
 
 /// Everything the demo did and saw, written to `summary.json` in its folder.
@@ -59,8 +63,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("Data (NATS stores, databases, summary.json) in {}", run_dir.display());
     let started = Instant::now();
     println!("\nStarting a NATS hub, leaf nodes for Sikasso and Mopti, and the services…");
+    let telemetry = crate::demo::console_telemetry();
     let stack = tokio::select! {
-        stack = LocalStack::start(&run_dir, &REGIONS) => stack?,
+        stack = LocalStack::start_with(&run_dir, &REGIONS, &telemetry) => stack?,
         _ = tokio::signal::ctrl_c() => {
             println!("\nInterrupted while starting. The data stays in {}", run_dir.display());
             return Ok(());
@@ -68,17 +73,35 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     };
     print_addresses(&stack);
     let bars = Bars::new(args.quiet);
+    let mut interrupted = false;
     let outcome = tokio::select! {
         outcome = script(&stack, &args, &bars, &run_dir, started) => outcome,
         _ = tokio::signal::ctrl_c() => {
             bars.clear();
             println!("\nInterrupted; stopping cleanly.");
+            interrupted = true;
             Ok(())
         }
     };
+    if args.stay && !interrupted && outcome.is_ok() {
+        println!(
+            "\nThe console shows the quarter: open {} and sign in (by name: the stack issues the token).\nPress Ctrl-C to stop.",
+            stack.console_url()
+        );
+        let _ = tokio::signal::ctrl_c().await;
+    }
     stack.stop().await;
     println!("Stopped. The data stays in {}", run_dir.display());
     outcome
+}
+
+/// The stack's telemetry for a person at the console: without a tracing
+/// UI, the services' spans go to the console's trace page.
+pub fn console_telemetry() -> jigi_stack::Telemetry {
+    jigi_stack::Telemetry {
+        spans_to_console: true,
+        ..jigi_stack::Telemetry::default()
+    }
 }
 
 fn print_addresses(stack: &LocalStack) {
@@ -98,6 +121,7 @@ fn print_addresses(stack: &LocalStack) {
         stack.hub.server.port(),
         stack.monitoring_addr()
     );
+    println!("  national operations console {}", stack.console_url());
 }
 
 async fn script(

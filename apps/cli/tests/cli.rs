@@ -831,6 +831,7 @@ async fn up_runs_the_stack_until_interrupted_and_prints_every_address() {
         "nutrition",
         "monitoring",
         "linkage index",
+        "console",
         "NATS hub",
         "NATS leaf",
     ] {

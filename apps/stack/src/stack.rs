@@ -36,6 +36,11 @@ pub struct Telemetry {
     pub otlp_endpoint: Option<String>,
     /// The services' log filter when `RUST_LOG` is not set.
     pub log_filter: String,
+    /// With nowhere else to send spans, send them to the national console,
+    /// whose trace page then shows an action across the services (`jigi
+    /// demo`, `jigi up`). Off by default: a service's spans are flushed
+    /// when it stops, which blocks for seconds on a single-threaded runtime.
+    pub spans_to_console: bool,
 }
 
 impl Default for Telemetry {
@@ -43,6 +48,7 @@ impl Default for Telemetry {
         Telemetry {
             otlp_endpoint: None,
             log_filter: "warn".into(),
+            spans_to_console: false,
         }
     }
 }
@@ -244,7 +250,11 @@ pub struct LocalStack {
     pub monitoring: Running<jigi_monitoring::Handle>,
     /// The national linkage index (duplicates across regions).
     pub linkage: Running<jigi_linkage::Handle>,
+    /// The national operations console (its sign-in page also signs people
+    /// in by name with the stack's own key).
+    pub console: jigi_console::Running,
     shutdown: CancellationToken,
+    console_shutdown: CancellationToken,
 }
 
 impl LocalStack {
@@ -262,6 +272,20 @@ impl LocalStack {
         // Access control on, as deployed: the services trust the stack's own
         // key, which `jigi token` uses too.
         let access = StackAccess::create(data_dir)?;
+        // Asked to, and with nowhere else to send spans, the services send
+        // them to the console, whose trace page then shows an action across them.
+        let mut telemetry = telemetry.clone();
+        let console_otlp = if telemetry.spans_to_console
+            && telemetry.otlp_endpoint.is_none()
+            && std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_none()
+        {
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], jigi_localnats::free_port()));
+            telemetry.otlp_endpoint = Some(format!("http://{addr}"));
+            Some(addr)
+        } else {
+            None
+        };
+        let telemetry = &telemetry;
         let shared = Shared {
             passwords: passwords.clone(),
             access: access.clone(),
@@ -289,7 +313,7 @@ impl LocalStack {
             jigi_monitoring::Config::local(regions, &hub.url_as("monitoring"), &sqlite(data_dir, "monitoring"));
         config.region_domains = true;
         let serve_linkage = serve.clone();
-        config.service.serve = serve;
+        config.service.serve = serve.clone();
         config.service.telemetry = telemetry.of(jigi_monitoring::SERVICE, jigi_auth::ServiceArea::National);
         let own = config.service.telemetry.clone();
         let monitoring = started(own, jigi_monitoring::start(config, shutdown.clone()))
@@ -303,6 +327,26 @@ impl LocalStack {
         let linkage = started(own, jigi_linkage::start(config, shutdown.clone()))
             .await
             .map_err(|err| failed("the linkage index", err))?;
+
+        // The console reads the monitoring and the national stream as the
+        // hub's `national` user, and checks operators' tokens as the
+        // services do.
+        let mut config = jigi_console::Config::local(
+            regions,
+            &format!("http://{}", monitoring.grpc_addr),
+            &hub.url_as("national"),
+            serve.access,
+        );
+        config.local_issuer_key = Some(key_file(data_dir));
+        config.otlp_addr = console_otlp;
+        config.telemetry = telemetry.of(jigi_console::SERVICE, jigi_auth::ServiceArea::National);
+        let own = config.telemetry.clone();
+        // Stopped after the services, so it still receives the spans they
+        // flush as they stop.
+        let console_shutdown = CancellationToken::new();
+        let console = started(own, jigi_console::start(config, console_shutdown.clone()))
+            .await
+            .map_err(|err| failed("the console", err))?;
         Ok(LocalStack {
             data_dir: data_dir.to_path_buf(),
             staff,
@@ -310,7 +354,9 @@ impl LocalStack {
             regions: nodes,
             monitoring,
             linkage,
+            console,
             shutdown,
+            console_shutdown,
         })
     }
 
@@ -338,6 +384,11 @@ impl LocalStack {
         self.monitoring.grpc_addr
     }
 
+    /// Where the national operations console is served.
+    pub fn console_url(&self) -> String {
+        self.console.url()
+    }
+
     /// Stops the services (letting them finish what they do), then NATS.
     pub async fn stop(self) {
         self.shutdown.cancel();
@@ -346,6 +397,8 @@ impl LocalStack {
             regions,
             monitoring,
             linkage,
+            console,
+            console_shutdown,
             ..
         } = self;
         monitoring.stopped().await;
@@ -353,6 +406,8 @@ impl LocalStack {
         for node in regions {
             node.stopped().await;
         }
+        console_shutdown.cancel();
+        console.stopped().await;
         hub.server.stop().await;
     }
 }

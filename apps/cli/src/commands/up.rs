@@ -15,8 +15,9 @@ pub struct UpArgs {
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let _telemetry = crate::init_logs("warn");
     println!("Starting a NATS hub, leaf nodes for Sikasso and Mopti, and the services…");
+    let telemetry = crate::demo::console_telemetry();
     let stack = tokio::select! {
-        stack = LocalStack::start(&args.data, &REGIONS) => stack?,
+        stack = LocalStack::start_with(&args.data, &REGIONS, &telemetry) => stack?,
         _ = tokio::signal::ctrl_c() => return Ok(()),
     };
     println!("Jigi is up. Data in {}", args.data.display());
@@ -26,6 +27,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     );
     println!("  monitoring           http://{}", stack.monitoring_addr());
     println!("  linkage index        http://{}", stack.linkage_addr());
+    println!(
+        "  console              {}  (open it in a browser: sign in by name, or with a token)",
+        stack.console_url()
+    );
     for node in &stack.regions {
         let endpoints = node.endpoints();
         println!("  {}", node.region.name());
