@@ -270,6 +270,7 @@ impl Programme {
                 amount_per_household: Some(Money { fcfa: 30_000 }),
                 communes: vec![COMMUNE.into()],
                 prepared_by: "aminata.preparer".into(),
+                ..Default::default()
             })
             .await
             .expect("cycle opened")

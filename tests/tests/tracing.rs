@@ -170,6 +170,7 @@ async fn enrol_and_pay(services: &Services) -> Done {
             amount_per_household: Some(Money { fcfa: 30_000 }),
             communes: vec![COMMUNE.into()],
             prepared_by: "aminata.preparer".into(),
+            ..Default::default()
         })
         .await
         .unwrap()

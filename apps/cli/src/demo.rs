@@ -85,12 +85,13 @@ fn print_addresses(stack: &LocalStack) {
     for node in &stack.regions {
         let endpoints = node.endpoints();
         println!(
-            "  {:<8} leaf nats://127.0.0.1:{}  registry {}  payments {}  nutrition {}",
+            "  {:<8} leaf nats://127.0.0.1:{}  registry {}  payments {}  nutrition {}  activities {}",
             node.region.slug(),
             node.leaf.server.port(),
             endpoints.registry,
             endpoints.payments,
-            endpoints.nutrition
+            endpoints.nutrition,
+            endpoints.activities
         );
     }
     println!(

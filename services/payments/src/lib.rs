@@ -60,11 +60,18 @@ pub struct Handle {
     pub payments: Payments,
     /// Counters of the registry consumer.
     pub consumer: Arc<ConsumerStats>,
+    /// Counters of the activities consumer (AGR grants, HIMO wages owed).
+    pub activities_consumer: Arc<ConsumerStats>,
 }
 
 /// The inbox name of the registry consumer of a region.
 pub fn consumer_name(config: &Config) -> String {
     format!("payments-{}", config.region())
+}
+
+/// The inbox name of the activities consumer of a region.
+pub fn activities_consumer_name(config: &Config) -> String {
+    format!("payments-activities-{}", config.region())
 }
 
 /// Starts the payments service: opens (and migrates) its database, binds its
@@ -82,9 +89,15 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     settings.batch = config.consumer_batch.max(1);
     settings.ack_wait = config.consumer_ack_wait;
 
+    let mut activities =
+        ConsumerSettings::new(streams::region_stream_config(region), activities_consumer_name(&config))
+            .filter(subject::service_wildcard(region, "activities"));
+    activities.ack_wait = config.consumer_ack_wait;
+
     let mut host = Host::open(SERVICE, config.service, storage::MIGRATIONS, shutdown).await?;
     host.relay_outbox();
     let consumer = host.consume(settings, Arc::new(app::RegistryProjection));
+    let activities_consumer = host.consume(activities, Arc::new(app::ActivitiesProjection));
     let payments = Payments::new(
         host.database().clone(),
         Arc::new(geography),
@@ -92,8 +105,13 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         metrics::PaymentMetrics::new(Some(host.metrics())),
     );
     let api = grpc::PaymentsApi::new(payments.clone()).into_service();
-    host.serve(Handle { payments, consumer }, |server| {
-        server.add_service_with_limit(api, policy::RULES, MAX_REQUEST_BYTES)
-    })
+    host.serve(
+        Handle {
+            payments,
+            consumer,
+            activities_consumer,
+        },
+        |server| server.add_service_with_limit(api, policy::RULES, MAX_REQUEST_BYTES),
+    )
     .await
 }

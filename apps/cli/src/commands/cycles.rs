@@ -193,6 +193,7 @@ pub async fn run(command: CyclesCommand) -> anyhow::Result<()> {
                     amount_per_household: amount.map(|fcfa| Money { fcfa }),
                     communes,
                     prepared_by: by.clone(),
+                    ..Default::default()
                 })
                 .await
                 .map_err(|status| service_error("open payment cycle", status))?

@@ -45,6 +45,8 @@ pub struct Endpoints {
     pub registry: String,
     pub payments: String,
     pub nutrition: String,
+    /// The activities service (MA, AGR, HIMO).
+    pub activities: String,
     /// Who calls: tokens per person when the services check them.
     pub staff: Staff,
 }

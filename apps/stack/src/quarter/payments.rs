@@ -176,6 +176,7 @@ pub async fn pay(office: PaymentOffice, plan: &QuarterPlan, bars: &Bars, enrolle
             amount_per_household: None,
             communes: plan.communes.clone(),
             prepared_by: PREPARER.into(),
+            ..Default::default()
         })
         .await
         .map_err(|status| service_error(&format!("opening the payment cycle of {region}"), status))?

@@ -17,8 +17,8 @@ use jigi_common::{Fcfa, Period};
 use super::model::{Location, Refusal, age_in_years};
 
 /// A household's HIMO wages per quarter never exceed this (60 days at the
-/// programme's usual 1,500 FCFA a day).
-pub const WAGE_CAP_PER_QUARTER: Fcfa = Fcfa::new(90_000);
+/// programme's usual 1,500 FCFA a day); the payments service checks it too.
+pub const WAGE_CAP_PER_QUARTER: Fcfa = jigi_common::component::HIMO_WAGE_CAP_PER_QUARTER;
 /// Largest daily wage a site may set.
 pub const MAX_DAILY_WAGE: Fcfa = Fcfa::new(10_000);
 /// Most person-days a site may plan.

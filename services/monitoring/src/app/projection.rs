@@ -573,6 +573,7 @@ mod tests {
             region: "sikasso".into(),
             period: Some(Period { code: "2018Q3".into() }),
             funding_source: 1,
+            ..Default::default()
         })
     }
 

@@ -20,6 +20,7 @@ fn cycle(id: &str, region: Region, quarter: &str) -> ev::PaymentCycleRef {
         region: region.slug().into(),
         period: Some(Period { code: quarter.into() }),
         funding_source: ev::PaymentFundingSource::WorldBankIda as i32,
+        ..Default::default()
     }
 }
 

@@ -116,6 +116,7 @@ impl PaymentsService for PaymentsApi {
         let cycle = self
             .payments
             .open(
+                r.kind,
                 r.period.as_ref().map(|p| p.code.as_str()).unwrap_or_default(),
                 r.funding_source,
                 r.amount_per_household.map(|m| m.fcfa).unwrap_or_default(),
