@@ -65,14 +65,15 @@ pub fn record_expenditure(conn: &mut Conn, id: &str, expenditure: &Expenditure) 
     Ok(())
 }
 
-/// Achieved in a year per (component, funding source): cash transfers paid
-/// (TM) plus the expenditure entries.
+/// Achieved in a year per (component, funding source): payments made, by
+/// the component their cycle pays (TM transfers, AGR grants, HIMO wages),
+/// plus the expenditure entries (flour purchases, NGO contracts…).
 pub fn achieved(conn: &mut Conn, year: i32) -> Result<BTreeMap<(Component, i32), i64>, StorageError> {
     let (start, end) = (format!("{year}-01-01"), format!("{year}-12-31"));
     let mut achieved = BTreeMap::new();
     conn.query_each(
-        "SELECT 'TM', funding_source, CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM facts_payments \
-         WHERE outcome = 'paid' AND occurred_on >= $1 AND occurred_on <= $2 GROUP BY funding_source \
+        "SELECT component, funding_source, CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM facts_payments \
+         WHERE outcome = 'paid' AND occurred_on >= $1 AND occurred_on <= $2 GROUP BY component, funding_source \
          UNION ALL \
          SELECT component, funding_source, CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM expenditures \
          WHERE year = $3 GROUP BY component, funding_source",
