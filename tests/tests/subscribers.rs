@@ -253,6 +253,7 @@ impl Programme {
                         commune: COMMUNE.into(),
                         page_size: 10,
                         page_token: String::new(),
+                        ..Default::default()
                     })
                     .await
                     .ok()?

@@ -153,6 +153,7 @@ async fn enrol_and_pay(services: &Services) -> Done {
                     commune: COMMUNE.into(),
                     page_size: 10,
                     page_token: String::new(),
+                    ..Default::default()
                 })
                 .await
                 .ok()?

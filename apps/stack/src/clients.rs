@@ -2,6 +2,7 @@
 //! bearer token with every call, and the one-line error a person reads
 //! when a call fails.
 
+use jigi_proto::activities::activities_service_client::ActivitiesServiceClient;
 use jigi_proto::monitoring::monitoring_service_client::MonitoringServiceClient;
 use jigi_proto::nutrition::nutrition_service_client::NutritionServiceClient;
 use jigi_proto::payments::payments_service_client::PaymentsServiceClient;
@@ -56,6 +57,7 @@ pub type RegistryClient = RegistryServiceClient<Traced>;
 pub type PaymentsClient = PaymentsServiceClient<Traced>;
 pub type NutritionClient = NutritionServiceClient<Traced>;
 pub type MonitoringClient = MonitoringServiceClient<Traced>;
+pub type ActivitiesClient = ActivitiesServiceClient<Traced>;
 
 /// Bulk calls (imports, payment lists, registers) need more than tonic's 4 MiB default.
 const MAX_MESSAGE: usize = 64 * 1024 * 1024;
@@ -114,6 +116,17 @@ pub fn nutrition_client(channel: Channel) -> NutritionClient {
 
 pub fn nutrition_client_as(channel: Channel, caller: Caller) -> NutritionClient {
     NutritionServiceClient::new(traced(channel, caller))
+        .max_decoding_message_size(MAX_MESSAGE)
+        .max_encoding_message_size(MAX_MESSAGE)
+}
+
+/// An activities (MA, AGR, HIMO) client calling as `JIGI_TOKEN`'s holder.
+pub fn activities_client(channel: Channel) -> ActivitiesClient {
+    activities_client_as(channel, Caller::from_env())
+}
+
+pub fn activities_client_as(channel: Channel, caller: Caller) -> ActivitiesClient {
+    ActivitiesServiceClient::new(traced(channel, caller))
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE)
 }

@@ -369,7 +369,11 @@ impl PaymentsService for PaymentsApi {
         request: Request<ListEligibleHouseholdsRequest>,
     ) -> Reply<ListEligibleHouseholdsResponse> {
         let r = request.get_ref();
-        let page = self.payments.eligible(&r.commune, r.page_size, &r.page_token).await?;
+        let period = r.period.as_ref().map(|p| p.code.as_str()).unwrap_or_default();
+        let page = self
+            .payments
+            .eligible_of(r.kind, period, &r.commune, r.page_size, &r.page_token)
+            .await?;
         Ok(Response::new(ListEligibleHouseholdsResponse {
             households: page.households.iter().map(convert::eligible).collect(),
             next_page_token: page.next_page_token,

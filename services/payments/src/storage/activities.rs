@@ -2,10 +2,12 @@
 //! wages, learnt from its events, and frozen into the cycles of their kind.
 
 use jigi_common::{Fcfa, Period};
-use jigi_storage::{Conn, StorageError, params};
+use jigi_storage::sql::Filter;
+use jigi_storage::{Conn, Owned, StorageError, params};
 
 use super::entitlements::NOT_IN_OTHER_CYCLE;
 use crate::domain::model::{CycleKind, Place};
+use crate::domain::projection::Tracked;
 
 /// One amount owed to a household in a quarter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,4 +77,70 @@ pub fn freeze_activities(
         params![cycle_id],
     )?;
     Ok(in_scope - i64::try_from(inserted).unwrap_or(i64::MAX))
+}
+
+fn owed_filter(kind: CycleKind, period: Period, commune: Option<&str>) -> Filter {
+    let mut filter = Filter::new();
+    filter.add("kind = {}", kind.code());
+    filter.add("period = {}", period.to_string());
+    if let Some(commune) = commune {
+        filter.add("commune = {}", commune);
+    }
+    filter
+}
+
+/// A page of the households owed something of `kind` in `period`, by ID,
+/// as the TM list shows its households (the quarter as their date).
+pub fn owed_page(
+    conn: &mut Conn,
+    kind: CycleKind,
+    period: Period,
+    commune: Option<&str>,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<Tracked>, StorageError> {
+    let mut filter = owed_filter(kind, period, commune);
+    if let Some(after) = after {
+        filter.add("household_id > {}", after);
+    }
+    let statement = format!(
+        "SELECT household_id, region, cercle, commune, village, period FROM activity_entitlements{} \
+         ORDER BY household_id LIMIT ${}",
+        filter.where_sql(),
+        filter.next_placeholder()
+    );
+    let limit = Owned::Int(i64::try_from(limit).unwrap_or(i64::MAX));
+    let mut households = Vec::new();
+    conn.query_each(&statement, &filter.params(&[&limit]), |row| {
+        households.push(Tracked {
+            household_id: row.get(0)?,
+            place: Place {
+                region: row.get(1)?,
+                cercle: row.get(2)?,
+                commune: row.get(3)?,
+                village: row.get(4)?,
+            },
+            enrolled: true,
+            enrolled_on: row.get(5)?,
+            exited_on: None,
+            status_at: String::new(),
+            location_at: String::new(),
+        });
+        Ok(())
+    })?;
+    Ok(households)
+}
+
+/// How many households are owed something of `kind` in `period`.
+pub fn owed_count(
+    conn: &mut Conn,
+    kind: CycleKind,
+    period: Period,
+    commune: Option<&str>,
+) -> Result<i64, StorageError> {
+    let filter = owed_filter(kind, period, commune);
+    conn.query_scalar(
+        &format!("SELECT COUNT(*) FROM activity_entitlements{}", filter.where_sql()),
+        &filter.params(&[]),
+    )
 }

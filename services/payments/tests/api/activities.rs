@@ -100,6 +100,29 @@ async fn a_wage_cycle_pays_the_wage_sheets_of_its_quarter_once_within_the_cap() 
     app.publish(&wages(&h1, SANANDO, "2018Q4", 10, 2_000, 20_000)).await;
     app.publish(&tranche(&h2, KONOBOUGOU, "2018Q3", 75_000)).await;
     assert_eq!(app.wait_activities(6).await, (4, 2), "two wage lines rejected");
+    // What a wage cycle of the quarter would list, before it is opened.
+    let owed = app
+        .client
+        .list_eligible_households(ListEligibleHouseholdsRequest {
+            kind: CycleKind::HimoWages as i32,
+            period: Some(Period { code: "2018Q3".into() }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut listed: Vec<String> = owed.households.iter().map(|h| h.household_id.clone()).collect();
+    listed.sort();
+    assert_eq!((owed.total, listed), (2, vec![h1.clone(), h2.clone()]));
+    let no_period = app
+        .client
+        .list_eligible_households(ListEligibleHouseholdsRequest {
+            kind: CycleKind::AgrGrant as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(no_period.code(), Code::InvalidArgument);
     app.wait_eligible(1).await;
 
     // A wage cycle takes no amount of its own.
