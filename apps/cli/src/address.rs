@@ -79,3 +79,28 @@ impl MonitoringAddress {
         Ok(monitoring_client(channel))
     }
 }
+
+/// `--activities` / `JIGI_ACTIVITIES_ADDR`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ActivitiesAddress {
+    /// The activities service's (MA, AGR, HIMO) gRPC address (`jigi up` prints it).
+    #[arg(
+        long = "activities",
+        env = "JIGI_ACTIVITIES_ADDR",
+        default_value = "http://127.0.0.1:50055"
+    )]
+    pub address: String,
+}
+
+impl ActivitiesAddress {
+    pub async fn connect(&self) -> anyhow::Result<ActivitiesClient> {
+        let channel = connect(
+            &self.address,
+            "activities service",
+            "--activities",
+            "JIGI_ACTIVITIES_ADDR",
+        )
+        .await?;
+        Ok(activities_client(channel))
+    }
+}
