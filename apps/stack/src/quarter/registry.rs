@@ -76,8 +76,9 @@ fn activity_household(index: usize, household: &Household, plan: &QuarterPlan) -
             .filter(present)
             .map(|m| m.member_id.clone())
             .collect(),
-        agr: index % 3 == 0,
-        worker: (index % 2 == 0)
+        agr: index.is_multiple_of(3),
+        worker: index
+            .is_multiple_of(2)
             .then(|| household.members.iter().filter(present).find(working_age))
             .flatten()
             .map(|m| m.member_id.clone()),
