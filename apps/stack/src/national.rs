@@ -157,6 +157,7 @@ pub async fn set_budget(
                     component: Component::Tm as i32,
                     funding_source: *source,
                     forecast: Some(Money { fcfa: *forecast }),
+                    ..Default::default()
                 }),
             })
             .await
@@ -217,7 +218,10 @@ pub async fn reported(
         .into_inner()
         .rows;
     let budget = client
-        .get_budget_execution(GetBudgetExecutionRequest { year })
+        .get_budget_execution(GetBudgetExecutionRequest {
+            year,
+            ..Default::default()
+        })
         .await
         .map_err(|status| service_error("reading the budget execution", status))?
         .into_inner();
@@ -325,6 +329,7 @@ pub async fn set_activity_budget(
                     component,
                     funding_source: source,
                     forecast: Some(Money { fcfa: forecast }),
+                    ..Default::default()
                 }),
             })
             .await
@@ -398,7 +403,10 @@ pub async fn components(client: &mut MonitoringClient, period: &str, year: i32) 
         }
     }
     let budget = client
-        .get_budget_execution(GetBudgetExecutionRequest { year })
+        .get_budget_execution(GetBudgetExecutionRequest {
+            year,
+            ..Default::default()
+        })
         .await
         .map_err(|status| service_error("reading the budget execution", status))?
         .into_inner();

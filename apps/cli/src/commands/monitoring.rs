@@ -251,6 +251,7 @@ pub async fn budget(args: BudgetArgs) -> anyhow::Result<()> {
                     component: component as i32,
                     funding_source: funding_source as i32,
                     forecast: Some(Money { fcfa: forecast }),
+                    ..Default::default()
                 }),
             })
             .await
@@ -266,7 +267,10 @@ pub async fn budget(args: BudgetArgs) -> anyhow::Result<()> {
     let mut client = args.monitoring.connect().await?;
     let year = args.year.unwrap_or_else(current_year);
     let execution = client
-        .get_budget_execution(GetBudgetExecutionRequest { year })
+        .get_budget_execution(GetBudgetExecutionRequest {
+            year,
+            ..Default::default()
+        })
         .await
         .map_err(|status| service_error("read the budget execution", status))?
         .into_inner();
@@ -282,7 +286,7 @@ pub async fn budget(args: BudgetArgs) -> anyhow::Result<()> {
         .lines
         .iter()
         .map(|l| {
-            let line = l.line.unwrap_or_default();
+            let line = l.line.clone().unwrap_or_default();
             vec![
                 component_name(line.component),
                 source_name(line.funding_source),

@@ -115,6 +115,7 @@ pub fn budget_line(line: &BudgetLine) -> pm::BudgetLine {
         component: line.component.to_proto() as i32,
         funding_source: line.funding_source as i32,
         forecast: money(line.forecast_fcfa),
+        region: line.region.clone(),
     }
 }
 

@@ -175,6 +175,26 @@ pub const MIGRATIONS: &[Migration] = &[
     CREATE INDEX facts_activities_kind ON facts_activities (kind, occurred_on);
     ",
     ),
+    Migration::portable(
+        "monitoring",
+        4,
+        "budget lines and expenditure per region",
+        "
+    CREATE TABLE budget_lines_by_region (
+        year BIGINT NOT NULL,
+        region TEXT NOT NULL,
+        component TEXT NOT NULL,
+        funding_source BIGINT NOT NULL,
+        forecast BIGINT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (year, region, component, funding_source)
+    );
+    INSERT INTO budget_lines_by_region (year, region, component, funding_source, forecast, updated_at)
+        SELECT year, '', component, funding_source, forecast, updated_at FROM budget_lines;
+    DROP TABLE budget_lines;
+    ALTER TABLE expenditures ADD COLUMN region TEXT NOT NULL DEFAULT '';
+    ",
+    ),
 ];
 
 #[cfg(test)]

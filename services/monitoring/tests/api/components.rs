@@ -56,6 +56,7 @@ fn line(component: Component, source: FundingSource, fcfa: i64) -> SetBudgetLine
             component: component as i32,
             funding_source: source as i32,
             forecast: money(fcfa),
+            ..Default::default()
         }),
     }
 }
@@ -149,6 +150,7 @@ async fn the_2018_ptba_executes_at_71_35_percent_from_payments_and_expenditure_p
                 amount: money(fcfa),
                 spent_on: "2018-11-30".into(),
                 description: "achats et contrats".into(),
+                ..Default::default()
             })
             .await
             .unwrap();
@@ -157,7 +159,10 @@ async fn the_2018_ptba_executes_at_71_35_percent_from_payments_and_expenditure_p
 
     let execution = app
         .client
-        .get_budget_execution(GetBudgetExecutionRequest { year: 2018 })
+        .get_budget_execution(GetBudgetExecutionRequest {
+            year: 2018,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -184,6 +189,58 @@ async fn the_2018_ptba_executes_at_71_35_percent_from_payments_and_expenditure_p
     let mopti = app.totals("mopti", "2018").await;
     assert_eq!(mopti.amount_paid, money(2_500_000_000));
     assert_eq!(mopti.himo_wages_paid, money(1_300_000_000));
+
+    // A region's own lines, executed by the payments made in it.
+    for (component, source, fcfa) in [
+        (Component::Tm, FundingSource::WorldBankIda, 3_000_000_000),
+        (Component::Himo, FundingSource::StateBudget, 2_000_000_000),
+    ] {
+        let mut request = line(component, source, fcfa);
+        request.line.as_mut().unwrap().region = "mopti".into();
+        let stored = app.client.set_budget_line(request).await.unwrap().into_inner();
+        assert_eq!(stored.line.unwrap().region, "mopti");
+    }
+    let regional = app
+        .client
+        .get_budget_execution(GetBudgetExecutionRequest {
+            year: 2018,
+            region: "mopti".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(regional.forecast, money(5_000_000_000));
+    // TM 2.5 bn and HIMO 1.3 bn paid in Mopti, and its AGR grants (1.0 bn, no
+    // Mopti line: shown against a zero forecast); Sikasso's transfers and the
+    // national expenditure are not Mopti's.
+    assert_eq!(regional.achieved, money(4_800_000_000));
+    let himo = regional
+        .lines
+        .iter()
+        .find(|l| l.line.as_ref().unwrap().component == Component::Himo as i32)
+        .unwrap();
+    assert_eq!((himo.achieved, himo.execution_rate), (money(1_300_000_000), 0.65));
+    let bad = app
+        .client
+        .get_budget_execution(GetBudgetExecutionRequest {
+            year: 2018,
+            region: "atlantis".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+    // The national view sums every line: 13.331 bn + Mopti's 5 bn.
+    let national = app
+        .client
+        .get_budget_execution(GetBudgetExecutionRequest {
+            year: 2018,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(national.forecast, money(18_331_000_000));
+    assert_eq!(national.achieved, money(9_512_000_000));
 }
 
 fn attendee(household: &str, member: &str, sex: Sex, age_group: ev::MaAgeGroup) -> ev::MaAttendee {
