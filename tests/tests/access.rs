@@ -40,6 +40,7 @@ struct Stack {
     registry: Running<jigi_registry::Registry>,
     payments: Running<jigi_payments::Handle>,
     nutrition: Running<jigi_nutrition::Handle>,
+    activities: Running<jigi_activities::Handle>,
     monitoring: Running<jigi_monitoring::Handle>,
 }
 
@@ -67,6 +68,8 @@ async fn start() -> Stack {
     payments.service.serve = serve.clone();
     let mut nutrition = jigi_nutrition::Config::local(Region::Sikasso, &nats.url(), &url("nutrition"));
     nutrition.service.serve = serve.clone();
+    let mut activities = jigi_activities::Config::local(Region::Sikasso, &nats.url(), &url("activities"));
+    activities.service.serve = serve.clone();
     let mut monitoring =
         jigi_monitoring::Config::local(&[Region::Sikasso, Region::Mopti], &nats.url(), &url("monitoring"));
     monitoring.service.serve = serve;
@@ -74,6 +77,7 @@ async fn start() -> Stack {
         registry: jigi_registry::start(registry, shutdown.clone()).await.unwrap(),
         payments: jigi_payments::start(payments, shutdown.clone()).await.unwrap(),
         nutrition: jigi_nutrition::start(nutrition, shutdown.clone()).await.unwrap(),
+        activities: jigi_activities::start(activities, shutdown.clone()).await.unwrap(),
         monitoring: jigi_monitoring::start(monitoring, shutdown.clone()).await.unwrap(),
         _nats: nats,
         _dir: dir,
@@ -117,6 +121,13 @@ impl Stack {
                 scope: sikasso(),
             },
             Target {
+                service: "jigi.activities.v1.ActivitiesService",
+                rules: jigi_activities::policy::RULES,
+                addr: self.activities.grpc_addr,
+                database: self.activities.database.clone(),
+                scope: sikasso(),
+            },
+            Target {
                 service: "jigi.monitoring.v1.MonitoringService",
                 rules: jigi_monitoring::policy::RULES,
                 addr: self.monitoring.grpc_addr,
@@ -137,6 +148,7 @@ impl Stack {
         self.registry.stopped().await;
         self.payments.stopped().await;
         self.nutrition.stopped().await;
+        self.activities.stopped().await;
         self.monitoring.stopped().await;
     }
 }

@@ -130,6 +130,7 @@ async fn the_cli_sends_a_batch_again_across_a_crash_of_the_payments_service_and_
             amount_per_household: None,
             communes: vec![],
             prepared_by: "preparer".into(),
+            ..Default::default()
         })
         .await
         .unwrap()

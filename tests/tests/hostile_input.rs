@@ -54,7 +54,7 @@ async fn hostile_input_to_every_command_never_panics_and_a_failed_call_writes_no
     let shutdown = CancellationToken::new();
     // Each service on a NATS of its own: no other service's events move its
     // tables while it is being checked.
-    let nats: Vec<NatsServer> = futures::future::join_all((0..4).map(|_| NatsServer::start())).await;
+    let nats: Vec<NatsServer> = futures::future::join_all((0..5).map(|_| NatsServer::start())).await;
     let url = |name: &str| sqlite_url(dir.path(), name);
     let registry = jigi_registry::start(
         jigi_registry::Config::local(Region::Sikasso, &nats[0].url(), &url("registry")),
@@ -70,6 +70,12 @@ async fn hostile_input_to_every_command_never_panics_and_a_failed_call_writes_no
     .unwrap();
     let nutrition = jigi_nutrition::start(
         jigi_nutrition::Config::local(Region::Sikasso, &nats[2].url(), &url("nutrition")),
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    let activities = jigi_activities::start(
+        jigi_activities::Config::local(Region::Sikasso, &nats[4].url(), &url("activities")),
         shutdown.clone(),
     )
     .await
@@ -98,6 +104,12 @@ async fn hostile_input_to_every_command_never_panics_and_a_failed_call_writes_no
             rules: jigi_nutrition::policy::RULES,
             addr: nutrition.grpc_addr,
             database: nutrition.database.clone(),
+        },
+        Service {
+            name: "jigi.activities.v1.ActivitiesService",
+            rules: jigi_activities::policy::RULES,
+            addr: activities.grpc_addr,
+            database: activities.database.clone(),
         },
         Service {
             name: "jigi.monitoring.v1.MonitoringService",

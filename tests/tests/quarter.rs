@@ -206,5 +206,77 @@ async fn a_quarter_in_two_regions_adds_up_in_the_national_indicators() {
         assert_eq!(cycle.funding_source, summary.funding_source);
     }
 
+    // MA, AGR and HIMO: what the driver recorded and paid is what the
+    // national monitoring counts, and the PTBA's AGR and HIMO lines are
+    // achieved by the grants and wages paid.
+    for summary in &summaries {
+        let region = &summary.region;
+        assert!(
+            summary.enrolled_ma > 0 && summary.ma_sessions > 0 && summary.ma_people > 0,
+            "{region}: {summary:?}"
+        );
+        assert!(summary.agr_plans > 0 && summary.himo_sites > 0, "{region}: {summary:?}");
+        assert_eq!(
+            summary.agr_released_fcfa,
+            75_000 * summary.agr_plans,
+            "{region}: first tranches"
+        );
+        assert_eq!(
+            summary.himo_wages_fcfa,
+            1_500 * summary.himo_person_days,
+            "{region}: days × wage"
+        );
+        assert!(
+            summary.agr_paid_fcfa <= summary.agr_released_fcfa && summary.agr_paid > 0,
+            "{region}"
+        );
+        assert!(
+            summary.himo_paid_fcfa <= summary.himo_wages_fcfa && summary.himo_paid > 0,
+            "{region}"
+        );
+    }
+    national::set_activity_budget(&mut traced, year, &summaries)
+        .await
+        .unwrap();
+    let components = eventually(WAIT, "the national indicators to show MA, AGR and HIMO", || {
+        let mut traced = traced.clone();
+        let (period, summaries) = (period.clone(), summaries.clone());
+        async move {
+            let components = national::components(&mut traced, &period, year).await.ok()?;
+            let country = components.rows.last()?.clone();
+            let sum = |f: fn(&QuarterSummary) -> i64| summaries.iter().map(f).sum::<i64>();
+            (country.ma_sessions == sum(|s| s.ma_sessions)
+                && country.agr_grants_paid_fcfa == sum(|s| s.agr_paid_fcfa)
+                && country.himo_wages_paid_fcfa == sum(|s| s.himo_paid_fcfa))
+            .then_some(components)
+        }
+    })
+    .await;
+    let country = components.rows.last().unwrap();
+    assert_eq!(
+        country.ma_people,
+        sum(|s| s.ma_people),
+        "distinct people: one session each"
+    );
+    assert_eq!(country.agr_plans, sum(|s| s.agr_plans));
+    assert_eq!(country.agr_grants_released_fcfa, sum(|s| s.agr_released_fcfa));
+    assert_eq!(country.himo_sites, sum(|s| s.himo_sites));
+    assert_eq!(country.himo_person_days, sum(|s| s.himo_person_days));
+    assert_eq!(country.himo_mean_delay_days, 21.0, "every site set up three weeks late");
+    let line = |code: &str| {
+        components
+            .budget
+            .iter()
+            .find(|(component, _, _)| component == code)
+            .map(|(_, forecast, achieved)| (*forecast, *achieved))
+            .unwrap()
+    };
+    assert_eq!(line("AGR"), (150_000 * sum(|s| s.agr_plans), sum(|s| s.agr_paid_fcfa)));
+    assert_eq!(
+        line("HIMO"),
+        (4 * sum(|s| s.himo_wages_fcfa), sum(|s| s.himo_paid_fcfa))
+    );
+    assert_eq!(line("TM").1, sum(|s| s.paid_fcfa), "TM achieved counts transfers only");
+
     stack.stop().await;
 }

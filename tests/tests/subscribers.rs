@@ -253,6 +253,7 @@ impl Programme {
                         commune: COMMUNE.into(),
                         page_size: 10,
                         page_token: String::new(),
+                        ..Default::default()
                     })
                     .await
                     .ok()?
@@ -270,6 +271,7 @@ impl Programme {
                 amount_per_household: Some(Money { fcfa: 30_000 }),
                 communes: vec![COMMUNE.into()],
                 prepared_by: "aminata.preparer".into(),
+                ..Default::default()
             })
             .await
             .expect("cycle opened")

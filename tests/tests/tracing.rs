@@ -186,6 +186,7 @@ async fn enrol_and_pay(services: &Services) -> Done {
                     commune: COMMUNE.into(),
                     page_size: 10,
                     page_token: String::new(),
+                    ..Default::default()
                 })
                 .await
                 .ok()?
@@ -203,6 +204,7 @@ async fn enrol_and_pay(services: &Services) -> Done {
             amount_per_household: Some(Money { fcfa: 30_000 }),
             communes: vec![COMMUNE.into()],
             prepared_by: "aminata.preparer".into(),
+            ..Default::default()
         })
         .await
         .unwrap()

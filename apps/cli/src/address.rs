@@ -88,6 +88,14 @@ pub struct LinkageAddress {
         long = "linkage",
         env = "JIGI_LINKAGE_ADDR",
         default_value = "http://127.0.0.1:50057"
+/// `--activities` / `JIGI_ACTIVITIES_ADDR`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ActivitiesAddress {
+    /// The activities service's (MA, AGR, HIMO) gRPC address (`jigi up` prints it).
+    #[arg(
+        long = "activities",
+        env = "JIGI_ACTIVITIES_ADDR",
+        default_value = "http://127.0.0.1:50055"
     )]
     pub address: String,
 }
@@ -96,5 +104,15 @@ impl LinkageAddress {
     pub async fn connect(&self) -> anyhow::Result<LinkageClient> {
         let channel = connect(&self.address, "linkage index", "--linkage", "JIGI_LINKAGE_ADDR").await?;
         Ok(linkage_client(channel))
+impl ActivitiesAddress {
+    pub async fn connect(&self) -> anyhow::Result<ActivitiesClient> {
+        let channel = connect(
+            &self.address,
+            "activities service",
+            "--activities",
+            "JIGI_ACTIVITIES_ADDR",
+        )
+        .await?;
+        Ok(activities_client(channel))
     }
 }

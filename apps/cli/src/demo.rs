@@ -108,12 +108,13 @@ fn print_addresses(stack: &LocalStack) {
     for node in &stack.regions {
         let endpoints = node.endpoints();
         println!(
-            "  {:<8} leaf nats://127.0.0.1:{}  registry {}  payments {}  nutrition {}",
+            "  {:<8} leaf nats://127.0.0.1:{}  registry {}  payments {}  nutrition {}  activities {}",
             node.region.slug(),
             node.leaf.server.port(),
             endpoints.registry,
             endpoints.payments,
-            endpoints.nutrition
+            endpoints.nutrition,
+            endpoints.activities
         );
     }
     println!(
@@ -139,7 +140,9 @@ async fn script(
     let year = plans[0].today.year();
     println!(
         "\n1. The quarter {period}, in each region: {} households imported into 3 communes, targeted by PMT,\n   \
-         enrolled (TM; PNP where a child or a woman qualifies), a TM cycle paid, a PNP round distributed.",
+         enrolled (TM and MA; PNP where a child or a woman qualifies; AGR and HIMO for some), a TM cycle paid,\n   \
+         a PNP round distributed, an MA session per commune, AGR plans and first tranches, a HIMO site per\n   \
+         commune with a day of work, and the AGR grants and HIMO wages paid in cycles of their own.",
         args.households
     );
     let runs = plans.iter().map(|plan| {
@@ -171,6 +174,19 @@ async fn script(
             s.reached.total(),
             national::tonnes(s.flour_distributed_grams)
         );
+        println!(
+            "            MA: {} sessions, {} people; AGR: {} plans, {} released, {} paid; HIMO: {} sites, {} person-days, \
+             {} wages, {} paid",
+            s.ma_sessions,
+            s.ma_people,
+            s.agr_plans,
+            Fcfa::new(s.agr_released_fcfa),
+            Fcfa::new(s.agr_paid_fcfa),
+            s.himo_sites,
+            s.himo_person_days,
+            Fcfa::new(s.himo_wages_fcfa),
+            Fcfa::new(s.himo_paid_fcfa)
+        );
     }
 
     let operator = stack
@@ -188,6 +204,7 @@ async fn script(
     );
     let forecasts = national::forecasts(&summaries);
     national::set_budget(&mut monitoring, year, &forecasts).await?;
+    national::set_activity_budget(&mut monitoring, year, &summaries).await?;
     println!(
         "\n2. PTBA {year}: TM forecast of four quarters per funding source ({}).",
         forecasts
@@ -224,6 +241,8 @@ async fn script(
         wait_started.elapsed().as_secs_f64()
     );
     crate::figures::print(&reported, &period, year);
+    let components = wait_for_components(&mut monitoring, &summaries, &period, year, deadline).await?;
+    crate::figures::print_components(&components, &period, year);
 
     println!("\nTrace IDs of key actions (the trace runs from this command through the services and their events):");
     crate::table::print(
@@ -320,4 +339,30 @@ async fn displaced(stack: &LocalStack, period: jigi_common::Period) -> anyhow::R
     );
     anyhow::ensure!(seen.paid_in_sikasso_after, "the displaced family was not paid once");
     Ok(())
+}
+
+/// Waits (until `deadline`) for the national monitoring to count the MA
+/// sessions, the AGR grants and HIMO wages paid in both regions, then
+/// returns the component figures per region and for the country.
+async fn wait_for_components(
+    monitoring: &mut address::MonitoringClient,
+    summaries: &[QuarterSummary],
+    period: &str,
+    year: i32,
+    deadline: Instant,
+) -> anyhow::Result<national::Components> {
+    let sessions: i64 = summaries.iter().map(|s| s.ma_sessions).sum();
+    let grants: i64 = summaries.iter().map(|s| s.agr_paid_fcfa).sum();
+    let wages: i64 = summaries.iter().map(|s| s.himo_paid_fcfa).sum();
+    loop {
+        let components = national::components(monitoring, period, year).await?;
+        let country = components.rows.last().cloned().unwrap_or_default();
+        let caught_up = country.ma_sessions == sessions
+            && country.agr_grants_paid_fcfa == grants
+            && country.himo_wages_paid_fcfa == wages;
+        if caught_up || Instant::now() >= deadline {
+            return Ok(components);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

@@ -33,7 +33,7 @@ pub use address::service_error;
 /// (PNP), and a national view of it all.
 ///
 /// Operator commands find the services through flags or environment
-/// variables (JIGI_REGISTRY_ADDR, JIGI_PAYMENTS_ADDR, JIGI_NUTRITION_ADDR,
+/// variables (JIGI_REGISTRY_ADDR, JIGI_PAYMENTS_ADDR, JIGI_NUTRITION_ADDR, JIGI_ACTIVITIES_ADDR,
 /// JIGI_MONITORING_ADDR, JIGI_NATS_URL); `jigi up` prints them. Their calls
 /// carry the bearer token in JIGI_TOKEN (see `jigi token`).
 #[derive(Parser, Debug)]
@@ -78,6 +78,13 @@ pub enum Command {
     /// Example: jigi nutrition report sikasso-2018-r2
     #[command(subcommand)]
     Nutrition(commands::nutrition::NutritionCommand),
+    /// Accompanying measures (MA), income-generating activities (AGR) and
+    /// labour-intensive works (HIMO) of a running activities service:
+    /// sessions, business plans, tranches, visits, work sites, attendance, wages.
+    ///
+    /// Example: jigi activities wages gouanan-piste-1 --period 2018Q3
+    #[command(subcommand)]
+    Activities(commands::activities::ActivitiesCommand),
     /// The national indicators, per region (or cercle, commune) and in total.
     ///
     /// Example: jigi indicators --period 2018Q4 --by region
@@ -150,6 +157,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Households(command) => commands::households::run(command).await,
         Command::Cycles(command) => commands::cycles::run(command).await,
         Command::Nutrition(command) => commands::nutrition::run(command).await,
+        Command::Activities(command) => commands::activities::run(command).await,
         Command::Indicators(args) => commands::monitoring::indicators(args).await,
         Command::Budget(args) => commands::monitoring::budget(args).await,
         Command::Events(command) => commands::events::run(command).await,

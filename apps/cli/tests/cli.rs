@@ -829,6 +829,7 @@ async fn up_runs_the_stack_until_interrupted_and_prints_every_address() {
         "registry",
         "payments",
         "nutrition",
+        "activities",
         "monitoring",
         "linkage index",
         "console",

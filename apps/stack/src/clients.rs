@@ -3,6 +3,7 @@
 //! when a call fails.
 
 use jigi_proto::linkage::linkage_service_client::LinkageServiceClient;
+use jigi_proto::activities::activities_service_client::ActivitiesServiceClient;
 use jigi_proto::monitoring::monitoring_service_client::MonitoringServiceClient;
 use jigi_proto::nutrition::nutrition_service_client::NutritionServiceClient;
 use jigi_proto::payments::payments_service_client::PaymentsServiceClient;
@@ -58,6 +59,7 @@ pub type PaymentsClient = PaymentsServiceClient<Traced>;
 pub type NutritionClient = NutritionServiceClient<Traced>;
 pub type MonitoringClient = MonitoringServiceClient<Traced>;
 pub type LinkageClient = LinkageServiceClient<Traced>;
+pub type ActivitiesClient = ActivitiesServiceClient<Traced>;
 
 /// Bulk calls (imports, payment lists, registers) need more than tonic's 4 MiB default.
 const MAX_MESSAGE: usize = 64 * 1024 * 1024;
@@ -116,6 +118,17 @@ pub fn nutrition_client(channel: Channel) -> NutritionClient {
 
 pub fn nutrition_client_as(channel: Channel, caller: Caller) -> NutritionClient {
     NutritionServiceClient::new(traced(channel, caller))
+        .max_decoding_message_size(MAX_MESSAGE)
+        .max_encoding_message_size(MAX_MESSAGE)
+}
+
+/// An activities (MA, AGR, HIMO) client calling as `JIGI_TOKEN`'s holder.
+pub fn activities_client(channel: Channel) -> ActivitiesClient {
+    activities_client_as(channel, Caller::from_env())
+}
+
+pub fn activities_client_as(channel: Channel, caller: Caller) -> ActivitiesClient {
+    ActivitiesServiceClient::new(traced(channel, caller))
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE)
 }

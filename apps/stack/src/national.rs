@@ -157,6 +157,7 @@ pub async fn set_budget(
                     component: Component::Tm as i32,
                     funding_source: *source,
                     forecast: Some(Money { fcfa: *forecast }),
+                    ..Default::default()
                 }),
             })
             .await
@@ -217,7 +218,10 @@ pub async fn reported(
         .into_inner()
         .rows;
     let budget = client
-        .get_budget_execution(GetBudgetExecutionRequest { year })
+        .get_budget_execution(GetBudgetExecutionRequest {
+            year,
+            ..Default::default()
+        })
         .await
         .map_err(|status| service_error("reading the budget execution", status))?
         .into_inner();
@@ -303,4 +307,130 @@ pub fn percent(rate: f64) -> String {
 
 pub fn tonnes(grams: i64) -> String {
     format!("{:.3}", grams as f64 / 1_000_000.0)
+}
+
+/// Sets the PTBA's AGR and HIMO lines of `year`, per region's funding
+/// source: every plan's whole grant, and four quarters of the wages due.
+pub async fn set_activity_budget(
+    client: &mut MonitoringClient,
+    year: i32,
+    summaries: &[QuarterSummary],
+) -> anyhow::Result<()> {
+    let mut lines: BTreeMap<(i32, i32), i64> = BTreeMap::new();
+    for s in summaries {
+        *lines.entry((Component::Agr as i32, s.funding_source)).or_default() += s.agr_plans * crate::quarter::AGR_GRANT;
+        *lines.entry((Component::Himo as i32, s.funding_source)).or_default() += QUARTERS * s.himo_wages_fcfa;
+    }
+    for ((component, source), forecast) in lines {
+        client
+            .set_budget_line(SetBudgetLineRequest {
+                line: Some(BudgetLine {
+                    year,
+                    component,
+                    funding_source: source,
+                    forecast: Some(Money { fcfa: forecast }),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .map_err(|status| service_error("setting the PTBA's AGR and HIMO lines", status))?;
+    }
+    Ok(())
+}
+
+/// MA, AGR and HIMO figures of one region, or of the country (`area` empty).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ComponentFigures {
+    pub area: String,
+    pub name: String,
+    pub ma_sessions: i64,
+    pub ma_people: i64,
+    pub agr_plans: i64,
+    pub agr_grants_released_fcfa: i64,
+    pub agr_grants_paid_fcfa: i64,
+    pub himo_sites: i64,
+    pub himo_mean_delay_days: f64,
+    pub himo_person_days: i64,
+    pub himo_wages_paid_fcfa: i64,
+}
+
+/// The components' figures per region then for the country, and the PTBA
+/// per component: (component, forecast, achieved).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Components {
+    pub rows: Vec<ComponentFigures>,
+    pub budget: Vec<(String, i64, i64)>,
+}
+
+/// Reads the components' figures of `period` and the PTBA of `year`.
+pub async fn components(client: &mut MonitoringClient, period: &str, year: i32) -> anyhow::Result<Components> {
+    let indicators = |breakdown: Breakdown| GetIndicatorsRequest {
+        area: String::new(),
+        period: Some(Period { code: period.into() }),
+        breakdown: breakdown as i32,
+    };
+    let mut rows = Vec::new();
+    for breakdown in [Breakdown::Region, Breakdown::Unspecified] {
+        let answer = client
+            .get_indicators(indicators(breakdown))
+            .await
+            .map_err(|status| service_error("reading the national indicators", status))?
+            .into_inner()
+            .rows;
+        for row in answer {
+            let i = row.indicators.unwrap_or_default();
+            rows.push(ComponentFigures {
+                name: if breakdown == Breakdown::Unspecified {
+                    "Mali".into()
+                } else {
+                    row.area_name.clone()
+                },
+                area: if breakdown == Breakdown::Unspecified {
+                    String::new()
+                } else {
+                    row.area
+                },
+                ma_sessions: i.ma_sessions_held,
+                ma_people: i.ma_people_reached,
+                agr_plans: i.agr_business_plans,
+                agr_grants_released_fcfa: i.agr_grants_released.unwrap_or_default().fcfa,
+                agr_grants_paid_fcfa: i.agr_grants_paid.unwrap_or_default().fcfa,
+                himo_sites: i.himo_sites_started,
+                himo_mean_delay_days: i.himo_mean_start_delay_days,
+                himo_person_days: i.himo_person_days,
+                himo_wages_paid_fcfa: i.himo_wages_paid.unwrap_or_default().fcfa,
+            });
+        }
+    }
+    let budget = client
+        .get_budget_execution(GetBudgetExecutionRequest {
+            year,
+            ..Default::default()
+        })
+        .await
+        .map_err(|status| service_error("reading the budget execution", status))?
+        .into_inner();
+    let mut by_component: Vec<(String, i64, i64)> = budget
+        .components
+        .iter()
+        .map(|c| {
+            let name = jigi_common::Component::from_proto(c.component)
+                .map(|c| c.code().to_owned())
+                .unwrap_or_default();
+            (
+                name,
+                c.forecast.unwrap_or_default().fcfa,
+                c.achieved.unwrap_or_default().fcfa,
+            )
+        })
+        .collect();
+    by_component.push((
+        "total".into(),
+        budget.forecast.unwrap_or_default().fcfa,
+        budget.achieved.unwrap_or_default().fcfa,
+    ));
+    Ok(Components {
+        rows,
+        budget: by_component,
+    })
 }

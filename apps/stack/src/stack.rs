@@ -95,7 +95,7 @@ fn failed(what: &str, err: impl std::fmt::Display) -> anyhow::Error {
     anyhow::anyhow!("{what} did not start: {err}")
 }
 
-/// A region's node: its leaf node and its three services.
+/// A region's node: its leaf node and its four services.
 pub struct RegionNode {
     pub region: Region,
     pub leaf: Leaf,
@@ -104,6 +104,7 @@ pub struct RegionNode {
     pub registry: Running<jigi_registry::Registry>,
     pub payments: Running<jigi_payments::Handle>,
     pub nutrition: Running<jigi_nutrition::Handle>,
+    pub activities: Running<jigi_activities::Handle>,
     staff: Staff,
 }
 
@@ -163,6 +164,12 @@ impl RegionNode {
         let nutrition = started(own, jigi_nutrition::start(config, shutdown.clone()))
             .await
             .map_err(|err| failed(&format!("the nutrition service of {region}"), err))?;
+        let mut config =
+            jigi_activities::Config::local(region, &nats_url, &sqlite(dir, &format!("activities-{region}")));
+        let own = deployed(&mut config.service, jigi_activities::SERVICE);
+        let activities = started(own, jigi_activities::start(config, shutdown.clone()))
+            .await
+            .map_err(|err| failed(&format!("the activities service of {region}"), err))?;
         Ok(RegionNode {
             region,
             leaf,
@@ -170,6 +177,7 @@ impl RegionNode {
             registry,
             payments,
             nutrition,
+            activities,
             staff: staff.clone(),
         })
     }
@@ -180,6 +188,7 @@ impl RegionNode {
             registry: format!("http://{}", self.registry.grpc_addr),
             payments: format!("http://{}", self.payments.grpc_addr),
             nutrition: format!("http://{}", self.nutrition.grpc_addr),
+            activities: format!("http://{}", self.activities.grpc_addr),
             staff: self.staff.clone(),
         }
     }
@@ -192,11 +201,13 @@ impl RegionNode {
             registry,
             payments,
             nutrition,
+            activities,
             ..
         } = self;
         registry.stopped().await;
         payments.stopped().await;
         nutrition.stopped().await;
+        activities.stopped().await;
         leaf.server.stop().await;
     }
 }

@@ -93,6 +93,16 @@ catalog! {
     StockReceived => "nutrition", "stock", "received";
     StockTransferred => "nutrition", "stock", "transferred";
     StockLost => "nutrition", "stock", "lost";
+    MaSessionHeld => "activities", "session", "held";
+    AgrBusinessPlanApproved => "activities", "business_plan", "approved";
+    AgrGrantTrancheReleased => "activities", "grant_tranche", "released";
+    AgrFollowUpVisited => "activities", "follow_up", "visited";
+    HimoWorkSitePlanned => "activities", "work_site", "planned";
+    HimoWorkSiteValidated => "activities", "work_site", "validated";
+    HimoWorkSiteStarted => "activities", "work_site", "started";
+    HimoWorkSiteClosed => "activities", "work_site", "closed";
+    HimoAttendanceRecorded => "activities", "attendance", "recorded";
+    HimoWagesDue => "activities", "wages", "due";
 }
 
 #[cfg(test)]

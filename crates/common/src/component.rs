@@ -4,6 +4,14 @@ use std::fmt;
 
 use jigi_proto::common::Component as ProtoComponent;
 
+use crate::Fcfa;
+
+/// The programme rule for HIMO wages: a household earns at most this in a
+/// quarter (60 days at the usual 1,500 FCFA a day). The activities service
+/// refuses a day of attendance that would pass it; the payments service
+/// refuses a wage entitlement over it.
+pub const HIMO_WAGE_CAP_PER_QUARTER: Fcfa = Fcfa::new(90_000);
+
 /// A component of the programme a household can be enrolled in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Component {

@@ -9,6 +9,11 @@
 
 /// Generated code, one module per proto package.
 pub mod jigi {
+    pub mod activities {
+        pub mod v1 {
+            tonic::include_proto!("jigi.activities.v1");
+        }
+    }
     pub mod audit {
         pub mod v1 {
             tonic::include_proto!("jigi.audit.v1");
@@ -52,7 +57,8 @@ pub mod jigi {
 }
 
 pub use jigi::{
-    audit::v1 as audit, common::v1 as common, events::v1 as events, linkage::v1 as linkage,
+    activities::v1 as activities, audit::v1 as audit, common::v1 as common, events::v1 as events,
+    linkage::v1 as linkage,
     monitoring::v1 as monitoring, nutrition::v1 as nutrition, payments::v1 as payments, registry::v1 as registry,
 };
 

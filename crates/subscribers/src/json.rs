@@ -302,6 +302,7 @@ mod tests {
                 region: "sikasso".into(),
                 period: Some(Period { code: "2018Q4".into() }),
                 funding_source: PaymentFundingSource::WorldBankIda as i32,
+                ..Default::default()
             }),
             household_id: "h-1".into(),
             location: Some(sanando()),

@@ -122,6 +122,7 @@ async fn run(households: u64, batch: u64) {
             amount_per_household: None,
             communes: vec![],
             prepared_by: "bench-preparer".into(),
+            ..Default::default()
         })
         .await
         .unwrap()

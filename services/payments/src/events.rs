@@ -172,6 +172,7 @@ fn reference(cycle: &Cycle) -> ev::PaymentCycleRef {
             code: cycle.period.to_string(),
         }),
         funding_source: cycle.funding_source.wire(),
+        component: cycle.kind.component().to_proto() as i32,
     }
 }
 

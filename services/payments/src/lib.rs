@@ -62,11 +62,18 @@ pub struct Handle {
     pub consumer: Arc<ConsumerStats>,
     /// Counters of the consumer of the linkage index's findings.
     pub linkage: Arc<ConsumerStats>,
+    /// Counters of the activities consumer (AGR grants, HIMO wages owed).
+    pub activities_consumer: Arc<ConsumerStats>,
 }
 
 /// The inbox name of the registry consumer of a region.
 pub fn consumer_name(config: &Config) -> String {
     format!("payments-{}", config.region())
+}
+
+/// The inbox name of the activities consumer of a region.
+pub fn activities_consumer_name(config: &Config) -> String {
+    format!("payments-activities-{}", config.region())
 }
 
 /// Starts the payments service: opens (and migrates) its database, binds its
@@ -85,10 +92,16 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     settings.ack_wait = config.consumer_ack_wait;
 
     let linkage_domain = config.linkage_domain.clone();
+    let mut activities =
+        ConsumerSettings::new(streams::region_stream_config(region), activities_consumer_name(&config))
+            .filter(subject::service_wildcard(region, "activities"));
+    activities.ack_wait = config.consumer_ack_wait;
+
     let migrations = [storage::MIGRATIONS, storage::holds::MIGRATIONS].concat();
     let mut host = Host::open(SERVICE, config.service, &migrations, shutdown).await?;
     host.relay_outbox();
     let consumer = host.consume(settings, Arc::new(app::RegistryProjection));
+    let activities_consumer = host.consume(activities, Arc::new(app::ActivitiesProjection));
     // The national linkage index's findings about the region: a suspected
     // duplicate holds its households out of the next freeze.
     let duplicates = ConsumerSettings::new(
@@ -108,6 +121,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
             payments,
             consumer,
             linkage,
+            activities_consumer,
         },
         |server| server.add_service_with_limit(api, policy::RULES, MAX_REQUEST_BYTES),
     )

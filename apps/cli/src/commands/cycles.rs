@@ -4,9 +4,9 @@ use clap::Subcommand;
 use jigi_common::Fcfa;
 use jigi_proto::common::{Money, Period};
 use jigi_proto::payments::{
-    AgentAssignment, ApprovePaymentCycleRequest, AssignPaymentAgentsRequest, CycleStatus, FreezePaymentCycleRequest,
-    FundingSource, GetReconciliationRequest, OpenPaymentCycleRequest, PaymentChannel, PaymentCycle, ReconciliationLine,
-    Totals,
+    AgentAssignment, ApprovePaymentCycleRequest, AssignPaymentAgentsRequest, CycleKind, CycleStatus,
+    FreezePaymentCycleRequest, FundingSource, GetReconciliationRequest, OpenPaymentCycleRequest, PaymentChannel,
+    PaymentCycle, ReconciliationLine, Totals,
 };
 
 use crate::address::{PaymentsAddress, service_error};
@@ -37,6 +37,11 @@ pub enum CyclesCommand {
         /// The user preparing the cycle.
         #[arg(long = "by")]
         by: String,
+        /// What the cycle pays: tm (cash transfers), agr-grant (the AGR
+        /// tranches released in the quarter) or himo-wages (the quarter's
+        /// closed HIMO wage sheets).
+        #[arg(long, value_parser = parse_kind, default_value = "tm")]
+        kind: CycleKind,
         #[command(flatten)]
         payments: PaymentsAddress,
     },
@@ -181,6 +186,7 @@ pub async fn run(command: CyclesCommand) -> anyhow::Result<()> {
             communes,
             agents,
             by,
+            kind,
             payments,
         } => {
             let mut client = payments.connect().await?;
@@ -193,6 +199,7 @@ pub async fn run(command: CyclesCommand) -> anyhow::Result<()> {
                     amount_per_household: amount.map(|fcfa| Money { fcfa }),
                     communes,
                     prepared_by: by.clone(),
+                    kind: kind as i32,
                 })
                 .await
                 .map_err(|status| service_error("open payment cycle", status))?
@@ -403,4 +410,14 @@ async fn assign(
         println!("  {} paid by {}", agent.commune, agent.agent_code);
     }
     Ok(())
+}
+
+/// `tm`, `agr-grant` or `himo-wages`.
+fn parse_kind(text: &str) -> Result<CycleKind, String> {
+    match text {
+        "tm" => Ok(CycleKind::Tm),
+        "agr-grant" => Ok(CycleKind::AgrGrant),
+        "himo-wages" => Ok(CycleKind::HimoWages),
+        other => Err(format!("{other:?} is not a cycle kind: tm, agr-grant or himo-wages")),
+    }
 }

@@ -1,5 +1,6 @@
 //! The operator commands, one module per area.
 
+pub mod activities;
 pub mod audit;
 pub mod cycles;
 pub mod duplicates;

@@ -191,6 +191,9 @@ pub struct BudgetArgs {
     /// The budget year (default: this year).
     #[arg(long)]
     pub year: Option<i32>,
+    /// Only one region (slug): its lines and the payments made in it.
+    #[arg(long, default_value = "")]
+    pub region: String,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -216,6 +219,9 @@ pub enum BudgetCommand {
         /// The forecast, whole FCFA.
         #[arg(long)]
         forecast: i64,
+        /// A region's own line (slug); national when absent.
+        #[arg(long, default_value = "")]
+        region: String,
         #[command(flatten)]
         monitoring: MonitoringAddress,
     },
@@ -240,6 +246,7 @@ pub async fn budget(args: BudgetArgs) -> anyhow::Result<()> {
         component,
         funding_source,
         forecast,
+        region,
         monitoring,
     }) = args.set
     {
@@ -251,6 +258,7 @@ pub async fn budget(args: BudgetArgs) -> anyhow::Result<()> {
                     component: component as i32,
                     funding_source: funding_source as i32,
                     forecast: Some(Money { fcfa: forecast }),
+                    region,
                 }),
             })
             .await
@@ -266,7 +274,10 @@ pub async fn budget(args: BudgetArgs) -> anyhow::Result<()> {
     let mut client = args.monitoring.connect().await?;
     let year = args.year.unwrap_or_else(current_year);
     let execution = client
-        .get_budget_execution(GetBudgetExecutionRequest { year })
+        .get_budget_execution(GetBudgetExecutionRequest {
+            year,
+            region: args.region.clone(),
+        })
         .await
         .map_err(|status| service_error("read the budget execution", status))?
         .into_inner();
@@ -282,7 +293,7 @@ pub async fn budget(args: BudgetArgs) -> anyhow::Result<()> {
         .lines
         .iter()
         .map(|l| {
-            let line = l.line.unwrap_or_default();
+            let line = l.line.clone().unwrap_or_default();
             vec![
                 component_name(line.component),
                 source_name(line.funding_source),

@@ -38,6 +38,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         println!("    registry           {}", endpoints.registry);
         println!("    payments           {}", endpoints.payments);
         println!("    nutrition          {}", endpoints.nutrition);
+        println!("    activities         {}", endpoints.activities);
     }
     let first = &stack.regions[0];
     let endpoints = first.endpoints();
@@ -48,6 +49,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     println!("  export JIGI_REGISTRY_ADDR={}", endpoints.registry);
     println!("  export JIGI_PAYMENTS_ADDR={}", endpoints.payments);
     println!("  export JIGI_NUTRITION_ADDR={}", endpoints.nutrition);
+    println!("  export JIGI_ACTIVITIES_ADDR={}", endpoints.activities);
     println!("  export JIGI_MONITORING_ADDR=http://{}", stack.monitoring_addr());
     println!("  export JIGI_LINKAGE_ADDR=http://{}", stack.linkage_addr());
     println!("  export JIGI_NATS_URL={}", stack.hub_url("national"));

@@ -12,13 +12,21 @@
 //! 3. [`nutrition`]: a warehouse per pilot commune, flour received, a round
 //!    opened, a ration to every eligible person.
 //!
-//! Payments and nutrition run side by side once the households are enrolled.
+//! 4. [`activities`]: MA sessions, AGR plans and first tranches, a HIMO
+//!    site per commune with a day of work and its wage sheet; then the AGR
+//!    grants and HIMO wages paid in cycles of their own kind.
+//!
+//! Payments, nutrition and the activities run side by side once the
+//! households are enrolled.
 //! The driver returns a [`QuarterSummary`] of what it did, which the demo
 //! prints beside the national indicators and the end-to-end test compares
 //! with them. It expects a region whose services hold nothing yet (a fresh
 //! local stack): it counts only what it did itself.
 
+mod activities;
 mod nutrition;
+
+pub use activities::GRANT as AGR_GRANT;
 mod payments;
 mod registry;
 
@@ -26,12 +34,12 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use jigi_common::{Geography, Period, Region};
-use jigi_proto::payments::FundingSource;
+use jigi_proto::payments::{CycleKind, FundingSource};
 use serde::{Deserialize, Serialize};
 
 use jigi_auth::Role;
 
-use crate::clients::{self, NutritionClient, RegistryClient};
+use crate::clients::{self, ActivitiesClient, NutritionClient, RegistryClient};
 use crate::progress::Bars;
 use crate::staff::Staff;
 
@@ -45,6 +53,8 @@ pub struct Endpoints {
     pub registry: String,
     pub payments: String,
     pub nutrition: String,
+    /// The activities service (MA, AGR, HIMO).
+    pub activities: String,
     /// Who calls: tokens per person when the services check them.
     pub staff: Staff,
 }
@@ -195,6 +205,12 @@ pub struct QuarterSummary {
     pub pmt_eligible: i64,
     pub enrolled_tm: i64,
     pub enrolled_pnp: i64,
+    #[serde(default)]
+    pub enrolled_ma: i64,
+    #[serde(default)]
+    pub enrolled_agr: i64,
+    #[serde(default)]
+    pub enrolled_himo: i64,
     pub cycle_id: String,
     /// `jigi.common.v1.FundingSource` value of the cycle (the budget line it executes).
     pub funding_source: i32,
@@ -213,6 +229,33 @@ pub struct QuarterSummary {
     pub beneficiaries: i64,
     pub reached: Groups,
     pub flour_distributed_grams: i64,
+    /// MA sessions held and people present.
+    #[serde(default)]
+    pub ma_sessions: i64,
+    #[serde(default)]
+    pub ma_people: i64,
+    /// AGR plans approved and first tranches released (FCFA).
+    #[serde(default)]
+    pub agr_plans: i64,
+    #[serde(default)]
+    pub agr_released_fcfa: i64,
+    /// AGR grants paid by the AGR_GRANT cycle (households, FCFA).
+    #[serde(default)]
+    pub agr_paid: i64,
+    #[serde(default)]
+    pub agr_paid_fcfa: i64,
+    /// HIMO sites set up, person-days recorded, wages due (FCFA).
+    #[serde(default)]
+    pub himo_sites: i64,
+    #[serde(default)]
+    pub himo_person_days: i64,
+    #[serde(default)]
+    pub himo_wages_fcfa: i64,
+    /// HIMO wages paid by the HIMO_WAGES cycle (households, FCFA).
+    #[serde(default)]
+    pub himo_paid: i64,
+    #[serde(default)]
+    pub himo_paid_fcfa: i64,
     pub traces: Vec<KeyTrace>,
 }
 
@@ -223,6 +266,9 @@ struct Clients {
     payments: payments::PaymentOffice,
     /// The PNP team: supervisor, store keeper and field agents.
     nutrition: NutritionClient,
+    /// The activities officers: NGO facilitators, AGR officers, site foremen
+    /// and their supervisor.
+    activities: ActivitiesClient,
 }
 
 impl Clients {
@@ -244,6 +290,19 @@ impl Clients {
             "JIGI_NUTRITION_ADDR",
         )
         .await?;
+        let activities = clients::connect(
+            &endpoints.activities,
+            "activities service",
+            "--activities",
+            "JIGI_ACTIVITIES_ADDR",
+        )
+        .await?;
+        let activities_team = staff.in_region(
+            &format!("activities.{region}"),
+            &[Role::FieldAgent, Role::RegionalSupervisor],
+            region,
+            None,
+        );
         let registrars = staff.in_region(
             &format!("registrars.{region}"),
             &[Role::FieldAgent, Role::RegionalSupervisor],
@@ -260,6 +319,7 @@ impl Clients {
             registry: clients::registry_client_as(registry, registrars),
             payments: payments::PaymentOffice::connect(payments, staff, plan),
             nutrition: clients::nutrition_client_as(nutrition, pnp_team),
+            activities: clients::activities_client_as(activities, activities_team),
         })
     }
 }
@@ -274,12 +334,31 @@ pub async fn run(endpoints: &Endpoints, plan: &QuarterPlan, bars: &Bars) -> anyh
         ..Default::default()
     };
     let enrolled = registry::register_and_enrol(clients.registry.clone(), plan, bars, &mut summary).await?;
-    let (paid, fed) = tokio::try_join!(
-        payments::pay(clients.payments.clone(), plan, bars, &enrolled.tm),
+    let office = clients.payments.clone();
+    let activities_and_their_payments = async {
+        let done = activities::run(clients.activities.clone(), plan, bars, &enrolled.activities).await?;
+        let (grants, wages) = tokio::try_join!(
+            payments::pay(office.clone(), plan, bars, CycleKind::AgrGrant, &done.agr_households),
+            payments::pay(office.clone(), plan, bars, CycleKind::HimoWages, &done.himo_households),
+        )?;
+        Ok::<_, anyhow::Error>((done, grants.totals(), wages.totals()))
+    };
+    let (paid, fed, (acted, grants, wages)) = tokio::try_join!(
+        payments::pay(clients.payments.clone(), plan, bars, CycleKind::Tm, &enrolled.tm),
         nutrition::distribute(clients.nutrition.clone(), plan, bars, &enrolled.beneficiaries),
+        activities_and_their_payments,
     )?;
     paid.into_summary(&mut summary);
     fed.into_summary(&mut summary);
+    summary.ma_sessions = acted.ma_sessions;
+    summary.ma_people = acted.ma_people;
+    summary.agr_plans = acted.agr_plans;
+    summary.agr_released_fcfa = acted.agr_released_fcfa;
+    summary.himo_sites = acted.himo_sites;
+    summary.himo_person_days = acted.himo_person_days;
+    summary.himo_wages_fcfa = acted.himo_wages_fcfa;
+    (summary.agr_paid, summary.agr_paid_fcfa) = (grants.paid, grants.paid_fcfa);
+    (summary.himo_paid, summary.himo_paid_fcfa) = (wages.paid, wages.paid_fcfa);
     Ok(summary)
 }
 

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use jigi_proto::common::{Money, Period};
 use jigi_proto::payments::{
-    AgentAssignment, ApprovePaymentCycleRequest, AssignPaymentAgentsRequest, Entitlement, FailureReason,
+    AgentAssignment, ApprovePaymentCycleRequest, AssignPaymentAgentsRequest, CycleKind, Entitlement, FailureReason,
     FreezePaymentCycleRequest, ListEligibleHouseholdsRequest, ListEntitlementsRequest, OpenPaymentCycleRequest,
     PaymentChannel, PaymentOutcome, PaymentResult, RecordPaymentResultRequest, RecordPaymentResultsRequest,
 };
@@ -122,20 +122,55 @@ const FAILURES: [FailureReason; 4] = [
     FailureReason::NetworkFailure,
 ];
 
-pub async fn pay(office: PaymentOffice, plan: &QuarterPlan, bars: &Bars, enrolled: &[String]) -> anyhow::Result<Paid> {
+/// What a non-TM cycle (AGR grants, HIMO wages) paid.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct KindPaid {
+    pub paid: i64,
+    pub paid_fcfa: i64,
+}
+
+impl Paid {
+    pub fn totals(&self) -> KindPaid {
+        KindPaid {
+            paid: self.paid,
+            paid_fcfa: self.paid_fcfa,
+        }
+    }
+}
+
+/// Pays the quarter's cycle of `kind`: TM to `enrolled` (the households
+/// enrolled in TM), or AGR grants and HIMO wages to `enrolled` (the
+/// households the activities service published something owed to).
+pub async fn pay(
+    office: PaymentOffice,
+    plan: &QuarterPlan,
+    bars: &Bars,
+    kind: CycleKind,
+    enrolled: &[String],
+) -> anyhow::Result<Paid> {
     let region = plan.region;
     let mut done = Paid::default();
     if enrolled.is_empty() {
         return Ok(done);
     }
     let mut client = office.preparer.clone();
-    // The payments service learns enrolments from the registry's events.
+    // The payments service learns enrolments from the registry's events,
+    // grants and wages owed from the activities service's.
     let wanted: HashSet<&str> = enrolled.iter().map(String::as_str).collect();
+    let what = match kind {
+        CycleKind::AgrGrant => "AGR grant tranche",
+        CycleKind::HimoWages => "HIMO wage sheet",
+        _ => "TM enrolment",
+    };
+    let period = Some(Period {
+        code: plan.period().to_string(),
+    });
     wait_for(
-        &format!("the payments service of {region} learning of every TM enrolment"),
+        &format!("the payments service of {region} learning of every {what}"),
         || {
             let mut client = client.clone();
             let wanted = &wanted;
+            let period = period.clone();
             async move {
                 let mut known = 0;
                 let mut page_token = String::new();
@@ -145,6 +180,8 @@ pub async fn pay(office: PaymentOffice, plan: &QuarterPlan, bars: &Bars, enrolle
                             commune: String::new(),
                             page_size: 1_000,
                             page_token,
+                            kind: kind as i32,
+                            period: period.clone(),
                         })
                         .await
                         .map_err(|status| service_error("listing eligible households", status))?
@@ -176,6 +213,7 @@ pub async fn pay(office: PaymentOffice, plan: &QuarterPlan, bars: &Bars, enrolle
             amount_per_household: None,
             communes: plan.communes.clone(),
             prepared_by: PREPARER.into(),
+            kind: kind as i32,
         })
         .await
         .map_err(|status| service_error(&format!("opening the payment cycle of {region}"), status))?
@@ -268,7 +306,12 @@ pub async fn pay(office: PaymentOffice, plan: &QuarterPlan, bars: &Bars, enrolle
             result
         })
         .collect();
-    let bar = bars.bar(region.slug(), "recording payments", results.len() as u64, "results");
+    let label = match kind {
+        CycleKind::AgrGrant => "recording AGR grants paid",
+        CycleKind::HimoWages => "recording HIMO wages paid",
+        _ => "recording payments",
+    };
+    let bar = bars.bar(region.slug(), label, results.len() as u64, "results");
     let mut results = results.into_iter();
     // The first payment alone, so its trace is easy to find.
     if let Some(first) = results.next() {

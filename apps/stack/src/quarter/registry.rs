@@ -26,12 +26,63 @@ pub struct Beneficiary {
     pub group: Group,
 }
 
+/// A household enrolled in the accompanying measures and, for some, AGR
+/// and HIMO.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityHousehold {
+    pub household_id: String,
+    pub commune: String,
+    /// Members present (MA sessions are for the whole family).
+    pub people: Vec<String>,
+    /// Enrolled in AGR.
+    pub agr: bool,
+    /// Enrolled in HIMO, with its worker: a member aged 18 to 64 today.
+    pub worker: Option<String>,
+}
+
 /// Who was enrolled.
 pub struct Enrolled {
     /// Households enrolled in TM.
     pub tm: Vec<String>,
     /// The people of the households enrolled in the PNP who are in a group today.
     pub beneficiaries: Vec<Beneficiary>,
+    /// Households enrolled in MA (every TM household), AGR and HIMO.
+    pub activities: Vec<ActivityHousehold>,
+}
+
+/// MA for every TM household; AGR for one in three; HIMO for every other
+/// household that has a member of working age (the programme's three
+/// components beside the transfers, on a share of the same households).
+fn activity_household(index: usize, household: &Household, plan: &QuarterPlan) -> ActivityHousehold {
+    let present = |m: &&jigi_proto::registry::Member| {
+        m.status == MemberStatus::Present as i32 || m.status == MemberStatus::Unspecified as i32
+    };
+    let working_age = |m: &&jigi_proto::registry::Member| {
+        m.birth_date.parse::<chrono::NaiveDate>().is_ok_and(|birth| {
+            let age = jigi_common::date::age_in_months(birth, plan.today) / 12;
+            (18..=64).contains(&age)
+        })
+    };
+    ActivityHousehold {
+        household_id: household.household_id.clone(),
+        commune: household
+            .location
+            .as_ref()
+            .map(|l| l.commune.clone())
+            .unwrap_or_default(),
+        people: household
+            .members
+            .iter()
+            .filter(present)
+            .map(|m| m.member_id.clone())
+            .collect(),
+        agr: index.is_multiple_of(3),
+        worker: index
+            .is_multiple_of(2)
+            .then(|| household.members.iter().filter(present).find(working_age))
+            .flatten()
+            .map(|m| m.member_id.clone()),
+    }
 }
 
 pub async fn register_and_enrol(
@@ -93,14 +144,36 @@ pub async fn register_and_enrol(
         }
     }
     let tm: Vec<String> = eligible.iter().map(|h| h.household_id.clone()).collect();
+    let activities: Vec<ActivityHousehold> = eligible
+        .iter()
+        .enumerate()
+        .map(|(index, household)| activity_household(index, household, plan))
+        .collect();
 
     // 3. Enrolment: TM for every eligible household, PNP for those with a target.
     let requests: Vec<EnrolHouseholdRequest> = tm
         .iter()
         .map(|id| enrolment(id, Component::Tm, plan))
         .chain(pnp.iter().map(|id| enrolment(id, Component::Pnp, plan)))
+        .chain(activities.iter().flat_map(|h| {
+            let mut components = vec![Component::Ma];
+            if h.agr {
+                components.push(Component::Agr);
+            }
+            if h.worker.is_some() {
+                components.push(Component::Himo);
+            }
+            components
+                .into_iter()
+                .map(|component| enrolment(&h.household_id, component, plan))
+        }))
         .collect();
-    let bar = bars.bar(prefix, "enrolling (TM, PNP)", requests.len() as u64, "enrolments");
+    let bar = bars.bar(
+        prefix,
+        "enrolling (TM, PNP, MA, AGR, HIMO)",
+        requests.len() as u64,
+        "enrolments",
+    );
     let mut requests = requests.into_iter();
     if let Some(first) = requests.next() {
         let mut first_client = client.clone();
@@ -127,7 +200,14 @@ pub async fn register_and_enrol(
     bar.finish_with_message("households enrolled");
     summary.enrolled_tm = tm.len() as i64;
     summary.enrolled_pnp = pnp.len() as i64;
-    Ok(Enrolled { tm, beneficiaries })
+    summary.enrolled_ma = activities.len() as i64;
+    summary.enrolled_agr = activities.iter().filter(|h| h.agr).count() as i64;
+    summary.enrolled_himo = activities.iter().filter(|h| h.worker.is_some()).count() as i64;
+    Ok(Enrolled {
+        tm,
+        beneficiaries,
+        activities,
+    })
 }
 
 fn enrolment(household_id: &str, component: Component, plan: &QuarterPlan) -> EnrolHouseholdRequest {

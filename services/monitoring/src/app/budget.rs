@@ -26,6 +26,7 @@ pub struct ExpenditureEntry<'a> {
     pub amount: Option<i64>,
     pub spent_on: &'a str,
     pub description: &'a str,
+    pub region: &'a str,
 }
 
 impl Monitoring {
@@ -36,9 +37,21 @@ impl Monitoring {
         component: i32,
         funding_source: i32,
         forecast: Option<i64>,
+        region: &str,
     ) -> Result<BudgetLine, CommandError> {
-        let line = budget::line(year, component, funding_source, forecast)
-            .map_err(|problems| CommandError::Invalid(problems.into_errors()))?;
+        let mut problems = Problems::new();
+        let region = budget::check_region(region, "line.region", &mut problems);
+        let line = match budget::line(year, component, funding_source, forecast) {
+            Ok(line) => Some(BudgetLine { region, ..line }),
+            Err(more) => {
+                for e in more.into_errors() {
+                    problems.add(e.field, e.description);
+                }
+                None
+            }
+        };
+        refuse(problems)?;
+        let line = line.expect("checked");
         self.db
             .write(move |conn| {
                 store::set_line(conn, &line)?;
@@ -58,6 +71,7 @@ impl Monitoring {
     ) -> Result<String, CommandError> {
         let mut problems = Problems::new();
         let key = problems.check("request_id", key.map_err(|err| err.to_string()));
+        let region = budget::check_region(entry.region, "region", &mut problems);
         let expenditure = budget::expenditure(
             entry.year,
             entry.component,
@@ -67,7 +81,7 @@ impl Monitoring {
             entry.description,
         );
         let expenditure = match expenditure {
-            Ok(expenditure) => Some(expenditure),
+            Ok(expenditure) => Some(Expenditure { region, ..expenditure }),
             Err(more) => {
                 for e in more.into_errors() {
                     problems.add(e.field, e.description);
@@ -85,15 +99,20 @@ impl Monitoring {
     /// A year's lines with what was achieved against each. Achievements
     /// without a line (paid from a source nobody planned) get a line with a
     /// zero forecast, so nothing achieved is hidden.
-    pub async fn budget_execution(&self, year: i32) -> Result<Fresh<Vec<LineExecution>>, CommandError> {
+    pub async fn budget_execution(&self, year: i32, region: &str) -> Result<Fresh<Vec<LineExecution>>, CommandError> {
         let mut problems = Problems::new();
         budget::check_year(year, "year", &mut problems);
+        let region = budget::check_region(region, "region", &mut problems);
         refuse(problems)?;
+        let only = (!region.is_empty()).then_some(region);
         let this = self.clone();
         let read = self
             .db
             .read(move |conn| {
-                let read = (store::lines(conn, year)?, store::achieved(conn, year)?);
+                let read = (
+                    store::lines(conn, year, only.as_deref())?,
+                    store::achieved(conn, year, only.as_deref())?,
+                );
                 this.fresh(conn, read)
             })
             .await?;
@@ -115,6 +134,7 @@ impl Monitoring {
             execution.push(LineExecution {
                 line: BudgetLine {
                     year,
+                    region: String::new(),
                     component,
                     funding_source: FundingSource::try_from(source).unwrap_or(FundingSource::Other),
                     forecast_fcfa: 0,

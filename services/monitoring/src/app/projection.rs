@@ -37,7 +37,9 @@ use jigi_storage::{Conn, StorageError, timestamp};
 use crate::domain::freshness::LagWindow;
 use crate::metrics::MonitoringMetrics;
 use crate::storage::activity::{self, Heard};
-use crate::storage::facts::{self, CycleRow, DistributionRow, EnrolmentRow, NewHousehold, PaymentRow, Place, StockRow};
+use crate::storage::facts::{
+    self, ActivityRow, CycleRow, DistributionRow, EnrolmentRow, NewHousehold, PaymentRow, Place, StockRow,
+};
 
 /// Recent lags per region, shared with the API.
 pub type Lags = Arc<Mutex<HashMap<String, LagWindow>>>;
@@ -65,6 +67,8 @@ pub enum Fact {
     Stock(StockRow),
     /// Both ends of a stock transfer.
     Transfer(StockRow, StockRow),
+    /// MA, AGR and HIMO facts of one event.
+    Activities(Vec<ActivityRow>),
 }
 
 /// The national stream's handler.
@@ -98,6 +102,7 @@ impl EventHandler for NationalProjection {
         facts::upsert_cycles(conn, &batch.cycles)?;
         facts::insert_distributions(conn, &batch.distributions)?;
         facts::insert_stock(conn, &batch.stock)?;
+        facts::insert_activities(conn, &batch.activities)?;
         activity::record(conn, &batch.heard, timestamp::now_utc())
     }
 
@@ -138,6 +143,7 @@ struct Batch<'a> {
     cycle_index: HashMap<&'a str, usize>,
     distributions: Vec<&'a DistributionRow>,
     stock: Vec<&'a StockRow>,
+    activities: Vec<&'a ActivityRow>,
     heard: Vec<Heard<'static>>,
 }
 
@@ -190,6 +196,7 @@ impl<'a> Batch<'a> {
                 }
                 Fact::Stock(stock) => batch.stock.push(stock),
                 Fact::Transfer(from, to) => batch.stock.extend([from, to]),
+                Fact::Activities(rows) => batch.activities.extend(rows),
             }
         }
         batch
@@ -314,6 +321,8 @@ fn decode(event: &ReceivedEvent) -> Result<Fact, Rejection> {
         payments(event)
     } else if event.ce_type.starts_with("jigi.nutrition.") {
         nutrition(event)
+    } else if event.ce_type.starts_with("jigi.activities.") {
+        activities(event)
     } else {
         Ok(Fact::Activity)
     }
@@ -380,7 +389,10 @@ fn payments(event: &ReceivedEvent) -> Result<Fact, Rejection> {
             return Ok(Fact::Activity);
         };
         let cycle = cycle.ok_or_else(no_cycle)?;
+        // Events from before cycles had kinds name no component: TM.
+        let component = Component::from_proto(cycle.component).unwrap_or(Component::Tm).code();
         return Ok(Fact::Payment(PaymentRow {
+            component,
             event_id: event.id.clone(),
             place: place(location.as_ref())?,
             period: cycle.period.map(|p| p.code).unwrap_or_default(),
@@ -402,6 +414,139 @@ fn payments(event: &ReceivedEvent) -> Result<Fact, Rejection> {
         status,
         status_time: timestamp::format(event.time),
     }))
+}
+
+/// MA, AGR and HIMO events, as rows of `facts_activities`.
+fn activities(event: &ReceivedEvent) -> Result<Fact, Rejection> {
+    let row = |kind: &'static str, subject_id: &str, location: Option<&Location>, on: &str| {
+        Ok::<_, Rejection>(ActivityRow {
+            fact_id: event.id.clone(),
+            kind,
+            subject_id: subject_id.to_owned(),
+            household_id: String::new(),
+            person_id: String::new(),
+            place: place(location)?,
+            category: String::new(),
+            sex: 0,
+            age_group: String::new(),
+            amount: 0,
+            flag: 0,
+            occurred_on: on.to_owned(),
+        })
+    };
+    let amount = |money: Option<&jigi_proto::common::Money>| money.map_or(0, |m| m.fcfa);
+    let rows = if event.is::<ev::MaSessionHeld>() {
+        let m: ev::MaSessionHeld = event.decode()?;
+        let theme = enum_code(
+            ev::MaSessionTheme::try_from(m.theme).map(|t| t.as_str_name()),
+            "MA_SESSION_THEME_",
+        )?;
+        let session = ActivityRow {
+            category: theme.clone(),
+            ..row("ma_session", &m.session_id, m.location.as_ref(), &m.held_on)?
+        };
+        let mut rows = vec![session.clone()];
+        for attendee in &m.attendees {
+            let age_group = enum_code(
+                ev::MaAgeGroup::try_from(attendee.age_group).map(|g| g.as_str_name()),
+                "MA_AGE_GROUP_",
+            )?;
+            rows.push(ActivityRow {
+                fact_id: format!("{}:{}", event.id, attendee.member_id),
+                kind: "ma_attendee",
+                household_id: attendee.household_id.clone(),
+                person_id: attendee.member_id.clone(),
+                sex: i64::from(attendee.sex),
+                age_group,
+                ..session.clone()
+            });
+        }
+        rows
+    } else if event.is::<ev::AgrBusinessPlanApproved>() {
+        let m: ev::AgrBusinessPlanApproved = event.decode()?;
+        vec![ActivityRow {
+            household_id: m.household_id.clone(),
+            category: enum_code(
+                ev::AgrActivityType::try_from(m.activity_type).map(|t| t.as_str_name()),
+                "AGR_ACTIVITY_TYPE_",
+            )?,
+            amount: amount(m.planned_grant.as_ref()),
+            ..row("agr_plan", &m.household_id, m.location.as_ref(), &m.approved_on)?
+        }]
+    } else if event.is::<ev::AgrGrantTrancheReleased>() {
+        let m: ev::AgrGrantTrancheReleased = event.decode()?;
+        vec![ActivityRow {
+            household_id: m.household_id.clone(),
+            amount: amount(m.amount.as_ref()),
+            ..row("agr_tranche", &m.household_id, m.location.as_ref(), &m.released_on)?
+        }]
+    } else if event.is::<ev::AgrFollowUpVisited>() {
+        let m: ev::AgrFollowUpVisited = event.decode()?;
+        vec![ActivityRow {
+            household_id: m.household_id.clone(),
+            flag: i64::from(m.running),
+            ..row("agr_visit", &m.household_id, m.location.as_ref(), &m.visited_on)?
+        }]
+    } else if event.is::<ev::HimoWorkSiteStarted>() {
+        let m: ev::HimoWorkSiteStarted = event.decode()?;
+        vec![ActivityRow {
+            amount: i64::from(m.start_delay_days),
+            ..row("himo_started", &m.site_id, m.location.as_ref(), &m.started_on)?
+        }]
+    } else if event.is::<ev::HimoAttendanceRecorded>() {
+        let m: ev::HimoAttendanceRecorded = event.decode()?;
+        let sheet = ActivityRow {
+            amount: m.household_ids.len() as i64,
+            flag: m.women,
+            ..row("himo_sheet", &m.site_id, m.location.as_ref(), &m.worked_on)?
+        };
+        let mut rows = vec![sheet.clone()];
+        for household_id in &m.household_ids {
+            rows.push(ActivityRow {
+                fact_id: format!("{}:{household_id}", event.id),
+                kind: "himo_worker_day",
+                household_id: household_id.clone(),
+                amount: 1,
+                flag: 0,
+                ..sheet.clone()
+            });
+        }
+        rows
+    } else if event.is::<ev::HimoWagesDue>() {
+        let m: ev::HimoWagesDue = event.decode()?;
+        // Wages count in the first day of their quarter: the sheet is of the quarter.
+        let period: jigi_common::Period = m
+            .period
+            .as_ref()
+            .map(|p| p.code.as_str())
+            .unwrap_or_default()
+            .parse()
+            .map_err(|_| Rejection("wages without their quarter".into()))?;
+        vec![ActivityRow {
+            household_id: m.household_id.clone(),
+            amount: amount(m.amount.as_ref()),
+            ..row(
+                "himo_wages_due",
+                &m.site_id,
+                m.location.as_ref(),
+                &jigi_common::date::format_date(period.start()),
+            )?
+        }]
+    } else {
+        return Ok(Fact::Activity);
+    };
+    Ok(Fact::Activities(rows))
+}
+
+/// An enum value's name without its prefix, lower case (`INFANT_FEEDING` →
+/// `infant_feeding`); an unknown or unset value is refused.
+fn enum_code(name: Result<&str, prost::UnknownEnumValue>, prefix: &str) -> Result<String, Rejection> {
+    match name {
+        Ok(name) if !name.ends_with("_UNSPECIFIED") => {
+            Ok(name.strip_prefix(prefix).unwrap_or(name).to_ascii_lowercase())
+        }
+        _ => Err(Rejection(format!("an unknown or unset {prefix}value"))),
+    }
 }
 
 /// Distribution and stock events.
@@ -573,6 +718,7 @@ mod tests {
             region: "sikasso".into(),
             period: Some(Period { code: "2018Q3".into() }),
             funding_source: 1,
+            ..Default::default()
         })
     }
 

@@ -12,6 +12,9 @@ use super::indicators::rate;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BudgetLine {
     pub year: i32,
+    /// A region's slug; empty for a national line (or, read without a
+    /// region, the sum of every line of the component and funder).
+    pub region: String,
     pub component: Component,
     pub funding_source: FundingSource,
     pub forecast_fcfa: i64,
@@ -21,6 +24,8 @@ pub struct BudgetLine {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expenditure {
     pub year: i32,
+    /// The region's slug; empty when national.
+    pub region: String,
     pub component: Component,
     pub funding_source: FundingSource,
     pub amount_fcfa: i64,
@@ -33,6 +38,14 @@ const YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
 /// A budget line larger than this is a typing error (the whole PTBA of
 /// 2018 was 13.3 billion FCFA).
 pub const MAX_AMOUNT: i64 = 10_000_000_000_000;
+
+/// A region's slug, or empty (national).
+pub fn check_region(text: &str, field: &str, problems: &mut Problems) -> String {
+    if !text.is_empty() && text.parse::<jigi_common::Region>().is_err() {
+        problems.add(field, format!("{text:?} is not a region slug"));
+    }
+    text.to_owned()
+}
 
 pub fn check_year(year: i32, field: &str, problems: &mut Problems) {
     if !YEARS.contains(&year) {
@@ -78,6 +91,7 @@ pub fn line(year: i32, component: i32, funding_source: i32, forecast: Option<i64
     }
     Ok(BudgetLine {
         year,
+        region: String::new(),
         component: component.expect("checked"),
         funding_source: funding_source.expect("checked"),
         forecast_fcfa: forecast.expect("checked"),
@@ -117,6 +131,7 @@ pub fn expenditure(
     }
     Ok(Expenditure {
         year,
+        region: String::new(),
         component: component.expect("checked"),
         funding_source: funding_source.expect("checked"),
         amount_fcfa: amount.expect("checked"),

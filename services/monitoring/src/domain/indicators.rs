@@ -24,6 +24,28 @@ pub struct Indicators {
     pub flour_distributed_grams: i64,
     pub stock_on_hand_grams: i64,
     pub pilot_communes_covered: i64,
+    pub ma_sessions_held: i64,
+    pub ma_households_reached: i64,
+    pub ma_people_reached: i64,
+    /// Per theme code: (sessions, distinct people).
+    pub ma_by_theme: BTreeMap<String, (i64, i64)>,
+    /// Per (sex wire value, age group code): distinct people.
+    pub ma_by_group: BTreeMap<(i32, String), i64>,
+    pub agr_business_plans: i64,
+    pub agr_tranches_released: i64,
+    pub agr_grants_released: i64,
+    pub agr_follow_up_visits: i64,
+    pub agr_activities_running: i64,
+    pub agr_grants_paid: i64,
+    pub himo_sites_started: i64,
+    pub himo_sites_started_late: i64,
+    /// Sum of the start delays of the sites set up in the period, in days.
+    pub himo_start_delay_days: i64,
+    pub himo_person_days: i64,
+    pub himo_women_person_days: i64,
+    pub himo_households_working: i64,
+    pub himo_wages_due: i64,
+    pub himo_wages_paid: i64,
 }
 
 impl Indicators {
@@ -34,6 +56,12 @@ impl Indicators {
             self.payments_made,
             self.payments_made + self.payments_failed + self.payments_not_collected,
         )
+    }
+
+    /// Mean days between planned and actual set-up of the sites set up in
+    /// the period; 0 when none.
+    pub fn himo_mean_start_delay_days(&self) -> f64 {
+        rate(self.himo_start_delay_days, self.himo_sites_started)
     }
 
     /// Flour distributed in tonnes.
@@ -86,6 +114,46 @@ impl Indicators {
             ("flour_distributed_tonnes".to_owned(), self.flour_distributed_tonnes()),
             ("stock_on_hand_grams".to_owned(), self.stock_on_hand_grams as f64),
             ("pilot_communes_covered".to_owned(), self.pilot_communes_covered as f64),
+            ("ma_sessions_held".to_owned(), self.ma_sessions_held as f64),
+            ("ma_households_reached".to_owned(), self.ma_households_reached as f64),
+            ("ma_people_reached".to_owned(), self.ma_people_reached as f64),
+        ]);
+        for (theme, (sessions, people)) in &self.ma_by_theme {
+            values.push((format!("ma_sessions_{theme}"), *sessions as f64));
+            values.push((format!("ma_people_reached_{theme}"), *people as f64));
+        }
+        for ((sex, age_group), people) in &self.ma_by_group {
+            let sex = match jigi_proto::common::Sex::try_from(*sex) {
+                Ok(jigi_proto::common::Sex::Female) => "female",
+                Ok(jigi_proto::common::Sex::Male) => "male",
+                _ => "unknown",
+            };
+            values.push((format!("ma_people_reached_{sex}_{age_group}"), *people as f64));
+        }
+        values.extend([
+            ("agr_business_plans".to_owned(), self.agr_business_plans as f64),
+            ("agr_tranches_released".to_owned(), self.agr_tranches_released as f64),
+            ("agr_grants_released".to_owned(), self.agr_grants_released as f64),
+            ("agr_follow_up_visits".to_owned(), self.agr_follow_up_visits as f64),
+            ("agr_activities_running".to_owned(), self.agr_activities_running as f64),
+            ("agr_grants_paid".to_owned(), self.agr_grants_paid as f64),
+            ("himo_sites_started".to_owned(), self.himo_sites_started as f64),
+            (
+                "himo_sites_started_late".to_owned(),
+                self.himo_sites_started_late as f64,
+            ),
+            (
+                "himo_mean_start_delay_days".to_owned(),
+                self.himo_mean_start_delay_days(),
+            ),
+            ("himo_person_days".to_owned(), self.himo_person_days as f64),
+            ("himo_women_person_days".to_owned(), self.himo_women_person_days as f64),
+            (
+                "himo_households_working".to_owned(),
+                self.himo_households_working as f64,
+            ),
+            ("himo_wages_due".to_owned(), self.himo_wages_due as f64),
+            ("himo_wages_paid".to_owned(), self.himo_wages_paid as f64),
         ]);
         values
     }

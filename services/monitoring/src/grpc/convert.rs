@@ -47,6 +47,41 @@ pub fn indicator_row(row: IndicatorRow) -> pm::IndicatorRow {
             flour_distributed_tonnes: i.flour_distributed_tonnes(),
             stock_on_hand_grams: i.stock_on_hand_grams,
             pilot_communes_covered: i.pilot_communes_covered,
+            ma_sessions_held: i.ma_sessions_held,
+            ma_households_reached: i.ma_households_reached,
+            ma_people_reached: i.ma_people_reached,
+            ma_by_theme: i
+                .ma_by_theme
+                .iter()
+                .map(|(theme, (sessions, people))| pm::MaThemeReach {
+                    theme: theme.clone(),
+                    sessions: *sessions,
+                    people: *people,
+                })
+                .collect(),
+            ma_by_group: i
+                .ma_by_group
+                .iter()
+                .map(|((sex, age_group), people)| pm::MaGroupReach {
+                    sex: *sex,
+                    age_group: age_group.clone(),
+                    people: *people,
+                })
+                .collect(),
+            agr_business_plans: i.agr_business_plans,
+            agr_tranches_released: i.agr_tranches_released,
+            agr_grants_released: money(i.agr_grants_released),
+            agr_follow_up_visits: i.agr_follow_up_visits,
+            agr_activities_running: i.agr_activities_running,
+            agr_grants_paid: money(i.agr_grants_paid),
+            himo_sites_started: i.himo_sites_started,
+            himo_sites_started_late: i.himo_sites_started_late,
+            himo_mean_start_delay_days: i.himo_mean_start_delay_days(),
+            himo_person_days: i.himo_person_days,
+            himo_women_person_days: i.himo_women_person_days,
+            himo_households_working: i.himo_households_working,
+            himo_wages_due: money(i.himo_wages_due),
+            himo_wages_paid: money(i.himo_wages_paid),
         }),
         area: row.area,
         area_name: row.area_name,
@@ -80,6 +115,7 @@ pub fn budget_line(line: &BudgetLine) -> pm::BudgetLine {
         component: line.component.to_proto() as i32,
         funding_source: line.funding_source as i32,
         forecast: money(line.forecast_fcfa),
+        region: line.region.clone(),
     }
 }
 

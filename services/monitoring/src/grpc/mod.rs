@@ -126,6 +126,7 @@ impl MonitoringService for MonitoringApi {
                 line.component,
                 line.funding_source,
                 line.forecast.map(|m| m.fcfa),
+                &line.region,
             )
             .await?;
         Ok(Response::new(SetBudgetLineResponse {
@@ -149,6 +150,7 @@ impl MonitoringService for MonitoringApi {
             amount: r.amount.map(|m| m.fcfa),
             spent_on: &r.spent_on,
             description: &r.description,
+            region: &r.region,
         };
         let expenditure_id = self.monitoring.record_expenditure(key, entry).await?;
         Ok(Response::new(RecordExpenditureResponse { expenditure_id }))
@@ -158,7 +160,8 @@ impl MonitoringService for MonitoringApi {
         &self,
         request: Request<GetBudgetExecutionRequest>,
     ) -> Reply<GetBudgetExecutionResponse> {
-        let execution = self.monitoring.budget_execution(request.get_ref().year).await?;
+        let r = request.get_ref();
+        let execution = self.monitoring.budget_execution(r.year, &r.region).await?;
         Ok(Response::new(convert::budget_execution(execution)))
     }
 

@@ -12,37 +12,50 @@ use crate::domain::budget::{BudgetLine, Expenditure};
 /// Creates or replaces a line.
 pub fn set_line(conn: &mut Conn, line: &BudgetLine) -> Result<(), StorageError> {
     conn.execute(
-        "INSERT INTO budget_lines (year, component, funding_source, forecast, updated_at) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (year, component, funding_source) DO UPDATE SET forecast = $4, updated_at = $5",
+        "INSERT INTO budget_lines_by_region (year, component, funding_source, forecast, updated_at, region) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (year, region, component, funding_source) DO UPDATE SET forecast = $4, updated_at = $5",
         params![
             line.year,
             line.component.code(),
             line.funding_source as i64,
             line.forecast_fcfa,
-            timestamp::now()
+            timestamp::now(),
+            line.region
         ],
     )?;
     Ok(())
 }
 
-/// The lines of a year, by component then funding source.
-pub fn lines(conn: &mut Conn, year: i32) -> Result<Vec<BudgetLine>, StorageError> {
+/// The lines of a year, by component then funding source: of one region,
+/// or (`None`) every line summed per component and funder.
+pub fn lines(conn: &mut Conn, year: i32, region: Option<&str>) -> Result<Vec<BudgetLine>, StorageError> {
     let mut lines = Vec::new();
-    conn.query_each(
-        "SELECT component, funding_source, forecast FROM budget_lines WHERE year = $1",
-        params![year],
-        |row| {
-            let component: String = row.get(0)?;
-            let source: i64 = row.get(1)?;
-            lines.push(BudgetLine {
-                year,
-                component: Component::from_code(&component).ok_or_else(|| decode(&component))?,
-                funding_source: FundingSource::try_from(source as i32).map_err(|_| decode(&source.to_string()))?,
-                forecast_fcfa: row.get(2)?,
-            });
-            Ok(())
-        },
-    )?;
+    // Without a region every line of a component and funder is summed: the
+    // national lines and the regions' own.
+    let (statement, only) = match region {
+        Some(region) => (
+            "SELECT component, funding_source, forecast FROM budget_lines_by_region WHERE year = $1 AND region = $2",
+            region,
+        ),
+        None => (
+            "SELECT component, funding_source, CAST(SUM(forecast) AS BIGINT) FROM budget_lines_by_region \
+             WHERE year = $1 AND ($2 = '' OR region = $2) GROUP BY component, funding_source",
+            "",
+        ),
+    };
+    conn.query_each(statement, params![year, only], |row| {
+        let component: String = row.get(0)?;
+        let source: i64 = row.get(1)?;
+        lines.push(BudgetLine {
+            year,
+            region: region.unwrap_or_default().to_owned(),
+            component: Component::from_code(&component).ok_or_else(|| decode(&component))?,
+            funding_source: FundingSource::try_from(source as i32).map_err(|_| decode(&source.to_string()))?,
+            forecast_fcfa: row.get(2)?,
+        });
+        Ok(())
+    })?;
     lines.sort_by_key(|line| (line.component, line.funding_source as i32));
     Ok(lines)
 }
@@ -50,7 +63,7 @@ pub fn lines(conn: &mut Conn, year: i32) -> Result<Vec<BudgetLine>, StorageError
 pub fn record_expenditure(conn: &mut Conn, id: &str, expenditure: &Expenditure) -> Result<(), StorageError> {
     conn.execute(
         "INSERT INTO expenditures (expenditure_id, year, component, funding_source, amount, spent_on, description, \
-         recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         recorded_at, region) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         params![
             id,
             expenditure.year,
@@ -59,24 +72,35 @@ pub fn record_expenditure(conn: &mut Conn, id: &str, expenditure: &Expenditure) 
             expenditure.amount_fcfa,
             format_date(expenditure.spent_on),
             expenditure.description,
-            timestamp::now()
+            timestamp::now(),
+            expenditure.region
         ],
     )?;
     Ok(())
 }
 
-/// Achieved in a year per (component, funding source): cash transfers paid
-/// (TM) plus the expenditure entries.
-pub fn achieved(conn: &mut Conn, year: i32) -> Result<BTreeMap<(Component, i32), i64>, StorageError> {
+/// Achieved in a year per (component, funding source): payments made, by
+/// the component their cycle pays (TM transfers, AGR grants, HIMO wages),
+/// plus the expenditure entries (flour purchases, NGO contracts…).
+/// Of one region (payments made in it, expenditure recorded for it), or of
+/// the whole country (`None`).
+pub fn achieved(
+    conn: &mut Conn,
+    year: i32,
+    region: Option<&str>,
+) -> Result<BTreeMap<(Component, i32), i64>, StorageError> {
     let (start, end) = (format!("{year}-01-01"), format!("{year}-12-31"));
+    // `$4 = ''` is true for every row when no region is asked for.
+    let region = region.unwrap_or_default();
     let mut achieved = BTreeMap::new();
     conn.query_each(
-        "SELECT 'TM', funding_source, CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM facts_payments \
-         WHERE outcome = 'paid' AND occurred_on >= $1 AND occurred_on <= $2 GROUP BY funding_source \
+        "SELECT component, funding_source, CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM facts_payments \
+         WHERE outcome = 'paid' AND occurred_on >= $1 AND occurred_on <= $2 AND ($4 = '' OR region = $4) \
+         GROUP BY component, funding_source \
          UNION ALL \
          SELECT component, funding_source, CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM expenditures \
-         WHERE year = $3 GROUP BY component, funding_source",
-        params![start, end, year],
+         WHERE year = $3 AND ($4 = '' OR region = $4) GROUP BY component, funding_source",
+        params![start, end, year, region],
         |row| {
             let component: String = row.get(0)?;
             let source: i64 = row.get(1)?;

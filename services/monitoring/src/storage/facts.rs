@@ -56,6 +56,37 @@ pub struct PaymentRow {
     pub outcome: &'static str,
     pub amount: i64,
     pub occurred_on: String,
+    /// The component the cycle pays (`TM`, `AGR`, `HIMO`).
+    pub component: &'static str,
+}
+
+/// One fact of the MA, AGR or HIMO components (one table, one row per
+/// event, or per person or household an event names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityRow {
+    /// The event's ID, with `:<person or household>` for the rows of one event.
+    pub fact_id: String,
+    /// `ma_session`, `ma_attendee`, `agr_plan`, `agr_tranche`, `agr_visit`,
+    /// `himo_started`, `himo_sheet`, `himo_worker_day`, `himo_wages_due`.
+    pub kind: &'static str,
+    /// The session, household or site the event is about.
+    pub subject_id: String,
+    /// Empty when the fact is about no household.
+    pub household_id: String,
+    /// The person (MA attendees); empty otherwise.
+    pub person_id: String,
+    pub place: Place,
+    /// The theme (MA) or activity type (AGR); empty otherwise.
+    pub category: String,
+    /// The sex's wire value (MA attendees); 0 otherwise.
+    pub sex: i64,
+    /// The age group (MA attendees); empty otherwise.
+    pub age_group: String,
+    /// FCFA (grants, wages), days of delay (site set up), workers (attendance sheet).
+    pub amount: i64,
+    /// The activity running (AGR visit), women present (attendance sheet).
+    pub flag: i64,
+    pub occurred_on: String,
 }
 
 /// A cycle's state as its events tell it.
@@ -140,8 +171,30 @@ impl FactRow for EnrolmentRow {
     }
 }
 
+impl FactRow for ActivityRow {
+    const COLUMNS: usize = 14;
+    fn values<'r>(&'r self, out: &mut Vec<&'r dyn ToSql>) {
+        out.extend([
+            &self.fact_id as &dyn ToSql,
+            &self.kind,
+            &self.subject_id,
+            &self.household_id,
+            &self.person_id,
+        ]);
+        self.place.values(out);
+        out.extend([
+            &self.category as &dyn ToSql,
+            &self.sex,
+            &self.age_group,
+            &self.amount,
+            &self.flag,
+            &self.occurred_on,
+        ]);
+    }
+}
+
 impl FactRow for PaymentRow {
-    const COLUMNS: usize = 11;
+    const COLUMNS: usize = 12;
     fn values<'r>(&'r self, out: &mut Vec<&'r dyn ToSql>) {
         out.extend([&self.event_id as &dyn ToSql, &self.cycle_id, &self.household_id]);
         self.place.values(out);
@@ -151,6 +204,7 @@ impl FactRow for PaymentRow {
             &self.outcome,
             &self.amount,
             &self.occurred_on,
+            &self.component,
         ]);
     }
 }
@@ -230,8 +284,18 @@ pub fn insert_payments(conn: &mut Conn, rows: &[&PaymentRow]) -> Result<(), Stor
     insert(
         conn,
         "facts_payments (event_id, cycle_id, household_id, region, cercle, commune, period, funding_source, \
-         outcome, amount, occurred_on)",
+         outcome, amount, occurred_on, component)",
         "ON CONFLICT (event_id) DO NOTHING",
+        rows,
+    )
+}
+
+pub fn insert_activities(conn: &mut Conn, rows: &[&ActivityRow]) -> Result<(), StorageError> {
+    insert(
+        conn,
+        "facts_activities (fact_id, kind, subject_id, household_id, person_id, region, cercle, commune, category, \
+         sex, age_group, amount, flag, occurred_on)",
+        "ON CONFLICT (fact_id) DO NOTHING",
         rows,
     )
 }

@@ -111,7 +111,77 @@ pub fn compute(conn: &mut Conn, scope: &Scope, period: Period) -> Result<Rows, S
     payments(conn, scope, &start, &end, &mut rows)?;
     outstanding(conn, scope, period, &mut rows)?;
     nutrition(conn, scope, &start, &end, &mut rows)?;
+    activities(conn, scope, &start, &end, &mut rows)?;
     Ok(rows)
+}
+
+/// MA, AGR and HIMO indicators from `facts_activities`, by the facts' dates.
+fn activities(conn: &mut Conn, scope: &Scope, start: &str, end: &str, rows: &mut Rows) -> Result<(), StorageError> {
+    let g = scope.group();
+    let mut filter = scope.filter();
+    filter.add("occurred_on >= {}", Owned::Text(start.to_owned()));
+    filter.add("occurred_on <= {}", Owned::Text(end.to_owned()));
+    let statement = format!(
+        "SELECT {g}, \
+         CAST(COALESCE(SUM(CASE WHEN kind = 'ma_session' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         COUNT(DISTINCT CASE WHEN kind = 'ma_attendee' THEN household_id END), \
+         COUNT(DISTINCT CASE WHEN kind = 'ma_attendee' THEN person_id END), \
+         CAST(COALESCE(SUM(CASE WHEN kind = 'agr_plan' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN kind = 'agr_tranche' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN kind = 'agr_tranche' THEN amount ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN kind = 'agr_visit' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN kind = 'agr_visit' THEN flag ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN kind = 'himo_started' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN kind = 'himo_started' AND amount > 0 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN kind = 'himo_started' THEN amount ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN kind = 'himo_sheet' THEN amount ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN kind = 'himo_sheet' THEN flag ELSE 0 END), 0) AS BIGINT), \
+         COUNT(DISTINCT CASE WHEN kind = 'himo_worker_day' THEN household_id END), \
+         CAST(COALESCE(SUM(CASE WHEN kind = 'himo_wages_due' THEN amount ELSE 0 END), 0) AS BIGINT) \
+         FROM facts_activities{} GROUP BY 1",
+        filter.where_sql()
+    );
+    conn.query_each(&statement, &filter.params(&[]), |row| {
+        let i = rows.entry(scope.key(row.get(0)?)).or_default();
+        i.ma_sessions_held = row.get(1)?;
+        i.ma_households_reached = row.get(2)?;
+        i.ma_people_reached = row.get(3)?;
+        i.agr_business_plans = row.get(4)?;
+        i.agr_tranches_released = row.get(5)?;
+        i.agr_grants_released = row.get(6)?;
+        i.agr_follow_up_visits = row.get(7)?;
+        i.agr_activities_running = row.get(8)?;
+        i.himo_sites_started = row.get(9)?;
+        i.himo_sites_started_late = row.get(10)?;
+        i.himo_start_delay_days = row.get(11)?;
+        i.himo_person_days = row.get(12)?;
+        i.himo_women_person_days = row.get(13)?;
+        i.himo_households_working = row.get(14)?;
+        i.himo_wages_due = row.get(15)?;
+        Ok(())
+    })?;
+    let by_theme = format!(
+        "SELECT {g}, category, CAST(COALESCE(SUM(CASE WHEN kind = 'ma_session' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         COUNT(DISTINCT CASE WHEN kind = 'ma_attendee' THEN person_id END) \
+         FROM facts_activities{} AND kind IN ('ma_session', 'ma_attendee') GROUP BY 1, 2",
+        filter.where_sql()
+    );
+    conn.query_each(&by_theme, &filter.params(&[]), |row| {
+        let i = rows.entry(scope.key(row.get(0)?)).or_default();
+        i.ma_by_theme.insert(row.get(1)?, (row.get(2)?, row.get(3)?));
+        Ok(())
+    })?;
+    let by_group = format!(
+        "SELECT {g}, sex, age_group, COUNT(DISTINCT person_id) FROM facts_activities{} AND kind = 'ma_attendee' \
+         GROUP BY 1, 2, 3",
+        filter.where_sql()
+    );
+    conn.query_each(&by_group, &filter.params(&[]), |row| {
+        let i = rows.entry(scope.key(row.get(0)?)).or_default();
+        let sex: i64 = row.get(1)?;
+        i.ma_by_group.insert((sex as i32, row.get(2)?), row.get(3)?);
+        Ok(())
+    })
 }
 
 fn payments(conn: &mut Conn, scope: &Scope, start: &str, end: &str, rows: &mut Rows) -> Result<(), StorageError> {
@@ -119,6 +189,22 @@ fn payments(conn: &mut Conn, scope: &Scope, start: &str, end: &str, rows: &mut R
     let mut filter = scope.filter();
     filter.add("occurred_on >= {}", Owned::Text(start.to_owned()));
     filter.add("occurred_on <= {}", Owned::Text(end.to_owned()));
+    // AGR grants and HIMO wages paid, by the component their cycle pays.
+    let by_component = format!(
+        "SELECT {g}, component, CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM facts_payments{} AND outcome = 'paid' \
+         GROUP BY 1, 2",
+        filter.where_sql()
+    );
+    for (area, component, amount) in component_counts(conn, &by_component, filter.values())? {
+        let indicators = rows.entry(scope.key(area)).or_default();
+        match component.as_str() {
+            "AGR" => indicators.agr_grants_paid = amount,
+            "HIMO" => indicators.himo_wages_paid = amount,
+            _ => {}
+        }
+    }
+    // The payment indicators are the cash transfers' (TM).
+    filter.add("component = {}", Owned::Text("TM".into()));
     let statement = format!(
         "SELECT {g}, \
          COUNT(DISTINCT CASE WHEN outcome = 'paid' THEN household_id END), \

@@ -150,6 +150,51 @@ pub const MIGRATIONS: &[Migration] = &[
         "the national stream position of each region's newest event",
         "ALTER TABLE region_activity ADD COLUMN stream_sequence BIGINT NOT NULL DEFAULT 0;",
     ),
+    Migration::portable(
+        "monitoring",
+        3,
+        "payments by component; MA, AGR and HIMO facts",
+        "
+    ALTER TABLE facts_payments ADD COLUMN component TEXT NOT NULL DEFAULT 'TM';
+    CREATE TABLE facts_activities (
+        fact_id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        subject_id TEXT NOT NULL,
+        household_id TEXT NOT NULL,
+        person_id TEXT NOT NULL,
+        region TEXT NOT NULL,
+        cercle TEXT NOT NULL,
+        commune TEXT NOT NULL,
+        category TEXT NOT NULL,
+        sex BIGINT NOT NULL,
+        age_group TEXT NOT NULL,
+        amount BIGINT NOT NULL,
+        flag BIGINT NOT NULL,
+        occurred_on TEXT NOT NULL
+    );
+    CREATE INDEX facts_activities_kind ON facts_activities (kind, occurred_on);
+    ",
+    ),
+    Migration::portable(
+        "monitoring",
+        4,
+        "budget lines and expenditure per region",
+        "
+    CREATE TABLE budget_lines_by_region (
+        year BIGINT NOT NULL,
+        region TEXT NOT NULL,
+        component TEXT NOT NULL,
+        funding_source BIGINT NOT NULL,
+        forecast BIGINT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (year, region, component, funding_source)
+    );
+    INSERT INTO budget_lines_by_region (year, region, component, funding_source, forecast, updated_at)
+        SELECT year, '', component, funding_source, forecast, updated_at FROM budget_lines;
+    DROP TABLE budget_lines;
+    ALTER TABLE expenditures ADD COLUMN region TEXT NOT NULL DEFAULT '';
+    ",
+    ),
 ];
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ fn budget_line() -> SetBudgetLineRequest {
             component: Component::Tm as i32,
             funding_source: FundingSource::WorldBankIda as i32,
             forecast: Some(Money { fcfa: 1_000 }),
+            ..Default::default()
         }),
     }
 }
@@ -107,7 +108,10 @@ async fn the_budget_is_entered_by_the_national_team_and_read_by_auditors() {
     assert_eq!(refused.code(), Code::PermissionDenied);
     app.client.set_budget_line(budget_line()).await.unwrap();
     let execution = auditor
-        .get_budget_execution(GetBudgetExecutionRequest { year: 2018 })
+        .get_budget_execution(GetBudgetExecutionRequest {
+            year: 2018,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();

@@ -59,6 +59,7 @@ async fn bad_budget_entries_are_refused_and_change_nothing() {
                 component: Component::Tm as i32,
                 funding_source: FundingSource::Dfid as i32,
                 forecast: Some(Money { fcfa: -1_000 }),
+                ..Default::default()
             }),
         })
         .await
@@ -72,6 +73,7 @@ async fn bad_budget_entries_are_refused_and_change_nothing() {
                 component: 42,
                 funding_source: 0,
                 forecast: Some(Money { fcfa: 1 }),
+                ..Default::default()
             }),
         })
         .await
@@ -87,6 +89,7 @@ async fn bad_budget_entries_are_refused_and_change_nothing() {
             amount: Some(Money { fcfa: 0 }),
             spent_on: "2017-12-31".into(),
             description: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -102,13 +105,17 @@ async fn bad_budget_entries_are_refused_and_change_nothing() {
             amount: Some(Money { fcfa: -5 }),
             spent_on: "2018-05-01".into(),
             description: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
     assert_eq!(fields(&no_request_id), ["request_id", "amount"]);
     let execution = app
         .client
-        .get_budget_execution(GetBudgetExecutionRequest { year: 2018 })
+        .get_budget_execution(GetBudgetExecutionRequest {
+            year: 2018,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();

@@ -13,6 +13,7 @@ fn line(component: Component, source: FundingSource, fcfa: i64) -> SetBudgetLine
             component: component as i32,
             funding_source: source as i32,
             forecast: Some(Money { fcfa }),
+            ..Default::default()
         }),
     }
 }
@@ -26,6 +27,7 @@ fn expenditure(id: &str, component: Component, source: FundingSource, fcfa: i64,
         amount: Some(Money { fcfa }),
         spent_on: on.into(),
         description: "travaux".into(),
+        ..Default::default()
     }
 }
 
@@ -87,7 +89,10 @@ async fn execution_rate_per_line_component_and_overall_is_exact() {
 
     let execution = app
         .client
-        .get_budget_execution(GetBudgetExecutionRequest { year: 2018 })
+        .get_budget_execution(GetBudgetExecutionRequest {
+            year: 2018,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -104,7 +109,10 @@ async fn execution_rate_per_line_component_and_overall_is_exact() {
 
     let other_year = app
         .client
-        .get_budget_execution(GetBudgetExecutionRequest { year: 2019 })
+        .get_budget_execution(GetBudgetExecutionRequest {
+            year: 2019,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();

@@ -30,6 +30,7 @@ fn cycle_ref() -> Option<ev::PaymentCycleRef> {
         region: "sikasso".into(),
         period: Some(Period { code: "2018Q3".into() }),
         funding_source: ev::PaymentFundingSource::WorldBankIda as i32,
+        ..Default::default()
     })
 }
 

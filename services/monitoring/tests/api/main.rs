@@ -7,6 +7,7 @@ mod helpers;
 mod access;
 mod bad_queries;
 mod budget;
+mod components;
 mod consumption;
 mod end_to_end;
 mod exactness;

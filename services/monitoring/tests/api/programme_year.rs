@@ -20,6 +20,7 @@ fn cycle(id: &str, region: Region, quarter: &str) -> ev::PaymentCycleRef {
         region: region.slug().into(),
         period: Some(Period { code: quarter.into() }),
         funding_source: ev::PaymentFundingSource::WorldBankIda as i32,
+        ..Default::default()
     }
 }
 
@@ -264,13 +265,17 @@ async fn a_programme_year_replayed_from_events_gives_exact_indicators() {
                 component: Component::Tm as i32,
                 funding_source: FundingSource::WorldBankIda as i32,
                 forecast: Some(Money { fcfa: 16_000_000 }),
+                ..Default::default()
             }),
         })
         .await
         .unwrap();
     let execution = app
         .client
-        .get_budget_execution(GetBudgetExecutionRequest { year: 2018 })
+        .get_budget_execution(GetBudgetExecutionRequest {
+            year: 2018,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();

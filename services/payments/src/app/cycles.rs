@@ -7,7 +7,7 @@ use jigi_storage::Conn;
 
 use super::{Payments, check_cycle_id, load_cycle, refused, today};
 use crate::domain::cycle::{self, MAX_REASON_CHARS, NewCycle};
-use crate::domain::model::{Actor, Assignment, Cycle, CycleStatus, Totals};
+use crate::domain::model::{Actor, Assignment, Cycle, CycleKind, CycleStatus, Totals};
 use crate::domain::reconcile::{self, Reconciliation};
 use crate::events;
 use crate::storage::{self, CommuneShare};
@@ -38,9 +38,11 @@ fn actor(field: &str, text: &str) -> Result<Actor, CommandError> {
 }
 
 impl Payments {
-    /// Opens a cycle in DRAFT.
+    /// Opens a cycle of `kind` (the API's `CycleKind`) in DRAFT.
+    #[allow(clippy::too_many_arguments)]
     pub async fn open(
         &self,
+        kind: i32,
         period: &str,
         funding_source: i32,
         amount_per_household: i64,
@@ -50,6 +52,7 @@ impl Payments {
         let new = cycle::new_cycle(
             &self.geography,
             self.region,
+            kind,
             period,
             funding_source,
             amount_per_household,
@@ -65,9 +68,10 @@ impl Payments {
     }
 
     fn open_in(&self, conn: &mut Conn, new: NewCycle) -> Result<Cycle, CommandError> {
-        if let Some(existing) = storage::live_cycle_id(conn, new.period, new.funding_source)? {
+        if let Some(existing) = storage::live_cycle_id(conn, new.kind, new.period, new.funding_source)? {
             let message = format!(
-                "cycle {existing} is already open for {} funded by {}: use it, or cancel it first",
+                "{} cycle {existing} is already open for {} funded by {}: use it, or cancel it first",
+                new.kind.component(),
                 new.period,
                 new.funding_source.code()
             );
@@ -77,6 +81,7 @@ impl Payments {
         let cycle = Cycle {
             cycle_id: uuid::Uuid::now_v7().to_string(),
             region: self.region,
+            kind: new.kind,
             period: new.period,
             funding_source: new.funding_source,
             amount_per_household: new.amount_per_household,
@@ -141,7 +146,9 @@ impl Payments {
             .await
     }
 
-    /// Freezes the cycle's list from the households enrolled in TM now.
+    /// Freezes the cycle's list: for TM, the households enrolled in TM now;
+    /// for AGR grants and HIMO wages, what the activities service published
+    /// as owed in the cycle's quarter.
     pub async fn freeze(&self, cycle_id: &str, prepared_by: &str) -> Result<Frozen, CommandError> {
         let actor = actor("prepared_by", prepared_by)?;
         check_cycle_id(cycle_id)?;
@@ -247,7 +254,12 @@ impl Payments {
     fn freeze_in(&self, conn: &mut Conn, cycle_id: &str, actor: &Actor) -> Result<Frozen, CommandError> {
         let mut cycle = load_cycle(conn, cycle_id)?;
         cycle::can_freeze(&cycle).map_err(|r| refused(r, cycle_id))?;
-        let (already_in_other_cycle, held) = storage::freeze(conn, cycle_id, cycle.period, cycle.amount_per_household)?;
+        // Only cash transfers hold suspected duplicates: grants and wages
+        // pay work or a plan the household itself carries out.
+        let (already_in_other_cycle, held) = match cycle.kind {
+            CycleKind::Tm => storage::freeze(conn, cycle_id, cycle.period, cycle.amount_per_household)?,
+            kind => (storage::freeze_activities(conn, cycle_id, cycle.period, kind)?, Vec::new()),
+        };
         let communes = storage::commune_totals(conn, cycle_id)?;
         let mut frozen = Totals::ZERO;
         for share in &communes {

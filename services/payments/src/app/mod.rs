@@ -5,6 +5,7 @@
 //! command leaves no write behind. Queries run on the database's readers,
 //! all of a request's queries in one read.
 
+mod activities;
 mod cycles;
 pub mod linkage;
 mod projection;
@@ -18,6 +19,7 @@ use jigi_common::{Geography, Region};
 use jigi_server::CommandError;
 use jigi_storage::{Conn, Database};
 
+pub use activities::ActivitiesProjection;
 pub use cycles::{AssignmentRequest, Frozen};
 pub use projection::{RegistryChange, RegistryProjection};
 pub use queries::{CSV_HEADER, EligiblePage, EntitlementPage, ExportPlan, cycle_status};

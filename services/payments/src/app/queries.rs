@@ -8,7 +8,7 @@ use jigi_server::CommandError;
 
 use super::{Payments, check_cycle_id, load_cycle, refused};
 use crate::domain::cycle;
-use crate::domain::model::{AgentCode, Channel, Cycle, CycleStatus, EntitlementStatus};
+use crate::domain::model::{AgentCode, Channel, Cycle, CycleKind, CycleStatus, EntitlementStatus};
 use crate::domain::projection::Tracked;
 use crate::domain::reconcile::{self, Reconciliation};
 use crate::storage::{self, CommuneShare, EntitlementFilter, EntitlementRow};
@@ -298,6 +298,33 @@ impl Payments {
         requested_size: i32,
         page_token: &str,
     ) -> Result<EligiblePage, CommandError> {
+        self.eligible_of(0, "", commune, requested_size, page_token).await
+    }
+
+    /// A page of the households a cycle of `kind` (the API's `CycleKind`)
+    /// would list: enrolled in TM now, or owed a grant or wages in `period`.
+    pub async fn eligible_of(
+        &self,
+        kind: i32,
+        period: &str,
+        commune: &str,
+        requested_size: i32,
+        page_token: &str,
+    ) -> Result<EligiblePage, CommandError> {
+        let kind =
+            CycleKind::from_wire(kind).ok_or_else(|| CommandError::invalid("kind", "is not a CycleKind value"))?;
+        let owed = match kind {
+            CycleKind::Tm => None,
+            kind => match period.parse::<jigi_common::Period>() {
+                Ok(period @ jigi_common::Period::Quarter { .. }) => Some((kind, period)),
+                _ => {
+                    return Err(CommandError::invalid(
+                        "period.code",
+                        "a quarter, YYYYQn, is required to list what AGR_GRANT or HIMO_WAGES cycles pay",
+                    ));
+                }
+            },
+        };
         let commune = (!commune.is_empty()).then(|| commune.to_owned());
         let size = page_size(requested_size, DEFAULT_PAGE, MAX_PAGE)?;
         let after = match page_token {
@@ -307,6 +334,12 @@ impl Payments {
         let (mut households, total) = self
             .db
             .read(move |conn| {
+                if let Some((kind, period)) = owed {
+                    let households =
+                        storage::owed_page(conn, kind, period, commune.as_deref(), after.as_deref(), size + 1)?;
+                    let total = storage::owed_count(conn, kind, period, commune.as_deref())?;
+                    return Ok::<_, CommandError>((households, total));
+                }
                 let households = storage::eligible_page(conn, commune.as_deref(), after.as_deref(), size + 1)?;
                 let total = storage::eligible_count(conn, commune.as_deref())?;
                 Ok::<_, CommandError>((households, total))

@@ -8,8 +8,8 @@
 use jigi_common::{AreaLevel, Fcfa, Geography, Period, Problems, Region};
 
 use super::model::{
-    Actor, AgentCode, Assignment, Channel, Cycle, CycleStatus, FundingSource, MAX_AMOUNT_PER_HOUSEHOLD, Totals,
-    quarterly_transfer,
+    Actor, AgentCode, Assignment, Channel, Cycle, CycleKind, CycleStatus, FundingSource, MAX_AMOUNT_PER_HOUSEHOLD,
+    Totals, quarterly_transfer,
 };
 
 /// Why a step is refused: a machine-readable kind and a sentence.
@@ -42,6 +42,7 @@ impl Refusal {
 /// A valid request to open a cycle.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewCycle {
+    pub kind: CycleKind,
     pub period: Period,
     pub funding_source: FundingSource,
     pub amount_per_household: Fcfa,
@@ -51,9 +52,11 @@ pub struct NewCycle {
 
 /// Checks the fields of an `OpenPaymentCycle` request. `amount` 0 applies the
 /// programme rule.
+#[allow(clippy::too_many_arguments)]
 pub fn new_cycle(
     geography: &Geography,
     region: Region,
+    kind: i32,
     period: &str,
     funding_source: i32,
     amount: i64,
@@ -83,7 +86,22 @@ pub fn new_cycle(
             None
         }
     };
+    let kind = CycleKind::from_wire(kind);
+    if kind.is_none() {
+        problems.add("kind", "is not a CycleKind value");
+    }
     let amount = match amount {
+        // Grants and wages are paid at the amounts the activities service
+        // published: a cycle-wide amount would contradict them.
+        a if kind.is_some_and(|k| k != CycleKind::Tm) => {
+            if a != 0 {
+                problems.add(
+                    "amount_per_household.fcfa",
+                    "must be unset for AGR_GRANT and HIMO_WAGES cycles: each entitlement has its own amount",
+                );
+            }
+            Some(Fcfa::ZERO)
+        }
         0 => Some(quarterly_transfer()),
         a if a < 0 => {
             problems.add("amount_per_household.fcfa", "must be positive");
@@ -112,6 +130,7 @@ pub fn new_cycle(
         return Err(problems);
     }
     Ok(NewCycle {
+        kind: kind.expect("checked"),
         period: period.expect("checked"),
         funding_source: funding_source.expect("checked"),
         amount_per_household: amount.expect("checked"),
@@ -310,6 +329,7 @@ mod tests {
         Cycle {
             cycle_id: "c-1".into(),
             region: Region::Sikasso,
+            kind: CycleKind::Tm,
             period: "2019Q1".parse().unwrap(),
             funding_source: FundingSource::WorldBankIda,
             amount_per_household: quarterly_transfer(),
@@ -341,6 +361,7 @@ mod tests {
         let ok = new_cycle(
             &geography,
             Region::Sikasso,
+            0,
             "2019Q1",
             1,
             0,
@@ -354,6 +375,7 @@ mod tests {
         let errors = new_cycle(
             &geography,
             Region::Sikasso,
+            1,
             "2019",
             0,
             -5,
@@ -374,6 +396,44 @@ mod tests {
                 "prepared_by"
             ]
         );
+    }
+
+    #[test]
+    fn grant_and_wage_cycles_take_their_amounts_from_the_activities() {
+        let geography = Geography::built_in();
+        let open = |kind: CycleKind, amount: i64| {
+            new_cycle(
+                &geography,
+                Region::Sikasso,
+                kind.wire(),
+                "2019Q1",
+                1,
+                amount,
+                &[],
+                "a.diallo",
+            )
+        };
+        let wages = open(CycleKind::HimoWages, 0).unwrap();
+        assert_eq!(
+            (wages.kind, wages.amount_per_household),
+            (CycleKind::HimoWages, Fcfa::ZERO)
+        );
+        assert_eq!(open(CycleKind::AgrGrant, 0).unwrap().kind, CycleKind::AgrGrant);
+        let fields: Vec<String> = open(CycleKind::AgrGrant, 50_000)
+            .unwrap_err()
+            .into_errors()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields, ["amount_per_household.fcfa"]);
+        assert_eq!(open(CycleKind::Tm, 0).unwrap().amount_per_household, Fcfa::new(30_000));
+        let unknown = new_cycle(&geography, Region::Sikasso, 9, "2019Q1", 1, 0, &[], "a.diallo").unwrap_err();
+        assert_eq!(unknown.into_errors()[0].field, "kind");
+        for kind in CycleKind::ALL {
+            assert_eq!(CycleKind::from_wire(kind.wire()), Some(kind));
+            assert_eq!(CycleKind::from_code(kind.code()), Some(kind));
+        }
+        assert_eq!(CycleKind::from_wire(0), Some(CycleKind::Tm));
     }
 
     #[test]

@@ -18,6 +18,59 @@ pub fn quarterly_transfer() -> Fcfa {
         .expect("a small constant product")
 }
 
+/// What a cycle pays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CycleKind {
+    /// The quarter's cash transfer of each household enrolled in TM.
+    Tm,
+    /// AGR grant tranches released by the activities service.
+    AgrGrant,
+    /// HIMO wages of the activities service's closed wage sheets.
+    HimoWages,
+}
+
+impl CycleKind {
+    pub const ALL: [CycleKind; 3] = [CycleKind::Tm, CycleKind::AgrGrant, CycleKind::HimoWages];
+
+    /// How it is stored.
+    pub fn code(self) -> &'static str {
+        match self {
+            CycleKind::Tm => "tm",
+            CycleKind::AgrGrant => "agr_grant",
+            CycleKind::HimoWages => "himo_wages",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<CycleKind> {
+        CycleKind::ALL.into_iter().find(|k| k.code() == code)
+    }
+
+    /// The API's `CycleKind`; 0 (unset) is TM, as before kinds existed.
+    pub fn wire(self) -> i32 {
+        match self {
+            CycleKind::Tm => 1,
+            CycleKind::AgrGrant => 2,
+            CycleKind::HimoWages => 3,
+        }
+    }
+
+    pub fn from_wire(value: i32) -> Option<CycleKind> {
+        match value {
+            0 => Some(CycleKind::Tm),
+            value => CycleKind::ALL.into_iter().find(|k| k.wire() == value),
+        }
+    }
+
+    /// The programme component it pays.
+    pub fn component(self) -> jigi_common::Component {
+        match self {
+            CycleKind::Tm => jigi_common::Component::Tm,
+            CycleKind::AgrGrant => jigi_common::Component::Agr,
+            CycleKind::HimoWages => jigi_common::Component::Himo,
+        }
+    }
+}
+
 /// Where a cycle is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CycleStatus {
@@ -351,6 +404,8 @@ pub struct Assignment {
 pub struct Cycle {
     pub cycle_id: String,
     pub region: Region,
+    /// What it pays.
+    pub kind: CycleKind,
     pub period: Period,
     pub funding_source: FundingSource,
     pub amount_per_household: Fcfa,

@@ -142,6 +142,7 @@ mod tests {
         let cycle = Cycle {
             cycle_id: "c".into(),
             region: Region::Sikasso,
+            kind: crate::domain::model::CycleKind::Tm,
             period: "2019Q1".parse().unwrap(),
             funding_source: FundingSource::StateBudget,
             amount_per_household: Fcfa::new(30_000),

@@ -19,6 +19,7 @@ pub fn cycle(c: &Cycle) -> pp::PaymentCycle {
         }),
         funding_source: c.funding_source.wire(),
         amount_per_household: Some(money(c.amount_per_household)),
+        kind: c.kind.wire(),
         communes: c.communes.clone(),
         status: status(c.status) as i32,
         frozen: Some(totals(c.frozen)),

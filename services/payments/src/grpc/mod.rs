@@ -116,6 +116,7 @@ impl PaymentsService for PaymentsApi {
         let cycle = self
             .payments
             .open(
+                r.kind,
                 r.period.as_ref().map(|p| p.code.as_str()).unwrap_or_default(),
                 r.funding_source,
                 r.amount_per_household.map(|m| m.fcfa).unwrap_or_default(),
@@ -371,7 +372,11 @@ impl PaymentsService for PaymentsApi {
         request: Request<ListEligibleHouseholdsRequest>,
     ) -> Reply<ListEligibleHouseholdsResponse> {
         let r = request.get_ref();
-        let page = self.payments.eligible(&r.commune, r.page_size, &r.page_token).await?;
+        let period = r.period.as_ref().map(|p| p.code.as_str()).unwrap_or_default();
+        let page = self
+            .payments
+            .eligible_of(r.kind, period, &r.commune, r.page_size, &r.page_token)
+            .await?;
         Ok(Response::new(ListEligibleHouseholdsResponse {
             households: page.households.iter().map(convert::eligible).collect(),
             next_page_token: page.next_page_token,

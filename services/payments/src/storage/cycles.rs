@@ -5,12 +5,14 @@ use jigi_common::{Fcfa, Period, Region};
 use jigi_storage::sql::{Filter, Placeholders};
 use jigi_storage::{Conn, Owned, Row, StorageError, ToSql, params, timestamp};
 
-use crate::domain::model::{AgentCode, Assignment, Channel, Cycle, CycleStatus, FundingSource, Place, Totals};
+use crate::domain::model::{
+    AgentCode, Assignment, Channel, Cycle, CycleKind, CycleStatus, FundingSource, Place, Totals,
+};
 
 const COLUMNS: &str = "cycle_id, region, period, funding_source, amount_per_household, status, \
     frozen_count, frozen_amount, control_count, control_amount, paid_count, paid_amount, \
-    prepared_by, frozen_by, approved_by, ended_by, cancel_reason, opened_at, frozen_at, approved_at, ended_at";
-const COLUMN_COUNT: usize = 21;
+    prepared_by, frozen_by, approved_by, ended_by, cancel_reason, opened_at, frozen_at, approved_at, ended_at, kind";
+const COLUMN_COUNT: usize = 22;
 
 /// Rows per multi-row `INSERT`: statements of a few fixed sizes, each
 /// prepared once.
@@ -32,8 +34,10 @@ fn cycle(row: &Row) -> Result<Cycle, StorageError> {
     let period = text("period")?;
     let source = text("funding_source")?;
     let status = text("status")?;
+    let kind = text("kind")?;
     Ok(Cycle {
         cycle_id: text("cycle_id")?,
+        kind: CycleKind::from_code(&kind).ok_or_else(|| decode_error("cycle kind", &kind))?,
         region: region.parse::<Region>().map_err(|_| decode_error("region", &region))?,
         period: period.parse::<Period>().map_err(|_| decode_error("period", &period))?,
         funding_source: FundingSource::from_code(&source).ok_or_else(|| decode_error("funding source", &source))?,
@@ -111,6 +115,7 @@ pub fn insert_cycle(conn: &mut Conn, c: &Cycle) -> Result<(), StorageError> {
         c.amount_per_household.francs(),
     );
     let opened_at = timestamp::format(c.opened_at);
+    let kind = c.kind.code();
     let mut values: Vec<&dyn ToSql> = Vec::with_capacity(COLUMN_COUNT);
     values.extend([&c.cycle_id as &dyn ToSql, &region, &period, &source, &amount]);
     row.state(&mut values);
@@ -119,6 +124,7 @@ pub fn insert_cycle(conn: &mut Conn, c: &Cycle) -> Result<(), StorageError> {
         &row.frozen_at,
         &row.approved_at,
         &row.ended_at,
+        &kind,
     ]);
     conn.execute(
         &format!(
@@ -207,10 +213,16 @@ fn complete(conn: &mut Conn, cycle: &mut Cycle) -> Result<(), StorageError> {
 }
 
 /// The live (not cancelled) cycle of a period and funding source, if any.
-pub fn live_cycle_id(conn: &mut Conn, period: Period, source: FundingSource) -> Result<Option<String>, StorageError> {
+pub fn live_cycle_id(
+    conn: &mut Conn,
+    kind: CycleKind,
+    period: Period,
+    source: FundingSource,
+) -> Result<Option<String>, StorageError> {
     conn.query_scalar_opt(
-        "SELECT cycle_id FROM payment_cycles WHERE period = $1 AND funding_source = $2 AND status <> 'cancelled'",
-        params![period.to_string(), source.code()],
+        "SELECT cycle_id FROM payment_cycles WHERE period = $1 AND funding_source = $2 AND kind = $3 \
+         AND status <> 'cancelled'",
+        params![period.to_string(), source.code(), kind.code()],
     )
 }
 

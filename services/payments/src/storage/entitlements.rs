@@ -17,11 +17,13 @@ use crate::domain::results::Entitled;
 const IN_SCOPE: &str = "h.enrolled = 1 AND (NOT EXISTS (SELECT 1 FROM cycle_communes s WHERE s.cycle_id = $1) \
      OR h.commune IN (SELECT s.commune FROM cycle_communes s WHERE s.cycle_id = $1))";
 
-/// …and not listed by another live cycle of the same quarter (`$2`): a
-/// household gets one quarter's transfer, whoever funds it.
-const NOT_IN_OTHER_CYCLE: &str = "NOT EXISTS (SELECT 1 FROM entitlements o JOIN payment_cycles c \
+/// …and not listed by another live cycle of the same kind and quarter
+/// (`$2`): a household gets one quarter's transfer (or wages, or grant
+/// tranche), whoever funds it; a TM household may also earn HIMO wages.
+pub(crate) const NOT_IN_OTHER_CYCLE: &str = "NOT EXISTS (SELECT 1 FROM entitlements o JOIN payment_cycles c \
      ON c.cycle_id = o.cycle_id WHERE o.household_id = h.household_id AND c.period = $2 \
-     AND c.status <> 'cancelled' AND c.cycle_id <> $1)";
+     AND c.status <> 'cancelled' AND c.cycle_id <> $1 \
+     AND c.kind = (SELECT k.kind FROM payment_cycles k WHERE k.cycle_id = $1))";
 
 /// Copies the households the cycle covers into its entitlements, in one
 /// statement, leaving out those held for a suspected duplicate (recorded

@@ -10,18 +10,24 @@
 //!   household) makes a second payment of a household in a cycle impossible
 //!   even if the rules above it had a bug, and a unique index keeps a
 //!   receipt reference to one payment per agent and cycle;
-//! - `payment_attempts`: every failed or uncollected report, kept.
+//! - `payment_attempts`: every failed or uncollected report, kept;
+//! - `activity_entitlements`: what the activities service's events say is
+//!   owed (AGR grant tranches, HIMO wages), one row per kind, quarter and
+//!   household, copied into an AGR_GRANT or HIMO_WAGES cycle's entitlements
+//!   at freeze as `tm_households` is into a TM cycle's.
 //!
 //! The large tables (`entitlements`, `payments`) have no foreign keys: their
 //! rows are written only by the commands that hold the cycle, and checking a
 //! key per row would slow a million-row freeze for nothing.
 
+mod activities;
 mod cycles;
 mod entitlements;
 pub mod holds;
 mod projection;
 mod results;
 
+pub use activities::*;
 pub use cycles::*;
 pub use entitlements::*;
 pub use projection::*;
@@ -31,7 +37,8 @@ use jigi_storage::Migration;
 
 /// The payments service's own tables (the host adds the shared ones). The
 /// SQL is portable: both backends accept it as written.
-pub const MIGRATIONS: &[Migration] = &[Migration::portable(
+pub const MIGRATIONS: &[Migration] = &[
+    Migration::portable(
     "payments",
     1,
     "TM projection, payment cycles, entitlements, payments",
@@ -136,4 +143,27 @@ pub const MIGRATIONS: &[Migration] = &[Migration::portable(
     );
     CREATE INDEX payment_attempts_household ON payment_attempts (cycle_id, household_id);
     ",
-)];
+    ),
+    Migration::portable(
+        "payments",
+        2,
+        "cycle kinds (TM, AGR grants, HIMO wages) and the entitlements the activities service publishes",
+        "
+    ALTER TABLE payment_cycles ADD COLUMN kind TEXT NOT NULL DEFAULT 'tm';
+    DROP INDEX payment_cycles_live;
+    CREATE UNIQUE INDEX payment_cycles_live ON payment_cycles (kind, period, funding_source) WHERE status <> 'cancelled';
+    CREATE TABLE activity_entitlements (
+        kind TEXT NOT NULL,
+        period TEXT NOT NULL,
+        household_id TEXT NOT NULL,
+        reference TEXT NOT NULL,
+        region TEXT NOT NULL,
+        cercle TEXT NOT NULL,
+        commune TEXT NOT NULL,
+        village TEXT NOT NULL,
+        amount BIGINT NOT NULL CHECK (amount > 0),
+        PRIMARY KEY (kind, period, household_id)
+    );
+    ",
+    ),
+];

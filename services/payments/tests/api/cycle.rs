@@ -291,6 +291,7 @@ async fn bad_input_is_refused_field_by_field() {
         amount_per_household: Some(Money { fcfa: -1 }),
         communes: vec!["sikasso.yanfolila.gouanan".into()],
         prepared_by: "".into(),
+        ..Default::default()
     };
     let status = federated.open_payment_cycle(bad_open.clone()).await.unwrap_err();
     assert_eq!(

@@ -297,6 +297,7 @@ impl TestApp {
                 amount_per_household: None,
                 communes: vec![],
                 prepared_by: PREPARER.into(),
+                ..Default::default()
             })
             .await
             .map(|r| r.into_inner().cycle.unwrap())

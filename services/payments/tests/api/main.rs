@@ -7,6 +7,7 @@
 mod helpers;
 
 mod access;
+mod activities;
 mod cycle;
 mod end_to_end;
 mod holds;

@@ -1,0 +1,93 @@
+//! The activities service's commands and queries. Each command validates
+//! its input, then runs on the write path: it checks the rules against what
+//! is stored and writes its change, its events (outbox) and, for the
+//! commands that record attendance or release money, its request ID and
+//! answer (idempotency) in one transaction. Queries run on the database's
+//! readers. [`projection`] applies the registry's events.
+
+mod agr;
+pub mod himo;
+mod ma;
+pub mod projection;
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use jigi_common::{Geography, Region};
+use jigi_server::CommandError;
+use jigi_storage::idempotency::Remembered;
+use jigi_storage::{Conn, Database, StorageError};
+
+use crate::domain::model::{Household, Refusal};
+use crate::domain::validate::Rules;
+use crate::metrics::Counters;
+use crate::storage;
+
+/// The activities service of one region.
+#[derive(Clone)]
+pub struct Activities {
+    db: Database,
+    geography: Arc<Geography>,
+    region: Region,
+    counters: Counters,
+}
+
+impl Activities {
+    pub fn new(db: Database, geography: Arc<Geography>, region: Region, counters: Counters) -> Activities {
+        Activities {
+            db,
+            geography,
+            region,
+            counters,
+        }
+    }
+
+    pub fn region(&self) -> Region {
+        self.region
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// Validation rules as of today.
+    fn rules(&self) -> Rules<'_> {
+        Rules {
+            geography: &self.geography,
+            region: self.region,
+            today: today(),
+        }
+    }
+
+    /// A rule's refusal as the command's error, counted.
+    fn refused(&self, refusal: Refusal, subject: &str) -> CommandError {
+        self.counters.refusals.inc();
+        CommandError::refused(refusal.kind, subject, refusal.message)
+    }
+}
+
+/// Today's date in Mali (UTC, no daylight saving).
+pub fn today() -> NaiveDate {
+    jigi_storage::timestamp::now_utc().date_naive()
+}
+
+/// A household the registry told this service of, or `NOT_FOUND`.
+fn known_household(conn: &mut Conn, household_id: &str) -> Result<Household, CommandError> {
+    storage::registry::household(conn, household_id)?.ok_or_else(|| CommandError::not_found("household", household_id))
+}
+
+/// An API answer remembered under its request ID, as its protobuf encoding,
+/// and given back, byte for byte, to a retry.
+pub(crate) struct Answer<M>(pub M);
+
+impl<M: prost::Message + Default> Remembered for Answer<M> {
+    fn to_stored(&self) -> Vec<u8> {
+        self.0.encode_to_vec()
+    }
+
+    fn from_stored(bytes: &[u8]) -> Result<Self, StorageError> {
+        M::decode(bytes)
+            .map(Answer)
+            .map_err(|err| StorageError::Decode(format!("stored answer: {err}")))
+    }
+}

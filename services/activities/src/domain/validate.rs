@@ -1,0 +1,209 @@
+//! Turning what a client sends into valid values. Every problem is reported
+//! with the path of its field, all at once, and nothing is built unless
+//! everything is valid.
+
+use chrono::NaiveDate;
+use jigi_common::date::parse_date;
+use jigi_common::geography::Geography;
+use jigi_common::{Fcfa, Period, Problems, Region};
+use jigi_proto::common as pc;
+
+use super::model::Location;
+
+/// Longest code kept (site, facilitator organisation).
+pub const MAX_CODE_CHARS: usize = 64;
+
+/// What validation needs to know besides the request.
+pub struct Rules<'a> {
+    pub geography: &'a Geography,
+    /// The region this service serves.
+    pub region: Region,
+    /// Today, for "not in the future".
+    pub today: NaiveDate,
+}
+
+impl Rules<'_> {
+    /// A required date, `YYYY-MM-DD`, from 2000 on.
+    pub fn date(&self, text: &str, field: &str, problems: &mut Problems) -> Option<NaiveDate> {
+        problems.check(field, any_date(text))
+    }
+
+    /// A required date that is not in the future (something that happened).
+    pub fn past_date(&self, text: &str, field: &str, problems: &mut Problems) -> Option<NaiveDate> {
+        let today = self.today;
+        problems.check(
+            field,
+            any_date(text).and_then(|date| {
+                if date > today {
+                    Err(format!("{text} is in the future"))
+                } else {
+                    Ok(date)
+                }
+            }),
+        )
+    }
+
+    /// A commune of this service's region, and a village of it when `village` is given.
+    pub fn place(&self, commune: &str, village: Option<&str>, problems: &mut Problems) -> Option<Location> {
+        if commune.is_empty() {
+            problems.add("commune", "is required");
+            return None;
+        }
+        let village_code = village.unwrap_or("");
+        if village.is_some() && village_code.is_empty() {
+            problems.add("village", "is required");
+        }
+        match self.geography.resolve("", "", commune, "") {
+            Ok(resolved) if resolved.region != self.region => {
+                problems.add(
+                    "commune",
+                    format!(
+                        "{commune} is in the region of {}; this service serves {}",
+                        resolved.region.name(),
+                        self.region.name()
+                    ),
+                );
+                None
+            }
+            Ok(resolved) => {
+                if !village_code.is_empty() && self.geography.resolve("", "", commune, village_code).is_err() {
+                    problems.add(
+                        "village",
+                        format!("{village_code:?} is not a known village of {commune}"),
+                    );
+                    return None;
+                }
+                Some(Location {
+                    region: resolved.region,
+                    cercle: resolved.cercle,
+                    commune: resolved.commune,
+                    village: village_code.to_owned(),
+                })
+            }
+            Err(_) => {
+                problems.add("commune", format!("{commune:?} is not a known commune code"));
+                None
+            }
+        }
+    }
+}
+
+/// A quarter, `YYYYQn`.
+pub fn quarter(period: Option<&pc::Period>) -> Result<Period, String> {
+    let code = period.map(|p| p.code.as_str()).unwrap_or("");
+    if code.is_empty() {
+        return Err("is required".into());
+    }
+    match code.parse::<Period>() {
+        Ok(period @ Period::Quarter { .. }) => Ok(period),
+        Ok(Period::Year(_)) => Err(format!("{code} is a year; a quarter like 2018Q3 is expected")),
+        Err(err) => Err(err.to_string()),
+    }
+}
+
+/// An amount from 1 to `max`.
+pub fn amount(money: Option<&pc::Money>, max: Fcfa) -> Result<Fcfa, String> {
+    let francs = money.map_or(0, |m| m.fcfa);
+    if francs <= 0 {
+        return Err("must be at least 1 FCFA".into());
+    }
+    if francs > max.francs() {
+        return Err(format!(
+            "{} is more than the largest accepted, {max}",
+            Fcfa::new(francs)
+        ));
+    }
+    Ok(Fcfa::new(francs))
+}
+
+/// A code chosen by the region or an organisation: 1 to 64 lower-case
+/// ASCII letters, digits, `-`, `_` or `.`.
+pub fn code(text: &str) -> Result<String, String> {
+    if text.is_empty() {
+        return Err("is required".into());
+    }
+    if text.len() > MAX_CODE_CHARS
+        || !text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return Err(format!(
+            "{text:?} is not a code: 1 to {MAX_CODE_CHARS} lower-case ASCII letters, digits, '-', '_' or '.'"
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+/// A registry ID (household or person): required, at most 64 characters.
+pub fn registry_id(text: &str) -> Result<String, String> {
+    if text.is_empty() {
+        return Err("is required".into());
+    }
+    if text.len() > MAX_CODE_CHARS || text.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(format!("{text:?} is not a registry ID"));
+    }
+    Ok(text.to_owned())
+}
+
+/// A list of registry IDs of people: 1 to `max`, each valid, no repeats.
+/// Problems name the list entry (`member_ids[3]`).
+pub fn member_ids(ids: &[String], max: usize, problems: &mut Problems) -> Vec<String> {
+    if ids.is_empty() {
+        problems.add("member_ids", "at least one person is required");
+    }
+    if ids.len() > max {
+        problems.add(
+            "member_ids",
+            format!("{} people; at most {max} in one request", ids.len()),
+        );
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut valid = Vec::with_capacity(ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        let field = format!("member_ids[{i}]");
+        if let Some(id) = problems.check(&field, registry_id(id)) {
+            if !seen.insert(id.clone()) {
+                problems.add(field, format!("{id} is listed twice"));
+            } else {
+                valid.push(id);
+            }
+        }
+    }
+    valid
+}
+
+fn any_date(text: &str) -> Result<NaiveDate, String> {
+    if text.is_empty() {
+        return Err("is required".into());
+    }
+    let date = parse_date(text).ok_or_else(|| format!("{text:?} is not a date in YYYY-MM-DD form"))?;
+    if date < NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date") {
+        return Err(format!("{text} is before 2000"));
+    }
+    Ok(date)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_checked_and_bad_ones_named() {
+        assert!(quarter(Some(&pc::Period { code: "2018Q3".into() })).is_ok());
+        assert!(quarter(Some(&pc::Period { code: "2018".into() })).is_err());
+        assert!(quarter(None).is_err());
+        assert_eq!(
+            amount(Some(&pc::Money { fcfa: 1_500 }), Fcfa::new(10_000)),
+            Ok(Fcfa::new(1_500))
+        );
+        assert!(amount(Some(&pc::Money { fcfa: 0 }), Fcfa::new(10_000)).is_err());
+        assert!(amount(Some(&pc::Money { fcfa: 10_001 }), Fcfa::new(10_000)).is_err());
+        assert!(code("sanando-piste-1").is_ok());
+        assert!(code("Sanando Piste").is_err());
+        let mut problems = Problems::new();
+        let ids = member_ids(&["a".into(), "b".into(), "a".into(), String::new()], 10, &mut problems);
+        assert_eq!(ids, vec!["a".to_owned(), "b".to_owned()]);
+        let fields: Vec<String> = problems.into_errors().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, vec!["member_ids[2]".to_owned(), "member_ids[3]".to_owned()]);
+    }
+}

@@ -1,0 +1,161 @@
+//! The activities service's gRPC API: decodes requests, calls
+//! [`Activities`], and turns its outcomes into responses and statuses.
+
+pub(crate) mod convert;
+
+use jigi_proto::activities::activities_service_server::{ActivitiesService, ActivitiesServiceServer};
+use jigi_proto::activities::*;
+use jigi_server::status;
+use jigi_storage::idempotency::{RequestId, RequestKey};
+use tonic::{Request, Response, Status};
+
+use crate::app::Activities;
+
+/// Largest request: a session or a day's attendance sheet of a few thousand people.
+pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+/// Largest response.
+const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+/// The gRPC face of the activities service.
+pub struct ActivitiesApi {
+    activities: Activities,
+}
+
+impl ActivitiesApi {
+    pub fn new(activities: Activities) -> ActivitiesApi {
+        ActivitiesApi { activities }
+    }
+
+    /// The tonic service, with message size limits.
+    pub fn into_service(self) -> ActivitiesServiceServer<ActivitiesApi> {
+        ActivitiesServiceServer::new(self)
+            .max_decoding_message_size(MAX_REQUEST_BYTES)
+            .max_encoding_message_size(MAX_RESPONSE_BYTES)
+    }
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+/// What makes a command that records attendance or releases money happen
+/// once: its RPC, the client's request ID (required: a tablet retrying over
+/// a poor link must not count a day or a grant twice), and the request's
+/// content without the ID, which the caller has taken out of it.
+fn request_key(scope: &'static str, request_id: &str, content: &impl prost::Message) -> Result<RequestKey, Status> {
+    let request_id = RequestId::parse(request_id)
+        .map_err(|err| status::invalid_argument(&[status::FieldError::new("request_id", err.to_string())]))?;
+    Ok(RequestKey::new(scope, request_id, &content.encode_to_vec()))
+}
+
+#[tonic::async_trait]
+impl ActivitiesService for ActivitiesApi {
+    async fn record_session(&self, request: Request<RecordSessionRequest>) -> Reply<RecordSessionResponse> {
+        let mut request = request.into_inner();
+        let request_id = std::mem::take(&mut request.request_id);
+        let key = request_key("RecordSession", &request_id, &request)?;
+        Ok(Response::new(self.activities.record_session(key, &request).await?))
+    }
+
+    async fn list_missed_households(
+        &self,
+        request: Request<ListMissedHouseholdsRequest>,
+    ) -> Reply<ListMissedHouseholdsResponse> {
+        Ok(Response::new(
+            self.activities.missed_households(request.get_ref()).await?,
+        ))
+    }
+
+    async fn record_business_plan(
+        &self,
+        request: Request<RecordBusinessPlanRequest>,
+    ) -> Reply<RecordBusinessPlanResponse> {
+        let plan = self.activities.record_plan(request.get_ref()).await?;
+        Ok(Response::new(RecordBusinessPlanResponse {
+            plan: Some(convert::plan(&plan)),
+        }))
+    }
+
+    async fn release_grant_tranche(
+        &self,
+        request: Request<ReleaseGrantTrancheRequest>,
+    ) -> Reply<ReleaseGrantTrancheResponse> {
+        let mut request = request.into_inner();
+        let request_id = std::mem::take(&mut request.request_id);
+        let key = request_key("ReleaseGrantTranche", &request_id, &request)?;
+        Ok(Response::new(self.activities.release_tranche(key, &request).await?))
+    }
+
+    async fn record_follow_up_visit(
+        &self,
+        request: Request<RecordFollowUpVisitRequest>,
+    ) -> Reply<RecordFollowUpVisitResponse> {
+        let plan = self.activities.record_visit(request.get_ref()).await?;
+        Ok(Response::new(RecordFollowUpVisitResponse {
+            plan: Some(convert::plan(&plan)),
+        }))
+    }
+
+    async fn get_business_plan(&self, request: Request<GetBusinessPlanRequest>) -> Reply<GetBusinessPlanResponse> {
+        let plan = self.activities.plan(&request.get_ref().household_id).await?;
+        Ok(Response::new(GetBusinessPlanResponse {
+            plan: Some(convert::plan(&plan)),
+        }))
+    }
+
+    async fn plan_work_site(&self, request: Request<PlanWorkSiteRequest>) -> Reply<PlanWorkSiteResponse> {
+        let site = self.activities.plan_site(request.get_ref()).await?;
+        Ok(Response::new(PlanWorkSiteResponse {
+            site: Some(convert::site(&site)),
+        }))
+    }
+
+    async fn validate_work_site(&self, request: Request<ValidateWorkSiteRequest>) -> Reply<ValidateWorkSiteResponse> {
+        let r = request.get_ref();
+        let site = self.activities.validate_site(&r.site_id, &r.validated_on).await?;
+        Ok(Response::new(ValidateWorkSiteResponse {
+            site: Some(convert::site(&site)),
+        }))
+    }
+
+    async fn start_work_site(&self, request: Request<StartWorkSiteRequest>) -> Reply<StartWorkSiteResponse> {
+        let r = request.get_ref();
+        let site = self.activities.start_site(&r.site_id, &r.started_on).await?;
+        Ok(Response::new(StartWorkSiteResponse {
+            site: Some(convert::site(&site)),
+        }))
+    }
+
+    async fn close_work_site(&self, request: Request<CloseWorkSiteRequest>) -> Reply<CloseWorkSiteResponse> {
+        let r = request.get_ref();
+        let site = self.activities.close_site(&r.site_id, &r.closed_on).await?;
+        Ok(Response::new(CloseWorkSiteResponse {
+            site: Some(convert::site(&site)),
+        }))
+    }
+
+    async fn get_work_site(&self, request: Request<GetWorkSiteRequest>) -> Reply<GetWorkSiteResponse> {
+        let site = self.activities.site(&request.get_ref().site_id).await?;
+        Ok(Response::new(GetWorkSiteResponse {
+            site: Some(convert::site(&site)),
+        }))
+    }
+
+    async fn assign_worker(&self, request: Request<AssignWorkerRequest>) -> Reply<AssignWorkerResponse> {
+        let site = self.activities.assign_worker(request.get_ref()).await?;
+        Ok(Response::new(AssignWorkerResponse {
+            site: Some(convert::site(&site)),
+        }))
+    }
+
+    async fn record_attendance(&self, request: Request<RecordAttendanceRequest>) -> Reply<RecordAttendanceResponse> {
+        let mut request = request.into_inner();
+        let request_id = std::mem::take(&mut request.request_id);
+        let key = request_key("RecordAttendance", &request_id, &request)?;
+        Ok(Response::new(self.activities.record_attendance(key, &request).await?))
+    }
+
+    async fn close_wage_period(&self, request: Request<CloseWagePeriodRequest>) -> Reply<CloseWagePeriodResponse> {
+        Ok(Response::new(
+            self.activities.close_wage_period(request.get_ref()).await?,
+        ))
+    }
+}
