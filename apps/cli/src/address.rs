@@ -88,6 +88,17 @@ pub struct LinkageAddress {
         long = "linkage",
         env = "JIGI_LINKAGE_ADDR",
         default_value = "http://127.0.0.1:50057"
+    )]
+    pub address: String,
+}
+
+impl LinkageAddress {
+    pub async fn connect(&self) -> anyhow::Result<LinkageClient> {
+        let channel = connect(&self.address, "linkage index", "--linkage", "JIGI_LINKAGE_ADDR").await?;
+        Ok(linkage_client(channel))
+    }
+}
+
 /// `--activities` / `JIGI_ACTIVITIES_ADDR`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ActivitiesAddress {
@@ -100,10 +111,6 @@ pub struct ActivitiesAddress {
     pub address: String,
 }
 
-impl LinkageAddress {
-    pub async fn connect(&self) -> anyhow::Result<LinkageClient> {
-        let channel = connect(&self.address, "linkage index", "--linkage", "JIGI_LINKAGE_ADDR").await?;
-        Ok(linkage_client(channel))
 impl ActivitiesAddress {
     pub async fn connect(&self) -> anyhow::Result<ActivitiesClient> {
         let channel = connect(

@@ -2,8 +2,8 @@
 //! bearer token with every call, and the one-line error a person reads
 //! when a call fails.
 
-use jigi_proto::linkage::linkage_service_client::LinkageServiceClient;
 use jigi_proto::activities::activities_service_client::ActivitiesServiceClient;
+use jigi_proto::linkage::linkage_service_client::LinkageServiceClient;
 use jigi_proto::monitoring::monitoring_service_client::MonitoringServiceClient;
 use jigi_proto::nutrition::nutrition_service_client::NutritionServiceClient;
 use jigi_proto::payments::payments_service_client::PaymentsServiceClient;

@@ -143,6 +143,7 @@ pub async fn run(stack: &LocalStack, periods: [&str; 2]) -> anyhow::Result<Displ
                 amount_per_household: None,
                 communes: vec![],
                 prepared_by: String::new(),
+                ..Default::default()
             })
             .await
             .map_err(|status| service_error("open a cycle", status))?

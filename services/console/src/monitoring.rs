@@ -153,14 +153,20 @@ impl MonitoringReader {
     pub async fn budget(&self, token: &str, year: i32) -> Result<Report<Budget>, ReadError> {
         let answer = self
             .client()
-            .get_budget_execution(authorized(GetBudgetExecutionRequest { year }, token)?)
+            .get_budget_execution(authorized(
+                GetBudgetExecutionRequest {
+                    year,
+                    region: String::new(),
+                },
+                token,
+            )?)
             .await?
             .into_inner();
         let lines = answer
             .lines
             .iter()
             .map(|line| {
-                let budget = line.line.unwrap_or_default();
+                let budget = line.line.clone().unwrap_or_default();
                 BudgetRow {
                     component: component_name(budget.component),
                     funder: funder_name(budget.funding_source),

@@ -200,6 +200,7 @@ impl TestApp {
             region: region.slug().into(),
             period: Some(Period { code: quarter.into() }),
             funding_source: ev::PaymentFundingSource::WorldBankIda as i32,
+            component: jigi_proto::common::Component::Tm as i32,
         };
         let approved = paid + failed;
         self.publish(

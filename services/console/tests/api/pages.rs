@@ -122,6 +122,7 @@ async fn the_budget_page_and_its_csv_show_forecast_achieved_and_execution() {
                 component: Component::Tm as i32,
                 funding_source: FundingSource::WorldBankIda as i32,
                 forecast: Some(Money { fcfa: 1_320_000 }),
+                region: String::new(),
             }),
         })
         .await

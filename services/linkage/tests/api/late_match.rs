@@ -53,6 +53,7 @@ async fn register_and_pay(country: &mut Country, region: Region, given: &str, ca
             amount_per_household: None,
             communes: vec![],
             prepared_by: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -40,6 +40,7 @@ async fn freeze(node: &mut RegionNode, period: &str) -> FreezePaymentCycleRespon
             amount_per_household: None,
             communes: vec![],
             prepared_by: String::new(),
+            ..Default::default()
         })
         .await
         .expect("the cycle opens")

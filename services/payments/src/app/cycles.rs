@@ -258,7 +258,10 @@ impl Payments {
         // pay work or a plan the household itself carries out.
         let (already_in_other_cycle, held) = match cycle.kind {
             CycleKind::Tm => storage::freeze(conn, cycle_id, cycle.period, cycle.amount_per_household)?,
-            kind => (storage::freeze_activities(conn, cycle_id, cycle.period, kind)?, Vec::new()),
+            kind => (
+                storage::freeze_activities(conn, cycle_id, cycle.period, kind)?,
+                Vec::new(),
+            ),
         };
         let communes = storage::commune_totals(conn, cycle_id)?;
         let mut frozen = Totals::ZERO;
