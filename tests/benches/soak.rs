@@ -94,7 +94,10 @@ struct Region0 {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(soak());
 }
 
@@ -123,7 +126,10 @@ async fn soak() {
         env
     };
     let mut registry_env = service_env(leaf.services_url(), "registry.db");
-    registry_env.extend([("JIGI_REGION", REGION.slug().to_owned()), ("JIGI_NATS_DOMAIN", REGION.slug().to_owned())]);
+    registry_env.extend([
+        ("JIGI_REGION", REGION.slug().to_owned()),
+        ("JIGI_NATS_DOMAIN", REGION.slug().to_owned()),
+    ]);
     let mut monitoring_env = service_env(hub.url_as("monitoring"), "monitoring.db");
     monitoring_env.extend([
         ("JIGI_REGIONS", REGION.slug().to_owned()),
@@ -167,7 +173,10 @@ async fn soak() {
         tokio::time::sleep(pause).await;
         let fault = FAULTS[rand::rng().random_range(0..FAULTS.len())];
         let recovery = inflict(&mut parts, fault, outage).await;
-        println!("  {fault:?}: caught up {} ms after the part was back", recovery.as_millis());
+        println!(
+            "  {fault:?}: caught up {} ms after the part was back",
+            recovery.as_millis()
+        );
         recoveries.entry(fault).or_default().push(recovery);
     }
     let failed_calls = traffic.await.unwrap();
@@ -186,14 +195,26 @@ async fn soak() {
     })
     .await;
     let counted = households_counted(&mut parts.operator, &year).await;
-    println!("  (national view converged {} ms after the traffic ended)", converged.elapsed().as_millis());
+    println!(
+        "  (national view converged {} ms after the traffic ended)",
+        converged.elapsed().as_millis()
+    );
     let in_stream = registrations_in_national_stream(&parts.national).await;
     let lost = registered.values().filter(|id| !in_stream.contains_key(*id)).count();
-    let doubled = in_stream.values().filter(|&&(registrations, enrolments)| registrations > 1 || enrolments > 1).count();
-    let unknown = in_stream.keys().filter(|id| !registered.values().any(|known| known == *id)).count();
+    let doubled = in_stream
+        .values()
+        .filter(|&&(registrations, enrolments)| registrations > 1 || enrolments > 1)
+        .count();
+    let unknown = in_stream
+        .keys()
+        .filter(|id| !registered.values().any(|known| known == *id))
+        .count();
 
     println!("\nsoak results");
-    println!("  households registered and enrolled (answered to the agents): {}", registered.len());
+    println!(
+        "  households registered and enrolled (answered to the agents): {}",
+        registered.len()
+    );
     println!("  calls that failed for good (after a minute of retries): {failed_calls}");
     println!("  events in the region's stream: {region_total}");
     println!("  households in the national stream: {}", in_stream.len());
@@ -291,7 +312,12 @@ async fn inflict(parts: &mut Region0, fault: Fault, outage: Duration) -> Duratio
             until(back, "the monitoring to apply the national stream again", || {
                 let mut client = client.clone();
                 async move {
-                    let as_of = client.get_freshness(GetFreshnessRequest {}).await.ok()?.into_inner().as_of?;
+                    let as_of = client
+                        .get_freshness(GetFreshnessRequest {})
+                        .await
+                        .ok()?
+                        .into_inner()
+                        .as_of?;
                     (as_of.stream_sequence >= target).then_some(())
                 }
             })
@@ -345,20 +371,29 @@ async fn region_stream_count(parts: &Region0) -> u64 {
 }
 
 async fn national_last_sequence(parts: &Region0) -> u64 {
-    let mut stream = parts.national.jetstream.get_stream(subject::NATIONAL_STREAM).await.unwrap();
+    let mut stream = parts
+        .national
+        .jetstream
+        .get_stream(subject::NATIONAL_STREAM)
+        .await
+        .unwrap();
     stream.info().await.unwrap().state.last_sequence
 }
 
 /// Waits until the national stream holds at least `count` events.
 async fn wait_national_holds(parts: &Region0, count: u64) {
     let national = parts.national.clone();
-    until(Instant::now(), "the national stream to hold the region's events", || {
-        let national = national.clone();
-        async move {
-            let mut stream = national.jetstream.get_stream(subject::NATIONAL_STREAM).await.ok()?;
-            (stream.info().await.ok()?.state.messages >= count).then_some(())
-        }
-    })
+    until(
+        Instant::now(),
+        "the national stream to hold the region's events",
+        || {
+            let national = national.clone();
+            async move {
+                let mut stream = national.jetstream.get_stream(subject::NATIONAL_STREAM).await.ok()?;
+                (stream.info().await.ok()?.state.messages >= count).then_some(())
+            }
+        },
+    )
     .await;
 }
 
