@@ -176,7 +176,7 @@ pub fn earned_in(
         let mut placeholders = Placeholders::for_connection(conn);
         let p = placeholders.one();
         let statement = format!(
-            "SELECT household_id, SUM(wage) FROM himo_attendance WHERE period = {p} AND household_id IN ({}) \
+            "SELECT household_id, CAST(SUM(wage) AS BIGINT) FROM himo_attendance WHERE period = {p} AND household_id IN ({}) \
              GROUP BY household_id",
             placeholders.list(chunk.len())
         );
@@ -256,7 +256,7 @@ pub struct WageLine {
 pub fn compute_wages(conn: &mut Conn, site_id: &str, period: Period) -> Result<Vec<WageLine>, StorageError> {
     let mut lines = Vec::new();
     conn.query_each(
-        "SELECT household_id, COUNT(*), SUM(wage) FROM himo_attendance WHERE site_id = $1 AND period = $2 \
+        "SELECT household_id, COUNT(*), CAST(SUM(wage) AS BIGINT) FROM himo_attendance WHERE site_id = $1 AND period = $2 \
          GROUP BY household_id ORDER BY household_id",
         params![site_id, period.to_string()],
         |row| {
