@@ -844,7 +844,7 @@ async fn up_runs_the_stack_until_interrupted_and_prints_every_address() {
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-    assert_eq!(exported.len(), 8, "{text}");
+    assert_eq!(exported.len(), 9, "{text}");
     // The token line is a command to run: do as a person would.
     let (token_command, exported): (Vec<_>, Vec<_>) = exported.into_iter().partition(|(k, _)| k == "JIGI_TOKEN");
     let mut env: Vec<(&str, String)> = exported.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();

@@ -57,7 +57,7 @@ impl ActivityType {
     }
 
     pub fn from_wire(value: i32) -> Option<ActivityType> {
-        usize::try_from(value - 1)
+        usize::try_from(value.saturating_sub(1))
             .ok()
             .and_then(|i| ActivityType::ALL.get(i).copied())
     }
@@ -102,7 +102,7 @@ impl StopReason {
     }
 
     pub fn from_wire(value: i32) -> Option<StopReason> {
-        usize::try_from(value - 1)
+        usize::try_from(value.saturating_sub(1))
             .ok()
             .and_then(|i| StopReason::ALL.get(i).copied())
     }
@@ -369,5 +369,8 @@ mod tests {
         }
         assert_eq!(ActivityType::from_wire(0), None);
         assert_eq!(StopReason::from_wire(6), None);
+        // A hostile client's extreme values are unknown, not a panic.
+        assert_eq!(ActivityType::from_wire(i32::MIN), None);
+        assert_eq!(StopReason::from_wire(i32::MIN), None);
     }
 }

@@ -67,7 +67,7 @@ impl SiteType {
     }
 
     pub fn from_wire(value: i32) -> Option<SiteType> {
-        usize::try_from(value - 1)
+        usize::try_from(value.saturating_sub(1))
             .ok()
             .and_then(|i| SiteType::ALL.get(i).copied())
     }
@@ -447,5 +447,8 @@ mod tests {
         for s in SiteStatus::ALL {
             assert_eq!(SiteStatus::from_code(s.code()), Some(s));
         }
+        // A hostile client's extreme values are unknown, not a panic.
+        assert_eq!(SiteType::from_wire(i32::MIN), None);
+        assert_eq!(SiteType::from_wire(i32::MAX), None);
     }
 }
