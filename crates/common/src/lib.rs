@@ -9,6 +9,7 @@
 //! - [`period`]: quarters and years such as `2018Q4`;
 //! - [`money`]: whole francs CFA;
 //! - [`component`]: the programme's components (TM, MA, PNP, AGR, HIMO);
+//! - [`person`]: what every component reads about a person (sex);
 //! - [`date`]: calendar dates as the APIs write them (`YYYY-MM-DD`);
 //! - [`validation`]: field-by-field errors for requests.
 
@@ -17,6 +18,7 @@ pub mod date;
 pub mod geography;
 pub mod money;
 pub mod period;
+pub mod person;
 pub mod region;
 pub mod validation;
 
@@ -24,5 +26,6 @@ pub use component::Component;
 pub use geography::{Area, AreaLevel, Geography, GeographyError};
 pub use money::Fcfa;
 pub use period::{Period, PeriodError};
+pub use person::Sex;
 pub use region::{Region, UnknownRegion};
 pub use validation::{FieldError, Problems};
