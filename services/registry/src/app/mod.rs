@@ -63,8 +63,8 @@ impl Registry {
         &self.geography
     }
 
-    /// Validation rules as of today.
-    fn rules(&self) -> Rules<'_> {
+    /// Validation rules as of today (the API reads requests with them).
+    pub fn rules(&self) -> Rules<'_> {
         Rules {
             geography: &self.geography,
             region: self.region,
