@@ -8,6 +8,7 @@
 //! code as plain arguments; only this layer knows about tokens.
 
 mod convert;
+pub mod parse;
 
 use std::pin::Pin;
 
@@ -330,7 +331,11 @@ impl PaymentsService for PaymentsApi {
         let mut r = request.into_inner();
         let request_id = std::mem::take(&mut r.request_id);
         let key = results_key("RecordPaymentResult", &request_id, &r.encode_to_vec())?;
-        let response = self.payments.record_result(key, &r.cycle_id, r.result).await?;
+        let result = r
+            .result
+            .as_ref()
+            .map(|result| parse::payment_result(result, "result", crate::app::today()));
+        let response = self.payments.record_result(key, &r.cycle_id, result).await?;
         Ok(Response::new(response))
     }
 
@@ -347,7 +352,14 @@ impl PaymentsService for PaymentsApi {
         let request_id = std::mem::take(&mut r.request_id);
         let key = results_key("RecordPaymentResults", &request_id, &r.encode_to_vec())?;
         let cycle_id = r.cycle_id.clone();
-        let response = self.payments.record_results(key, &r.cycle_id, r.results).await?;
+        let today = crate::app::today();
+        let results = r
+            .results
+            .iter()
+            .enumerate()
+            .map(|(index, result)| parse::payment_result(result, &format!("results[{index}]"), today))
+            .collect();
+        let response = self.payments.record_results(key, &r.cycle_id, results).await?;
         tracing::info!(
             cycle_id = %cycle_id,
             accepted = response.accepted,
