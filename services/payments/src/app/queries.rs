@@ -152,13 +152,14 @@ impl Payments {
         Ok((cycles, next))
     }
 
-    /// A page of a cycle's entitlements.
+    /// A page of a cycle's entitlements; `status` as the API read it
+    /// (`None`: every status).
     pub async fn entitlements(
         &self,
         cycle_id: &str,
         commune: &str,
         agent_code: &str,
-        status: i32,
+        status: Result<Option<EntitlementStatus>, String>,
         requested_size: i32,
         page_token: &str,
     ) -> Result<EntitlementPage, CommandError> {
@@ -167,13 +168,7 @@ impl Payments {
             "" => None,
             code => Some(AgentCode::parse(code).map_err(|m| CommandError::invalid("agent_code", m))?),
         };
-        let status = match status {
-            0 => None,
-            wire => Some(
-                EntitlementStatus::from_wire(wire)
-                    .ok_or_else(|| CommandError::invalid("status", "is not an entitlement status"))?,
-            ),
-        };
+        let status = status.map_err(|m| CommandError::invalid("status", m))?;
         let size = page_size(requested_size, DEFAULT_PAGE, MAX_PAGE)?;
         let after = match page_token {
             "" => None,
@@ -298,21 +293,21 @@ impl Payments {
         requested_size: i32,
         page_token: &str,
     ) -> Result<EligiblePage, CommandError> {
-        self.eligible_of(0, "", commune, requested_size, page_token).await
+        self.eligible_of(Ok(CycleKind::Tm), "", commune, requested_size, page_token)
+            .await
     }
 
     /// A page of the households a cycle of `kind` (the API's `CycleKind`)
     /// would list: enrolled in TM now, or owed a grant or wages in `period`.
     pub async fn eligible_of(
         &self,
-        kind: i32,
+        kind: Result<CycleKind, String>,
         period: &str,
         commune: &str,
         requested_size: i32,
         page_token: &str,
     ) -> Result<EligiblePage, CommandError> {
-        let kind =
-            CycleKind::from_wire(kind).ok_or_else(|| CommandError::invalid("kind", "is not a CycleKind value"))?;
+        let kind = kind.map_err(|m| CommandError::invalid("kind", m))?;
         let owed = match kind {
             CycleKind::Tm => None,
             kind => match period.parse::<jigi_common::Period>() {

@@ -320,10 +320,25 @@ fn outcome(index: usize, household_id: &str, decision: Result<(), ResultRefusal>
             index: index as i32,
             household_id: household_id.to_owned(),
             accepted: false,
-            refusal: refusal.kind.wire(),
+            refusal: refusal_to_wire(refusal.kind) as i32,
             field: refusal.field,
             message: refusal.message,
         },
+    }
+}
+
+/// The API's `ResultRefusal` for a refusal (the answer is stored as the
+/// API's message, so a replay answers exactly as the first time).
+fn refusal_to_wire(kind: RefusalKind) -> pp::ResultRefusal {
+    match kind {
+        RefusalKind::Invalid => pp::ResultRefusal::Invalid,
+        RefusalKind::NotEntitled => pp::ResultRefusal::NotEntitled,
+        RefusalKind::AlreadyPaid => pp::ResultRefusal::AlreadyPaid,
+        RefusalKind::RepeatedInRequest => pp::ResultRefusal::RepeatedInRequest,
+        RefusalKind::AmountMismatch => pp::ResultRefusal::AmountMismatch,
+        RefusalKind::WrongAgent => pp::ResultRefusal::WrongAgent,
+        RefusalKind::ReceiptReused => pp::ResultRefusal::ReceiptReused,
+        RefusalKind::ControlTotalExceeded => pp::ResultRefusal::ControlTotalExceeded,
     }
 }
 
@@ -335,5 +350,22 @@ fn single_refusal(cycle_id: &str, household_id: &str, refusal: ResultRefusal) ->
         }
         RefusalKind::Invalid => CommandError::invalid(refusal.field, refusal.message),
         kind => CommandError::refused(kind.code(), household_id, refusal.message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_refusal_has_its_own_wire_value_named_like_its_code() {
+        let mut seen = std::collections::HashSet::new();
+        for kind in RefusalKind::ALL {
+            let wire = refusal_to_wire(kind);
+            assert!(seen.insert(wire as i32), "{kind:?} repeats a wire value");
+            assert_eq!(wire.as_str_name(), format!("RESULT_REFUSAL_{}", kind.code()));
+            assert_eq!(pp::ResultRefusal::try_from(wire as i32), Ok(wire));
+        }
+        assert!(!seen.contains(&(pp::ResultRefusal::Unspecified as i32)));
     }
 }

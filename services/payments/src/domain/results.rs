@@ -57,19 +57,16 @@ pub enum RefusalKind {
 }
 
 impl RefusalKind {
-    /// The wire value of the API's `ResultRefusal`.
-    pub fn wire(self) -> i32 {
-        match self {
-            RefusalKind::Invalid => 1,
-            RefusalKind::NotEntitled => 2,
-            RefusalKind::AlreadyPaid => 3,
-            RefusalKind::RepeatedInRequest => 4,
-            RefusalKind::AmountMismatch => 5,
-            RefusalKind::WrongAgent => 6,
-            RefusalKind::ReceiptReused => 7,
-            RefusalKind::ControlTotalExceeded => 8,
-        }
-    }
+    pub const ALL: [RefusalKind; 8] = [
+        RefusalKind::Invalid,
+        RefusalKind::NotEntitled,
+        RefusalKind::AlreadyPaid,
+        RefusalKind::RepeatedInRequest,
+        RefusalKind::AmountMismatch,
+        RefusalKind::WrongAgent,
+        RefusalKind::ReceiptReused,
+        RefusalKind::ControlTotalExceeded,
+    ];
 
     /// A short machine-readable reason, for statuses and metrics.
     pub fn code(self) -> &'static str {

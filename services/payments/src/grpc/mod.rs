@@ -7,7 +7,7 @@
 //! only their own payment list. [`Payments`] takes the user and the agent
 //! code as plain arguments; only this layer knows about tokens.
 
-mod convert;
+pub(crate) mod convert;
 pub mod parse;
 
 use std::pin::Pin;
@@ -117,9 +117,9 @@ impl PaymentsService for PaymentsApi {
         let cycle = self
             .payments
             .open(
-                r.kind,
+                convert::cycle_kind_from_wire(r.kind),
                 r.period.as_ref().map(|p| p.code.as_str()).unwrap_or_default(),
-                r.funding_source,
+                convert::funding_source_from_wire(r.funding_source),
                 r.amount_per_household.map(|m| m.fcfa).unwrap_or_default(),
                 &r.communes,
                 &user,
@@ -167,7 +167,7 @@ impl PaymentsService for PaymentsApi {
             .map(|a| AssignmentRequest {
                 commune: a.commune,
                 agent_code: a.agent_code,
-                channel: a.channel,
+                channel: convert::channel_from_wire(a.channel),
             })
             .collect();
         let cycle = self.payments.assign_agents(&r.cycle_id, &assignments, &user).await?;
@@ -250,7 +250,7 @@ impl PaymentsService for PaymentsApi {
                 &r.cycle_id,
                 &r.commune,
                 &agent_code,
-                r.status,
+                convert::entitlement_status_from_wire(r.status),
                 r.page_size,
                 &r.page_token,
             )
@@ -387,7 +387,13 @@ impl PaymentsService for PaymentsApi {
         let period = r.period.as_ref().map(|p| p.code.as_str()).unwrap_or_default();
         let page = self
             .payments
-            .eligible_of(r.kind, period, &r.commune, r.page_size, &r.page_token)
+            .eligible_of(
+                convert::cycle_kind_from_wire(r.kind),
+                period,
+                &r.commune,
+                r.page_size,
+                &r.page_token,
+            )
             .await?;
         Ok(Response::new(ListEligibleHouseholdsResponse {
             households: page.households.iter().map(convert::eligible).collect(),

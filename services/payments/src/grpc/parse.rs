@@ -8,7 +8,8 @@ use jigi_common::date::parse_date;
 use jigi_common::{Fcfa, FieldError};
 use jigi_proto::payments::{PaymentOutcome, PaymentResult};
 
-use crate::domain::model::{AgentCode, FailureReason};
+use super::convert;
+use crate::domain::model::AgentCode;
 use crate::domain::results::{Outcome, Report, Reported};
 
 /// Longest receipt reference accepted.
@@ -67,7 +68,7 @@ pub fn payment_result(result: &PaymentResult, field: &str, today: NaiveDate) -> 
                 receipt: receipt.to_owned(),
             })
         }
-        Ok(Kind::Failed) => match FailureReason::from_wire(result.failure_reason) {
+        Ok(Kind::Failed) => match convert::failure_reason_from_wire(result.failure_reason) {
             Some(reason) => Some(Outcome::Failed(reason)),
             None => {
                 add(
@@ -252,7 +253,7 @@ mod tests {
                 amount: Fcfa::new(30_000),
                 receipt: "R1".into(),
             },
-            Outcome::Failed(FailureReason::from_wire(WireFailureReason::AgentOutOfCash as i32).unwrap()),
+            Outcome::Failed(crate::domain::model::FailureReason::AgentOutOfCash),
             Outcome::NotCollected,
         ];
         for (result, expected) in results.iter().zip(expected) {
