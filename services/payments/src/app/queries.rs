@@ -115,11 +115,12 @@ impl Payments {
             .await
     }
 
-    /// A page of cycles, newest first.
+    /// A page of cycles, newest first; `status` as the API read it
+    /// (`None`: every status).
     pub async fn cycles(
         &self,
         period: &str,
-        status: i32,
+        status: Result<Option<CycleStatus>, String>,
         requested_size: i32,
         page_token: &str,
     ) -> Result<(Vec<Cycle>, String), CommandError> {
@@ -130,10 +131,7 @@ impl Payments {
                     .map_err(|err| CommandError::invalid("period", err.to_string()))?,
             ),
         };
-        let status = match status {
-            0 => None,
-            wire => Some(cycle_status(wire).ok_or_else(|| CommandError::invalid("status", "is not a cycle status"))?),
-        };
+        let status = status.map_err(|m| CommandError::invalid("status", m))?;
         let size = page_size(requested_size, 50, MAX_CYCLE_PAGE)?;
         let before = match page_token {
             "" => None,
@@ -352,18 +350,4 @@ impl Payments {
             total,
         })
     }
-}
-
-/// The domain status of an API `CycleStatus`.
-pub fn cycle_status(wire: i32) -> Option<CycleStatus> {
-    use jigi_proto::payments::CycleStatus as P;
-    Some(match P::try_from(wire).ok()? {
-        P::Unspecified => return None,
-        P::Draft => CycleStatus::Draft,
-        P::Frozen => CycleStatus::Frozen,
-        P::Approved => CycleStatus::Approved,
-        P::Disbursing => CycleStatus::Disbursing,
-        P::Closed => CycleStatus::Closed,
-        P::Cancelled => CycleStatus::Cancelled,
-    })
 }

@@ -144,6 +144,20 @@ pub fn held(held: &crate::storage::holds::Held) -> pp::HeldHousehold {
     }
 }
 
+/// A cycle status to filter on; unset (0) is every status.
+pub fn cycle_status_from_wire(value: i32) -> Result<Option<CycleStatus>, String> {
+    Ok(Some(match pp::CycleStatus::try_from(value) {
+        Ok(pp::CycleStatus::Unspecified) => return Ok(None),
+        Ok(pp::CycleStatus::Draft) => CycleStatus::Draft,
+        Ok(pp::CycleStatus::Frozen) => CycleStatus::Frozen,
+        Ok(pp::CycleStatus::Approved) => CycleStatus::Approved,
+        Ok(pp::CycleStatus::Disbursing) => CycleStatus::Disbursing,
+        Ok(pp::CycleStatus::Closed) => CycleStatus::Closed,
+        Ok(pp::CycleStatus::Cancelled) => CycleStatus::Cancelled,
+        Err(_) => return Err("is not a cycle status".into()),
+    }))
+}
+
 /// A cycle's kind; unset (0) is TM, as before kinds existed.
 pub fn cycle_kind_from_wire(value: i32) -> Result<CycleKind, String> {
     match pp::CycleKind::try_from(value) {
@@ -254,6 +268,9 @@ mod tests {
         for kind in CycleKind::ALL {
             assert_eq!(cycle_kind_from_wire(cycle_kind_to_wire(kind) as i32), Ok(kind));
         }
+        for status in CycleStatus::ALL {
+            assert_eq!(cycle_status_from_wire(super::status(status) as i32), Ok(Some(status)));
+        }
         for source in FundingSource::ALL {
             assert_eq!(
                 funding_source_from_wire(funding_source_to_wire(source) as i32),
@@ -290,6 +307,7 @@ mod tests {
             Err("is required (CASH or MOBILE_MONEY)".to_owned())
         );
         assert_eq!(entitlement_status_from_wire(0), Ok(None), "unset filters nothing");
+        assert_eq!(cycle_status_from_wire(0), Ok(None), "unset filters nothing");
         assert_eq!(failure_reason_from_wire(0), None);
         for unknown in [99, -1, i32::MIN] {
             assert_eq!(
@@ -306,6 +324,7 @@ mod tests {
                 Err("is not an entitlement status".to_owned())
             );
             assert_eq!(failure_reason_from_wire(unknown), None);
+            assert_eq!(cycle_status_from_wire(unknown), Err("is not a cycle status".to_owned()));
         }
     }
 }

@@ -146,7 +146,12 @@ impl PaymentsService for PaymentsApi {
         let r = request.get_ref();
         let (cycles, next_page_token) = self
             .payments
-            .cycles(&r.period, r.status, r.page_size, &r.page_token)
+            .cycles(
+                &r.period,
+                convert::cycle_status_from_wire(r.status),
+                r.page_size,
+                &r.page_token,
+            )
             .await?;
         Ok(Response::new(ListPaymentCyclesResponse {
             cycles: cycles.iter().map(convert::cycle).collect(),
