@@ -17,7 +17,7 @@ use jigi_server::CommandError;
 use jigi_storage::{Conn, Database};
 
 pub use changes::{BatchEnrolment, MAX_BATCH, MemberChanges, Targets};
-pub use queries::Page;
+pub use queries::{ListQuery, Page};
 pub use register::{ImportRow, ImportSession, RowOutcome};
 
 use crate::domain::identity;

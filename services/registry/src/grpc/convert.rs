@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use jigi_common::date::format_date;
-use jigi_common::{Area, AreaLevel, Sex};
+use jigi_common::{Area, AreaLevel, Component, Sex};
 use jigi_proto::registry as pr;
 
 use crate::domain::model::{
@@ -142,6 +142,26 @@ fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: at.timestamp(),
         nanos: at.timestamp_subsec_nanos() as i32,
+    }
+}
+
+/// A household status to filter on; unset (0) is every status.
+pub fn household_status_from_wire(value: i32) -> Result<Option<HouseholdStatus>, String> {
+    from_wire(value, |wire: pr::HouseholdStatus| match wire {
+        pr::HouseholdStatus::Unspecified => None,
+        pr::HouseholdStatus::Registered => Some(HouseholdStatus::Registered),
+        pr::HouseholdStatus::Enrolled => Some(HouseholdStatus::Enrolled),
+        pr::HouseholdStatus::Exited => Some(HouseholdStatus::Exited),
+    })
+}
+
+/// A component to filter on; unset (0) is none in particular.
+pub fn component_from_wire(value: i32) -> Result<Option<Component>, String> {
+    match value {
+        0 => Ok(None),
+        value => Component::from_proto(value)
+            .map(Some)
+            .ok_or_else(|| format!("has unknown value {value}")),
     }
 }
 
@@ -359,6 +379,27 @@ mod tests {
             assert_eq!(wall_from_wire(unknown).unwrap_err(), refused);
             assert_eq!(floor_from_wire(unknown).unwrap_err(), refused);
         }
+    }
+
+    #[test]
+    fn listing_filters_round_trip_and_unset_filters_nothing() {
+        for status in [
+            HouseholdStatus::Registered,
+            HouseholdStatus::Enrolled,
+            HouseholdStatus::Exited,
+        ] {
+            assert_eq!(
+                household_status_from_wire(household_status(status) as i32),
+                Ok(Some(status))
+            );
+        }
+        for component in Component::ALL {
+            assert_eq!(component_from_wire(component.to_proto() as i32), Ok(Some(component)));
+        }
+        assert_eq!(household_status_from_wire(0), Ok(None));
+        assert_eq!(component_from_wire(0), Ok(None));
+        assert_eq!(household_status_from_wire(9), Err("has unknown value 9".to_owned()));
+        assert_eq!(component_from_wire(-4), Err("has unknown value -4".to_owned()));
     }
 
     #[test]

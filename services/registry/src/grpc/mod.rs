@@ -12,7 +12,7 @@ use prost::Message as _;
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::app::{BatchEnrolment, ImportRow, ImportSession, MemberChanges, Registry, RowOutcome, Targets};
+use crate::app::{BatchEnrolment, ImportRow, ImportSession, ListQuery, MemberChanges, Registry, RowOutcome, Targets};
 
 /// Most rows one import call may carry.
 pub const MAX_IMPORT_ROWS: usize = 200_000;
@@ -188,7 +188,18 @@ impl RegistryService for RegistryApi {
     }
 
     async fn list_households(&self, request: Request<ListHouseholdsRequest>) -> Reply<ListHouseholdsResponse> {
-        let page = self.registry.list(request.get_ref()).await?;
+        let r = request.into_inner();
+        let query = ListQuery {
+            area: r.area,
+            status: convert::household_status_from_wire(r.status),
+            enrolled_in: convert::component_from_wire(r.enrolled_in),
+            pmt_score_min: r.pmt_score_min,
+            pmt_score_max: r.pmt_score_max,
+            eligible_only: r.eligible_only,
+            page_size: r.page_size,
+            page_token: r.page_token,
+        };
+        let page = self.registry.list(&query).await?;
         Ok(Response::new(ListHouseholdsResponse {
             households: page.households.iter().map(convert::household).collect(),
             next_page_token: page.next_page_token,
