@@ -1,5 +1,6 @@
-//! The registry's commands and queries. Each command validates its input,
-//! then runs on the write path: it checks the rules against the stored
+//! The registry's commands and queries. Each command takes domain values
+//! (the gRPC layer reads requests into them) and checks what remains of its
+//! input, then runs on the write path: it checks the rules against the stored
 //! household and writes its change, its event (outbox) and, for a
 //! registration, its request ID (idempotency), in one transaction. Queries
 //! run on the database's readers.

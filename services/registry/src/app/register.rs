@@ -1,8 +1,9 @@
 //! Registering households, one at a time or by the thousand.
 //!
-//! Both paths share one pipeline: validate every row on its own, find
-//! duplicates (within the import and against the registry), then store the
-//! good rows and their events in one transaction per batch.
+//! Both paths share one pipeline: every row comes validated on its own (the
+//! gRPC layer reads it into a [`NewHousehold`] or its field errors), then
+//! duplicates are found (within the import and against the registry), and
+//! the good rows and their events are stored in one transaction per batch.
 
 use std::collections::HashMap;
 
