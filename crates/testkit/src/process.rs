@@ -122,6 +122,11 @@ impl ServiceProcess {
         .await;
     }
 
+    /// The operating system's ID of the running process (none once it has exited).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Everything the process has logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
