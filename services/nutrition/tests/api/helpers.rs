@@ -252,7 +252,7 @@ impl TestApp {
                     let person = Person {
                         member_id: member.member_id.clone(),
                         household_id: household.household_id.clone(),
-                        sex: Sex::try_from(member.sex).unwrap(),
+                        sex: jigi_common::Sex::from_proto(member.sex).unwrap(),
                         birth_date: member.birth_date.parse().unwrap(),
                         pregnant: member.pregnant,
                         lactating: member.lactating,
@@ -461,7 +461,7 @@ pub async fn projection(database: &Database) -> BTreeMap<String, (Person, Househ
                     let person = Person {
                         member_id: member_id.clone(),
                         household_id: household_id.clone(),
-                        sex: Sex::try_from(row.get::<i32>(2)?).expect("a stored sex"),
+                        sex: jigi_common::Sex::from_proto(row.get::<i32>(2)?).expect("a stored sex"),
                         birth_date: row.get(3)?,
                         pregnant: row.get(4)?,
                         lactating: row.get(5)?,
