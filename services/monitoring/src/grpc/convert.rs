@@ -3,11 +3,11 @@
 use std::collections::BTreeMap;
 
 use jigi_common::Component;
-use jigi_proto::common::{self as pc, Money};
+use jigi_proto::common::Money;
 use jigi_proto::monitoring as pm;
 
 use crate::app::{CycleIndicators, Freshness, IndicatorRow};
-use crate::domain::budget::{BudgetLine, FundingSource, execution_rate};
+use crate::domain::budget::{BudgetLine, execution_rate};
 use crate::domain::freshness::Status;
 use crate::domain::indicators::rate;
 
@@ -109,16 +109,6 @@ pub fn cycle(c: CycleIndicators) -> pm::CycleIndicators {
     }
 }
 
-pub fn funding_source(source: FundingSource) -> pc::FundingSource {
-    match source {
-        FundingSource::Unnamed => pc::FundingSource::Unspecified,
-        FundingSource::WorldBankIda => pc::FundingSource::WorldBankIda,
-        FundingSource::Dfid => pc::FundingSource::Dfid,
-        FundingSource::StateBudget => pc::FundingSource::StateBudget,
-        FundingSource::Other => pc::FundingSource::Other,
-    }
-}
-
 pub fn budget_line(line: &BudgetLine) -> pm::BudgetLine {
     pm::BudgetLine {
         year: line.year,
@@ -126,6 +116,18 @@ pub fn budget_line(line: &BudgetLine) -> pm::BudgetLine {
         funding_source: funding_source(line.funding_source) as i32,
         forecast: money(line.forecast_fcfa),
         region: line.region.clone(),
+    }
+}
+
+pub fn funding_source(source: crate::domain::budget::FundingSource) -> jigi_proto::common::FundingSource {
+    use crate::domain::budget::FundingSource as F;
+    use jigi_proto::common::FundingSource as W;
+    match source {
+        F::Unnamed => W::Unspecified,
+        F::WorldBankIda => W::WorldBankIda,
+        F::Dfid => W::Dfid,
+        F::StateBudget => W::StateBudget,
+        F::Other => W::Other,
     }
 }
 
