@@ -22,7 +22,7 @@ pub fn session(session: &SessionRow) -> pa::Session {
         attendance: ma::counts(&session.attendees)
             .into_iter()
             .map(|(sex, group, people)| pa::AttendanceCount {
-                sex: sex as i32,
+                sex: sex.to_proto() as i32,
                 age_group: group.wire(),
                 people,
             })

@@ -1,6 +1,7 @@
-//! Turning what a client sends into valid values. Every problem is reported
-//! with the path of its field, all at once, and nothing is built unless
-//! everything is valid.
+//! Turning what a client sends into valid domain values (wire → domain).
+//! Every problem is reported with the path of its field, all at once, and
+//! nothing is built unless everything is valid. The commands of [`crate::app`]
+//! receive the API's requests and parse them here.
 
 use chrono::{Datelike, NaiveDate};
 use jigi_common::date::parse_date;
@@ -8,7 +9,8 @@ use jigi_common::geography::{AreaLevel, Geography};
 use jigi_common::{Problems, Region};
 use jigi_proto::nutrition as pn;
 
-use super::model::{Location, Rations};
+use crate::domain::model::{Location, Rations};
+use crate::domain::stock::LossReason;
 
 /// Most grams one receipt may bring (10,000 tonnes).
 pub const MAX_RECEIPT_GRAMS: i64 = 10_000_000_000;
@@ -207,6 +209,18 @@ impl Rules<'_> {
             communes,
             rations: rations?,
         })
+    }
+}
+
+/// A loss reason: the API's `LossReason`, `None` for unspecified or unknown values.
+pub fn loss_reason(value: i32) -> Option<LossReason> {
+    match pn::LossReason::try_from(value).ok()? {
+        pn::LossReason::Unspecified => None,
+        pn::LossReason::Damaged => Some(LossReason::Damaged),
+        pn::LossReason::Expired => Some(LossReason::Expired),
+        pn::LossReason::Spoiled => Some(LossReason::Spoiled),
+        pn::LossReason::Theft => Some(LossReason::Theft),
+        pn::LossReason::Other => Some(LossReason::Other),
     }
 }
 

@@ -1,6 +1,7 @@
-//! Turning what a client sends into valid values. Every problem is reported
-//! with the path of its field, all at once, and nothing is built unless
-//! everything is valid.
+//! Turning what a client sends into valid domain values (wire → domain).
+//! Every problem is reported with the path of its field, all at once, and
+//! nothing is built unless everything is valid. The commands of [`crate::app`]
+//! receive the API's requests and parse them here.
 
 use chrono::NaiveDate;
 use jigi_common::date::parse_date;
@@ -8,7 +9,7 @@ use jigi_common::geography::Geography;
 use jigi_common::{Fcfa, Period, Problems, Region};
 use jigi_proto::common as pc;
 
-use super::model::Location;
+use crate::domain::model::Location;
 
 /// Longest code kept (site, facilitator organisation).
 pub const MAX_CODE_CHARS: usize = 64;
