@@ -1,6 +1,5 @@
 //! HIMO: work sites, workers, attendance and wage sheets.
 
-use chrono::NaiveDate;
 use jigi_bus::outbox;
 use jigi_common::{Component, Fcfa, Period, Problems, Sex};
 use jigi_proto::activities as pa;
@@ -10,7 +9,7 @@ use jigi_storage::idempotency::{self, RequestKey};
 
 use super::{Activities, Answer, known_household, today};
 use crate::domain::himo::{
-    self, MAX_DAILY_WAGE, MAX_PLANNED_PERSON_DAYS, MAX_WORKERS_PER_DAY, Site, SiteStatus, SiteType,
+    self, MAX_DAILY_WAGE, MAX_PLANNED_PERSON_DAYS, MAX_WORKERS_PER_DAY, Site, SiteStatus, SiteType, SiteView,
     WAGE_CAP_PER_QUARTER,
 };
 use crate::domain::model::{Refusal, takes_part};
@@ -18,16 +17,6 @@ use crate::grpc::convert;
 use crate::grpc::parse::{self, code, registry_id};
 use crate::storage::himo::{Day, WageLine};
 use crate::{events, storage};
-
-/// A site with what was done on it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SiteView {
-    pub site: Site,
-    pub workers: i64,
-    pub worked_person_days: i64,
-    /// For the delay of a site not set up yet.
-    pub today: NaiveDate,
-}
 
 impl Activities {
     /// Plans a site. The same site planned again with the same content is

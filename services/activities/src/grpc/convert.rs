@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use jigi_common::date::format_date;
 use jigi_proto::activities as pa;
 
-use crate::app::himo::SiteView;
 use crate::domain::agr::{Plan, Tranche};
+use crate::domain::himo::SiteView;
 use crate::domain::ma;
 use crate::events::{location, money, quarter};
 use crate::storage::ma::SessionRow;
