@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use jigi_testkit::{NatsServer, ServiceProcess, TestAccess, eventually, free_port};
+use jigi_testkit::{NatsServer, ServiceProcess, TestAccess, eventually, free_port, serves};
 
 const SERVICES: [&str; 5] = [
     "jigi-registry",
@@ -88,21 +88,6 @@ async fn idle_peaks(pids: &[u32]) -> Vec<f64> {
     peaks
 }
 
-async fn serving(addr: SocketAddr) -> Option<()> {
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .ok()?
-        .connect()
-        .await
-        .ok()?;
-    let status = tonic_health::pb::health_client::HealthClient::new(channel)
-        .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
-        .await
-        .ok()?
-        .into_inner()
-        .status;
-    (status == tonic_health::pb::health_check_response::ServingStatus::Serving as i32).then_some(())
-}
-
 async fn start_services(nats: &NatsServer, dir: &Path) -> Vec<ServiceProcess> {
     let access = TestAccess::new(dir);
     let mut started = Vec::new();
@@ -138,7 +123,7 @@ async fn measure() {
         .spawn()
         .expect("start the bare baseline");
     eventually(Duration::from_secs(30), "the bare baseline to serve", || {
-        serving(bare_addr)
+        serves(bare_addr)
     })
     .await;
 

@@ -38,7 +38,7 @@ pub use http::{HttpAnswer, http_get, metric_value};
 pub use jigi_localnats::free_port;
 pub use nats::NatsServer;
 pub use otlp::{OtlpReceiver, ReceivedSpan};
-pub use process::{ServiceProcess, workspace_binary};
+pub use process::{ServiceProcess, serves, workspace_binary};
 pub use proxy::TcpProxy;
 pub use status::{bad_fields, precondition};
 pub use tempfile::TempDir;

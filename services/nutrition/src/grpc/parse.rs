@@ -4,7 +4,7 @@
 //! receive the API's requests and parse them here.
 
 use chrono::{Datelike, NaiveDate};
-use jigi_common::date::parse_date;
+use jigi_common::date::{past_programme_date, programme_date};
 use jigi_common::geography::{AreaLevel, Geography};
 use jigi_common::{Problems, Region};
 use jigi_proto::nutrition as pn;
@@ -45,22 +45,12 @@ pub struct NewRound {
 impl Rules<'_> {
     /// A required date, `YYYY-MM-DD`, from 2000 on.
     pub fn date(&self, text: &str, field: &str, problems: &mut Problems) -> Option<NaiveDate> {
-        problems.check(field, any_date(text))
+        problems.check(field, programme_date(text))
     }
 
     /// A required date that is not in the future (something that happened).
     pub fn past_date(&self, text: &str, field: &str, problems: &mut Problems) -> Option<NaiveDate> {
-        let today = self.today;
-        problems.check(
-            field,
-            any_date(text).and_then(|date| {
-                if date > today {
-                    Err(format!("{text} is in the future"))
-                } else {
-                    Ok(date)
-                }
-            }),
-        )
+        problems.check(field, past_programme_date(text, self.today))
     }
 
     /// An optional date: today when empty.
@@ -74,33 +64,13 @@ impl Rules<'_> {
 
     /// A commune code of this service's region.
     pub fn commune(&self, code: &str, field: &str, problems: &mut Problems) -> Option<Location> {
-        if code.is_empty() {
-            problems.add(field, "is required");
-            return None;
-        }
-        match self.geography.resolve("", "", code, "") {
-            Ok(resolved) if resolved.region != self.region => {
-                problems.add(
-                    field,
-                    format!(
-                        "{code} is in the region of {}; this service serves {}",
-                        resolved.region.name(),
-                        self.region.name()
-                    ),
-                );
-                None
-            }
-            Ok(resolved) => Some(Location {
-                region: resolved.region,
-                cercle: resolved.cercle,
-                commune: resolved.commune,
-                village: String::new(),
-            }),
-            Err(_) => {
-                problems.add(field, format!("{code:?} is not a known commune code"));
-                None
-            }
-        }
+        let resolved = problems.check(field, self.geography.commune_of(code, self.region))?;
+        Some(Location {
+            region: resolved.region,
+            cercle: resolved.cercle,
+            commune: resolved.commune,
+            village: String::new(),
+        })
     }
 
     /// An area of this region (region, cercle or commune) to filter by; `None` for all.
@@ -222,17 +192,6 @@ pub fn loss_reason(value: i32) -> Option<LossReason> {
         pn::LossReason::Theft => Some(LossReason::Theft),
         pn::LossReason::Other => Some(LossReason::Other),
     }
-}
-
-fn any_date(text: &str) -> Result<NaiveDate, String> {
-    if text.is_empty() {
-        return Err("is required".into());
-    }
-    let date = parse_date(text).ok_or_else(|| format!("{text:?} is not a date in YYYY-MM-DD form"))?;
-    if date < NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date") {
-        return Err(format!("{text} is before 2000"));
-    }
-    Ok(date)
 }
 
 /// A warehouse code: 1 to 64 lower-case ASCII letters, digits, `-`, `_` or `.`.
