@@ -1,5 +1,24 @@
 //! Reporting what is wrong with a request, field by field.
 
+/// Longest code a region or an organisation may choose (site, warehouse…).
+pub const MAX_CODE_CHARS: usize = 64;
+
+/// A code chosen by a region or an organisation: 1 to [`MAX_CODE_CHARS`]
+/// lower-case ASCII letters, digits, `-`, `_` or `.` — safe in a file name,
+/// a URL and a CSV cell. `what` names it in the error ("a warehouse code").
+pub fn code(text: &str, what: &str) -> Result<String, String> {
+    if text.is_empty() {
+        return Err("is required".into());
+    }
+    let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.');
+    if text.len() > MAX_CODE_CHARS || !text.bytes().all(allowed) {
+        return Err(format!(
+            "{text:?} is not {what}: 1 to {MAX_CODE_CHARS} lower-case ASCII letters, digits, '-', '_' or '.'"
+        ));
+    }
+    Ok(text.to_owned())
+}
+
 /// One invalid field of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
@@ -66,5 +85,21 @@ impl Problems {
 
     pub fn into_errors(self) -> Vec<FieldError> {
         self.errors
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_code_is_short_lower_case_ascii_and_named_in_its_error() {
+        assert_eq!(code("sanando-1.b_2", "a site code"), Ok("sanando-1.b_2".to_owned()));
+        assert_eq!(code("", "a site code"), Err("is required".to_owned()));
+        for bad in ["Sanando", "san ando", "sanandó", "a/b", &"x".repeat(MAX_CODE_CHARS + 1)] {
+            let err = code(bad, "a site code").unwrap_err();
+            assert!(err.contains("is not a site code"), "{bad}: {err}");
+        }
+        assert!(code(&"x".repeat(MAX_CODE_CHARS), "a site code").is_ok());
     }
 }

@@ -92,19 +92,7 @@ pub fn amount(money: Option<&pc::Money>, max: Fcfa) -> Result<Fcfa, String> {
 /// A code chosen by the region or an organisation: 1 to 64 lower-case
 /// ASCII letters, digits, `-`, `_` or `.`.
 pub fn code(text: &str) -> Result<String, String> {
-    if text.is_empty() {
-        return Err("is required".into());
-    }
-    if text.len() > MAX_CODE_CHARS
-        || !text
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.'))
-    {
-        return Err(format!(
-            "{text:?} is not a code: 1 to {MAX_CODE_CHARS} lower-case ASCII letters, digits, '-', '_' or '.'"
-        ));
-    }
-    Ok(text.to_owned())
+    jigi_common::validation::code(text, "a code")
 }
 
 /// A registry ID (household or person): required, at most 64 characters.

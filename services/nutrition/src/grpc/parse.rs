@@ -196,19 +196,7 @@ pub fn loss_reason(value: i32) -> Option<LossReason> {
 
 /// A warehouse code: 1 to 64 lower-case ASCII letters, digits, `-`, `_` or `.`.
 pub fn warehouse_id(text: &str) -> Result<String, String> {
-    if text.is_empty() {
-        return Err("is required".into());
-    }
-    if text.len() > MAX_CODE_CHARS
-        || !text
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.'))
-    {
-        return Err(format!(
-            "{text:?} is not a warehouse code: 1 to {MAX_CODE_CHARS} lower-case ASCII letters, digits, '-', '_' or '.'"
-        ));
-    }
-    Ok(text.to_owned())
+    jigi_common::validation::code(text, "a warehouse code")
 }
 
 /// A supplier's lot number: 1 to 64 printable characters, trimmed.
