@@ -8,6 +8,7 @@
 
 mod households;
 mod listing;
+pub mod transfers;
 
 pub use households::*;
 pub use listing::{ListFilter, list_ids};
