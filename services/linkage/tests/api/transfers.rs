@@ -543,3 +543,78 @@ async fn another_region_cannot_read_an_order() {
         "{refusal}"
     );
 }
+
+#[tokio::test]
+async fn a_move_resolved_before_the_transfer_continues_every_component_at_once() {
+    let mut country = Country::start(&[Region::Sikasso, Region::Mopti], &["k1"]).await;
+    let draft = country
+        .region(Region::Mopti)
+        .draft_with_head("Hawa", "Kansaye", "1979-10-30", "ML2236067977");
+    let in_mopti = country.region(Region::Mopti).register(draft).await;
+    enrol_tm(country.region(Region::Mopti), &in_mopti.household_id).await;
+    country
+        .region(Region::Mopti)
+        .client
+        .enrol_household(EnrolHouseholdRequest {
+            household_id: in_mopti.household_id.clone(),
+            component: Component::Ma as i32,
+            enrolled_on: today(),
+            committee_override: "CCL Sio, PV 4".into(),
+        })
+        .await
+        .expect("enrolled in MA");
+    let draft = country
+        .region(Region::Sikasso)
+        .draft_with_head("HAWA", "KANSAYE", "1979-10-30", "ML-2236-0679-77");
+    let in_sikasso = country.region(Region::Sikasso).register(draft).await;
+    let duplicate = country.wait_duplicates(1).await.remove(0);
+    country
+        .registrar(Region::Sikasso)
+        .await
+        .resolve_duplicate(ResolveDuplicateRequest {
+            request_id: uuid::Uuid::new_v4().to_string(),
+            duplicate_id: duplicate.duplicate_id.clone(),
+            resolution: Resolution::Moved as i32,
+            kept_household_id: in_sikasso.household_id.clone(),
+        })
+        .await
+        .expect("the registrar resolves it");
+    // Mopti does not name the household in Sikasso: the resolution does.
+    transfer(&mut country, &in_mopti.household_id, "").await;
+
+    let sikasso = country.region(Region::Sikasso);
+    let client = sikasso.client.clone();
+    let id = in_sikasso.household_id.clone();
+    let enrolled = eventually(WAIT, "Sikasso continues both enrolments", || {
+        let (mut client, id) = (client.clone(), id.clone());
+        async move {
+            let household = client
+                .get_household(GetHouseholdRequest { household_id: id })
+                .await
+                .ok()?
+                .into_inner()
+                .household?;
+            let mut components: Vec<i32> = household
+                .enrolments
+                .iter()
+                .filter(|e| e.status == EnrolmentStatus::Enrolled as i32)
+                .map(|e| e.component)
+                .collect();
+            components.sort();
+            (components.len() == 2).then_some(components)
+        }
+    })
+    .await;
+    assert_eq!(enrolled, [Component::Tm as i32, Component::Ma as i32]);
+    let notes: Vec<String> = history(sikasso, &id).await.into_iter().map(|c| c.note).collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.ends_with(&format!("committee decision: {DECISION}"))),
+        "{notes:?}"
+    );
+    assert!(
+        notes.iter().any(|n| n.ends_with("committee decision: CCL Sio, PV 4")),
+        "{notes:?}"
+    );
+}
