@@ -419,6 +419,20 @@ async fn a_move_continues_in_the_destination_and_each_quarter_is_paid_once() {
     wait_orders_applied(&mut country).await;
     let sikasso = country.region(Region::Sikasso);
     assert_eq!(tm_entries(&history(sikasso, &in_sikasso.household_id).await), 1);
+    // Audited once, naming the order, in an unbroken chain.
+    let database = sikasso.registry.as_ref().unwrap().database.clone();
+    let audited: i64 = database
+        .read(|conn| {
+            conn.query_scalar(
+                "SELECT COUNT(*) FROM audit_log WHERE method = 'jigi.linkage.transfer.ordered.v1' \
+                 AND subject = 'linkage' AND outcome = 'OK'",
+                &[],
+            )
+        })
+        .await
+        .unwrap();
+    assert_eq!(audited, 1);
+    assert!(jigi_audit::verify(&database).await.unwrap().broken.is_none());
     assert_eq!(
         sikasso
             .payments

@@ -8,8 +8,8 @@
 //! - Destination: [`TransferOrders`] applies the index's orders
 //!   (`jigidup.<region>.linkage.transfer.ordered`) through the inbox: the
 //!   household named continues each enrolment, with the origin's committee
-//!   decision in its history and its `household.enrolled` event published
-//!   as for any enrolment. The region's payments service reads the same
+//!   decision in its history, its `household.enrolled` event published
+//!   as for any enrolment, and an audit entry naming the index's order. The region's payments service reads the same
 //!   order for the first quarter it may pay.
 //!
 //! An order is applied once: the inbox drops a redelivered message, and
@@ -17,7 +17,7 @@
 //! the origin paid a later quarter).
 
 use chrono::NaiveDate;
-use jigi_bus::inbox::{Decoded, EventHandler, Rejection};
+use jigi_bus::inbox::{Decoded, EventHandler, EventMeta, Rejection};
 use jigi_bus::{OutgoingEvent, ReceivedEvent, linkage, outbox};
 use jigi_common::{Component, Region};
 use jigi_proto::linkage as pl;
@@ -64,7 +64,7 @@ impl Registry {
     /// Applies one transfer order in its own savepoint: a household that
     /// cannot continue (unknown here) is recorded as such and logged, and
     /// the batch goes on.
-    fn continue_moved(&self, conn: &mut Conn, order: &Order) -> Result<(), StorageError> {
+    fn continue_moved(&self, conn: &mut Conn, order: &Order, meta: &EventMeta) -> Result<(), StorageError> {
         if storage::transfers::received(conn, &order.transfer_id)? {
             return Ok(());
         }
@@ -88,7 +88,28 @@ impl Registry {
             &order.origin_household_id,
             &order.household_id,
             &outcome,
-        )
+        )?;
+        // No call made this change: the audit log names the index's order
+        // (its message type and ID) as what made it, in its transaction.
+        jigi_audit::append_in(
+            conn,
+            jigi_audit::Record {
+                recorded_at: jigi_storage::timestamp::now_utc(),
+                subject: "linkage".into(),
+                roles: String::new(),
+                scope: "national".into(),
+                service_area: self.region.slug().into(),
+                method: meta.ce_type.clone(),
+                request_id: meta.id.clone(),
+                trace_id: String::new(),
+                outcome: if outcome.starts_with("refused") {
+                    "FAILED_PRECONDITION".into()
+                } else {
+                    "OK".into()
+                },
+            },
+        )?;
+        Ok(())
     }
 
     fn continue_in(&self, conn: &mut Conn, order: &Order) -> Result<String, CommandError> {
@@ -193,7 +214,7 @@ impl EventHandler for TransferOrders {
 
     fn apply(&self, conn: &mut Conn, events: &[Decoded<Order>]) -> Result<(), StorageError> {
         for event in events {
-            self.registry.continue_moved(conn, &event.effect)?;
+            self.registry.continue_moved(conn, &event.effect, &event.meta)?;
         }
         Ok(())
     }
