@@ -811,6 +811,254 @@ async fn every_operator_command_against_a_running_stack() {
     stack.stop().await;
 }
 
+/// The cells of the table rows (and other lines) `stdout` prints, by words.
+fn printed_rows(stdout: &str) -> Vec<Vec<&str>> {
+    stdout.lines().map(|line| line.split_whitespace().collect()).collect()
+}
+
+#[tokio::test]
+async fn activities_commands_record_and_print_sessions_plans_and_work_sites() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = LocalStack::start(dir.path(), &[Region::Sikasso]).await.unwrap();
+    let sikasso = stack.region(Region::Sikasso);
+    let endpoints = sikasso.endpoints();
+    let issuer = jigi_auth::LocalIssuer::load_or_create(&jigi_stack::stack::key_file(dir.path())).unwrap();
+    let token = issuer.issue(&jigi_auth::Grant::new(
+        "office",
+        &jigi_auth::Role::ALL,
+        jigi_auth::Scope::National,
+    ));
+    let env = vec![
+        ("JIGI_REGISTRY_ADDR", endpoints.registry.clone()),
+        ("JIGI_ACTIVITIES_ADDR", endpoints.activities.clone()),
+        ("JIGI_TOKEN", token),
+    ];
+    let today = chrono::Utc::now().date_naive();
+    let ago = |days: u64| (today - chrono::Days::new(days)).to_string();
+
+    // The Sangaré household of the sample (Wassoulou-Ballé, village of
+    // Yanfolila), enrolled in MA, AGR and HIMO for more than a year.
+    let file = dir.path().join("households.csv");
+    std::fs::copy(sample_csv(), &file).unwrap();
+    ok(&["households", "import", file.to_str().unwrap(), "--quiet"], &env).await;
+    let everyone = stack.staff.national("test", &jigi_auth::Role::ALL);
+    let households = households_of(sikasso.registry.grpc_addr, everyone).await;
+    let sangare = household_of(&households, "Mariam");
+    let id = sangare.household_id.as_str();
+    let person = |given_name: &str| {
+        let member = sangare.members.iter().find(|m| m.given_name == given_name).unwrap();
+        (
+            member.member_id.clone(),
+            member.birth_date.parse::<chrono::NaiveDate>().unwrap(),
+        )
+    };
+    let (mariam, mariam_born) = person("Mariam");
+    let (aminata, aminata_born) = person("Aminata");
+    for component in ["ma", "agr", "himo"] {
+        ok(
+            &[
+                "households",
+                "enrol",
+                id,
+                "--component",
+                component,
+                "--on",
+                &ago(400),
+                "--committee",
+                "CCL Yanfolila",
+            ],
+            &env,
+        )
+        .await;
+    }
+    let commune = "sikasso.yanfolila.wassoulou-balle";
+
+    // MA: a session, attendance counted by sex and age group (computed here
+    // from the birth dates), retried until the service has heard of the
+    // household from the registry's events.
+    let held_on = ago(10);
+    let session = [
+        "activities",
+        "session",
+        "--commune",
+        commune,
+        "--village",
+        "sikasso.yanfolila.wassoulou-balle.yanfolila",
+        "--theme",
+        "infant-feeding",
+        "--facilitator",
+        "ong-gaas-mali",
+        "--held-on",
+        &held_on,
+        "--member",
+        &mariam,
+        "--member",
+        &aminata,
+    ];
+    let stdout = eventually(WAIT, "the session to be recorded", || async {
+        let run = jigi(&session, &env).await;
+        run.success.then_some(run.stdout)
+    })
+    .await;
+    assert!(stdout.contains("recorded: 2 people of 1 households"), "{stdout}");
+    let group = |born: chrono::NaiveDate| match held_on.parse::<chrono::NaiveDate>().unwrap().years_since(born) {
+        Some(0..=4) => "under_5",
+        Some(5..=17) => "5_to_17",
+        Some(18..=59) => "18_to_59",
+        _ => "60_and_over",
+    };
+    let rows = printed_rows(&stdout);
+    assert!(rows.contains(&vec!["sex", "age", "group", "people"]), "{stdout}");
+    assert!(rows.contains(&vec!["female", group(mariam_born), "1"]), "{stdout}");
+    assert!(rows.contains(&vec!["female", group(aminata_born), "1"]), "{stdout}");
+    let stdout = ok(
+        &[
+            "activities",
+            "missed",
+            "--commune",
+            commune,
+            "--from",
+            &ago(30),
+            "--to",
+            &ago(1),
+        ],
+        &env,
+    )
+    .await;
+    assert!(
+        stdout.contains("1 sessions held; 0 households to follow up"),
+        "{stdout}"
+    );
+
+    // AGR: a plan, a tranche, a visit three months on, each printing the plan.
+    let fcfa = |francs: i64| Fcfa::new(francs).to_string();
+    let stdout = ok(
+        &[
+            "activities",
+            "plan",
+            id,
+            "--activity",
+            "small-livestock",
+            "--grant",
+            "150000",
+            "--approved-on",
+            &ago(200),
+        ],
+        &env,
+    )
+    .await;
+    assert!(
+        stdout.contains(&format!(
+            "Household {id}: small_livestock plan, grant {}, {} released",
+            fcfa(150_000),
+            fcfa(0)
+        )),
+        "{stdout}"
+    );
+    let stdout = ok(
+        &[
+            "activities",
+            "tranche",
+            id,
+            "--amount",
+            "75000",
+            "--released-on",
+            &ago(150),
+        ],
+        &env,
+    )
+    .await;
+    assert!(
+        stdout.contains(&format!("{} released", fcfa(75_000)))
+            && stdout.contains(&format!("tranche 1 of {} released on {}", fcfa(75_000), ago(150))),
+        "{stdout}"
+    );
+    ok(
+        &["activities", "visit", id, "--month", "3", "--visited-on", &ago(50)],
+        &env,
+    )
+    .await;
+    let stdout = ok(&["activities", "show-plan", id], &env).await;
+    assert!(
+        stdout.contains(&format!("month-3 visit on {}: running", ago(50))),
+        "{stdout}"
+    );
+
+    // HIMO: a site planned, validated, set up late, Mariam working two days
+    // of the last quarter, and its wage sheet.
+    let this_quarter = jigi_common::Period::quarter_of(today);
+    let quarter = jigi_common::Period::quarter_of(this_quarter.start() - chrono::Days::new(1));
+    let day = |offset: i64| (quarter.start() + chrono::Duration::days(offset)).to_string();
+    let site = "yanfolila-piste-1";
+    let stdout = ok(
+        &[
+            "activities",
+            "site-plan",
+            site,
+            "--type",
+            "rural-road",
+            "--commune",
+            commune,
+            "--planned-start",
+            &day(-10),
+            "--person-days",
+            "500",
+            "--daily-wage",
+            "1500",
+        ],
+        &env,
+    )
+    .await;
+    assert!(
+        stdout.contains(&format!("Site {site} ({commune}): planned,")),
+        "{stdout}"
+    );
+    let stdout = ok(&["activities", "site", site, "validate", "--on", &day(-3)], &env).await;
+    assert!(stdout.contains(": validated,"), "{stdout}");
+    let stdout = ok(&["activities", "site", site, "start", "--on", &day(5)], &env).await;
+    assert!(
+        stdout.contains(&format!(
+            ": open, planned {}, set up {} (15 days late)",
+            day(-10),
+            day(5)
+        )),
+        "{stdout}"
+    );
+    let stdout = ok(
+        &["activities", "worker", site, "--household", id, "--member", &mariam],
+        &env,
+    )
+    .await;
+    assert!(stdout.contains(", 1 workers,"), "{stdout}");
+    for offset in [6, 7] {
+        let stdout = ok(
+            &[
+                "activities",
+                "attendance",
+                site,
+                "--on",
+                &day(offset),
+                "--member",
+                &mariam,
+            ],
+            &env,
+        )
+        .await;
+        assert!(stdout.starts_with("1 workers recorded."), "{stdout}");
+    }
+    let stdout = ok(&["activities", "site", site, "show"], &env).await;
+    assert!(stdout.contains(", 2 of 500 person-days, 1 workers,"), "{stdout}");
+    let stdout = ok(&["activities", "wages", site, "--period", &quarter.to_string()], &env).await;
+    let rows = printed_rows(&stdout);
+    assert!(rows.contains(&vec!["household", "days", "wages", "(FCFA)"]), "{stdout}");
+    let wages = fcfa(2 * 1_500);
+    let mut row = vec![id, "2"];
+    row.extend(wages.split_whitespace());
+    assert!(rows.contains(&row), "{stdout}");
+    assert!(stdout.contains(&format!("Total {wages}")), "{stdout}");
+    stack.stop().await;
+}
+
 #[tokio::test]
 async fn up_runs_the_stack_until_interrupted_and_prints_every_address() {
     let dir = tempfile::tempdir().unwrap();

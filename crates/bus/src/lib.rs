@@ -16,6 +16,8 @@
 //! - [`inbox`]: a durable pull consumer that applies a batch of events in
 //!   one transaction, recording each event ID with it, and acks only after
 //!   commit, so a redelivered event changes nothing;
+//! - [`registry`]: the registry's events decoded and checked once for the
+//!   services that project them (a household's ID and location, a member);
 //! - [`linkage`]: the restricted subjects and streams of national linkage
 //!   (match keys, suspected duplicates), outside the public catalog;
 //! - [`connection`]: connecting to NATS the same way everywhere.
@@ -29,6 +31,7 @@ pub mod envelope;
 pub mod inbox;
 pub mod linkage;
 pub mod outbox;
+pub mod registry;
 pub mod streams;
 pub mod subject;
 

@@ -10,6 +10,29 @@ pub fn parse_date(text: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
 }
 
+/// A required date of the programme's own activity, `YYYY-MM-DD`, from 2000
+/// on: what a request field holding a round's, a session's or a work day's
+/// date must be. The error is the reason, to be named with the field.
+pub fn programme_date(text: &str) -> Result<NaiveDate, String> {
+    if text.is_empty() {
+        return Err("is required".into());
+    }
+    let date = parse_date(text).ok_or_else(|| format!("{text:?} is not a date in YYYY-MM-DD form"))?;
+    if date < NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date") {
+        return Err(format!("{text} is before 2000"));
+    }
+    Ok(date)
+}
+
+/// A [`programme_date`] that is not after `today`: something that happened.
+pub fn past_programme_date(text: &str, today: NaiveDate) -> Result<NaiveDate, String> {
+    let date = programme_date(text)?;
+    if date > today {
+        return Err(format!("{text} is in the future"));
+    }
+    Ok(date)
+}
+
 /// Formats a date as `YYYY-MM-DD`.
 pub fn format_date(date: NaiveDate) -> String {
     date.format("%Y-%m-%d").to_string()
@@ -42,6 +65,23 @@ mod tests {
         for bad in ["2018-1-01", "2018-02-30", "01/10/2018", "2018-10-01T00:00:00Z", ""] {
             assert_eq!(parse_date(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn programme_dates_are_from_2000_and_past_ones_not_after_today() {
+        let today = d("2018-10-01");
+        assert_eq!(programme_date("2000-01-01"), Ok(d("2000-01-01")));
+        assert_eq!(programme_date(""), Err("is required".into()));
+        assert_eq!(programme_date("1999-12-31"), Err("1999-12-31 is before 2000".into()));
+        assert_eq!(
+            programme_date("1/10/2018"),
+            Err("\"1/10/2018\" is not a date in YYYY-MM-DD form".into())
+        );
+        assert_eq!(past_programme_date("2018-10-01", today), Ok(today));
+        assert_eq!(
+            past_programme_date("2018-10-02", today),
+            Err("2018-10-02 is in the future".into())
+        );
     }
 
     #[test]

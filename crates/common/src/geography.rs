@@ -179,6 +179,23 @@ impl Geography {
         self.areas(Some(under)).filter(|area| area.level == AreaLevel::Commune)
     }
 
+    /// A commune `code` of the region a service serves, with the levels above
+    /// it filled in. The error is the reason, to be named with the field.
+    pub fn commune_of(&self, code: &str, serves: Region) -> Result<ResolvedLocation, String> {
+        if code.is_empty() {
+            return Err("is required".into());
+        }
+        match self.resolve("", "", code, "") {
+            Ok(resolved) if resolved.region != serves => Err(format!(
+                "{code} is in the region of {}; this service serves {}",
+                resolved.region.name(),
+                serves.name()
+            )),
+            Ok(resolved) => Ok(resolved),
+            Err(_) => Err(format!("{code:?} is not a known commune code")),
+        }
+    }
+
     /// Checks a location given as codes and fills in the levels above the commune.
     pub fn resolve(
         &self,

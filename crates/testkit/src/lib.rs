@@ -9,17 +9,23 @@
 //! - [`TestAccess`]: access control on, as deployed: a throw-away key the
 //!   services trust and a token per role ([`connect_as`]);
 //! - [`ServiceProcess`]: a service's own binary, to kill and restart;
-//!   [`SmallDisk`]: a tmpfs to fill under it; [`http_get`] for its `/metrics`.
+//!   [`SmallDisk`]: a tmpfs to fill under it; [`http_get`] for its `/metrics`;
+//! - [`households`]: members and households registered (and enrolled) in a
+//!   real registry, as the tests of the services that follow it need them;
+//! - [`status`]: what a refusal says ([`precondition`], [`bad_fields`]);
+//! - [`published_events`]: a service's events once its outbox is relayed.
 //!
 //! Services build their own `spawn_app()` from these in their `tests/` folder.
 
 mod access;
 mod disk;
+pub mod households;
 mod http;
 mod nats;
 mod otlp;
 mod process;
 mod proxy;
+pub mod status;
 mod tls;
 mod wait;
 
@@ -32,8 +38,9 @@ pub use http::{HttpAnswer, http_get, metric_value};
 pub use jigi_localnats::free_port;
 pub use nats::NatsServer;
 pub use otlp::{OtlpReceiver, ReceivedSpan};
-pub use process::{ServiceProcess, workspace_binary};
+pub use process::{ServiceProcess, serves, workspace_binary};
 pub use proxy::TcpProxy;
+pub use status::{bad_fields, precondition};
 pub use tempfile::TempDir;
 pub use tls::ServerTls;
 pub use wait::eventually;
@@ -94,6 +101,39 @@ pub async fn stream_len(jetstream: &async_nats::jetstream::Context, stream: &str
         Ok(mut stream) => stream.info().await.map(|info| info.state.messages).unwrap_or(0),
         Err(_) => 0,
     }
+}
+
+/// Waits, up to `wait`, until `database`'s outbox is empty and `stream`
+/// holds at least `count` events of `service` (`jigi.<region>.<service>.…`);
+/// returns them in stream order, checking that there are exactly `count`.
+pub async fn published_events(
+    jetstream: &async_nats::jetstream::Context,
+    database: &jigi_storage::Database,
+    stream: &str,
+    service: &str,
+    count: usize,
+    wait: std::time::Duration,
+) -> Vec<jigi_bus::ReceivedEvent> {
+    let of_service = |messages: Vec<async_nats::jetstream::Message>| -> Vec<jigi_bus::ReceivedEvent> {
+        messages
+            .iter()
+            .filter(|m| m.subject.as_str().split('.').nth(2) == Some(service))
+            .map(|m| jigi_bus::ReceivedEvent::from_jetstream(m).expect("a valid CloudEvent"))
+            .collect()
+    };
+    eventually(wait, &format!("{count} {service} events published"), || async move {
+        let pending = jigi_bus::outbox::pending(database).await.ok()?;
+        if stream_len(jetstream, stream).await == 0 {
+            // Not created yet (the relay creates it before its first publish).
+            return None;
+        }
+        let published = of_service(read_stream(jetstream, stream).await).len();
+        (pending == 0 && published >= count).then_some(())
+    })
+    .await;
+    let events = of_service(read_stream(jetstream, stream).await);
+    assert_eq!(events.len(), count, "exactly {count} {service} events");
+    events
 }
 
 /// A database URL for a test: SQLite in `dir` by default; with

@@ -104,22 +104,14 @@ impl ServiceProcess {
         eventually(
             Duration::from_secs(60),
             &format!("{} to serve (log: {})", self.binary, log_path.display()),
-            || async move {
-                let channel = tonic::transport::Endpoint::from_shared(format!("http://{grpc_addr}"))
-                    .ok()?
-                    .connect()
-                    .await
-                    .ok()?;
-                let status = tonic_health::pb::health_client::HealthClient::new(channel)
-                    .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
-                    .await
-                    .ok()?
-                    .into_inner()
-                    .status;
-                (status == tonic_health::pb::health_check_response::ServingStatus::Serving as i32).then_some(())
-            },
+            || serves(grpc_addr),
         )
         .await;
+    }
+
+    /// The operating system's ID of the running process (none once it has exited).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
     }
 
     /// Everything the process has logged so far.
@@ -134,4 +126,21 @@ impl ServiceProcess {
         }
         let _ = tokio::time::timeout(Duration::from_secs(15), self.child.wait()).await;
     }
+}
+
+/// `Some` when the gRPC server at `addr` answers its health check SERVING
+/// (for [`eventually`]).
+pub async fn serves(addr: SocketAddr) -> Option<()> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .ok()?
+        .connect()
+        .await
+        .ok()?;
+    let status = tonic_health::pb::health_client::HealthClient::new(channel)
+        .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+        .await
+        .ok()?
+        .into_inner()
+        .status;
+    (status == tonic_health::pb::health_check_response::ServingStatus::Serving as i32).then_some(())
 }

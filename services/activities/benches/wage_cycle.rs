@@ -106,7 +106,11 @@ async fn run() {
                     &Person {
                         member_id: member(h),
                         household_id: household(h),
-                        sex: if h % 2 == 0 { pc::Sex::Female } else { pc::Sex::Male },
+                        sex: if h % 2 == 0 {
+                            jigi_common::Sex::Female
+                        } else {
+                            jigi_common::Sex::Male
+                        },
                         birth_date: NaiveDate::from_ymd_opt(1985, 1, 1).expect("date"),
                         present: true,
                     },

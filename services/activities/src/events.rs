@@ -35,7 +35,7 @@ pub fn session_held(session: &SessionRow) -> OutgoingEvent {
                 .map(|a| ev::MaAttendee {
                     household_id: a.household_id.clone(),
                     member_id: a.member_id.clone(),
-                    sex: a.sex as i32,
+                    sex: a.sex.to_proto() as i32,
                     age_group: a.age_group.wire(),
                 })
                 .collect(),

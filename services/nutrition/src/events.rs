@@ -9,7 +9,7 @@ use jigi_common::date::format_date;
 use jigi_proto::common as pc;
 use jigi_proto::events as ev;
 
-use crate::domain::model::{CommuneFigures, Distribution, GroupCounts, Location, Round, RoundReport, Warehouse};
+use crate::domain::model::{CommuneFigures, Distribution, Group, GroupCounts, Location, Round, RoundReport, Warehouse};
 use crate::domain::stock::{LossReason, Movement};
 
 /// `RoundOpened`, about the round.
@@ -80,8 +80,7 @@ pub fn ration_distributed(round: &Round, distribution: &Distribution) -> Outgoin
             round_number: round.number,
             period: Some(period(distribution.distributed_on)),
             location: Some(location(&distribution.location)),
-            // The API's and the event's BeneficiaryGroup share wire values (tested).
-            group: distribution.group.to_proto() as i32,
+            group: group(distribution.group) as i32,
             grams: distribution.grams,
             distributed_on: format_date(distribution.distributed_on),
             household_id: distribution.household_id.clone(),
@@ -170,8 +169,7 @@ pub fn stock_lost(warehouse: &Warehouse, movement: &Movement, reason: LossReason
             location: Some(location(&warehouse.location)),
             lot_number: movement.lot_number.clone(),
             grams: -movement.grams,
-            // The API's LossReason and the event's StockLossReason share wire values (tested).
-            reason: reason.to_proto() as i32,
+            reason: loss_reason(reason) as i32,
             occurred_on: format_date(movement.occurred_on),
             period: Some(period(movement.occurred_on)),
             stock_on_hand_grams: stock_on_hand,
@@ -188,6 +186,25 @@ pub fn location(location: &Location) -> pc::Location {
     }
 }
 
+/// The group as the events name it.
+fn group(group: Group) -> ev::BeneficiaryGroup {
+    match group {
+        Group::Child => ev::BeneficiaryGroup::Child,
+        Group::PregnantWoman => ev::BeneficiaryGroup::PregnantWoman,
+        Group::LactatingWoman => ev::BeneficiaryGroup::LactatingWoman,
+    }
+}
+
+fn loss_reason(reason: LossReason) -> ev::StockLossReason {
+    match reason {
+        LossReason::Damaged => ev::StockLossReason::Damaged,
+        LossReason::Expired => ev::StockLossReason::Expired,
+        LossReason::Spoiled => ev::StockLossReason::Spoiled,
+        LossReason::Theft => ev::StockLossReason::Theft,
+        LossReason::Other => ev::StockLossReason::Other,
+    }
+}
+
 /// The quarter a date falls in, e.g. `2018Q4`.
 fn period(date: NaiveDate) -> pc::Period {
     pc::Period {
@@ -197,29 +214,18 @@ fn period(date: NaiveDate) -> pc::Period {
 
 #[cfg(test)]
 mod tests {
-    use jigi_proto::nutrition::{BeneficiaryGroup, LossReason as ApiLossReason};
-
     use super::*;
+    use crate::grpc::{convert, parse};
 
+    /// A subscriber reading a group or a loss reason from an event and a
+    /// client reading it from the API see the same wire value.
     #[test]
     fn api_and_event_enums_share_wire_values() {
-        for (api, event) in [
-            (BeneficiaryGroup::Child as i32, ev::BeneficiaryGroup::Child as i32),
-            (
-                BeneficiaryGroup::PregnantWoman as i32,
-                ev::BeneficiaryGroup::PregnantWoman as i32,
-            ),
-            (
-                BeneficiaryGroup::LactatingWoman as i32,
-                ev::BeneficiaryGroup::LactatingWoman as i32,
-            ),
-            (ApiLossReason::Damaged as i32, ev::StockLossReason::Damaged as i32),
-            (ApiLossReason::Expired as i32, ev::StockLossReason::Expired as i32),
-            (ApiLossReason::Spoiled as i32, ev::StockLossReason::Spoiled as i32),
-            (ApiLossReason::Theft as i32, ev::StockLossReason::Theft as i32),
-            (ApiLossReason::Other as i32, ev::StockLossReason::Other as i32),
-        ] {
-            assert_eq!(api, event);
+        for g in Group::ALL {
+            assert_eq!(group(g) as i32, convert::group(g) as i32, "{g:?}");
+        }
+        for reason in LossReason::ALL {
+            assert_eq!(parse::loss_reason(loss_reason(reason) as i32), Some(reason));
         }
     }
 }

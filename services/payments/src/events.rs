@@ -8,7 +8,7 @@ use jigi_common::{Fcfa, Region};
 use jigi_proto::common as pc;
 use jigi_proto::events as ev;
 
-use crate::domain::model::{Channel, Cycle, Place, Totals};
+use crate::domain::model::{Channel, Cycle, FailureReason, FundingSource, Place, Totals};
 use crate::domain::results::{Outcome, Report};
 use crate::storage::CommuneShare;
 
@@ -109,7 +109,7 @@ pub fn result(cycle: &Cycle, report: &Report, place: &Place, due: Fcfa, channel:
     let location = Some(location(place));
     let date = format_date(report.date);
     let agent_code = report.agent.as_str().to_owned();
-    let channel = channel.wire();
+    let channel = channel_kind(channel) as i32;
     match &report.outcome {
         Outcome::Paid { amount, .. } => about_household(
             cycle.region,
@@ -135,7 +135,7 @@ pub fn result(cycle: &Cycle, report: &Report, place: &Place, due: Fcfa, channel:
                 attempted_on: date,
                 agent_code,
                 channel,
-                reason: reason.wire(),
+                reason: failure_reason(*reason) as i32,
             },
         ),
         Outcome::NotCollected => about_household(
@@ -171,8 +171,35 @@ fn reference(cycle: &Cycle) -> ev::PaymentCycleRef {
         period: Some(pc::Period {
             code: cycle.period.to_string(),
         }),
-        funding_source: cycle.funding_source.wire(),
+        funding_source: funding_source(cycle.funding_source) as i32,
         component: cycle.kind.component().to_proto() as i32,
+    }
+}
+
+fn funding_source(source: FundingSource) -> ev::PaymentFundingSource {
+    match source {
+        FundingSource::WorldBankIda => ev::PaymentFundingSource::WorldBankIda,
+        FundingSource::Dfid => ev::PaymentFundingSource::Dfid,
+        FundingSource::StateBudget => ev::PaymentFundingSource::StateBudget,
+    }
+}
+
+fn channel_kind(channel: Channel) -> ev::PaymentChannelKind {
+    match channel {
+        Channel::Cash => ev::PaymentChannelKind::Cash,
+        Channel::MobileMoney => ev::PaymentChannelKind::MobileMoney,
+    }
+}
+
+fn failure_reason(reason: FailureReason) -> ev::PaymentFailureReason {
+    match reason {
+        FailureReason::IdentityNotVerified => ev::PaymentFailureReason::IdentityNotVerified,
+        FailureReason::AccountInvalid => ev::PaymentFailureReason::AccountInvalid,
+        FailureReason::AgentOutOfCash => ev::PaymentFailureReason::AgentOutOfCash,
+        FailureReason::NetworkFailure => ev::PaymentFailureReason::NetworkFailure,
+        FailureReason::BeneficiaryDeceased => ev::PaymentFailureReason::BeneficiaryDeceased,
+        FailureReason::SiteInaccessible => ev::PaymentFailureReason::SiteInaccessible,
+        FailureReason::Other => ev::PaymentFailureReason::Other,
     }
 }
 
@@ -198,32 +225,32 @@ pub fn location(place: &Place) -> pc::Location {
 
 #[cfg(test)]
 mod tests {
-    use jigi_proto::events::{PaymentChannelKind, PaymentFailureReason, PaymentFundingSource};
-    use jigi_proto::payments::{FailureReason, FundingSource, PaymentChannel};
+    use super::*;
+    use crate::grpc::convert as api;
 
-    use crate::domain::model;
-
+    /// Partners read the same number for a value in an event as in the API,
+    /// and the event's enum names it as the API's does.
     #[test]
-    fn api_and_event_enums_share_wire_values() {
-        for source in model::FundingSource::ALL {
-            let api = FundingSource::try_from(source.wire()).unwrap();
-            let event = PaymentFundingSource::try_from(source.wire()).unwrap();
+    fn events_and_api_give_a_domain_value_the_same_wire_value() {
+        for source in FundingSource::ALL {
+            let (api, event) = (api::funding_source_to_wire(source), funding_source(source));
+            assert_eq!(api as i32, event as i32, "{source:?}");
             assert_eq!(
                 api.as_str_name().strip_prefix("FUNDING_SOURCE_"),
                 event.as_str_name().strip_prefix("PAYMENT_FUNDING_SOURCE_")
             );
         }
-        for channel in [model::Channel::Cash, model::Channel::MobileMoney] {
-            let api = PaymentChannel::try_from(channel.wire()).unwrap();
-            let event = PaymentChannelKind::try_from(channel.wire()).unwrap();
+        for channel in Channel::ALL {
+            let (api, event) = (api::channel_to_wire(channel), channel_kind(channel));
+            assert_eq!(api as i32, event as i32, "{channel:?}");
             assert_eq!(
                 api.as_str_name().strip_prefix("PAYMENT_CHANNEL_"),
                 event.as_str_name().strip_prefix("PAYMENT_CHANNEL_KIND_")
             );
         }
-        for reason in model::FailureReason::ALL {
-            let api = FailureReason::try_from(reason.wire()).unwrap();
-            let event = PaymentFailureReason::try_from(reason.wire()).unwrap();
+        for reason in FailureReason::ALL {
+            let (api, event) = (api::failure_reason_to_wire(reason), failure_reason(reason));
+            assert_eq!(api as i32, event as i32, "{reason:?}");
             assert_eq!(
                 api.as_str_name().strip_prefix("FAILURE_REASON_"),
                 event.as_str_name().strip_prefix("PAYMENT_FAILURE_REASON_")

@@ -6,7 +6,7 @@ use jigi_common::date::format_date;
 use jigi_proto::common as pc;
 use jigi_proto::events as ev;
 
-use crate::domain::model::{Enrolment, Household, Location, Member};
+use crate::domain::model::{Enrolment, ExitReason, Household, Location, Member, MemberStatus, Relation};
 
 /// `HouseholdRegistered`.
 pub fn registered(household: &Household) -> OutgoingEvent {
@@ -59,8 +59,7 @@ pub fn exited(household: &Household, enrolment: &Enrolment) -> OutgoingEvent {
             household_id: household.household_id.clone(),
             component: enrolment.component.to_proto() as i32,
             exited_on: enrolment.exited_on.map(format_date).unwrap_or_default(),
-            // The wire values of the API's ExitReason and the event's are the same.
-            reason: enrolment.exit_reason.map(|r| r as i32).unwrap_or_default(),
+            reason: enrolment.exit_reason.map(|r| exit_reason(r) as i32).unwrap_or_default(),
             location: Some(location(&household.location)),
         },
     )
@@ -102,14 +101,12 @@ fn event<M: jigi_bus::DomainEvent>(household: &Household, message: &M) -> Outgoi
 fn profile(member: &Member) -> ev::MemberProfile {
     ev::MemberProfile {
         member_id: member.member_id.clone(),
-        sex: member.sex as i32,
+        sex: member.sex.to_proto() as i32,
         birth_date: format_date(member.birth_date),
-        // The API's Relation and MemberStatus have the same wire values as
-        // the event's MemberRelation and MemberPresence (checked in tests).
-        relation: member.relation as i32,
+        relation: relation(member.relation) as i32,
         pregnant: member.pregnant,
         lactating: member.lactating,
-        presence: member.status as i32,
+        presence: presence(member.status) as i32,
     }
 }
 
@@ -122,6 +119,38 @@ pub fn location(location: &Location) -> pc::Location {
     }
 }
 
+fn relation(relation: Relation) -> ev::MemberRelation {
+    match relation {
+        Relation::Head => ev::MemberRelation::Head,
+        Relation::Spouse => ev::MemberRelation::Spouse,
+        Relation::Child => ev::MemberRelation::Child,
+        Relation::Grandchild => ev::MemberRelation::Grandchild,
+        Relation::Parent => ev::MemberRelation::Parent,
+        Relation::Sibling => ev::MemberRelation::Sibling,
+        Relation::OtherRelative => ev::MemberRelation::OtherRelative,
+        Relation::NotRelated => ev::MemberRelation::NotRelated,
+    }
+}
+
+fn presence(status: MemberStatus) -> ev::MemberPresence {
+    match status {
+        MemberStatus::Present => ev::MemberPresence::Present,
+        MemberStatus::Left => ev::MemberPresence::Left,
+        MemberStatus::Deceased => ev::MemberPresence::Deceased,
+    }
+}
+
+fn exit_reason(reason: ExitReason) -> ev::HouseholdExitReason {
+    match reason {
+        ExitReason::Graduated => ev::HouseholdExitReason::Graduated,
+        ExitReason::Moved => ev::HouseholdExitReason::Moved,
+        ExitReason::Dissolved => ev::HouseholdExitReason::Dissolved,
+        ExitReason::Ineligible => ev::HouseholdExitReason::Ineligible,
+        ExitReason::Voluntary => ev::HouseholdExitReason::Voluntary,
+        ExitReason::Other => ev::HouseholdExitReason::Other,
+    }
+}
+
 fn pmt(household: &Household) -> ev::PmtResult {
     ev::PmtResult {
         score: household.pmt.score,
@@ -131,36 +160,50 @@ fn pmt(household: &Household) -> ev::PmtResult {
 
 #[cfg(test)]
 mod tests {
-    use jigi_proto::events::{MemberPresence, MemberRelation};
-    use jigi_proto::registry::{ExitReason, MemberStatus, Relation};
-
     use super::*;
+    use crate::grpc::convert as api;
 
+    /// Partners read the same number for a value in an event as in the
+    /// API: each domain value goes to the same wire number both ways, and
+    /// the event's enum reads it back as the value's own name.
     #[test]
-    fn api_and_event_enums_share_wire_values() {
-        for (api, event) in [
-            (Relation::Head as i32, MemberRelation::Head as i32),
-            (Relation::Spouse as i32, MemberRelation::Spouse as i32),
-            (Relation::Child as i32, MemberRelation::Child as i32),
-            (Relation::Grandchild as i32, MemberRelation::Grandchild as i32),
-            (Relation::Parent as i32, MemberRelation::Parent as i32),
-            (Relation::Sibling as i32, MemberRelation::Sibling as i32),
-            (Relation::OtherRelative as i32, MemberRelation::OtherRelative as i32),
-            (Relation::NotRelated as i32, MemberRelation::NotRelated as i32),
-            (MemberStatus::Present as i32, MemberPresence::Present as i32),
-            (MemberStatus::Left as i32, MemberPresence::Left as i32),
-            (MemberStatus::Deceased as i32, MemberPresence::Deceased as i32),
-            (ExitReason::Graduated as i32, ev::HouseholdExitReason::Graduated as i32),
-            (ExitReason::Moved as i32, ev::HouseholdExitReason::Moved as i32),
-            (ExitReason::Dissolved as i32, ev::HouseholdExitReason::Dissolved as i32),
-            (
-                ExitReason::Ineligible as i32,
-                ev::HouseholdExitReason::Ineligible as i32,
-            ),
-            (ExitReason::Voluntary as i32, ev::HouseholdExitReason::Voluntary as i32),
-            (ExitReason::Other as i32, ev::HouseholdExitReason::Other as i32),
-        ] {
-            assert_eq!(api, event);
+    fn events_and_api_give_a_domain_value_the_same_wire_value() {
+        for value in Relation::ALL {
+            assert_eq!(relation(value) as i32, api::relation_to_wire(value) as i32, "{value:?}");
+            assert_eq!(
+                relation(value).as_str_name().trim_start_matches("MEMBER_RELATION_"),
+                api::relation_to_wire(value)
+                    .as_str_name()
+                    .trim_start_matches("RELATION_")
+            );
+        }
+        for value in MemberStatus::ALL {
+            assert_eq!(
+                presence(value) as i32,
+                api::member_status_to_wire(value) as i32,
+                "{value:?}"
+            );
+            assert_eq!(
+                presence(value).as_str_name().trim_start_matches("MEMBER_PRESENCE_"),
+                api::member_status_to_wire(value)
+                    .as_str_name()
+                    .trim_start_matches("MEMBER_STATUS_")
+            );
+        }
+        for value in ExitReason::ALL {
+            assert_eq!(
+                exit_reason(value) as i32,
+                api::exit_reason_to_wire(value) as i32,
+                "{value:?}"
+            );
+            assert_eq!(
+                exit_reason(value)
+                    .as_str_name()
+                    .trim_start_matches("HOUSEHOLD_EXIT_REASON_"),
+                api::exit_reason_to_wire(value)
+                    .as_str_name()
+                    .trim_start_matches("EXIT_REASON_")
+            );
         }
     }
 }

@@ -362,8 +362,7 @@ mod tests {
         let mut sizes = 0;
         for index in 0..5_000 {
             let draft = generator.household(index);
-            let household = rules
-                .household(Some(&draft), "household")
+            let household = crate::grpc::parse::household(&rules, Some(&draft), "household")
                 .unwrap_or_else(|errors| panic!("household {index} invalid: {errors:?}"));
             let head = &household.members[0];
             let key = identity::head_key(

@@ -4,13 +4,13 @@
 
 use clap::Subcommand;
 use jigi_proto::activities::{
-    ActivityStatus, ActivityType, AssignWorkerRequest, BusinessPlan, CloseWagePeriodRequest, CloseWorkSiteRequest,
-    GetBusinessPlanRequest, GetWorkSiteRequest, ListMissedHouseholdsRequest, PlanWorkSiteRequest,
+    ActivityStatus, ActivityType, AgeGroup, AssignWorkerRequest, BusinessPlan, CloseWagePeriodRequest,
+    CloseWorkSiteRequest, GetBusinessPlanRequest, GetWorkSiteRequest, ListMissedHouseholdsRequest, PlanWorkSiteRequest,
     RecordAttendanceRequest, RecordBusinessPlanRequest, RecordFollowUpVisitRequest, RecordSessionRequest,
     ReleaseGrantTrancheRequest, SessionTheme, SiteStatus, SiteType, StartWorkSiteRequest, StopReason,
     ValidateWorkSiteRequest, WorkSite,
 };
-use jigi_proto::common::{Money, Period};
+use jigi_proto::common::{Money, Period, Sex};
 
 use super::today;
 use crate::address::{ActivitiesAddress, service_error};
@@ -190,9 +190,19 @@ fn parse_enum<E: EnumName>(prefix: &'static str) -> impl Fn(&str) -> Result<i32,
     }
 }
 
-/// The `from_str_name` of the API's enums.
+/// A value of a protobuf enum as a word: its name without `prefix`, in
+/// lower case (`small_livestock` for `ACTIVITY_TYPE_SMALL_LIVESTOCK`); empty
+/// for a value this build does not know.
+fn word<E: EnumName>(value: i32, prefix: &str) -> String {
+    E::name_of(value)
+        .map(|name| name.trim_start_matches(prefix).to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// The `from_str_name` and `as_str_name` of the API's enums.
 trait EnumName {
     fn value_of(name: &str) -> Option<i32>;
+    fn name_of(value: i32) -> Option<&'static str>;
 }
 
 macro_rules! enum_name {
@@ -201,10 +211,22 @@ macro_rules! enum_name {
             fn value_of(name: &str) -> Option<i32> {
                 <$e>::from_str_name(name).map(|v| v as i32).filter(|v| *v != 0)
             }
+
+            fn name_of(value: i32) -> Option<&'static str> {
+                <$e>::try_from(value).ok().map(|v| v.as_str_name())
+            }
         }
     )*};
 }
-enum_name!(SessionTheme, ActivityType, StopReason, SiteType);
+enum_name!(
+    SessionTheme,
+    ActivityType,
+    StopReason,
+    SiteType,
+    SiteStatus,
+    AgeGroup,
+    Sex
+);
 
 fn money(fcfa: i64) -> Option<Money> {
     Some(Money { fcfa })
@@ -218,12 +240,7 @@ fn print_plan(plan: &BusinessPlan) {
     println!(
         "Household {}: {} plan, grant {}, {} released",
         plan.household_id,
-        ActivityType::try_from(plan.activity_type)
-            .map(|t| t
-                .as_str_name()
-                .trim_start_matches("ACTIVITY_TYPE_")
-                .to_ascii_lowercase())
-            .unwrap_or_default(),
+        word::<ActivityType>(plan.activity_type, "ACTIVITY_TYPE_"),
         fcfa(plan.planned_grant),
         fcfa(plan.released)
     );
@@ -252,9 +269,7 @@ fn print_site(site: &WorkSite) {
         "Site {} ({}): {}, planned {}, set up {} ({} days late), {} of {} person-days, {} workers, {} a day",
         site.site_id,
         site.location.clone().unwrap_or_default().commune,
-        SiteStatus::try_from(site.status)
-            .map(|s| s.as_str_name().trim_start_matches("SITE_STATUS_").to_ascii_lowercase())
-            .unwrap_or_default(),
+        word::<SiteStatus>(site.status, "SITE_STATUS_"),
         site.planned_start,
         if site.started_on.is_empty() {
             "not yet"
@@ -269,8 +284,16 @@ fn print_site(site: &WorkSite) {
     );
 }
 
+/// What a command prints last: the business plan or the work site as the
+/// service answered it (the same lines whatever the command).
+enum Shown {
+    Plan(Option<BusinessPlan>),
+    Site(Option<WorkSite>),
+    Nothing,
+}
+
 pub async fn run(command: ActivitiesCommand) -> anyhow::Result<()> {
-    match command {
+    let shown = match command {
         ActivitiesCommand::Session {
             commune,
             village,
@@ -311,17 +334,14 @@ pub async fn run(command: ActivitiesCommand) -> anyhow::Result<()> {
                     .iter()
                     .map(|c| {
                         vec![
-                            jigi_proto::common::Sex::try_from(c.sex)
-                                .map(|s| s.as_str_name().trim_start_matches("SEX_").to_ascii_lowercase())
-                                .unwrap_or_default(),
-                            jigi_proto::activities::AgeGroup::try_from(c.age_group)
-                                .map(|g| g.as_str_name().to_ascii_lowercase())
-                                .unwrap_or_default(),
+                            word::<Sex>(c.sex, "SEX_"),
+                            word::<AgeGroup>(c.age_group, "AGE_GROUP_"),
                             c.people.to_string(),
                         ]
                     })
                     .collect::<Vec<_>>(),
             );
+            Shown::Nothing
         }
         ActivitiesCommand::Missed {
             commune,
@@ -344,6 +364,7 @@ pub async fn run(command: ActivitiesCommand) -> anyhow::Result<()> {
             for id in missed.household_ids {
                 println!("  {id}");
             }
+            Shown::Nothing
         }
         ActivitiesCommand::Plan {
             household,
@@ -351,8 +372,8 @@ pub async fn run(command: ActivitiesCommand) -> anyhow::Result<()> {
             grant,
             approved_on,
             activities,
-        } => {
-            let plan = activities
+        } => Shown::Plan(
+            activities
                 .connect()
                 .await?
                 .record_business_plan(RecordBusinessPlanRequest {
@@ -364,10 +385,8 @@ pub async fn run(command: ActivitiesCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(|status| service_error("record business plan", status))?
                 .into_inner()
-                .plan
-                .unwrap_or_default();
-            print_plan(&plan);
-        }
+                .plan,
+        ),
         ActivitiesCommand::Tranche {
             household,
             amount,
@@ -389,7 +408,7 @@ pub async fn run(command: ActivitiesCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(|status| service_error("release grant tranche", status))?
                 .into_inner();
-            print_plan(&answer.plan.unwrap_or_default());
+            Shown::Plan(answer.plan)
         }
         ActivitiesCommand::Visit {
             household,
@@ -397,8 +416,8 @@ pub async fn run(command: ActivitiesCommand) -> anyhow::Result<()> {
             visited_on,
             stopped,
             activities,
-        } => {
-            let plan = activities
+        } => Shown::Plan(
+            activities
                 .connect()
                 .await?
                 .record_follow_up_visit(RecordFollowUpVisitRequest {
@@ -415,12 +434,10 @@ pub async fn run(command: ActivitiesCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(|status| service_error("record follow-up visit", status))?
                 .into_inner()
-                .plan
-                .unwrap_or_default();
-            print_plan(&plan);
-        }
-        ActivitiesCommand::ShowPlan { household, activities } => {
-            let plan = activities
+                .plan,
+        ),
+        ActivitiesCommand::ShowPlan { household, activities } => Shown::Plan(
+            activities
                 .connect()
                 .await?
                 .get_business_plan(GetBusinessPlanRequest {
@@ -429,10 +446,8 @@ pub async fn run(command: ActivitiesCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(|status| service_error("get business plan", status))?
                 .into_inner()
-                .plan
-                .unwrap_or_default();
-            print_plan(&plan);
-        }
+                .plan,
+        ),
         ActivitiesCommand::SitePlan {
             site,
             site_type,
@@ -441,8 +456,8 @@ pub async fn run(command: ActivitiesCommand) -> anyhow::Result<()> {
             person_days,
             daily_wage,
             activities,
-        } => {
-            let site = activities
+        } => Shown::Site(
+            activities
                 .connect()
                 .await?
                 .plan_work_site(PlanWorkSiteRequest {
@@ -456,10 +471,8 @@ pub async fn run(command: ActivitiesCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(|status| service_error("plan work site", status))?
                 .into_inner()
-                .site
-                .unwrap_or_default();
-            print_site(&site);
-        }
+                .site,
+        ),
         ActivitiesCommand::Site {
             site,
             step,
@@ -496,17 +509,16 @@ pub async fn run(command: ActivitiesCommand) -> anyhow::Result<()> {
                     .map(|r| r.into_inner().site),
                 other => anyhow::bail!("{other:?} is not a site step: validate, start, close or show"),
             }
-            .map_err(|status| service_error(&format!("{step} work site"), status))?
-            .unwrap_or_default();
-            print_site(&site);
+            .map_err(|status| service_error(&format!("{step} work site"), status))?;
+            Shown::Site(site)
         }
         ActivitiesCommand::Worker {
             site,
             household,
             member,
             activities,
-        } => {
-            let site = activities
+        } => Shown::Site(
+            activities
                 .connect()
                 .await?
                 .assign_worker(AssignWorkerRequest {
@@ -517,10 +529,8 @@ pub async fn run(command: ActivitiesCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(|status| service_error("assign worker", status))?
                 .into_inner()
-                .site
-                .unwrap_or_default();
-            print_site(&site);
-        }
+                .site,
+        ),
         ActivitiesCommand::Attendance {
             site,
             on,
@@ -543,7 +553,7 @@ pub async fn run(command: ActivitiesCommand) -> anyhow::Result<()> {
                 .map_err(|status| service_error("record attendance", status))?
                 .into_inner();
             println!("{} workers recorded.", answer.workers);
-            print_site(&answer.site.unwrap_or_default());
+            Shown::Site(answer.site)
         }
         ActivitiesCommand::Wages {
             site,
@@ -574,7 +584,13 @@ pub async fn run(command: ActivitiesCommand) -> anyhow::Result<()> {
                 fcfa(sheet.cap_per_household),
                 sheet.period.unwrap_or_default().code
             );
+            Shown::Nothing
         }
+    };
+    match shown {
+        Shown::Plan(plan) => print_plan(&plan.unwrap_or_default()),
+        Shown::Site(site) => print_site(&site.unwrap_or_default()),
+        Shown::Nothing => {}
     }
     Ok(())
 }

@@ -10,8 +10,8 @@ use jigi_storage::idempotency::{self, RequestKey};
 use super::{Activities, Answer, known_household};
 use crate::domain::agr::{ActivityType, FOLLOW_UP_MONTHS, MAX_GRANT, Plan, StopReason, Tranche, Visit};
 use crate::domain::model::Refusal;
-use crate::domain::validate::{self, registry_id};
 use crate::grpc::convert;
+use crate::grpc::parse::{self, registry_id};
 use crate::{events, storage};
 
 impl Activities {
@@ -26,7 +26,7 @@ impl Activities {
         }
         let grant = problems.check(
             "planned_grant",
-            validate::amount(request.planned_grant.as_ref(), MAX_GRANT),
+            parse::amount(request.planned_grant.as_ref(), MAX_GRANT),
         );
         let approved_on = self
             .rules()
@@ -89,7 +89,7 @@ impl Activities {
     ) -> Result<pa::ReleaseGrantTrancheResponse, CommandError> {
         let mut problems = Problems::new();
         let household_id = problems.check("household_id", registry_id(&request.household_id));
-        let amount = problems.check("amount", validate::amount(request.amount.as_ref(), MAX_GRANT));
+        let amount = problems.check("amount", parse::amount(request.amount.as_ref(), MAX_GRANT));
         let on = self
             .rules()
             .past_date(&request.released_on, "released_on", &mut problems);

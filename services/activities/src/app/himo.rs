@@ -1,8 +1,7 @@
 //! HIMO: work sites, workers, attendance and wage sheets.
 
-use chrono::NaiveDate;
 use jigi_bus::outbox;
-use jigi_common::{Component, Fcfa, Period, Problems};
+use jigi_common::{Component, Fcfa, Period, Problems, Sex};
 use jigi_proto::activities as pa;
 use jigi_server::CommandError;
 use jigi_storage::Conn;
@@ -10,24 +9,14 @@ use jigi_storage::idempotency::{self, RequestKey};
 
 use super::{Activities, Answer, known_household, today};
 use crate::domain::himo::{
-    self, MAX_DAILY_WAGE, MAX_PLANNED_PERSON_DAYS, MAX_WORKERS_PER_DAY, Site, SiteStatus, SiteType,
+    self, MAX_DAILY_WAGE, MAX_PLANNED_PERSON_DAYS, MAX_WORKERS_PER_DAY, Site, SiteStatus, SiteType, SiteView,
     WAGE_CAP_PER_QUARTER,
 };
 use crate::domain::model::{Refusal, takes_part};
-use crate::domain::validate::{self, code, registry_id};
 use crate::grpc::convert;
+use crate::grpc::parse::{self, code, registry_id};
 use crate::storage::himo::{Day, WageLine};
 use crate::{events, storage};
-
-/// A site with what was done on it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SiteView {
-    pub site: Site,
-    pub workers: i64,
-    pub worked_person_days: i64,
-    /// For the delay of a site not set up yet.
-    pub today: NaiveDate,
-}
 
 impl Activities {
     /// Plans a site. The same site planned again with the same content is
@@ -51,10 +40,7 @@ impl Activities {
                 ),
             );
         }
-        let wage = problems.check(
-            "daily_wage",
-            validate::amount(request.daily_wage.as_ref(), MAX_DAILY_WAGE),
-        );
+        let wage = problems.check("daily_wage", parse::amount(request.daily_wage.as_ref(), MAX_DAILY_WAGE));
         problems.into_result(|| ()).map_err(CommandError::Invalid)?;
         let site = Site {
             site_id: site_id.expect("checked"),
@@ -221,7 +207,7 @@ impl Activities {
     ) -> Result<pa::RecordAttendanceResponse, CommandError> {
         let mut problems = Problems::new();
         let on = self.rules().past_date(&request.worked_on, "worked_on", &mut problems);
-        let member_ids = validate::member_ids(&request.member_ids, MAX_WORKERS_PER_DAY, &mut problems);
+        let member_ids = parse::member_ids(&request.member_ids, MAX_WORKERS_PER_DAY, &mut problems);
         let site_id = self.site_id(&request.site_id, problems)?;
         let on = on.expect("checked");
         let period = Period::quarter_of(on);
@@ -275,10 +261,7 @@ impl Activities {
                     }
                     storage::himo::insert_attendance(conn, &site_id, on, period, site.daily_wage, &days)?;
                     let people = storage::registry::people(conn, &ids)?;
-                    let women = people
-                        .values()
-                        .filter(|p| p.sex == jigi_proto::common::Sex::Female)
-                        .count() as i64;
+                    let women = people.values().filter(|p| p.sex == Sex::Female).count() as i64;
                     let mut household_ids: Vec<String> = households.iter().map(|h| (*h).to_owned()).collect();
                     household_ids.sort_unstable();
                     outbox::add(conn, &[events::attendance_recorded(&site, on, household_ids, women)])?;
@@ -302,7 +285,7 @@ impl Activities {
         request: &pa::CloseWagePeriodRequest,
     ) -> Result<pa::CloseWagePeriodResponse, CommandError> {
         let mut problems = Problems::new();
-        let period = problems.check("period", validate::quarter(request.period.as_ref()));
+        let period = problems.check("period", parse::quarter(request.period.as_ref()));
         if let Some(period) = period
             && period.start() > today()
         {

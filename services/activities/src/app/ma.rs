@@ -8,8 +8,8 @@ use jigi_storage::idempotency::{self, RequestKey};
 
 use super::{Activities, Answer};
 use crate::domain::ma::{self, MAX_ATTENDEES, Theme};
-use crate::domain::validate::{self, code};
 use crate::grpc::convert;
+use crate::grpc::parse::{self, code};
 use crate::storage::ma::SessionRow;
 use crate::{events, storage};
 
@@ -32,7 +32,7 @@ impl Activities {
         }
         let held_on = rules.past_date(&request.held_on, "held_on", &mut problems);
         let facilitator = problems.check("facilitator", code(&request.facilitator));
-        let member_ids = validate::member_ids(&request.member_ids, MAX_ATTENDEES, &mut problems);
+        let member_ids = parse::member_ids(&request.member_ids, MAX_ATTENDEES, &mut problems);
         problems.into_result(|| ()).map_err(CommandError::Invalid)?;
         let (location, theme, held_on, facilitator) = (
             place.expect("checked"),

@@ -19,7 +19,7 @@ use jigi_storage::idempotency::Remembered;
 use jigi_storage::{Conn, Database, StorageError};
 
 use crate::domain::model::{Household, Refusal};
-use crate::domain::validate::Rules;
+use crate::grpc::parse::Rules;
 use crate::metrics::Counters;
 use crate::storage;
 

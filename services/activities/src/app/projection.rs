@@ -10,9 +10,9 @@
 //! service's registry traffic is a region's enrolments, not a national import.
 
 use chrono::NaiveDate;
+use jigi_bus::registry::{self, date};
 use jigi_bus::{Decoded, EventHandler, ReceivedEvent, Rejection};
-use jigi_common::date::parse_date;
-use jigi_common::{Component, Region};
+use jigi_common::Component;
 use jigi_proto::common as pc;
 use jigi_proto::events as ev;
 use jigi_storage::{Conn, StorageError};
@@ -137,7 +137,7 @@ pub fn apply(conn: &mut Conn, fact: &Fact, sequence: i64) -> Result<(), StorageE
 
 fn household(household_id: &str, place: Option<&pc::Location>, people: Vec<Person>) -> Result<Fact, Rejection> {
     Ok(Fact::Household {
-        household_id: required_id(household_id)?,
+        household_id: registry::household_id(household_id)?,
         location: location(place)?,
         people,
     })
@@ -155,7 +155,7 @@ fn enrolment(
         return Ok(None);
     };
     Ok(Some(Fact::Enrolment {
-        household_id: required_id(household_id)?,
+        household_id: registry::household_id(household_id)?,
         location: location(place)?,
         component,
         enrolled_on: enrolled_on.map(|d| date(d, "enrolled_on")).transpose()?,
@@ -163,48 +163,36 @@ fn enrolment(
     }))
 }
 
-fn required_id(id: &str) -> Result<String, Rejection> {
-    if id.is_empty() {
-        return Err(Rejection("the event has no household ID".into()));
-    }
-    Ok(id.to_owned())
+/// The registry's account of a member, as this service keeps it.
+fn person(household_id: &str, member: Option<&ev::MemberProfile>) -> Result<Person, Rejection> {
+    let registry::Member {
+        member_id,
+        household_id,
+        sex,
+        birth_date,
+        present,
+        ..
+    } = registry::member(household_id, member)?;
+    Ok(Person {
+        member_id,
+        household_id,
+        sex,
+        birth_date,
+        present,
+    })
 }
 
-fn location(location: Option<&pc::Location>) -> Result<Location, Rejection> {
-    let location = location.ok_or_else(|| Rejection("the event has no location".into()))?;
-    let region: Region = location
-        .region
-        .parse()
-        .map_err(|_| Rejection(format!("unknown region {:?}", location.region)))?;
-    if location.commune.is_empty() || location.cercle.is_empty() {
-        return Err(Rejection("the event's location has no commune or cercle".into()));
-    }
+fn location(place: Option<&pc::Location>) -> Result<Location, Rejection> {
+    let registry::Location {
+        region,
+        cercle,
+        commune,
+        village,
+    } = registry::location(place)?;
     Ok(Location {
         region,
-        cercle: location.cercle.clone(),
-        commune: location.commune.clone(),
-        village: location.village.clone(),
+        cercle,
+        commune,
+        village,
     })
-}
-
-fn person(household_id: &str, member: Option<&ev::MemberProfile>) -> Result<Person, Rejection> {
-    let member = member.ok_or_else(|| Rejection("the event has no member".into()))?;
-    if member.member_id.is_empty() || household_id.is_empty() {
-        return Err(Rejection("the event has no member or household ID".into()));
-    }
-    let sex = match pc::Sex::try_from(member.sex) {
-        Ok(sex @ (pc::Sex::Female | pc::Sex::Male)) => sex,
-        _ => return Err(Rejection(format!("member {} has no valid sex", member.member_id))),
-    };
-    Ok(Person {
-        member_id: member.member_id.clone(),
-        household_id: household_id.to_owned(),
-        sex,
-        birth_date: date(&member.birth_date, "birth_date")?,
-        present: member.presence == ev::MemberPresence::Present as i32,
-    })
-}
-
-fn date(text: &str, field: &str) -> Result<NaiveDate, Rejection> {
-    parse_date(text).ok_or_else(|| Rejection(format!("{field} {text:?} is not a YYYY-MM-DD date")))
 }

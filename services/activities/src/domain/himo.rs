@@ -124,6 +124,16 @@ pub struct Site {
     pub daily_wage: Fcfa,
 }
 
+/// A site with what was done on it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SiteView {
+    pub site: Site,
+    pub workers: i64,
+    pub worked_person_days: i64,
+    /// For the delay of a site not set up yet.
+    pub today: NaiveDate,
+}
+
 impl Site {
     /// Days between the planned and the actual set-up (negative when early);
     /// for a site not set up, the days it is late on `today` (0 if not due).

@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 use jigi_common::Component;
-use jigi_proto::common::Sex;
+use jigi_common::Sex;
 
 use super::model::{Household, Person, Refusal, age_in_years, takes_part};
 
@@ -141,12 +141,9 @@ pub fn attendee(person: &Person, household: &Household, commune: &str, on: Naive
 pub fn counts(attendees: &[Attendee]) -> Vec<(Sex, AgeGroup, i64)> {
     let mut counts = std::collections::BTreeMap::new();
     for attendee in attendees {
-        *counts.entry((attendee.sex as i32, attendee.age_group)).or_insert(0i64) += 1;
+        *counts.entry((attendee.sex, attendee.age_group)).or_insert(0i64) += 1;
     }
-    counts
-        .into_iter()
-        .map(|((sex, group), n)| (Sex::try_from(sex).expect("a stored sex"), group, n))
-        .collect()
+    counts.into_iter().map(|((sex, group), n)| (sex, group, n)).collect()
 }
 
 /// Households with at least one member present.

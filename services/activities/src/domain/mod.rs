@@ -7,11 +7,11 @@
 //!   the households to follow up;
 //! - [`agr`]: income-generating activities: grant tranches and follow-up visits;
 //! - [`himo`]: labour-intensive works: a site's life, its workers, attendance
-//!   and the wage cap;
-//! - [`validate`]: turning requests into valid values, naming every bad field.
+//!   and the wage cap.
+//!
+//! Requests are turned into these values by `grpc::parse`.
 
 pub mod agr;
 pub mod himo;
 pub mod ma;
 pub mod model;
-pub mod validate;

@@ -2,8 +2,8 @@
 //! registry's events), and how a rule says no.
 
 use chrono::NaiveDate;
+use jigi_common::Sex;
 use jigi_common::{Component, Region};
-use jigi_proto::common::Sex;
 
 /// Where a household lives, or where a session or site is.
 #[derive(Debug, Clone, PartialEq, Eq)]

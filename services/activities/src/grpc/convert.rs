@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use jigi_common::date::format_date;
 use jigi_proto::activities as pa;
 
-use crate::app::himo::SiteView;
 use crate::domain::agr::{Plan, Tranche};
+use crate::domain::himo::SiteView;
 use crate::domain::ma;
 use crate::events::{location, money, quarter};
 use crate::storage::ma::SessionRow;
@@ -22,7 +22,7 @@ pub fn session(session: &SessionRow) -> pa::Session {
         attendance: ma::counts(&session.attendees)
             .into_iter()
             .map(|(sex, group, people)| pa::AttendanceCount {
-                sex: sex as i32,
+                sex: sex.to_proto() as i32,
                 age_group: group.wire(),
                 people,
             })

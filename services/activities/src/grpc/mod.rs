@@ -2,6 +2,7 @@
 //! [`Activities`], and turns its outcomes into responses and statuses.
 
 pub(crate) mod convert;
+pub(crate) mod parse;
 
 use jigi_proto::activities::activities_service_server::{ActivitiesService, ActivitiesServiceServer};
 use jigi_proto::activities::*;

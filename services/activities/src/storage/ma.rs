@@ -37,7 +37,12 @@ pub fn insert(conn: &mut Conn, session: &SessionRow) -> Result<(), StorageError>
             timestamp::format(session.recorded_at)
         ],
     )?;
-    let sexes: Vec<i64> = session.attendees.iter().map(|a| a.sex as i32 as i64).collect();
+    // A sex is stored as its wire value (1 female, 2 male), as it always was.
+    let sexes: Vec<i64> = session
+        .attendees
+        .iter()
+        .map(|a| i64::from(a.sex.to_proto() as i32))
+        .collect();
     let groups: Vec<i64> = session
         .attendees
         .iter()

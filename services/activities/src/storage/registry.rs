@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use jigi_common::Component;
+use jigi_common::Sex;
 use jigi_common::date::format_date;
-use jigi_proto::common::Sex;
 use jigi_storage::sql::{self, Placeholders};
 use jigi_storage::{Conn, Row, StorageError, ToSql, params};
 
@@ -88,7 +88,7 @@ pub fn set_member(conn: &mut Conn, person: &Person, sequence: i64) -> Result<(),
         params![
             person.member_id,
             person.household_id,
-            person.sex as i32 as i64,
+            i64::from(person.sex.to_proto() as i32),
             format_date(person.birth_date),
             i64::from(person.present),
             sequence
@@ -197,7 +197,10 @@ fn person_from_row(row: &Row) -> Result<Person, StorageError> {
     Ok(Person {
         member_id: row.get(0)?,
         household_id: row.get(1)?,
-        sex: Sex::try_from(sex as i32).map_err(|_| decode_error(format!("unknown sex {sex}")))?,
+        sex: i32::try_from(sex)
+            .ok()
+            .and_then(Sex::from_proto)
+            .ok_or_else(|| decode_error(format!("unknown sex {sex}")))?,
         birth_date: date(&row.get::<String>(3)?)?,
         present: row.get::<i64>(4)? != 0,
     })

@@ -1,13 +1,13 @@
 //! The PTBA: budget lines, expenditure entries, and their execution.
 
 use jigi_common::Problems;
-use jigi_proto::common::FundingSource;
 use jigi_server::CommandError;
 use jigi_storage::Conn;
 use jigi_storage::idempotency::{self, RequestIdError, RequestKey};
 
 use super::{Fresh, Monitoring, refuse};
-use crate::domain::budget::{self, BudgetLine, Expenditure};
+use crate::domain::budget::{self, BudgetLine, Expenditure, FundingSource};
+use crate::grpc::parse;
 use crate::storage::budget as store;
 
 /// A budget line's execution.
@@ -41,7 +41,7 @@ impl Monitoring {
     ) -> Result<BudgetLine, CommandError> {
         let mut problems = Problems::new();
         let region = budget::check_region(region, "line.region", &mut problems);
-        let line = match budget::line(year, component, funding_source, forecast) {
+        let line = match parse::line(year, component, funding_source, forecast) {
             Ok(line) => Some(BudgetLine { region, ..line }),
             Err(more) => {
                 for e in more.into_errors() {
@@ -72,7 +72,7 @@ impl Monitoring {
         let mut problems = Problems::new();
         let key = problems.check("request_id", key.map_err(|err| err.to_string()));
         let region = budget::check_region(entry.region, "region", &mut problems);
-        let expenditure = budget::expenditure(
+        let expenditure = parse::expenditure(
             entry.year,
             entry.component,
             entry.funding_source,
@@ -125,7 +125,7 @@ impl Monitoring {
             .into_iter()
             .map(|line| {
                 let done = achieved
-                    .remove(&(line.component, line.funding_source as i32))
+                    .remove(&(line.component, store::source_number(line.funding_source) as i32))
                     .unwrap_or(0);
                 LineExecution { line, achieved: done }
             })
@@ -136,13 +136,13 @@ impl Monitoring {
                     year,
                     region: String::new(),
                     component,
-                    funding_source: FundingSource::try_from(source).unwrap_or(FundingSource::Other),
+                    funding_source: store::source_from_number(i64::from(source)).unwrap_or(FundingSource::Other),
                     forecast_fcfa: 0,
                 },
                 achieved: amount,
             });
         }
-        execution.sort_by_key(|e| (e.line.component, e.line.funding_source as i32));
+        execution.sort_by_key(|e| (e.line.component, e.line.funding_source));
         Ok(Fresh {
             value: execution,
             freshness,

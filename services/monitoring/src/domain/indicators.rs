@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use jigi_common::Component;
+use jigi_common::{Component, Sex};
 
 /// Every indicator for one area and period. Counts are of distinct
 /// households or people where the name says so; amounts are whole FCFA.
@@ -123,11 +123,7 @@ impl Indicators {
             values.push((format!("ma_people_reached_{theme}"), *people as f64));
         }
         for ((sex, age_group), people) in &self.ma_by_group {
-            let sex = match jigi_proto::common::Sex::try_from(*sex) {
-                Ok(jigi_proto::common::Sex::Female) => "female",
-                Ok(jigi_proto::common::Sex::Male) => "male",
-                _ => "unknown",
-            };
+            let sex = Sex::from_proto(*sex).map_or("unknown", Sex::code);
             values.push((format!("ma_people_reached_{sex}_{age_group}"), *people as f64));
         }
         values.extend([

@@ -113,9 +113,21 @@ pub fn budget_line(line: &BudgetLine) -> pm::BudgetLine {
     pm::BudgetLine {
         year: line.year,
         component: line.component.to_proto() as i32,
-        funding_source: line.funding_source as i32,
+        funding_source: funding_source(line.funding_source) as i32,
         forecast: money(line.forecast_fcfa),
         region: line.region.clone(),
+    }
+}
+
+pub fn funding_source(source: crate::domain::budget::FundingSource) -> jigi_proto::common::FundingSource {
+    use crate::domain::budget::FundingSource as F;
+    use jigi_proto::common::FundingSource as W;
+    match source {
+        F::Unnamed => W::Unspecified,
+        F::WorldBankIda => W::WorldBankIda,
+        F::Dfid => W::Dfid,
+        F::StateBudget => W::StateBudget,
+        F::Other => W::Other,
     }
 }
 

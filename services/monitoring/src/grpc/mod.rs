@@ -3,6 +3,7 @@
 //! responses and statuses.
 
 mod convert;
+pub(crate) mod parse;
 
 use jigi_common::AreaLevel;
 use jigi_proto::common::Period;

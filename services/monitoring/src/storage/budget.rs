@@ -4,10 +4,33 @@ use std::collections::BTreeMap;
 
 use jigi_common::Component;
 use jigi_common::date::format_date;
-use jigi_proto::common::FundingSource;
 use jigi_storage::{Conn, StorageError, params, timestamp};
 
-use crate::domain::budget::{BudgetLine, Expenditure};
+use crate::domain::budget::{BudgetLine, Expenditure, FundingSource};
+
+/// A funding source as stored, in lines, expenditures and payment facts:
+/// the API's and the payment events' value, as it always was.
+pub fn source_number(source: FundingSource) -> i64 {
+    match source {
+        FundingSource::Unnamed => 0,
+        FundingSource::WorldBankIda => 1,
+        FundingSource::Dfid => 2,
+        FundingSource::StateBudget => 3,
+        FundingSource::Other => 4,
+    }
+}
+
+pub fn source_from_number(number: i64) -> Option<FundingSource> {
+    [
+        FundingSource::Unnamed,
+        FundingSource::WorldBankIda,
+        FundingSource::Dfid,
+        FundingSource::StateBudget,
+        FundingSource::Other,
+    ]
+    .into_iter()
+    .find(|source| source_number(*source) == number)
+}
 
 /// Creates or replaces a line.
 pub fn set_line(conn: &mut Conn, line: &BudgetLine) -> Result<(), StorageError> {
@@ -18,7 +41,7 @@ pub fn set_line(conn: &mut Conn, line: &BudgetLine) -> Result<(), StorageError> 
         params![
             line.year,
             line.component.code(),
-            line.funding_source as i64,
+            source_number(line.funding_source),
             line.forecast_fcfa,
             timestamp::now(),
             line.region
@@ -51,12 +74,12 @@ pub fn lines(conn: &mut Conn, year: i32, region: Option<&str>) -> Result<Vec<Bud
             year,
             region: region.unwrap_or_default().to_owned(),
             component: Component::from_code(&component).ok_or_else(|| decode(&component))?,
-            funding_source: FundingSource::try_from(source as i32).map_err(|_| decode(&source.to_string()))?,
+            funding_source: source_from_number(source).ok_or_else(|| decode(&source.to_string()))?,
             forecast_fcfa: row.get(2)?,
         });
         Ok(())
     })?;
-    lines.sort_by_key(|line| (line.component, line.funding_source as i32));
+    lines.sort_by_key(|line| (line.component, line.funding_source));
     Ok(lines)
 }
 
@@ -68,7 +91,7 @@ pub fn record_expenditure(conn: &mut Conn, id: &str, expenditure: &Expenditure) 
             id,
             expenditure.year,
             expenditure.component.code(),
-            expenditure.funding_source as i64,
+            source_number(expenditure.funding_source),
             expenditure.amount_fcfa,
             format_date(expenditure.spent_on),
             expenditure.description,

@@ -3,18 +3,9 @@
 
 use jigi_proto::common::{Component, FundingSource, Money, Period};
 use jigi_proto::monitoring::*;
-use tonic_types::StatusExt;
+use jigi_testkit::bad_fields as fields;
 
 use crate::helpers::spawn_app;
-
-fn fields(status: &tonic::Status) -> Vec<String> {
-    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
-    status
-        .get_error_details()
-        .bad_request()
-        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
-        .unwrap_or_default()
-}
 
 fn query(area: &str, period: Option<&str>) -> GetIndicatorsRequest {
     GetIndicatorsRequest {

@@ -29,8 +29,8 @@ use super::{Answer, Nutrition, refused};
 use crate::domain::eligibility::eligibility;
 use crate::domain::model::{Distribution, Reason, Refusal, Round, RoundStatus, Warehouse};
 use crate::domain::stock::{LotBook, Movement, MovementKind, Shortage};
-use crate::domain::validate::{self, MAX_BATCH_LINES};
 use crate::grpc::convert;
+use crate::grpc::parse::{self, MAX_BATCH_LINES};
 use crate::{events, storage};
 
 /// One line of a distribution register, as sent.
@@ -61,7 +61,7 @@ impl Nutrition {
         if request.round_id.is_empty() {
             problems.add("round_id", "is required");
         }
-        let warehouse_id = problems.check("warehouse_id", validate::warehouse_id(&request.warehouse_id));
+        let warehouse_id = problems.check("warehouse_id", parse::warehouse_id(&request.warehouse_id));
         let line = self.check_line(
             &request.household_id,
             &request.member_id,
@@ -119,7 +119,7 @@ impl Nutrition {
         if round_id.is_empty() {
             problems.add("round_id", "is required");
         }
-        let warehouse_id = problems.check("warehouse_id", validate::warehouse_id(warehouse_id));
+        let warehouse_id = problems.check("warehouse_id", parse::warehouse_id(warehouse_id));
         if lines.is_empty() {
             problems.add("lines", "at least one line is required");
         } else if lines.len() > MAX_BATCH_LINES {
@@ -191,8 +191,8 @@ impl Nutrition {
         path: &str,
         problems: &mut Problems,
     ) -> Option<Line> {
-        let household_id = problems.check(format!("{path}household_id"), validate::registry_id(household_id));
-        let member_id = problems.check(format!("{path}member_id"), validate::registry_id(member_id));
+        let household_id = problems.check(format!("{path}household_id"), parse::registry_id(household_id));
+        let member_id = problems.check(format!("{path}member_id"), parse::registry_id(member_id));
         let on = self
             .rules()
             .past_date(distributed_on, &format!("{path}distributed_on"), problems);

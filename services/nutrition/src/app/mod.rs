@@ -25,7 +25,7 @@ pub use distributions::LineInput;
 pub use queries::{BeneficiaryPage, Eligibility};
 
 use crate::domain::model::{Reason, Refusal};
-use crate::domain::validate::Rules;
+use crate::grpc::parse::Rules;
 use crate::metrics::Counters;
 
 /// The nutrition service of one region.

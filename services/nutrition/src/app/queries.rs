@@ -12,7 +12,7 @@ use jigi_storage::{Conn, StorageError};
 use super::Nutrition;
 use crate::domain::eligibility::{Household, Person, eligibility};
 use crate::domain::model::{CommuneFigures, Group, GroupCounts, Location, Reason, Refusal, Round, RoundReport};
-use crate::domain::validate;
+use crate::grpc::parse;
 use crate::storage;
 
 const DEFAULT_PAGE_SIZE: usize = 100;
@@ -40,7 +40,7 @@ impl Nutrition {
     /// Whether a person may receive the PNP on `on` (today when empty).
     pub async fn check_eligibility(&self, member_id: &str, on: &str) -> Result<Eligibility, CommandError> {
         let mut problems = Problems::new();
-        let member_id = problems.check("member_id", validate::registry_id(member_id));
+        let member_id = problems.check("member_id", parse::registry_id(member_id));
         let on = self.rules().date_or_today(on, "on", &mut problems);
         problems.into_result(|| ()).map_err(CommandError::Invalid)?;
         let (member_id, on) = (member_id.expect("checked"), on.expect("checked"));

@@ -12,9 +12,9 @@ use jigi_storage::idempotency::{self, RequestKey};
 use super::{Answer, Nutrition, refused, today};
 use crate::domain::model::{Reason, Refusal, Warehouse};
 use crate::domain::stock::{LossReason, Lot, Movement, MovementKind, is_expired};
-use crate::domain::validate::{self, MAX_NOTE_CHARS, MAX_RECEIPT_GRAMS};
 use crate::events::Transfer;
 use crate::grpc::convert;
+use crate::grpc::parse::{self, MAX_NOTE_CHARS, MAX_RECEIPT_GRAMS};
 use crate::{events, storage};
 
 /// Longest warehouse name kept.
@@ -57,8 +57,8 @@ impl Nutrition {
     pub async fn register_warehouse(&self, request: &pn::RegisterWarehouseRequest) -> Result<Warehouse, CommandError> {
         let rules = self.rules();
         let mut problems = Problems::new();
-        let warehouse_id = problems.check("warehouse_id", validate::warehouse_id(&request.warehouse_id));
-        let name = problems.check("name", validate::text(&request.name, MAX_NAME_CHARS));
+        let warehouse_id = problems.check("warehouse_id", parse::warehouse_id(&request.warehouse_id));
+        let name = problems.check("name", parse::text(&request.name, MAX_NAME_CHARS));
         let location = rules.commune(&request.commune, "commune", &mut problems);
         problems.into_result(|| ()).map_err(CommandError::Invalid)?;
         let warehouse = Warehouse {
@@ -103,7 +103,7 @@ impl Nutrition {
     pub async fn stock(&self, warehouse_id: &str, on: &str) -> Result<pn::WarehouseStock, CommandError> {
         let mut problems = Problems::new();
         let on = self.rules().date_or_today(on, "on", &mut problems);
-        let id = problems.check("warehouse_id", validate::warehouse_id(warehouse_id));
+        let id = problems.check("warehouse_id", parse::warehouse_id(warehouse_id));
         problems.into_result(|| ()).map_err(CommandError::Invalid)?;
         let (id, on) = (id.expect("checked"), on.expect("checked"));
         self.db
@@ -123,12 +123,12 @@ impl Nutrition {
     ) -> Result<pn::ReceiveStockResponse, CommandError> {
         let rules = self.rules();
         let mut problems = Problems::new();
-        let warehouse_id = problems.check("warehouse_id", validate::warehouse_id(&request.warehouse_id));
-        let lot_number = problems.check("lot_number", validate::lot_number(&request.lot_number));
+        let warehouse_id = problems.check("warehouse_id", parse::warehouse_id(&request.warehouse_id));
+        let lot_number = problems.check("lot_number", parse::lot_number(&request.lot_number));
         let expires_on = rules.date(&request.expires_on, "expires_on", &mut problems);
-        let grams = problems.check("grams", validate::grams(request.grams, MAX_RECEIPT_GRAMS));
+        let grams = problems.check("grams", parse::grams(request.grams, MAX_RECEIPT_GRAMS));
         let received_on = rules.past_date(&request.received_on, "received_on", &mut problems);
-        let waybill = problems.check("waybill", validate::text(&request.waybill, MAX_WAYBILL_CHARS));
+        let waybill = problems.check("waybill", parse::text(&request.waybill, MAX_WAYBILL_CHARS));
         if let (Some(expires), Some(received)) = (expires_on, received_on)
             && is_expired(expires, received)
         {
@@ -171,13 +171,13 @@ impl Nutrition {
     ) -> Result<pn::TransferStockResponse, CommandError> {
         let rules = self.rules();
         let mut problems = Problems::new();
-        let from_id = problems.check("from_warehouse_id", validate::warehouse_id(&request.from_warehouse_id));
-        let to_id = problems.check("to_warehouse_id", validate::warehouse_id(&request.to_warehouse_id));
+        let from_id = problems.check("from_warehouse_id", parse::warehouse_id(&request.from_warehouse_id));
+        let to_id = problems.check("to_warehouse_id", parse::warehouse_id(&request.to_warehouse_id));
         if from_id.is_some() && from_id == to_id {
             problems.add("to_warehouse_id", "is the same as from_warehouse_id");
         }
-        let lot_number = problems.check("lot_number", validate::lot_number(&request.lot_number));
-        let grams = problems.check("grams", validate::grams(request.grams, MAX_RECEIPT_GRAMS));
+        let lot_number = problems.check("lot_number", parse::lot_number(&request.lot_number));
+        let grams = problems.check("grams", parse::grams(request.grams, MAX_RECEIPT_GRAMS));
         let on = rules.past_date(&request.transferred_on, "transferred_on", &mut problems);
         problems.into_result(|| ()).map_err(CommandError::Invalid)?;
         let transfer = Move {
@@ -212,18 +212,18 @@ impl Nutrition {
     ) -> Result<pn::RecordLossResponse, CommandError> {
         let rules = self.rules();
         let mut problems = Problems::new();
-        let warehouse_id = problems.check("warehouse_id", validate::warehouse_id(&request.warehouse_id));
-        let lot_number = problems.check("lot_number", validate::lot_number(&request.lot_number));
-        let grams = problems.check("grams", validate::grams(request.grams, MAX_RECEIPT_GRAMS));
+        let warehouse_id = problems.check("warehouse_id", parse::warehouse_id(&request.warehouse_id));
+        let lot_number = problems.check("lot_number", parse::lot_number(&request.lot_number));
+        let grams = problems.check("grams", parse::grams(request.grams, MAX_RECEIPT_GRAMS));
         let on = rules.past_date(&request.occurred_on, "occurred_on", &mut problems);
         let reason = problems.check(
             "reason",
-            LossReason::from_proto(request.reason).ok_or_else(|| match request.reason {
+            parse::loss_reason(request.reason).ok_or_else(|| match request.reason {
                 0 => "is required".to_owned(),
                 other => format!("has unknown value {other}"),
             }),
         );
-        let note = problems.check("note", validate::text(&request.note, MAX_NOTE_CHARS));
+        let note = problems.check("note", parse::text(&request.note, MAX_NOTE_CHARS));
         if reason == Some(LossReason::Other) && note.as_deref() == Some("") {
             problems.add("note", "is required when the reason is LOSS_REASON_OTHER");
         }

@@ -11,8 +11,8 @@
 //! pregnant or lactating woman.
 
 use chrono::{Months, NaiveDate};
+use jigi_common::Sex;
 use jigi_common::date::age_in_months;
-use jigi_proto::common::Sex;
 
 use super::model::{Group, Location, Reason, Refusal};
 

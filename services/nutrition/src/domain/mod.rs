@@ -4,10 +4,10 @@
 //! - [`model`]: rounds, groups, rations, warehouses, quantities;
 //! - [`eligibility`]: who the PNP feeds on a given date, and why not;
 //! - [`stock`]: drawing rations from lots, earliest expiry first (FEFO),
-//!   never below zero and never from an expired lot;
-//! - [`validate`]: turning requests into valid values, naming every bad field.
+//!   never below zero and never from an expired lot.
+//!
+//! Requests are turned into these values by `grpc::parse`.
 
 pub mod eligibility;
 pub mod model;
 pub mod stock;
-pub mod validate;

@@ -41,16 +41,6 @@ impl Group {
     pub fn from_code(code: &str) -> Option<Group> {
         Group::ALL.into_iter().find(|g| g.code() == code)
     }
-
-    /// The API's wire value (the event's `BeneficiaryGroup` has the same values).
-    pub fn to_proto(self) -> jigi_proto::nutrition::BeneficiaryGroup {
-        use jigi_proto::nutrition::BeneficiaryGroup as G;
-        match self {
-            Group::Child => G::Child,
-            Group::PregnantWoman => G::PregnantWoman,
-            Group::LactatingWoman => G::LactatingWoman,
-        }
-    }
 }
 
 /// Grams of flour per beneficiary of each group in a round.
@@ -245,6 +235,24 @@ pub enum Reason {
 }
 
 impl Reason {
+    pub const ALL: [Reason; 15] = [
+        Reason::Invalid,
+        Reason::UnknownPerson,
+        Reason::HouseholdMismatch,
+        Reason::NotEnrolled,
+        Reason::NotPresent,
+        Reason::TooYoung,
+        Reason::AgedOut,
+        Reason::NotATarget,
+        Reason::NotInPilotCommune,
+        Reason::WrongWarehouse,
+        Reason::AlreadyReceived,
+        Reason::InsufficientStock,
+        Reason::OnlyExpiredStock,
+        Reason::OutsideRoundDates,
+        Reason::RoundClosed,
+    ];
+
     pub fn code(self) -> &'static str {
         match self {
             Reason::Invalid => "INVALID",
@@ -262,27 +270,6 @@ impl Reason {
             Reason::OnlyExpiredStock => "ONLY_EXPIRED_STOCK",
             Reason::OutsideRoundDates => "OUTSIDE_ROUND_DATES",
             Reason::RoundClosed => "ROUND_CLOSED",
-        }
-    }
-
-    pub fn to_proto(self) -> jigi_proto::nutrition::RefusalReason {
-        use jigi_proto::nutrition::RefusalReason as R;
-        match self {
-            Reason::Invalid => R::Invalid,
-            Reason::UnknownPerson => R::UnknownPerson,
-            Reason::HouseholdMismatch => R::HouseholdMismatch,
-            Reason::NotEnrolled => R::NotEnrolled,
-            Reason::NotPresent => R::NotPresent,
-            Reason::TooYoung => R::TooYoung,
-            Reason::AgedOut => R::AgedOut,
-            Reason::NotATarget => R::NotATarget,
-            Reason::NotInPilotCommune => R::NotInPilotCommune,
-            Reason::WrongWarehouse => R::WrongWarehouse,
-            Reason::AlreadyReceived => R::AlreadyReceived,
-            Reason::InsufficientStock => R::InsufficientStock,
-            Reason::OnlyExpiredStock => R::OnlyExpiredStock,
-            Reason::OutsideRoundDates => R::OutsideRoundDates,
-            Reason::RoundClosed => R::RoundClosed,
         }
     }
 }
@@ -317,32 +304,6 @@ impl Refusal {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reason_codes_are_the_api_names_without_prefix() {
-        for reason in [
-            Reason::Invalid,
-            Reason::UnknownPerson,
-            Reason::HouseholdMismatch,
-            Reason::NotEnrolled,
-            Reason::NotPresent,
-            Reason::TooYoung,
-            Reason::AgedOut,
-            Reason::NotATarget,
-            Reason::NotInPilotCommune,
-            Reason::WrongWarehouse,
-            Reason::AlreadyReceived,
-            Reason::InsufficientStock,
-            Reason::OnlyExpiredStock,
-            Reason::OutsideRoundDates,
-            Reason::RoundClosed,
-        ] {
-            assert_eq!(
-                reason.to_proto().as_str_name(),
-                format!("REFUSAL_REASON_{}", reason.code())
-            );
-        }
-    }
 
     #[test]
     fn groups_round_trip_and_quantities_convert() {

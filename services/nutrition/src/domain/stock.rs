@@ -70,6 +70,14 @@ pub enum LossReason {
 }
 
 impl LossReason {
+    pub const ALL: [LossReason; 5] = [
+        LossReason::Damaged,
+        LossReason::Expired,
+        LossReason::Spoiled,
+        LossReason::Theft,
+        LossReason::Other,
+    ];
+
     pub fn code(self) -> &'static str {
         match self {
             LossReason::Damaged => "damaged",
@@ -77,30 +85,6 @@ impl LossReason {
             LossReason::Spoiled => "spoiled",
             LossReason::Theft => "theft",
             LossReason::Other => "other",
-        }
-    }
-
-    /// From the API's wire value; `None` for unspecified or unknown values.
-    pub fn from_proto(value: i32) -> Option<LossReason> {
-        use jigi_proto::nutrition::LossReason as L;
-        match L::try_from(value).ok()? {
-            L::Unspecified => None,
-            L::Damaged => Some(LossReason::Damaged),
-            L::Expired => Some(LossReason::Expired),
-            L::Spoiled => Some(LossReason::Spoiled),
-            L::Theft => Some(LossReason::Theft),
-            L::Other => Some(LossReason::Other),
-        }
-    }
-
-    pub fn to_proto(self) -> jigi_proto::nutrition::LossReason {
-        use jigi_proto::nutrition::LossReason as L;
-        match self {
-            LossReason::Damaged => L::Damaged,
-            LossReason::Expired => L::Expired,
-            LossReason::Spoiled => L::Spoiled,
-            LossReason::Theft => L::Theft,
-            LossReason::Other => L::Other,
         }
     }
 }

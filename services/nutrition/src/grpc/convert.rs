@@ -5,10 +5,40 @@ use jigi_common::date::format_date;
 use jigi_proto::nutrition as pn;
 
 use crate::domain::model::{
-    CommuneFigures, Distribution, GroupCounts, Refusal, Round, RoundReport, RoundStatus, Warehouse, kilograms, tonnes,
+    CommuneFigures, Distribution, Group, GroupCounts, Reason, Refusal, Round, RoundReport, RoundStatus, Warehouse,
+    kilograms, tonnes,
 };
 use crate::domain::stock::{Lot, Movement, MovementKind};
 use crate::events::location;
+
+pub fn group(group: Group) -> pn::BeneficiaryGroup {
+    match group {
+        Group::Child => pn::BeneficiaryGroup::Child,
+        Group::PregnantWoman => pn::BeneficiaryGroup::PregnantWoman,
+        Group::LactatingWoman => pn::BeneficiaryGroup::LactatingWoman,
+    }
+}
+
+pub fn refusal_reason(reason: Reason) -> pn::RefusalReason {
+    use pn::RefusalReason as R;
+    match reason {
+        Reason::Invalid => R::Invalid,
+        Reason::UnknownPerson => R::UnknownPerson,
+        Reason::HouseholdMismatch => R::HouseholdMismatch,
+        Reason::NotEnrolled => R::NotEnrolled,
+        Reason::NotPresent => R::NotPresent,
+        Reason::TooYoung => R::TooYoung,
+        Reason::AgedOut => R::AgedOut,
+        Reason::NotATarget => R::NotATarget,
+        Reason::NotInPilotCommune => R::NotInPilotCommune,
+        Reason::WrongWarehouse => R::WrongWarehouse,
+        Reason::AlreadyReceived => R::AlreadyReceived,
+        Reason::InsufficientStock => R::InsufficientStock,
+        Reason::OnlyExpiredStock => R::OnlyExpiredStock,
+        Reason::OutsideRoundDates => R::OutsideRoundDates,
+        Reason::RoundClosed => R::RoundClosed,
+    }
+}
 
 pub fn quantity(grams: i64) -> pn::Quantity {
     pn::Quantity {
@@ -98,7 +128,7 @@ pub fn distribution(distribution: &Distribution) -> pn::Distribution {
         warehouse_id: distribution.warehouse_id.clone(),
         household_id: distribution.household_id.clone(),
         member_id: distribution.member_id.clone(),
-        group: distribution.group.to_proto() as i32,
+        group: group(distribution.group) as i32,
         grams: distribution.grams,
         distributed_on: format_date(distribution.distributed_on),
         lots: distribution
@@ -115,7 +145,7 @@ pub fn distribution(distribution: &Distribution) -> pn::Distribution {
 
 pub fn refusal(refusal: &Refusal) -> pn::Refusal {
     pn::Refusal {
-        reason: refusal.reason.to_proto() as i32,
+        reason: refusal_reason(refusal.reason) as i32,
         message: refusal.message.clone(),
         field: refusal.field.clone(),
     }
@@ -153,5 +183,20 @@ fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: at.timestamp(),
         nanos: at.timestamp_subsec_nanos() as i32,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_codes_are_the_api_names_without_prefix() {
+        for reason in Reason::ALL {
+            assert_eq!(
+                refusal_reason(reason).as_str_name(),
+                format!("REFUSAL_REASON_{}", reason.code())
+            );
+        }
     }
 }

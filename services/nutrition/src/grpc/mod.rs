@@ -2,6 +2,7 @@
 //! and turns its outcomes into responses and statuses.
 
 pub(crate) mod convert;
+pub(crate) mod parse;
 
 use jigi_proto::nutrition::nutrition_service_server::{NutritionService, NutritionServiceServer};
 use jigi_proto::nutrition::*;
@@ -135,7 +136,7 @@ impl NutritionService for NutritionApi {
         Ok(Response::new(match eligibility.outcome {
             Ok(group) => CheckEligibilityResponse {
                 eligible: true,
-                group: group.to_proto() as i32,
+                group: convert::group(group) as i32,
                 household_id,
                 location: place,
                 refusal: None,
@@ -163,7 +164,7 @@ impl NutritionService for NutritionApi {
                 .map(|(person, household, group)| Beneficiary {
                     member_id: person.member_id.clone(),
                     household_id: household.household_id.clone(),
-                    group: group.to_proto() as i32,
+                    group: convert::group(*group) as i32,
                     location: Some(location(&household.location)),
                 })
                 .collect(),

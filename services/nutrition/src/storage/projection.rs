@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
+use jigi_common::Sex;
 use jigi_common::date::format_date;
 use jigi_common::geography::AreaLevel;
-use jigi_proto::common::Sex;
 use jigi_storage::sql::{self, Filter, Placeholders};
 use jigi_storage::{Conn, Owned, Row, StorageError, ToSql, params};
 
@@ -126,7 +126,7 @@ pub fn save_members(conn: &mut Conn, people: &[(&Person, i64)]) -> Result<(), St
         );
         let formatted: Vec<(i64, String)> = chunk
             .iter()
-            .map(|(person, _)| (person.sex as i64, format_date(person.birth_date)))
+            .map(|(person, _)| (sex_number(person.sex), format_date(person.birth_date)))
             .collect();
         let mut values: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * MEMBER_COLUMN_COUNT);
         for ((person, sequence), (sex, birth_date)) in chunk.iter().zip(&formatted) {
@@ -224,12 +224,17 @@ fn household_from_row(row: &Row) -> Result<HouseholdRow, StorageError> {
     })
 }
 
+/// A sex as stored: its wire value (1 female, 2 male), as it always was.
+fn sex_number(sex: Sex) -> i64 {
+    i64::from(sex.to_proto() as i32)
+}
+
 fn person_from_row(row: &Row) -> Result<(Person, Household), StorageError> {
     let household_id: String = row.get("household_id")?;
     let sex: i64 = row.get("sex")?;
     let sex = i32::try_from(sex)
         .ok()
-        .and_then(|v| Sex::try_from(v).ok())
+        .and_then(Sex::from_proto)
         .ok_or_else(|| decode_error(format!("unknown stored sex {sex}")))?;
     let person = Person {
         member_id: row.get("member_id")?,

@@ -11,20 +11,21 @@ use jigi_common::Region;
 use jigi_nutrition::Handle;
 use jigi_nutrition::domain::eligibility::{Household, Person, PnpEnrolment};
 use jigi_nutrition::domain::model::Location as Place;
-use jigi_proto::common::{Component, Location, Sex};
+use jigi_proto::common::Component;
 use jigi_proto::nutrition::nutrition_service_client::NutritionServiceClient;
 use jigi_proto::nutrition::*;
 use jigi_proto::registry::registry_service_client::RegistryServiceClient;
-use jigi_proto::registry::{self as pr, HouseholdDraft, MemberDraft, Relation};
+use jigi_proto::registry::{self as pr, MemberDraft};
 use jigi_registry::Registry;
 use jigi_server::Running;
 use jigi_storage::{Database, StorageError, params};
-use jigi_testkit::{AuthedChannel, NatsServer, TempDir, TestAccess, connect_as, eventually, read_stream, stream_len};
+pub use jigi_testkit::households::{SANANDO, born, man, member};
+use jigi_testkit::households::{enrol, register};
+use jigi_testkit::{AuthedChannel, NatsServer, TempDir, TestAccess, connect_as, eventually, published_events};
+pub use jigi_testkit::{bad_fields, precondition};
 use tokio_util::sync::CancellationToken;
 
 pub const WAIT: Duration = Duration::from_secs(30);
-pub const SANANDO: &str = "segou.baroueli.sanando";
-pub const SANANDO_VILLAGE: &str = "segou.baroueli.sanando.dioforongo";
 /// Another commune of Ségou, never a pilot commune in these tests.
 pub const OTHER_COMMUNE: &str = "segou.segou.pelengana";
 
@@ -167,50 +168,14 @@ impl TestApp {
         self.enrol_pnp(&household.household_id, enrolled_on).await
     }
 
-    pub async fn register(&mut self, commune: &str, mut members: Vec<MemberDraft>) -> pr::Household {
+    pub async fn register(&mut self, commune: &str, members: Vec<MemberDraft>) -> pr::Household {
         let seed = self.next_seed;
         self.next_seed += 1;
-        members[0].relation = Relation::Head as i32;
-        members[0].given_name = format!("Awa{seed}");
-        let village = if commune == SANANDO { SANANDO_VILLAGE } else { "" };
-        self.registry
-            .register_household(pr::RegisterHouseholdRequest {
-                request_id: uuid::Uuid::new_v4().to_string(),
-                household: Some(HouseholdDraft {
-                    location: Some(Location {
-                        commune: commune.into(),
-                        village: village.into(),
-                        ..Default::default()
-                    }),
-                    members,
-                    traits: Some(pr::HouseholdTraits {
-                        roof: pr::RoofMaterial::Thatch as i32,
-                        wall: pr::WallMaterial::MudBrick as i32,
-                        floor: pr::FloorMaterial::Earth as i32,
-                        ..Default::default()
-                    }),
-                }),
-            })
-            .await
-            .expect("registration succeeds")
-            .into_inner()
-            .household
-            .unwrap()
+        register(&mut self.registry, commune, members, seed).await
     }
 
     pub async fn enrol_pnp(&mut self, household_id: &str, enrolled_on: &str) -> pr::Household {
-        self.registry
-            .enrol_household(pr::EnrolHouseholdRequest {
-                household_id: household_id.into(),
-                component: Component::Pnp as i32,
-                enrolled_on: enrolled_on.into(),
-                committee_override: "CCL Sanando 2018-04".into(),
-            })
-            .await
-            .expect("PNP enrolment succeeds")
-            .into_inner()
-            .household
-            .unwrap()
+        enrol(&mut self.registry, household_id, Component::Pnp, enrolled_on).await
     }
 
     /// What the registry holds now, as the nutrition projection should hold it.
@@ -252,7 +217,7 @@ impl TestApp {
                     let person = Person {
                         member_id: member.member_id.clone(),
                         household_id: household.household_id.clone(),
-                        sex: Sex::try_from(member.sex).unwrap(),
+                        sex: jigi_common::Sex::from_proto(member.sex).unwrap(),
                         birth_date: member.birth_date.parse().unwrap(),
                         pregnant: member.pregnant,
                         lactating: member.lactating,
@@ -283,24 +248,8 @@ impl TestApp {
     /// Waits until the nutrition service's outbox is empty and the stream
     /// holds exactly `count` nutrition events; returns them in order.
     pub async fn nutrition_events(&self, count: usize) -> Vec<ReceivedEvent> {
-        let database = self.running().database.clone();
         let stream = subject::region_stream(self.region);
-        eventually(WAIT, &format!("{count} nutrition events published"), || {
-            let (js, stream, database) = (self.bus.jetstream.clone(), stream.clone(), database.clone());
-            async move {
-                let pending = jigi_bus::outbox::pending(&database).await.ok()?;
-                if stream_len(&js, &stream).await == 0 {
-                    // Not created yet (the relay creates it before its first publish).
-                    return None;
-                }
-                let published = nutrition_only(read_stream(&js, &stream).await).len();
-                (pending == 0 && published >= count).then_some(())
-            }
-        })
-        .await;
-        let events = nutrition_only(read_stream(&self.bus.jetstream, &stream).await);
-        assert_eq!(events.len(), count, "exactly {count} nutrition events");
-        events
+        published_events(&self.bus.jetstream, self.database(), &stream, "nutrition", count, WAIT).await
     }
 
     /// A warehouse of Sanando.
@@ -461,7 +410,7 @@ pub async fn projection(database: &Database) -> BTreeMap<String, (Person, Househ
                     let person = Person {
                         member_id: member_id.clone(),
                         household_id: household_id.clone(),
-                        sex: Sex::try_from(row.get::<i32>(2)?).expect("a stored sex"),
+                        sex: jigi_common::Sex::from_proto(row.get::<i32>(2)?).expect("a stored sex"),
                         birth_date: row.get(3)?,
                         pregnant: row.get(4)?,
                         lactating: row.get(5)?,
@@ -489,14 +438,6 @@ pub async fn projection(database: &Database) -> BTreeMap<String, (Person, Househ
         .unwrap()
 }
 
-fn nutrition_only(messages: Vec<async_nats::jetstream::Message>) -> Vec<ReceivedEvent> {
-    messages
-        .iter()
-        .filter(|m| m.subject.as_str().contains(".nutrition."))
-        .map(|m| ReceivedEvent::from_jetstream(m).expect("a valid CloudEvent"))
-        .collect()
-}
-
 /// Child 3 kg, pregnant and lactating women 4.5 kg.
 pub fn rations() -> Rations {
     Rations {
@@ -506,80 +447,22 @@ pub fn rations() -> Rations {
     }
 }
 
-/// A woman born in 1990; head when first in a household's list.
+/// A woman born in 1990, pregnant or lactating or neither; head when
+/// first in a household's list.
 pub fn woman(pregnant: bool, lactating: bool) -> MemberDraft {
     MemberDraft {
-        given_name: "Awa".into(),
-        family_name: "Traoré".into(),
-        sex: Sex::Female as i32,
-        birth_date: "1990-03-12".into(),
-        relation: Relation::Spouse as i32,
         pregnant,
         lactating,
-        phone: "+22376123456".into(),
-        ..Default::default()
-    }
-}
-
-/// A man born in 1985.
-pub fn man() -> MemberDraft {
-    MemberDraft {
-        given_name: "Moussa".into(),
-        family_name: "Traoré".into(),
-        sex: Sex::Male as i32,
-        birth_date: "1985-07-01".into(),
-        relation: Relation::Spouse as i32,
-        ..Default::default()
+        ..jigi_testkit::households::woman()
     }
 }
 
 /// A child born `months` months (and `days` days) before today.
 pub fn child(name: &str, months: u32, days: u64) -> MemberDraft {
-    MemberDraft {
-        given_name: name.into(),
-        family_name: "Traoré".into(),
-        sex: Sex::Female as i32,
-        birth_date: born(months, days),
-        relation: Relation::Child as i32,
-        ..Default::default()
-    }
-}
-
-/// The date `months` months and `days` days before today, `YYYY-MM-DD`
-/// (ages in tests stay right whatever day they run).
-pub fn born(months: u32, days: u64) -> String {
-    let today = chrono::Utc::now().date_naive();
-    (today.checked_sub_months(chrono::Months::new(months)).unwrap() - chrono::Days::new(days)).to_string()
+    jigi_testkit::households::child(name, born(months, days))
 }
 
 /// Today, `YYYY-MM-DD`.
 pub fn today() -> String {
     born(0, 0)
-}
-
-/// The member ID of the `index`-th member of a household.
-pub fn member(household: &pr::Household, index: usize) -> String {
-    household.members[index].member_id.clone()
-}
-
-/// The `PreconditionFailure` type of a `FAILED_PRECONDITION` status.
-pub fn precondition(status: &tonic::Status) -> String {
-    use tonic_types::StatusExt;
-    assert_eq!(status.code(), tonic::Code::FailedPrecondition, "{status:?}");
-    status
-        .get_error_details()
-        .precondition_failure()
-        .and_then(|p| p.violations.first().map(|v| v.r#type.clone()))
-        .unwrap_or_default()
-}
-
-/// The field names of an `INVALID_ARGUMENT` status's `BadRequest` detail.
-pub fn bad_fields(status: &tonic::Status) -> Vec<String> {
-    use tonic_types::StatusExt;
-    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
-    status
-        .get_error_details()
-        .bad_request()
-        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
-        .unwrap_or_default()
 }

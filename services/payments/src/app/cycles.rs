@@ -7,17 +7,18 @@ use jigi_storage::Conn;
 
 use super::{Payments, check_cycle_id, load_cycle, refused, today};
 use crate::domain::cycle::{self, MAX_REASON_CHARS, NewCycle};
-use crate::domain::model::{Actor, Assignment, Cycle, CycleKind, CycleStatus, Totals};
+use crate::domain::model::{Actor, Assignment, Channel, Cycle, CycleKind, CycleStatus, FundingSource, Totals};
 use crate::domain::reconcile::{self, Reconciliation};
 use crate::events;
 use crate::storage::{self, CommuneShare};
 
-/// An agent assignment as asked for: commune, agent code, channel (wire value).
+/// An agent assignment as asked for: commune, agent code, and the channel
+/// as the API read it (an error is reported with the other fields' problems).
 #[derive(Debug, Clone)]
 pub struct AssignmentRequest {
     pub commune: String,
     pub agent_code: String,
-    pub channel: i32,
+    pub channel: Result<Channel, String>,
 }
 
 /// What a freeze produced.
@@ -38,13 +39,14 @@ fn actor(field: &str, text: &str) -> Result<Actor, CommandError> {
 }
 
 impl Payments {
-    /// Opens a cycle of `kind` (the API's `CycleKind`) in DRAFT.
+    /// Opens a cycle of `kind` in DRAFT; `kind` and `funding_source` come
+    /// as the API read them (an error is reported with the other fields').
     #[allow(clippy::too_many_arguments)]
     pub async fn open(
         &self,
-        kind: i32,
+        kind: Result<CycleKind, String>,
         period: &str,
-        funding_source: i32,
+        funding_source: Result<FundingSource, String>,
         amount_per_household: i64,
         communes: &[String],
         prepared_by: &str,
@@ -129,7 +131,7 @@ impl Payments {
                 self.region,
                 &a.commune,
                 &a.agent_code,
-                a.channel,
+                a.channel.clone(),
                 &field,
                 &mut problems,
             ) {

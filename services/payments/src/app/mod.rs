@@ -22,7 +22,7 @@ use jigi_storage::{Conn, Database};
 pub use activities::ActivitiesProjection;
 pub use cycles::{AssignmentRequest, Frozen};
 pub use projection::{RegistryChange, RegistryProjection};
-pub use queries::{CSV_HEADER, EligiblePage, EntitlementPage, ExportPlan, cycle_status};
+pub use queries::{CSV_HEADER, EligiblePage, EntitlementPage, ExportPlan};
 pub use results::MAX_BATCH;
 
 use crate::domain::cycle::Refusal;

@@ -115,11 +115,12 @@ impl Payments {
             .await
     }
 
-    /// A page of cycles, newest first.
+    /// A page of cycles, newest first; `status` as the API read it
+    /// (`None`: every status).
     pub async fn cycles(
         &self,
         period: &str,
-        status: i32,
+        status: Result<Option<CycleStatus>, String>,
         requested_size: i32,
         page_token: &str,
     ) -> Result<(Vec<Cycle>, String), CommandError> {
@@ -130,10 +131,7 @@ impl Payments {
                     .map_err(|err| CommandError::invalid("period", err.to_string()))?,
             ),
         };
-        let status = match status {
-            0 => None,
-            wire => Some(cycle_status(wire).ok_or_else(|| CommandError::invalid("status", "is not a cycle status"))?),
-        };
+        let status = status.map_err(|m| CommandError::invalid("status", m))?;
         let size = page_size(requested_size, 50, MAX_CYCLE_PAGE)?;
         let before = match page_token {
             "" => None,
@@ -152,13 +150,14 @@ impl Payments {
         Ok((cycles, next))
     }
 
-    /// A page of a cycle's entitlements.
+    /// A page of a cycle's entitlements; `status` as the API read it
+    /// (`None`: every status).
     pub async fn entitlements(
         &self,
         cycle_id: &str,
         commune: &str,
         agent_code: &str,
-        status: i32,
+        status: Result<Option<EntitlementStatus>, String>,
         requested_size: i32,
         page_token: &str,
     ) -> Result<EntitlementPage, CommandError> {
@@ -167,13 +166,7 @@ impl Payments {
             "" => None,
             code => Some(AgentCode::parse(code).map_err(|m| CommandError::invalid("agent_code", m))?),
         };
-        let status = match status {
-            0 => None,
-            wire => Some(
-                EntitlementStatus::from_wire(wire)
-                    .ok_or_else(|| CommandError::invalid("status", "is not an entitlement status"))?,
-            ),
-        };
+        let status = status.map_err(|m| CommandError::invalid("status", m))?;
         let size = page_size(requested_size, DEFAULT_PAGE, MAX_PAGE)?;
         let after = match page_token {
             "" => None,
@@ -298,21 +291,21 @@ impl Payments {
         requested_size: i32,
         page_token: &str,
     ) -> Result<EligiblePage, CommandError> {
-        self.eligible_of(0, "", commune, requested_size, page_token).await
+        self.eligible_of(Ok(CycleKind::Tm), "", commune, requested_size, page_token)
+            .await
     }
 
     /// A page of the households a cycle of `kind` (the API's `CycleKind`)
     /// would list: enrolled in TM now, or owed a grant or wages in `period`.
     pub async fn eligible_of(
         &self,
-        kind: i32,
+        kind: Result<CycleKind, String>,
         period: &str,
         commune: &str,
         requested_size: i32,
         page_token: &str,
     ) -> Result<EligiblePage, CommandError> {
-        let kind =
-            CycleKind::from_wire(kind).ok_or_else(|| CommandError::invalid("kind", "is not a CycleKind value"))?;
+        let kind = kind.map_err(|m| CommandError::invalid("kind", m))?;
         let owed = match kind {
             CycleKind::Tm => None,
             kind => match period.parse::<jigi_common::Period>() {
@@ -357,18 +350,4 @@ impl Payments {
             total,
         })
     }
-}
-
-/// The domain status of an API `CycleStatus`.
-pub fn cycle_status(wire: i32) -> Option<CycleStatus> {
-    use jigi_proto::payments::CycleStatus as P;
-    Some(match P::try_from(wire).ok()? {
-        P::Unspecified => return None,
-        P::Draft => CycleStatus::Draft,
-        P::Frozen => CycleStatus::Frozen,
-        P::Approved => CycleStatus::Approved,
-        P::Disbursing => CycleStatus::Disbursing,
-        P::Closed => CycleStatus::Closed,
-        P::Cancelled => CycleStatus::Cancelled,
-    })
 }

@@ -18,10 +18,10 @@ use jigi_storage::idempotency::{self, Remembered, RequestKey};
 use jigi_storage::{Conn, StorageError};
 use prost::Message;
 
-use super::{Payments, check_cycle_id, load_cycle, refused, today};
+use super::{Payments, check_cycle_id, load_cycle, refused};
 use crate::domain::cycle;
 use crate::domain::model::{Cycle, CycleStatus, Totals};
-use crate::domain::results::{self, Outcome, RefusalKind, Report, ResultRefusal};
+use crate::domain::results::{self, Outcome, RefusalKind, Report, Reported, ResultRefusal};
 use crate::events;
 use crate::storage;
 
@@ -58,7 +58,7 @@ impl Payments {
         &self,
         key: RequestKey,
         cycle_id: &str,
-        results: Vec<pp::PaymentResult>,
+        results: Vec<Reported>,
     ) -> Result<pp::RecordPaymentResultsResponse, CommandError> {
         if results.is_empty() {
             return Err(CommandError::invalid("results", "give at least one result"));
@@ -100,7 +100,7 @@ impl Payments {
         &self,
         key: RequestKey,
         cycle_id: &str,
-        result: Option<pp::PaymentResult>,
+        result: Option<Reported>,
     ) -> Result<pp::RecordPaymentResultResponse, CommandError> {
         let Some(result) = result else {
             return Err(CommandError::invalid("result", "is required"));
@@ -168,19 +168,15 @@ impl Payments {
         &self,
         conn: &mut Conn,
         cycle_id: &str,
-        results: &[pp::PaymentResult],
+        results: &[Reported],
         request_id: &str,
     ) -> Result<(pp::RecordPaymentResultsResponse, Counts), CommandError> {
         let mut cycle = load_cycle(conn, cycle_id)?;
         cycle::accepts_results(&cycle).map_err(|r| refused(r, cycle_id))?;
-        let today = today();
         let approved_on = cycle.approved_on();
         let validated: Vec<Result<Report, ResultRefusal>> = results
             .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                results::validate(r, &format!("results[{i}]"), today, approved_on).map_err(ResultRefusal::invalid)
-            })
+            .map(|r| results::admit(r, approved_on).map_err(ResultRefusal::invalid))
             .collect();
         let (decisions, mut counts) = judge_and_store(conn, &mut cycle, &validated, request_id)?;
         let mut response = pp::RecordPaymentResultsResponse {
@@ -202,13 +198,12 @@ impl Payments {
         &self,
         conn: &mut Conn,
         cycle_id: &str,
-        result: &pp::PaymentResult,
+        result: &Reported,
         request_id: &str,
     ) -> Result<(pp::RecordPaymentResultResponse, Counts), Refused> {
         let mut cycle = load_cycle(conn, cycle_id)?;
         cycle::accepts_results(&cycle).map_err(|r| refused(r, cycle_id))?;
-        let report =
-            results::validate(result, "result", today(), cycle.approved_on()).map_err(CommandError::Invalid)?;
+        let report = results::admit(result, cycle.approved_on()).map_err(CommandError::Invalid)?;
         let (mut decisions, counts) = judge_and_store(conn, &mut cycle, &[Ok(report)], request_id)?;
         if let Err(refusal) = decisions.remove(0) {
             return Err(Refused::Rule(single_refusal(cycle_id, &result.household_id, refusal)));
@@ -325,10 +320,25 @@ fn outcome(index: usize, household_id: &str, decision: Result<(), ResultRefusal>
             index: index as i32,
             household_id: household_id.to_owned(),
             accepted: false,
-            refusal: refusal.kind.wire(),
+            refusal: refusal_to_wire(refusal.kind) as i32,
             field: refusal.field,
             message: refusal.message,
         },
+    }
+}
+
+/// The API's `ResultRefusal` for a refusal (the answer is stored as the
+/// API's message, so a replay answers exactly as the first time).
+fn refusal_to_wire(kind: RefusalKind) -> pp::ResultRefusal {
+    match kind {
+        RefusalKind::Invalid => pp::ResultRefusal::Invalid,
+        RefusalKind::NotEntitled => pp::ResultRefusal::NotEntitled,
+        RefusalKind::AlreadyPaid => pp::ResultRefusal::AlreadyPaid,
+        RefusalKind::RepeatedInRequest => pp::ResultRefusal::RepeatedInRequest,
+        RefusalKind::AmountMismatch => pp::ResultRefusal::AmountMismatch,
+        RefusalKind::WrongAgent => pp::ResultRefusal::WrongAgent,
+        RefusalKind::ReceiptReused => pp::ResultRefusal::ReceiptReused,
+        RefusalKind::ControlTotalExceeded => pp::ResultRefusal::ControlTotalExceeded,
     }
 }
 
@@ -340,5 +350,22 @@ fn single_refusal(cycle_id: &str, household_id: &str, refusal: ResultRefusal) ->
         }
         RefusalKind::Invalid => CommandError::invalid(refusal.field, refusal.message),
         kind => CommandError::refused(kind.code(), household_id, refusal.message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_refusal_has_its_own_wire_value_named_like_its_code() {
+        let mut seen = std::collections::HashSet::new();
+        for kind in RefusalKind::ALL {
+            let wire = refusal_to_wire(kind);
+            assert!(seen.insert(wire as i32), "{kind:?} repeats a wire value");
+            assert_eq!(wire.as_str_name(), format!("RESULT_REFUSAL_{}", kind.code()));
+            assert_eq!(pp::ResultRefusal::try_from(wire as i32), Ok(wire));
+        }
+        assert!(!seen.contains(&(pp::ResultRefusal::Unspecified as i32)));
     }
 }

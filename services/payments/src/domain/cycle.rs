@@ -51,14 +51,15 @@ pub struct NewCycle {
 }
 
 /// Checks the fields of an `OpenPaymentCycle` request. `amount` 0 applies the
-/// programme rule.
+/// programme rule. `kind` and `funding_source` come as the API read them: an
+/// error is reported with the other fields' problems.
 #[allow(clippy::too_many_arguments)]
 pub fn new_cycle(
     geography: &Geography,
     region: Region,
-    kind: i32,
+    kind: Result<CycleKind, String>,
     period: &str,
-    funding_source: i32,
+    funding_source: Result<FundingSource, String>,
     amount: i64,
     communes: &[String],
     prepared_by: &str,
@@ -75,21 +76,8 @@ pub fn new_cycle(
             None
         }
     };
-    let funding_source = match FundingSource::from_wire(funding_source) {
-        Some(source) => Some(source),
-        None if funding_source == 0 => {
-            problems.add("funding_source", "is required");
-            None
-        }
-        None => {
-            problems.add("funding_source", format!("has unknown value {funding_source}"));
-            None
-        }
-    };
-    let kind = CycleKind::from_wire(kind);
-    if kind.is_none() {
-        problems.add("kind", "is not a CycleKind value");
-    }
+    let funding_source = problems.check("funding_source", funding_source);
+    let kind = problems.check("kind", kind);
     let amount = match amount {
         // Grants and wages are paid at the amounts the activities service
         // published: a cycle-wide amount would contradict them.
@@ -159,7 +147,7 @@ pub fn assignment(
     region: Region,
     commune: &str,
     agent_code: &str,
-    channel: i32,
+    channel: Result<Channel, String>,
     field: &str,
     problems: &mut Problems,
 ) -> Option<Assignment> {
@@ -167,20 +155,7 @@ pub fn assignment(
         .check(format!("{field}.commune"), check_commune(geography, region, commune))
         .is_some();
     let agent = problems.check(format!("{field}.agent_code"), AgentCode::parse(agent_code));
-    let channel = match Channel::from_wire(channel) {
-        Some(channel) => Some(channel),
-        None => {
-            problems.add(
-                format!("{field}.channel"),
-                if channel == 0 {
-                    "is required (CASH or MOBILE_MONEY)".to_owned()
-                } else {
-                    format!("has unknown value {channel}")
-                },
-            );
-            None
-        }
-    };
+    let channel = problems.check(format!("{field}.channel"), channel);
     Some(Assignment {
         commune: commune_ok.then(|| commune.to_owned())?,
         agent: agent?,
@@ -361,9 +336,9 @@ mod tests {
         let ok = new_cycle(
             &geography,
             Region::Sikasso,
-            0,
+            Ok(CycleKind::Tm),
             "2019Q1",
-            1,
+            Ok(FundingSource::WorldBankIda),
             0,
             &["sikasso.yanfolila.gouanan".into()],
             "a.diallo",
@@ -375,9 +350,9 @@ mod tests {
         let errors = new_cycle(
             &geography,
             Region::Sikasso,
-            1,
+            Ok(CycleKind::Tm),
             "2019",
-            0,
+            Err("is required".into()),
             -5,
             &["segou.baroueli.sanando".into(), "nowhere".into()],
             " ",
@@ -405,9 +380,9 @@ mod tests {
             new_cycle(
                 &geography,
                 Region::Sikasso,
-                kind.wire(),
+                Ok(kind),
                 "2019Q1",
-                1,
+                Ok(FundingSource::WorldBankIda),
                 amount,
                 &[],
                 "a.diallo",
@@ -427,13 +402,21 @@ mod tests {
             .collect();
         assert_eq!(fields, ["amount_per_household.fcfa"]);
         assert_eq!(open(CycleKind::Tm, 0).unwrap().amount_per_household, Fcfa::new(30_000));
-        let unknown = new_cycle(&geography, Region::Sikasso, 9, "2019Q1", 1, 0, &[], "a.diallo").unwrap_err();
+        let unknown = new_cycle(
+            &geography,
+            Region::Sikasso,
+            Err("is not a CycleKind value".into()),
+            "2019Q1",
+            Ok(FundingSource::WorldBankIda),
+            0,
+            &[],
+            "a.diallo",
+        )
+        .unwrap_err();
         assert_eq!(unknown.into_errors()[0].field, "kind");
         for kind in CycleKind::ALL {
-            assert_eq!(CycleKind::from_wire(kind.wire()), Some(kind));
             assert_eq!(CycleKind::from_code(kind.code()), Some(kind));
         }
-        assert_eq!(CycleKind::from_wire(0), Some(CycleKind::Tm));
     }
 
     #[test]

@@ -45,22 +45,6 @@ impl CycleKind {
         CycleKind::ALL.into_iter().find(|k| k.code() == code)
     }
 
-    /// The API's `CycleKind`; 0 (unset) is TM, as before kinds existed.
-    pub fn wire(self) -> i32 {
-        match self {
-            CycleKind::Tm => 1,
-            CycleKind::AgrGrant => 2,
-            CycleKind::HimoWages => 3,
-        }
-    }
-
-    pub fn from_wire(value: i32) -> Option<CycleKind> {
-        match value {
-            0 => Some(CycleKind::Tm),
-            value => CycleKind::ALL.into_iter().find(|k| k.wire() == value),
-        }
-    }
-
     /// The programme component it pays.
     pub fn component(self) -> jigi_common::Component {
         match self {
@@ -147,20 +131,6 @@ impl FundingSource {
     pub fn from_code(code: &str) -> Option<FundingSource> {
         FundingSource::ALL.into_iter().find(|s| s.code() == code)
     }
-
-    /// The wire value, shared by the API's `FundingSource` and the events'
-    /// `PaymentFundingSource`.
-    pub fn wire(self) -> i32 {
-        match self {
-            FundingSource::WorldBankIda => 1,
-            FundingSource::Dfid => 2,
-            FundingSource::StateBudget => 3,
-        }
-    }
-
-    pub fn from_wire(value: i32) -> Option<FundingSource> {
-        FundingSource::ALL.into_iter().find(|s| s.wire() == value)
-    }
 }
 
 /// How an agent pays.
@@ -171,6 +141,8 @@ pub enum Channel {
 }
 
 impl Channel {
+    pub const ALL: [Channel; 2] = [Channel::Cash, Channel::MobileMoney];
+
     pub fn code(self) -> &'static str {
         match self {
             Channel::Cash => "cash",
@@ -179,23 +151,7 @@ impl Channel {
     }
 
     pub fn from_code(code: &str) -> Option<Channel> {
-        [Channel::Cash, Channel::MobileMoney]
-            .into_iter()
-            .find(|c| c.code() == code)
-    }
-
-    /// The wire value, shared by the API's `PaymentChannel` and the events' `PaymentChannelKind`.
-    pub fn wire(self) -> i32 {
-        match self {
-            Channel::Cash => 1,
-            Channel::MobileMoney => 2,
-        }
-    }
-
-    pub fn from_wire(value: i32) -> Option<Channel> {
-        [Channel::Cash, Channel::MobileMoney]
-            .into_iter()
-            .find(|c| c.wire() == value)
+        Channel::ALL.into_iter().find(|c| c.code() == code)
     }
 }
 
@@ -231,20 +187,6 @@ impl EntitlementStatus {
 
     pub fn from_code(code: &str) -> Option<EntitlementStatus> {
         EntitlementStatus::ALL.into_iter().find(|s| s.code() == code)
-    }
-
-    /// Wire value of the API's `EntitlementStatus`.
-    pub fn wire(self) -> i32 {
-        match self {
-            EntitlementStatus::Pending => 1,
-            EntitlementStatus::Paid => 2,
-            EntitlementStatus::Failed => 3,
-            EntitlementStatus::NotCollected => 4,
-        }
-    }
-
-    pub fn from_wire(value: i32) -> Option<EntitlementStatus> {
-        EntitlementStatus::ALL.into_iter().find(|s| s.wire() == value)
     }
 }
 
@@ -285,23 +227,6 @@ impl FailureReason {
 
     pub fn from_code(code: &str) -> Option<FailureReason> {
         FailureReason::ALL.into_iter().find(|r| r.code() == code)
-    }
-
-    /// Wire value, shared by the API's `FailureReason` and the events' `PaymentFailureReason`.
-    pub fn wire(self) -> i32 {
-        match self {
-            FailureReason::IdentityNotVerified => 1,
-            FailureReason::AccountInvalid => 2,
-            FailureReason::AgentOutOfCash => 3,
-            FailureReason::NetworkFailure => 4,
-            FailureReason::BeneficiaryDeceased => 5,
-            FailureReason::SiteInaccessible => 6,
-            FailureReason::Other => 7,
-        }
-    }
-
-    pub fn from_wire(value: i32) -> Option<FailureReason> {
-        FailureReason::ALL.into_iter().find(|r| r.wire() == value)
     }
 }
 
@@ -464,18 +389,13 @@ mod tests {
         }
         for source in FundingSource::ALL {
             assert_eq!(FundingSource::from_code(source.code()), Some(source));
-            assert_eq!(FundingSource::from_wire(source.wire()), Some(source));
         }
         for status in EntitlementStatus::ALL {
             assert_eq!(EntitlementStatus::from_code(status.code()), Some(status));
-            assert_eq!(EntitlementStatus::from_wire(status.wire()), Some(status));
         }
         for reason in FailureReason::ALL {
             assert_eq!(FailureReason::from_code(reason.code()), Some(reason));
-            assert_eq!(FailureReason::from_wire(reason.wire()), Some(reason));
         }
-        assert_eq!(FundingSource::from_wire(0), None);
-        assert_eq!(Channel::from_wire(0), None);
     }
 
     #[test]

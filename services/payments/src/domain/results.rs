@@ -12,9 +12,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
-use jigi_common::date::parse_date;
 use jigi_common::{Fcfa, FieldError};
-use jigi_proto::payments::{PaymentOutcome, PaymentResult};
 
 use super::model::{AgentCode, Cycle, EntitlementStatus, FailureReason, Place, Totals};
 
@@ -59,19 +57,16 @@ pub enum RefusalKind {
 }
 
 impl RefusalKind {
-    /// The wire value of the API's `ResultRefusal`.
-    pub fn wire(self) -> i32 {
-        match self {
-            RefusalKind::Invalid => 1,
-            RefusalKind::NotEntitled => 2,
-            RefusalKind::AlreadyPaid => 3,
-            RefusalKind::RepeatedInRequest => 4,
-            RefusalKind::AmountMismatch => 5,
-            RefusalKind::WrongAgent => 6,
-            RefusalKind::ReceiptReused => 7,
-            RefusalKind::ControlTotalExceeded => 8,
-        }
-    }
+    pub const ALL: [RefusalKind; 8] = [
+        RefusalKind::Invalid,
+        RefusalKind::NotEntitled,
+        RefusalKind::AlreadyPaid,
+        RefusalKind::RepeatedInRequest,
+        RefusalKind::AmountMismatch,
+        RefusalKind::WrongAgent,
+        RefusalKind::ReceiptReused,
+        RefusalKind::ControlTotalExceeded,
+    ];
 
     /// A short machine-readable reason, for statuses and metrics.
     pub fn code(self) -> &'static str {
@@ -119,114 +114,43 @@ impl ResultRefusal {
     }
 }
 
-/// Longest receipt reference accepted.
-const MAX_RECEIPT_CHARS: usize = 64;
+/// A result as an agent reported it, read from the request field by field
+/// (the API's part, `grpc::parse`): the report when every field is valid,
+/// else what is wrong, in field order. Whether its date is late enough
+/// depends on the cycle, known once it is loaded: see [`admit`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reported {
+    /// Where it sits in the request: `result`, `results[3]`.
+    pub field: String,
+    /// As given (even when it is no valid ID), for the answer.
+    pub household_id: String,
+    pub report: Result<Report, Vec<FieldError>>,
+    /// The date, when it was read and is not in the future: a result with
+    /// other bad fields is still told that it is too early.
+    pub date: Option<NaiveDate>,
+    /// Where a date error goes among the errors, to keep them in field order.
+    pub date_slot: usize,
+}
 
-/// Checks a result's fields. `field` is its path (`result`, `results[3]`);
-/// `today` bounds dates from above and the cycle's approval from below.
-pub fn validate(
-    result: &PaymentResult,
-    field: &str,
-    today: NaiveDate,
-    approved_on: Option<NaiveDate>,
-) -> Result<Report, Vec<FieldError>> {
-    let mut errors = Vec::new();
-    let mut add = |name: &str, message: String| errors.push(FieldError::new(format!("{field}.{name}"), message));
-    if result.household_id.is_empty() {
-        add("household_id", "is required".into());
-    } else if uuid::Uuid::parse_str(&result.household_id).is_err() {
-        add("household_id", "is not a registry ID (a UUID)".into());
-    }
-    let agent = AgentCode::parse(&result.agent_code)
-        .map_err(|m| add("agent_code", m))
-        .ok();
-    let date = match parse_date(&result.date) {
-        None if result.date.is_empty() => {
-            add("date", "is required".into());
-            None
-        }
-        None => {
-            add("date", format!("{:?} is not a date YYYY-MM-DD", result.date));
-            None
-        }
-        Some(date) if date > today => {
-            add("date", format!("{date} is in the future"));
-            None
-        }
-        Some(date) if approved_on.is_some_and(|approved| date < approved) => {
-            add(
-                "date",
-                format!(
-                    "{date} is before the cycle's approval on {}",
-                    approved_on.expect("checked")
-                ),
-            );
-            None
-        }
-        Some(date) => Some(date),
+/// Admits a reported result to a cycle approved on `approved_on`: a
+/// result is not dated before the cycle's approval.
+pub fn admit(reported: &Reported, approved_on: Option<NaiveDate>) -> Result<Report, Vec<FieldError>> {
+    let too_early = reported
+        .date
+        .zip(approved_on)
+        .filter(|(date, approved)| date < approved);
+    let Some((date, approved)) = too_early else {
+        return reported.report.clone();
     };
-    let amount = result.amount.as_ref().map(|m| m.fcfa).unwrap_or(0);
-    let outcome = match PaymentOutcome::try_from(result.outcome) {
-        Ok(PaymentOutcome::Paid) => {
-            if amount <= 0 {
-                add("amount.fcfa", "is required for a payment and must be positive".into());
-            }
-            let receipt = result.receipt_reference.trim();
-            if receipt.is_empty() {
-                add("receipt_reference", "is required for a payment".into());
-            } else if receipt.chars().count() > MAX_RECEIPT_CHARS || receipt.chars().any(char::is_control) {
-                add(
-                    "receipt_reference",
-                    format!("must be at most {MAX_RECEIPT_CHARS} characters without control characters"),
-                );
-            }
-            if result.failure_reason != 0 {
-                add("failure_reason", "is only for a failed payment".into());
-            }
-            Some(Outcome::Paid {
-                amount: Fcfa::new(amount),
-                receipt: receipt.to_owned(),
-            })
-        }
-        Ok(PaymentOutcome::Failed) => match FailureReason::from_wire(result.failure_reason) {
-            Some(reason) => Some(Outcome::Failed(reason)),
-            None => {
-                add(
-                    "failure_reason",
-                    if result.failure_reason == 0 {
-                        "is required for a failed payment".to_owned()
-                    } else {
-                        format!("has unknown value {}", result.failure_reason)
-                    },
-                );
-                None
-            }
-        },
-        Ok(PaymentOutcome::NotCollected) => Some(Outcome::NotCollected),
-        Ok(PaymentOutcome::Unspecified) => {
-            add("outcome", "is required (PAID, FAILED or NOT_COLLECTED)".into());
-            None
-        }
-        Err(_) => {
-            add("outcome", format!("has unknown value {}", result.outcome));
-            None
-        }
-    };
-    if !matches!(outcome, Some(Outcome::Paid { .. }) | None) && (amount != 0 || !result.receipt_reference.is_empty()) {
-        add(
-            "amount.fcfa",
-            "amount and receipt_reference are only for a payment".into(),
-        );
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    Ok(Report {
-        household_id: result.household_id.clone(),
-        agent: agent.expect("checked"),
-        date: date.expect("checked"),
-        outcome: outcome.expect("checked"),
-    })
+    let mut errors = reported.report.clone().err().unwrap_or_default();
+    errors.insert(
+        reported.date_slot.min(errors.len()),
+        FieldError::new(
+            format!("{}.date", reported.field),
+            format!("{date} is before the cycle's approval on {approved}"),
+        ),
+    );
+    Err(errors)
 }
 
 /// What the database says about a household of the cycle.
@@ -365,7 +289,7 @@ fn judge<'a>(
 mod tests {
     use chrono::Utc;
     use jigi_common::Region;
-    use jigi_proto::common::Money;
+    use jigi_common::date::parse_date;
 
     use super::*;
     use crate::domain::model::{Assignment, Channel, CycleStatus, FundingSource};
@@ -408,15 +332,15 @@ mod tests {
         }
     }
 
-    fn paid(household: &str, amount: i64, receipt: &str) -> PaymentResult {
-        PaymentResult {
+    fn paid(household: &str, amount: i64, receipt: &str) -> Report {
+        Report {
             household_id: household.into(),
-            outcome: PaymentOutcome::Paid as i32,
-            agent_code: "AG1".into(),
-            date: "2019-02-01".into(),
-            amount: Some(Money { fcfa: amount }),
-            receipt_reference: receipt.into(),
-            failure_reason: 0,
+            agent: AgentCode::parse("AG1").unwrap(),
+            date: day("2019-02-01"),
+            outcome: Outcome::Paid {
+                amount: Fcfa::new(amount),
+                receipt: receipt.into(),
+            },
         }
     }
 
@@ -433,23 +357,49 @@ mod tests {
         }
     }
 
-    fn check(results: &[PaymentResult], cycle: &Cycle, book: &HashMap<String, Entitled>) -> Vec<Option<RefusalKind>> {
-        let reports: Vec<Report> = results
-            .iter()
-            .map(|r| validate(r, "r", day("2019-03-01"), None).unwrap())
-            .collect();
+    fn check(reports: &[Report], cycle: &Cycle, book: &HashMap<String, Entitled>) -> Vec<Option<RefusalKind>> {
         let slots: Vec<Option<&Report>> = reports.iter().map(Some).collect();
         let (decisions, _) = decide(cycle, &slots, book, &HashSet::new());
         decisions.into_iter().map(|d| d.err().map(|r| r.kind)).collect()
     }
 
+    fn reported(report: Result<Report, Vec<FieldError>>, date: &str, date_slot: usize) -> Reported {
+        Reported {
+            field: "results[2]".into(),
+            household_id: H1.into(),
+            report,
+            date: Some(day(date)),
+            date_slot,
+        }
+    }
+
     #[test]
-    fn validation_names_each_bad_field() {
-        let today = day("2019-03-01");
-        let mut bad = paid("not-a-uuid", 0, "");
-        bad.date = "2019-03-02".into();
-        bad.agent_code = "".into();
-        let fields: Vec<String> = validate(&bad, "results[2]", today, None)
+    fn a_result_is_not_dated_before_its_cycle_was_approved() {
+        let on_time = reported(Ok(paid(H1, 30_000, "R1")), "2019-02-01", 0);
+        assert_eq!(admit(&on_time, Some(day("2019-02-01"))), Ok(paid(H1, 30_000, "R1")));
+        assert_eq!(
+            admit(&on_time, None),
+            Ok(paid(H1, 30_000, "R1")),
+            "not approved yet: no bound"
+        );
+        let early = admit(&on_time, Some(day("2019-02-15"))).unwrap_err();
+        assert_eq!(
+            early,
+            [FieldError::new(
+                "results[2].date",
+                "2019-02-01 is before the cycle's approval on 2019-02-15"
+            )]
+        );
+    }
+
+    #[test]
+    fn an_early_date_takes_its_place_among_other_bad_fields() {
+        let errors = vec![
+            FieldError::new("results[2].agent_code", "is required"),
+            FieldError::new("results[2].receipt_reference", "is required for a payment"),
+        ];
+        let bad = reported(Err(errors.clone()), "2019-02-01", 1);
+        let fields: Vec<String> = admit(&bad, Some(day("2019-02-15")))
             .unwrap_err()
             .into_iter()
             .map(|e| e.field)
@@ -457,27 +407,15 @@ mod tests {
         assert_eq!(
             fields,
             [
-                "results[2].household_id",
                 "results[2].agent_code",
                 "results[2].date",
-                "results[2].amount.fcfa",
                 "results[2].receipt_reference"
             ]
         );
-        let failed = PaymentResult {
-            outcome: PaymentOutcome::Failed as i32,
-            amount: None,
-            receipt_reference: String::new(),
-            ..paid(H1, 0, "")
-        };
         assert_eq!(
-            validate(&failed, "r", today, None).unwrap_err()[0].field,
-            "r.failure_reason"
-        );
-        let early = paid(H1, 30_000, "R1");
-        assert_eq!(
-            validate(&early, "r", today, Some(day("2019-02-15"))).unwrap_err()[0].field,
-            "r.date"
+            admit(&bad, Some(day("2019-01-15"))),
+            Err(errors),
+            "late enough: only its own errors"
         );
     }
 
@@ -490,7 +428,7 @@ mod tests {
         ]
         .into();
         let mut wrong_agent = paid(H3, 30_000, "R9");
-        wrong_agent.agent_code = "AG2".into();
+        wrong_agent.agent = AgentCode::parse("AG2").unwrap();
         let outcomes = check(
             &[
                 paid(H1, 30_000, "R1"),

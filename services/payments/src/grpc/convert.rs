@@ -1,10 +1,13 @@
-//! Domain values to the API's messages.
+//! Domain values to the API's messages, and the API's enums to the
+//! domain's (reading results is [`super::parse`]).
 
 use chrono::{DateTime, Utc};
 use jigi_proto::common as pc;
 use jigi_proto::payments as pp;
 
-use crate::domain::model::{Cycle, CycleStatus, Totals};
+use crate::domain::model::{
+    Channel, Cycle, CycleKind, CycleStatus, EntitlementStatus, FailureReason, FundingSource, Totals,
+};
 use crate::domain::projection::Tracked;
 use crate::domain::reconcile::{Line, Reconciliation};
 use crate::events::{location, money};
@@ -17,9 +20,9 @@ pub fn cycle(c: &Cycle) -> pp::PaymentCycle {
         period: Some(pc::Period {
             code: c.period.to_string(),
         }),
-        funding_source: c.funding_source.wire(),
+        funding_source: funding_source_to_wire(c.funding_source) as i32,
         amount_per_household: Some(money(c.amount_per_household)),
-        kind: c.kind.wire(),
+        kind: cycle_kind_to_wire(c.kind) as i32,
         communes: c.communes.clone(),
         status: status(c.status) as i32,
         frozen: Some(totals(c.frozen)),
@@ -36,7 +39,7 @@ pub fn cycle(c: &Cycle) -> pp::PaymentCycle {
             .map(|a| pp::AgentAssignment {
                 commune: a.commune.clone(),
                 agent_code: a.agent.as_str().to_owned(),
-                channel: a.channel.wire(),
+                channel: channel_to_wire(a.channel) as i32,
             })
             .collect(),
         opened_at: Some(timestamp(c.opened_at)),
@@ -78,12 +81,15 @@ pub fn entitlement(cycle: &Cycle, row: &EntitlementRow) -> pp::Entitlement {
         household_id: row.household_id.clone(),
         location: Some(location(&row.place)),
         amount: Some(money(row.amount)),
-        status: row.status.wire(),
+        status: entitlement_status_to_wire(row.status) as i32,
         agent_code: agent.map(|a| a.agent.as_str().to_owned()).unwrap_or_default(),
-        channel: agent.map(|a| a.channel.wire()).unwrap_or_default(),
+        channel: agent.map(|a| channel_to_wire(a.channel) as i32).unwrap_or_default(),
         result_date: row.result_date.clone().unwrap_or_default(),
         receipt_reference: row.receipt_reference.clone().unwrap_or_default(),
-        failure_reason: row.failure_reason.map(|r| r.wire()).unwrap_or_default(),
+        failure_reason: row
+            .failure_reason
+            .map(|r| failure_reason_to_wire(r) as i32)
+            .unwrap_or_default(),
     }
 }
 
@@ -102,7 +108,11 @@ fn line(l: &Line) -> pp::ReconciliationLine {
     pp::ReconciliationLine {
         location: l.place.as_ref().map(location),
         agent_code: l.agent.as_ref().map(|(a, _)| a.as_str().to_owned()).unwrap_or_default(),
-        channel: l.agent.as_ref().map(|(_, c)| c.wire()).unwrap_or_default(),
+        channel: l
+            .agent
+            .as_ref()
+            .map(|(_, c)| channel_to_wire(*c) as i32)
+            .unwrap_or_default(),
         expected: Some(totals(l.expected)),
         paid: Some(totals(l.paid)),
         failed: Some(totals(l.failed)),
@@ -131,5 +141,190 @@ pub fn held(held: &crate::storage::holds::Held) -> pp::HeldHousehold {
         household_id: held.household_id.clone(),
         duplicate_id: held.duplicate_id.clone(),
         reason: held.reason.clone(),
+    }
+}
+
+/// A cycle status to filter on; unset (0) is every status.
+pub fn cycle_status_from_wire(value: i32) -> Result<Option<CycleStatus>, String> {
+    Ok(Some(match pp::CycleStatus::try_from(value) {
+        Ok(pp::CycleStatus::Unspecified) => return Ok(None),
+        Ok(pp::CycleStatus::Draft) => CycleStatus::Draft,
+        Ok(pp::CycleStatus::Frozen) => CycleStatus::Frozen,
+        Ok(pp::CycleStatus::Approved) => CycleStatus::Approved,
+        Ok(pp::CycleStatus::Disbursing) => CycleStatus::Disbursing,
+        Ok(pp::CycleStatus::Closed) => CycleStatus::Closed,
+        Ok(pp::CycleStatus::Cancelled) => CycleStatus::Cancelled,
+        Err(_) => return Err("is not a cycle status".into()),
+    }))
+}
+
+/// A cycle's kind; unset (0) is TM, as before kinds existed.
+pub fn cycle_kind_from_wire(value: i32) -> Result<CycleKind, String> {
+    match pp::CycleKind::try_from(value) {
+        Ok(pp::CycleKind::Unspecified | pp::CycleKind::Tm) => Ok(CycleKind::Tm),
+        Ok(pp::CycleKind::AgrGrant) => Ok(CycleKind::AgrGrant),
+        Ok(pp::CycleKind::HimoWages) => Ok(CycleKind::HimoWages),
+        Err(_) => Err("is not a CycleKind value".into()),
+    }
+}
+
+pub fn cycle_kind_to_wire(kind: CycleKind) -> pp::CycleKind {
+    match kind {
+        CycleKind::Tm => pp::CycleKind::Tm,
+        CycleKind::AgrGrant => pp::CycleKind::AgrGrant,
+        CycleKind::HimoWages => pp::CycleKind::HimoWages,
+    }
+}
+
+/// A funding source, which must be given.
+pub fn funding_source_from_wire(value: i32) -> Result<FundingSource, String> {
+    match pp::FundingSource::try_from(value) {
+        Ok(pp::FundingSource::Unspecified) => Err("is required".into()),
+        Ok(pp::FundingSource::WorldBankIda) => Ok(FundingSource::WorldBankIda),
+        Ok(pp::FundingSource::Dfid) => Ok(FundingSource::Dfid),
+        Ok(pp::FundingSource::StateBudget) => Ok(FundingSource::StateBudget),
+        Err(_) => Err(format!("has unknown value {value}")),
+    }
+}
+
+pub fn funding_source_to_wire(source: FundingSource) -> pp::FundingSource {
+    match source {
+        FundingSource::WorldBankIda => pp::FundingSource::WorldBankIda,
+        FundingSource::Dfid => pp::FundingSource::Dfid,
+        FundingSource::StateBudget => pp::FundingSource::StateBudget,
+    }
+}
+
+/// How an agent pays, which must be given.
+pub fn channel_from_wire(value: i32) -> Result<Channel, String> {
+    match pp::PaymentChannel::try_from(value) {
+        Ok(pp::PaymentChannel::Unspecified) => Err("is required (CASH or MOBILE_MONEY)".into()),
+        Ok(pp::PaymentChannel::Cash) => Ok(Channel::Cash),
+        Ok(pp::PaymentChannel::MobileMoney) => Ok(Channel::MobileMoney),
+        Err(_) => Err(format!("has unknown value {value}")),
+    }
+}
+
+pub fn channel_to_wire(channel: Channel) -> pp::PaymentChannel {
+    match channel {
+        Channel::Cash => pp::PaymentChannel::Cash,
+        Channel::MobileMoney => pp::PaymentChannel::MobileMoney,
+    }
+}
+
+/// An entitlement status to filter on; unset (0) is every status.
+pub fn entitlement_status_from_wire(value: i32) -> Result<Option<EntitlementStatus>, String> {
+    match pp::EntitlementStatus::try_from(value) {
+        Ok(pp::EntitlementStatus::Unspecified) => Ok(None),
+        Ok(pp::EntitlementStatus::Pending) => Ok(Some(EntitlementStatus::Pending)),
+        Ok(pp::EntitlementStatus::Paid) => Ok(Some(EntitlementStatus::Paid)),
+        Ok(pp::EntitlementStatus::Failed) => Ok(Some(EntitlementStatus::Failed)),
+        Ok(pp::EntitlementStatus::NotCollected) => Ok(Some(EntitlementStatus::NotCollected)),
+        Err(_) => Err("is not an entitlement status".into()),
+    }
+}
+
+pub fn entitlement_status_to_wire(status: EntitlementStatus) -> pp::EntitlementStatus {
+    match status {
+        EntitlementStatus::Pending => pp::EntitlementStatus::Pending,
+        EntitlementStatus::Paid => pp::EntitlementStatus::Paid,
+        EntitlementStatus::Failed => pp::EntitlementStatus::Failed,
+        EntitlementStatus::NotCollected => pp::EntitlementStatus::NotCollected,
+    }
+}
+
+/// Why a payment failed; `None` for unset (0) and values this build does not know.
+pub fn failure_reason_from_wire(value: i32) -> Option<FailureReason> {
+    Some(match pp::FailureReason::try_from(value).ok()? {
+        pp::FailureReason::Unspecified => return None,
+        pp::FailureReason::IdentityNotVerified => FailureReason::IdentityNotVerified,
+        pp::FailureReason::AccountInvalid => FailureReason::AccountInvalid,
+        pp::FailureReason::AgentOutOfCash => FailureReason::AgentOutOfCash,
+        pp::FailureReason::NetworkFailure => FailureReason::NetworkFailure,
+        pp::FailureReason::BeneficiaryDeceased => FailureReason::BeneficiaryDeceased,
+        pp::FailureReason::SiteInaccessible => FailureReason::SiteInaccessible,
+        pp::FailureReason::Other => FailureReason::Other,
+    })
+}
+
+pub fn failure_reason_to_wire(reason: FailureReason) -> pp::FailureReason {
+    match reason {
+        FailureReason::IdentityNotVerified => pp::FailureReason::IdentityNotVerified,
+        FailureReason::AccountInvalid => pp::FailureReason::AccountInvalid,
+        FailureReason::AgentOutOfCash => pp::FailureReason::AgentOutOfCash,
+        FailureReason::NetworkFailure => pp::FailureReason::NetworkFailure,
+        FailureReason::BeneficiaryDeceased => pp::FailureReason::BeneficiaryDeceased,
+        FailureReason::SiteInaccessible => pp::FailureReason::SiteInaccessible,
+        FailureReason::Other => pp::FailureReason::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_domain_value_goes_to_the_wire_and_back() {
+        for kind in CycleKind::ALL {
+            assert_eq!(cycle_kind_from_wire(cycle_kind_to_wire(kind) as i32), Ok(kind));
+        }
+        for status in CycleStatus::ALL {
+            assert_eq!(cycle_status_from_wire(super::status(status) as i32), Ok(Some(status)));
+        }
+        for source in FundingSource::ALL {
+            assert_eq!(
+                funding_source_from_wire(funding_source_to_wire(source) as i32),
+                Ok(source)
+            );
+        }
+        for channel in Channel::ALL {
+            assert_eq!(channel_from_wire(channel_to_wire(channel) as i32), Ok(channel));
+        }
+        for status in EntitlementStatus::ALL {
+            assert_eq!(
+                entitlement_status_from_wire(entitlement_status_to_wire(status) as i32),
+                Ok(Some(status))
+            );
+        }
+        for reason in FailureReason::ALL {
+            assert_eq!(
+                failure_reason_from_wire(failure_reason_to_wire(reason) as i32),
+                Some(reason)
+            );
+        }
+    }
+
+    #[test]
+    fn unset_and_unknown_wire_values() {
+        assert_eq!(
+            cycle_kind_from_wire(0),
+            Ok(CycleKind::Tm),
+            "unset is TM, as before kinds existed"
+        );
+        assert_eq!(funding_source_from_wire(0), Err("is required".to_owned()));
+        assert_eq!(
+            channel_from_wire(0),
+            Err("is required (CASH or MOBILE_MONEY)".to_owned())
+        );
+        assert_eq!(entitlement_status_from_wire(0), Ok(None), "unset filters nothing");
+        assert_eq!(cycle_status_from_wire(0), Ok(None), "unset filters nothing");
+        assert_eq!(failure_reason_from_wire(0), None);
+        for unknown in [99, -1, i32::MIN] {
+            assert_eq!(
+                cycle_kind_from_wire(unknown),
+                Err("is not a CycleKind value".to_owned())
+            );
+            assert_eq!(
+                funding_source_from_wire(unknown),
+                Err(format!("has unknown value {unknown}"))
+            );
+            assert_eq!(channel_from_wire(unknown), Err(format!("has unknown value {unknown}")));
+            assert_eq!(
+                entitlement_status_from_wire(unknown),
+                Err("is not an entitlement status".to_owned())
+            );
+            assert_eq!(failure_reason_from_wire(unknown), None);
+            assert_eq!(cycle_status_from_wire(unknown), Err("is not a cycle status".to_owned()));
+        }
     }
 }

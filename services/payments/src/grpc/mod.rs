@@ -7,7 +7,8 @@
 //! only their own payment list. [`Payments`] takes the user and the agent
 //! code as plain arguments; only this layer knows about tokens.
 
-mod convert;
+pub(crate) mod convert;
+pub mod parse;
 
 use std::pin::Pin;
 
@@ -116,9 +117,9 @@ impl PaymentsService for PaymentsApi {
         let cycle = self
             .payments
             .open(
-                r.kind,
+                convert::cycle_kind_from_wire(r.kind),
                 r.period.as_ref().map(|p| p.code.as_str()).unwrap_or_default(),
-                r.funding_source,
+                convert::funding_source_from_wire(r.funding_source),
                 r.amount_per_household.map(|m| m.fcfa).unwrap_or_default(),
                 &r.communes,
                 &user,
@@ -145,7 +146,12 @@ impl PaymentsService for PaymentsApi {
         let r = request.get_ref();
         let (cycles, next_page_token) = self
             .payments
-            .cycles(&r.period, r.status, r.page_size, &r.page_token)
+            .cycles(
+                &r.period,
+                convert::cycle_status_from_wire(r.status),
+                r.page_size,
+                &r.page_token,
+            )
             .await?;
         Ok(Response::new(ListPaymentCyclesResponse {
             cycles: cycles.iter().map(convert::cycle).collect(),
@@ -166,7 +172,7 @@ impl PaymentsService for PaymentsApi {
             .map(|a| AssignmentRequest {
                 commune: a.commune,
                 agent_code: a.agent_code,
-                channel: a.channel,
+                channel: convert::channel_from_wire(a.channel),
             })
             .collect();
         let cycle = self.payments.assign_agents(&r.cycle_id, &assignments, &user).await?;
@@ -249,7 +255,7 @@ impl PaymentsService for PaymentsApi {
                 &r.cycle_id,
                 &r.commune,
                 &agent_code,
-                r.status,
+                convert::entitlement_status_from_wire(r.status),
                 r.page_size,
                 &r.page_token,
             )
@@ -330,7 +336,11 @@ impl PaymentsService for PaymentsApi {
         let mut r = request.into_inner();
         let request_id = std::mem::take(&mut r.request_id);
         let key = results_key("RecordPaymentResult", &request_id, &r.encode_to_vec())?;
-        let response = self.payments.record_result(key, &r.cycle_id, r.result).await?;
+        let result = r
+            .result
+            .as_ref()
+            .map(|result| parse::payment_result(result, "result", crate::app::today()));
+        let response = self.payments.record_result(key, &r.cycle_id, result).await?;
         Ok(Response::new(response))
     }
 
@@ -347,7 +357,14 @@ impl PaymentsService for PaymentsApi {
         let request_id = std::mem::take(&mut r.request_id);
         let key = results_key("RecordPaymentResults", &request_id, &r.encode_to_vec())?;
         let cycle_id = r.cycle_id.clone();
-        let response = self.payments.record_results(key, &r.cycle_id, r.results).await?;
+        let today = crate::app::today();
+        let results = r
+            .results
+            .iter()
+            .enumerate()
+            .map(|(index, result)| parse::payment_result(result, &format!("results[{index}]"), today))
+            .collect();
+        let response = self.payments.record_results(key, &r.cycle_id, results).await?;
         tracing::info!(
             cycle_id = %cycle_id,
             accepted = response.accepted,
@@ -375,7 +392,13 @@ impl PaymentsService for PaymentsApi {
         let period = r.period.as_ref().map(|p| p.code.as_str()).unwrap_or_default();
         let page = self
             .payments
-            .eligible_of(r.kind, period, &r.commune, r.page_size, &r.page_token)
+            .eligible_of(
+                convert::cycle_kind_from_wire(r.kind),
+                period,
+                &r.commune,
+                r.page_size,
+                &r.page_token,
+            )
             .await?;
         Ok(Response::new(ListEligibleHouseholdsResponse {
             households: page.households.iter().map(convert::eligible).collect(),

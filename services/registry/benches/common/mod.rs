@@ -348,7 +348,7 @@ impl Domain {
             region: self.region,
             today,
         };
-        let new = rules.household(Some(draft), "household").map_err(|errors| {
+        let new = jigi_registry::grpc::parse::household(&rules, Some(draft), "household").map_err(|errors| {
             errors
                 .iter()
                 .map(|e| format!("{}: {}", e.field, e.description))

@@ -3,8 +3,6 @@
 
 use jigi_bus::outbox;
 use jigi_common::{Component, Problems};
-use jigi_proto::common as pc;
-use jigi_proto::registry::{self as pr, ExitReason, MemberStatus, Relation};
 use jigi_server::CommandError;
 use jigi_storage::idempotency::{self, Remembered, RequestKey};
 use jigi_storage::{Conn, StorageError};
@@ -12,16 +10,17 @@ use jigi_storage::{Conn, StorageError};
 use super::Registry;
 use crate::domain::enrolment::{self, Refusal};
 use crate::domain::model::{
-    Enrolment, Household, HouseholdStatus, IdCardNumber, PersonName, PhoneNumber, StatusChange,
+    Enrolment, ExitReason, Household, HouseholdStatus, IdCardNumber, Location, Member, MemberStatus, PersonName,
+    PhoneNumber, StatusChange, Traits,
 };
-use crate::domain::validate::{self, MAX_MEMBERS};
+use crate::domain::validate::MAX_MEMBERS;
 use crate::{events, storage};
 
 /// Longest committee reference or exit note kept.
 const MAX_NOTE_CHARS: usize = 500;
 
 /// The changes an `UpdateMember` asks for; `None` leaves a field unchanged.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct MemberChanges {
     pub given_name: Option<String>,
     pub family_name: Option<String>,
@@ -31,7 +30,9 @@ pub struct MemberChanges {
     pub lactating: Option<bool>,
     pub id_card_number: Option<String>,
     pub phone: Option<String>,
-    pub status: i32,
+    /// As the API read it (`None`: unchanged); an error is reported with
+    /// the other fields' problems.
+    pub status: Result<Option<MemberStatus>, String>,
 }
 
 impl Registry {
@@ -40,17 +41,15 @@ impl Registry {
         &self,
         household_id: &str,
         expected_version: i64,
-        location: Option<&pc::Location>,
-        traits: Option<&pr::HouseholdTraits>,
+        location: Option<Location>,
+        traits: Option<Traits>,
     ) -> Result<Household, CommandError> {
-        let rules = self.rules();
-        let mut problems = Problems::new();
         if location.is_none() && traits.is_none() {
-            problems.add("location", "nothing to change: give a location, traits, or both");
+            return Err(CommandError::invalid(
+                "location",
+                "nothing to change: give a location, traits, or both",
+            ));
         }
-        let location = location.and_then(|l| rules.location(Some(l), "location", &mut problems));
-        let traits = traits.and_then(|t| rules.traits(Some(t), "traits", &mut problems));
-        problems.into_result(|| ()).map_err(CommandError::Invalid)?;
 
         let (this, household_id) = (self.clone(), household_id.to_owned());
         self.db
@@ -63,8 +62,8 @@ impl Registry {
         conn: &mut Conn,
         household_id: &str,
         expected_version: i64,
-        location: Option<crate::domain::model::Location>,
-        traits: Option<crate::domain::model::Traits>,
+        location: Option<Location>,
+        traits: Option<Traits>,
     ) -> Result<Household, CommandError> {
         let mut household = self.load_for_change(conn, household_id)?;
         if expected_version != 0 && expected_version != household.version {
@@ -90,27 +89,7 @@ impl Registry {
     }
 
     /// Adds a person to a household.
-    pub async fn add_member(
-        &self,
-        household_id: &str,
-        draft: Option<&pr::MemberDraft>,
-    ) -> Result<(Household, String), CommandError> {
-        let rules = self.rules();
-        let mut problems = Problems::new();
-        let Some(draft) = draft else {
-            return Err(CommandError::invalid("member", "is required"));
-        };
-        if draft.relation == Relation::Head as i32 {
-            problems.add(
-                "member.relation",
-                "a household has one head; add the person with another relation",
-            );
-        }
-        let member = rules.member(draft, "member", &mut problems);
-        let member = problems
-            .into_result(|| member.expect("valid when no problems"))
-            .map_err(CommandError::Invalid)?;
-
+    pub async fn add_member(&self, household_id: &str, member: Member) -> Result<(Household, String), CommandError> {
         let (this, household_id) = (self.clone(), household_id.to_owned());
         self.db
             .write(move |conn| this.add_member_in(conn, &household_id, member))
@@ -121,7 +100,7 @@ impl Registry {
         &self,
         conn: &mut Conn,
         household_id: &str,
-        member: crate::domain::model::Member,
+        member: Member,
     ) -> Result<(Household, String), CommandError> {
         let mut household = self.load_for_change(conn, household_id)?;
         if household.members.len() >= MAX_MEMBERS {
@@ -171,9 +150,7 @@ impl Registry {
             "" => Some(None),
             p => problems.check("phone", PhoneNumber::parse(p)).map(Some),
         });
-        let status = problems
-            .check("status", validate::member_status(changes.status))
-            .flatten();
+        let status = problems.check("status", changes.status).flatten();
         if member_id.is_empty() {
             problems.add("member_id", "is required");
         }
@@ -461,14 +438,14 @@ impl Registry {
         household_id: &str,
         component: i32,
         exited_on: &str,
-        reason: i32,
+        reason: Result<ExitReason, String>,
         note: &str,
     ) -> Result<Household, CommandError> {
         let rules = self.rules();
         let mut problems = Problems::new();
         let component = problems.check("component", known_component(component));
         let on = problems.check("exited_on", rules.effective_date(exited_on));
-        let reason = problems.check("reason", exit_reason(reason));
+        let reason = problems.check("reason", reason);
         let note = note.trim();
         if note.chars().count() > MAX_NOTE_CHARS {
             problems.add("note", format!("is longer than {MAX_NOTE_CHARS} characters"));
@@ -688,12 +665,4 @@ fn known_component(value: i32) -> Result<Component, String> {
         0 => "is required (COMPONENT_UNSPECIFIED is not a component)".to_owned(),
         other => format!("has unknown value {other}"),
     })
-}
-
-fn exit_reason(value: i32) -> Result<ExitReason, String> {
-    match ExitReason::try_from(value) {
-        Ok(ExitReason::Unspecified) => Err("is required".into()),
-        Ok(reason) => Ok(reason),
-        Err(_) => Err(format!("has unknown value {value}")),
-    }
 }

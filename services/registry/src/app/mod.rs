@@ -1,5 +1,6 @@
-//! The registry's commands and queries. Each command validates its input,
-//! then runs on the write path: it checks the rules against the stored
+//! The registry's commands and queries. Each command takes domain values
+//! (the gRPC layer reads requests into them) and checks what remains of its
+//! input, then runs on the write path: it checks the rules against the stored
 //! household and writes its change, its event (outbox) and, for a
 //! registration, its request ID (idempotency), in one transaction. Queries
 //! run on the database's readers.
@@ -18,7 +19,7 @@ use jigi_server::CommandError;
 use jigi_storage::{Conn, Database};
 
 pub use changes::{BatchEnrolment, MAX_BATCH, MemberChanges, Targets};
-pub use queries::Page;
+pub use queries::{ListQuery, Page};
 pub use register::{ImportRow, ImportSession, RowOutcome};
 
 use crate::domain::identity;
@@ -64,8 +65,8 @@ impl Registry {
         &self.geography
     }
 
-    /// Validation rules as of today.
-    fn rules(&self) -> Rules<'_> {
+    /// Validation rules as of today (the API reads requests with them).
+    pub fn rules(&self) -> Rules<'_> {
         Rules {
             geography: &self.geography,
             region: self.region,

@@ -3,7 +3,6 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jigi_common::{AreaLevel, Component, Problems};
-use jigi_proto::registry as pr;
 use sha2::{Digest, Sha256};
 
 use jigi_server::CommandError;
@@ -18,6 +17,23 @@ pub struct Page {
     pub households: Vec<Household>,
     /// Empty on the last page.
     pub next_page_token: String,
+}
+
+/// A listing's filter and page as asked for; the enums as the API read
+/// them (an error is reported with the other fields' problems).
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub area: String,
+    /// `None`: every status.
+    pub status: Result<Option<HouseholdStatus>, String>,
+    /// `None`: enrolled in anything or nothing.
+    pub enrolled_in: Result<Option<Component>, String>,
+    pub pmt_score_min: Option<f64>,
+    pub pmt_score_max: Option<f64>,
+    pub eligible_only: bool,
+    /// 0: the default size.
+    pub page_size: i32,
+    pub page_token: String,
 }
 
 const DEFAULT_PAGE_SIZE: usize = 100;
@@ -48,7 +64,7 @@ impl Registry {
     }
 
     /// A page of households matching the request's filter.
-    pub async fn list(&self, request: &pr::ListHouseholdsRequest) -> Result<Page, CommandError> {
+    pub async fn list(&self, request: &ListQuery) -> Result<Page, CommandError> {
         let (filter, page_size) = self.list_filter(request)?;
         let fingerprint = filter_fingerprint(&filter);
         let after = match request.page_token.as_str() {
@@ -76,10 +92,15 @@ impl Registry {
     /// The households a batch selects: in `area` (of this region), and only
     /// the PMT-eligible ones if asked; refused like a listing's filter.
     pub fn selection(&self, area: &str, eligible_only: bool) -> Result<ListFilter, CommandError> {
-        let request = pr::ListHouseholdsRequest {
+        let request = ListQuery {
             area: area.to_owned(),
+            status: Ok(None),
+            enrolled_in: Ok(None),
+            pmt_score_min: None,
+            pmt_score_max: None,
             eligible_only,
-            ..Default::default()
+            page_size: 0,
+            page_token: String::new(),
         };
         self.list_filter(&request)
             .map(|(filter, _)| filter)
@@ -97,7 +118,7 @@ impl Registry {
             })
     }
 
-    fn list_filter(&self, request: &pr::ListHouseholdsRequest) -> Result<(ListFilter, usize), CommandError> {
+    fn list_filter(&self, request: &ListQuery) -> Result<(ListFilter, usize), CommandError> {
         let mut problems = Problems::new();
         let area = match request.area.as_str() {
             "" => None,
@@ -116,26 +137,8 @@ impl Registry {
                 }
             },
         };
-        let status = match pr::HouseholdStatus::try_from(request.status) {
-            Ok(pr::HouseholdStatus::Unspecified) => None,
-            Ok(pr::HouseholdStatus::Registered) => Some(HouseholdStatus::Registered),
-            Ok(pr::HouseholdStatus::Enrolled) => Some(HouseholdStatus::Enrolled),
-            Ok(pr::HouseholdStatus::Exited) => Some(HouseholdStatus::Exited),
-            Err(_) => {
-                problems.add("status", format!("has unknown value {}", request.status));
-                None
-            }
-        };
-        let enrolled_in = match request.enrolled_in {
-            0 => None,
-            value => {
-                let component = Component::from_proto(value);
-                if component.is_none() {
-                    problems.add("enrolled_in", format!("has unknown value {value}"));
-                }
-                component
-            }
-        };
+        let status = problems.check("status", request.status.clone()).flatten();
+        let enrolled_in = problems.check("enrolled_in", request.enrolled_in.clone()).flatten();
         for (field, value) in [
             ("pmt_score_min", request.pmt_score_min),
             ("pmt_score_max", request.pmt_score_max),

@@ -1,14 +1,14 @@
 //! Registering households, one at a time or by the thousand.
 //!
-//! Both paths share one pipeline: validate every row on its own, find
-//! duplicates (within the import and against the registry), then store the
-//! good rows and their events in one transaction per batch.
+//! Both paths share one pipeline: every row comes validated on its own (the
+//! gRPC layer reads it into a [`NewHousehold`] or its field errors), then
+//! duplicates are found (within the import and against the registry), and
+//! the good rows and their events are stored in one transaction per batch.
 
 use std::collections::HashMap;
 
 use jigi_bus::outbox;
 use jigi_common::FieldError;
-use jigi_proto::registry::HouseholdDraft;
 use jigi_server::CommandError;
 use jigi_storage::idempotency::{self, RequestKey};
 use jigi_storage::{Conn, timestamp};
@@ -24,7 +24,8 @@ use crate::{events, storage};
 pub struct ImportRow {
     /// The caller's reference for the row.
     pub row: i64,
-    pub draft: Option<HouseholdDraft>,
+    /// The row's household as the API read it, or what is wrong with it.
+    pub household: Result<NewHousehold, Vec<FieldError>>,
 }
 
 /// What happened to one row.
@@ -66,11 +67,7 @@ struct Candidate {
 impl Registry {
     /// Registers one household; a repeat of the same request (same request
     /// ID and content) returns the household it registered.
-    pub async fn register(&self, key: RequestKey, draft: Option<HouseholdDraft>) -> Result<Household, CommandError> {
-        let new = self
-            .rules()
-            .household(draft.as_ref(), "household")
-            .map_err(CommandError::Invalid)?;
+    pub async fn register(&self, key: RequestKey, new: NewHousehold) -> Result<Household, CommandError> {
         let this = self.clone();
         self.db
             .write(move |conn| {
@@ -110,11 +107,10 @@ impl Registry {
         mut session: ImportSession,
         rows: Vec<ImportRow>,
     ) -> Result<(ImportSession, Vec<(i64, RowOutcome)>), CommandError> {
-        let rules = self.rules();
         let mut outcomes: Vec<Option<(i64, RowOutcome)>> = Vec::with_capacity(rows.len());
         let mut candidates = Vec::with_capacity(rows.len());
         for (index, row) in rows.into_iter().enumerate() {
-            match rules.household(row.draft.as_ref(), "household") {
+            match row.household {
                 Ok(household) => {
                     outcomes.push(None);
                     candidates.push(candidate(index, row.row, household));

@@ -8,11 +8,10 @@
 //!   enter again. It leaves no earlier than it entered.
 
 use chrono::NaiveDate;
-use jigi_common::Component;
 use jigi_common::date::age_in_months;
-use jigi_proto::common::Sex;
+use jigi_common::{Component, Sex};
 
-use super::model::{Enrolment, EnrolmentStatus, Household, Member};
+use super::model::{Enrolment, EnrolmentStatus, ExitReason, Household, Member};
 
 /// Why an enrolment or exit is refused.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,7 +91,7 @@ pub fn exit(
     household: &Household,
     component: Component,
     on: NaiveDate,
-    reason: jigi_proto::registry::ExitReason,
+    reason: ExitReason,
 ) -> Result<Enrolment, Refusal> {
     let current = household
         .enrolment(component)
@@ -128,10 +127,9 @@ pub fn pnp_targets(members: &[Member], on: NaiveDate) -> usize {
 mod tests {
     use chrono::Utc;
     use jigi_common::Region;
-    use jigi_proto::registry::{ExitReason, MemberStatus, Relation};
 
     use super::*;
-    use crate::domain::model::{HouseholdStatus, Location, PersonName, PmtAssessment, Traits};
+    use crate::domain::model::{HouseholdStatus, Location, MemberStatus, PersonName, PmtAssessment, Relation, Traits};
 
     fn member(born: &str, sex: Sex, relation: Relation) -> Member {
         Member {

@@ -1,9 +1,9 @@
-//! The registry's rules, as plain types and functions with no I/O, so each
-//! rule can be tested on its own:
+//! The registry's rules, as plain types and functions with no I/O and no
+//! wire types, so each rule can be tested on its own:
 //!
 //! - [`model`]: households and members as the registry holds them;
-//! - [`validate`]: turning what a field agent sends into a valid household,
-//!   naming every bad field;
+//! - [`validate`]: the rules a valid household and its members follow (the
+//!   gRPC layer reads requests into them, naming every bad field);
 //! - [`identity`]: the keys that find a household registered twice;
 //! - [`linkage`]: keyed pseudonyms (match keys) for the national linkage index;
 //! - [`pmt`]: the proxy means test that targets the poorest households;

@@ -1,9 +1,7 @@
 //! Households and members as the registry holds them.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use jigi_common::{Component, Region};
-use jigi_proto::common::Sex;
-use jigi_proto::registry::{ExitReason, FloorMaterial, MemberStatus, Relation, RoofMaterial, WallMaterial};
+use jigi_common::{Component, Region, Sex};
 
 /// Where a household lives; every code checked against the geography.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +81,126 @@ impl PhoneNumber {
     }
 }
 
+/// How a member is related to the head of the household.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Relation {
+    Head,
+    Spouse,
+    Child,
+    Grandchild,
+    Parent,
+    Sibling,
+    OtherRelative,
+    NotRelated,
+}
+
+impl Relation {
+    pub const ALL: [Relation; 8] = [
+        Relation::Head,
+        Relation::Spouse,
+        Relation::Child,
+        Relation::Grandchild,
+        Relation::Parent,
+        Relation::Sibling,
+        Relation::OtherRelative,
+        Relation::NotRelated,
+    ];
+}
+
+/// Whether a member still lives in the household.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MemberStatus {
+    Present,
+    Left,
+    Deceased,
+}
+
+impl MemberStatus {
+    pub const ALL: [MemberStatus; 3] = [MemberStatus::Present, MemberStatus::Left, MemberStatus::Deceased];
+}
+
+/// The roof's main material. `Unknown`: not observed (the survey may leave
+/// it out; the PMT gives it its own points).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RoofMaterial {
+    Unknown,
+    Thatch,
+    Earth,
+    MetalSheet,
+    Concrete,
+}
+
+impl RoofMaterial {
+    pub const ALL: [RoofMaterial; 5] = [
+        RoofMaterial::Unknown,
+        RoofMaterial::Thatch,
+        RoofMaterial::Earth,
+        RoofMaterial::MetalSheet,
+        RoofMaterial::Concrete,
+    ];
+}
+
+/// The walls' main material; `Unknown` as for the roof.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WallMaterial {
+    Unknown,
+    Straw,
+    MudBrick,
+    Stone,
+    Cement,
+}
+
+impl WallMaterial {
+    pub const ALL: [WallMaterial; 5] = [
+        WallMaterial::Unknown,
+        WallMaterial::Straw,
+        WallMaterial::MudBrick,
+        WallMaterial::Stone,
+        WallMaterial::Cement,
+    ];
+}
+
+/// The floor's main material; `Unknown` as for the roof.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FloorMaterial {
+    Unknown,
+    Earth,
+    Cement,
+    Tiles,
+}
+
+impl FloorMaterial {
+    pub const ALL: [FloorMaterial; 4] = [
+        FloorMaterial::Unknown,
+        FloorMaterial::Earth,
+        FloorMaterial::Cement,
+        FloorMaterial::Tiles,
+    ];
+}
+
+/// Why a household left a component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExitReason {
+    Graduated,
+    Moved,
+    Dissolved,
+    Ineligible,
+    Voluntary,
+    /// Explained in the exit's note.
+    Other,
+}
+
+impl ExitReason {
+    pub const ALL: [ExitReason; 6] = [
+        ExitReason::Graduated,
+        ExitReason::Moved,
+        ExitReason::Dissolved,
+        ExitReason::Ineligible,
+        ExitReason::Voluntary,
+        ExitReason::Other,
+    ];
+}
+
 /// A person of a household.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Member {
@@ -148,9 +266,9 @@ pub struct Traits {
 impl Default for Traits {
     fn default() -> Self {
         Traits {
-            roof: RoofMaterial::Unspecified,
-            wall: WallMaterial::Unspecified,
-            floor: FloorMaterial::Unspecified,
+            roof: RoofMaterial::Unknown,
+            wall: WallMaterial::Unknown,
+            floor: FloorMaterial::Unknown,
             assets: Assets::default(),
             livestock: Livestock::default(),
             cultivated_land_ares: 0,

@@ -7,10 +7,9 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use jigi_common::Region;
 use jigi_common::date::age_in_months;
-use jigi_proto::registry::{FloorMaterial, RoofMaterial, WallMaterial};
 use serde::Deserialize;
 
-use super::model::{Member, PmtAssessment, Traits};
+use super::model::{FloorMaterial, Member, PmtAssessment, RoofMaterial, Traits, WallMaterial};
 
 /// The weights built into the registry.
 pub const BUILT_IN: &str = include_str!("../../config/pmt.toml");
@@ -161,21 +160,21 @@ impl PmtConfig {
         let dependency_ratio = f64::from(dependants) / f64::from(working_age.max(1));
 
         let roof = match traits.roof {
-            RoofMaterial::Unspecified => self.roof.unspecified,
+            RoofMaterial::Unknown => self.roof.unspecified,
             RoofMaterial::Thatch => self.roof.thatch,
             RoofMaterial::Earth => self.roof.earth,
             RoofMaterial::MetalSheet => self.roof.metal_sheet,
             RoofMaterial::Concrete => self.roof.concrete,
         };
         let wall = match traits.wall {
-            WallMaterial::Unspecified => self.wall.unspecified,
+            WallMaterial::Unknown => self.wall.unspecified,
             WallMaterial::Straw => self.wall.straw,
             WallMaterial::MudBrick => self.wall.mud_brick,
             WallMaterial::Stone => self.wall.stone,
             WallMaterial::Cement => self.wall.cement,
         };
         let floor = match traits.floor {
-            FloorMaterial::Unspecified => self.floor.unspecified,
+            FloorMaterial::Unknown => self.floor.unspecified,
             FloorMaterial::Earth => self.floor.earth,
             FloorMaterial::Cement => self.floor.cement,
             FloorMaterial::Tiles => self.floor.tiles,
@@ -214,11 +213,10 @@ impl PmtConfig {
 
 #[cfg(test)]
 mod tests {
-    use jigi_proto::common::Sex;
-    use jigi_proto::registry::{MemberStatus, Relation};
+    use jigi_common::Sex;
 
     use super::*;
-    use crate::domain::model::{Assets, Livestock, PersonName};
+    use crate::domain::model::{Assets, Livestock, MemberStatus, PersonName, Relation};
 
     fn person(born: &str, relation: Relation) -> Member {
         Member {

@@ -1,17 +1,18 @@
 //! The registry's gRPC API: decodes requests, calls [`Registry`], and turns
 //! its outcomes into responses and statuses.
 
-mod convert;
+pub(crate) mod convert;
+pub mod parse;
 
 use jigi_proto::registry::registry_service_server::{RegistryService, RegistryServiceServer};
 use jigi_proto::registry::*;
-use jigi_server::status;
+use jigi_server::{CommandError, status};
 use jigi_storage::idempotency::{RequestId, RequestKey};
 use prost::Message as _;
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::app::{BatchEnrolment, ImportRow, ImportSession, MemberChanges, Registry, RowOutcome, Targets};
+use crate::app::{BatchEnrolment, ImportRow, ImportSession, ListQuery, MemberChanges, Registry, RowOutcome, Targets};
 
 /// Most rows one import call may carry.
 pub const MAX_IMPORT_ROWS: usize = 200_000;
@@ -56,7 +57,9 @@ impl RegistryService for RegistryApi {
             .map(|h| h.encode_to_vec())
             .unwrap_or_default();
         let key = RequestKey::new("RegisterHousehold", request_id, &content);
-        let household = self.registry.register(key, request.household).await?;
+        let new = parse::household(&self.registry.rules(), request.household.as_ref(), "household")
+            .map_err(CommandError::Invalid)?;
+        let household = self.registry.register(key, new).await?;
         jigi_telemetry::programme::record_household(&household.household_id);
         tracing::info!(household_id = %household.household_id, "household registered");
         Ok(Response::new(RegisterHouseholdResponse {
@@ -85,19 +88,24 @@ impl RegistryService for RegistryApi {
                         )]));
                     }
                     let reference = if row.row == 0 { received as i64 } else { row.row };
-                    batch.push(ImportRow {
-                        row: reference,
-                        draft: row.household,
-                    });
+                    batch.push((reference, row.household));
                     false
                 }
                 Some(Err(status)) => return Err(status),
                 None => true,
             };
             if batch.len() == IMPORT_BATCH || (done && !batch.is_empty()) {
+                let rules = self.registry.rules();
+                let parsed = batch
+                    .drain(..)
+                    .map(|(row, draft)| ImportRow {
+                        row,
+                        household: parse::household(&rules, draft.as_ref(), "household"),
+                    })
+                    .collect();
                 let (returned, outcomes) = self
                     .registry
-                    .import_batch(session.take().unwrap_or_default(), std::mem::take(&mut batch))
+                    .import_batch(session.take().unwrap_or_default(), parsed)
                     .await?;
                 session = Some(returned);
                 for (row, outcome) in outcomes {
@@ -129,14 +137,15 @@ impl RegistryService for RegistryApi {
     async fn update_household(&self, request: Request<UpdateHouseholdRequest>) -> Reply<UpdateHouseholdResponse> {
         jigi_telemetry::programme::record_household(&request.get_ref().household_id);
         let request = request.into_inner();
+        let (location, traits) = parse::household_changes(
+            &self.registry.rules(),
+            request.location.as_ref(),
+            request.traits.as_ref(),
+        )
+        .map_err(CommandError::Invalid)?;
         let household = self
             .registry
-            .update(
-                &request.household_id,
-                request.expected_version,
-                request.location.as_ref(),
-                request.traits.as_ref(),
-            )
+            .update(&request.household_id, request.expected_version, location, traits)
             .await?;
         Ok(Response::new(UpdateHouseholdResponse {
             household: Some(convert::household(&household)),
@@ -146,10 +155,9 @@ impl RegistryService for RegistryApi {
     async fn add_member(&self, request: Request<AddMemberRequest>) -> Reply<AddMemberResponse> {
         jigi_telemetry::programme::record_household(&request.get_ref().household_id);
         let request = request.into_inner();
-        let (household, member_id) = self
-            .registry
-            .add_member(&request.household_id, request.member.as_ref())
-            .await?;
+        let member =
+            parse::added_member(&self.registry.rules(), request.member.as_ref()).map_err(CommandError::Invalid)?;
+        let (household, member_id) = self.registry.add_member(&request.household_id, member).await?;
         Ok(Response::new(AddMemberResponse {
             household: Some(convert::household(&household)),
             member_id,
@@ -168,7 +176,7 @@ impl RegistryService for RegistryApi {
             lactating: request.lactating,
             id_card_number: request.id_card_number,
             phone: request.phone,
-            status: request.status,
+            status: parse::member_status(request.status),
         };
         let household = self
             .registry
@@ -180,7 +188,18 @@ impl RegistryService for RegistryApi {
     }
 
     async fn list_households(&self, request: Request<ListHouseholdsRequest>) -> Reply<ListHouseholdsResponse> {
-        let page = self.registry.list(request.get_ref()).await?;
+        let r = request.into_inner();
+        let query = ListQuery {
+            area: r.area,
+            status: convert::household_status_from_wire(r.status),
+            enrolled_in: convert::component_from_wire(r.enrolled_in),
+            pmt_score_min: r.pmt_score_min,
+            pmt_score_max: r.pmt_score_max,
+            eligible_only: r.eligible_only,
+            page_size: r.page_size,
+            page_token: r.page_token,
+        };
+        let page = self.registry.list(&query).await?;
         Ok(Response::new(ListHouseholdsResponse {
             households: page.households.iter().map(convert::household).collect(),
             next_page_token: page.next_page_token,
@@ -266,7 +285,13 @@ impl RegistryService for RegistryApi {
         let r = request.into_inner();
         let household = self
             .registry
-            .exit(&r.household_id, r.component, &r.exited_on, r.reason, &r.note)
+            .exit(
+                &r.household_id,
+                r.component,
+                &r.exited_on,
+                parse::exit_reason(r.reason),
+                &r.note,
+            )
             .await?;
         Ok(Response::new(ExitHouseholdResponse {
             household: Some(convert::household(&household)),

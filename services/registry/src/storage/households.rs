@@ -2,16 +2,16 @@
 
 use std::collections::HashMap;
 
-use jigi_common::Component;
 use jigi_common::date::{format_date, parse_date};
-use jigi_proto::common::Sex;
-use jigi_proto::registry::{ExitReason, FloorMaterial, MemberStatus, Relation, RoofMaterial, WallMaterial};
+use jigi_common::{Component, Sex};
 use jigi_storage::sql::{self, Placeholders};
 use jigi_storage::{Conn, Row, StorageError, ToSql, params, timestamp};
 
+use super::codes::Stored;
 use crate::domain::model::{
-    Assets, Enrolment, EnrolmentStatus, Household, HouseholdStatus, IdCardNumber, Livestock, Location, Member,
-    PersonName, PhoneNumber, PmtAssessment, StatusChange, Traits,
+    Assets, Enrolment, EnrolmentStatus, ExitReason, FloorMaterial, Household, HouseholdStatus, IdCardNumber, Livestock,
+    Location, Member, MemberStatus, PersonName, PhoneNumber, PmtAssessment, Relation, RoofMaterial, StatusChange,
+    Traits, WallMaterial,
 };
 
 const HOUSEHOLD_COLUMNS: &str = "household_id, region, cercle, commune, village, roof, wall, floor, \
@@ -79,9 +79,9 @@ impl<'a> HouseholdRow<'a> {
             household,
             region: household.location.region.slug(),
             counts: [
-                t.roof as i64,
-                t.wall as i64,
-                t.floor as i64,
+                t.roof.stored(),
+                t.wall.stored(),
+                t.floor.stored(),
                 a.radios.into(),
                 a.televisions.into(),
                 a.mobile_phones.into(),
@@ -187,12 +187,12 @@ impl<'a> MemberRow<'a> {
             member,
             given_name: member.given_name.as_str(),
             family_name: member.family_name.as_str(),
-            sex: member.sex as i64,
+            sex: member.sex.stored(),
             birth_date: format_date(member.birth_date),
-            relation: member.relation as i64,
+            relation: member.relation.stored(),
             id_card: member.id_card.as_ref().map(IdCardNumber::as_str),
             phone: member.phone.as_ref().map(PhoneNumber::as_str),
-            status: member.status as i64,
+            status: member.status.stored(),
         }
     }
 }
@@ -259,7 +259,7 @@ pub fn save_enrolment(conn: &mut Conn, household_id: &str, enrolment: &Enrolment
             enrolment_status_code(enrolment.status),
             format_date(enrolment.enrolled_on),
             enrolment.exited_on.map(format_date),
-            enrolment.exit_reason.map(|r| r as i64)
+            enrolment.exit_reason.map(ExitReason::stored)
         ],
     )?;
     Ok(())
@@ -275,7 +275,7 @@ pub fn add_history(conn: &mut Conn, household_id: &str, change: &StatusChange) -
             change.component.code(),
             enrolment_status_code(change.status),
             format_date(change.effective_on),
-            change.exit_reason.map(|r| r as i64),
+            change.exit_reason.map(ExitReason::stored),
             change.note,
             timestamp::format(change.recorded_at)
         ],
@@ -298,7 +298,7 @@ pub fn history(conn: &mut Conn, household_id: &str) -> Result<Vec<StatusChange>,
                 effective_on: date(row.get("effective_on")?)?,
                 exit_reason: row
                     .get::<Option<i64>>("exit_reason")?
-                    .map(wire_enum::<ExitReason>)
+                    .map(stored_enum::<ExitReason>)
                     .transpose()?,
                 note: row.get("note")?,
                 recorded_at: row.get("recorded_at")?,
@@ -431,9 +431,9 @@ fn household_from_row(row: &Row, members: Vec<Member>, enrolments: Vec<Enrolment
         },
         members,
         traits: Traits {
-            roof: wire_enum::<RoofMaterial>(row.get("roof")?)?,
-            wall: wire_enum::<WallMaterial>(row.get("wall")?)?,
-            floor: wire_enum::<FloorMaterial>(row.get("floor")?)?,
+            roof: stored_enum::<RoofMaterial>(row.get("roof")?)?,
+            wall: stored_enum::<WallMaterial>(row.get("wall")?)?,
+            floor: stored_enum::<FloorMaterial>(row.get("floor")?)?,
             assets: Assets {
                 radios: count("radios")?,
                 televisions: count("televisions")?,
@@ -477,10 +477,10 @@ fn member_from_row(row: &Row) -> Result<Member, StorageError> {
         member_id: text("member_id")?,
         given_name: PersonName::parse(&text("given_name")?).map_err(decode_error)?,
         family_name: PersonName::parse(&text("family_name")?).map_err(decode_error)?,
-        sex: wire_enum::<Sex>(row.get("sex")?)?,
+        sex: stored_enum::<Sex>(row.get("sex")?)?,
         birth_date: date(text("birth_date")?)?,
         birth_date_estimated: row.get("birth_date_estimated")?,
-        relation: wire_enum::<Relation>(row.get("relation")?)?,
+        relation: stored_enum::<Relation>(row.get("relation")?)?,
         pregnant: row.get("pregnant")?,
         lactating: row.get("lactating")?,
         id_card: row
@@ -491,7 +491,7 @@ fn member_from_row(row: &Row) -> Result<Member, StorageError> {
             .get::<Option<String>>("phone")?
             .map(|p| PhoneNumber::parse(&p).map_err(decode_error))
             .transpose()?,
-        status: wire_enum::<MemberStatus>(row.get("status")?)?,
+        status: stored_enum::<MemberStatus>(row.get("status")?)?,
     })
 }
 
@@ -503,7 +503,7 @@ fn enrolment_from_row(row: &Row) -> Result<Enrolment, StorageError> {
         exited_on: row.get::<Option<String>>("exited_on")?.map(date).transpose()?,
         exit_reason: row
             .get::<Option<i64>>("exit_reason")?
-            .map(wire_enum::<ExitReason>)
+            .map(stored_enum::<ExitReason>)
             .transpose()?,
     })
 }
@@ -531,11 +531,8 @@ fn date(text: String) -> Result<chrono::NaiveDate, StorageError> {
     parse_date(&text).ok_or_else(|| decode_error(format!("bad stored date {text:?}")))
 }
 
-fn wire_enum<E: TryFrom<i32>>(value: i64) -> Result<E, StorageError> {
-    i32::try_from(value)
-        .ok()
-        .and_then(|v| E::try_from(v).ok())
-        .ok_or_else(|| decode_error(format!("unknown stored enum value {value}")))
+fn stored_enum<E: Stored>(value: i64) -> Result<E, StorageError> {
+    E::from_stored(value).ok_or_else(|| decode_error(format!("unknown stored enum value {value}")))
 }
 
 /// Stored data that breaks the registry's own rules: someone edited the database.

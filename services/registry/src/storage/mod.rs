@@ -6,6 +6,7 @@
 //! enforced by the database too (`head_key`, `id_card_number`), so even a
 //! race between two imports cannot register a head twice.
 
+mod codes;
 mod households;
 mod listing;
 pub mod transfers;

@@ -205,16 +205,7 @@ pub fn household(seed: u32) -> HouseholdDraft {
     }
 }
 
-/// The field names of an `INVALID_ARGUMENT` status's `BadRequest` detail.
-pub fn bad_fields(status: &tonic::Status) -> Vec<String> {
-    use tonic_types::StatusExt;
-    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
-    status
-        .get_error_details()
-        .bad_request()
-        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
-        .unwrap_or_default()
-}
+pub use jigi_testkit::bad_fields;
 
 /// The date `months` months before today, `YYYY-MM-DD` (ages in tests stay
 /// right whatever day they run).

@@ -1,14 +1,16 @@
-//! Turning what a client sends into valid values. Every problem is reported
-//! with the path of its field, all at once, and nothing is built unless
-//! everything is valid.
+//! Turning what a client sends into valid domain values (wire → domain).
+//! Every problem is reported with the path of its field, all at once, and
+//! nothing is built unless everything is valid. The commands of [`crate::app`]
+//! receive the API's requests and parse them here.
 
 use chrono::{Datelike, NaiveDate};
-use jigi_common::date::parse_date;
+use jigi_common::date::{past_programme_date, programme_date};
 use jigi_common::geography::{AreaLevel, Geography};
 use jigi_common::{Problems, Region};
 use jigi_proto::nutrition as pn;
 
-use super::model::{Location, Rations};
+use crate::domain::model::{Location, Rations};
+use crate::domain::stock::LossReason;
 
 /// Most grams one receipt may bring (10,000 tonnes).
 pub const MAX_RECEIPT_GRAMS: i64 = 10_000_000_000;
@@ -43,22 +45,12 @@ pub struct NewRound {
 impl Rules<'_> {
     /// A required date, `YYYY-MM-DD`, from 2000 on.
     pub fn date(&self, text: &str, field: &str, problems: &mut Problems) -> Option<NaiveDate> {
-        problems.check(field, any_date(text))
+        problems.check(field, programme_date(text))
     }
 
     /// A required date that is not in the future (something that happened).
     pub fn past_date(&self, text: &str, field: &str, problems: &mut Problems) -> Option<NaiveDate> {
-        let today = self.today;
-        problems.check(
-            field,
-            any_date(text).and_then(|date| {
-                if date > today {
-                    Err(format!("{text} is in the future"))
-                } else {
-                    Ok(date)
-                }
-            }),
-        )
+        problems.check(field, past_programme_date(text, self.today))
     }
 
     /// An optional date: today when empty.
@@ -72,33 +64,13 @@ impl Rules<'_> {
 
     /// A commune code of this service's region.
     pub fn commune(&self, code: &str, field: &str, problems: &mut Problems) -> Option<Location> {
-        if code.is_empty() {
-            problems.add(field, "is required");
-            return None;
-        }
-        match self.geography.resolve("", "", code, "") {
-            Ok(resolved) if resolved.region != self.region => {
-                problems.add(
-                    field,
-                    format!(
-                        "{code} is in the region of {}; this service serves {}",
-                        resolved.region.name(),
-                        self.region.name()
-                    ),
-                );
-                None
-            }
-            Ok(resolved) => Some(Location {
-                region: resolved.region,
-                cercle: resolved.cercle,
-                commune: resolved.commune,
-                village: String::new(),
-            }),
-            Err(_) => {
-                problems.add(field, format!("{code:?} is not a known commune code"));
-                None
-            }
-        }
+        let resolved = problems.check(field, self.geography.commune_of(code, self.region))?;
+        Some(Location {
+            region: resolved.region,
+            cercle: resolved.cercle,
+            commune: resolved.commune,
+            village: String::new(),
+        })
     }
 
     /// An area of this region (region, cercle or commune) to filter by; `None` for all.
@@ -210,15 +182,16 @@ impl Rules<'_> {
     }
 }
 
-fn any_date(text: &str) -> Result<NaiveDate, String> {
-    if text.is_empty() {
-        return Err("is required".into());
+/// A loss reason: the API's `LossReason`, `None` for unspecified or unknown values.
+pub fn loss_reason(value: i32) -> Option<LossReason> {
+    match pn::LossReason::try_from(value).ok()? {
+        pn::LossReason::Unspecified => None,
+        pn::LossReason::Damaged => Some(LossReason::Damaged),
+        pn::LossReason::Expired => Some(LossReason::Expired),
+        pn::LossReason::Spoiled => Some(LossReason::Spoiled),
+        pn::LossReason::Theft => Some(LossReason::Theft),
+        pn::LossReason::Other => Some(LossReason::Other),
     }
-    let date = parse_date(text).ok_or_else(|| format!("{text:?} is not a date in YYYY-MM-DD form"))?;
-    if date < NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date") {
-        return Err(format!("{text} is before 2000"));
-    }
-    Ok(date)
 }
 
 /// A warehouse code: 1 to 64 lower-case ASCII letters, digits, `-`, `_` or `.`.

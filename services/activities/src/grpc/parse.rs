@@ -1,14 +1,15 @@
-//! Turning what a client sends into valid values. Every problem is reported
-//! with the path of its field, all at once, and nothing is built unless
-//! everything is valid.
+//! Turning what a client sends into valid domain values (wire → domain).
+//! Every problem is reported with the path of its field, all at once, and
+//! nothing is built unless everything is valid. The commands of [`crate::app`]
+//! receive the API's requests and parse them here.
 
 use chrono::NaiveDate;
-use jigi_common::date::parse_date;
+use jigi_common::date::{past_programme_date, programme_date};
 use jigi_common::geography::Geography;
 use jigi_common::{Fcfa, Period, Problems, Region};
 use jigi_proto::common as pc;
 
-use super::model::Location;
+use crate::domain::model::Location;
 
 /// Longest code kept (site, facilitator organisation).
 pub const MAX_CODE_CHARS: usize = 64;
@@ -25,22 +26,12 @@ pub struct Rules<'a> {
 impl Rules<'_> {
     /// A required date, `YYYY-MM-DD`, from 2000 on.
     pub fn date(&self, text: &str, field: &str, problems: &mut Problems) -> Option<NaiveDate> {
-        problems.check(field, any_date(text))
+        problems.check(field, programme_date(text))
     }
 
     /// A required date that is not in the future (something that happened).
     pub fn past_date(&self, text: &str, field: &str, problems: &mut Problems) -> Option<NaiveDate> {
-        let today = self.today;
-        problems.check(
-            field,
-            any_date(text).and_then(|date| {
-                if date > today {
-                    Err(format!("{text} is in the future"))
-                } else {
-                    Ok(date)
-                }
-            }),
-        )
+        problems.check(field, past_programme_date(text, self.today))
     }
 
     /// A commune of this service's region, and a village of it when `village` is given.
@@ -53,38 +44,20 @@ impl Rules<'_> {
         if village.is_some() && village_code.is_empty() {
             problems.add("village", "is required");
         }
-        match self.geography.resolve("", "", commune, "") {
-            Ok(resolved) if resolved.region != self.region => {
-                problems.add(
-                    "commune",
-                    format!(
-                        "{commune} is in the region of {}; this service serves {}",
-                        resolved.region.name(),
-                        self.region.name()
-                    ),
-                );
-                None
-            }
-            Ok(resolved) => {
-                if !village_code.is_empty() && self.geography.resolve("", "", commune, village_code).is_err() {
-                    problems.add(
-                        "village",
-                        format!("{village_code:?} is not a known village of {commune}"),
-                    );
-                    return None;
-                }
-                Some(Location {
-                    region: resolved.region,
-                    cercle: resolved.cercle,
-                    commune: resolved.commune,
-                    village: village_code.to_owned(),
-                })
-            }
-            Err(_) => {
-                problems.add("commune", format!("{commune:?} is not a known commune code"));
-                None
-            }
+        let resolved = problems.check("commune", self.geography.commune_of(commune, self.region))?;
+        if !village_code.is_empty() && self.geography.resolve("", "", commune, village_code).is_err() {
+            problems.add(
+                "village",
+                format!("{village_code:?} is not a known village of {commune}"),
+            );
+            return None;
         }
+        Some(Location {
+            region: resolved.region,
+            cercle: resolved.cercle,
+            commune: resolved.commune,
+            village: village_code.to_owned(),
+        })
     }
 }
 
@@ -170,17 +143,6 @@ pub fn member_ids(ids: &[String], max: usize, problems: &mut Problems) -> Vec<St
         }
     }
     valid
-}
-
-fn any_date(text: &str) -> Result<NaiveDate, String> {
-    if text.is_empty() {
-        return Err("is required".into());
-    }
-    let date = parse_date(text).ok_or_else(|| format!("{text:?} is not a date in YYYY-MM-DD form"))?;
-    if date < NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date") {
-        return Err(format!("{text} is before 2000"));
-    }
-    Ok(date)
 }
 
 #[cfg(test)]

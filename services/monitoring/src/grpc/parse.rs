@@ -1,0 +1,152 @@
+//! Turning what a client sends into valid domain values (wire → domain),
+//! every problem named by its field. The budget commands of [`crate::app`]
+//! receive the API's fields and parse them here.
+
+use chrono::Datelike;
+use jigi_common::date::parse_date;
+use jigi_common::{Component, Problems};
+use jigi_proto::common as pc;
+
+use crate::domain::budget::{BudgetLine, Expenditure, FundingSource, MAX_AMOUNT, check_year};
+
+pub fn check_component(value: i32, field: &str, problems: &mut Problems) -> Option<Component> {
+    let component = Component::from_proto(value);
+    if component.is_none() {
+        problems.add(field, format!("{value} is not a component (TM, MA, PNP, AGR or HIMO)"));
+    }
+    component
+}
+
+pub fn check_funding_source(value: i32, field: &str, problems: &mut Problems) -> Option<FundingSource> {
+    let source = funding_source(value);
+    if source.is_none() {
+        problems.add(field, format!("{value} is not a funding source"));
+    }
+    source
+}
+
+/// The API's funding source; `None` for unspecified or unknown values.
+pub fn funding_source(value: i32) -> Option<FundingSource> {
+    match pc::FundingSource::try_from(value).ok()? {
+        pc::FundingSource::Unspecified => None,
+        pc::FundingSource::WorldBankIda => Some(FundingSource::WorldBankIda),
+        pc::FundingSource::Dfid => Some(FundingSource::Dfid),
+        pc::FundingSource::StateBudget => Some(FundingSource::StateBudget),
+        pc::FundingSource::Other => Some(FundingSource::Other),
+    }
+}
+
+/// Checks a budget line: year, component and funding source known,
+/// forecast from 0 to [`MAX_AMOUNT`].
+pub fn line(year: i32, component: i32, funding_source: i32, forecast: Option<i64>) -> Result<BudgetLine, Problems> {
+    let mut problems = Problems::new();
+    check_year(year, "line.year", &mut problems);
+    let component = check_component(component, "line.component", &mut problems);
+    let funding_source = check_funding_source(funding_source, "line.funding_source", &mut problems);
+    match forecast {
+        None => problems.add("line.forecast", "is required"),
+        Some(amount) if amount < 0 => problems.add("line.forecast", format!("is negative ({amount} FCFA)")),
+        Some(amount) if amount > MAX_AMOUNT => {
+            problems.add("line.forecast", format!("{amount} FCFA is implausibly large"))
+        }
+        Some(_) => {}
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(BudgetLine {
+        year,
+        region: String::new(),
+        component: component.expect("checked"),
+        funding_source: funding_source.expect("checked"),
+        forecast_fcfa: forecast.expect("checked"),
+    })
+}
+
+/// Checks an expenditure: amount above 0, date within the year.
+pub fn expenditure(
+    year: i32,
+    component: i32,
+    funding_source: i32,
+    amount: Option<i64>,
+    spent_on: &str,
+    description: &str,
+) -> Result<Expenditure, Problems> {
+    let mut problems = Problems::new();
+    check_year(year, "year", &mut problems);
+    let component = check_component(component, "component", &mut problems);
+    let funding_source = check_funding_source(funding_source, "funding_source", &mut problems);
+    match amount {
+        None => problems.add("amount", "is required"),
+        Some(amount) if amount <= 0 => problems.add("amount", format!("must be more than 0 FCFA, not {amount}")),
+        Some(amount) if amount > MAX_AMOUNT => problems.add("amount", format!("{amount} FCFA is implausibly large")),
+        Some(_) => {}
+    }
+    let date = parse_date(spent_on);
+    match date {
+        None => problems.add("spent_on", format!("{spent_on:?} is not a date in YYYY-MM-DD form")),
+        Some(date) if date.year() != year => problems.add("spent_on", format!("{spent_on} is not in {year}")),
+        Some(_) => {}
+    }
+    if description.chars().count() > 500 {
+        problems.add("description", "is longer than 500 characters");
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(Expenditure {
+        year,
+        region: String::new(),
+        component: component.expect("checked"),
+        funding_source: funding_source.expect("checked"),
+        amount_fcfa: amount.expect("checked"),
+        spent_on: date.expect("checked"),
+        description: description.trim().to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(problems: Problems) -> Vec<String> {
+        problems.into_errors().into_iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn a_negative_forecast_or_unknown_source_is_refused() {
+        assert_eq!(
+            fields(line(2018, Component::Tm.to_proto() as i32, 0, Some(-5)).unwrap_err()),
+            ["line.funding_source", "line.forecast"]
+        );
+        assert_eq!(
+            fields(line(1999, 99, 1, Some(5)).unwrap_err()),
+            ["line.year", "line.component"]
+        );
+        assert!(line(2018, Component::Tm.to_proto() as i32, 1, Some(0)).is_ok());
+    }
+
+    #[test]
+    fn expenditure_within_its_year_and_positive() {
+        let agr = Component::Agr.to_proto() as i32;
+        assert_eq!(
+            fields(expenditure(2018, agr, 3, Some(0), "2018-05-01", "").unwrap_err()),
+            ["amount"]
+        );
+        assert_eq!(
+            fields(expenditure(2018, agr, 3, Some(10), "2019-01-01", "").unwrap_err()),
+            ["spent_on"]
+        );
+        assert!(expenditure(2018, agr, 3, Some(10), "2018-12-31", "kits AGR").is_ok());
+    }
+
+    #[test]
+    fn funding_sources_read_as_the_api_writes_them() {
+        for value in 1..=4 {
+            let source = funding_source(value).expect("a funder");
+            assert_eq!(super::super::convert::funding_source(source) as i32, value);
+        }
+        assert_eq!(funding_source(0), None, "unspecified");
+        assert_eq!(funding_source(5), None, "unknown");
+    }
+}
