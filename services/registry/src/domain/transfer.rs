@@ -92,11 +92,12 @@ pub fn continued_note(origin: Region, origin_household_id: &str, carried: &Carri
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
-    use jigi_proto::common::Sex;
-    use jigi_proto::registry::{MemberStatus, Relation};
+    use jigi_common::Sex;
 
     use super::*;
-    use crate::domain::model::{HouseholdStatus, Location, Member, PersonName, PmtAssessment, Traits};
+    use crate::domain::model::{
+        HouseholdStatus, Location, Member, MemberStatus, PersonName, PmtAssessment, Relation, Traits,
+    };
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
