@@ -322,22 +322,39 @@ async fn displaced(stack: &LocalStack, period: jigi_common::Period) -> anyhow::R
         side(&seen.duplicate.second)
     );
     println!(
-        "   Sikasso's {first} freeze listed {} households and held it: {}",
-        seen.frozen_before, seen.held_reason
+        "   Mopti's {first} freeze listed {} households and held it: {}",
+        seen.frozen_in_mopti, seen.held_reason
     );
     println!(
         "   Mopti's registrar resolved it as a move; Mopti transferred it out (\"moved to sikasso\"); no personal data left either region"
     );
+    println!("   Sikasso continued its enrolment in TM: {}", seen.continued_as);
     println!(
-        "   Sikasso's {second} freeze lists {} households: {}",
-        seen.frozen_after,
-        if seen.paid_in_sikasso_after {
-            "the family is listed for payment once, in Sikasso"
+        "   Sikasso's {first} freeze lists {} households: {}",
+        seen.frozen_in_sikasso,
+        if seen.paid_in_sikasso {
+            "the family among them (the quarter Mopti held back: none missed)"
         } else {
-            "UNEXPECTED: the family is not listed in Sikasso"
+            "UNEXPECTED: the family is not among them"
         }
     );
-    anyhow::ensure!(seen.paid_in_sikasso_after, "the displaced family was not paid once");
+    println!(
+        "   Mopti's {second} freeze: {}",
+        if seen.listed_in_mopti_after {
+            "UNEXPECTED: the family is still listed in Mopti"
+        } else {
+            "the family is not listed (paid once, in Sikasso)"
+        }
+    );
+    anyhow::ensure!(
+        seen.paid_in_sikasso && !seen.listed_in_mopti_after,
+        "the displaced family was not paid once"
+    );
+    anyhow::ensure!(
+        seen.continued_as.contains(jigi_stack::displaced::DECISION),
+        "Sikasso did not continue the family's enrolment with Mopti's committee decision: {:?}",
+        seen.continued_as
+    );
     Ok(())
 }
 

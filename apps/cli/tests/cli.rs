@@ -90,6 +90,15 @@ async fn demo_runs_a_quarter_and_prints_indicators_that_agree_with_what_it_did()
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
     let stdout = ok(&["demo", "--households", "40", "--data", data], &[]).await;
+    // The displaced family's enrolment continued in Sikasso with Mopti's
+    // committee decision, and it is listed once, in Sikasso.
+    assert!(
+        stdout.contains("Sikasso continued its enrolment in TM: transferred from mopti")
+            && stdout.contains("committee decision: CCL de Sio, PV 14")
+            && stdout.contains("the family among them")
+            && stdout.contains("the family is not listed (paid once, in Sikasso)"),
+        "{stdout}"
+    );
 
     // The data stays in the one folder it names.
     let runs: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();

@@ -1,7 +1,9 @@
 //! One household displaced from Mopti and registered again in Sikasso:
-//! flagged by the national linkage index, held at Sikasso's next freeze,
-//! resolved by Mopti's registrar as a move, transferred out of Mopti, and
-//! then paid once, in Sikasso. What `jigi demo` shows after the quarter.
+//! flagged by the national linkage index, held at Mopti's next freeze,
+//! resolved by Mopti's registrar as a move, transferred out of Mopti; its
+//! enrolment then continues in Sikasso with Mopti's committee decision, and
+//! Sikasso pays the quarter Mopti held back: paid once, no quarter missed.
+//! What `jigi demo` shows after the quarter.
 
 use std::time::{Duration, Instant};
 
@@ -9,8 +11,13 @@ use jigi_auth::Role;
 use jigi_common::{Geography, Region};
 use jigi_proto::common::{Component, Period};
 use jigi_proto::linkage::{Duplicate, ListDuplicatesRequest, Resolution, ResolveDuplicateRequest};
-use jigi_proto::payments::{FreezePaymentCycleRequest, FundingSource, OpenPaymentCycleRequest};
-use jigi_proto::registry::{EnrolHouseholdRequest, RegisterHouseholdRequest, TransferHouseholdRequest};
+use jigi_proto::payments::{
+    FreezePaymentCycleRequest, FreezePaymentCycleResponse, FundingSource, ListEntitlementsRequest,
+    OpenPaymentCycleRequest,
+};
+use jigi_proto::registry::{
+    EnrolHouseholdRequest, GetStatusHistoryRequest, RegisterHouseholdRequest, TransferHouseholdRequest,
+};
 use jigi_registry::sample::HouseholdGenerator;
 
 use crate::LocalStack;
@@ -24,15 +31,25 @@ pub struct Displaced {
     pub duplicate: Duplicate,
     /// From the Sikasso registration to the suspicion, as the index's client saw it.
     pub flagged_after: Duration,
-    /// The reason Sikasso's freeze gave for holding it.
+    /// The reason Mopti's freeze of the first quarter gave for holding it.
     pub held_reason: String,
-    /// Households Sikasso's freeze listed before and after the resolution.
-    pub frozen_before: i64,
-    pub frozen_after: i64,
-    /// Whether Sikasso's next freeze lists it, held no more (Mopti no
-    /// longer may pay it: the scenario waits for that).
-    pub paid_in_sikasso_after: bool,
+    /// Households Mopti's freeze of the first quarter listed (without it).
+    pub frozen_in_mopti: i64,
+    /// How Sikasso's registry recorded the enrolment it continued (its
+    /// status history's note: where from, on whose decision).
+    pub continued_as: String,
+    /// Households Sikasso's freeze of the first quarter listed.
+    pub frozen_in_sikasso: i64,
+    /// Whether that freeze lists the family (the quarter Mopti held back:
+    /// no quarter missed).
+    pub paid_in_sikasso: bool,
+    /// Whether Mopti's freeze of the second quarter lists it (it must not:
+    /// it left Mopti's TM).
+    pub listed_in_mopti_after: bool,
 }
+
+/// The committee decision Mopti enrolled the family by.
+pub const DECISION: &str = "CCL de Sio, PV 14 (famille déplacée)";
 
 /// Runs the scenario on a stack running Mopti and Sikasso; `periods` are
 /// two quarters no cycle of the stack uses yet.
@@ -68,7 +85,7 @@ pub async fn run(stack: &LocalStack, periods: [&str; 2]) -> anyhow::Result<Displ
         head.id_card_number = card.into();
         draft
     };
-    let register_and_enrol = async |client: &mut crate::clients::RegistryClient, draft| {
+    let register = async |client: &mut crate::clients::RegistryClient, draft| {
         let household = client
             .register_household(RegisterHouseholdRequest {
                 request_id: uuid::Uuid::new_v4().to_string(),
@@ -79,28 +96,33 @@ pub async fn run(stack: &LocalStack, periods: [&str; 2]) -> anyhow::Result<Displ
             .into_inner()
             .household
             .unwrap_or_default();
-        client
-            .enrol_household(EnrolHouseholdRequest {
-                household_id: household.household_id.clone(),
-                component: Component::Tm as i32,
-                enrolled_on: today.format("%Y-%m-%d").to_string(),
-                committee_override: "CCL, displaced family".into(),
-            })
-            .await
-            .map_err(|status| service_error("enrol the displaced household", status))?;
-        Ok::<_, anyhow::Error>(household.household_id)
+        Ok::<_, anyhow::Error>(household)
     };
-    let in_mopti = register_and_enrol(
+    let mopti_household = register(
         &mut registry_mopti,
         person(Region::Mopti, "Aïssata", "Guindo", "ML 5120 0419 77"),
     )
     .await?;
+    let in_mopti = mopti_household.household_id.clone();
+    let mopti_commune = mopti_household.location.unwrap_or_default().commune;
+    registry_mopti
+        .enrol_household(EnrolHouseholdRequest {
+            household_id: in_mopti.clone(),
+            component: Component::Tm as i32,
+            enrolled_on: today.format("%Y-%m-%d").to_string(),
+            committee_override: DECISION.into(),
+        })
+        .await
+        .map_err(|status| service_error("enrol the displaced household", status))?;
+    // Registered again in Sikasso, not enrolled there: its enrolment is Mopti's.
     let registered = Instant::now();
-    let in_sikasso = register_and_enrol(
+    let sikasso_household = register(
         &mut registry_sikasso,
         person(Region::Sikasso, "AISSATA", "GUINDO", "ml51200419-77"),
     )
     .await?;
+    let in_sikasso = sikasso_household.household_id.clone();
+    let sikasso_commune = sikasso_household.location.unwrap_or_default().commune;
 
     let deadline = Instant::now() + Duration::from_secs(30);
     let duplicate = loop {
@@ -158,12 +180,12 @@ pub async fn run(stack: &LocalStack, periods: [&str; 2]) -> anyhow::Result<Displ
             .await
             .map_err(|status| service_error("freeze a cycle", status))?
             .into_inner();
-        Ok::<_, anyhow::Error>(frozen)
+        Ok::<_, anyhow::Error>((frozen, payments))
     };
-    // The hold reaches Sikasso's payments across its leaf link.
+    // The hold reaches Mopti's payments across its leaf link.
     let deadline = Instant::now() + Duration::from_secs(30);
     while stack
-        .region(Region::Sikasso)
+        .region(Region::Mopti)
         .payments
         .service
         .payments
@@ -173,15 +195,15 @@ pub async fn run(stack: &LocalStack, periods: [&str; 2]) -> anyhow::Result<Displ
     {
         anyhow::ensure!(
             Instant::now() < deadline,
-            "Sikasso's payments did not learn of the suspicion within 30 s"
+            "Mopti's payments did not learn of the suspicion within 30 s"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let before = freeze(Region::Sikasso, periods[0]).await?;
-    let held_reason = before
+    let (in_mopti_first, _) = freeze(Region::Mopti, periods[0]).await?;
+    let held_reason = in_mopti_first
         .held
         .iter()
-        .find(|h| h.household_id == in_sikasso)
+        .find(|h| h.household_id == in_mopti)
         .map(|h| h.reason.clone())
         .unwrap_or_default();
 
@@ -203,39 +225,88 @@ pub async fn run(stack: &LocalStack, periods: [&str; 2]) -> anyhow::Result<Displ
         })
         .await
         .map_err(|status| service_error("transfer the household", status))?;
+    // The index relays the move to Sikasso, whose registry continues the
+    // enrolment; Mopti's payments no longer counts the family.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let sikasso = stack
+        let continued = eligible_in(stack, Region::Sikasso, &in_sikasso).await?;
+        let still_in_mopti = eligible_in(stack, Region::Mopti, &in_mopti).await?;
+        let held_in_sikasso = stack
             .region(Region::Sikasso)
             .payments
             .service
             .payments
             .holds_open()
             .await?;
-        let still_in_mopti = eligible_in(stack, Region::Mopti, &in_mopti).await?;
-        if sikasso == 0 && !still_in_mopti {
+        if continued && !still_in_mopti && held_in_sikasso == 0 {
             break;
         }
         anyhow::ensure!(
             Instant::now() < deadline,
-            "the resolution did not reach both regions within 30 s"
+            "the move did not reach both regions within 30 s"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let after = freeze(Region::Sikasso, periods[1]).await?;
-    let count = |f: &jigi_proto::payments::FreezePaymentCycleResponse| {
-        f.cycle.as_ref().and_then(|c| c.frozen).map(|t| t.count).unwrap_or(0)
-    };
+    let continued_as = registry_sikasso
+        .get_status_history(GetStatusHistoryRequest {
+            household_id: in_sikasso.clone(),
+        })
+        .await
+        .map_err(|status| service_error("read the family's history in Sikasso", status))?
+        .into_inner()
+        .changes
+        .into_iter()
+        .rfind(|c| c.component == Component::Tm as i32)
+        .map(|c| c.note)
+        .unwrap_or_default();
+    let (in_sikasso_first, mut sikasso_payments) = freeze(Region::Sikasso, periods[0]).await?;
+    let paid_in_sikasso = listed(&mut sikasso_payments, &in_sikasso_first, &sikasso_commune, &in_sikasso).await?;
+    let (in_mopti_second, mut mopti_payments) = freeze(Region::Mopti, periods[1]).await?;
+    let listed_in_mopti_after = listed(&mut mopti_payments, &in_mopti_second, &mopti_commune, &in_mopti).await?;
+    let count = |f: &FreezePaymentCycleResponse| f.cycle.as_ref().and_then(|c| c.frozen).map(|t| t.count).unwrap_or(0);
     Ok(Displaced {
         in_mopti,
         in_sikasso,
         duplicate,
         flagged_after,
         held_reason,
-        frozen_before: count(&before),
-        frozen_after: count(&after),
-        paid_in_sikasso_after: after.held.is_empty() && count(&after) == count(&before) + 1,
+        frozen_in_mopti: count(&in_mopti_first),
+        continued_as,
+        frozen_in_sikasso: count(&in_sikasso_first),
+        paid_in_sikasso,
+        listed_in_mopti_after,
     })
+}
+
+/// Whether a frozen cycle lists `household_id` (of `commune`) for payment.
+async fn listed(
+    payments: &mut crate::clients::PaymentsClient,
+    frozen: &FreezePaymentCycleResponse,
+    commune: &str,
+    household_id: &str,
+) -> anyhow::Result<bool> {
+    let cycle_id = frozen.cycle.as_ref().map(|c| c.cycle_id.clone()).unwrap_or_default();
+    let mut page_token = String::new();
+    loop {
+        let page = payments
+            .list_entitlements(ListEntitlementsRequest {
+                cycle_id: cycle_id.clone(),
+                commune: commune.to_owned(),
+                page_size: 1_000,
+                page_token: page_token.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|status| service_error("list a cycle's entitlements", status))?
+            .into_inner();
+        if page.entitlements.iter().any(|e| e.household_id == household_id) {
+            return Ok(true);
+        }
+        if page.next_page_token.is_empty() {
+            return Ok(false);
+        }
+        page_token = page.next_page_token;
+    }
 }
 
 /// Whether `household_id` may be paid in `region` (enrolled in TM there).

@@ -148,6 +148,8 @@ impl RegionNode {
 
         let mut config = jigi_registry::Config::local(region, &nats_url, &sqlite(dir, &format!("registry-{region}")));
         config.linkage_keys = linkage_keys(dir)?;
+        // The linkage index's transfer orders come from the hub's domain.
+        config.linkage_domain = Some("national".into());
         let own = deployed(&mut config.service, jigi_registry::SERVICE);
         let registry = started(own, jigi_registry::start(config, shutdown.clone()))
             .await

@@ -16,4 +16,4 @@ pub mod store;
 
 pub use chain::{Entry, Record};
 pub use grpc::AuditApi;
-pub use store::{AuditError, AuditLog, Caller, MIGRATIONS, Verdict, verify};
+pub use store::{AuditError, AuditLog, Caller, MIGRATIONS, Verdict, append_in, verify};

@@ -133,6 +133,13 @@ fn append(conn: &mut Conn, record: Record) -> Result<i64, StorageError> {
     Ok(entry.sequence)
 }
 
+/// Appends `record` in the caller's transaction: a change no call made (a
+/// consumer applying another service's order) is audited with the change,
+/// as a call's is.
+pub fn append_in(conn: &mut Conn, record: Record) -> Result<i64, StorageError> {
+    append(conn, record)
+}
+
 impl AuditLog {
     /// The log in `database` (migrated with [`MIGRATIONS`]); from now on
     /// every command that serves a call appends the call's entry in its

@@ -101,6 +101,26 @@ pub const DUPLICATE_RESOLVED: RestrictedKind = RestrictedKind {
     message: "jigi.linkage.v1.DuplicateResolved",
 };
 
+/// A household that moved to another region (`jigi.linkage.v1.HouseholdTransferred`),
+/// from its origin's registry to the index.
+pub const HOUSEHOLD_TRANSFERRED: RestrictedKind = RestrictedKind {
+    root: LINK_ROOT,
+    service: "registry",
+    entity: "household",
+    action: "transferred",
+    message: "jigi.linkage.v1.HouseholdTransferred",
+};
+
+/// The index's order to a destination region to continue a moved
+/// household's enrolments (`jigi.linkage.v1.TransferOrdered`).
+pub const TRANSFER_ORDERED: RestrictedKind = RestrictedKind {
+    root: DUP_ROOT,
+    service: "linkage",
+    entity: "transfer",
+    action: "ordered",
+    message: "jigi.linkage.v1.TransferOrdered",
+};
+
 /// `JIGI_LINK_<REGION>`.
 pub fn region_link_stream(region: Region) -> String {
     format!("JIGI_LINK_{}", region.slug().to_ascii_uppercase())
@@ -172,6 +192,41 @@ pub fn duplicates_stream_config() -> stream::Config {
         duplicate_window: DUPLICATE_WINDOW,
         deny_delete: true,
         deny_purge: true,
+        ..Default::default()
+    }
+}
+
+/// `JIGI_DUPS_<REGION>`.
+pub fn region_findings_stream(region: Region) -> String {
+    format!("JIGI_DUPS_{}", region.slug().to_ascii_uppercase())
+}
+
+/// The region's copy of the index's findings and orders about it, on its
+/// leaf node: `JIGI_DUPS_<REGION>`, sourcing `JIGI_DUPLICATES` filtered to
+/// `jigidup.<region>.>` from the hub's JetStream domain (`hub_domain`), or
+/// from the same server when `None`. Kept at the leaf, so a freeze during a
+/// cut link still holds what was known before the cut. The region's
+/// payments (holds) and registry (transfer orders) each read it with their
+/// own consumer.
+pub fn region_findings_stream_config(region: Region, hub_domain: Option<&str>) -> stream::Config {
+    stream::Config {
+        name: region_findings_stream(region),
+        description: Some(format!(
+            "Suspected duplicates concerning {} (restricted)",
+            region.name()
+        )),
+        subjects: Vec::new(),
+        storage: stream::StorageType::File,
+        duplicate_window: DUPLICATE_WINDOW,
+        sources: Some(vec![stream::Source {
+            name: DUPLICATES_STREAM.to_owned(),
+            filter_subject: Some(format!("{DUP_ROOT}.{}.>", region.slug())),
+            external: hub_domain.map(|domain| stream::External {
+                api_prefix: format!("$JS.{domain}.API"),
+                delivery_prefix: Some(dup_delivery_prefix(region)),
+            }),
+            ..Default::default()
+        }]),
         ..Default::default()
     }
 }

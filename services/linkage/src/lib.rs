@@ -14,6 +14,8 @@
 //!   outbox in the same transaction; and the resolution command;
 //! - [`events`]: `duplicate.suspected` / `duplicate.resolved`, on restricted
 //!   subjects (`jigi_bus::linkage`), IDs and regions only;
+//! - [`app::transfers`]: moves between regions, relayed to the destination
+//!   as transfer orders once its household is known;
 //! - [`grpc`]: ListDuplicates, GetDuplicate, ResolveDuplicate;
 //! - [`policy`]: who may call each RPC;
 //! - [`metrics`]: households indexed, suspicions, indexing lag.
@@ -63,6 +65,8 @@ pub struct Handle {
     pub consumer: Arc<ConsumerStats>,
     /// Counters of the consumer of payments made.
     pub payments: Arc<ConsumerStats>,
+    /// Counters of the consumer of moves between regions.
+    pub transfers: Arc<ConsumerStats>,
     /// The index's own counters.
     pub metrics: metrics::LinkageMetrics,
 }
@@ -89,6 +93,10 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     let national = ConsumerSettings::new(jigi_bus::streams::national_stream_config(&sources), "linkage-payments")
         .filter("jigi.*.payments.payment.made");
     let payments = host.consume(national, Arc::new(app::payments::PaymentsSeen::new(metrics.clone())));
+    // Moves between regions, from the same restricted stream as the keys.
+    let moves = ConsumerSettings::new(linkage::national_link_stream_config(&sources), app::transfers::CONSUMER)
+        .filter(format!("{}.*.registry.household.transferred", linkage::LINK_ROOT));
+    let transfers = host.consume(moves, Arc::new(app::transfers::TransfersSeen::new(metrics.clone())));
     let relay = OutboxRelay::national(
         host.database().clone(),
         host.bus().jetstream.clone(),
@@ -106,6 +114,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         linkage,
         consumer,
         payments,
+        transfers,
         metrics,
     };
     host.serve(handle, |server| server.add_service(api, policy::RULES))

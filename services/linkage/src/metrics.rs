@@ -14,6 +14,8 @@ pub struct LinkageMetrics {
     pub duplicates_suspected: Counter,
     /// Possible double payments found (both households paid for a quarter).
     pub double_payments: Counter,
+    /// Moves between regions recorded (each relayed to its destination once known).
+    pub transfers: Counter,
     /// Seconds from a household's keys being written in its region to the
     /// commit that indexed them (and opened any suspicion).
     pub index_lag: Histogram,
@@ -25,12 +27,18 @@ impl LinkageMetrics {
             households_indexed: Counter::default(),
             duplicates_suspected: Counter::default(),
             double_payments: Counter::default(),
+            transfers: Counter::default(),
             index_lag: Histogram::new(exponential_buckets(0.001, 2.0, 20)),
         };
         metrics.register(
             "linkage_possible_double_payments",
             "Quarters in which both households of a suspected duplicate were paid",
             this.double_payments.clone(),
+        );
+        metrics.register(
+            "linkage_transfers",
+            "Moves between regions recorded from the origins' registries",
+            this.transfers.clone(),
         );
         metrics.register(
             "linkage_households_indexed",
@@ -56,6 +64,7 @@ impl LinkageMetrics {
             households_indexed: Counter::default(),
             duplicates_suspected: Counter::default(),
             double_payments: Counter::default(),
+            transfers: Counter::default(),
             index_lag: Histogram::new(exponential_buckets(0.001, 2.0, 20)),
         }
     }

@@ -97,7 +97,12 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
             .filter(subject::service_wildcard(region, "activities"));
     activities.ack_wait = config.consumer_ack_wait;
 
-    let migrations = [storage::MIGRATIONS, storage::holds::MIGRATIONS].concat();
+    let migrations = [
+        storage::MIGRATIONS,
+        storage::holds::MIGRATIONS,
+        storage::transfers::MIGRATIONS,
+    ]
+    .concat();
     let mut host = Host::open(SERVICE, config.service, &migrations, shutdown).await?;
     host.relay_outbox();
     let consumer = host.consume(settings, Arc::new(app::RegistryProjection));

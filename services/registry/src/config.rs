@@ -21,6 +21,10 @@ pub struct Config {
     /// `JIGI_LINKAGE_KEYS_FILE` (`<key_id> <hex secret>` a line; two lines
     /// during a rotation). None: no match keys, no national linkage.
     pub linkage_keys: Vec<LinkageKey>,
+    /// The JetStream domain where the national linkage index publishes its
+    /// transfer orders (`JIGI_LINKAGE_DOMAIN`, e.g. `national`); none when
+    /// the index runs on the same server.
+    pub linkage_domain: Option<String>,
 }
 
 impl Config {
@@ -46,6 +50,7 @@ impl Config {
             geography_file: settings.optional("geography_file")?,
             pmt_file: settings.optional("pmt_file")?,
             linkage_keys,
+            linkage_domain: settings.optional("linkage_domain")?,
         })
     }
 
@@ -61,6 +66,7 @@ impl Config {
             geography_file: None,
             pmt_file: None,
             linkage_keys: Vec::new(),
+            linkage_domain: None,
         }
     }
 }

@@ -44,6 +44,11 @@ pub const SERVICE: Service = Service {
     metrics_port: 9101,
 };
 
+/// The inbox name of a region's consumer of transfer orders.
+pub fn transfers_consumer(region: jigi_common::Region) -> String {
+    format!("registry-transfers-{region}")
+}
+
 /// Starts the registry: opens (and migrates) its database, binds its ports,
 /// and runs its API, metrics and outbox relay until `shutdown` is cancelled.
 /// NATS need not be reachable: events wait in the outbox until it is.
@@ -62,7 +67,9 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     };
     let region = config.service.region().expect("the registry is regional");
     let linkage_keys = config.linkage_keys;
-    let mut host = Host::open(SERVICE, config.service, storage::MIGRATIONS, shutdown).await?;
+    let linkage_domain = config.linkage_domain;
+    let migrations = [storage::MIGRATIONS, storage::transfers::MIGRATIONS].concat();
+    let mut host = Host::open(SERVICE, config.service, &migrations, shutdown).await?;
     // Match keys go to the region's restricted linkage stream, not to its
     // public one (jigi_bus::linkage).
     host.relay_outbox_to(vec![jigi_bus::linkage::region_link_stream_config(region)]);
@@ -74,6 +81,15 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     // After a rotation (a new set of active keys), every household is
     // re-keyed in the background while the registry serves.
     host.spawn(registry.clone().rekey_in_background(host.shutdown().clone()));
+    // The linkage index's transfer orders about the region: households that
+    // moved here, whose enrolments continue (from the region's copy of the
+    // index's findings, which its payments service reads too).
+    let orders = jigi_bus::ConsumerSettings::new(
+        jigi_bus::linkage::region_findings_stream_config(region, linkage_domain.as_deref()),
+        transfers_consumer(region),
+    )
+    .filter(jigi_bus::linkage::TRANSFER_ORDERED.subject(region));
+    host.consume(orders, Arc::new(app::transfers::TransferOrders::new(registry.clone())));
     let api = grpc::RegistryApi::new(registry.clone()).into_service();
     host.serve(registry, |server| server.add_service(api, policy::RULES))
         .await

@@ -34,8 +34,10 @@ pub enum HouseholdsCommand {
         registry: RegistryAddress,
     },
     /// A household that moved to another region: end its enrolments here
-    /// (reason moved, noted "moved to <region>"), after a duplicate was
-    /// resolved as a move; it continues in the destination's registry.
+    /// (reason moved, noted "moved to <region>"). They continue in the
+    /// destination, with the same committee decisions, once the linkage
+    /// index knows the household there (--as, or its duplicate resolved as
+    /// a move); the destination pays from the quarter after the last paid here.
     ///
     /// Example: jigi households transfer 0192b6c4-5e1f-7a00-8000-000000000001 --to sikasso --as 0192…0002
     Transfer {
@@ -153,7 +155,8 @@ pub async fn run(command: HouseholdsCommand) -> anyhow::Result<()> {
                 .household
                 .unwrap_or_default();
             println!(
-                "transferred {} to {to}: its enrolments here have ended",
+                "transferred {} to {to}: its enrolments here have ended; they continue in {to} once the \
+                 linkage index knows the household there",
                 household.household_id
             );
             Ok(())

@@ -4,6 +4,7 @@
 
 pub mod index;
 pub mod payments;
+pub mod transfers;
 
 use jigi_bus::outbox;
 use jigi_server::CommandError;
@@ -83,6 +84,8 @@ impl Linkage {
                             storage::save_resolution(conn, &id, &resolved)?;
                             duplicate.resolution = Some(resolved);
                             outbox::add(conn, &events::resolved(&duplicate))?;
+                            // A move waiting for its destination household goes now.
+                            transfers::on_resolved(conn, &duplicate)?;
                         }
                         Ok(None) => {}
                         Err(

@@ -2,7 +2,10 @@
 //!
 //! - what a region's match keys must look like to be indexed ([`KeyedHousehold`]);
 //! - which pairs of households a new key set makes suspect ([`suspects`]);
-//! - a duplicate's identity and how it may be resolved ([`Duplicate`], [`resolve`]).
+//! - a duplicate's identity and how it may be resolved ([`Duplicate`], [`resolve`]);
+//! - a move between regions and who continues it ([`transfer`]).
+
+pub mod transfer;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -7,10 +7,12 @@
 //! - `duplicates`: every pair ever suspected, open or resolved. A resolved
 //!   pair stays, so it is never flagged again.
 
+pub mod transfers;
+
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use jigi_common::Region;
+use jigi_common::{Component, Region};
 use jigi_storage::sql::{self, Placeholders};
 use jigi_storage::{Conn, Migration, Row, StorageError, ToSql, params, timestamp};
 
@@ -78,6 +80,36 @@ pub const MIGRATIONS: &[Migration] = &[
         found_at TEXT NOT NULL,
         PRIMARY KEY (duplicate_id, period)
     );
+    ",
+    ),
+    // Households that moved between regions (IDs, dates and committee
+    // references only), relayed to the destination once it is known.
+    Migration::portable(
+        "linkage",
+        3,
+        "moves between regions and the orders sent to destinations",
+        "
+    CREATE TABLE transfers (
+        transfer_id TEXT PRIMARY KEY,
+        origin_region TEXT NOT NULL,
+        origin_household TEXT NOT NULL,
+        destination_region TEXT NOT NULL,
+        destination_household TEXT,
+        transferred_on TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        last_period_paid TEXT,
+        ordered_at TEXT
+    );
+    CREATE INDEX transfers_origin_household ON transfers (origin_household);
+    CREATE TABLE transfer_enrolments (
+        transfer_id TEXT NOT NULL,
+        component TEXT NOT NULL,
+        enrolled_on TEXT NOT NULL,
+        committee_decision TEXT NOT NULL,
+        committee_override BIGINT NOT NULL,
+        PRIMARY KEY (transfer_id, component)
+    );
+    ALTER TABLE payments_seen ADD COLUMN component TEXT NOT NULL DEFAULT 'TM';
     ",
     ),
 ];
@@ -304,11 +336,12 @@ pub fn record_payment(
     cycle_id: &str,
     period: &str,
     region: &str,
+    component: Component,
 ) -> Result<(), StorageError> {
     conn.execute(
-        "INSERT INTO payments_seen (household_id, cycle_id, period, region) VALUES ($1, $2, $3, $4) \
+        "INSERT INTO payments_seen (household_id, cycle_id, period, region, component) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (household_id, cycle_id) DO NOTHING",
-        params![household_id, cycle_id, period, region],
+        params![household_id, cycle_id, period, region, component.code()],
     )?;
     Ok(())
 }

@@ -232,6 +232,8 @@ async fn start_registry(
     config.service.nats.jetstream_domain = Some(region.slug().to_owned());
     config.service.serve = access.serve_config();
     config.linkage_keys = keys(key_ids);
+    // The index's transfer orders come from the hub's domain, as deployed.
+    config.linkage_domain = Some("national".into());
     let running = jigi_registry::start(config, shutdown.clone())
         .await
         .expect("registry starts");

@@ -10,3 +10,4 @@ mod late_match;
 mod payments;
 mod privacy;
 mod rotation;
+mod transfers;

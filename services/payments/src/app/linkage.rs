@@ -1,15 +1,18 @@
 //! The national linkage index's findings about this region's households,
 //! applied through the inbox: a suspected duplicate holds the household out
-//! of the next freeze until the duplicate is resolved.
+//! of the next freeze until the duplicate is resolved; a transfer order (a
+//! household that moved here) makes it payable from the quarter after the
+//! last its origin paid.
 
 use jigi_bus::{Decoded, EventHandler, ReceivedEvent, Rejection, linkage};
-use jigi_common::Region;
+use jigi_common::{Period, Region};
 use jigi_proto::linkage as pl;
 use jigi_storage::{Conn, StorageError};
 use prost::Message as _;
 
 use super::Payments;
 use crate::storage::holds::{self, Held};
+use crate::storage::transfers;
 
 /// What a finding changes here.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +24,14 @@ pub enum HoldChange {
     },
     /// Lift the duplicate's holds.
     Release { duplicate_id: String },
+    /// A household moved here whose TM enrolment continues: payable from
+    /// `first_period`, the quarter after the last its origin paid.
+    Transferred {
+        household_id: String,
+        first_period: String,
+        transfer_id: String,
+        origin_region: String,
+    },
 }
 
 /// The inbox handler of the region's copy of `JIGI_DUPLICATES`.
@@ -45,6 +56,8 @@ impl EventHandler for DuplicateHolds {
                 return Err(Rejection("a resolution names no duplicate".into()));
             }
             return Ok(Some(HoldChange::Release { duplicate_id: id }));
+        } else if event.ce_type == linkage::TRANSFER_ORDERED.ce_type() {
+            return transferred(event);
         } else {
             return Ok(None);
         };
@@ -78,10 +91,52 @@ impl EventHandler for DuplicateHolds {
                     }
                 }
                 HoldChange::Release { duplicate_id } => holds::release(conn, duplicate_id)?,
+                HoldChange::Transferred {
+                    household_id,
+                    first_period,
+                    transfer_id,
+                    origin_region,
+                } => transfers::record_first_period(conn, household_id, first_period, transfer_id, origin_region)?,
             }
         }
         Ok(())
     }
+}
+
+/// What a transfer order changes here: nothing unless the origin paid the
+/// household's TM for some quarter, in which case this region pays from
+/// the next one.
+fn transferred(event: &ReceivedEvent) -> Result<Option<HoldChange>, Rejection> {
+    let order = pl::TransferOrdered::decode(event.data.clone())
+        .map_err(|err| Rejection(format!("TransferOrdered does not decode: {err}")))?;
+    if order.household_id.is_empty() || order.transfer_id.is_empty() {
+        return Err(Rejection("a transfer order names no household".into()));
+    }
+    let tm = jigi_proto::common::Component::Tm as i32;
+    let Some(last_paid) = order
+        .enrolments
+        .iter()
+        .find(|e| e.component == tm)
+        .map(|e| e.last_period_paid.as_str())
+        .filter(|p| !p.is_empty())
+    else {
+        return Ok(None);
+    };
+    let last_paid: Period = last_paid
+        .parse()
+        .map_err(|err| Rejection(format!("transfer order's last quarter paid {last_paid:?}: {err}")))?;
+    // The day after a quarter's last day is in the next quarter.
+    let first = last_paid
+        .end()
+        .succ_opt()
+        .map(Period::quarter_of)
+        .ok_or_else(|| Rejection(format!("no quarter follows {last_paid}")))?;
+    Ok(Some(HoldChange::Transferred {
+        household_id: order.household_id,
+        first_period: first.to_string(),
+        transfer_id: order.transfer_id,
+        origin_region: order.origin_region,
+    }))
 }
 
 impl Payments {
@@ -92,6 +147,15 @@ impl Payments {
         Ok(self.db.read(move |conn| holds::cycle_holds(conn, &cycle_id)).await?)
     }
 
+    /// The first quarter this region may pay a household that moved here
+    /// (the one after the last its origin paid), if the origin paid it any.
+    pub async fn first_payable(&self, household_id: &str) -> Result<Option<String>, StorageError> {
+        let household_id = household_id.to_owned();
+        self.db
+            .read(move |conn| transfers::first_period(conn, &household_id))
+            .await
+    }
+
     /// Households held now (open suspicions), for tests and operators.
     pub async fn holds_open(&self) -> Result<i64, StorageError> {
         self.db
@@ -100,31 +164,8 @@ impl Payments {
     }
 }
 
-/// The region's copy of the index's findings about it, on its leaf node:
-/// `JIGI_DUPS_<REGION>`, sourcing `JIGI_DUPLICATES` filtered to
-/// `jigidup.<region>.>` from the hub's JetStream domain (`hub_domain`), or
-/// from the same server when `None`. Kept at the leaf, so a freeze during a
-/// cut link still holds what was known before the cut.
+/// The region's copy of the index's findings about it, on its leaf node
+/// (the same stream the registry reads transfer orders from).
 pub fn region_duplicates_stream(region: Region, hub_domain: Option<&str>) -> async_nats::jetstream::stream::Config {
-    use async_nats::jetstream::stream;
-    stream::Config {
-        name: format!("JIGI_DUPS_{}", region.slug().to_ascii_uppercase()),
-        description: Some(format!(
-            "Suspected duplicates concerning {} (restricted)",
-            region.name()
-        )),
-        subjects: Vec::new(),
-        storage: stream::StorageType::File,
-        duplicate_window: jigi_bus::streams::DUPLICATE_WINDOW,
-        sources: Some(vec![stream::Source {
-            name: linkage::DUPLICATES_STREAM.to_owned(),
-            filter_subject: Some(format!("{}.{}.>", linkage::DUP_ROOT, region.slug())),
-            external: hub_domain.map(|domain| stream::External {
-                api_prefix: format!("$JS.{domain}.API"),
-                delivery_prefix: Some(linkage::dup_delivery_prefix(region)),
-            }),
-            ..Default::default()
-        }]),
-        ..Default::default()
-    }
+    linkage::region_findings_stream_config(region, hub_domain)
 }

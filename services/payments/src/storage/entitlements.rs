@@ -36,15 +36,18 @@ pub fn freeze(
     period: Period,
     amount: Fcfa,
 ) -> Result<(i64, Vec<holds::Held>), StorageError> {
+    // A household that moved here is in scope from the quarter after the
+    // last its origin paid.
+    let in_scope_sql = format!("{IN_SCOPE} AND {}", super::transfers::PAYABLE_IN_CYCLE);
     let in_scope: i64 = conn.query_scalar(
-        &format!("SELECT COUNT(*) FROM tm_households h WHERE {IN_SCOPE}"),
+        &format!("SELECT COUNT(*) FROM tm_households h WHERE {in_scope_sql}"),
         params![cycle_id],
     )?;
     let inserted = conn.execute(
         &format!(
             "INSERT INTO entitlements (cycle_id, household_id, region, cercle, commune, village, amount, status) \
              SELECT $1, h.household_id, h.region, h.cercle, h.commune, h.village, $3, 'pending' \
-             FROM tm_households h WHERE {IN_SCOPE} AND {NOT_IN_OTHER_CYCLE} AND {NOT_HELD}"
+             FROM tm_households h WHERE {in_scope_sql} AND {NOT_IN_OTHER_CYCLE} AND {NOT_HELD}"
         ),
         params![cycle_id, period.to_string(), amount.francs()],
     )?;
@@ -58,7 +61,7 @@ pub fn freeze(
         conn,
         cycle_id,
         &period.to_string(),
-        &format!("{IN_SCOPE} AND {NOT_IN_OTHER_CYCLE}"),
+        &format!("{in_scope_sql} AND {NOT_IN_OTHER_CYCLE}"),
     )?;
     Ok((
         in_scope - i64::try_from(inserted).unwrap_or(i64::MAX) - held.len() as i64,

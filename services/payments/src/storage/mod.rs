@@ -26,6 +26,7 @@ mod entitlements;
 pub mod holds;
 mod projection;
 mod results;
+pub mod transfers;
 
 pub use activities::*;
 pub use cycles::*;

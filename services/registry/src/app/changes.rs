@@ -481,8 +481,10 @@ impl Registry {
 
     /// A household that moved to another region: ends every current
     /// enrolment (reason MOVED, noted "moved to <region>"), in one
-    /// transaction with its events and its last match keys (inactive, so the
-    /// index no longer counts it). Repeating it changes nothing.
+    /// transaction with its events, its last match keys (inactive, so the
+    /// index no longer counts it) and the move reported to the index, which
+    /// has the destination continue those enrolments (`app::transfers`).
+    /// Repeating it changes nothing.
     pub async fn transfer(
         &self,
         household_id: &str,
@@ -491,13 +493,17 @@ impl Registry {
         on: &str,
     ) -> Result<Household, CommandError> {
         let mut problems = Problems::new();
-        match destination.parse::<jigi_common::Region>() {
+        let destination_region = match destination.parse::<jigi_common::Region>() {
             Ok(region) if region == self.region => {
                 problems.add("destination_region", "is this region: a move within it is an update");
+                None
             }
-            Ok(_) => {}
-            Err(_) => problems.add("destination_region", format!("{destination:?} is not a region slug")),
-        }
+            Ok(region) => Some(region),
+            Err(_) => {
+                problems.add("destination_region", format!("{destination:?} is not a region slug"));
+                None
+            }
+        };
         let destination_household_id = destination_household_id.trim();
         if !destination_household_id.is_empty() && uuid::Uuid::parse_str(destination_household_id).is_err() {
             problems.add("destination_household_id", "is not a registry ID (a UUID)");
@@ -508,7 +514,8 @@ impl Registry {
             problems.check("transferred_on", self.rules().effective_date(on))
         };
         problems.into_result(|| ()).map_err(CommandError::Invalid)?;
-        let on = on.expect("checked");
+        let (on, destination_region) = (on.expect("checked"), destination_region.expect("checked"));
+        let destination_household_id = destination_household_id.to_owned();
         let note = if destination_household_id.is_empty() {
             format!("moved to {destination}")
         } else {
@@ -525,6 +532,15 @@ impl Registry {
                     .map(|e| e.component)
                     .collect();
                 let mut events = Vec::new();
+                if !current.is_empty() {
+                    events.push(this.transferred_event(
+                        conn,
+                        &household,
+                        destination_region,
+                        &destination_household_id,
+                        on,
+                    )?);
+                }
                 for component in current {
                     let enrolment = enrolment::exit(&household, component, on, ExitReason::Moved).map_err(
                         |refusal| match refusal {
@@ -548,7 +564,7 @@ impl Registry {
 
     /// Stores an enrolment or exit, records it in the history (with the
     /// committee decision or exit note), and saves the household's new status.
-    fn apply_enrolment(
+    pub(super) fn apply_enrolment(
         &self,
         conn: &mut Conn,
         household: &mut Household,

@@ -9,6 +9,7 @@ mod changes;
 mod linkage;
 mod queries;
 mod register;
+pub mod transfers;
 
 use std::sync::Arc;
 

@@ -7,11 +7,13 @@
 //! - [`identity`]: the keys that find a household registered twice;
 //! - [`linkage`]: keyed pseudonyms (match keys) for the national linkage index;
 //! - [`pmt`]: the proxy means test that targets the poorest households;
-//! - [`enrolment`]: entering and leaving the programme's components.
+//! - [`enrolment`]: entering and leaving the programme's components;
+//! - [`transfer`]: continuing the enrolments of a household that moved here.
 
 pub mod enrolment;
 pub mod identity;
 pub mod linkage;
 pub mod model;
 pub mod pmt;
+pub mod transfer;
 pub mod validate;

@@ -9,6 +9,7 @@
 mod codes;
 mod households;
 mod listing;
+pub mod transfers;
 
 pub use households::*;
 pub use listing::{ListFilter, list_ids};
