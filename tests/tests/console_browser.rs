@@ -310,7 +310,8 @@ async fn the_console_in_a_browser_shows_the_quarter_the_live_feed_and_a_cut_link
     let mut config = jigi_console::Config::local(
         &regions,
         &format!("http://{}", monitoring.grpc_addr),
-        &hub.url_as("national"),
+        // As deployed: the hub's read-only `console` user.
+        &hub.url_as("console"),
         access.serve.access.clone(),
     );
     config.link_down_after = Duration::from_secs(3);
