@@ -310,7 +310,8 @@ async fn the_console_in_a_browser_shows_the_quarter_the_live_feed_and_a_cut_link
     let mut config = jigi_console::Config::local(
         &regions,
         &format!("http://{}", monitoring.grpc_addr),
-        &hub.url_as("national"),
+        // As deployed: the hub's read-only `console` user.
+        &hub.url_as("console"),
         access.serve.access.clone(),
     );
     config.link_down_after = Duration::from_secs(3);
@@ -410,6 +411,28 @@ async fn the_console_in_a_browser_shows_the_quarter_the_live_feed_and_a_cut_link
         browser.goto(&format!("{site}{page}")).await.unwrap();
         assert_accessible(&browser, page).await;
     }
+
+    // PNP rounds: each region's round of the quarter, still open, with the
+    // people the quarter fed and the flour it gave.
+    browser.goto(&format!("{site}/rounds")).await.unwrap();
+    for summary in &summaries {
+        let row = format!("table.rounds[data-state=open] tr[data-round=\"{}\"]", summary.round_id);
+        assert_eq!(
+            text(&browser, &format!("{row} [data-k=children_served]")).await,
+            french(summary.reached.children),
+            "{}",
+            summary.region
+        );
+        assert_eq!(
+            text(&browser, &format!("{row} [data-k=lactating_served]")).await,
+            french(summary.reached.lactating_women)
+        );
+        // Tonnes, three decimals, French decimal comma.
+        let tonnes = format!("{:.3}", summary.flour_distributed_grams as f64 / 1e6).replace('.', ",");
+        assert_eq!(text(&browser, &format!("{row} [data-k=flour_t]")).await, tonnes);
+    }
+    screenshot(&browser, "6-tournees-pnp").await;
+    assert_accessible(&browser, "/rounds").await;
 
     // The live feed: an event published now appears on the open page.
     browser.goto(&format!("{site}/live")).await.unwrap();

@@ -1,8 +1,8 @@
 //! The permissions of `deploy/nats/accounts.conf`, enforced by real servers:
 //! a region publishes only under `jigi.<its region>.>` and reads only what
 //! the national stream's sourcing needs; the hub cannot do more in a
-//! region's domain than create the source consumer; monitoring and
-//! partners read and write nothing else.
+//! region's domain than create the source consumer; monitoring, the
+//! console and partners read and write nothing else.
 
 use std::time::{Duration, Instant};
 
@@ -308,4 +308,106 @@ async fn monitoring_reads_everything_and_writes_nothing_else() {
         refusal.contains("Permissions Violation for Subscription to \"jigi.*.registry.>\""),
         "{refusal}"
     );
+}
+
+#[tokio::test]
+async fn the_console_reads_the_national_stream_and_writes_nothing() {
+    use async_nats::jetstream::consumer::{DeliverPolicy, pull};
+
+    let setup = setup().await;
+    // The national stream sourcing Sikasso's, and the monitoring's durable
+    // consumer on it, as the monitoring sets them up.
+    let region_bus = setup.sikasso.connect().await;
+    streams::ensure_region_stream(&region_bus.jetstream, Region::Sikasso)
+        .await
+        .unwrap();
+    let monitoring_bus = setup.hub.connect_as("monitoring").await;
+    streams::ensure_national_stream(&monitoring_bus.jetstream, &domain_sources(&[Region::Sikasso]))
+        .await
+        .unwrap();
+    monitoring_bus
+        .jetstream
+        .get_stream("JIGI_NATIONAL")
+        .await
+        .unwrap()
+        .create_consumer(pull::Config {
+            durable_name: Some("monitoring".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("the monitoring creates its consumer");
+
+    // The console, connected as it is configured (its own inbox prefix),
+    // reads the stream's info and consumers and follows it live.
+    let config = jigi_console::Config::local(
+        &[Region::Sikasso],
+        "http://127.0.0.1:9",
+        &setup.hub.url_as("console"),
+        jigi_server::serving::AccessSettings::Off,
+    );
+    let console = jigi_bus::Bus::connect(&config.nats).await.unwrap();
+    let mut stream = console
+        .jetstream
+        .get_stream("JIGI_NATIONAL")
+        .await
+        .expect("the console reads the national stream's info");
+    assert_eq!(stream.info().await.unwrap().sources.len(), 1, "Sikasso's source");
+    let consumers: Vec<String> = stream
+        .consumers()
+        .map(|info| info.expect("the console lists the consumers").name)
+        .collect()
+        .await;
+    assert_eq!(consumers, ["monitoring"]);
+    let live = stream
+        .create_consumer(pull::OrderedConfig {
+            deliver_policy: DeliverPolicy::New,
+            ..Default::default()
+        })
+        .await
+        .expect("the console creates its live consumer");
+    let mut messages = live.messages().await.unwrap();
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Nats-Msg-Id", "console-probe-1");
+    region_bus
+        .jetstream
+        .publish_with_headers("jigi.sikasso.registry.household.registered", headers, "probe".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let message = tokio::time::timeout(WAIT, messages.next())
+        .await
+        .expect("the event reaches the console's live consumer")
+        .unwrap()
+        .unwrap();
+    assert_eq!(message.subject.as_str(), "jigi.sikasso.registry.household.registered");
+
+    // Nothing else: no event, no other consumer's messages, no change to
+    // the stream or its consumers, no one else's replies.
+    let mut watched = Watched::connect(setup.hub.server.port(), "console", setup.passwords.of("console")).await;
+    for subject in [
+        "jigi.sikasso.registry.household.registered",
+        "$JS.API.CONSUMER.MSG.NEXT.JIGI_NATIONAL.monitoring",
+        "$JS.API.CONSUMER.DELETE.JIGI_NATIONAL.monitoring",
+        "$JS.API.CONSUMER.DURABLE.CREATE.JIGI_NATIONAL.console",
+        "$JS.API.STREAM.DELETE.JIGI_NATIONAL",
+        "$JS.API.STREAM.PURGE.JIGI_NATIONAL",
+        "$JS.API.STREAM.INFO.JIGI_LINKAGE",
+        "$JS.ACK.JIGI_NATIONAL.monitoring.1.1.1.1.1",
+    ] {
+        watched.client.publish(subject, "".into()).await.unwrap();
+        let refusal = watched.next_error().await;
+        assert!(
+            refusal.contains(&format!("Permissions Violation for Publish to \"{subject}\"")),
+            "{subject}: {refusal}"
+        );
+    }
+    for subject in ["_INBOX.>", "jigi.>", "jigilink.>"] {
+        let _refused = watched.client.subscribe(subject).await.unwrap();
+        let refusal = watched.next_error().await;
+        assert!(
+            refusal.contains(&format!("Permissions Violation for Subscription to \"{subject}\"")),
+            "{subject}: {refusal}"
+        );
+    }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use jigi_auth::Role;
 use jigi_common::Region;
+use jigi_proto::monitoring::{ListRoundIndicatorsRequest, RoundState};
 use jigi_stack::LocalStack;
 use jigi_stack::clients;
 use jigi_stack::national::{self, Figures};
@@ -277,6 +278,68 @@ async fn a_quarter_in_two_regions_adds_up_in_the_national_indicators() {
         (4 * sum(|s| s.himo_wages_fcfa), sum(|s| s.himo_paid_fcfa))
     );
     assert_eq!(line("TM").1, sum(|s| s.paid_fcfa), "TM achieved counts transfers only");
+
+    // PNP rounds: each region closes its round at its own nutrition
+    // service; the monitoring shows it closed, with the people and flour
+    // the driver fed, and the region's figures at closing agreeing.
+    for (node, summary) in nodes.iter().zip(&summaries) {
+        let supervisor = stack
+            .staff
+            .in_region("s.dembele", &[Role::RegionalSupervisor], node.region, None);
+        let channel = clients::connect(&format!("http://{}", node.nutrition.grpc_addr), "nutrition", "", "")
+            .await
+            .unwrap();
+        clients::nutrition_client_as(channel, supervisor)
+            .close_round(jigi_proto::nutrition::CloseRoundRequest {
+                round_id: summary.round_id.clone(),
+                closed_on: jigi_common::date::format_date(plans[0].today),
+            })
+            .await
+            .expect("the region closes its round");
+    }
+    let rounds = eventually(WAIT, "the monitoring to show both rounds closed", || {
+        let mut client = client.clone();
+        async move {
+            let rounds = client
+                .list_round_indicators(ListRoundIndicatorsRequest {
+                    state: RoundState::Closed as i32,
+                    ..Default::default()
+                })
+                .await
+                .ok()?
+                .into_inner()
+                .rounds;
+            (rounds.len() == 2).then_some(rounds)
+        }
+    })
+    .await;
+    for summary in &summaries {
+        let round = rounds
+            .iter()
+            .find(|r| r.round_id == summary.round_id)
+            .expect("the round is known");
+        assert_eq!(round.region, summary.region);
+        let served = round.served.unwrap();
+        assert_eq!(
+            (served.children, served.pregnant_women, served.lactating_women),
+            (
+                summary.reached.children,
+                summary.reached.pregnant_women,
+                summary.reached.lactating_women
+            ),
+            "{}",
+            summary.region
+        );
+        assert_eq!(round.flour_distributed_grams, summary.flour_distributed_grams);
+        let planned = round.control.unwrap().planned.unwrap();
+        assert_eq!(
+            planned.children + planned.pregnant_women + planned.lactating_women,
+            summary.beneficiaries,
+            "{}: every eligible person planned",
+            summary.region
+        );
+        assert!(round.reconciled, "{round:?}");
+    }
 
     stack.stop().await;
 }

@@ -341,13 +341,13 @@ impl LocalStack {
             .await
             .map_err(|err| failed("the linkage index", err))?;
 
-        // The console reads the monitoring and the national stream as the
-        // hub's `national` user, and checks operators' tokens as the
-        // services do.
+        // The console reads the monitoring, and the national stream as the
+        // hub's `console` user (read-only, as deployed), and checks
+        // operators' tokens as the services do.
         let mut config = jigi_console::Config::local(
             regions,
             &format!("http://{}", monitoring.grpc_addr),
-            &hub.url_as("national"),
+            &hub.url_as("console"),
             serve.access,
         );
         config.local_issuer_key = Some(key_file(data_dir));

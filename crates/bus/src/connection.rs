@@ -36,6 +36,10 @@ pub struct BusConfig {
     /// Refuse a server without TLS, also without a CA file (the servers'
     /// certificates then chain to the system's roots).
     pub tls_required: bool,
+    /// The subjects replies come back on, `<prefix>.…` instead of
+    /// `_INBOX.…`: a user allowed to subscribe to its own prefix only cannot
+    /// read the replies (and pull deliveries) meant for other users.
+    pub inbox_prefix: Option<String>,
 }
 
 impl BusConfig {
@@ -49,6 +53,7 @@ impl BusConfig {
             tls_client_cert: None,
             tls_client_key: None,
             tls_required: false,
+            inbox_prefix: None,
         }
     }
 
@@ -195,6 +200,9 @@ async fn options(
     }
     if let (Some(cert), Some(key)) = (&config.tls_client_cert, &config.tls_client_key) {
         options = options.add_client_certificate(cert.clone(), key.clone());
+    }
+    if let Some(prefix) = &config.inbox_prefix {
+        options = options.custom_inbox_prefix(prefix);
     }
     Ok(options.require_tls(config.requires_tls()))
 }

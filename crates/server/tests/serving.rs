@@ -81,6 +81,13 @@ impl MonitoringService for Indicators {
         Ok(Response::new(ListCycleIndicatorsResponse::default()))
     }
 
+    async fn list_round_indicators(
+        &self,
+        _request: Request<ListRoundIndicatorsRequest>,
+    ) -> Result<Response<ListRoundIndicatorsResponse>, Status> {
+        Err(Status::unimplemented("not in this test"))
+    }
+
     async fn get_freshness(
         &self,
         _request: Request<GetFreshnessRequest>,

@@ -77,7 +77,7 @@ impl Config {
             metrics_addr: settings.get("metrics_addr", local(crate::SERVICE.metrics_port))?,
             monitoring_url: settings.get("monitoring_url", "http://127.0.0.1:50054".to_owned())?,
             monitoring_tls_ca: settings.optional("monitoring_tls_ca")?,
-            nats: BusConfig::from_settings(&settings, "jigi-console-national")?,
+            nats: console_bus(BusConfig::from_settings(&settings, "jigi-console-national")?),
             access: serve.access,
             regions: regions.0,
             link_down_after: Duration::from_secs(settings.get("link_down_seconds", 5)?),
@@ -99,7 +99,7 @@ impl Config {
             metrics_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             monitoring_url: monitoring_url.to_owned(),
             monitoring_tls_ca: None,
-            nats: BusConfig::new(nats_url, "jigi-console-national"),
+            nats: console_bus(BusConfig::new(nats_url, "jigi-console-national")),
             access,
             regions: regions.to_vec(),
             link_down_after: Duration::from_secs(5),
@@ -111,6 +111,15 @@ impl Config {
             telemetry: None,
         }
     }
+}
+
+/// The hub's user `console` may subscribe to its own inbox prefix only
+/// (deploy/nats/accounts.conf), so it never sees other users' replies.
+pub const INBOX_PREFIX: &str = "_INBOX_console";
+
+fn console_bus(mut nats: BusConfig) -> BusConfig {
+    nats.inbox_prefix = Some(INBOX_PREFIX.to_owned());
+    nats
 }
 
 /// A comma-separated list of region slugs.

@@ -16,7 +16,7 @@ pub struct RegionLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PageLabels {
-    /// `glance`, `region`, `budget`, `links`, `cycles`, `live`, `traces`, `signin`.
+    /// `glance`, `region`, `budget`, `links`, `cycles`, `rounds`, `live`, `traces`, `signin`.
     pub page: String,
     /// HTTP status code.
     pub code: String,

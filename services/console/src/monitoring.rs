@@ -10,11 +10,11 @@ use jigi_proto::common::{Component, FundingSource, Period};
 use jigi_proto::monitoring::monitoring_service_client::MonitoringServiceClient;
 use jigi_proto::monitoring::{
     Breakdown, DataAsOf, FreshnessStatus, GetBudgetExecutionRequest, GetFreshnessRequest, GetIndicatorsRequest,
-    IndicatorRow, ListCycleIndicatorsRequest, RegionFreshness,
+    IndicatorRow, ListCycleIndicatorsRequest, ListRoundIndicatorsRequest, PnpGroups, RegionFreshness, RoundState,
 };
 use tonic::transport::{Channel, Endpoint};
 
-use crate::domain::{AsOf, Budget, BudgetRow, Cycle, Figures, Freshness, Staleness};
+use crate::domain::{AsOf, Budget, BudgetRow, Cycle, Figures, Freshness, Round, RoundReport, Staleness};
 
 /// Why the monitoring gave no figures.
 #[derive(Debug, thiserror::Error)]
@@ -237,6 +237,55 @@ impl MonitoringReader {
             as_of: as_of(answer.as_of),
         })
     }
+
+    /// The PNP rounds of `region` (empty: every region), every state.
+    pub async fn rounds(&self, token: &str, region: &str) -> Result<Report<Vec<Round>>, ReadError> {
+        let request = ListRoundIndicatorsRequest {
+            region: region.to_owned(),
+            period: None,
+            state: RoundState::Unspecified as i32,
+        };
+        let answer = self
+            .client()
+            .list_round_indicators(authorized(request, token)?)
+            .await?
+            .into_inner();
+        let rounds = answer
+            .rounds
+            .into_iter()
+            .map(|r| Round {
+                closed: r.state == RoundState::Closed as i32,
+                served: groups(r.served),
+                reported: r.control.map(|c| RoundReport {
+                    planned: groups(c.planned),
+                    reached: groups(c.reached),
+                    distributed_grams: c.distributed_grams,
+                }),
+                round_id: r.round_id,
+                region: r.region,
+                period: r.period,
+                starts_on: r.starts_on,
+                ends_on: r.ends_on,
+                closed_on: r.closed_on,
+                pilot_communes: r.pilot_communes,
+                households_served: r.households_served,
+                rations: r.rations,
+                flour_grams: r.flour_distributed_grams,
+                lost_grams: r.flour_lost_grams,
+                reconciled: r.reconciled,
+            })
+            .collect();
+        Ok(Report {
+            value: rounds,
+            freshness: answer.freshness.iter().filter_map(freshness).collect(),
+            as_of: as_of(answer.as_of),
+        })
+    }
+}
+
+fn groups(groups: Option<PnpGroups>) -> [i64; 3] {
+    let g = groups.unwrap_or_default();
+    [g.children, g.pregnant_women, g.lactating_women]
 }
 
 /// `request` with `authorization: Bearer <token>`.

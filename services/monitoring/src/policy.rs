@@ -12,6 +12,7 @@ const READERS: &[jigi_auth::Role] = &[NationalOperator, RegionalSupervisor, Audi
 pub const RULES: &[Rule] = &[
     Rule::query("GetIndicators", READERS).region_checked_by_handler(),
     Rule::query("ListCycleIndicators", READERS).region_checked_by_handler(),
+    Rule::query("ListRoundIndicators", READERS).region_checked_by_handler(),
     Rule::query("GetFreshness", READERS).region_checked_by_handler(),
     Rule::query("ExportDataValueSet", READERS).region_checked_by_handler(),
     Rule::query("ExportCsv", READERS).region_checked_by_handler(),

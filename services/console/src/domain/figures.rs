@@ -154,6 +154,42 @@ impl Cycle {
     }
 }
 
+/// A PNP distribution round: what the monitoring counted of its rations
+/// and, once closed, what its region reported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Round {
+    pub round_id: String,
+    pub region: String,
+    /// The quarter of its first day.
+    pub period: String,
+    pub starts_on: String,
+    pub ends_on: String,
+    /// Empty while open.
+    pub closed_on: String,
+    pub closed: bool,
+    pub pilot_communes: i64,
+    pub households_served: i64,
+    /// Children, pregnant women, lactating women served.
+    pub served: [i64; 3],
+    pub rations: i64,
+    pub flour_grams: i64,
+    pub lost_grams: i64,
+    /// What the region reported at closing.
+    pub reported: Option<RoundReport>,
+    /// Closed, and the region's figures equal the monitoring's count.
+    pub reconciled: bool,
+}
+
+/// A region's figures at a round's closing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoundReport {
+    /// Children, pregnant women, lactating women eligible at opening.
+    pub planned: [i64; 3],
+    /// Children, pregnant women, lactating women the region counted served.
+    pub reached: [i64; 3],
+    pub distributed_grams: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

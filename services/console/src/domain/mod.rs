@@ -8,6 +8,6 @@ pub mod format;
 pub mod lang;
 pub mod links;
 
-pub use figures::{AsOf, Budget, BudgetRow, Cycle, Figures, Freshness, Staleness};
+pub use figures::{AsOf, Budget, BudgetRow, Cycle, Figures, Freshness, Round, RoundReport, Staleness};
 pub use lang::{Labels, Lang};
 pub use links::{LinkState, LinkStatus};

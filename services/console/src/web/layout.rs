@@ -36,6 +36,7 @@ pub fn page(chrome: &Chrome, title: &str, body: Markup) -> Markup {
         }
         entries.push(("links", "/links", l.links));
         entries.push(("cycles", "/cycles", l.cycles));
+        entries.push(("rounds", "/rounds", l.rounds));
         entries.push(("live", "/live", l.live));
         entries.push(("traces", "/traces", l.traces));
     }

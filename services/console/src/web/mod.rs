@@ -8,6 +8,7 @@
 //! | `/budget`, `/budget.csv` | the PTBA: forecast vs achieved, as a chart, a table and CSV |
 //! | `/links`, `/links/table` | the regions' links (the table alone, for the page's refresh) |
 //! | `/cycles` | payment cycles across regions, by state, with control totals |
+//! | `/rounds` | PNP rounds across regions, by state, with the regions' control totals and their reconciliation |
 //! | `/live`, `/live/events` | live events (the page, and its server-sent events) |
 //! | `/traces` | the traces of a household's, cycle's or round's recent actions |
 //! | `/signin`, `/signout`, `/lang` | sign in and out, choose the language |
@@ -60,6 +61,7 @@ pub fn router(state: State) -> Router {
         .route("/links", get(pages::links))
         .route("/links/table", get(pages::links_table))
         .route("/cycles", get(pages::cycles))
+        .route("/rounds", get(pages::rounds))
         .route("/live", get(pages::live))
         .route("/live/events", get(pages::live_events))
         .route("/traces", get(pages::traces))

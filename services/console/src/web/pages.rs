@@ -20,7 +20,7 @@ use super::layout::{self, Chrome};
 use super::{State, html};
 use crate::domain::chart::{self, CLASSES};
 use crate::domain::format::{count, percent, time, tonnes};
-use crate::domain::{AsOf, Budget, Cycle, Figures, Freshness, Lang, LinkState, LinkStatus, Staleness};
+use crate::domain::{AsOf, Budget, Cycle, Figures, Freshness, Lang, LinkState, LinkStatus, Round, Staleness};
 use crate::links::Snapshot;
 use crate::monitoring::{ReadError, Report};
 
@@ -913,9 +913,136 @@ pub async fn cycles(AxumState(state): AxumState<State>, operator: Operator) -> R
                 }
             }
         }
-        p.note { (l.rounds_gap) }
+        p.note { a href="/rounds" { (l.rounds) } }
     };
     ok(&state, &chrome, "cycles", l.cycles, body)
+}
+
+// ---------------------------------------------------------------- rounds
+
+pub async fn rounds(AxumState(state): AxumState<State>, operator: Operator) -> Response {
+    let chrome = operator.chrome("rounds", "/rounds");
+    let lang = operator.lang;
+    let l = lang.labels();
+    // National: every region at once; regional: each region of the scope.
+    let areas: Vec<String> = if operator.is_national() {
+        vec![String::new()]
+    } else {
+        operator
+            .regions(&state.regions)
+            .iter()
+            .map(|r| r.slug().to_owned())
+            .collect()
+    };
+    let mut rounds: Vec<Round> = Vec::new();
+    let mut as_of = AsOf::default();
+    let mut freshness = Vec::new();
+    for area in &areas {
+        match state.monitoring.rounds(&operator.token, area).await {
+            Ok(report) => {
+                rounds.extend(report.value);
+                as_of = report.as_of;
+                freshness.extend(report.freshness);
+            }
+            Err(err) => return failure(&state, &chrome, "rounds", &err),
+        }
+    }
+    rounds.retain(|r| state.regions.iter().any(|region| region.slug() == r.region));
+    // Open rounds first: they are the ones still moving.
+    let groups: Vec<(&str, &str, Vec<&Round>)> = [(false, "open", l.round_open), (true, "closed", l.round_closed)]
+        .into_iter()
+        .map(|(closed, key, label)| (key, label, rounds.iter().filter(|r| r.closed == closed).collect()))
+        .filter(|(_, _, group): &(&str, &str, Vec<&Round>)| !group.is_empty())
+        .collect();
+    let served_of = |r: &Round, i: usize| -> Markup {
+        let key = ["children", "pregnant", "lactating"][i];
+        html! {
+            span data-k={ (key) "_served" } { (count(lang, r.served[i])) }
+            @if let Some(report) = &r.reported {
+                " / " span data-k={ (key) "_planned" } { (count(lang, report.planned[i])) }
+            }
+        }
+    };
+    let body = html! {
+        (as_of_banner(lang, &as_of, &freshness))
+        p.note { (l.rounds_help) }
+        @if rounds.is_empty() { p { (l.no_data) } }
+        @for (key, label, group) in &groups {
+            @let total = |f: &dyn Fn(&Round) -> i64| group.iter().map(|r| f(r)).sum::<i64>();
+            section aria-labelledby={ "state-" (key) } {
+                h2 id={ "state-" (key) } { (l.status) " : " (label) " (" (group.len()) ")" }
+                div.scroll {
+                    table.rounds data-state=(key) {
+                        caption { (l.rounds) " — " (label) }
+                        thead { tr {
+                            th scope="col" { (l.round) }
+                            th.text scope="col" { (l.region) }
+                            th.text scope="col" { (l.period) }
+                            th.text scope="col" { (l.days) }
+                            th scope="col" { (l.pilot_communes) }
+                            th scope="col" { (l.households) " " (l.served) }
+                            th scope="col" { (l.children) " (" (l.served) " / " (l.planned) ")" }
+                            th scope="col" { (l.pregnant_women) " (" (l.served) " / " (l.planned) ")" }
+                            th scope="col" { (l.lactating_women) " (" (l.served) " / " (l.planned) ")" }
+                            th scope="col" { (l.rations) }
+                            th scope="col" { (l.flour_tonnes) }
+                            th scope="col" { (l.flour_lost_kg) }
+                            th.text scope="col" { (l.reported_by_region) }
+                            th scope="col" { (l.reconciled) }
+                        } }
+                        tbody {
+                            @for r in group {
+                                tr data-round=(r.round_id) {
+                                    th.mono scope="row" { a href={ "/traces?id=" (encode(&r.round_id)) } { (r.round_id) } }
+                                    td.text { (r.region) }
+                                    td.text { (r.period) }
+                                    td.text {
+                                        (r.starts_on) " → " (r.ends_on)
+                                        @if r.closed { br; "(" (l.round_closed) " " (r.closed_on) ")" }
+                                    }
+                                    td { (count(lang, r.pilot_communes)) }
+                                    td data-k="households_served" { (count(lang, r.households_served)) }
+                                    td { (served_of(r, 0)) }
+                                    td { (served_of(r, 1)) }
+                                    td { (served_of(r, 2)) }
+                                    td data-k="rations" { (count(lang, r.rations)) }
+                                    td data-k="flour_t" { (tonnes(lang, r.flour_grams)) }
+                                    td data-k="lost_kg" { (count(lang, r.lost_grams / 1_000)) }
+                                    td.text {
+                                        @match &r.reported {
+                                            Some(report) => {
+                                                span data-k="reported_people" { (count(lang, report.reached.iter().sum())) }
+                                                " · " (tonnes(lang, report.distributed_grams)) " t"
+                                            }
+                                            None => { (l.not_reported) }
+                                        }
+                                    }
+                                    td {
+                                        @if r.reconciled { span.ok data-k="reconciled" { "✔ " (l.yes) } }
+                                        @else if r.closed { span.ko data-k="reconciled" { "✖ " (l.no) } }
+                                        @else { span data-k="reconciled" { "—" } }
+                                    }
+                                }
+                            }
+                        }
+                        tfoot { tr data-total=(key) {
+                            th scope="row" colspan="5" { (l.total) }
+                            td data-k="households_served" { (count(lang, total(&|r| r.households_served))) }
+                            td data-k="children_served" { (count(lang, total(&|r| r.served[0]))) }
+                            td data-k="pregnant_served" { (count(lang, total(&|r| r.served[1]))) }
+                            td data-k="lactating_served" { (count(lang, total(&|r| r.served[2]))) }
+                            td data-k="rations" { (count(lang, total(&|r| r.rations))) }
+                            td data-k="flour_t" { (tonnes(lang, total(&|r| r.flour_grams))) }
+                            td data-k="lost_kg" { (count(lang, total(&|r| r.lost_grams) / 1_000)) }
+                            td {}
+                            td {}
+                        } }
+                    }
+                }
+            }
+        }
+    };
+    ok(&state, &chrome, "rounds", l.rounds, body)
 }
 
 // ---------------------------------------------------------------- live

@@ -15,6 +15,7 @@ async fn without_a_session_every_page_sends_to_sign_in_and_back() {
         "/budget?year=2018",
         "/links",
         "/cycles",
+        "/rounds",
         "/live",
         "/traces",
         "/region/sikasso",
@@ -91,6 +92,10 @@ async fn a_regional_supervisor_sees_their_region_only() {
     let app = spawn_app().await;
     app.pay_quarter(Region::Sikasso, "2018Q4", "2018-11-15", 3, 2, 1).await;
     app.pay_quarter(Region::Mopti, "2018Q4", "2018-11-20", 2, 2, 0).await;
+    app.feed_round(Region::Sikasso, "sikasso-2018-r4", "2018-11-05", 2, 1, true)
+        .await;
+    app.feed_round(Region::Mopti, "mopti-2018-r4", "2018-11-12", 2, 0, false)
+        .await;
     app.settled().await;
     let token = app.supervisor_token(Region::Sikasso);
 
@@ -115,6 +120,10 @@ async fn a_regional_supervisor_sees_their_region_only() {
     assert_eq!(cycles.status, 200, "{}", cycles.body);
     assert!(cycles.body.contains("data-cycle=\"sikasso-2018Q4\""));
     assert!(!cycles.body.contains("mopti-2018Q4"));
+    let rounds = app.get("/rounds", &token).await;
+    assert_eq!(rounds.status, 200, "{}", rounds.body);
+    assert!(rounds.body.contains("data-round=\"sikasso-2018-r4\""));
+    assert!(!rounds.body.contains("mopti-2018-r4"));
     let links = app.get("/links/table", &token).await;
     assert!(links.body.contains("data-region=\"sikasso\""));
     assert!(!links.body.contains("data-region=\"mopti\""));

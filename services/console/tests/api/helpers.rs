@@ -257,6 +257,85 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// A PNP round in `region`'s pilot commune, opened on `starts_on`:
+    /// `children` children and `women` lactating women fed (6 and 9 kg),
+    /// two people per household; closed with the region's figures equal
+    /// to the rations when `closed`.
+    pub async fn feed_round(
+        &self,
+        region: Region,
+        round: &str,
+        starts_on: &str,
+        children: i64,
+        women: i64,
+        closed: bool,
+    ) {
+        let commune = match region {
+            Region::Sikasso => "sikasso.sikasso.finkolo",
+            _ => "mopti.mopti.sio",
+        };
+        let time: DateTime<Utc> = format!("{starts_on}T08:00:00Z").parse().unwrap();
+        let opened = ev::RoundOpened {
+            round_id: round.into(),
+            year: 2018,
+            number: 4,
+            starts_on: starts_on.into(),
+            ends_on: starts_on.into(),
+            communes: vec![location(commune)],
+            rations: None,
+        };
+        self.publish(region, round, &opened, time).await;
+        let mut grams = 0;
+        for n in 0..children + women {
+            let (group, ration) = if n < children {
+                (ev::BeneficiaryGroup::Child, 6_000)
+            } else {
+                (ev::BeneficiaryGroup::LactatingWoman, 9_000)
+            };
+            grams += ration;
+            let m = ev::RationDistributed {
+                distribution_id: format!("{round}-d{n}"),
+                round_id: round.into(),
+                location: Some(location(commune)),
+                group: group as i32,
+                grams: ration,
+                distributed_on: starts_on.into(),
+                household_id: format!("{round}-h{}", n / 2),
+                member_id: format!("{round}-m{n}"),
+                warehouse_id: format!("w-{commune}"),
+                stock_on_hand_grams: 1_000_000,
+                ..Default::default()
+            };
+            self.publish(region, &m.distribution_id.clone(), &m, time).await;
+        }
+        if closed {
+            let counts = |children, lactating_women| {
+                Some(ev::PnpGroupCounts {
+                    children,
+                    pregnant_women: 0,
+                    lactating_women,
+                })
+            };
+            let closing = ev::RoundClosed {
+                round_id: round.into(),
+                year: 2018,
+                number: 4,
+                closed_on: starts_on.into(),
+                period: None,
+                communes: vec![ev::RoundCommuneSummary {
+                    location: Some(location(commune)),
+                    planned: counts(children + 3, women + 1),
+                    reached: counts(children, women),
+                    distributed_grams: grams,
+                    stock_on_hand_grams: 1_000_000,
+                }],
+            };
+            self.publish(region, round, &closing, time).await;
+        }
+    }
+}
+
 pub async fn page(response: reqwest::Response) -> Page {
     let header = |name: &str| {
         response

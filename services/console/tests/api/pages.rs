@@ -5,7 +5,9 @@
 
 use jigi_common::Region;
 use jigi_proto::common::{Component, FundingSource, Money, Period};
-use jigi_proto::monitoring::{Breakdown, BudgetLine, GetIndicatorsRequest, SetBudgetLineRequest};
+use jigi_proto::monitoring::{
+    Breakdown, BudgetLine, GetIndicatorsRequest, ListRoundIndicatorsRequest, SetBudgetLineRequest,
+};
 
 use crate::helpers::*;
 
@@ -166,6 +168,49 @@ async fn the_cycles_page_shows_each_cycle_with_its_control_totals() {
         value_after(&page.body, "data-cycle=\"mopti-2018Q4\"", "paid_fcfa"),
         "120,000"
     );
+}
+
+#[tokio::test]
+async fn the_rounds_page_shows_each_round_by_state_with_its_reconciliation() {
+    let app = spawn_app().await;
+    app.feed_round(Region::Sikasso, "sikasso-2018-r4", "2018-11-05", 5, 3, true)
+        .await;
+    app.feed_round(Region::Mopti, "mopti-2018-r4", "2018-11-12", 4, 0, false)
+        .await;
+    app.settled().await;
+    let page = app.get("/rounds", &app.national_token()).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let html = &page.body;
+    assert!(html.contains("href=\"/rounds\""), "in the navigation");
+    let closed = "data-round=\"sikasso-2018-r4\"";
+    let open = "data-round=\"mopti-2018-r4\"";
+    // 5 children and 3 women, two per household: 4 households; 5 × 6 kg + 3 × 9 kg.
+    assert_eq!(value_after(html, closed, "households_served"), "4");
+    assert_eq!(value_after(html, closed, "children_served"), "5");
+    assert_eq!(value_after(html, closed, "children_planned"), "8");
+    assert_eq!(value_after(html, closed, "lactating_served"), "3");
+    assert_eq!(value_after(html, closed, "flour_t"), "0.057");
+    let reconciled = value_after(html, closed, "reconciled");
+    assert!(reconciled.contains("yes"), "{reconciled:?}");
+    assert_eq!(value_after(html, open, "children_served"), "4");
+    assert_eq!(value_after(html, open, "flour_t"), "0.024");
+    assert_eq!(value_after(html, open, "reconciled"), "—");
+    // Open rounds come first, each state with its totals.
+    assert!(html.find(open).unwrap() < html.find(closed).unwrap());
+    assert_eq!(value_after(html, "data-total=\"closed\"", "households_served"), "4");
+    assert_eq!(value_after(html, "data-total=\"open\"", "rations"), "4");
+
+    // The same as the monitoring's own answer.
+    let mut client = app.monitoring_client().await;
+    let rounds = client
+        .list_round_indicators(ListRoundIndicatorsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .rounds;
+    let reported = rounds.iter().find(|r| r.round_id == "sikasso-2018-r4").unwrap();
+    assert_eq!(value_after(html, closed, "rations"), reported.rations.to_string());
+    assert!(reported.reconciled);
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ mod exports;
 mod freshness;
 mod indicators;
 pub mod projection;
+mod rounds;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,9 +24,11 @@ pub use exports::Dhis2Export;
 pub use freshness::{AsOf, Fresh, Freshness};
 pub use indicators::{IndicatorReport, IndicatorRow};
 pub use projection::Lags;
+pub use rounds::{RoundState, reconciled};
 
 use crate::domain::dhis2::Mapping;
 pub use crate::storage::indicators::CycleIndicators;
+pub use crate::storage::rounds::{RoundControl, RoundFigures};
 
 /// The national monitoring.
 #[derive(Clone)]

@@ -13,6 +13,8 @@
 //!   move) and one row of a multi-row `INSERT` (its first registration, at
 //!   the place its moves after it left it);
 //! - a cycle's events become one upsert per cycle;
+//! - a round's openings and closings one upsert each, in stream order (a
+//!   handful per quarter: folding them would save nothing);
 //! - each region's activity becomes one upsert: the batch's event count
 //!   added, its latest event time kept.
 //!
@@ -38,7 +40,8 @@ use crate::domain::freshness::LagWindow;
 use crate::metrics::MonitoringMetrics;
 use crate::storage::activity::{self, Heard};
 use crate::storage::facts::{
-    self, ActivityRow, CycleRow, DistributionRow, EnrolmentRow, NewHousehold, PaymentRow, Place, StockRow,
+    self, ActivityRow, CycleRow, DistributionRow, EnrolmentRow, LossRow, NewHousehold, PaymentRow, Place, RoundClosing,
+    RoundRow, StockRow,
 };
 
 /// Recent lags per region, shared with the API.
@@ -65,6 +68,10 @@ pub enum Fact {
     /// A ration given, and the stock its warehouse has left.
     Distribution(DistributionRow, StockRow),
     Stock(StockRow),
+    /// Flour lost, and the stock its warehouse has left.
+    Loss(LossRow, StockRow),
+    /// A round opened or closed.
+    Round(RoundRow),
     /// Both ends of a stock transfer.
     Transfer(StockRow, StockRow),
     /// MA, AGR and HIMO facts of one event.
@@ -102,6 +109,8 @@ impl EventHandler for NationalProjection {
         facts::upsert_cycles(conn, &batch.cycles)?;
         facts::insert_distributions(conn, &batch.distributions)?;
         facts::insert_stock(conn, &batch.stock)?;
+        facts::insert_losses(conn, &batch.losses)?;
+        facts::upsert_rounds(conn, &batch.rounds)?;
         facts::insert_activities(conn, &batch.activities)?;
         activity::record(conn, &batch.heard, timestamp::now_utc())
     }
@@ -143,6 +152,8 @@ struct Batch<'a> {
     cycle_index: HashMap<&'a str, usize>,
     distributions: Vec<&'a DistributionRow>,
     stock: Vec<&'a StockRow>,
+    losses: Vec<&'a LossRow>,
+    rounds: Vec<&'a RoundRow>,
     activities: Vec<&'a ActivityRow>,
     heard: Vec<Heard<'static>>,
 }
@@ -195,6 +206,11 @@ impl<'a> Batch<'a> {
                     batch.stock.push(stock);
                 }
                 Fact::Stock(stock) => batch.stock.push(stock),
+                Fact::Loss(loss, stock) => {
+                    batch.losses.push(loss);
+                    batch.stock.push(stock);
+                }
+                Fact::Round(round) => batch.rounds.push(round),
                 Fact::Transfer(from, to) => batch.stock.extend([from, to]),
                 Fact::Activities(rows) => batch.activities.extend(rows),
             }
@@ -599,12 +615,24 @@ fn nutrition(event: &ReceivedEvent) -> Result<Fact, Rejection> {
         )?))
     } else if event.is::<ev::StockLost>() {
         let m: ev::StockLost = event.decode()?;
-        Ok(Fact::Stock(stock(
+        let left = stock(
             event.id.clone(),
             m.warehouse_id,
             m.location.as_ref(),
             m.stock_on_hand_grams,
-        )?))
+        )?;
+        Ok(Fact::Loss(
+            LossRow {
+                event_id: event.id.clone(),
+                warehouse_id: left.warehouse_id.clone(),
+                place: left.place.clone(),
+                grams: m.grams,
+                occurred_on: m.occurred_on,
+            },
+            left,
+        ))
+    } else if event.is::<ev::RoundOpened>() || event.is::<ev::RoundClosed>() {
+        round(event)
     } else if event.is::<ev::StockTransferred>() {
         let m: ev::StockTransferred = event.decode()?;
         Ok(Fact::Transfer(
@@ -624,6 +652,76 @@ fn nutrition(event: &ReceivedEvent) -> Result<Fact, Rejection> {
     } else {
         Ok(Fact::Activity)
     }
+}
+
+/// A round's opening or closing. Its region is the event's (the round's
+/// events carry none of their own); its period the quarter of its first day.
+fn round(event: &ReceivedEvent) -> Result<Fact, Rejection> {
+    let region = event
+        .region()
+        .ok_or_else(|| Rejection(format!("subject {} names no known region", event.subject)))?;
+    let quarter = |date: &str, what: &str| {
+        jigi_common::date::parse_date(date)
+            .map(|date| jigi_common::Period::quarter_of(date).to_string())
+            .ok_or_else(|| Rejection(format!("round {what} {date:?} is not a date")))
+    };
+    let communes = |locations: Vec<&Location>| -> Result<Vec<String>, Rejection> {
+        locations
+            .into_iter()
+            .map(|location| place(Some(location)).map(|place| place.commune))
+            .collect()
+    };
+    let row = if event.is::<ev::RoundOpened>() {
+        let m: ev::RoundOpened = event.decode()?;
+        RoundRow {
+            period: quarter(&m.starts_on, "first day")?,
+            communes: communes(m.communes.iter().collect())?,
+            days: Some((m.starts_on, m.ends_on)),
+            closing: None,
+            round_id: m.round_id,
+            region: region.slug().to_owned(),
+            year: i64::from(m.year),
+            number: i64::from(m.number),
+            status: "open",
+            status_time: timestamp::format(event.time),
+        }
+    } else {
+        let m: ev::RoundClosed = event.decode()?;
+        let mut closing = RoundClosing {
+            closed_on: m.closed_on.clone(),
+            ..RoundClosing::default()
+        };
+        let groups = |counts: Option<&ev::PnpGroupCounts>| {
+            counts.map_or([0; 3], |c| [c.children, c.pregnant_women, c.lactating_women])
+        };
+        for commune in &m.communes {
+            for (total, count) in closing.planned.iter_mut().zip(groups(commune.planned.as_ref())) {
+                *total = total.saturating_add(count);
+            }
+            for (total, count) in closing.reached.iter_mut().zip(groups(commune.reached.as_ref())) {
+                *total = total.saturating_add(count);
+            }
+            // Saturating: a crafted event must not overflow the sums.
+            closing.distributed_grams = closing.distributed_grams.saturating_add(commune.distributed_grams);
+            closing.stock_on_hand_grams = closing.stock_on_hand_grams.saturating_add(commune.stock_on_hand_grams);
+        }
+        RoundRow {
+            period: quarter(&m.closed_on, "closing date")?,
+            communes: communes(m.communes.iter().filter_map(|c| c.location.as_ref()).collect())?,
+            days: None,
+            closing: Some(closing),
+            round_id: m.round_id,
+            region: region.slug().to_owned(),
+            year: i64::from(m.year),
+            number: i64::from(m.number),
+            status: "closed",
+            status_time: timestamp::format(event.time),
+        }
+    };
+    if row.round_id.is_empty() {
+        return Err(Rejection("round event without its round ID".into()));
+    }
+    Ok(Fact::Round(row))
 }
 
 fn place(location: Option<&Location>) -> Result<Place, Rejection> {
@@ -729,9 +827,57 @@ mod tests {
         })
     }
 
-    /// What was stored before the batch: a household and a cycle.
+    fn round_opened(id: &str, starts_on: &str, at: &str) -> Decoded<Fact> {
+        let message = ev::RoundOpened {
+            round_id: id.into(),
+            year: 2018,
+            number: 1,
+            starts_on: starts_on.into(),
+            ends_on: "2018-08-31".into(),
+            communes: vec![location(FINKOLO).unwrap(), location(GOUANAN).unwrap()],
+            rations: None,
+        };
+        event(Region::Sikasso, &message, at)
+    }
+
+    fn round_closed(id: &str, at: &str) -> Decoded<Fact> {
+        let counts = |children| {
+            Some(ev::PnpGroupCounts {
+                children,
+                pregnant_women: 1,
+                lactating_women: 0,
+            })
+        };
+        let message = ev::RoundClosed {
+            round_id: id.into(),
+            year: 2018,
+            number: 1,
+            closed_on: "2018-09-01".into(),
+            period: Some(Period { code: "2018Q3".into() }),
+            communes: vec![
+                ev::RoundCommuneSummary {
+                    location: location(FINKOLO),
+                    planned: counts(5),
+                    reached: counts(3),
+                    distributed_grams: 18_000,
+                    stock_on_hand_grams: 50_000,
+                },
+                ev::RoundCommuneSummary {
+                    location: location(GOUANAN),
+                    planned: counts(2),
+                    reached: counts(0),
+                    distributed_grams: 0,
+                    stock_on_hand_grams: 32_000,
+                },
+            ],
+        };
+        event(Region::Sikasso, &message, at)
+    }
+
+    /// What was stored before the batch: a household, a cycle and a round.
     fn before() -> Vec<Decoded<Fact>> {
         vec![
+            round_opened("r1", "2018-08-01", "2018-08-01T07:00:00Z"),
             registered("h0", FINKOLO, "2018-07-01", "2018-07-01T08:00:00Z"),
             event(
                 Region::Sikasso,
@@ -877,6 +1023,22 @@ mod tests {
             ..Default::default()
         };
         events.push(event(Region::Sikasso, &transfer, "2018-08-03T10:00:00Z"));
+        let loss = ev::StockLost {
+            movement_id: "l1".into(),
+            warehouse_id: "w1".into(),
+            location: location(FINKOLO),
+            grams: 2_000,
+            reason: ev::StockLossReason::Damaged as i32,
+            occurred_on: "2018-08-04".into(),
+            stock_on_hand_grams: 48_000,
+            ..Default::default()
+        };
+        events.push(event(Region::Sikasso, &loss, "2018-08-04T10:00:00Z"));
+        // The stored round closes; a new one opens and closes, its closing
+        // applied before its opening's time (the status stays closed).
+        events.push(round_closed("r1", "2018-09-01T10:00:00Z"));
+        events.push(round_closed("r2", "2018-09-01T10:00:00Z"));
+        events.push(round_opened("r2", "2018-06-20", "2018-06-20T07:00:00Z"));
         // An event the indicators do not use still says its region is alive.
         events.push(event(
             Region::Mopti,
@@ -912,6 +1074,12 @@ mod tests {
                 ("cycles", "SELECT * FROM facts_cycles ORDER BY cycle_id"),
                 ("distributions", "SELECT * FROM facts_distributions ORDER BY event_id"),
                 ("stock", "SELECT * FROM facts_stock ORDER BY event_id"),
+                ("losses", "SELECT * FROM facts_stock_losses ORDER BY event_id"),
+                ("rounds", "SELECT * FROM facts_rounds ORDER BY round_id"),
+                (
+                    "round communes",
+                    "SELECT * FROM facts_round_communes ORDER BY round_id, commune",
+                ),
                 (
                     "activity",
                     "SELECT region, last_event_time, events_received FROM region_activity ORDER BY region",
@@ -986,16 +1154,63 @@ mod tests {
         assert_eq!(table("enrolments").len(), 300);
         assert_eq!(table("payments").len(), 140);
         assert_eq!(table("distributions").len(), 3);
-        assert_eq!(table("stock").len(), 5, "three rations and both ends of a transfer");
+        assert_eq!(
+            table("stock").len(),
+            6,
+            "three rations, both ends of a transfer and a loss"
+        );
+        assert_eq!(table("losses").len(), 1);
+        assert_eq!(table("round communes").len(), 4, "two communes in each of two rounds");
+        // round_id, status, period, starts_on, has_control, planned children, reported grams
+        let rounds: Vec<Vec<Stored>> = table("rounds")
+            .into_iter()
+            .map(|row| {
+                vec![
+                    row[0].clone(),
+                    row[8].clone(),
+                    row[4].clone(),
+                    row[5].clone(),
+                    row[10].clone(),
+                    row[11].clone(),
+                    row[17].clone(),
+                ]
+            })
+            .collect();
+        assert_eq!(
+            rounds,
+            [
+                vec![
+                    text("r1"),
+                    text("closed"),
+                    text("2018Q3"),
+                    text("2018-08-01"),
+                    Stored::Int(1),
+                    Stored::Int(7),
+                    Stored::Int(18_000)
+                ],
+                // Its opening, applied after its closing, sets its days and
+                // period (the quarter of its first day) but not its status.
+                vec![
+                    text("r2"),
+                    text("closed"),
+                    text("2018Q2"),
+                    text("2018-06-20"),
+                    Stored::Int(1),
+                    Stored::Int(7),
+                    Stored::Int(18_000)
+                ],
+            ]
+        );
         assert_eq!(
             table("activity"),
             [
                 // h0's second registration, h1's first move, h3's first
                 // registration, 100 enrolments, a member added.
                 vec![text("mopti"), text("2018-09-30T08:00:00.000000Z"), Stored::Int(104)],
-                // 2 before the batch, 6 registrations and moves, 6 cycle
-                // events, 200 enrolments, 140 payments, 3 rations, a transfer.
-                vec![text("sikasso"), text("2018-09-02T08:00:00.000000Z"), Stored::Int(358)],
+                // 3 before the batch, 6 registrations and moves, 6 cycle
+                // events, 200 enrolments, 140 payments, 3 rations, a
+                // transfer, a loss, 3 round events.
+                vec![text("sikasso"), text("2018-09-02T08:00:00.000000Z"), Stored::Int(363)],
             ]
         );
     }
@@ -1015,11 +1230,16 @@ mod tests {
             .filter(|event| {
                 matches!(
                     event.effect,
-                    Fact::Enrolment(_) | Fact::Payment(_) | Fact::Distribution(..) | Fact::Transfer(..)
+                    Fact::Enrolment(_)
+                        | Fact::Payment(_)
+                        | Fact::Distribution(..)
+                        | Fact::Transfer(..)
+                        | Fact::Loss(..)
+                        | Fact::Round(_)
                 )
             })
             .collect();
-        assert_eq!(again.len(), 300 + 140 + 3 + 1);
+        assert_eq!(again.len(), 300 + 140 + 3 + 1 + 1 + 3);
         apply(&db, &projection, again).await;
         let second = contents(&db).await;
         for ((table, before), (_, after)) in first.iter().zip(&second) {

@@ -6,7 +6,7 @@ use jigi_common::Component;
 use jigi_proto::common::Money;
 use jigi_proto::monitoring as pm;
 
-use crate::app::{CycleIndicators, Freshness, IndicatorRow};
+use crate::app::{CycleIndicators, Freshness, IndicatorRow, RoundFigures, RoundState, reconciled};
 use crate::domain::budget::{BudgetLine, execution_rate};
 use crate::domain::freshness::Status;
 use crate::domain::indicators::rate;
@@ -106,6 +106,49 @@ pub fn cycle(c: CycleIndicators) -> pm::CycleIndicators {
         payments_failed: c.payments_failed,
         payments_not_collected: c.payments_not_collected,
         status: c.status,
+    }
+}
+
+fn groups([children, pregnant_women, lactating_women]: [i64; 3]) -> Option<pm::PnpGroups> {
+    Some(pm::PnpGroups {
+        children,
+        pregnant_women,
+        lactating_women,
+    })
+}
+
+pub fn round_state(state: RoundState) -> pm::RoundState {
+    match state {
+        RoundState::Open => pm::RoundState::Open,
+        RoundState::Closed => pm::RoundState::Closed,
+    }
+}
+
+pub fn round(r: RoundFigures) -> pm::RoundIndicators {
+    pm::RoundIndicators {
+        state: round_state(RoundState::of(&r)) as i32,
+        reconciled: reconciled(&r),
+        control: r.control.as_ref().map(|c| pm::RoundControlTotals {
+            planned: groups(c.planned),
+            reached: groups(c.reached),
+            distributed_grams: c.distributed_grams,
+            stock_on_hand_grams: c.stock_on_hand_grams,
+        }),
+        flour_distributed_tonnes: r.distributed_grams as f64 / 1_000_000.0,
+        round_id: r.round_id,
+        region: r.region,
+        year: r.year,
+        number: r.number,
+        period: r.period,
+        starts_on: r.starts_on,
+        ends_on: r.ends_on,
+        closed_on: r.closed_on,
+        pilot_communes: r.pilot_communes,
+        households_served: r.households_served,
+        served: groups(r.served),
+        rations: r.rations,
+        flour_distributed_grams: r.distributed_grams,
+        flour_lost_grams: r.lost_grams,
     }
 }
 

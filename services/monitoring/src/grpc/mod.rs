@@ -103,6 +103,36 @@ impl MonitoringService for MonitoringApi {
         }))
     }
 
+    async fn list_round_indicators(
+        &self,
+        request: Request<ListRoundIndicatorsRequest>,
+    ) -> Reply<ListRoundIndicatorsResponse> {
+        access::check_area(access::caller(&request), &request.get_ref().region, "region")?;
+        let r = request.into_inner();
+        let state = match RoundState::try_from(r.state) {
+            Ok(RoundState::Unspecified) => None,
+            Ok(RoundState::Open) => Some(crate::app::RoundState::Open),
+            Ok(RoundState::Closed) => Some(crate::app::RoundState::Closed),
+            Err(_) => {
+                return Err(status::invalid_argument(&[status::FieldError::new(
+                    "state",
+                    format!("has unknown value {}", r.state),
+                )]));
+            }
+        };
+        let rounds = self.monitoring.rounds(&r.region, period_code(&r.period), state).await?;
+        Ok(Response::new(ListRoundIndicatorsResponse {
+            rounds: rounds.value.into_iter().map(convert::round).collect(),
+            freshness: rounds
+                .freshness
+                .into_iter()
+                .filter(|f| r.region.is_empty() || f.region.slug() == r.region)
+                .map(convert::region_freshness)
+                .collect(),
+            as_of: Some(convert::as_of(rounds.as_of)),
+        }))
+    }
+
     async fn get_freshness(&self, request: Request<GetFreshnessRequest>) -> Reply<GetFreshnessResponse> {
         // A regional caller sees the regions of their scope only.
         let scope = access::caller(&request).map(|caller| caller.scope.clone());

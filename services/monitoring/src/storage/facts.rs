@@ -128,6 +128,51 @@ pub struct StockRow {
     pub event_time: String,
 }
 
+/// A round's opening or closing, as its event tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoundRow {
+    pub round_id: String,
+    /// The region the event came from.
+    pub region: String,
+    pub year: i64,
+    pub number: i64,
+    /// The quarter of the round's first day (of its closing, for a closing:
+    /// kept only while the opening is unknown).
+    pub period: String,
+    /// First and last day, from the opening.
+    pub days: Option<(String, String)>,
+    /// The region's figures at closing.
+    pub closing: Option<RoundClosing>,
+    /// The pilot communes the event names.
+    pub communes: Vec<String>,
+    /// `open` or `closed`.
+    pub status: &'static str,
+    /// The time of the event, as stored.
+    pub status_time: String,
+}
+
+/// What a region reported when it closed a round, summed over its communes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoundClosing {
+    pub closed_on: String,
+    /// Children, pregnant women, lactating women eligible on the first day.
+    pub planned: [i64; 3],
+    /// Children, pregnant women, lactating women served.
+    pub reached: [i64; 3],
+    pub distributed_grams: i64,
+    pub stock_on_hand_grams: i64,
+}
+
+/// Flour lost from a warehouse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LossRow {
+    pub event_id: String,
+    pub warehouse_id: String,
+    pub place: Place,
+    pub grams: i64,
+    pub occurred_on: String,
+}
+
 /// A row of one of the fact tables, as the values of its columns.
 trait FactRow {
     const COLUMNS: usize;
@@ -229,6 +274,15 @@ impl FactRow for StockRow {
         out.extend([&self.fact_id as &dyn ToSql, &self.warehouse_id]);
         self.place.values(out);
         out.extend([&self.on_hand_grams as &dyn ToSql, &self.event_time]);
+    }
+}
+
+impl FactRow for LossRow {
+    const COLUMNS: usize = 7;
+    fn values<'r>(&'r self, out: &mut Vec<&'r dyn ToSql>) {
+        out.extend([&self.event_id as &dyn ToSql, &self.warehouse_id]);
+        self.place.values(out);
+        out.extend([&self.grams as &dyn ToSql, &self.occurred_on]);
     }
 }
 
@@ -348,6 +402,93 @@ pub fn upsert_cycles(conn: &mut Conn, cycles: &[CycleRow]) -> Result<(), Storage
                 has_totals
             ],
         )?;
+    }
+    Ok(())
+}
+
+pub fn insert_losses(conn: &mut Conn, rows: &[&LossRow]) -> Result<(), StorageError> {
+    insert(
+        conn,
+        "facts_stock_losses (event_id, warehouse_id, region, cercle, commune, grams, occurred_on)",
+        "ON CONFLICT (event_id) DO NOTHING",
+        rows,
+    )
+}
+
+/// Brings rounds up to date, one statement per round event, in stream
+/// order. An opening sets the round's days and period; a closing its
+/// figures (the region's control totals); the status is the latest
+/// event's (an older event arriving late does not overwrite a newer one; at
+/// the same time, the one applied last wins), as for cycles. A closing
+/// applied twice writes the same figures: nothing is added up here.
+pub fn upsert_rounds(conn: &mut Conn, rounds: &[&RoundRow]) -> Result<(), StorageError> {
+    for round in rounds {
+        let (starts_on, ends_on) = round.days.clone().unwrap_or_default();
+        let has_control = i64::from(round.closing.is_some());
+        let closing = round.closing.clone().unwrap_or_default();
+        let [planned_children, planned_pregnant, planned_lactating] = closing.planned;
+        let [reached_children, reached_pregnant, reached_lactating] = closing.reached;
+        conn.execute(
+            "INSERT INTO facts_rounds (round_id, region, year, number, period, starts_on, ends_on, closed_on, \
+             status, status_time, has_control, planned_children, planned_pregnant, planned_lactating, \
+             reached_children, reached_pregnant, reached_lactating, reported_grams, stock_on_hand_grams) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
+             ON CONFLICT (round_id) DO UPDATE SET \
+             period = CASE WHEN excluded.starts_on <> '' OR facts_rounds.starts_on = '' \
+                 THEN excluded.period ELSE facts_rounds.period END, \
+             starts_on = CASE WHEN excluded.starts_on <> '' THEN excluded.starts_on ELSE facts_rounds.starts_on END, \
+             ends_on = CASE WHEN excluded.starts_on <> '' THEN excluded.ends_on ELSE facts_rounds.ends_on END, \
+             closed_on = CASE WHEN excluded.has_control = 1 THEN excluded.closed_on ELSE facts_rounds.closed_on END, \
+             has_control = CASE WHEN excluded.has_control = 1 THEN 1 ELSE facts_rounds.has_control END, \
+             planned_children = CASE WHEN excluded.has_control = 1 \
+                 THEN excluded.planned_children ELSE facts_rounds.planned_children END, \
+             planned_pregnant = CASE WHEN excluded.has_control = 1 \
+                 THEN excluded.planned_pregnant ELSE facts_rounds.planned_pregnant END, \
+             planned_lactating = CASE WHEN excluded.has_control = 1 \
+                 THEN excluded.planned_lactating ELSE facts_rounds.planned_lactating END, \
+             reached_children = CASE WHEN excluded.has_control = 1 \
+                 THEN excluded.reached_children ELSE facts_rounds.reached_children END, \
+             reached_pregnant = CASE WHEN excluded.has_control = 1 \
+                 THEN excluded.reached_pregnant ELSE facts_rounds.reached_pregnant END, \
+             reached_lactating = CASE WHEN excluded.has_control = 1 \
+                 THEN excluded.reached_lactating ELSE facts_rounds.reached_lactating END, \
+             reported_grams = CASE WHEN excluded.has_control = 1 \
+                 THEN excluded.reported_grams ELSE facts_rounds.reported_grams END, \
+             stock_on_hand_grams = CASE WHEN excluded.has_control = 1 \
+                 THEN excluded.stock_on_hand_grams ELSE facts_rounds.stock_on_hand_grams END, \
+             status = CASE WHEN facts_rounds.status_time <= excluded.status_time \
+                 THEN excluded.status ELSE facts_rounds.status END, \
+             status_time = CASE WHEN facts_rounds.status_time <= excluded.status_time \
+                 THEN excluded.status_time ELSE facts_rounds.status_time END",
+            params![
+                round.round_id,
+                round.region,
+                round.year,
+                round.number,
+                round.period,
+                starts_on,
+                ends_on,
+                closing.closed_on,
+                round.status,
+                round.status_time,
+                has_control,
+                planned_children,
+                planned_pregnant,
+                planned_lactating,
+                reached_children,
+                reached_pregnant,
+                reached_lactating,
+                closing.distributed_grams,
+                closing.stock_on_hand_grams
+            ],
+        )?;
+        for commune in &round.communes {
+            conn.execute(
+                "INSERT INTO facts_round_communes (round_id, commune) VALUES ($1, $2) \
+                 ON CONFLICT (round_id, commune) DO NOTHING",
+                params![round.round_id, commune],
+            )?;
+        }
     }
     Ok(())
 }

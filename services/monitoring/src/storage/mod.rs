@@ -13,6 +13,7 @@ pub mod activity;
 pub mod budget;
 pub mod facts;
 pub mod indicators;
+pub mod rounds;
 
 use jigi_storage::Migration;
 
@@ -193,6 +194,50 @@ pub const MIGRATIONS: &[Migration] = &[
         SELECT year, '', component, funding_source, forecast, updated_at FROM budget_lines;
     DROP TABLE budget_lines;
     ALTER TABLE expenditures ADD COLUMN region TEXT NOT NULL DEFAULT '';
+    ",
+    ),
+    Migration::portable(
+        "monitoring",
+        5,
+        "PNP rounds, their communes and stock losses",
+        "
+    CREATE TABLE facts_rounds (
+        round_id TEXT PRIMARY KEY,
+        region TEXT NOT NULL,
+        year BIGINT NOT NULL,
+        number BIGINT NOT NULL,
+        period TEXT NOT NULL,
+        starts_on TEXT NOT NULL,
+        ends_on TEXT NOT NULL,
+        closed_on TEXT NOT NULL,
+        status TEXT NOT NULL,
+        status_time TEXT NOT NULL,
+        has_control BIGINT NOT NULL,
+        planned_children BIGINT NOT NULL,
+        planned_pregnant BIGINT NOT NULL,
+        planned_lactating BIGINT NOT NULL,
+        reached_children BIGINT NOT NULL,
+        reached_pregnant BIGINT NOT NULL,
+        reached_lactating BIGINT NOT NULL,
+        reported_grams BIGINT NOT NULL,
+        stock_on_hand_grams BIGINT NOT NULL
+    );
+    CREATE TABLE facts_round_communes (
+        round_id TEXT NOT NULL,
+        commune TEXT NOT NULL,
+        PRIMARY KEY (round_id, commune)
+    );
+    CREATE TABLE facts_stock_losses (
+        event_id TEXT PRIMARY KEY,
+        warehouse_id TEXT NOT NULL,
+        region TEXT NOT NULL,
+        cercle TEXT NOT NULL,
+        commune TEXT NOT NULL,
+        grams BIGINT NOT NULL,
+        occurred_on TEXT NOT NULL
+    );
+    CREATE INDEX facts_stock_losses_commune ON facts_stock_losses (commune, occurred_on);
+    CREATE INDEX facts_distributions_round ON facts_distributions (round_id);
     ",
     ),
 ];

@@ -13,3 +13,4 @@ mod end_to_end;
 mod exactness;
 mod exports;
 mod programme_year;
+mod rounds;
