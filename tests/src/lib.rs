@@ -79,9 +79,12 @@ impl Hub {
             .unwrap_or_else(|err| panic!("{err}")))
     }
 
-    /// A connection as `user`, in the hub's own JetStream domain.
+    /// A connection as `user`, in the hub's own JetStream domain, reading
+    /// its replies on its own inbox prefix `_INBOX_<user>` as the hub's users
+    /// must (only `national` may read `_INBOX.>`).
     pub async fn connect_as(&self, user: &str) -> Bus {
         let mut config = BusConfig::new(self.url_as(user), format!("test-{user}"));
+        config.inbox_prefix = Some(format!("_INBOX_{user}"));
         config.tls_ca_file = self.tls.as_ref().map(|tls| tls.ca.clone());
         Bus::connect(&config).await.expect("connects to the hub")
     }

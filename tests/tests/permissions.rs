@@ -295,6 +295,19 @@ async fn monitoring_reads_everything_and_writes_nothing_else() {
         "{refusal}"
     );
 
+    // Replies travel on _INBOX.> for every user that keeps the default
+    // prefix; the national services read only their own.
+    for user in ["monitoring", "linkage"] {
+        let mut service = Watched::connect(setup.hub.server.port(), user, setup.passwords.of(user)).await;
+        let _own = service.client.subscribe(format!("_INBOX_{user}.>")).await.unwrap();
+        let _others = service.client.subscribe("_INBOX.>").await.unwrap();
+        let refusal = service.next_error().await;
+        assert!(
+            refusal.contains("Permissions Violation for Subscription to \"_INBOX.>\""),
+            "{user}: {refusal}"
+        );
+    }
+
     let mut partner = Watched::connect(
         setup.hub.server.port(),
         "partner_dhis2",

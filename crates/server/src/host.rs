@@ -87,7 +87,7 @@ impl ServiceConfig {
             grpc_addr: settings.get("grpc_addr", local(service.grpc_port))?,
             metrics_addr: settings.get("metrics_addr", local(service.metrics_port))?,
             database_url: settings.get("database_url", default_database(service, area))?,
-            nats: BusConfig::from_settings(settings, client_name(service, area))?,
+            nats: own_inbox(BusConfig::from_settings(settings, client_name(service, area))?, service, area),
             serve: ServeConfig::from_settings(settings, std::path::Path::new("jigi-data"))?,
             telemetry: None,
         })
@@ -101,7 +101,7 @@ impl ServiceConfig {
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             metrics_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: database_url.to_owned(),
-            nats: BusConfig::new(nats_url, client_name(service, area)),
+            nats: own_inbox(BusConfig::new(nats_url, client_name(service, area)), service, area),
             serve: ServeConfig::local(),
             telemetry: None,
         }
@@ -121,6 +121,24 @@ fn default_database(service: Service, area: ServiceArea) -> String {
         ServiceArea::Region(region) => format!("sqlite://jigi-data/{}-{region}.db", service.name),
         ServiceArea::National => format!("sqlite://jigi-data/{}.db", service.name),
     }
+}
+
+/// A national service reads its replies on an inbox prefix of its own,
+/// `_INBOX_<service>`: the hub lets each national user subscribe to its own
+/// prefix only (deploy/nats/gen-accounts), since `_INBOX.>` carries every
+/// user's replies — the deliveries of the regions' match keys to the
+/// linkage index among them. A regional service keeps the default: its
+/// leaf node's `services` user is the region's alone.
+fn own_inbox(mut nats: BusConfig, service: Service, area: ServiceArea) -> BusConfig {
+    if area == ServiceArea::National && nats.inbox_prefix.is_none() {
+        nats.inbox_prefix = Some(inbox_prefix(service));
+    }
+    nats
+}
+
+/// The inbox prefix of a national service's NATS connection.
+pub fn inbox_prefix(service: Service) -> String {
+    format!("_INBOX_{}", service.name)
 }
 
 fn client_name(service: Service, area: ServiceArea) -> String {

@@ -213,10 +213,12 @@ impl Country {
     }
 
     /// A connection to the hub as `user` of the deployed accounts.conf.
+    /// A connection as the hub's `user`, on its own inbox prefix
+    /// (`_INBOX_<user>`, the only one the hub lets it read).
     pub async fn hub_as(&self, user: &str) -> Bus {
-        Bus::connect(&BusConfig::new(self.hub.url_as(user), format!("test-{user}")))
-            .await
-            .expect("connects to the hub")
+        let mut config = BusConfig::new(self.hub.url_as(user), format!("test-{user}"));
+        config.inbox_prefix = Some(format!("_INBOX_{user}"));
+        Bus::connect(&config).await.expect("connects to the hub")
     }
 }
 
