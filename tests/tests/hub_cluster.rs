@@ -96,9 +96,10 @@ async fn three_hub_nodes_form_the_national_cluster_and_source_a_region() {
         passwords.of("monitoring"),
         hub[0].port()
     );
-    let monitoring = jigi_bus::Bus::connect(&jigi_bus::BusConfig::new(monitoring_url, "test-monitoring"))
-        .await
-        .unwrap();
+    // As the monitoring connects: replies on its own inbox prefix.
+    let mut monitoring_config = jigi_bus::BusConfig::new(monitoring_url, "test-monitoring");
+    monitoring_config.inbox_prefix = Some("_INBOX_monitoring".into());
+    let monitoring = jigi_bus::Bus::connect(&monitoring_config).await.unwrap();
     let mut config = streams::national_stream_config(&domain_sources(&[Region::Sikasso]));
     config.num_replicas = 3;
     eventually(WAIT, "the national stream is created on the cluster", || {

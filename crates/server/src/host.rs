@@ -87,7 +87,11 @@ impl ServiceConfig {
             grpc_addr: settings.get("grpc_addr", local(service.grpc_port))?,
             metrics_addr: settings.get("metrics_addr", local(service.metrics_port))?,
             database_url: settings.get("database_url", default_database(service, area))?,
-            nats: own_inbox(BusConfig::from_settings(settings, client_name(service, area))?, service, area),
+            nats: own_inbox(
+                BusConfig::from_settings(settings, client_name(service, area))?,
+                service,
+                area,
+            ),
             serve: ServeConfig::from_settings(settings, std::path::Path::new("jigi-data"))?,
             telemetry: None,
         })

@@ -19,16 +19,16 @@ use jigi_common::{AreaLevel, Geography, Period, Problems, Region};
 use jigi_server::CommandError;
 use jigi_storage::Database;
 
+pub use crate::domain::rounds::{RoundState, reconciled};
 pub use budget::{ExpenditureEntry, LineExecution};
 pub use exports::Dhis2Export;
 pub use freshness::{AsOf, Fresh, Freshness};
 pub use indicators::{IndicatorReport, IndicatorRow};
 pub use projection::Lags;
-pub use rounds::{RoundState, reconciled};
 
 use crate::domain::dhis2::Mapping;
+pub use crate::domain::rounds::{RoundControl, RoundFigures};
 pub use crate::storage::indicators::CycleIndicators;
-pub use crate::storage::rounds::{RoundControl, RoundFigures};
 
 /// The national monitoring.
 #[derive(Clone)]

@@ -5,38 +5,8 @@ use jigi_common::{Period, Problems, Region};
 use jigi_server::CommandError;
 
 use super::{Fresh, Monitoring, parse_period, refuse};
-use crate::storage::rounds::{self as queries, RoundFigures};
-
-/// A round's state, as its latest event says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RoundState {
-    Open,
-    Closed,
-}
-
-impl RoundState {
-    /// The state stored for a round (`open` or `closed`).
-    pub fn of(round: &RoundFigures) -> RoundState {
-        if round.status == "closed" {
-            RoundState::Closed
-        } else {
-            RoundState::Open
-        }
-    }
-}
-
-/// Whether a closed round's figures agree: the people served by group and
-/// the grams given that the region reported at closing equal those the
-/// monitoring counted from the rations it received. An open round is not
-/// reconciled: nothing has been reported yet.
-pub fn reconciled(round: &RoundFigures) -> bool {
-    match &round.control {
-        Some(control) if RoundState::of(round) == RoundState::Closed => {
-            control.reached == round.served && control.distributed_grams == round.distributed_grams
-        }
-        _ => false,
-    }
-}
+use crate::domain::rounds::{RoundFigures, RoundState};
+use crate::storage::rounds as queries;
 
 impl Monitoring {
     /// Rounds of a region (every region when empty), whose first day falls

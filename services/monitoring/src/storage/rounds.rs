@@ -4,42 +4,7 @@
 
 use jigi_storage::{Conn, StorageError};
 
-/// A round's figures, as stored and counted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoundFigures {
-    pub round_id: String,
-    pub region: String,
-    pub year: i32,
-    pub number: i32,
-    /// The quarter of its first day.
-    pub period: String,
-    pub starts_on: String,
-    pub ends_on: String,
-    /// Empty while open.
-    pub closed_on: String,
-    /// `open` or `closed`.
-    pub status: String,
-    pub pilot_communes: i64,
-    pub households_served: i64,
-    /// Children, pregnant women, lactating women served (distinct people).
-    pub served: [i64; 3],
-    pub rations: i64,
-    pub distributed_grams: i64,
-    pub lost_grams: i64,
-    /// What the region reported at closing, once closed.
-    pub control: Option<RoundControl>,
-}
-
-/// A region's figures at a round's closing, summed over its communes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoundControl {
-    /// Children, pregnant women, lactating women eligible on the first day.
-    pub planned: [i64; 3],
-    /// Children, pregnant women, lactating women the region counted served.
-    pub reached: [i64; 3],
-    pub distributed_grams: i64,
-    pub stock_on_hand_grams: i64,
-}
+use crate::domain::rounds::{RoundControl, RoundFigures};
 
 /// Every round, by region, year, number and ID.
 pub fn rounds(conn: &mut Conn) -> Result<Vec<RoundFigures>, StorageError> {
