@@ -21,6 +21,12 @@
 //! they never queue behind writes (SQLite's WAL lets readers read while the
 //! writer writes).
 //!
+//! **Checkpoints** (SQLite) copy the write-ahead log into the database
+//! file on a thread of their own, woken by a commit that grew the log past
+//! 1,000 pages; the writer checkpoints itself only if the log grows far
+//! beyond that. A commit is durable as before: against a crash of the
+//! process at once, against a power cut from the next checkpoint on.
+//!
 //! **Failures.** A statement that fails fails its command (the client is
 //! told, [`StorageError::is_transient`] says whether to retry). A failure
 //! that loses the whole transaction (a full disk, an I/O error, a closed
@@ -43,6 +49,14 @@ use crate::migrate::{self, Migration};
 
 /// Most commands committed together.
 pub const MAX_GROUP: usize = 512;
+
+/// Pages in SQLite's write-ahead log past which a commit wakes the
+/// checkpointer (SQLite's own default for its automatic checkpoint).
+const CHECKPOINT_PAGES: usize = 1_000;
+
+/// Past this many pages the writer checkpoints itself: the log stays
+/// bounded even if the checkpointer cannot keep up.
+const WRITER_CHECKPOINT_PAGES: usize = 16 * CHECKPOINT_PAGES;
 
 /// Tuning of a database.
 #[derive(Debug, Clone)]
@@ -70,6 +84,10 @@ pub struct Health {
     pub failed_groups: u64,
     /// Of which because the disk was full.
     pub disk_full: u64,
+    /// SQLite checkpoints run by the checkpointer thread since the start.
+    pub checkpoints: u64,
+    /// Of which run by the writer itself, the log having grown long.
+    pub writer_checkpoints: u64,
 }
 
 /// A service's database. Cheap to clone; every clone uses the same threads.
@@ -182,6 +200,16 @@ impl Database {
         });
         let mut threads = Vec::new();
 
+        // SQLite's checkpoints run on a thread of their own, so the writer
+        // never stops to copy the log into the database file and sync it.
+        let (checkpoint, checkpoints) = match target {
+            Target::Sqlite(_) => {
+                let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+                (Some(wake), Some(woken))
+            }
+            Target::Postgres(_) => (None, None),
+        };
+
         // The writer opens its connection and migrates before anything else
         // touches the database.
         let (ready, opened) = oneshot::channel();
@@ -199,12 +227,41 @@ impl Database {
                     return;
                 }
             };
+            if checkpoint.is_some() {
+                conn.leave_checkpoints();
+            }
             let _ = ready.send(Ok(()));
-            write_loop(&mut conn, &writer_target, jobs, &writer_state);
+            write_loop(&mut conn, &writer_target, jobs, &writer_state, checkpoint.as_ref());
         })?);
         opened
             .await
             .map_err(|_| StorageError::Unavailable("the database writer did not start".into()))??;
+
+        if let Some(woken) = checkpoints {
+            let (ready, opened) = oneshot::channel();
+            let checkpoint_target = target.clone();
+            let checkpoint_state = state.clone();
+            threads.push(spawn("jigi-db-checkpoint", move || {
+                let mut conn = match checkpoint_target.connect(false) {
+                    Ok(conn) => conn,
+                    Err(err) => {
+                        let _ = ready.send(Err(err));
+                        return;
+                    }
+                };
+                let _ = ready.send(Ok(()));
+                // Ends when the writer does (its sender is dropped).
+                while woken.recv().is_ok() {
+                    match conn.checkpoint() {
+                        Ok(()) => checkpoint_state.health.lock().expect("health lock").checkpoints += 1,
+                        Err(err) => tracing::debug!(error = %err, "checkpoint not done; the next commit asks again"),
+                    }
+                }
+            })?);
+            opened
+                .await
+                .map_err(|_| StorageError::Unavailable("the database checkpointer did not start".into()))??;
+        }
 
         let (reader_sender, reader_jobs) = std::sync::mpsc::channel::<ReadJob>();
         let reader_jobs = Arc::new(Mutex::new(reader_jobs));
@@ -494,7 +551,13 @@ impl<T: Send, E: CommandFailure> Finish for Reply<T, E> {
     }
 }
 
-fn write_loop(conn: &mut Conn, target: &Target, mut jobs: mpsc::UnboundedReceiver<Message>, state: &WriterState) {
+fn write_loop(
+    conn: &mut Conn,
+    target: &Target,
+    mut jobs: mpsc::UnboundedReceiver<Message>,
+    state: &WriterState,
+    checkpoint: Option<&std::sync::mpsc::SyncSender<()>>,
+) {
     let mut closing = None;
     while closing.is_none() {
         let mut group: Vec<Box<dyn Job>> = Vec::new();
@@ -527,6 +590,24 @@ fn write_loop(conn: &mut Conn, target: &Target, mut jobs: mpsc::UnboundedReceive
             }
         }
         commit_group(conn, group, state);
+        if let Some(checkpoint) = checkpoint {
+            let pages = conn.wal_pages();
+            if pages >= WRITER_CHECKPOINT_PAGES {
+                match conn.checkpoint() {
+                    Ok(()) => {
+                        let mut health = state.health.lock().expect("health lock");
+                        health.checkpoints += 1;
+                        health.writer_checkpoints += 1;
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, pages, "the write-ahead log is long and cannot be checkpointed")
+                    }
+                }
+            } else if pages >= CHECKPOINT_PAGES {
+                // Already awake if full: one wake-up is enough.
+                let _ = checkpoint.try_send(());
+            }
+        }
     }
     if let Some(done) = closing {
         let _ = done.send(());
