@@ -3,11 +3,13 @@
 //! A call's entry is appended by the database's writer in the transaction
 //! of the command that serves it ([`jigi_storage::CommandLog`]): both are
 //! committed, or neither, and a failed entry fails the command. Entries are
-//! chained in the order the writer commits them; each append reads the
-//! chain's head in its own transaction, so a command rolled back takes its
-//! entry with it and the chain stays whole.
+//! chained in the order the writer commits them. The writer keeps the
+//! chain's head in memory (read once from the table, then moved on by each
+//! entry it inserts) rather than reading it for every command; a
+//! transaction rolled back takes its entries with it and the head is read
+//! again from the table, so the chain stays whole.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use jigi_storage::migrate::Migration;
 use jigi_storage::{Call, CommandLog, Conn, Database, Row, StorageError, params};
@@ -109,28 +111,51 @@ impl Caller {
 #[derive(Clone)]
 pub struct AuditLog {
     database: Database,
+    appender: Arc<Appender>,
 }
 
-/// The [`CommandLog`] the log installs in its database.
-struct Appender;
+/// The [`CommandLog`] the log installs in its database; only its writer
+/// thread appends.
+#[derive(Default)]
+struct Appender {
+    /// The chain's head as the open transaction sees it (its last sequence
+    /// number and hash); `None`: to be read from the table.
+    head: Mutex<Option<(i64, String)>>,
+}
 
 impl CommandLog for Appender {
     fn append(&self, conn: &mut Conn, call: &Call, outcome: &str) -> Result<(), StorageError> {
         let caller = call
             .details::<Caller>()
             .ok_or_else(|| StorageError::Sql("a call without its caller cannot be audited".into()))?;
-        append(conn, caller.record(outcome)).map(|_| ())
+        self.append(conn, caller.record(outcome)).map(|_| ())
     }
 
-    fn ended(&self, _committed: bool) {}
+    fn ended(&self, committed: bool) {
+        if !committed {
+            // The entries inserted since the last commit are gone.
+            *self.head.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+        }
+    }
 }
 
-/// Appends `record` after the chain's head as this transaction sees it.
-fn append(conn: &mut Conn, record: Record) -> Result<i64, StorageError> {
-    let (sequence, previous) = head(conn)?;
-    let entry = Entry::chain(sequence + 1, record, &previous);
-    insert(conn, &entry)?;
-    Ok(entry.sequence)
+impl Appender {
+    /// Appends `record` after the chain's head as this transaction sees it.
+    /// An entry is inserted last in its command, so once inserted it is
+    /// undone only with the whole transaction ([`CommandLog::ended`]).
+    fn append(&self, conn: &mut Conn, record: Record) -> Result<i64, StorageError> {
+        let mut known = self.head.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Taken: if the insert fails, the head is read again next time
+        // (another writer on the same file may have moved it).
+        let (sequence, previous) = match known.take() {
+            Some(head) => head,
+            None => head(conn)?,
+        };
+        let entry = Entry::chain(sequence + 1, record, &previous);
+        insert(conn, &entry)?;
+        *known = Some((entry.sequence, entry.hash));
+        Ok(entry.sequence)
+    }
 }
 
 impl AuditLog {
@@ -138,8 +163,9 @@ impl AuditLog {
     /// every command that serves a call appends the call's entry in its
     /// own transaction.
     pub fn attach(database: Database) -> Result<AuditLog, AuditError> {
-        database.set_command_log(Arc::new(Appender))?;
-        Ok(AuditLog { database })
+        let appender = Arc::new(Appender::default());
+        database.set_command_log(appender.clone())?;
+        Ok(AuditLog { database, appender })
     }
 
     /// Appends the entry of a call that reached no command (refused before
@@ -150,15 +176,17 @@ impl AuditLog {
             .ok_or_else(|| StorageError::Sql("a call without its caller cannot be audited".into()))?
             .clone();
         let outcome = outcome.to_owned();
+        let appender = self.appender.clone();
         self.database
-            .write(move |conn| append(conn, caller.record(&outcome)).map(|_| ()))
+            .write(move |conn| appender.append(conn, caller.record(&outcome)).map(|_| ()))
             .await?;
         Ok(())
     }
 
     /// Appends `record` as it is; returns its sequence number once committed.
     pub async fn append(&self, record: Record) -> Result<i64, AuditError> {
-        Ok(self.database.write(move |conn| append(conn, record)).await?)
+        let appender = self.appender.clone();
+        Ok(self.database.write(move |conn| appender.append(conn, record)).await?)
     }
 
     /// Up to `limit` entries from `from_sequence` on.

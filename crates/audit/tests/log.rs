@@ -144,3 +144,68 @@ async fn futures_join(handles: impl Iterator<Item = tokio::task::JoinHandle<i64>
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_of_a_transaction_rolled_back_leave_no_gap_in_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(
+        &format!("sqlite://{}", dir.path().join("audit.db").display()),
+        &[
+            jigi_audit::MIGRATIONS,
+            &[jigi_storage::Migration::portable(
+                "demo",
+                1,
+                "t",
+                "CREATE TABLE parents (id BIGINT PRIMARY KEY);
+                 CREATE TABLE children (id BIGINT PRIMARY KEY,
+                    parent BIGINT REFERENCES parents (id) DEFERRABLE INITIALLY DEFERRED);",
+            )],
+        ]
+        .concat(),
+    )
+    .await
+    .unwrap();
+    let log = AuditLog::attach(db.clone()).unwrap();
+    for i in 0..2 {
+        log.append(record(i)).await.unwrap();
+    }
+    // The writer is held while two commands queue behind it: they commit
+    // together, and the second breaks a deferred rule, so the commit fails
+    // and the first one's entry (sequence 3) is rolled back with it.
+    let (inside, release) = (
+        std::sync::Arc::new(std::sync::Barrier::new(2)),
+        std::sync::Arc::new(std::sync::Barrier::new(2)),
+    );
+    let holder = {
+        let (inside, release, db) = (inside.clone(), release.clone(), db.clone());
+        tokio::spawn(async move {
+            db.write(move |_conn| {
+                inside.wait();
+                release.wait();
+                Ok::<_, StorageError>(())
+            })
+            .await
+        })
+    };
+    inside.wait();
+    let audited = {
+        let log = log.clone();
+        tokio::spawn(async move { log.append(record(2)).await })
+    };
+    let orphan = {
+        let db = db.clone();
+        tokio::spawn(async move { exec(&db, "INSERT INTO children (id, parent) VALUES (1, 99)").await })
+    };
+    while db.queued() < 2 {
+        tokio::task::yield_now().await;
+    }
+    release.wait();
+    holder.await.unwrap().unwrap();
+    assert!(orphan.await.unwrap().is_err(), "the deferred rule fails the commit");
+    assert!(audited.await.unwrap().is_err(), "its neighbour's entry went with it");
+
+    // The next entry follows the last one committed.
+    assert_eq!(log.append(record(3)).await.unwrap(), 3);
+    let verdict = log.verify().await.unwrap();
+    assert_eq!((verdict.checked, verdict.broken), (3, None));
+}
