@@ -324,6 +324,16 @@ impl Conn {
         }
     }
 
+    /// Undoes the open write transaction and begins another, keeping the
+    /// first failure seen (it tells whether writing is failing).
+    pub(crate) fn restart_write(&mut self) -> Result<(), StorageError> {
+        let failure = self.first_failure.take();
+        self.rollback();
+        let outcome = self.begin_write();
+        self.first_failure = failure.or(self.first_failure.take());
+        outcome
+    }
+
     /// Starts a read transaction: every query of a read sees one snapshot.
     pub(crate) fn begin_read(&mut self) -> Result<(), StorageError> {
         self.end_leftover();

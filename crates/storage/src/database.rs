@@ -438,7 +438,9 @@ fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<std::thread
 trait Job: Send {
     /// Runs the command in the open transaction; what to tell its caller
     /// once the transaction has ended.
-    fn run(self: Box<Self>, conn: &mut Conn, log: Option<&dyn CommandLog>) -> Box<dyn Finish>;
+    /// `alone`: the only command of its transaction, which then needs no
+    /// savepoint of its own.
+    fn run(self: Box<Self>, conn: &mut Conn, log: Option<&dyn CommandLog>, alone: bool) -> Box<dyn Finish>;
     /// Tells the caller the command could not run.
     fn fail(self: Box<Self>, err: StorageError);
 }
@@ -466,7 +468,7 @@ where
     E: CommandFailure,
     F: FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
 {
-    fn run(self: Box<Self>, conn: &mut Conn, log: Option<&dyn CommandLog>) -> Box<dyn Finish> {
+    fn run(self: Box<Self>, conn: &mut Conn, log: Option<&dyn CommandLog>, alone: bool) -> Box<dyn Finish> {
         let Command {
             run,
             call,
@@ -476,7 +478,7 @@ where
         } = *self;
         tracing::dispatcher::with_default(&dispatch, move || {
             let _entered = span.enter();
-            run_command(run, call, reply, conn, log)
+            run_command(run, call, reply, conn, log, alone)
         })
     }
 
@@ -485,13 +487,15 @@ where
     }
 }
 
-/// Runs a command in its savepoint and appends its call's entry.
+/// Runs a command in its savepoint (or, alone in its transaction, in the
+/// transaction itself) and appends its call's entry.
 fn run_command<F, T, E>(
     run: F,
     call: Option<Call>,
     reply: oneshot::Sender<Result<T, E>>,
     conn: &mut Conn,
     log: Option<&dyn CommandLog>,
+    alone: bool,
 ) -> Box<dyn Finish>
 where
     T: Send + 'static,
@@ -504,14 +508,37 @@ where
         _ => None,
     };
     let mut appended = false;
-    let mut result: Result<T, E> = conn.isolated(|conn| {
+    let work = |conn: &mut Conn| {
         let value = run(conn)?;
         if let Some((log, call)) = logging {
             log.append(conn, call, "OK")?;
             appended = true;
         }
         Ok(value)
-    });
+    };
+    let mut result: Result<T, E> = if alone {
+        // Two statements fewer for the common case of a command that
+        // commits alone; a refusal undoes the whole transaction (its own
+        // writes only) and a fresh one takes what follows.
+        let result = work(conn);
+        if result.is_err() {
+            let restarted = conn.restart_write();
+            if let Some(log) = log {
+                log.ended(false);
+            }
+            if let Err(err) = restarted {
+                // No transaction to log the refusal in: the group is lost.
+                return Box::new(Reply {
+                    result: Err(E::from(err)),
+                    reply,
+                    logged: None,
+                });
+            }
+        }
+        result
+    } else {
+        conn.isolated(work)
+    };
     if result.is_err() {
         appended = false;
     }
@@ -628,6 +655,7 @@ fn commit_group(conn: &mut Conn, group: Vec<Box<dyn Job>>, state: &WriterState) 
     }
     let mut finishes = Vec::with_capacity(group.len());
     let mut lost: Option<StorageError> = None;
+    let alone = group.len() == 1;
     for job in group {
         if let Some(err) = &lost {
             // The transaction is gone: running more commands now would
@@ -635,7 +663,7 @@ fn commit_group(conn: &mut Conn, group: Vec<Box<dyn Job>>, state: &WriterState) 
             job.fail(err.clone());
             continue;
         }
-        finishes.push(job.run(conn, log));
+        finishes.push(job.run(conn, log, alone));
         if !conn.in_transaction() || !conn.is_usable() {
             // The failure that cost the transaction is what every command
             // of the group is told (a full disk, a lost connection).
