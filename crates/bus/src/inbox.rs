@@ -553,6 +553,10 @@ struct BatchOutcome {
 
 /// The batch's transaction: skips what the inbox holds, applies the rest,
 /// records every event.
+///
+/// This runs on the database's one writer thread, which every batch waits
+/// for: nothing is copied here that can be moved (an event's metadata goes
+/// to the handler and then, unchanged, to [`EventHandler::committed`]).
 fn apply_batch<H: EventHandler>(
     conn: &mut Conn,
     consumer: &str,
@@ -560,17 +564,29 @@ fn apply_batch<H: EventHandler>(
     items: Vec<Item<H::Effect>>,
     last_sequence: u64,
 ) -> Result<BatchOutcome, StorageError> {
-    let mut seen = already_processed(conn, consumer, items.iter().map(|item| item.key.as_str()))?;
+    let known = already_processed(conn, consumer, items.iter().map(|item| item.key.as_str()))?;
+    // An event is new unless the inbox holds it or it came earlier in the batch.
+    let new: Vec<bool> = {
+        let mut seen: HashSet<&str> = HashSet::with_capacity(items.len());
+        items
+            .iter()
+            .map(|item| !known.contains(item.key.as_str()) && seen.insert(item.key.as_str()))
+            .collect()
+    };
     let mut fresh = Vec::with_capacity(items.len());
-    let mut records: Vec<(String, &'static str, Option<String>, Option<u64>)> = Vec::with_capacity(items.len());
+    // Handled events the handler had nothing to apply for.
+    let mut unused = Vec::new();
+    // For each handled event, in stream order: whether it is in `fresh`.
+    let mut applied_order = Vec::with_capacity(items.len());
+    let mut records: Vec<Record> = Vec::with_capacity(items.len());
     let mut outcome = BatchOutcome {
         handled: 0,
         duplicates: 0,
         rejected: 0,
-        applied: Vec::with_capacity(items.len()),
+        applied: Vec::new(),
     };
-    for item in items {
-        if !seen.insert(item.key.clone()) {
+    for (item, new) in items.into_iter().zip(new) {
+        if !new {
             outcome.duplicates += 1;
             continue;
         }
@@ -580,13 +596,11 @@ fn apply_batch<H: EventHandler>(
                 outcome.handled += 1;
                 records.push((item.key, "handled", None, sequence));
                 if let Some(meta) = item.meta {
-                    if let Some(effect) = effect {
-                        fresh.push(Decoded {
-                            meta: meta.clone(),
-                            effect,
-                        });
+                    applied_order.push(effect.is_some());
+                    match effect {
+                        Some(effect) => fresh.push(Decoded { meta, effect }),
+                        None => unused.push(meta),
                     }
-                    outcome.applied.push(meta);
                 }
             }
             Err(Rejection(reason)) => {
@@ -604,6 +618,11 @@ fn apply_batch<H: EventHandler>(
         "UPDATE inbox_consumers SET applied_sequence = $1 WHERE consumer = $2 AND applied_sequence < $1",
         params![last_sequence, consumer],
     )?;
+    let (mut fresh, mut unused) = (fresh.into_iter().map(|decoded| decoded.meta), unused.into_iter());
+    outcome.applied = applied_order
+        .into_iter()
+        .filter_map(|in_fresh| if in_fresh { fresh.next() } else { unused.next() })
+        .collect();
     Ok(outcome)
 }
 
@@ -658,7 +677,7 @@ fn already_processed<'a>(
 ) -> Result<HashSet<String>, StorageError> {
     let keys: Vec<&str> = keys.collect();
     let mut found = HashSet::new();
-    for chunk in keys.chunks(sql::MAX_BINDS - 1) {
+    for chunk in sql::chunks(&keys, LOOKUP_KEYS) {
         let mut placeholders = Placeholders::for_connection(conn);
         let statement = format!(
             "SELECT event_id FROM inbox_events WHERE consumer = {} AND event_id IN ({})",
@@ -678,10 +697,16 @@ fn already_processed<'a>(
 
 type Record = (String, &'static str, Option<String>, Option<u64>);
 
+/// Event IDs looked up per statement, and events recorded per `INSERT`:
+/// with the rest in powers of two ([`sql::chunks`]), each statement comes
+/// in a few shapes prepared once, whatever the batch sizes.
+const LOOKUP_KEYS: usize = 1_024;
+const RECORDS_PER_INSERT: usize = 256;
+
 fn record_processed(conn: &mut Conn, consumer: &str, records: &[Record]) -> Result<(), StorageError> {
     const COLUMNS: usize = 6;
     let now = jigi_storage::timestamp::now();
-    for chunk in records.chunks(sql::rows_per_statement(COLUMNS).min(500)) {
+    for chunk in sql::chunks(records, RECORDS_PER_INSERT) {
         let statement = format!(
             "INSERT INTO inbox_events (consumer, event_id, outcome, detail, stream_sequence, processed_at) VALUES {}",
             Placeholders::for_connection(conn).rows(chunk.len(), COLUMNS)
