@@ -12,7 +12,8 @@
 use std::sync::{Arc, Mutex};
 
 use jigi_storage::migrate::Migration;
-use jigi_storage::{Call, CommandLog, Conn, Database, Row, StorageError, params};
+use jigi_storage::sql::Placeholders;
+use jigi_storage::{Call, CommandLog, Conn, Database, Row, StorageError, ToSql, params};
 
 use crate::chain::{Break, ChainCheck, Entry, GENESIS, Record};
 
@@ -118,9 +119,19 @@ pub struct AuditLog {
 /// thread appends.
 #[derive(Default)]
 struct Appender {
-    /// The chain's head as the open transaction sees it (its last sequence
-    /// number and hash); `None`: to be read from the table.
-    head: Mutex<Option<(i64, String)>>,
+    chain: Mutex<Pending>,
+}
+
+/// The chain as the open transaction sees it.
+#[derive(Default)]
+struct Pending {
+    /// The chain's head (its last sequence number and hash), the entries
+    /// below included; `None`: to be read from the table.
+    head: Option<(i64, String)>,
+    /// Entries chained in this transaction and not yet inserted: the
+    /// group's entries go in together, one multi-row `INSERT` before the
+    /// commit ([`CommandLog::flush`]).
+    entries: Vec<Entry>,
 }
 
 impl CommandLog for Appender {
@@ -131,30 +142,47 @@ impl CommandLog for Appender {
         self.append(conn, caller.record(outcome)).map(|_| ())
     }
 
+    fn flush(&self, conn: &mut Conn) -> Result<(), StorageError> {
+        let mut chain = self.chain();
+        let entries = std::mem::take(&mut chain.entries);
+        let inserted = insert(conn, &entries);
+        if inserted.is_err() {
+            // The transaction will not commit: read the head again next time.
+            chain.head = None;
+        }
+        inserted
+    }
+
     fn ended(&self, committed: bool) {
         if !committed {
-            // The entries inserted since the last commit are gone.
-            *self.head.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+            // The entries of the transaction are gone, inserted or not.
+            let mut chain = self.chain();
+            chain.head = None;
+            chain.entries.clear();
         }
     }
 }
 
 impl Appender {
-    /// Appends `record` after the chain's head as this transaction sees it.
-    /// An entry is inserted last in its command, so once inserted it is
-    /// undone only with the whole transaction ([`CommandLog::ended`]).
+    fn chain(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.chain.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Chains `record` after the head as this transaction sees it; the
+    /// entry is inserted with the others of the transaction, before its
+    /// commit. An entry is appended last in its command (nothing after it
+    /// can undo the command alone), so once appended it goes or stays with
+    /// the whole transaction.
     fn append(&self, conn: &mut Conn, record: Record) -> Result<i64, StorageError> {
-        let mut known = self.head.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        // Taken: if the insert fails, the head is read again next time
-        // (another writer on the same file may have moved it).
-        let (sequence, previous) = match known.take() {
+        let mut chain = self.chain();
+        let (sequence, previous) = match chain.head.take() {
             Some(head) => head,
             None => head(conn)?,
         };
         let entry = Entry::chain(sequence + 1, record, &previous);
-        insert(conn, &entry)?;
-        *known = Some((entry.sequence, entry.hash));
-        Ok(entry.sequence)
+        chain.head = Some((entry.sequence, entry.hash.clone()));
+        chain.entries.push(entry);
+        Ok(sequence + 1)
     }
 }
 
@@ -285,26 +313,41 @@ fn head(conn: &mut Conn) -> Result<(i64, String), StorageError> {
     })
 }
 
-fn insert(conn: &mut Conn, entry: &Entry) -> Result<(), StorageError> {
-    let record = &entry.record;
-    conn.execute(
-        "INSERT INTO audit_log (sequence, recorded_at, subject, roles, scope, service_area, method, \
-         request_id, trace_id, outcome, previous_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        params![
-            entry.sequence,
-            jigi_storage::timestamp::format(record.recorded_at),
-            record.subject,
-            record.roles,
-            record.scope,
-            record.service_area,
-            record.method,
-            record.request_id,
-            record.trace_id,
-            record.outcome,
-            entry.previous_hash,
-            entry.hash
-        ],
-    )?;
+/// Inserts entries, many to a statement.
+fn insert(conn: &mut Conn, entries: &[Entry]) -> Result<(), StorageError> {
+    const COLUMNS: usize = 12;
+    for chunk in jigi_storage::sql::chunks(entries, ENTRIES_PER_INSERT) {
+        let statement = format!(
+            "INSERT INTO audit_log (sequence, recorded_at, subject, roles, scope, service_area, method, \
+             request_id, trace_id, outcome, previous_hash, hash) VALUES {}",
+            Placeholders::for_connection(conn).rows(chunk.len(), COLUMNS)
+        );
+        let recorded_at: Vec<String> = chunk
+            .iter()
+            .map(|entry| jigi_storage::timestamp::format(entry.record.recorded_at))
+            .collect();
+        let mut values: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * COLUMNS);
+        for (entry, recorded_at) in chunk.iter().zip(&recorded_at) {
+            let record = &entry.record;
+            values.extend([
+                &entry.sequence as &dyn ToSql,
+                recorded_at,
+                &record.subject,
+                &record.roles,
+                &record.scope,
+                &record.service_area,
+                &record.method,
+                &record.request_id,
+                &record.trace_id,
+                &record.outcome,
+                &entry.previous_hash,
+                &entry.hash,
+            ]);
+        }
+        conn.execute(&statement, &values)?;
+    }
     Ok(())
 }
+
+/// Entries per multi-row `INSERT` (a group holds at most 512 commands).
+const ENTRIES_PER_INSERT: usize = 64;

@@ -209,3 +209,81 @@ async fn entries_of_a_transaction_rolled_back_leave_no_gap_in_the_chain() {
     let verdict = log.verify().await.unwrap();
     assert_eq!((verdict.checked, verdict.broken), (3, None));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_whose_entries_cannot_be_written_commits_none_of_its_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(
+        &format!("sqlite://{}", dir.path().join("audit.db").display()),
+        &[
+            jigi_audit::MIGRATIONS,
+            &[jigi_storage::Migration::portable(
+                "demo",
+                1,
+                "t",
+                "CREATE TABLE paid (id BIGINT PRIMARY KEY);
+                 CREATE TRIGGER audit_log_refuses BEFORE INSERT ON audit_log WHEN NEW.subject = 'refused'
+                 BEGIN SELECT RAISE(ABORT, 'entry refused'); END;",
+            )],
+        ]
+        .concat(),
+    )
+    .await
+    .unwrap();
+    let log = AuditLog::attach(db.clone()).unwrap();
+    log.append(record(0)).await.unwrap();
+    let (inside, release) = (
+        std::sync::Arc::new(std::sync::Barrier::new(2)),
+        std::sync::Arc::new(std::sync::Barrier::new(2)),
+    );
+    let holder = {
+        let (inside, release, db) = (inside.clone(), release.clone(), db.clone());
+        tokio::spawn(async move {
+            db.write(move |_conn| {
+                inside.wait();
+                release.wait();
+                Ok::<_, StorageError>(())
+            })
+            .await
+        })
+    };
+    inside.wait();
+    // A call's command and an entry the table refuses, committed together.
+    let call = Call::new(Caller {
+        subject: "m.coulibaly".into(),
+        roles: "payment_approver".into(),
+        scope: "sikasso".into(),
+        service_area: "sikasso".into(),
+        method: "/jigi.payments.v1.PaymentsService/ApprovePaymentCycle".into(),
+        request_id: "r-1".into(),
+        trace_id: String::new(),
+    });
+    let paid = {
+        let db = db.clone();
+        tokio::spawn(call.scope(async move {
+            db.write(|conn| conn.execute("INSERT INTO paid (id) VALUES (1)", params![]))
+                .await
+        }))
+    };
+    let refused = {
+        let log = log.clone();
+        let mut record = record(1);
+        record.subject = "refused".into();
+        tokio::spawn(async move { log.append(record).await })
+    };
+    while db.queued() < 2 {
+        tokio::task::yield_now().await;
+    }
+    release.wait();
+    holder.await.unwrap().unwrap();
+    assert!(refused.await.unwrap().is_err());
+    assert!(paid.await.unwrap().is_err(), "no command commits without its entry");
+    let count: i64 = db
+        .read(|conn| conn.query_scalar("SELECT COUNT(*) FROM paid", params![]))
+        .await
+        .unwrap();
+    assert_eq!(count, 0);
+    assert_eq!(log.append(record(2)).await.unwrap(), 2);
+    let verdict = log.verify().await.unwrap();
+    assert_eq!((verdict.checked, verdict.broken), (2, None));
+}
