@@ -3,17 +3,14 @@
 //! A call's entry is appended by the database's writer in the transaction
 //! of the command that serves it ([`jigi_storage::CommandLog`]): both are
 //! committed, or neither, and a failed entry fails the command. Entries are
-//! chained in the order the writer commits them. The writer keeps the
-//! chain's head in memory (read once from the table, then moved on by each
-//! entry it inserts) rather than reading it for every command; a
-//! transaction rolled back takes its entries with it and the head is read
-//! again from the table, so the chain stays whole.
+//! chained in the order the writer commits them; each append reads the
+//! chain's head in its own transaction, so a command rolled back takes its
+//! entry with it and the chain stays whole.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use jigi_storage::migrate::Migration;
-use jigi_storage::sql::Placeholders;
-use jigi_storage::{Call, CommandLog, Conn, Database, Row, StorageError, ToSql, params};
+use jigi_storage::{Call, CommandLog, Conn, Database, Row, StorageError, params};
 
 use crate::chain::{Break, ChainCheck, Entry, GENESIS, Record};
 
@@ -112,78 +109,28 @@ impl Caller {
 #[derive(Clone)]
 pub struct AuditLog {
     database: Database,
-    appender: Arc<Appender>,
 }
 
-/// The [`CommandLog`] the log installs in its database; only its writer
-/// thread appends.
-#[derive(Default)]
-struct Appender {
-    chain: Mutex<Pending>,
-}
-
-/// The chain as the open transaction sees it.
-#[derive(Default)]
-struct Pending {
-    /// The chain's head (its last sequence number and hash), the entries
-    /// below included; `None`: to be read from the table.
-    head: Option<(i64, String)>,
-    /// Entries chained in this transaction and not yet inserted: the
-    /// group's entries go in together, one multi-row `INSERT` before the
-    /// commit ([`CommandLog::flush`]).
-    entries: Vec<Entry>,
-}
+/// The [`CommandLog`] the log installs in its database.
+struct Appender;
 
 impl CommandLog for Appender {
     fn append(&self, conn: &mut Conn, call: &Call, outcome: &str) -> Result<(), StorageError> {
         let caller = call
             .details::<Caller>()
             .ok_or_else(|| StorageError::Sql("a call without its caller cannot be audited".into()))?;
-        self.append(conn, caller.record(outcome)).map(|_| ())
+        append(conn, caller.record(outcome)).map(|_| ())
     }
 
-    fn flush(&self, conn: &mut Conn) -> Result<(), StorageError> {
-        let mut chain = self.chain();
-        let entries = std::mem::take(&mut chain.entries);
-        let inserted = insert(conn, &entries);
-        if inserted.is_err() {
-            // The transaction will not commit: read the head again next time.
-            chain.head = None;
-        }
-        inserted
-    }
-
-    fn ended(&self, committed: bool) {
-        if !committed {
-            // The entries of the transaction are gone, inserted or not.
-            let mut chain = self.chain();
-            chain.head = None;
-            chain.entries.clear();
-        }
-    }
+    fn ended(&self, _committed: bool) {}
 }
 
-impl Appender {
-    fn chain(&self) -> std::sync::MutexGuard<'_, Pending> {
-        self.chain.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Chains `record` after the head as this transaction sees it; the
-    /// entry is inserted with the others of the transaction, before its
-    /// commit. An entry is appended last in its command (nothing after it
-    /// can undo the command alone), so once appended it goes or stays with
-    /// the whole transaction.
-    fn append(&self, conn: &mut Conn, record: Record) -> Result<i64, StorageError> {
-        let mut chain = self.chain();
-        let (sequence, previous) = match chain.head.take() {
-            Some(head) => head,
-            None => head(conn)?,
-        };
-        let entry = Entry::chain(sequence + 1, record, &previous);
-        chain.head = Some((entry.sequence, entry.hash.clone()));
-        chain.entries.push(entry);
-        Ok(sequence + 1)
-    }
+/// Appends `record` after the chain's head as this transaction sees it.
+fn append(conn: &mut Conn, record: Record) -> Result<i64, StorageError> {
+    let (sequence, previous) = head(conn)?;
+    let entry = Entry::chain(sequence + 1, record, &previous);
+    insert(conn, &entry)?;
+    Ok(entry.sequence)
 }
 
 impl AuditLog {
@@ -191,9 +138,8 @@ impl AuditLog {
     /// every command that serves a call appends the call's entry in its
     /// own transaction.
     pub fn attach(database: Database) -> Result<AuditLog, AuditError> {
-        let appender = Arc::new(Appender::default());
-        database.set_command_log(appender.clone())?;
-        Ok(AuditLog { database, appender })
+        database.set_command_log(Arc::new(Appender))?;
+        Ok(AuditLog { database })
     }
 
     /// Appends the entry of a call that reached no command (refused before
@@ -204,17 +150,15 @@ impl AuditLog {
             .ok_or_else(|| StorageError::Sql("a call without its caller cannot be audited".into()))?
             .clone();
         let outcome = outcome.to_owned();
-        let appender = self.appender.clone();
         self.database
-            .write(move |conn| appender.append(conn, caller.record(&outcome)).map(|_| ()))
+            .write(move |conn| append(conn, caller.record(&outcome)).map(|_| ()))
             .await?;
         Ok(())
     }
 
     /// Appends `record` as it is; returns its sequence number once committed.
     pub async fn append(&self, record: Record) -> Result<i64, AuditError> {
-        let appender = self.appender.clone();
-        Ok(self.database.write(move |conn| appender.append(conn, record)).await?)
+        Ok(self.database.write(move |conn| append(conn, record)).await?)
     }
 
     /// Up to `limit` entries from `from_sequence` on.
@@ -313,41 +257,26 @@ fn head(conn: &mut Conn) -> Result<(i64, String), StorageError> {
     })
 }
 
-/// Inserts entries, many to a statement.
-fn insert(conn: &mut Conn, entries: &[Entry]) -> Result<(), StorageError> {
-    const COLUMNS: usize = 12;
-    for chunk in jigi_storage::sql::chunks(entries, ENTRIES_PER_INSERT) {
-        let statement = format!(
-            "INSERT INTO audit_log (sequence, recorded_at, subject, roles, scope, service_area, method, \
-             request_id, trace_id, outcome, previous_hash, hash) VALUES {}",
-            Placeholders::for_connection(conn).rows(chunk.len(), COLUMNS)
-        );
-        let recorded_at: Vec<String> = chunk
-            .iter()
-            .map(|entry| jigi_storage::timestamp::format(entry.record.recorded_at))
-            .collect();
-        let mut values: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * COLUMNS);
-        for (entry, recorded_at) in chunk.iter().zip(&recorded_at) {
-            let record = &entry.record;
-            values.extend([
-                &entry.sequence as &dyn ToSql,
-                recorded_at,
-                &record.subject,
-                &record.roles,
-                &record.scope,
-                &record.service_area,
-                &record.method,
-                &record.request_id,
-                &record.trace_id,
-                &record.outcome,
-                &entry.previous_hash,
-                &entry.hash,
-            ]);
-        }
-        conn.execute(&statement, &values)?;
-    }
+fn insert(conn: &mut Conn, entry: &Entry) -> Result<(), StorageError> {
+    let record = &entry.record;
+    conn.execute(
+        "INSERT INTO audit_log (sequence, recorded_at, subject, roles, scope, service_area, method, \
+         request_id, trace_id, outcome, previous_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        params![
+            entry.sequence,
+            jigi_storage::timestamp::format(record.recorded_at),
+            record.subject,
+            record.roles,
+            record.scope,
+            record.service_area,
+            record.method,
+            record.request_id,
+            record.trace_id,
+            record.outcome,
+            entry.previous_hash,
+            entry.hash
+        ],
+    )?;
     Ok(())
 }
-
-/// Entries per multi-row `INSERT` (a group holds at most 512 commands).
-const ENTRIES_PER_INSERT: usize = 64;

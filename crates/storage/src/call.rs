@@ -77,13 +77,6 @@ pub trait CommandLog: Send + Sync + 'static {
     /// name such as `OK` or `FAILED_PRECONDITION`).
     fn append(&self, conn: &mut Conn, call: &Call, outcome: &str) -> Result<(), StorageError>;
 
-    /// Writes what `append` deferred, just before the transaction commits
-    /// (a log may gather a group's entries into one statement). A failure
-    /// fails every command of the transaction.
-    fn flush(&self, _conn: &mut Conn) -> Result<(), StorageError> {
-        Ok(())
-    }
-
     /// The transaction holding the entries appended since the last call
     /// ended: committed, or rolled back (entries appended in it are gone).
     fn ended(&self, committed: bool);

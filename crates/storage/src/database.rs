@@ -678,12 +678,7 @@ fn commit_group(conn: &mut Conn, group: Vec<Box<dyn Job>>, state: &WriterState) 
     }
     let commit = match lost {
         Some(err) => Err(err),
-        // The entries the log deferred go in before the commit; if they
-        // cannot, no command of the group is committed without its entry.
-        None => match log.map_or(Ok(()), |log| log.flush(conn)) {
-            Ok(()) => conn.commit(),
-            Err(err) => Err(err),
-        },
+        None => conn.commit(),
     };
     if commit.is_err() {
         conn.rollback();
