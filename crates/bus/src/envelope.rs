@@ -168,6 +168,15 @@ impl ReceivedEvent {
     /// Reads the envelope of a message delivered by a JetStream consumer.
     pub fn from_jetstream(message: &async_nats::jetstream::Message) -> Result<ReceivedEvent, EnvelopeError> {
         let sequence = message.info().ok().map(|info| info.stream_sequence);
+        ReceivedEvent::from_jetstream_at(message, sequence)
+    }
+
+    /// [`ReceivedEvent::from_jetstream`] for a caller that has already read
+    /// the message's stream position.
+    pub(crate) fn from_jetstream_at(
+        message: &async_nats::jetstream::Message,
+        sequence: Option<u64>,
+    ) -> Result<ReceivedEvent, EnvelopeError> {
         ReceivedEvent::parse(
             message.subject.as_str(),
             message.headers.as_ref(),

@@ -185,6 +185,11 @@ pub struct ConsumerStats {
     pub pending: AtomicU64,
     /// When the last batch was committed (Unix microseconds; 0: never).
     pub applied_at_micros: AtomicI64,
+    /// Pull batches received and decoded.
+    pub batches: AtomicU64,
+    /// Transactions that applied them (fewer when batches waiting for the
+    /// writer were applied together).
+    pub transactions: AtomicU64,
 }
 
 impl ConsumerStats {
@@ -202,6 +207,12 @@ impl ConsumerStats {
     }
     pub fn pending(&self) -> u64 {
         self.pending.load(Ordering::Relaxed)
+    }
+    pub fn batches(&self) -> u64 {
+        self.batches.load(Ordering::Relaxed)
+    }
+    pub fn transactions(&self) -> u64 {
+        self.transactions.load(Ordering::Relaxed)
     }
     /// When the last batch was committed, if one was.
     pub fn applied_at(&self) -> Option<DateTime<Utc>> {
@@ -292,10 +303,11 @@ impl<H: EventHandler> InboxConsumer<H> {
             .await
             .map_err(|err| ConsumeError::Consumer(err.to_string()))?;
         let mut batches = messages.ready_chunks(self.settings.batch);
-        // Two stages, so decoding the next batch overlaps with writing this
-        // one: the writer thread applies while this task decodes. Batches
-        // are applied one after another, in the order they arrived.
-        let (ready, mut prepared) = tokio::sync::mpsc::channel::<Prepared<H::Effect>>(1);
+        // Two stages, so decoding the next batches overlaps with writing
+        // this one: the writer thread applies while this task decodes.
+        // Batches are applied in the order they arrived; those that wait
+        // while the writer is busy are applied together (see `merge`).
+        let (ready, mut prepared) = tokio::sync::mpsc::channel::<Prepared<H::Effect>>(WAITING_BATCHES);
         let durable = &durable;
         let receive = async move {
             // Owns the sender: when receiving ends, the channel closes and
@@ -310,8 +322,12 @@ impl<H: EventHandler> InboxConsumer<H> {
                         Err(err) => stream_error = Some(err.to_string()),
                     }
                 }
-                if !batch.is_empty() && ready.send(self.prepare(durable, batch)).await.is_err() {
-                    break;
+                if !batch.is_empty() {
+                    let prepared = self.prepare(durable, batch);
+                    self.stats.batches.fetch_add(1, Ordering::Relaxed);
+                    if ready.send(prepared).await.is_err() {
+                        break;
+                    }
                 }
                 if let Some(err) = stream_error {
                     return Err(ConsumeError::Consumer(err));
@@ -321,7 +337,12 @@ impl<H: EventHandler> InboxConsumer<H> {
         };
         let apply = async {
             let mut backoff = Duration::from_millis(100);
-            while let Some(batch) = prepared.recv().await {
+            while let Some(mut batch) = prepared.recv().await {
+                while batch.messages.len() < self.settings.batch * MERGED_BATCHES
+                    && let Ok(next) = prepared.try_recv()
+                {
+                    batch.merge(next);
+                }
                 match self.apply(batch).await {
                     Ok(()) => backoff = Duration::from_millis(100),
                     Err((err, messages)) => {
@@ -384,7 +405,10 @@ impl<H: EventHandler> InboxConsumer<H> {
                     ack_wait: self.settings.ack_wait,
                     deliver_policy,
                     filter_subject: self.settings.filter_subject.clone().unwrap_or_default(),
-                    max_ack_pending: (self.settings.batch as i64 * 4).max(1_000),
+                    // Room for every batch waiting or being applied, and
+                    // as many again arriving meanwhile.
+                    max_ack_pending: (self.settings.batch * (WAITING_BATCHES + MERGED_BATCHES + 2) * 2).max(1_000)
+                        as i64,
                     ..Default::default()
                 },
             )
@@ -395,32 +419,39 @@ impl<H: EventHandler> InboxConsumer<H> {
     /// Decodes a batch (no I/O): what the applier needs.
     fn prepare(&self, durable: &str, messages: Vec<jetstream::Message>) -> Prepared<H::Effect> {
         let mut spans = Vec::with_capacity(messages.len());
+        let mut last_sequence = 0;
+        let mut pending = None;
         let items: Vec<Item<H::Effect>> = messages
             .iter()
-            .map(|message| match ReceivedEvent::from_jetstream(message) {
-                Ok(event) => {
-                    let span = process_span(durable, &event);
-                    let outcome = span.in_scope(|| self.handler.decode(&event));
-                    spans.push(span);
-                    Item {
-                        key: event.id.clone(),
-                        meta: Some(EventMeta::of(&event)),
-                        outcome,
-                    }
+            .map(|message| {
+                // The reply subject is parsed once per message.
+                let info = message.info().ok().map(|info| (info.stream_sequence, info.pending));
+                if let Some((sequence, left)) = info {
+                    last_sequence = last_sequence.max(sequence);
+                    pending = Some(left);
                 }
-                Err(err) => Item {
-                    key: invalid_key(message),
-                    meta: None,
-                    outcome: Err(Rejection::from(err)),
-                },
+                (message, info.map(|(sequence, _)| sequence))
             })
+            .map(
+                |(message, sequence)| match ReceivedEvent::from_jetstream_at(message, sequence) {
+                    Ok(event) => {
+                        let span = process_span(durable, &event);
+                        let outcome = span.in_scope(|| self.handler.decode(&event));
+                        spans.push(span);
+                        Item {
+                            key: event.id.clone(),
+                            meta: Some(EventMeta::of(&event)),
+                            outcome,
+                        }
+                    }
+                    Err(err) => Item {
+                        key: invalid_key(message),
+                        meta: None,
+                        outcome: Err(Rejection::from(err)),
+                    },
+                },
+            )
             .collect();
-        let last_sequence = messages
-            .iter()
-            .filter_map(|m| m.info().ok().map(|info| info.stream_sequence))
-            .max()
-            .unwrap_or(0);
-        let pending = messages.last().and_then(|m| m.info().ok()).map(|info| info.pending);
         Prepared {
             messages,
             items,
@@ -461,6 +492,7 @@ impl<H: EventHandler> InboxConsumer<H> {
             }
             drop(spans); // each event's span ends once its effect is committed and acked
         });
+        self.stats.transactions.fetch_add(1, Ordering::Relaxed);
         self.stats.handled.fetch_add(outcome.handled, Ordering::Relaxed);
         self.stats.duplicates.fetch_add(outcome.duplicates, Ordering::Relaxed);
         self.stats.rejected.fetch_add(outcome.rejected, Ordering::Relaxed);
@@ -485,6 +517,31 @@ struct Prepared<E> {
     pending: Option<u64>,
 }
 
+impl<E> Prepared<E> {
+    /// Appends a batch that arrived after this one: applied together, in
+    /// one transaction, in the order they arrived.
+    fn merge(&mut self, next: Prepared<E>) {
+        self.messages.extend(next.messages);
+        self.items.extend(next.items);
+        self.spans.extend(next.spans);
+        self.last_sequence = self.last_sequence.max(next.last_sequence);
+        if next.pending.is_some() {
+            self.pending = next.pending;
+        }
+    }
+}
+
+/// Prepared batches that may wait for the writer. While it applies one
+/// transaction, the next pull batches are decoded and wait here; the
+/// applier then takes every one waiting into its next transaction, so a
+/// consumer behind its stream commits (and checkpoints) a few large
+/// transactions rather than many small ones, and one that keeps up still
+/// applies each batch as soon as it arrives.
+const WAITING_BATCHES: usize = 4;
+
+/// Most pull batches applied in one transaction.
+const MERGED_BATCHES: usize = 4;
+
 /// What a batch's transaction did.
 struct BatchOutcome {
     handled: u64,
@@ -496,6 +553,10 @@ struct BatchOutcome {
 
 /// The batch's transaction: skips what the inbox holds, applies the rest,
 /// records every event.
+///
+/// This runs on the database's one writer thread, which every batch waits
+/// for: nothing is copied here that can be moved (an event's metadata goes
+/// to the handler and then, unchanged, to [`EventHandler::committed`]).
 fn apply_batch<H: EventHandler>(
     conn: &mut Conn,
     consumer: &str,
@@ -503,17 +564,29 @@ fn apply_batch<H: EventHandler>(
     items: Vec<Item<H::Effect>>,
     last_sequence: u64,
 ) -> Result<BatchOutcome, StorageError> {
-    let mut seen = already_processed(conn, consumer, items.iter().map(|item| item.key.as_str()))?;
+    let known = already_processed(conn, consumer, items.iter().map(|item| item.key.as_str()))?;
+    // An event is new unless the inbox holds it or it came earlier in the batch.
+    let new: Vec<bool> = {
+        let mut seen: HashSet<&str> = HashSet::with_capacity(items.len());
+        items
+            .iter()
+            .map(|item| !known.contains(item.key.as_str()) && seen.insert(item.key.as_str()))
+            .collect()
+    };
     let mut fresh = Vec::with_capacity(items.len());
-    let mut records: Vec<(String, &'static str, Option<String>, Option<u64>)> = Vec::with_capacity(items.len());
+    // Handled events the handler had nothing to apply for.
+    let mut unused = Vec::new();
+    // For each handled event, in stream order: whether it is in `fresh`.
+    let mut applied_order = Vec::with_capacity(items.len());
+    let mut records: Vec<Record> = Vec::with_capacity(items.len());
     let mut outcome = BatchOutcome {
         handled: 0,
         duplicates: 0,
         rejected: 0,
-        applied: Vec::with_capacity(items.len()),
+        applied: Vec::new(),
     };
-    for item in items {
-        if !seen.insert(item.key.clone()) {
+    for (item, new) in items.into_iter().zip(new) {
+        if !new {
             outcome.duplicates += 1;
             continue;
         }
@@ -523,13 +596,11 @@ fn apply_batch<H: EventHandler>(
                 outcome.handled += 1;
                 records.push((item.key, "handled", None, sequence));
                 if let Some(meta) = item.meta {
-                    if let Some(effect) = effect {
-                        fresh.push(Decoded {
-                            meta: meta.clone(),
-                            effect,
-                        });
+                    applied_order.push(effect.is_some());
+                    match effect {
+                        Some(effect) => fresh.push(Decoded { meta, effect }),
+                        None => unused.push(meta),
                     }
-                    outcome.applied.push(meta);
                 }
             }
             Err(Rejection(reason)) => {
@@ -547,6 +618,11 @@ fn apply_batch<H: EventHandler>(
         "UPDATE inbox_consumers SET applied_sequence = $1 WHERE consumer = $2 AND applied_sequence < $1",
         params![last_sequence, consumer],
     )?;
+    let (mut fresh, mut unused) = (fresh.into_iter().map(|decoded| decoded.meta), unused.into_iter());
+    outcome.applied = applied_order
+        .into_iter()
+        .filter_map(|in_fresh| if in_fresh { fresh.next() } else { unused.next() })
+        .collect();
     Ok(outcome)
 }
 
@@ -601,7 +677,7 @@ fn already_processed<'a>(
 ) -> Result<HashSet<String>, StorageError> {
     let keys: Vec<&str> = keys.collect();
     let mut found = HashSet::new();
-    for chunk in keys.chunks(sql::MAX_BINDS - 1) {
+    for chunk in sql::chunks(&keys, LOOKUP_KEYS) {
         let mut placeholders = Placeholders::for_connection(conn);
         let statement = format!(
             "SELECT event_id FROM inbox_events WHERE consumer = {} AND event_id IN ({})",
@@ -621,10 +697,16 @@ fn already_processed<'a>(
 
 type Record = (String, &'static str, Option<String>, Option<u64>);
 
+/// Event IDs looked up per statement, and events recorded per `INSERT`:
+/// with the rest in powers of two ([`sql::chunks`]), each statement comes
+/// in a few shapes prepared once, whatever the batch sizes.
+const LOOKUP_KEYS: usize = 1_024;
+const RECORDS_PER_INSERT: usize = 256;
+
 fn record_processed(conn: &mut Conn, consumer: &str, records: &[Record]) -> Result<(), StorageError> {
     const COLUMNS: usize = 6;
     let now = jigi_storage::timestamp::now();
-    for chunk in records.chunks(sql::rows_per_statement(COLUMNS).min(500)) {
+    for chunk in sql::chunks(records, RECORDS_PER_INSERT) {
         let statement = format!(
             "INSERT INTO inbox_events (consumer, event_id, outcome, detail, stream_sequence, processed_at) VALUES {}",
             Placeholders::for_connection(conn).rows(chunk.len(), COLUMNS)

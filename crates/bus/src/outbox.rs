@@ -74,7 +74,8 @@ pub fn add(conn: &mut Conn, events: &[OutgoingEvent]) -> Result<(), StorageError
     if !events.is_empty() {
         conn.raise(EVENTS_ADDED);
     }
-    for chunk in events.chunks(ROWS_PER_INSERT) {
+    // In a few shapes, each prepared once (sql::chunks).
+    for chunk in sql::chunks(events, ROWS_PER_INSERT) {
         let statement = format!(
             "INSERT INTO outbox (event_id, subject, ce_type, ce_source, ce_subject, ce_time, \
              content_type, payload, traceparent, tracestate) VALUES {}",
@@ -371,7 +372,9 @@ impl OutboxRelay {
         }
         self.db
             .write(move |conn| {
-                for chunk in positions.chunks(sql::MAX_BINDS) {
+                // However many were published: a few statement shapes,
+                // each prepared once (sql::chunks).
+                for chunk in sql::chunks(&positions, 512) {
                     let statement = format!(
                         "DELETE FROM outbox WHERE position IN ({})",
                         Placeholders::for_connection(conn).list(chunk.len())

@@ -386,3 +386,74 @@ impl EncodeForTest for HouseholdRegistered {
         prost::Message::encode_to_vec(self)
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_that_wait_for_the_writer_are_applied_together_and_once() {
+    let nats = NatsServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let bus = Bus::connect(&BusConfig::new(nats.url(), "test")).await.unwrap();
+    streams::ensure_region_stream(&bus.jetstream, Region::Sikasso)
+        .await
+        .unwrap();
+    let db = database(dir.path(), "merged").await;
+    let mut settings = ConsumerSettings::new(streams::region_stream_config(Region::Sikasso), "counter")
+        .filter("jigi.sikasso.registry.>");
+    settings.batch = 10;
+    let consumer = InboxConsumer::new(db.clone(), bus.jetstream.clone(), settings, Arc::new(Counter));
+    let stats = consumer.stats();
+    let stop = CancellationToken::new();
+    tokio::spawn(consumer.run(stop.clone()));
+    publish(&bus, &registered("h-first")).await;
+    eventually(WAIT, "the consumer running", || {
+        let stats = stats.clone();
+        async move { (stats.handled() == 1).then_some(()) }
+    })
+    .await;
+    let before = (stats.batches(), stats.transactions());
+
+    // The writer is held busy while the consumer receives the next batches.
+    let (inside, release) = (
+        Arc::new(std::sync::Barrier::new(2)),
+        Arc::new(std::sync::Barrier::new(2)),
+    );
+    let holder = {
+        let (inside, release, db) = (inside.clone(), release.clone(), db.clone());
+        tokio::spawn(async move {
+            db.write(move |_conn| {
+                inside.wait();
+                release.wait();
+                Ok::<_, StorageError>(())
+            })
+            .await
+            .unwrap();
+        })
+    };
+    inside.wait();
+    let households: Vec<String> = (0..100).map(|i| format!("h-{i:03}")).collect();
+    for household in &households {
+        publish(&bus, &registered(household)).await;
+    }
+    // One batch waits for the writer, at least two more behind it.
+    eventually(WAIT, "three batches decoded while the writer is busy", || {
+        let stats = stats.clone();
+        async move { (stats.batches() >= before.0 + 3).then_some(()) }
+    })
+    .await;
+    release.wait();
+    holder.await.unwrap();
+    eventually(WAIT, "all 100 handled", || {
+        let stats = stats.clone();
+        async move { (stats.handled() == 101).then_some(()) }
+    })
+    .await;
+    stop.cancel();
+    let (batches, transactions) = (stats.batches() - before.0, stats.transactions() - before.1);
+    assert!(
+        transactions < batches,
+        "{transactions} transactions for {batches} batches"
+    );
+    let mut expected: Vec<(String, i64)> = households.into_iter().map(|h| (h, 1)).collect();
+    expected.push(("h-first".to_owned(), 1));
+    assert_eq!(counts(&db).await, expected);
+    assert_eq!(stats.duplicates(), 0);
+}

@@ -324,6 +324,16 @@ impl Conn {
         }
     }
 
+    /// Undoes the open write transaction and begins another, keeping the
+    /// first failure seen (it tells whether writing is failing).
+    pub(crate) fn restart_write(&mut self) -> Result<(), StorageError> {
+        let failure = self.first_failure.take();
+        self.rollback();
+        let outcome = self.begin_write();
+        self.first_failure = failure.or(self.first_failure.take());
+        outcome
+    }
+
     /// Starts a read transaction: every query of a read sees one snapshot.
     pub(crate) fn begin_read(&mut self) -> Result<(), StorageError> {
         self.end_leftover();
@@ -354,6 +364,39 @@ impl Conn {
         std::mem::take(&mut self.raised)
     }
 
+    /// Makes this (the writer's) connection leave checkpoints to the
+    /// database's checkpointer: SQLite's own checkpoint after a commit
+    /// that grows the log past 1,000 pages copies the pages into the
+    /// database file and syncs it on the committing thread, stalling every
+    /// command waiting for the writer (tens of milliseconds on a busy
+    /// disk). From now on a commit only notes the log's size
+    /// ([`Conn::wal_pages`]). A no-op on PostgreSQL.
+    pub(crate) fn leave_checkpoints(&self) {
+        if let Engine::Sqlite(conn) = &self.engine {
+            // Replaces SQLite's automatic checkpoint (itself a WAL hook).
+            conn.wal_hook(Some(note_wal_pages));
+        }
+    }
+
+    /// Pages in the write-ahead log after this thread's last commit (0
+    /// before any, and on PostgreSQL).
+    pub(crate) fn wal_pages(&self) -> usize {
+        WAL_PAGES.get()
+    }
+
+    /// Copies the write-ahead log's committed pages into the database
+    /// file, without waiting for readers or the writer (a `PASSIVE`
+    /// checkpoint: what SQLite's automatic checkpoint does).
+    pub(crate) fn checkpoint(&mut self) -> Result<(), StorageError> {
+        match &mut self.engine {
+            Engine::Sqlite(conn) => {
+                conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+                Ok(())
+            }
+            Engine::Postgres(_) => Ok(()),
+        }
+    }
+
     /// Rolls back whatever is open, ignoring "no transaction".
     pub(crate) fn rollback(&mut self) {
         let _ = self.execute_batch("ROLLBACK");
@@ -369,6 +412,19 @@ impl Conn {
             self.rollback();
         }
     }
+}
+
+thread_local! {
+    /// The write-ahead log's size after the last commit on this thread
+    /// (the writer's: one connection per thread).
+    static WAL_PAGES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The WAL hook of the writer's connection: SQLite calls it after each
+/// commit with the log's size in pages.
+fn note_wal_pages(_wal: &rusqlite::hooks::Wal, pages: std::ffi::c_int) -> rusqlite::Result<()> {
+    WAL_PAGES.set(usize::try_from(pages).unwrap_or(0));
+    Ok(())
 }
 
 /// Binds parameters to a SQLite statement: `$n` by its number, `?` in order.

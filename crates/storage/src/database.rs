@@ -21,6 +21,12 @@
 //! they never queue behind writes (SQLite's WAL lets readers read while the
 //! writer writes).
 //!
+//! **Checkpoints** (SQLite) copy the write-ahead log into the database
+//! file on a thread of their own, woken by a commit that grew the log past
+//! 1,000 pages; the writer checkpoints itself only if the log grows far
+//! beyond that. A commit is durable as before: against a crash of the
+//! process at once, against a power cut from the next checkpoint on.
+//!
 //! **Failures.** A statement that fails fails its command (the client is
 //! told, [`StorageError::is_transient`] says whether to retry). A failure
 //! that loses the whole transaction (a full disk, an I/O error, a closed
@@ -43,6 +49,14 @@ use crate::migrate::{self, Migration};
 
 /// Most commands committed together.
 pub const MAX_GROUP: usize = 512;
+
+/// Pages in SQLite's write-ahead log past which a commit wakes the
+/// checkpointer (SQLite's own default for its automatic checkpoint).
+const CHECKPOINT_PAGES: usize = 1_000;
+
+/// Past this many pages the writer checkpoints itself: the log stays
+/// bounded even if the checkpointer cannot keep up.
+const WRITER_CHECKPOINT_PAGES: usize = 16 * CHECKPOINT_PAGES;
 
 /// Tuning of a database.
 #[derive(Debug, Clone)]
@@ -70,6 +84,10 @@ pub struct Health {
     pub failed_groups: u64,
     /// Of which because the disk was full.
     pub disk_full: u64,
+    /// SQLite checkpoints run by the checkpointer thread since the start.
+    pub checkpoints: u64,
+    /// Of which run by the writer itself, the log having grown long.
+    pub writer_checkpoints: u64,
 }
 
 /// A service's database. Cheap to clone; every clone uses the same threads.
@@ -182,6 +200,16 @@ impl Database {
         });
         let mut threads = Vec::new();
 
+        // SQLite's checkpoints run on a thread of their own, so the writer
+        // never stops to copy the log into the database file and sync it.
+        let (checkpoint, checkpoints) = match target {
+            Target::Sqlite(_) => {
+                let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+                (Some(wake), Some(woken))
+            }
+            Target::Postgres(_) => (None, None),
+        };
+
         // The writer opens its connection and migrates before anything else
         // touches the database.
         let (ready, opened) = oneshot::channel();
@@ -199,12 +227,41 @@ impl Database {
                     return;
                 }
             };
+            if checkpoint.is_some() {
+                conn.leave_checkpoints();
+            }
             let _ = ready.send(Ok(()));
-            write_loop(&mut conn, &writer_target, jobs, &writer_state);
+            write_loop(&mut conn, &writer_target, jobs, &writer_state, checkpoint.as_ref());
         })?);
         opened
             .await
             .map_err(|_| StorageError::Unavailable("the database writer did not start".into()))??;
+
+        if let Some(woken) = checkpoints {
+            let (ready, opened) = oneshot::channel();
+            let checkpoint_target = target.clone();
+            let checkpoint_state = state.clone();
+            threads.push(spawn("jigi-db-checkpoint", move || {
+                let mut conn = match checkpoint_target.connect(false) {
+                    Ok(conn) => conn,
+                    Err(err) => {
+                        let _ = ready.send(Err(err));
+                        return;
+                    }
+                };
+                let _ = ready.send(Ok(()));
+                // Ends when the writer does (its sender is dropped).
+                while woken.recv().is_ok() {
+                    match conn.checkpoint() {
+                        Ok(()) => checkpoint_state.health.lock().expect("health lock").checkpoints += 1,
+                        Err(err) => tracing::debug!(error = %err, "checkpoint not done; the next commit asks again"),
+                    }
+                }
+            })?);
+            opened
+                .await
+                .map_err(|_| StorageError::Unavailable("the database checkpointer did not start".into()))??;
+        }
 
         let (reader_sender, reader_jobs) = std::sync::mpsc::channel::<ReadJob>();
         let reader_jobs = Arc::new(Mutex::new(reader_jobs));
@@ -381,7 +438,9 @@ fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<std::thread
 trait Job: Send {
     /// Runs the command in the open transaction; what to tell its caller
     /// once the transaction has ended.
-    fn run(self: Box<Self>, conn: &mut Conn, log: Option<&dyn CommandLog>) -> Box<dyn Finish>;
+    /// `alone`: the only command of its transaction, which then needs no
+    /// savepoint of its own.
+    fn run(self: Box<Self>, conn: &mut Conn, log: Option<&dyn CommandLog>, alone: bool) -> Box<dyn Finish>;
     /// Tells the caller the command could not run.
     fn fail(self: Box<Self>, err: StorageError);
 }
@@ -409,7 +468,7 @@ where
     E: CommandFailure,
     F: FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
 {
-    fn run(self: Box<Self>, conn: &mut Conn, log: Option<&dyn CommandLog>) -> Box<dyn Finish> {
+    fn run(self: Box<Self>, conn: &mut Conn, log: Option<&dyn CommandLog>, alone: bool) -> Box<dyn Finish> {
         let Command {
             run,
             call,
@@ -419,7 +478,7 @@ where
         } = *self;
         tracing::dispatcher::with_default(&dispatch, move || {
             let _entered = span.enter();
-            run_command(run, call, reply, conn, log)
+            run_command(run, call, reply, conn, log, alone)
         })
     }
 
@@ -428,13 +487,15 @@ where
     }
 }
 
-/// Runs a command in its savepoint and appends its call's entry.
+/// Runs a command in its savepoint (or, alone in its transaction, in the
+/// transaction itself) and appends its call's entry.
 fn run_command<F, T, E>(
     run: F,
     call: Option<Call>,
     reply: oneshot::Sender<Result<T, E>>,
     conn: &mut Conn,
     log: Option<&dyn CommandLog>,
+    alone: bool,
 ) -> Box<dyn Finish>
 where
     T: Send + 'static,
@@ -447,14 +508,37 @@ where
         _ => None,
     };
     let mut appended = false;
-    let mut result: Result<T, E> = conn.isolated(|conn| {
+    let work = |conn: &mut Conn| {
         let value = run(conn)?;
         if let Some((log, call)) = logging {
             log.append(conn, call, "OK")?;
             appended = true;
         }
         Ok(value)
-    });
+    };
+    let mut result: Result<T, E> = if alone {
+        // Two statements fewer for the common case of a command that
+        // commits alone; a refusal undoes the whole transaction (its own
+        // writes only) and a fresh one takes what follows.
+        let result = work(conn);
+        if result.is_err() {
+            let restarted = conn.restart_write();
+            if let Some(log) = log {
+                log.ended(false);
+            }
+            if let Err(err) = restarted {
+                // No transaction to log the refusal in: the group is lost.
+                return Box::new(Reply {
+                    result: Err(E::from(err)),
+                    reply,
+                    logged: None,
+                });
+            }
+        }
+        result
+    } else {
+        conn.isolated(work)
+    };
     if result.is_err() {
         appended = false;
     }
@@ -494,7 +578,13 @@ impl<T: Send, E: CommandFailure> Finish for Reply<T, E> {
     }
 }
 
-fn write_loop(conn: &mut Conn, target: &Target, mut jobs: mpsc::UnboundedReceiver<Message>, state: &WriterState) {
+fn write_loop(
+    conn: &mut Conn,
+    target: &Target,
+    mut jobs: mpsc::UnboundedReceiver<Message>,
+    state: &WriterState,
+    checkpoint: Option<&std::sync::mpsc::SyncSender<()>>,
+) {
     let mut closing = None;
     while closing.is_none() {
         let mut group: Vec<Box<dyn Job>> = Vec::new();
@@ -527,6 +617,24 @@ fn write_loop(conn: &mut Conn, target: &Target, mut jobs: mpsc::UnboundedReceive
             }
         }
         commit_group(conn, group, state);
+        if let Some(checkpoint) = checkpoint {
+            let pages = conn.wal_pages();
+            if pages >= WRITER_CHECKPOINT_PAGES {
+                match conn.checkpoint() {
+                    Ok(()) => {
+                        let mut health = state.health.lock().expect("health lock");
+                        health.checkpoints += 1;
+                        health.writer_checkpoints += 1;
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, pages, "the write-ahead log is long and cannot be checkpointed")
+                    }
+                }
+            } else if pages >= CHECKPOINT_PAGES {
+                // Already awake if full: one wake-up is enough.
+                let _ = checkpoint.try_send(());
+            }
+        }
     }
     if let Some(done) = closing {
         let _ = done.send(());
@@ -547,6 +655,7 @@ fn commit_group(conn: &mut Conn, group: Vec<Box<dyn Job>>, state: &WriterState) 
     }
     let mut finishes = Vec::with_capacity(group.len());
     let mut lost: Option<StorageError> = None;
+    let alone = group.len() == 1;
     for job in group {
         if let Some(err) = &lost {
             // The transaction is gone: running more commands now would
@@ -554,7 +663,7 @@ fn commit_group(conn: &mut Conn, group: Vec<Box<dyn Job>>, state: &WriterState) 
             job.fail(err.clone());
             continue;
         }
-        finishes.push(job.run(conn, log));
+        finishes.push(job.run(conn, log, alone));
         if !conn.in_transaction() || !conn.is_usable() {
             // The failure that cost the transaction is what every command
             // of the group is told (a full disk, a lost connection).

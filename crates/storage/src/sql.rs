@@ -57,17 +57,73 @@ impl Placeholders {
     }
 
     /// `(…), (…)` for `rows` rows of `columns` values each.
+    ///
+    /// Written into one string: built for every batch a writer applies,
+    /// thousands of placeholders each, a string per placeholder cost more
+    /// than binding the values.
     pub fn rows(&mut self, rows: usize, columns: usize) -> String {
-        (0..rows)
-            .map(|_| format!("({})", self.list(columns)))
-            .collect::<Vec<_>>()
-            .join(", ")
+        let mut out = String::with_capacity(rows * (columns * self.width() + 4));
+        for row in 0..rows {
+            if row > 0 {
+                out.push_str(", ");
+            }
+            out.push('(');
+            self.write_list(&mut out, columns);
+            out.push(')');
+        }
+        out
     }
 
     /// `…, …, …` for an `IN (…)` list of `count` values.
     pub fn list(&mut self, count: usize) -> String {
-        (0..count).map(|_| self.one()).collect::<Vec<_>>().join(", ")
+        let mut out = String::with_capacity(count * self.width());
+        self.write_list(&mut out, count);
+        out
     }
+
+    fn write_list(&mut self, out: &mut String, count: usize) {
+        use std::fmt::Write as _;
+        for index in 0..count {
+            if index > 0 {
+                out.push_str(", ");
+            }
+            if self.numbered {
+                let _ = write!(out, "${}", self.next);
+            } else {
+                out.push('?');
+            }
+            self.next += 1;
+        }
+    }
+
+    /// About how many bytes a placeholder and its separator take.
+    fn width(&self) -> usize {
+        if self.numbered { 8 } else { 3 }
+    }
+}
+
+/// Splits `rows` into chunks of a few fixed sizes: full chunks of `most`,
+/// then the rest in powers of two (… 4, 2, 1). A statement built per chunk
+/// thus comes in a handful of shapes, each prepared once and reused
+/// whatever the batch sizes, instead of a new shape (a new parse, another
+/// entry pushed out of the statement cache) for every batch's remainder.
+pub fn chunks<T>(rows: &[T], most: usize) -> impl Iterator<Item = &[T]> {
+    let most = most.max(1);
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let size = if rest.len() >= most {
+            most
+        } else {
+            // The largest power of two not above what is left.
+            1 << (usize::BITS - 1 - rest.len().leading_zeros())
+        };
+        let (chunk, after) = rest.split_at(size);
+        rest = after;
+        Some(chunk)
+    })
 }
 
 /// A `WHERE` clause built from optional filters, numbering its placeholders.
@@ -156,5 +212,16 @@ mod tests {
         assert_eq!(anonymous.rows(2, 2), "(?, ?), (?, ?)");
         assert_eq!(anonymous.list(3), "?, ?, ?");
         assert_eq!(rows_per_statement(10), 3_000);
+    }
+
+    #[test]
+    fn chunks_come_in_few_sizes_and_cover_every_row() {
+        let rows: Vec<usize> = (0..1_000).collect();
+        let sizes: Vec<usize> = chunks(&rows, 128).map(<[usize]>::len).collect();
+        assert_eq!(sizes, [128, 128, 128, 128, 128, 128, 128, 64, 32, 8]);
+        let again: Vec<usize> = chunks(&rows, 128).flatten().copied().collect();
+        assert_eq!(again, rows);
+        assert_eq!(chunks(&rows[..0], 128).count(), 0);
+        assert_eq!(chunks(&rows[..3], 0).map(<[usize]>::len).collect::<Vec<_>>(), [1, 1, 1]);
     }
 }

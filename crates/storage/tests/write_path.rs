@@ -344,3 +344,42 @@ async fn a_signal_changes_only_after_a_commit_that_raised_it() {
     );
     other.borrow_and_update();
 }
+
+#[tokio::test]
+async fn checkpoints_run_beside_the_writer_not_on_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path()).await;
+    if db.backend() != Backend::Sqlite {
+        return; // PostgreSQL checkpoints on its own.
+    }
+    // About 3,000 pages of log over 60 commits: SQLite's own automatic
+    // checkpoint would have run on the writer at least twice.
+    let note = "x".repeat(200 * 1024);
+    for id in 0..60 {
+        let note = note.clone();
+        db.write(move |conn| {
+            conn.execute("INSERT INTO visits (id, note) VALUES ($1, $2)", params![id, note])
+                .map(|_| ())
+        })
+        .await
+        .unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while db.health().checkpoints == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint ran: {:?}",
+            db.health()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        db.health().writer_checkpoints,
+        0,
+        "the log never grew long enough for the writer"
+    );
+    assert_eq!(count(&db, "visits").await, 60);
+    // What the checkpointer copied is in the database file itself.
+    let file = std::fs::metadata(dir.path().join("write_path.db")).unwrap().len();
+    assert!(file > 1_000 * 4096, "database file of {file} bytes after a checkpoint");
+}

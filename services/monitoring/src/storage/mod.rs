@@ -25,21 +25,7 @@ pub const ROWS_PER_INSERT: usize = 128;
 /// table's `INSERT`s thus come in at most eight shapes, each prepared once
 /// and reused, whatever the batch sizes.
 pub fn row_chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
-    let mut rest = rows;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let size = if rest.len() >= ROWS_PER_INSERT {
-            ROWS_PER_INSERT
-        } else {
-            // The largest power of two not above what is left.
-            1 << (usize::BITS - 1 - rest.len().leading_zeros())
-        };
-        let (chunk, after) = rest.split_at(size);
-        rest = after;
-        Some(chunk)
-    })
+    jigi_storage::sql::chunks(rows, ROWS_PER_INSERT)
 }
 
 /// The monitoring's own tables (the host adds the shared ones). The SQL is

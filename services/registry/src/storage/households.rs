@@ -24,14 +24,15 @@ const MEMBER_COLUMNS: &str = "member_id, household_id, position, given_name, fam
     birth_date_estimated, relation, pregnant, lactating, id_card_number, phone, status";
 const MEMBER_COLUMN_COUNT: usize = 14;
 
-/// Rows per multi-row `INSERT`: statements of a few fixed sizes, each
-/// prepared once.
+/// Rows per multi-row `INSERT`; a batch's remainder goes in powers of two
+/// ([`sql::chunks`]), so each statement comes in a few shapes, each
+/// prepared once, however many members a batch's households have.
 const ROWS_PER_INSERT: usize = 50;
 
 /// Stores new households with their members. `head_keys[i]` is the
 /// duplicate-detection key of `households[i]`'s head.
 pub fn insert(conn: &mut Conn, households: &[(Household, String)]) -> Result<(), StorageError> {
-    for chunk in households.chunks(ROWS_PER_INSERT) {
+    for chunk in sql::chunks(households, ROWS_PER_INSERT) {
         let statement = format!(
             "INSERT INTO households ({HOUSEHOLD_COLUMNS}) VALUES {}",
             Placeholders::for_connection(conn).rows(chunk.len(), HOUSEHOLD_COLUMN_COUNT)
@@ -130,7 +131,7 @@ impl<'a> HouseholdRow<'a> {
 const STATUS_CODES: [&str; 3] = ["registered", "enrolled", "exited"];
 
 fn insert_members(conn: &mut Conn, members: &[(&str, usize, &Member)]) -> Result<(), StorageError> {
-    for chunk in members.chunks(ROWS_PER_INSERT) {
+    for chunk in sql::chunks(members, ROWS_PER_INSERT) {
         let statement = format!(
             "INSERT INTO members ({MEMBER_COLUMNS}) VALUES {}",
             Placeholders::for_connection(conn).rows(chunk.len(), MEMBER_COLUMN_COUNT)
