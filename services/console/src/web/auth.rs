@@ -18,7 +18,7 @@ use jigi_common::Region;
 use maud::html;
 use serde::Deserialize;
 
-use super::layout::{self, Chrome};
+use super::layout::{self, Chrome, encode};
 use super::{State, html};
 use crate::domain::Lang;
 
@@ -136,18 +136,6 @@ fn to_sign_in(parts: &Parts) -> Response {
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "/".into());
     Redirect::to(&format!("/signin?next={}", encode(&back))).into_response()
-}
-
-/// Percent-encodes a query value.
-pub fn encode(text: &str) -> String {
-    let mut out = String::new();
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(byte as char),
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
 }
 
 /// Where to go after signing in: a path of this site only (never `//host`

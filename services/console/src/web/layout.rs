@@ -2,7 +2,6 @@
 
 use maud::{DOCTYPE, Markup, html};
 
-use super::auth::encode;
 use crate::domain::Lang;
 
 /// What the shell needs to know about the page and the operator.
@@ -89,4 +88,16 @@ pub fn page(chrome: &Chrome, title: &str, body: Markup) -> Markup {
             }
         }
     }
+}
+
+/// Percent-encodes a query value.
+pub fn encode(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(byte as char),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
 }

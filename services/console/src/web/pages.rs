@@ -15,8 +15,8 @@ use jigi_common::{Period, Region};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::auth::{Operator, encode};
-use super::layout::{self, Chrome};
+use super::auth::Operator;
+use super::layout::{self, Chrome, encode};
 use super::{State, html};
 use crate::domain::chart::{self, CLASSES};
 use crate::domain::format::{count, percent, time, tonnes};
