@@ -138,3 +138,22 @@ impl From<CommandError> for Status {
         }
     }
 }
+
+/// An API answer remembered under its request ID (see
+/// [`jigi_storage::idempotency`]) as its protobuf encoding, and given back,
+/// byte for byte, to a retry. The API layer hands an application command a
+/// function that makes it from the command's domain outcome, so the
+/// application layer never sees the wire format.
+pub struct WireAnswer<M>(pub M);
+
+impl<M: prost::Message + Default> jigi_storage::idempotency::Remembered for WireAnswer<M> {
+    fn to_stored(&self) -> Vec<u8> {
+        self.0.encode_to_vec()
+    }
+
+    fn from_stored(bytes: &[u8]) -> Result<Self, StorageError> {
+        M::decode(bytes)
+            .map(WireAnswer)
+            .map_err(|err| StorageError::Decode(format!("stored answer: {err}")))
+    }
+}

@@ -19,13 +19,13 @@ use std::time::Instant;
 
 use chrono::{Days, NaiveDate};
 use jigi_activities::Activities;
-use jigi_activities::domain::himo::{Site, SiteStatus, SiteType};
+use jigi_activities::domain::himo::{AttendanceSheet, Site, SiteStatus, SiteType};
 use jigi_activities::domain::model::{Location, Person};
 use jigi_activities::metrics::Counters;
 use jigi_activities::storage;
 use jigi_common::{Component, Fcfa, Geography, Region};
 use jigi_proto::activities as pa;
-use jigi_proto::common as pc;
+use jigi_server::WireAnswer;
 use jigi_storage::idempotency::{RequestId, RequestKey};
 use jigi_storage::sql::Placeholders;
 use jigi_storage::{Database, StorageError, ToSql, params};
@@ -187,8 +187,18 @@ async fn run() {
                 RequestId::parse(&format!("bench-{d}-{s}")).expect("request ID"),
                 &prost::Message::encode_to_vec(&request),
             );
+            let sheet = AttendanceSheet {
+                site_id: request.site_id,
+                worked_on: start + Days::new(d as u64),
+                member_ids: request.member_ids,
+            };
             activities
-                .record_attendance(key, &request)
+                .record_attendance(key, sheet, |_, workers| {
+                    WireAnswer(pa::RecordAttendanceResponse {
+                        workers: workers as i64,
+                        site: None,
+                    })
+                })
                 .await
                 .expect("attendance recorded");
             calls += 1;
@@ -205,20 +215,17 @@ async fn run() {
     // 3. The wage cycle: the quarter's sheet from every day recorded.
     let started = Instant::now();
     let wages = activities
-        .close_wage_period(&pa::CloseWagePeriodRequest {
-            site_id: "bench-site".into(),
-            period: Some(pc::Period { code: "2018Q3".into() }),
-        })
+        .close_wage_period("bench-site".into(), "2018Q3".parse().expect("quarter"))
         .await
         .expect("wage sheet");
     let cycle = started.elapsed().as_secs_f64();
-    let total_wages = wages.total.unwrap_or_default().fcfa;
-    assert_eq!(wages.wages.len(), workers, "one line per household");
+    let total_wages = wages.total().francs();
+    assert_eq!(wages.lines.len(), workers, "one line per household");
     assert_eq!(total_wages, total as i64 * 1_500, "days × daily wage");
     println!(
         "  wages     sheet of {} households from {total} days ({} FCFA, one HimoWagesDue event each): {cycle:.2} s \
          ({:.2}× the baseline's time)",
-        wages.wages.len(),
+        wages.lines.len(),
         total_wages,
         cycle / baseline
     );

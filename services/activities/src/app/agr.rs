@@ -1,43 +1,26 @@
 //! AGR: business plans, grant tranches and follow-up visits.
 
 use jigi_bus::outbox;
-use jigi_common::{Component, Problems};
-use jigi_proto::activities as pa;
+use jigi_common::Component;
 use jigi_server::CommandError;
 use jigi_storage::Conn;
-use jigi_storage::idempotency::{self, RequestKey};
+use jigi_storage::idempotency::{self, Remembered, RequestKey};
 
-use super::{Activities, Answer, known_household};
-use crate::domain::agr::{ActivityType, FOLLOW_UP_MONTHS, MAX_GRANT, Plan, StopReason, Tranche, Visit};
+use super::{Activities, known_household};
+use crate::domain::agr::{NewPlan, Plan, Tranche, TrancheRelease, Visit};
 use crate::domain::model::Refusal;
-use crate::grpc::convert;
-use crate::grpc::parse::{self, registry_id};
 use crate::{events, storage};
 
 impl Activities {
     /// Records a household's business plan. The same plan recorded again is
     /// returned as it is; another plan for the same household already exists.
-    pub async fn record_plan(&self, request: &pa::RecordBusinessPlanRequest) -> Result<Plan, CommandError> {
-        let mut problems = Problems::new();
-        let household_id = problems.check("household_id", registry_id(&request.household_id));
-        let activity_type = ActivityType::from_wire(request.activity_type);
-        if activity_type.is_none() {
-            problems.add("activity_type", "is required: one of the ActivityType values");
-        }
-        let grant = problems.check(
-            "planned_grant",
-            parse::amount(request.planned_grant.as_ref(), MAX_GRANT),
-        );
-        let approved_on = self
-            .rules()
-            .past_date(&request.approved_on, "approved_on", &mut problems);
-        problems.into_result(|| ()).map_err(CommandError::Invalid)?;
-        let (household_id, activity_type, grant, approved_on) = (
-            household_id.expect("checked"),
-            activity_type.expect("checked"),
-            grant.expect("checked"),
-            approved_on.expect("checked"),
-        );
+    pub async fn record_plan(&self, new: NewPlan) -> Result<Plan, CommandError> {
+        let NewPlan {
+            household_id,
+            activity_type,
+            planned_grant: grant,
+            approved_on,
+        } = new;
         let this = self.clone();
         self.db
             .write(move |conn| {
@@ -81,29 +64,28 @@ impl Activities {
             .await
     }
 
-    /// Releases a tranche of a household's grant.
-    pub async fn release_tranche(
+    /// Releases a tranche of a household's grant, once per request: a
+    /// retry gets back the answer `answer` made of the first release.
+    pub async fn release_tranche<A>(
         &self,
         key: RequestKey,
-        request: &pa::ReleaseGrantTrancheRequest,
-    ) -> Result<pa::ReleaseGrantTrancheResponse, CommandError> {
-        let mut problems = Problems::new();
-        let household_id = problems.check("household_id", registry_id(&request.household_id));
-        let amount = problems.check("amount", parse::amount(request.amount.as_ref(), MAX_GRANT));
-        let on = self
-            .rules()
-            .past_date(&request.released_on, "released_on", &mut problems);
-        problems.into_result(|| ()).map_err(CommandError::Invalid)?;
-        let (household_id, amount, on) = (
-            household_id.expect("checked"),
-            amount.expect("checked"),
-            on.expect("checked"),
-        );
+        release: TrancheRelease,
+        answer: impl FnOnce(&Plan, &Tranche) -> A + Send + 'static,
+    ) -> Result<A, CommandError>
+    where
+        A: Remembered + Send + 'static,
+    {
+        let TrancheRelease {
+            household_id,
+            amount,
+            released_on: on,
+        } = release;
         let this = self.clone();
-        let answer = self
+        let (answer, released) = self
             .db
             .write(move |conn| {
-                idempotency::once(conn, &key, |conn| {
+                let mut released = false;
+                let answer = idempotency::once(conn, &key, |conn| {
                     let mut plan = load_plan(conn, &household_id)?;
                     let household = known_household(conn, &household_id)?;
                     if !household.takes_part(Component::Agr, on) {
@@ -127,57 +109,20 @@ impl Activities {
                     storage::agr::insert_tranche(conn, &household_id, &tranche)?;
                     plan.tranches.push(tranche.clone());
                     outbox::add(conn, &[events::tranche_released(&plan, &tranche)])?;
-                    Ok::<_, CommandError>(Answer(pa::ReleaseGrantTrancheResponse {
-                        tranche: Some(convert::tranche(&tranche)),
-                        plan: Some(convert::plan(&plan)),
-                    }))
-                })
+                    released = true;
+                    Ok::<_, CommandError>(answer(&plan, &tranche))
+                })?;
+                Ok::<_, CommandError>((answer, released))
             })
             .await?;
-        self.counters.tranches_released.inc();
-        Ok(answer.0)
+        if released {
+            self.counters.tranches_released.inc();
+        }
+        Ok(answer)
     }
 
     /// Records a follow-up visit.
-    pub async fn record_visit(&self, request: &pa::RecordFollowUpVisitRequest) -> Result<Plan, CommandError> {
-        let mut problems = Problems::new();
-        let household_id = problems.check("household_id", registry_id(&request.household_id));
-        let month = u32::try_from(request.month)
-            .ok()
-            .filter(|m| FOLLOW_UP_MONTHS.contains(m));
-        if month.is_none() {
-            problems.add(
-                "month",
-                format!("{} is not a follow-up month: 3, 6 or 12", request.month),
-            );
-        }
-        let on = self.rules().past_date(&request.visited_on, "visited_on", &mut problems);
-        let stopped = match pa::ActivityStatus::try_from(request.status) {
-            Ok(pa::ActivityStatus::Running) => {
-                if request.stop_reason != 0 {
-                    problems.add("stop_reason", "must be unset when the activity is running");
-                }
-                Some(None)
-            }
-            Ok(pa::ActivityStatus::Stopped) => match StopReason::from_wire(request.stop_reason) {
-                Some(reason) => Some(Some(reason)),
-                None => {
-                    problems.add("stop_reason", "is required when the activity has stopped");
-                    None
-                }
-            },
-            _ => {
-                problems.add("status", "is required: RUNNING or STOPPED");
-                None
-            }
-        };
-        problems.into_result(|| ()).map_err(CommandError::Invalid)?;
-        let visit = Visit {
-            month: month.expect("checked"),
-            visited_on: on.expect("checked"),
-            stopped: stopped.expect("checked"),
-        };
-        let household_id = household_id.expect("checked");
+    pub async fn record_visit(&self, household_id: String, visit: Visit) -> Result<Plan, CommandError> {
         let this = self.clone();
         self.db
             .write(move |conn| {
@@ -193,8 +138,7 @@ impl Activities {
             .await
     }
 
-    pub async fn plan(&self, household_id: &str) -> Result<Plan, CommandError> {
-        let household_id = registry_id(household_id).map_err(|e| CommandError::invalid("household_id", e))?;
+    pub async fn plan(&self, household_id: String) -> Result<Plan, CommandError> {
         self.db.read(move |conn| load_plan(conn, &household_id)).await
     }
 }

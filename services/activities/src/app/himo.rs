@@ -1,59 +1,22 @@
 //! HIMO: work sites, workers, attendance and wage sheets.
 
+use chrono::{DateTime, NaiveDate, Utc};
 use jigi_bus::outbox;
-use jigi_common::{Component, Fcfa, Period, Problems, Sex};
-use jigi_proto::activities as pa;
+use jigi_common::{Component, Fcfa, Period, Sex};
 use jigi_server::CommandError;
 use jigi_storage::Conn;
-use jigi_storage::idempotency::{self, RequestKey};
+use jigi_storage::idempotency::{self, Remembered, RequestKey};
 
-use super::{Activities, Answer, known_household, today};
-use crate::domain::himo::{
-    self, MAX_DAILY_WAGE, MAX_PLANNED_PERSON_DAYS, MAX_WORKERS_PER_DAY, Site, SiteStatus, SiteType, SiteView,
-    WAGE_CAP_PER_QUARTER,
-};
+use super::{Activities, known_household, today};
+use crate::domain::himo::{self, AttendanceSheet, Site, SiteStatus, SiteView, WAGE_CAP_PER_QUARTER, WorkerAssignment};
 use crate::domain::model::{Refusal, takes_part};
-use crate::grpc::convert;
-use crate::grpc::parse::{self, code, registry_id};
 use crate::storage::himo::{Day, WageLine};
 use crate::{events, storage};
 
 impl Activities {
     /// Plans a site. The same site planned again with the same content is
     /// returned as it is; with other content it already exists.
-    pub async fn plan_site(&self, request: &pa::PlanWorkSiteRequest) -> Result<SiteView, CommandError> {
-        let mut problems = Problems::new();
-        let rules = self.rules();
-        let site_id = problems.check("site_id", code(&request.site_id));
-        let site_type = SiteType::from_wire(request.site_type);
-        if site_type.is_none() {
-            problems.add("site_type", "is required: one of the SiteType values");
-        }
-        let place = rules.place(&request.commune, None, &mut problems);
-        let planned_start = rules.date(&request.planned_start, "planned_start", &mut problems);
-        if !(1..=MAX_PLANNED_PERSON_DAYS).contains(&request.planned_person_days) {
-            problems.add(
-                "planned_person_days",
-                format!(
-                    "{} is not between 1 and {MAX_PLANNED_PERSON_DAYS}",
-                    request.planned_person_days
-                ),
-            );
-        }
-        let wage = problems.check("daily_wage", parse::amount(request.daily_wage.as_ref(), MAX_DAILY_WAGE));
-        problems.into_result(|| ()).map_err(CommandError::Invalid)?;
-        let site = Site {
-            site_id: site_id.expect("checked"),
-            site_type: site_type.expect("checked"),
-            location: place.expect("checked"),
-            status: SiteStatus::Planned,
-            planned_start: planned_start.expect("checked"),
-            validated_on: None,
-            started_on: None,
-            closed_on: None,
-            planned_person_days: request.planned_person_days,
-            daily_wage: wage.expect("checked"),
-        };
+    pub async fn plan_site(&self, site: Site) -> Result<SiteView, CommandError> {
         self.db
             .write(move |conn| {
                 if let Some(existing) = storage::himo::load_site(conn, &site.site_id)? {
@@ -79,11 +42,7 @@ impl Activities {
             .await
     }
 
-    pub async fn validate_site(&self, site_id: &str, validated_on: &str) -> Result<SiteView, CommandError> {
-        let mut problems = Problems::new();
-        let on = self.rules().past_date(validated_on, "validated_on", &mut problems);
-        let site_id = self.site_id(site_id, problems)?;
-        let on = on.expect("checked");
+    pub async fn validate_site(&self, site_id: String, on: NaiveDate) -> Result<SiteView, CommandError> {
         let this = self.clone();
         self.db
             .write(move |conn| {
@@ -98,11 +57,7 @@ impl Activities {
             .await
     }
 
-    pub async fn start_site(&self, site_id: &str, started_on: &str) -> Result<SiteView, CommandError> {
-        let mut problems = Problems::new();
-        let on = self.rules().past_date(started_on, "started_on", &mut problems);
-        let site_id = self.site_id(site_id, problems)?;
-        let on = on.expect("checked");
+    pub async fn start_site(&self, site_id: String, on: NaiveDate) -> Result<SiteView, CommandError> {
         let this = self.clone();
         self.db
             .write(move |conn| {
@@ -117,11 +72,7 @@ impl Activities {
             .await
     }
 
-    pub async fn close_site(&self, site_id: &str, closed_on: &str) -> Result<SiteView, CommandError> {
-        let mut problems = Problems::new();
-        let on = self.rules().past_date(closed_on, "closed_on", &mut problems);
-        let site_id = self.site_id(site_id, problems)?;
-        let on = on.expect("checked");
+    pub async fn close_site(&self, site_id: String, on: NaiveDate) -> Result<SiteView, CommandError> {
         let this = self.clone();
         self.db
             .write(move |conn| {
@@ -138,8 +89,7 @@ impl Activities {
             .await
     }
 
-    pub async fn site(&self, site_id: &str) -> Result<SiteView, CommandError> {
-        let site_id = self.site_id(site_id, Problems::new())?;
+    pub async fn site(&self, site_id: String) -> Result<SiteView, CommandError> {
         self.db
             .read(move |conn| {
                 let site = load_site(conn, &site_id)?;
@@ -151,12 +101,12 @@ impl Activities {
     /// Assigns a household's worker to a site: a member present in a
     /// household enrolled in HIMO, of working age, living in the site's
     /// commune; one worker per household.
-    pub async fn assign_worker(&self, request: &pa::AssignWorkerRequest) -> Result<SiteView, CommandError> {
-        let mut problems = Problems::new();
-        let household_id = problems.check("household_id", registry_id(&request.household_id));
-        let member_id = problems.check("member_id", registry_id(&request.member_id));
-        let site_id = self.site_id(&request.site_id, problems)?;
-        let (household_id, member_id) = (household_id.expect("checked"), member_id.expect("checked"));
+    pub async fn assign_worker(&self, assignment: WorkerAssignment) -> Result<SiteView, CommandError> {
+        let WorkerAssignment {
+            site_id,
+            household_id,
+            member_id,
+        } = assignment;
         let this = self.clone();
         let on = today();
         self.db
@@ -200,22 +150,27 @@ impl Activities {
     /// Records who worked on a site on a day. Every worker listed must be
     /// the site's, not yet recorded that day, and within the wage cap; any
     /// line that breaks a rule refuses the whole sheet (nothing half-written).
-    pub async fn record_attendance(
+    pub async fn record_attendance<A>(
         &self,
         key: RequestKey,
-        request: &pa::RecordAttendanceRequest,
-    ) -> Result<pa::RecordAttendanceResponse, CommandError> {
-        let mut problems = Problems::new();
-        let on = self.rules().past_date(&request.worked_on, "worked_on", &mut problems);
-        let member_ids = parse::member_ids(&request.member_ids, MAX_WORKERS_PER_DAY, &mut problems);
-        let site_id = self.site_id(&request.site_id, problems)?;
-        let on = on.expect("checked");
+        sheet: AttendanceSheet,
+        answer: impl FnOnce(&SiteView, usize) -> A + Send + 'static,
+    ) -> Result<A, CommandError>
+    where
+        A: Remembered + Send + 'static,
+    {
+        let AttendanceSheet {
+            site_id,
+            worked_on: on,
+            member_ids,
+        } = sheet;
         let period = Period::quarter_of(on);
         let this = self.clone();
-        let answer = self
+        let (answer, recorded) = self
             .db
             .write(move |conn| {
-                idempotency::once(conn, &key, |conn| {
+                let mut recorded = 0;
+                let answer = idempotency::once(conn, &key, |conn| {
                     let site = load_site(conn, &site_id)?;
                     site.check_attendance(on).map_err(|r| this.refused(r, &site_id))?;
                     if storage::himo::wage_period_closed(conn, &site_id, period)?.is_some() {
@@ -266,39 +221,26 @@ impl Activities {
                     household_ids.sort_unstable();
                     outbox::add(conn, &[events::attendance_recorded(&site, on, household_ids, women)])?;
                     let site = view(conn, site)?;
-                    Ok::<_, CommandError>(Answer(pa::RecordAttendanceResponse {
-                        workers: days.len() as i64,
-                        site: Some(convert::site(&site)),
-                    }))
-                })
+                    recorded = days.len();
+                    Ok::<_, CommandError>(answer(&site, days.len()))
+                })?;
+                Ok::<_, CommandError>((answer, recorded))
             })
             .await?;
-        self.counters.attendance_days.inc_by(answer.0.workers as u64);
-        Ok(answer.0)
+        self.counters.attendance_days.inc_by(recorded as u64);
+        Ok(answer)
     }
 
     /// Closes a quarter's wages on a site: each household's days × daily
     /// wage, published for the payments service. A closed quarter is
     /// returned as it was closed.
-    pub async fn close_wage_period(
-        &self,
-        request: &pa::CloseWagePeriodRequest,
-    ) -> Result<pa::CloseWagePeriodResponse, CommandError> {
-        let mut problems = Problems::new();
-        let period = problems.check("period", parse::quarter(request.period.as_ref()));
-        if let Some(period) = period
-            && period.start() > today()
-        {
-            problems.add("period", format!("{period} has not begun"));
-        }
-        let site_id = self.site_id(&request.site_id, problems)?;
-        let period = period.expect("checked");
+    pub async fn close_wage_period(&self, site_id: String, period: Period) -> Result<WageSheet, CommandError> {
         self.db
             .write(move |conn| {
                 let site = load_site(conn, &site_id)?;
                 if let Some(closed_at) = storage::himo::wage_period_closed(conn, &site_id, period)? {
                     let lines = storage::himo::wages(conn, &site_id, period)?;
-                    return Ok(wage_sheet(&site_id, period, &lines, closed_at));
+                    return Ok(wage_sheet(&site_id, period, lines, closed_at));
                 }
                 let lines = storage::himo::compute_wages(conn, &site_id, period)?;
                 // The cap was enforced day by day; a sheet over it means the
@@ -316,42 +258,34 @@ impl Activities {
                     .map(|line| events::wages_due(&site, period, line))
                     .collect();
                 outbox::add(conn, &events)?;
-                Ok(wage_sheet(&site_id, period, &lines, closed_at))
+                Ok(wage_sheet(&site_id, period, lines, closed_at))
             })
             .await
     }
+}
 
-    /// A valid site ID, or every problem of the request.
-    fn site_id(&self, site_id: &str, mut problems: Problems) -> Result<String, CommandError> {
-        let site_id = problems.check("site_id", code(site_id));
-        problems
-            .into_result(|| site_id.expect("checked"))
-            .map_err(CommandError::Invalid)
+/// A quarter's wages on a site, as closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WageSheet {
+    pub site_id: String,
+    pub period: Period,
+    /// One line per household that worked.
+    pub lines: Vec<WageLine>,
+    pub closed_at: DateTime<Utc>,
+}
+
+impl WageSheet {
+    pub fn total(&self) -> Fcfa {
+        self.lines.iter().map(|l| l.amount).sum()
     }
 }
 
-fn wage_sheet(
-    site_id: &str,
-    period: Period,
-    lines: &[WageLine],
-    closed_at: chrono::DateTime<chrono::Utc>,
-) -> pa::CloseWagePeriodResponse {
-    pa::CloseWagePeriodResponse {
+fn wage_sheet(site_id: &str, period: Period, lines: Vec<WageLine>, closed_at: DateTime<Utc>) -> WageSheet {
+    WageSheet {
         site_id: site_id.to_owned(),
-        period: Some(jigi_proto::common::Period {
-            code: period.to_string(),
-        }),
-        wages: lines
-            .iter()
-            .map(|l| pa::Wage {
-                household_id: l.household_id.clone(),
-                days: l.days,
-                amount: Some(events::money(l.amount)),
-            })
-            .collect(),
-        total: Some(events::money(lines.iter().map(|l| l.amount).sum())),
-        cap_per_household: Some(events::money(WAGE_CAP_PER_QUARTER)),
-        closed_at: Some(convert::timestamp(closed_at)),
+        period,
+        lines,
+        closed_at,
     }
 }
 

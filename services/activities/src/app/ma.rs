@@ -1,50 +1,51 @@
 //! MA: recording sessions and listing the households to follow up.
 
+use chrono::NaiveDate;
 use jigi_bus::outbox;
-use jigi_common::{Component, Problems};
-use jigi_proto::activities as pa;
+use jigi_common::Component;
 use jigi_server::CommandError;
-use jigi_storage::idempotency::{self, RequestKey};
+use jigi_storage::idempotency::{self, Remembered, RequestKey};
 
-use super::{Activities, Answer};
-use crate::domain::ma::{self, MAX_ATTENDEES, Theme};
-use crate::grpc::convert;
-use crate::grpc::parse::{self, code};
+use super::Activities;
+use crate::domain::ma::{self, NewSession};
 use crate::storage::ma::SessionRow;
 use crate::{events, storage};
+
+/// The MA households of a commune that no session reached in a period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Missed {
+    pub household_ids: Vec<String>,
+    /// Sessions held in the commune in the period.
+    pub sessions: i64,
+}
 
 impl Activities {
     /// Records a session and who attended. Every attendee must be a member
     /// of an MA household of the commune; one who is not refuses the whole
     /// session (nothing is half-recorded: the facilitator corrects the sheet
     /// and sends it again).
-    pub async fn record_session(
+    pub async fn record_session<A>(
         &self,
         key: RequestKey,
-        request: &pa::RecordSessionRequest,
-    ) -> Result<pa::RecordSessionResponse, CommandError> {
-        let mut problems = Problems::new();
-        let rules = self.rules();
-        let place = rules.place(&request.commune, Some(&request.village), &mut problems);
-        let theme = Theme::from_wire(request.theme);
-        if theme.is_none() {
-            problems.add("theme", "is required: one of the SessionTheme values");
-        }
-        let held_on = rules.past_date(&request.held_on, "held_on", &mut problems);
-        let facilitator = problems.check("facilitator", code(&request.facilitator));
-        let member_ids = parse::member_ids(&request.member_ids, MAX_ATTENDEES, &mut problems);
-        problems.into_result(|| ()).map_err(CommandError::Invalid)?;
-        let (location, theme, held_on, facilitator) = (
-            place.expect("checked"),
-            theme.expect("checked"),
-            held_on.expect("checked"),
-            facilitator.expect("checked"),
-        );
+        new: NewSession,
+        answer: impl FnOnce(&SessionRow) -> A + Send + 'static,
+    ) -> Result<A, CommandError>
+    where
+        A: Remembered + Send + 'static,
+    {
+        let NewSession {
+            location,
+            theme,
+            held_on,
+            facilitator,
+            member_ids,
+        } = new;
         let this = self.clone();
-        let answer = self
+        let (answer, recorded) = self
             .db
             .write(move |conn| {
-                idempotency::once(conn, &key, |conn| {
+                let mut recorded = false;
+                let answer = idempotency::once(conn, &key, |conn| {
                     let ids: Vec<&str> = member_ids.iter().map(String::as_str).collect();
                     let people = storage::registry::people(conn, &ids)?;
                     let household_ids: Vec<&str> = people.values().map(|p| p.household_id.as_str()).collect();
@@ -70,44 +71,32 @@ impl Activities {
                     };
                     storage::ma::insert(conn, &session)?;
                     outbox::add(conn, &[events::session_held(&session)])?;
-                    Ok::<_, CommandError>(Answer(pa::RecordSessionResponse {
-                        session: Some(convert::session(&session)),
-                    }))
-                })
+                    recorded = true;
+                    Ok::<_, CommandError>(answer(&session))
+                })?;
+                Ok::<_, CommandError>((answer, recorded))
             })
             .await?;
-        self.counters.sessions_recorded.inc();
-        Ok(answer.0)
+        if recorded {
+            self.counters.sessions_recorded.inc();
+        }
+        Ok(answer)
     }
 
     /// The MA households of a commune none of whose members attended a
     /// session of the commune between two days, and the sessions held.
     pub async fn missed_households(
         &self,
-        request: &pa::ListMissedHouseholdsRequest,
-    ) -> Result<pa::ListMissedHouseholdsResponse, CommandError> {
-        let mut problems = Problems::new();
-        let rules = self.rules();
-        let place = rules.place(&request.commune, None, &mut problems);
-        let from = rules.date(&request.from, "from", &mut problems);
-        let to = rules.date(&request.to, "to", &mut problems);
-        if let (Some(from), Some(to)) = (from, to)
-            && to < from
-        {
-            problems.add("to", format!("{to} is before from ({from})"));
-        }
-        problems.into_result(|| ()).map_err(CommandError::Invalid)?;
-        let (commune, from, to) = (
-            place.expect("checked").commune,
-            from.expect("checked"),
-            to.expect("checked"),
-        );
+        commune: String,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Missed, CommandError> {
         self.db
             .read(move |conn| {
                 let enrolled = storage::registry::enrolled_in_commune(conn, &commune, Component::Ma, to)?;
                 let reached = storage::ma::households_reached(conn, &commune, from, to)?;
                 let sessions = storage::ma::count_in_commune(conn, &commune, from, to)?;
-                Ok(pa::ListMissedHouseholdsResponse {
+                Ok(Missed {
                     household_ids: enrolled.into_iter().filter(|id| !reached.contains(id)).collect(),
                     sessions,
                 })

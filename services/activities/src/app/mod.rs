@@ -1,5 +1,6 @@
-//! The activities service's commands and queries. Each command validates
-//! its input, then runs on the write path: it checks the rules against what
+//! The activities service's commands and queries. Each command receives
+//! valid domain values (the API layer parsed the request with [`Rules`]),
+//! then runs on the write path: it checks the rules against what
 //! is stored and writes its change, its events (outbox) and, for the
 //! commands that record attendance or release money, its request ID and
 //! answer (idempotency) in one transaction. Queries run on the database's
@@ -7,7 +8,7 @@
 
 mod agr;
 pub mod himo;
-mod ma;
+pub mod ma;
 pub mod projection;
 
 use std::sync::Arc;
@@ -15,11 +16,10 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use jigi_common::{Geography, Region};
 use jigi_server::CommandError;
-use jigi_storage::idempotency::Remembered;
-use jigi_storage::{Conn, Database, StorageError};
+use jigi_storage::{Conn, Database};
 
 use crate::domain::model::{Household, Refusal};
-use crate::grpc::parse::Rules;
+use crate::domain::validate::Rules;
 use crate::metrics::Counters;
 use crate::storage;
 
@@ -50,8 +50,8 @@ impl Activities {
         &self.db
     }
 
-    /// Validation rules as of today.
-    fn rules(&self) -> Rules<'_> {
+    /// Validation rules as of today, for the API layer to parse requests with.
+    pub fn rules(&self) -> Rules<'_> {
         Rules {
             geography: &self.geography,
             region: self.region,
@@ -74,20 +74,4 @@ pub fn today() -> NaiveDate {
 /// A household the registry told this service of, or `NOT_FOUND`.
 fn known_household(conn: &mut Conn, household_id: &str) -> Result<Household, CommandError> {
     storage::registry::household(conn, household_id)?.ok_or_else(|| CommandError::not_found("household", household_id))
-}
-
-/// An API answer remembered under its request ID, as its protobuf encoding,
-/// and given back, byte for byte, to a retry.
-pub(crate) struct Answer<M>(pub M);
-
-impl<M: prost::Message + Default> Remembered for Answer<M> {
-    fn to_stored(&self) -> Vec<u8> {
-        self.0.encode_to_vec()
-    }
-
-    fn from_stored(bytes: &[u8]) -> Result<Self, StorageError> {
-        M::decode(bytes)
-            .map(Answer)
-            .map_err(|err| StorageError::Decode(format!("stored answer: {err}")))
-    }
 }

@@ -108,6 +108,23 @@ impl StopReason {
     }
 }
 
+/// A business plan as the committee approved it, to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPlan {
+    pub household_id: String,
+    pub activity_type: ActivityType,
+    pub planned_grant: Fcfa,
+    pub approved_on: NaiveDate,
+}
+
+/// A tranche of a household's grant to release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrancheRelease {
+    pub household_id: String,
+    pub amount: Fcfa,
+    pub released_on: NaiveDate,
+}
+
 /// A tranche of a grant, released to be paid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tranche {

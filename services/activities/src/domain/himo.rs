@@ -124,6 +124,23 @@ pub struct Site {
     pub daily_wage: Fcfa,
 }
 
+/// A household's worker to assign to a site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerAssignment {
+    pub site_id: String,
+    pub household_id: String,
+    pub member_id: String,
+}
+
+/// Who worked on a site on a day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttendanceSheet {
+    pub site_id: String,
+    pub worked_on: NaiveDate,
+    /// Registry IDs of the workers, each once.
+    pub member_ids: Vec<String>,
+}
+
 /// A site with what was done on it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SiteView {

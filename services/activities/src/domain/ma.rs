@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use jigi_common::Component;
 use jigi_common::Sex;
 
-use super::model::{Household, Person, Refusal, age_in_years, takes_part};
+use super::model::{Household, Location, Person, Refusal, age_in_years, takes_part};
 
 /// Most people recorded at one session (a village assembly at most).
 pub const MAX_ATTENDEES: usize = 2_000;
@@ -103,6 +103,18 @@ impl AgeGroup {
     pub fn from_wire(value: i32) -> Option<AgeGroup> {
         AgeGroup::ALL.into_iter().find(|g| g.wire() == value)
     }
+}
+
+/// A session and who attended it, to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    pub location: Location,
+    pub theme: Theme,
+    pub held_on: NaiveDate,
+    /// The facilitating organisation's code.
+    pub facilitator: String,
+    /// Registry IDs of the people who attended, each once.
+    pub member_ids: Vec<String>,
 }
 
 /// One person counted present at a session.

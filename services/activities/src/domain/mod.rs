@@ -9,9 +9,12 @@
 //! - [`himo`]: labour-intensive works: a site's life, its workers, attendance
 //!   and the wage cap.
 //!
+//! - [`validate`]: the checks every command shares (dates, places, codes, IDs).
+//!
 //! Requests are turned into these values by `grpc::parse`.
 
 pub mod agr;
 pub mod himo;
 pub mod ma;
 pub mod model;
+pub mod validate;

@@ -4,8 +4,10 @@ use chrono::{DateTime, Utc};
 use jigi_common::date::format_date;
 use jigi_proto::activities as pa;
 
+use crate::app::himo::WageSheet;
 use crate::domain::agr::{Plan, Tranche};
 use crate::domain::himo::SiteView;
+use crate::domain::himo::WAGE_CAP_PER_QUARTER;
 use crate::domain::ma;
 use crate::events::{location, money, quarter};
 use crate::storage::ma::SessionRow;
@@ -82,6 +84,27 @@ pub fn site(view: &SiteView) -> pa::WorkSite {
         worked_person_days: view.worked_person_days,
         daily_wage: Some(money(site.daily_wage)),
         workers: view.workers,
+    }
+}
+
+pub fn wage_sheet(sheet: &WageSheet) -> pa::CloseWagePeriodResponse {
+    pa::CloseWagePeriodResponse {
+        site_id: sheet.site_id.clone(),
+        period: Some(jigi_proto::common::Period {
+            code: sheet.period.to_string(),
+        }),
+        wages: sheet
+            .lines
+            .iter()
+            .map(|l| pa::Wage {
+                household_id: l.household_id.clone(),
+                days: l.days,
+                amount: Some(money(l.amount)),
+            })
+            .collect(),
+        total: Some(money(sheet.total())),
+        cap_per_household: Some(money(WAGE_CAP_PER_QUARTER)),
+        closed_at: Some(timestamp(sheet.closed_at)),
     }
 }
 

@@ -1,64 +1,228 @@
 //! Turning what a client sends into valid domain values (wire → domain).
 //! Every problem is reported with the path of its field, all at once, and
-//! nothing is built unless everything is valid. The commands of [`crate::app`]
-//! receive the API's requests and parse them here.
+//! nothing is built unless everything is valid; the commands of
+//! [`crate::app`] receive only what is built here. The checks shared by
+//! several fields are the domain's ([`crate::domain::validate`]).
 
 use chrono::NaiveDate;
-use jigi_common::date::{past_programme_date, programme_date};
-use jigi_common::geography::Geography;
-use jigi_common::{Fcfa, Period, Problems, Region};
+use jigi_common::{Fcfa, FieldError, Period, Problems};
+use jigi_proto::activities as pa;
 use jigi_proto::common as pc;
 
-use crate::domain::model::Location;
+use crate::domain::agr::{ActivityType, FOLLOW_UP_MONTHS, MAX_GRANT, NewPlan, StopReason, TrancheRelease, Visit};
+use crate::domain::himo::{
+    AttendanceSheet, MAX_DAILY_WAGE, MAX_PLANNED_PERSON_DAYS, MAX_WORKERS_PER_DAY, Site, SiteStatus, SiteType,
+    WorkerAssignment,
+};
+use crate::domain::ma::{MAX_ATTENDEES, NewSession, Theme};
+use crate::domain::validate::{Rules, code, member_ids, registry_id};
 
-/// Longest code kept (site, facilitator organisation).
-pub const MAX_CODE_CHARS: usize = 64;
+type Parsed<T> = Result<T, Vec<FieldError>>;
 
-/// What validation needs to know besides the request.
-pub struct Rules<'a> {
-    pub geography: &'a Geography,
-    /// The region this service serves.
-    pub region: Region,
-    /// Today, for "not in the future".
-    pub today: NaiveDate,
+/// `RecordBusinessPlan`.
+pub fn business_plan(rules: &Rules<'_>, request: &pa::RecordBusinessPlanRequest) -> Parsed<NewPlan> {
+    let mut problems = Problems::new();
+    let household_id = problems.check("household_id", registry_id(&request.household_id));
+    let activity_type = ActivityType::from_wire(request.activity_type);
+    if activity_type.is_none() {
+        problems.add("activity_type", "is required: one of the ActivityType values");
+    }
+    let planned_grant = problems.check("planned_grant", amount(request.planned_grant.as_ref(), MAX_GRANT));
+    let approved_on = rules.past_date(&request.approved_on, "approved_on", &mut problems);
+    problems.into_result(|| NewPlan {
+        household_id: household_id.expect("checked"),
+        activity_type: activity_type.expect("checked"),
+        planned_grant: planned_grant.expect("checked"),
+        approved_on: approved_on.expect("checked"),
+    })
 }
 
-impl Rules<'_> {
-    /// A required date, `YYYY-MM-DD`, from 2000 on.
-    pub fn date(&self, text: &str, field: &str, problems: &mut Problems) -> Option<NaiveDate> {
-        problems.check(field, programme_date(text))
-    }
+/// `ReleaseGrantTranche`.
+pub fn tranche_release(rules: &Rules<'_>, request: &pa::ReleaseGrantTrancheRequest) -> Parsed<TrancheRelease> {
+    let mut problems = Problems::new();
+    let household_id = problems.check("household_id", registry_id(&request.household_id));
+    let amount = problems.check("amount", amount(request.amount.as_ref(), MAX_GRANT));
+    let released_on = rules.past_date(&request.released_on, "released_on", &mut problems);
+    problems.into_result(|| TrancheRelease {
+        household_id: household_id.expect("checked"),
+        amount: amount.expect("checked"),
+        released_on: released_on.expect("checked"),
+    })
+}
 
-    /// A required date that is not in the future (something that happened).
-    pub fn past_date(&self, text: &str, field: &str, problems: &mut Problems) -> Option<NaiveDate> {
-        problems.check(field, past_programme_date(text, self.today))
+/// `RecordFollowUpVisit`: the household and what the visit found.
+pub fn follow_up_visit(rules: &Rules<'_>, request: &pa::RecordFollowUpVisitRequest) -> Parsed<(String, Visit)> {
+    let mut problems = Problems::new();
+    let household_id = problems.check("household_id", registry_id(&request.household_id));
+    let month = u32::try_from(request.month)
+        .ok()
+        .filter(|m| FOLLOW_UP_MONTHS.contains(m));
+    if month.is_none() {
+        problems.add(
+            "month",
+            format!("{} is not a follow-up month: 3, 6 or 12", request.month),
+        );
     }
+    let visited_on = rules.past_date(&request.visited_on, "visited_on", &mut problems);
+    let stopped = match pa::ActivityStatus::try_from(request.status) {
+        Ok(pa::ActivityStatus::Running) => {
+            if request.stop_reason != 0 {
+                problems.add("stop_reason", "must be unset when the activity is running");
+            }
+            Some(None)
+        }
+        Ok(pa::ActivityStatus::Stopped) => match StopReason::from_wire(request.stop_reason) {
+            Some(reason) => Some(Some(reason)),
+            None => {
+                problems.add("stop_reason", "is required when the activity has stopped");
+                None
+            }
+        },
+        _ => {
+            problems.add("status", "is required: RUNNING or STOPPED");
+            None
+        }
+    };
+    problems.into_result(|| {
+        (
+            household_id.expect("checked"),
+            Visit {
+                month: month.expect("checked"),
+                visited_on: visited_on.expect("checked"),
+                stopped: stopped.expect("checked"),
+            },
+        )
+    })
+}
 
-    /// A commune of this service's region, and a village of it when `village` is given.
-    pub fn place(&self, commune: &str, village: Option<&str>, problems: &mut Problems) -> Option<Location> {
-        if commune.is_empty() {
-            problems.add("commune", "is required");
-            return None;
-        }
-        let village_code = village.unwrap_or("");
-        if village.is_some() && village_code.is_empty() {
-            problems.add("village", "is required");
-        }
-        let resolved = problems.check("commune", self.geography.commune_of(commune, self.region))?;
-        if !village_code.is_empty() && self.geography.resolve("", "", commune, village_code).is_err() {
-            problems.add(
-                "village",
-                format!("{village_code:?} is not a known village of {commune}"),
-            );
-            return None;
-        }
-        Some(Location {
-            region: resolved.region,
-            cercle: resolved.cercle,
-            commune: resolved.commune,
-            village: village_code.to_owned(),
-        })
+/// `PlanWorkSite`: a new site, planned.
+pub fn work_site(rules: &Rules<'_>, request: &pa::PlanWorkSiteRequest) -> Parsed<Site> {
+    let mut problems = Problems::new();
+    let site_id = problems.check("site_id", code(&request.site_id));
+    let site_type = SiteType::from_wire(request.site_type);
+    if site_type.is_none() {
+        problems.add("site_type", "is required: one of the SiteType values");
     }
+    let place = rules.place(&request.commune, None, &mut problems);
+    let planned_start = rules.date(&request.planned_start, "planned_start", &mut problems);
+    if !(1..=MAX_PLANNED_PERSON_DAYS).contains(&request.planned_person_days) {
+        problems.add(
+            "planned_person_days",
+            format!(
+                "{} is not between 1 and {MAX_PLANNED_PERSON_DAYS}",
+                request.planned_person_days
+            ),
+        );
+    }
+    let wage = problems.check("daily_wage", amount(request.daily_wage.as_ref(), MAX_DAILY_WAGE));
+    problems.into_result(|| Site {
+        site_id: site_id.expect("checked"),
+        site_type: site_type.expect("checked"),
+        location: place.expect("checked"),
+        status: SiteStatus::Planned,
+        planned_start: planned_start.expect("checked"),
+        validated_on: None,
+        started_on: None,
+        closed_on: None,
+        planned_person_days: request.planned_person_days,
+        daily_wage: wage.expect("checked"),
+    })
+}
+
+/// A site and the day something happened to it (`ValidateWorkSite`,
+/// `StartWorkSite`, `CloseWorkSite`); `field` names the day.
+pub fn site_day(rules: &Rules<'_>, site_id: &str, day: &str, field: &str) -> Parsed<(String, NaiveDate)> {
+    let mut problems = Problems::new();
+    let site_id = problems.check("site_id", code(site_id));
+    let on = rules.past_date(day, field, &mut problems);
+    problems.into_result(|| (site_id.expect("checked"), on.expect("checked")))
+}
+
+/// A site's ID.
+pub fn site_id(site_id: &str) -> Parsed<String> {
+    code(site_id).map_err(|e| vec![FieldError::new("site_id", e)])
+}
+
+/// `AssignWorker`.
+pub fn worker_assignment(request: &pa::AssignWorkerRequest) -> Parsed<WorkerAssignment> {
+    let mut problems = Problems::new();
+    let household_id = problems.check("household_id", registry_id(&request.household_id));
+    let member_id = problems.check("member_id", registry_id(&request.member_id));
+    let site_id = problems.check("site_id", code(&request.site_id));
+    problems.into_result(|| WorkerAssignment {
+        site_id: site_id.expect("checked"),
+        household_id: household_id.expect("checked"),
+        member_id: member_id.expect("checked"),
+    })
+}
+
+/// `RecordAttendance`.
+pub fn attendance_sheet(rules: &Rules<'_>, request: &pa::RecordAttendanceRequest) -> Parsed<AttendanceSheet> {
+    let mut problems = Problems::new();
+    let worked_on = rules.past_date(&request.worked_on, "worked_on", &mut problems);
+    let member_ids = member_ids(&request.member_ids, MAX_WORKERS_PER_DAY, &mut problems);
+    let site_id = problems.check("site_id", code(&request.site_id));
+    problems.into_result(|| AttendanceSheet {
+        site_id: site_id.expect("checked"),
+        worked_on: worked_on.expect("checked"),
+        member_ids,
+    })
+}
+
+/// `CloseWagePeriod`: the site and a quarter that has begun.
+pub fn wage_period(rules: &Rules<'_>, request: &pa::CloseWagePeriodRequest) -> Parsed<(String, Period)> {
+    let mut problems = Problems::new();
+    let period = problems.check("period", quarter(request.period.as_ref()));
+    if let Some(period) = period
+        && period.start() > rules.today
+    {
+        problems.add("period", format!("{period} has not begun"));
+    }
+    let site_id = problems.check("site_id", code(&request.site_id));
+    problems.into_result(|| (site_id.expect("checked"), period.expect("checked")))
+}
+
+/// `RecordSession`.
+pub fn session(rules: &Rules<'_>, request: &pa::RecordSessionRequest) -> Parsed<NewSession> {
+    let mut problems = Problems::new();
+    let place = rules.place(&request.commune, Some(&request.village), &mut problems);
+    let theme = Theme::from_wire(request.theme);
+    if theme.is_none() {
+        problems.add("theme", "is required: one of the SessionTheme values");
+    }
+    let held_on = rules.past_date(&request.held_on, "held_on", &mut problems);
+    let facilitator = problems.check("facilitator", code(&request.facilitator));
+    let member_ids = member_ids(&request.member_ids, MAX_ATTENDEES, &mut problems);
+    problems.into_result(|| NewSession {
+        location: place.expect("checked"),
+        theme: theme.expect("checked"),
+        held_on: held_on.expect("checked"),
+        facilitator: facilitator.expect("checked"),
+        member_ids,
+    })
+}
+
+/// `ListMissedHouseholds`: a commune of the region and two days in order.
+pub fn missed_period(
+    rules: &Rules<'_>,
+    request: &pa::ListMissedHouseholdsRequest,
+) -> Parsed<(String, NaiveDate, NaiveDate)> {
+    let mut problems = Problems::new();
+    let place = rules.place(&request.commune, None, &mut problems);
+    let from = rules.date(&request.from, "from", &mut problems);
+    let to = rules.date(&request.to, "to", &mut problems);
+    if let (Some(from), Some(to)) = (from, to)
+        && to < from
+    {
+        problems.add("to", format!("{to} is before from ({from})"));
+    }
+    problems.into_result(|| {
+        (
+            place.expect("checked").commune,
+            from.expect("checked"),
+            to.expect("checked"),
+        )
+    })
 }
 
 /// A quarter, `YYYYQn`.
@@ -89,50 +253,6 @@ pub fn amount(money: Option<&pc::Money>, max: Fcfa) -> Result<Fcfa, String> {
     Ok(Fcfa::new(francs))
 }
 
-/// A code chosen by the region or an organisation: 1 to 64 lower-case
-/// ASCII letters, digits, `-`, `_` or `.`.
-pub fn code(text: &str) -> Result<String, String> {
-    jigi_common::validation::code(text, "a code")
-}
-
-/// A registry ID (household or person): required, at most 64 characters.
-pub fn registry_id(text: &str) -> Result<String, String> {
-    if text.is_empty() {
-        return Err("is required".into());
-    }
-    if text.len() > MAX_CODE_CHARS || text.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(format!("{text:?} is not a registry ID"));
-    }
-    Ok(text.to_owned())
-}
-
-/// A list of registry IDs of people: 1 to `max`, each valid, no repeats.
-/// Problems name the list entry (`member_ids[3]`).
-pub fn member_ids(ids: &[String], max: usize, problems: &mut Problems) -> Vec<String> {
-    if ids.is_empty() {
-        problems.add("member_ids", "at least one person is required");
-    }
-    if ids.len() > max {
-        problems.add(
-            "member_ids",
-            format!("{} people; at most {max} in one request", ids.len()),
-        );
-    }
-    let mut seen = std::collections::HashSet::new();
-    let mut valid = Vec::with_capacity(ids.len());
-    for (i, id) in ids.iter().enumerate() {
-        let field = format!("member_ids[{i}]");
-        if let Some(id) = problems.check(&field, registry_id(id)) {
-            if !seen.insert(id.clone()) {
-                problems.add(field, format!("{id} is listed twice"));
-            } else {
-                valid.push(id);
-            }
-        }
-    }
-    valid
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,12 +268,5 @@ mod tests {
         );
         assert!(amount(Some(&pc::Money { fcfa: 0 }), Fcfa::new(10_000)).is_err());
         assert!(amount(Some(&pc::Money { fcfa: 10_001 }), Fcfa::new(10_000)).is_err());
-        assert!(code("sanando-piste-1").is_ok());
-        assert!(code("Sanando Piste").is_err());
-        let mut problems = Problems::new();
-        let ids = member_ids(&["a".into(), "b".into(), "a".into(), String::new()], 10, &mut problems);
-        assert_eq!(ids, vec!["a".to_owned(), "b".to_owned()]);
-        let fields: Vec<String> = problems.into_errors().into_iter().map(|e| e.field).collect();
-        assert_eq!(fields, vec!["member_ids[2]".to_owned(), "member_ids[3]".to_owned()]);
     }
 }

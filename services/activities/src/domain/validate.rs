@@ -1,0 +1,121 @@
+//! The checks every command shares, on values already out of the wire
+//! format: dates, places of the region, codes and registry IDs. The API
+//! layer (`grpc::parse`) calls them field by field, collecting every
+//! problem with its field's name.
+
+use chrono::NaiveDate;
+use jigi_common::date::{past_programme_date, programme_date};
+use jigi_common::geography::Geography;
+use jigi_common::{Problems, Region};
+
+use crate::domain::model::Location;
+
+/// Longest code kept (site, facilitator organisation).
+pub const MAX_CODE_CHARS: usize = 64;
+
+/// What validation needs to know besides the request: the region's places and today.
+pub struct Rules<'a> {
+    pub geography: &'a Geography,
+    /// The region this service serves.
+    pub region: Region,
+    /// Today, for "not in the future".
+    pub today: NaiveDate,
+}
+
+impl Rules<'_> {
+    /// A required date, `YYYY-MM-DD`, from 2000 on.
+    pub fn date(&self, text: &str, field: &str, problems: &mut Problems) -> Option<NaiveDate> {
+        problems.check(field, programme_date(text))
+    }
+
+    /// A required date that is not in the future (something that happened).
+    pub fn past_date(&self, text: &str, field: &str, problems: &mut Problems) -> Option<NaiveDate> {
+        problems.check(field, past_programme_date(text, self.today))
+    }
+
+    /// A commune of this service's region, and a village of it when `village` is given.
+    pub fn place(&self, commune: &str, village: Option<&str>, problems: &mut Problems) -> Option<Location> {
+        if commune.is_empty() {
+            problems.add("commune", "is required");
+            return None;
+        }
+        let village_code = village.unwrap_or("");
+        if village.is_some() && village_code.is_empty() {
+            problems.add("village", "is required");
+        }
+        let resolved = problems.check("commune", self.geography.commune_of(commune, self.region))?;
+        if !village_code.is_empty() && self.geography.resolve("", "", commune, village_code).is_err() {
+            problems.add(
+                "village",
+                format!("{village_code:?} is not a known village of {commune}"),
+            );
+            return None;
+        }
+        Some(Location {
+            region: resolved.region,
+            cercle: resolved.cercle,
+            commune: resolved.commune,
+            village: village_code.to_owned(),
+        })
+    }
+}
+
+/// A code chosen by the region or an organisation: 1 to 64 lower-case
+/// ASCII letters, digits, `-`, `_` or `.`.
+pub fn code(text: &str) -> Result<String, String> {
+    jigi_common::validation::code(text, "a code")
+}
+
+/// A registry ID (household or person): required, at most 64 characters.
+pub fn registry_id(text: &str) -> Result<String, String> {
+    if text.is_empty() {
+        return Err("is required".into());
+    }
+    if text.len() > MAX_CODE_CHARS || text.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(format!("{text:?} is not a registry ID"));
+    }
+    Ok(text.to_owned())
+}
+
+/// A list of registry IDs of people: 1 to `max`, each valid, no repeats.
+/// Problems name the list entry (`member_ids[3]`).
+pub fn member_ids(ids: &[String], max: usize, problems: &mut Problems) -> Vec<String> {
+    if ids.is_empty() {
+        problems.add("member_ids", "at least one person is required");
+    }
+    if ids.len() > max {
+        problems.add(
+            "member_ids",
+            format!("{} people; at most {max} in one request", ids.len()),
+        );
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut valid = Vec::with_capacity(ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        let field = format!("member_ids[{i}]");
+        if let Some(id) = problems.check(&field, registry_id(id)) {
+            if !seen.insert(id.clone()) {
+                problems.add(field, format!("{id} is listed twice"));
+            } else {
+                valid.push(id);
+            }
+        }
+    }
+    valid
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_lists_of_ids_are_checked_and_bad_entries_named() {
+        assert!(code("sanando-piste-1").is_ok());
+        assert!(code("Sanando Piste").is_err());
+        let mut problems = Problems::new();
+        let ids = member_ids(&["a".into(), "b".into(), "a".into(), String::new()], 10, &mut problems);
+        assert_eq!(ids, vec!["a".to_owned(), "b".to_owned()]);
+        let fields: Vec<String> = problems.into_errors().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, vec!["member_ids[2]".to_owned(), "member_ids[3]".to_owned()]);
+    }
+}
