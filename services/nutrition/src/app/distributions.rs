@@ -15,79 +15,52 @@
 
 use std::collections::HashMap;
 
-use chrono::NaiveDate;
 use jigi_bus::outbox;
-use jigi_common::Problems;
-use jigi_proto::nutrition as pn;
 use jigi_server::CommandError;
-use jigi_storage::idempotency::{self, RequestKey};
+use jigi_storage::idempotency::{self, Remembered, RequestKey};
 use jigi_storage::{Conn, StorageError};
 
 use super::rounds::{closed, load_round};
 use super::stock::load_warehouse;
-use super::{Answer, Nutrition, refused};
+use super::{Nutrition, refused};
 use crate::domain::eligibility::eligibility;
-use crate::domain::model::{Distribution, Reason, Refusal, Round, RoundStatus, Warehouse};
+use crate::domain::model::{Distribution, DistributionLine, Reason, Refusal, Round, RoundStatus, Warehouse};
 use crate::domain::stock::{LotBook, Movement, MovementKind, Shortage};
-use crate::grpc::convert;
-use crate::grpc::parse::{self, MAX_BATCH_LINES};
 use crate::{events, storage};
 
-/// One line of a distribution register, as sent.
-#[derive(Debug, Clone)]
-pub struct LineInput {
-    pub line: i64,
-    pub household_id: String,
-    pub member_id: String,
-    pub distributed_on: String,
-}
-
-/// A line whose fields are valid.
-struct Line {
-    household_id: String,
-    member_id: String,
-    on: NaiveDate,
-}
+/// A register's lines, each under its reference (its line number, or its
+/// place from 1), valid or already refused by validation: a bad line does
+/// not refuse the batch.
+pub type BatchLines = Vec<(i64, Result<DistributionLine, Refusal>)>;
 
 impl Nutrition {
     /// Records one ration. A refusal is an error and is not remembered
     /// under the request ID: it changed nothing, and may be sent again.
-    pub async fn record_distribution(
+    pub async fn record_distribution<A>(
         &self,
         key: RequestKey,
-        request: &pn::RecordDistributionRequest,
-    ) -> Result<pn::RecordDistributionResponse, CommandError> {
-        let mut problems = Problems::new();
-        if request.round_id.is_empty() {
-            problems.add("round_id", "is required");
-        }
-        let warehouse_id = problems.check("warehouse_id", parse::warehouse_id(&request.warehouse_id));
-        let line = self.check_line(
-            &request.household_id,
-            &request.member_id,
-            &request.distributed_on,
-            "",
-            &mut problems,
-        );
-        problems.into_result(|| ()).map_err(CommandError::Invalid)?;
-        let (warehouse_id, line) = (warehouse_id.expect("checked"), line.expect("checked"));
-        let round_id = request.round_id.clone();
+        round_id: String,
+        warehouse_id: String,
+        line: DistributionLine,
+        answer: impl FnOnce(&Distribution) -> A + Send + 'static,
+    ) -> Result<A, CommandError>
+    where
+        A: Remembered + Send + 'static,
+    {
         // A refusal is counted when it is decided: it writes nothing to commit.
         let refusals = self.counters.distributions_refused.clone();
         let (answer, movements) = self
             .db
             .write(move |conn| {
                 let mut movements = None;
-                let Answer(answer) = idempotency::once(conn, &key, |conn| {
+                let answer = idempotency::once(conn, &key, |conn| {
                     let (round, warehouse) = round_and_warehouse(conn, &round_id, &warehouse_id)?;
                     let member_id = line.member_id.clone();
                     let mut decided = decide(conn, &round, &warehouse, vec![Ok(line)])?;
                     match decided.pop().expect("one line, one outcome") {
                         Ok(distribution) => {
                             movements = Some(store(conn, &round, std::slice::from_ref(&distribution))?);
-                            Ok(Answer(pn::RecordDistributionResponse {
-                                distribution: Some(convert::distribution(&distribution)),
-                            }))
+                            Ok(answer(&distribution))
                         }
                         Err(refusal) => {
                             refusals.inc();
@@ -106,139 +79,43 @@ impl Nutrition {
     }
 
     /// Records the lines of a register; every line gets its own outcome, in
-    /// the order given. The answer, refusals included, is remembered under
-    /// the request ID.
-    pub async fn record_batch(
+    /// the order given. The answer `answer` makes of the outcomes, refusals
+    /// included, is remembered under the request ID.
+    pub async fn record_batch<A>(
         &self,
         key: RequestKey,
-        round_id: &str,
-        warehouse_id: &str,
-        lines: Vec<LineInput>,
-    ) -> Result<pn::RecordDistributionBatchResponse, CommandError> {
-        let mut problems = Problems::new();
-        if round_id.is_empty() {
-            problems.add("round_id", "is required");
-        }
-        let warehouse_id = problems.check("warehouse_id", parse::warehouse_id(warehouse_id));
-        if lines.is_empty() {
-            problems.add("lines", "at least one line is required");
-        } else if lines.len() > MAX_BATCH_LINES {
-            problems.add(
-                "lines",
-                format!("a batch carries at most {MAX_BATCH_LINES} lines; split the register"),
-            );
-        }
-        problems.into_result(|| ()).map_err(CommandError::Invalid)?;
-        let warehouse_id = warehouse_id.expect("checked");
-
-        let references: Vec<i64> = lines
-            .iter()
-            .enumerate()
-            .map(|(index, l)| if l.line == 0 { index as i64 + 1 } else { l.line })
-            .collect();
-        let checked: Vec<Result<Line, Refusal>> = lines
-            .iter()
-            .enumerate()
-            .map(|(index, l)| {
-                let mut problems = Problems::new();
-                let line = self.check_line(
-                    &l.household_id,
-                    &l.member_id,
-                    &l.distributed_on,
-                    &format!("lines[{index}]."),
-                    &mut problems,
-                );
-                match problems.into_errors().into_iter().next() {
-                    None => Ok(line.expect("valid when no problems")),
-                    Some(first) => Err(Refusal::invalid(
-                        first.field.clone(),
-                        format!("{}: {}", first.field, first.description),
-                    )),
-                }
-            })
-            .collect();
-        drop(lines);
-
-        let round_id = round_id.to_owned();
-        let (answer, movements) = self
+        round_id: String,
+        warehouse_id: String,
+        lines: BatchLines,
+        answer: impl FnOnce(&[(i64, Result<Distribution, Refusal>)]) -> A + Send + 'static,
+    ) -> Result<A, CommandError>
+    where
+        A: Remembered + Send + 'static,
+    {
+        let (references, checked): (Vec<i64>, Vec<_>) = lines.into_iter().unzip();
+        let (answer, counts) = self
             .db
             .write(move |conn| {
-                let mut movements = None;
-                let Answer(answer) = idempotency::once(conn, &key, |conn| {
+                let mut counts = None;
+                let answer = idempotency::once(conn, &key, |conn| {
                     let (round, warehouse) = round_and_warehouse(conn, &round_id, &warehouse_id)?;
                     let decided = decide(conn, &round, &warehouse, checked)?;
                     let accepted: Vec<Distribution> = decided.iter().filter_map(|d| d.as_ref().ok().cloned()).collect();
-                    movements = Some(store(conn, &round, &accepted)?);
-                    Ok::<_, CommandError>(Answer(batch_answer(references, decided)))
+                    let movements = store(conn, &round, &accepted)?;
+                    counts = Some((accepted.len(), decided.len() - accepted.len(), movements));
+                    let outcomes: Vec<_> = references.into_iter().zip(decided).collect();
+                    Ok::<_, CommandError>(answer(&outcomes))
                 })?;
-                Ok::<_, CommandError>((answer, movements))
+                Ok::<_, CommandError>((answer, counts))
             })
             .await?;
-        if let Some(movements) = movements {
-            self.counters.distributions_recorded.inc_by(answer.recorded as u64);
-            self.counters.distributions_refused.inc_by(answer.refused as u64);
+        if let Some((recorded, refused, movements)) = counts {
+            self.counters.distributions_recorded.inc_by(recorded as u64);
+            self.counters.distributions_refused.inc_by(refused as u64);
             self.counters.stock_movements.inc_by(movements);
         }
         Ok(answer)
     }
-
-    /// Checks a line's fields; `path` prefixes field names (`lines[3].`).
-    fn check_line(
-        &self,
-        household_id: &str,
-        member_id: &str,
-        distributed_on: &str,
-        path: &str,
-        problems: &mut Problems,
-    ) -> Option<Line> {
-        let household_id = problems.check(format!("{path}household_id"), parse::registry_id(household_id));
-        let member_id = problems.check(format!("{path}member_id"), parse::registry_id(member_id));
-        let on = self
-            .rules()
-            .past_date(distributed_on, &format!("{path}distributed_on"), problems);
-        Some(Line {
-            household_id: household_id?,
-            member_id: member_id?,
-            on: on?,
-        })
-    }
-}
-
-/// A batch's answer: each line's outcome under its reference, and the totals.
-fn batch_answer(
-    references: Vec<i64>,
-    decided: Vec<Result<Distribution, Refusal>>,
-) -> pn::RecordDistributionBatchResponse {
-    let mut answer = pn::RecordDistributionBatchResponse {
-        results: Vec::with_capacity(decided.len()),
-        ..Default::default()
-    };
-    let mut grams = 0;
-    for (line, outcome) in references.into_iter().zip(decided) {
-        answer.results.push(match outcome {
-            Ok(distribution) => {
-                answer.recorded += 1;
-                grams += distribution.grams;
-                pn::DistributionLineResult {
-                    line,
-                    outcome: pn::DistributionOutcome::Recorded as i32,
-                    distribution: Some(convert::distribution(&distribution)),
-                    refusal: None,
-                }
-            }
-            Err(refusal) => {
-                answer.refused += 1;
-                pn::DistributionLineResult {
-                    line,
-                    outcome: pn::DistributionOutcome::Refused as i32,
-                    distribution: None,
-                    refusal: Some(convert::refusal(&refusal)),
-                }
-            }
-        });
-    }
-    answer.distributed = Some(convert::quantity(grams));
-    answer
 }
 
 /// Decides every line, drawing accepted rations from the warehouse's stock
@@ -247,7 +124,7 @@ fn decide(
     conn: &mut Conn,
     round: &Round,
     warehouse: &Warehouse,
-    lines: Vec<Result<Line, Refusal>>,
+    lines: Vec<Result<DistributionLine, Refusal>>,
 ) -> Result<Vec<Result<Distribution, Refusal>>, StorageError> {
     let member_ids: Vec<&str> = lines
         .iter()

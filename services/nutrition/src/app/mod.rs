@@ -1,5 +1,6 @@
-//! The nutrition service's commands and queries. Each command validates its
-//! input, then runs on the write path: it checks the rules against what is
+//! The nutrition service's commands and queries. Each command receives
+//! valid domain values (the API layer parsed the request with [`Rules`]),
+//! then runs on the write path: it checks the rules against what is
 //! stored and writes its change, its events (outbox) and, for the commands
 //! that move flour, its request ID and answer (idempotency) in one
 //! transaction. One writer runs every command, so a stock check and the
@@ -18,14 +19,14 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use jigi_common::{Geography, Region};
 use jigi_server::CommandError;
-use jigi_storage::idempotency::Remembered;
-use jigi_storage::{Database, StorageError};
+use jigi_storage::Database;
 
-pub use distributions::LineInput;
-pub use queries::{BeneficiaryPage, Eligibility};
+pub use distributions::BatchLines;
+pub use queries::{BeneficiaryPage, BeneficiaryQuery, Eligibility};
+pub use stock::{LotChange, StockMoved, WarehouseStock};
 
 use crate::domain::model::{Reason, Refusal};
-use crate::grpc::parse::Rules;
+use crate::domain::validate::Rules;
 use crate::metrics::Counters;
 
 /// The nutrition service of one region.
@@ -55,8 +56,8 @@ impl Nutrition {
         &self.db
     }
 
-    /// Validation rules as of today.
-    fn rules(&self) -> Rules<'_> {
+    /// Validation rules as of today, for the API layer to parse requests with.
+    pub fn rules(&self) -> Rules<'_> {
         Rules {
             geography: &self.geography,
             region: self.region,
@@ -80,21 +81,5 @@ pub(crate) fn refused(refusal: Refusal, subject: &str) -> CommandError {
         Reason::AlreadyReceived => CommandError::exists("distribution", subject, refusal.message),
         Reason::Invalid => CommandError::invalid(refusal.field, refusal.message),
         reason => CommandError::refused(reason.code(), subject, refusal.message),
-    }
-}
-
-/// An API answer remembered under its request ID, as its protobuf encoding,
-/// and given back, byte for byte, to a retry.
-pub(crate) struct Answer<M>(pub M);
-
-impl<M: prost::Message + Default> Remembered for Answer<M> {
-    fn to_stored(&self) -> Vec<u8> {
-        self.0.encode_to_vec()
-    }
-
-    fn from_stored(bytes: &[u8]) -> Result<Self, StorageError> {
-        M::decode(bytes)
-            .map(Answer)
-            .map_err(|err| StorageError::Decode(format!("stored answer: {err}")))
     }
 }

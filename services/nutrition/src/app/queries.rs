@@ -3,7 +3,6 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::NaiveDate;
-use jigi_common::Problems;
 use jigi_common::date::format_date;
 use jigi_common::geography::AreaLevel;
 use jigi_server::CommandError;
@@ -12,11 +11,8 @@ use jigi_storage::{Conn, StorageError};
 use super::Nutrition;
 use crate::domain::eligibility::{Household, Person, eligibility};
 use crate::domain::model::{CommuneFigures, Group, GroupCounts, Location, Reason, Refusal, Round, RoundReport};
-use crate::grpc::parse;
 use crate::storage;
 
-const DEFAULT_PAGE_SIZE: usize = 100;
-const MAX_PAGE_SIZE: usize = 1_000;
 /// People read at once while scanning for eligible ones.
 const SCAN_CHUNK: usize = 5_000;
 
@@ -28,6 +24,17 @@ pub struct Eligibility {
     pub outcome: Result<Group, Refusal>,
 }
 
+/// Which eligible people to list: in an area of the region (`None`: all of
+/// it) on a day, a page at a time. `area_code` is the area as the client
+/// named it, which a page token is bound to.
+#[derive(Debug, Clone)]
+pub struct BeneficiaryQuery {
+    pub area: Option<(AreaLevel, String)>,
+    pub area_code: String,
+    pub on: NaiveDate,
+    pub page_size: usize,
+}
+
 /// A page of eligible people.
 #[derive(Debug, Clone)]
 pub struct BeneficiaryPage {
@@ -37,13 +44,8 @@ pub struct BeneficiaryPage {
 }
 
 impl Nutrition {
-    /// Whether a person may receive the PNP on `on` (today when empty).
-    pub async fn check_eligibility(&self, member_id: &str, on: &str) -> Result<Eligibility, CommandError> {
-        let mut problems = Problems::new();
-        let member_id = problems.check("member_id", parse::registry_id(member_id));
-        let on = self.rules().date_or_today(on, "on", &mut problems);
-        problems.into_result(|| ()).map_err(CommandError::Invalid)?;
-        let (member_id, on) = (member_id.expect("checked"), on.expect("checked"));
+    /// Whether a person may receive the PNP on `on`.
+    pub async fn check_eligibility(&self, member_id: String, on: NaiveDate) -> Result<Eligibility, CommandError> {
         let wanted = member_id.clone();
         let known = self
             .db
@@ -61,31 +63,18 @@ impl Nutrition {
         Ok(Eligibility { known, outcome })
     }
 
-    /// People eligible on `on` in an area, a page at a time, by member ID.
+    /// People eligible on a day in an area, a page at a time, by member ID.
     pub async fn beneficiaries(
         &self,
-        area: &str,
-        on: &str,
-        page_size: i32,
+        query: BeneficiaryQuery,
         page_token: &str,
     ) -> Result<BeneficiaryPage, CommandError> {
-        let rules = self.rules();
-        let mut problems = Problems::new();
-        let area_filter = rules.area(area, "area", &mut problems);
-        let on = rules.date_or_today(on, "on", &mut problems);
-        let page_size = match page_size {
-            0 => DEFAULT_PAGE_SIZE,
-            size if size < 0 || size as usize > MAX_PAGE_SIZE => {
-                problems.add(
-                    "page_size",
-                    format!("must be between 1 and {MAX_PAGE_SIZE} (0 for {DEFAULT_PAGE_SIZE})"),
-                );
-                DEFAULT_PAGE_SIZE
-            }
-            size => size as usize,
-        };
-        problems.into_result(|| ()).map_err(CommandError::Invalid)?;
-        let on = on.expect("checked");
+        let BeneficiaryQuery {
+            area: area_filter,
+            area_code: area,
+            on,
+            page_size,
+        } = query;
         let scope = format!("{area}|{}", format_date(on));
         let mut after = match page_token {
             "" => None,

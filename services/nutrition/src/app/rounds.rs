@@ -2,26 +2,19 @@
 
 use chrono::NaiveDate;
 use jigi_bus::outbox;
-use jigi_common::Problems;
-use jigi_proto::nutrition as pn;
 use jigi_server::CommandError;
 use jigi_storage::Conn;
 
 use super::queries::round_report;
 use super::{Nutrition, refused};
 use crate::domain::model::{Reason, Refusal, Round, RoundReport, RoundStatus};
+use crate::domain::validate::NewRound;
 use crate::{events, storage};
 
 impl Nutrition {
     /// Opens a round. The same round opened again with the same content is
     /// returned as it is; with other content, it already exists.
-    pub async fn open_round(&self, request: &pn::OpenRoundRequest) -> Result<Round, CommandError> {
-        let mut problems = Problems::new();
-        let new = self.rules().round(request, &mut problems);
-        let new = match new {
-            Some(new) if problems.is_empty() => new,
-            _ => return Err(CommandError::Invalid(problems.into_errors())),
-        };
+    pub async fn open_round(&self, new: NewRound) -> Result<Round, CommandError> {
         let round = Round {
             round_id: Round::id_for(self.region, new.year, new.number),
             region: self.region,
@@ -42,23 +35,13 @@ impl Nutrition {
 
     /// Closes a round and returns its final report. Closing a closed round
     /// returns it unchanged (and publishes nothing).
-    pub async fn close_round(&self, round_id: &str, closed_on: &str) -> Result<(Round, RoundReport), CommandError> {
-        let mut problems = Problems::new();
-        let on = self.rules().past_date(closed_on, "closed_on", &mut problems);
-        if round_id.is_empty() {
-            problems.add("round_id", "is required");
-        }
-        problems.into_result(|| ()).map_err(CommandError::Invalid)?;
-        let on = on.expect("checked");
-        let round_id = round_id.to_owned();
+    pub async fn close_round(&self, round_id: String, on: NaiveDate) -> Result<(Round, RoundReport), CommandError> {
         let closed = self.db.write(move |conn| close_round_in(conn, &round_id, on)).await?;
         tracing::info!(round_id = %closed.0.round_id, "round closed");
         Ok(closed)
     }
 
-    pub async fn round(&self, round_id: &str) -> Result<Round, CommandError> {
-        check_round_id(round_id)?;
-        let round_id = round_id.to_owned();
+    pub async fn round(&self, round_id: String) -> Result<Round, CommandError> {
         self.db.read(move |conn| load_round(conn, &round_id)).await
     }
 
@@ -69,9 +52,7 @@ impl Nutrition {
             .await?)
     }
 
-    pub async fn report(&self, round_id: &str) -> Result<RoundReport, CommandError> {
-        check_round_id(round_id)?;
-        let round_id = round_id.to_owned();
+    pub async fn report(&self, round_id: String) -> Result<RoundReport, CommandError> {
         self.db
             .read(move |conn| {
                 let round = load_round(conn, &round_id)?;
@@ -123,13 +104,6 @@ fn close_round_in(conn: &mut Conn, round_id: &str, on: NaiveDate) -> Result<(Rou
     let report = round_report(conn, &round)?;
     outbox::add(conn, &[events::round_closed(&report, on)])?;
     Ok((round, report))
-}
-
-fn check_round_id(round_id: &str) -> Result<(), CommandError> {
-    if round_id.is_empty() {
-        return Err(CommandError::invalid("round_id", "is required"));
-    }
-    Ok(())
 }
 
 /// A round, or says it does not exist.

@@ -3,70 +3,48 @@
 
 use chrono::NaiveDate;
 use jigi_bus::outbox;
-use jigi_common::Problems;
-use jigi_proto::nutrition as pn;
+use jigi_common::geography::AreaLevel;
 use jigi_server::CommandError;
 use jigi_storage::Conn;
-use jigi_storage::idempotency::{self, RequestKey};
+use jigi_storage::idempotency::{self, Remembered, RequestKey};
 
-use super::{Answer, Nutrition, refused, today};
+use super::{Nutrition, refused};
 use crate::domain::model::{Reason, Refusal, Warehouse};
-use crate::domain::stock::{LossReason, Lot, Movement, MovementKind, is_expired};
+use crate::domain::stock::{Loss, Lot, Movement, MovementKind, Receipt, StockTransfer};
 use crate::events::Transfer;
-use crate::grpc::convert;
-use crate::grpc::parse::{self, MAX_NOTE_CHARS, MAX_RECEIPT_GRAMS};
 use crate::{events, storage};
 
-/// Longest warehouse name kept.
-const MAX_NAME_CHARS: usize = 200;
-/// Longest waybill reference kept.
-const MAX_WAYBILL_CHARS: usize = 100;
-
-/// A valid receipt.
-struct Receipt {
-    warehouse_id: String,
-    lot_number: String,
-    expires_on: NaiveDate,
-    grams: i64,
-    received_on: NaiveDate,
-    waybill: String,
+/// A lot's balance changed by a receipt or a loss: the movement, and the
+/// warehouse's lots after it.
+#[derive(Debug, Clone)]
+pub struct LotChange {
+    pub movement: Movement,
+    pub warehouse: Warehouse,
+    pub lots: Vec<Lot>,
 }
 
-/// A valid transfer.
-struct Move {
-    from_id: String,
-    to_id: String,
-    lot_number: String,
-    grams: i64,
-    on: NaiveDate,
+/// Flour moved between two warehouses, and both warehouses' lots after it.
+#[derive(Debug, Clone)]
+pub struct StockMoved {
+    pub transfer_id: String,
+    pub from: Warehouse,
+    pub from_lots: Vec<Lot>,
+    pub to: Warehouse,
+    pub to_lots: Vec<Lot>,
 }
 
-/// A valid loss.
-struct Loss {
-    warehouse_id: String,
-    lot_number: String,
-    grams: i64,
-    on: NaiveDate,
-    reason: LossReason,
-    note: String,
+/// A warehouse's lots, to be judged on a day.
+#[derive(Debug, Clone)]
+pub struct WarehouseStock {
+    pub warehouse: Warehouse,
+    pub lots: Vec<Lot>,
+    pub on: NaiveDate,
 }
 
 impl Nutrition {
     /// Registers a warehouse; the same warehouse registered again with the
     /// same content is returned as it is.
-    pub async fn register_warehouse(&self, request: &pn::RegisterWarehouseRequest) -> Result<Warehouse, CommandError> {
-        let rules = self.rules();
-        let mut problems = Problems::new();
-        let warehouse_id = problems.check("warehouse_id", parse::warehouse_id(&request.warehouse_id));
-        let name = problems.check("name", parse::text(&request.name, MAX_NAME_CHARS));
-        let location = rules.commune(&request.commune, "commune", &mut problems);
-        problems.into_result(|| ()).map_err(CommandError::Invalid)?;
-        let warehouse = Warehouse {
-            warehouse_id: warehouse_id.expect("checked"),
-            name: name.expect("checked"),
-            location: location.expect("checked"),
-            registered_at: jigi_storage::timestamp::now_utc(),
-        };
+    pub async fn register_warehouse(&self, warehouse: Warehouse) -> Result<Warehouse, CommandError> {
         self.db
             .write(move |conn| {
                 if let Some(existing) = storage::stock::warehouse(conn, &warehouse.warehouse_id)? {
@@ -89,70 +67,41 @@ impl Nutrition {
             .await
     }
 
-    pub async fn warehouses(&self, area: &str) -> Result<Vec<Warehouse>, CommandError> {
-        let mut problems = Problems::new();
-        let area = self.rules().area(area, "area", &mut problems);
-        problems.into_result(|| ()).map_err(CommandError::Invalid)?;
+    pub async fn warehouses(&self, area: Option<(AreaLevel, String)>) -> Result<Vec<Warehouse>, CommandError> {
         Ok(self
             .db
             .read(move |conn| storage::stock::warehouses(conn, area.as_ref()))
             .await?)
     }
 
-    /// A warehouse's stock, lots judged on `on` (today when empty).
-    pub async fn stock(&self, warehouse_id: &str, on: &str) -> Result<pn::WarehouseStock, CommandError> {
-        let mut problems = Problems::new();
-        let on = self.rules().date_or_today(on, "on", &mut problems);
-        let id = problems.check("warehouse_id", parse::warehouse_id(warehouse_id));
-        problems.into_result(|| ()).map_err(CommandError::Invalid)?;
-        let (id, on) = (id.expect("checked"), on.expect("checked"));
+    /// A warehouse's stock, lots judged on `on`.
+    pub async fn stock(&self, id: String, on: NaiveDate) -> Result<WarehouseStock, CommandError> {
         self.db
             .read(move |conn| {
                 let warehouse = load_warehouse(conn, &id)?;
                 let lots = storage::stock::lots(conn, &id)?;
-                Ok(convert::stock(&warehouse, &lots, on))
+                Ok(WarehouseStock { warehouse, lots, on })
             })
             .await
     }
 
     /// Records flour received into a warehouse.
-    pub async fn receive(
+    pub async fn receive<A>(
         &self,
         key: RequestKey,
-        request: &pn::ReceiveStockRequest,
-    ) -> Result<pn::ReceiveStockResponse, CommandError> {
-        let rules = self.rules();
-        let mut problems = Problems::new();
-        let warehouse_id = problems.check("warehouse_id", parse::warehouse_id(&request.warehouse_id));
-        let lot_number = problems.check("lot_number", parse::lot_number(&request.lot_number));
-        let expires_on = rules.date(&request.expires_on, "expires_on", &mut problems);
-        let grams = problems.check("grams", parse::grams(request.grams, MAX_RECEIPT_GRAMS));
-        let received_on = rules.past_date(&request.received_on, "received_on", &mut problems);
-        let waybill = problems.check("waybill", parse::text(&request.waybill, MAX_WAYBILL_CHARS));
-        if let (Some(expires), Some(received)) = (expires_on, received_on)
-            && is_expired(expires, received)
-        {
-            problems.add(
-                "expires_on",
-                format!("the lot expired on {expires}, before it was received on {received}"),
-            );
-        }
-        problems.into_result(|| ()).map_err(CommandError::Invalid)?;
-        let receipt = Receipt {
-            warehouse_id: warehouse_id.expect("checked"),
-            lot_number: lot_number.expect("checked"),
-            expires_on: expires_on.expect("checked"),
-            grams: grams.expect("checked"),
-            received_on: received_on.expect("checked"),
-            waybill: waybill.expect("checked"),
-        };
+        receipt: Receipt,
+        answer: impl FnOnce(&LotChange) -> A + Send + 'static,
+    ) -> Result<A, CommandError>
+    where
+        A: Remembered + Send + 'static,
+    {
         let (answer, ran) = self
             .db
             .write(move |conn| {
                 let mut ran = false;
-                let Answer(answer) = idempotency::once(conn, &key, |conn| {
+                let answer = idempotency::once(conn, &key, |conn| {
                     ran = true;
-                    receive_in(conn, receipt).map(Answer)
+                    receive_in(conn, receipt).map(|outcome| answer(&outcome))
                 })?;
                 Ok::<_, CommandError>((answer, ran))
             })
@@ -164,36 +113,22 @@ impl Nutrition {
     }
 
     /// Moves flour of one lot from a warehouse to another.
-    pub async fn transfer(
+    pub async fn transfer<A>(
         &self,
         key: RequestKey,
-        request: &pn::TransferStockRequest,
-    ) -> Result<pn::TransferStockResponse, CommandError> {
-        let rules = self.rules();
-        let mut problems = Problems::new();
-        let from_id = problems.check("from_warehouse_id", parse::warehouse_id(&request.from_warehouse_id));
-        let to_id = problems.check("to_warehouse_id", parse::warehouse_id(&request.to_warehouse_id));
-        if from_id.is_some() && from_id == to_id {
-            problems.add("to_warehouse_id", "is the same as from_warehouse_id");
-        }
-        let lot_number = problems.check("lot_number", parse::lot_number(&request.lot_number));
-        let grams = problems.check("grams", parse::grams(request.grams, MAX_RECEIPT_GRAMS));
-        let on = rules.past_date(&request.transferred_on, "transferred_on", &mut problems);
-        problems.into_result(|| ()).map_err(CommandError::Invalid)?;
-        let transfer = Move {
-            from_id: from_id.expect("checked"),
-            to_id: to_id.expect("checked"),
-            lot_number: lot_number.expect("checked"),
-            grams: grams.expect("checked"),
-            on: on.expect("checked"),
-        };
+        transfer: StockTransfer,
+        answer: impl FnOnce(&StockMoved) -> A + Send + 'static,
+    ) -> Result<A, CommandError>
+    where
+        A: Remembered + Send + 'static,
+    {
         let (answer, ran) = self
             .db
             .write(move |conn| {
                 let mut ran = false;
-                let Answer(answer) = idempotency::once(conn, &key, |conn| {
+                let answer = idempotency::once(conn, &key, |conn| {
                     ran = true;
-                    transfer_in(conn, transfer).map(Answer)
+                    transfer_in(conn, transfer).map(|outcome| answer(&outcome))
                 })?;
                 Ok::<_, CommandError>((answer, ran))
             })
@@ -205,44 +140,22 @@ impl Nutrition {
     }
 
     /// Records flour lost from a lot.
-    pub async fn record_loss(
+    pub async fn record_loss<A>(
         &self,
         key: RequestKey,
-        request: &pn::RecordLossRequest,
-    ) -> Result<pn::RecordLossResponse, CommandError> {
-        let rules = self.rules();
-        let mut problems = Problems::new();
-        let warehouse_id = problems.check("warehouse_id", parse::warehouse_id(&request.warehouse_id));
-        let lot_number = problems.check("lot_number", parse::lot_number(&request.lot_number));
-        let grams = problems.check("grams", parse::grams(request.grams, MAX_RECEIPT_GRAMS));
-        let on = rules.past_date(&request.occurred_on, "occurred_on", &mut problems);
-        let reason = problems.check(
-            "reason",
-            parse::loss_reason(request.reason).ok_or_else(|| match request.reason {
-                0 => "is required".to_owned(),
-                other => format!("has unknown value {other}"),
-            }),
-        );
-        let note = problems.check("note", parse::text(&request.note, MAX_NOTE_CHARS));
-        if reason == Some(LossReason::Other) && note.as_deref() == Some("") {
-            problems.add("note", "is required when the reason is LOSS_REASON_OTHER");
-        }
-        problems.into_result(|| ()).map_err(CommandError::Invalid)?;
-        let loss = Loss {
-            warehouse_id: warehouse_id.expect("checked"),
-            lot_number: lot_number.expect("checked"),
-            grams: grams.expect("checked"),
-            on: on.expect("checked"),
-            reason: reason.expect("checked"),
-            note: note.expect("checked"),
-        };
+        loss: Loss,
+        answer: impl FnOnce(&LotChange) -> A + Send + 'static,
+    ) -> Result<A, CommandError>
+    where
+        A: Remembered + Send + 'static,
+    {
         let (answer, ran) = self
             .db
             .write(move |conn| {
                 let mut ran = false;
-                let Answer(answer) = idempotency::once(conn, &key, |conn| {
+                let answer = idempotency::once(conn, &key, |conn| {
                     ran = true;
-                    record_loss_in(conn, loss).map(Answer)
+                    record_loss_in(conn, loss).map(|outcome| answer(&outcome))
                 })?;
                 Ok::<_, CommandError>((answer, ran))
             })
@@ -254,7 +167,7 @@ impl Nutrition {
     }
 }
 
-fn receive_in(conn: &mut Conn, receipt: Receipt) -> Result<pn::ReceiveStockResponse, CommandError> {
+fn receive_in(conn: &mut Conn, receipt: Receipt) -> Result<LotChange, CommandError> {
     let Receipt {
         warehouse_id,
         lot_number,
@@ -299,14 +212,15 @@ fn receive_in(conn: &mut Conn, receipt: Receipt) -> Result<pn::ReceiveStockRespo
         conn,
         &[events::stock_received(&warehouse, &movement, expires_on, on_hand)],
     )?;
-    Ok(pn::ReceiveStockResponse {
-        movement: Some(convert::movement(&movement)),
-        stock: Some(convert::stock(&warehouse, &lots, today())),
+    Ok(LotChange {
+        movement,
+        warehouse,
+        lots,
     })
 }
 
-fn transfer_in(conn: &mut Conn, transfer: Move) -> Result<pn::TransferStockResponse, CommandError> {
-    let Move {
+fn transfer_in(conn: &mut Conn, transfer: StockTransfer) -> Result<StockMoved, CommandError> {
+    let StockTransfer {
         from_id,
         to_id,
         lot_number,
@@ -372,14 +286,16 @@ fn transfer_in(conn: &mut Conn, transfer: Move) -> Result<pn::TransferStockRespo
         to_on_hand: to_lots.iter().map(|l| l.on_hand).sum(),
     });
     outbox::add(conn, &[event])?;
-    Ok(pn::TransferStockResponse {
+    Ok(StockMoved {
         transfer_id,
-        from_stock: Some(convert::stock(&from, &from_lots, today())),
-        to_stock: Some(convert::stock(&to, &to_lots, today())),
+        from,
+        from_lots,
+        to,
+        to_lots,
     })
 }
 
-fn record_loss_in(conn: &mut Conn, loss: Loss) -> Result<pn::RecordLossResponse, CommandError> {
+fn record_loss_in(conn: &mut Conn, loss: Loss) -> Result<LotChange, CommandError> {
     let Loss {
         warehouse_id,
         lot_number,
@@ -406,9 +322,10 @@ fn record_loss_in(conn: &mut Conn, loss: Loss) -> Result<pn::RecordLossResponse,
     let lots = storage::stock::lots(conn, &warehouse_id)?;
     let on_hand = lots.iter().map(|l| l.on_hand).sum();
     outbox::add(conn, &[events::stock_lost(&warehouse, &movement, reason, on_hand)])?;
-    Ok(pn::RecordLossResponse {
-        movement: Some(convert::movement(&movement)),
-        stock: Some(convert::stock(&warehouse, &lots, today())),
+    Ok(LotChange {
+        movement,
+        warehouse,
+        lots,
     })
 }
 

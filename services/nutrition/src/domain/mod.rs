@@ -4,10 +4,12 @@
 //! - [`model`]: rounds, groups, rations, warehouses, quantities;
 //! - [`eligibility`]: who the PNP feeds on a given date, and why not;
 //! - [`stock`]: drawing rations from lots, earliest expiry first (FEFO),
-//!   never below zero and never from an expired lot.
+//!   never below zero and never from an expired lot;
+//! - [`validate`]: the checks commands share (dates, places, codes, quantities).
 //!
 //! Requests are turned into these values by `grpc::parse`.
 
 pub mod eligibility;
 pub mod model;
 pub mod stock;
+pub mod validate;

@@ -130,6 +130,14 @@ pub struct Warehouse {
     pub registered_at: DateTime<Utc>,
 }
 
+/// One ration given, as a register line or a single request says it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DistributionLine {
+    pub household_id: String,
+    pub member_id: String,
+    pub on: NaiveDate,
+}
+
 /// One ration given to one person in a round.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Distribution {

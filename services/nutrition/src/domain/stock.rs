@@ -9,6 +9,40 @@
 
 use chrono::NaiveDate;
 
+/// Flour received into a warehouse, to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub warehouse_id: String,
+    pub lot_number: String,
+    pub expires_on: NaiveDate,
+    pub grams: i64,
+    pub received_on: NaiveDate,
+    /// The waybill's reference; may be empty.
+    pub waybill: String,
+}
+
+/// Flour of one lot moved from a warehouse to another, to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockTransfer {
+    pub from_id: String,
+    pub to_id: String,
+    pub lot_number: String,
+    pub grams: i64,
+    pub on: NaiveDate,
+}
+
+/// Flour lost from a lot, to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loss {
+    pub warehouse_id: String,
+    pub lot_number: String,
+    pub grams: i64,
+    pub on: NaiveDate,
+    pub reason: LossReason,
+    /// Required when the reason is `Other`; may be empty otherwise.
+    pub note: String,
+}
+
 /// What a stock movement is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MovementKind {

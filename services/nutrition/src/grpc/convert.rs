@@ -186,6 +186,40 @@ fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
     }
 }
 
+/// A batch's answer: each line's outcome under its reference, and the totals.
+pub fn batch_answer(outcomes: &[(i64, Result<Distribution, Refusal>)]) -> pn::RecordDistributionBatchResponse {
+    let mut answer = pn::RecordDistributionBatchResponse {
+        results: Vec::with_capacity(outcomes.len()),
+        ..Default::default()
+    };
+    let mut grams = 0;
+    for (line, outcome) in outcomes {
+        answer.results.push(match outcome {
+            Ok(d) => {
+                answer.recorded += 1;
+                grams += d.grams;
+                pn::DistributionLineResult {
+                    line: *line,
+                    outcome: pn::DistributionOutcome::Recorded as i32,
+                    distribution: Some(distribution(d)),
+                    refusal: None,
+                }
+            }
+            Err(r) => {
+                answer.refused += 1;
+                pn::DistributionLineResult {
+                    line: *line,
+                    outcome: pn::DistributionOutcome::Refused as i32,
+                    distribution: None,
+                    refusal: Some(refusal(r)),
+                }
+            }
+        });
+    }
+    answer.distributed = Some(quantity(grams));
+    answer
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,11 +6,11 @@ pub(crate) mod parse;
 
 use jigi_proto::nutrition::nutrition_service_server::{NutritionService, NutritionServiceServer};
 use jigi_proto::nutrition::*;
-use jigi_server::status;
+use jigi_server::{CommandError, WireAnswer, status};
 use jigi_storage::idempotency::{RequestId, RequestKey};
 use tonic::{Request, Response, Status};
 
-use crate::app::{LineInput, Nutrition};
+use crate::app::{Nutrition, today};
 use crate::events::location;
 
 /// Largest request: a batch of 10,000 register lines.
@@ -51,7 +51,8 @@ fn request_key(scope: &'static str, request_id: &str, content: &impl prost::Mess
 #[tonic::async_trait]
 impl NutritionService for NutritionApi {
     async fn open_round(&self, request: Request<OpenRoundRequest>) -> Reply<OpenRoundResponse> {
-        let round = self.nutrition.open_round(request.get_ref()).await?;
+        let new = parse::new_round(&self.nutrition.rules(), request.get_ref()).map_err(CommandError::Invalid)?;
+        let round = self.nutrition.open_round(new).await?;
         Ok(Response::new(OpenRoundResponse {
             round: Some(convert::round(&round)),
         }))
@@ -59,8 +60,9 @@ impl NutritionService for NutritionApi {
 
     async fn close_round(&self, request: Request<CloseRoundRequest>) -> Reply<CloseRoundResponse> {
         jigi_telemetry::programme::record_round(&request.get_ref().round_id);
-        let r = request.get_ref();
-        let (round, report) = self.nutrition.close_round(&r.round_id, &r.closed_on).await?;
+        let (round_id, on) =
+            parse::round_closing(&self.nutrition.rules(), request.get_ref()).map_err(CommandError::Invalid)?;
+        let (round, report) = self.nutrition.close_round(round_id, on).await?;
         Ok(Response::new(CloseRoundResponse {
             round: Some(convert::round(&round)),
             report: Some(convert::report(&report)),
@@ -69,7 +71,8 @@ impl NutritionService for NutritionApi {
 
     async fn get_round(&self, request: Request<GetRoundRequest>) -> Reply<GetRoundResponse> {
         jigi_telemetry::programme::record_round(&request.get_ref().round_id);
-        let round = self.nutrition.round(&request.get_ref().round_id).await?;
+        let round_id = parse::round_id(&request.get_ref().round_id).map_err(CommandError::Invalid)?;
+        let round = self.nutrition.round(round_id).await?;
         Ok(Response::new(GetRoundResponse {
             round: Some(convert::round(&round)),
         }))
@@ -83,14 +86,17 @@ impl NutritionService for NutritionApi {
     }
 
     async fn register_warehouse(&self, request: Request<RegisterWarehouseRequest>) -> Reply<RegisterWarehouseResponse> {
-        let warehouse = self.nutrition.register_warehouse(request.get_ref()).await?;
+        let warehouse =
+            parse::new_warehouse(&self.nutrition.rules(), request.get_ref()).map_err(CommandError::Invalid)?;
+        let warehouse = self.nutrition.register_warehouse(warehouse).await?;
         Ok(Response::new(RegisterWarehouseResponse {
             warehouse: Some(convert::warehouse(&warehouse)),
         }))
     }
 
     async fn list_warehouses(&self, request: Request<ListWarehousesRequest>) -> Reply<ListWarehousesResponse> {
-        let warehouses = self.nutrition.warehouses(&request.get_ref().area).await?;
+        let area = parse::area(&self.nutrition.rules(), &request.get_ref().area).map_err(CommandError::Invalid)?;
+        let warehouses = self.nutrition.warehouses(area).await?;
         Ok(Response::new(ListWarehousesResponse {
             warehouses: warehouses.iter().map(convert::warehouse).collect(),
         }))
@@ -100,7 +106,16 @@ impl NutritionService for NutritionApi {
         let mut request = request.into_inner();
         let request_id = std::mem::take(&mut request.request_id);
         let key = request_key("ReceiveStock", &request_id, &request)?;
-        let answer = self.nutrition.receive(key, &request).await?;
+        let receipt = parse::receipt(&self.nutrition.rules(), &request).map_err(CommandError::Invalid)?;
+        let WireAnswer(answer) = self
+            .nutrition
+            .receive(key, receipt, |change| {
+                WireAnswer(ReceiveStockResponse {
+                    movement: Some(convert::movement(&change.movement)),
+                    stock: Some(convert::stock(&change.warehouse, &change.lots, today())),
+                })
+            })
+            .await?;
         Ok(Response::new(answer))
     }
 
@@ -108,7 +123,17 @@ impl NutritionService for NutritionApi {
         let mut request = request.into_inner();
         let request_id = std::mem::take(&mut request.request_id);
         let key = request_key("TransferStock", &request_id, &request)?;
-        let answer = self.nutrition.transfer(key, &request).await?;
+        let transfer = parse::stock_transfer(&self.nutrition.rules(), &request).map_err(CommandError::Invalid)?;
+        let WireAnswer(answer) = self
+            .nutrition
+            .transfer(key, transfer, |moved| {
+                WireAnswer(TransferStockResponse {
+                    transfer_id: moved.transfer_id.clone(),
+                    from_stock: Some(convert::stock(&moved.from, &moved.from_lots, today())),
+                    to_stock: Some(convert::stock(&moved.to, &moved.to_lots, today())),
+                })
+            })
+            .await?;
         Ok(Response::new(answer))
     }
 
@@ -116,19 +141,31 @@ impl NutritionService for NutritionApi {
         let mut request = request.into_inner();
         let request_id = std::mem::take(&mut request.request_id);
         let key = request_key("RecordLoss", &request_id, &request)?;
-        let answer = self.nutrition.record_loss(key, &request).await?;
+        let loss = parse::loss(&self.nutrition.rules(), &request).map_err(CommandError::Invalid)?;
+        let WireAnswer(answer) = self
+            .nutrition
+            .record_loss(key, loss, |change| {
+                WireAnswer(RecordLossResponse {
+                    movement: Some(convert::movement(&change.movement)),
+                    stock: Some(convert::stock(&change.warehouse, &change.lots, today())),
+                })
+            })
+            .await?;
         Ok(Response::new(answer))
     }
 
     async fn get_stock(&self, request: Request<GetStockRequest>) -> Reply<GetStockResponse> {
-        let r = request.get_ref();
-        let stock = self.nutrition.stock(&r.warehouse_id, &r.on).await?;
-        Ok(Response::new(GetStockResponse { stock: Some(stock) }))
+        let (id, on) = parse::stock_query(&self.nutrition.rules(), request.get_ref()).map_err(CommandError::Invalid)?;
+        let stock = self.nutrition.stock(id, on).await?;
+        Ok(Response::new(GetStockResponse {
+            stock: Some(convert::stock(&stock.warehouse, &stock.lots, stock.on)),
+        }))
     }
 
     async fn check_eligibility(&self, request: Request<CheckEligibilityRequest>) -> Reply<CheckEligibilityResponse> {
-        let r = request.get_ref();
-        let eligibility = self.nutrition.check_eligibility(&r.member_id, &r.on).await?;
+        let (member_id, on) =
+            parse::eligibility_query(&self.nutrition.rules(), request.get_ref()).map_err(CommandError::Invalid)?;
+        let eligibility = self.nutrition.check_eligibility(member_id, on).await?;
         let (household_id, place) = match &eligibility.known {
             Some((_, household)) => (household.household_id.clone(), Some(location(&household.location))),
             None => (String::new(), None),
@@ -153,10 +190,8 @@ impl NutritionService for NutritionApi {
 
     async fn list_beneficiaries(&self, request: Request<ListBeneficiariesRequest>) -> Reply<ListBeneficiariesResponse> {
         let r = request.get_ref();
-        let page = self
-            .nutrition
-            .beneficiaries(&r.area, &r.on, r.page_size, &r.page_token)
-            .await?;
+        let query = parse::beneficiary_query(&self.nutrition.rules(), r).map_err(CommandError::Invalid)?;
+        let page = self.nutrition.beneficiaries(query, &r.page_token).await?;
         Ok(Response::new(ListBeneficiariesResponse {
             beneficiaries: page
                 .beneficiaries
@@ -181,7 +216,16 @@ impl NutritionService for NutritionApi {
         let mut request = request.into_inner();
         let request_id = std::mem::take(&mut request.request_id);
         let key = request_key("RecordDistribution", &request_id, &request)?;
-        let answer = self.nutrition.record_distribution(key, &request).await?;
+        let (round_id, warehouse_id, line) =
+            parse::distribution(&self.nutrition.rules(), &request).map_err(CommandError::Invalid)?;
+        let WireAnswer(answer) = self
+            .nutrition
+            .record_distribution(key, round_id, warehouse_id, line, |distribution| {
+                WireAnswer(RecordDistributionResponse {
+                    distribution: Some(convert::distribution(distribution)),
+                })
+            })
+            .await?;
         Ok(Response::new(answer))
     }
 
@@ -193,19 +237,13 @@ impl NutritionService for NutritionApi {
         let mut request = request.into_inner();
         let request_id = std::mem::take(&mut request.request_id);
         let key = request_key("RecordDistributionBatch", &request_id, &request)?;
-        let lines = request
-            .lines
-            .into_iter()
-            .map(|l| LineInput {
-                line: l.line,
-                household_id: l.household_id,
-                member_id: l.member_id,
-                distributed_on: l.distributed_on,
-            })
-            .collect();
-        let answer = self
+        let (round_id, warehouse_id, lines) =
+            parse::distribution_batch(&self.nutrition.rules(), &request).map_err(CommandError::Invalid)?;
+        let WireAnswer(answer) = self
             .nutrition
-            .record_batch(key, &request.round_id, &request.warehouse_id, lines)
+            .record_batch(key, round_id, warehouse_id, lines, |outcomes| {
+                WireAnswer(convert::batch_answer(outcomes))
+            })
             .await?;
         tracing::info!(
             round_id = %request.round_id,
@@ -219,7 +257,8 @@ impl NutritionService for NutritionApi {
 
     async fn get_round_report(&self, request: Request<GetRoundReportRequest>) -> Reply<GetRoundReportResponse> {
         jigi_telemetry::programme::record_round(&request.get_ref().round_id);
-        let report = self.nutrition.report(&request.get_ref().round_id).await?;
+        let round_id = parse::round_id(&request.get_ref().round_id).map_err(CommandError::Invalid)?;
+        let report = self.nutrition.report(round_id).await?;
         Ok(Response::new(GetRoundReportResponse {
             report: Some(convert::report(&report)),
         }))

@@ -1,0 +1,177 @@
+//! The checks the nutrition service's commands share, on values already
+//! out of the wire format: dates, places and areas of the region, codes,
+//! registry IDs, quantities and free text. The API layer (`grpc::parse`)
+//! calls them field by field, collecting every problem with its field's
+//! name.
+
+use chrono::NaiveDate;
+use jigi_common::date::{past_programme_date, programme_date};
+use jigi_common::geography::{AreaLevel, Geography};
+use jigi_common::{Problems, Region};
+
+use crate::domain::model::{Location, Rations};
+
+/// Most grams one receipt may bring (10,000 tonnes).
+pub const MAX_RECEIPT_GRAMS: i64 = 10_000_000_000;
+/// Most lines in one distribution batch.
+pub const MAX_BATCH_LINES: usize = 10_000;
+/// Longest lot number, warehouse code or waybill kept.
+pub const MAX_CODE_CHARS: usize = 64;
+/// Longest free text (notes).
+pub const MAX_NOTE_CHARS: usize = 500;
+
+/// Longest warehouse name kept.
+pub const MAX_NAME_CHARS: usize = 200;
+/// Longest waybill reference kept.
+pub const MAX_WAYBILL_CHARS: usize = 100;
+
+/// What validation needs to know besides the request: the region's places and today.
+pub struct Rules<'a> {
+    pub geography: &'a Geography,
+    /// The region this service serves.
+    pub region: Region,
+    /// Today, for "not in the future".
+    pub today: NaiveDate,
+}
+
+/// A round that passed validation.
+#[derive(Debug, Clone)]
+pub struct NewRound {
+    pub year: i32,
+    pub number: i32,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+    /// Sorted by commune code, without repeats.
+    pub communes: Vec<Location>,
+    pub rations: Rations,
+}
+
+impl Rules<'_> {
+    /// A required date, `YYYY-MM-DD`, from 2000 on.
+    pub fn date(&self, text: &str, field: &str, problems: &mut Problems) -> Option<NaiveDate> {
+        problems.check(field, programme_date(text))
+    }
+
+    /// A required date that is not in the future (something that happened).
+    pub fn past_date(&self, text: &str, field: &str, problems: &mut Problems) -> Option<NaiveDate> {
+        problems.check(field, past_programme_date(text, self.today))
+    }
+
+    /// An optional date: today when empty.
+    pub fn date_or_today(&self, text: &str, field: &str, problems: &mut Problems) -> Option<NaiveDate> {
+        if text.is_empty() {
+            Some(self.today)
+        } else {
+            self.date(text, field, problems)
+        }
+    }
+
+    /// A commune code of this service's region.
+    pub fn commune(&self, code: &str, field: &str, problems: &mut Problems) -> Option<Location> {
+        let resolved = problems.check(field, self.geography.commune_of(code, self.region))?;
+        Some(Location {
+            region: resolved.region,
+            cercle: resolved.cercle,
+            commune: resolved.commune,
+            village: String::new(),
+        })
+    }
+
+    /// An area of this region (region, cercle or commune) to filter by; `None` for all.
+    pub fn area(&self, code: &str, field: &str, problems: &mut Problems) -> Option<(AreaLevel, String)> {
+        if code.is_empty() {
+            return None;
+        }
+        match self.geography.get(code) {
+            Some(area) if area.region() != self.region => {
+                problems.add(field, format!("{code} is outside the region of {}", self.region.name()));
+                None
+            }
+            Some(area) if area.level == AreaLevel::Village => {
+                problems.add(field, "must be a region, cercle or commune code");
+                None
+            }
+            Some(area) => Some((area.level, code.to_owned())),
+            None => {
+                problems.add(field, format!("unknown geography code {code:?}"));
+                None
+            }
+        }
+    }
+}
+
+/// A warehouse code: 1 to 64 lower-case ASCII letters, digits, `-`, `_` or `.`.
+pub fn warehouse_id(text: &str) -> Result<String, String> {
+    jigi_common::validation::code(text, "a warehouse code")
+}
+
+/// A supplier's lot number: 1 to 64 printable characters, trimmed.
+pub fn lot_number(text: &str) -> Result<String, String> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err("is required".into());
+    }
+    if trimmed.chars().count() > MAX_CODE_CHARS || trimmed.chars().any(char::is_control) {
+        return Err(format!("must be 1 to {MAX_CODE_CHARS} printable characters"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// A registry ID (a UUID), as the registry's events give them.
+pub fn registry_id(text: &str) -> Result<String, String> {
+    if text.is_empty() {
+        return Err("is required".into());
+    }
+    uuid::Uuid::parse_str(text)
+        .map(|_| text.to_owned())
+        .map_err(|_| "is not a registry ID (a UUID)".to_owned())
+}
+
+/// Grams moved: from 1 to `max`.
+pub fn grams(value: i64, max: i64) -> Result<i64, String> {
+    if (1..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("must be from 1 to {max} grams"))
+    }
+}
+
+/// A free text of at most `max` characters, trimmed.
+pub fn text(value: &str, max: usize) -> Result<String, String> {
+    let trimmed = value.trim();
+    if trimmed.chars().count() > max {
+        return Err(format!("is longer than {max} characters"));
+    }
+    if trimmed.chars().any(|c| c.is_control() && c != '\n') {
+        return Err("contains control characters".into());
+    }
+    Ok(trimmed.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_quantities_and_dates() {
+        assert!(warehouse_id("sanando-1").is_ok());
+        assert!(warehouse_id("Sanando 1").is_err());
+        assert!(warehouse_id("").is_err());
+        assert_eq!(lot_number("  LOT 2018/04-A ").unwrap(), "LOT 2018/04-A");
+        assert!(lot_number("a\tb").is_err());
+        assert!(registry_id("not-a-uuid").is_err());
+        assert!(grams(0, 10).is_err());
+        assert!(grams(11, 10).is_err());
+        let geography = Geography::built_in();
+        let rules = Rules {
+            geography: &geography,
+            region: Region::Segou,
+            today: "2018-10-15".parse().unwrap(),
+        };
+        let mut problems = Problems::new();
+        assert!(rules.past_date("2018-10-16", "on", &mut problems).is_none());
+        assert!(rules.past_date("2018-10-15", "on", &mut problems).is_some());
+        let fields: Vec<String> = problems.into_errors().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["on"]);
+    }
+}
