@@ -202,8 +202,10 @@ impl ConsumerStats {
     pub fn rejected(&self) -> u64 {
         self.rejected.load(Ordering::Relaxed)
     }
+    /// The highest stream position applied; the counts above include every
+    /// batch up to it once it is read.
     pub fn applied_sequence(&self) -> u64 {
-        self.applied_sequence.load(Ordering::Relaxed)
+        self.applied_sequence.load(Ordering::Acquire)
     }
     pub fn pending(&self) -> u64 {
         self.pending.load(Ordering::Relaxed)
@@ -496,7 +498,9 @@ impl<H: EventHandler> InboxConsumer<H> {
         self.stats.handled.fetch_add(outcome.handled, Ordering::Relaxed);
         self.stats.duplicates.fetch_add(outcome.duplicates, Ordering::Relaxed);
         self.stats.rejected.fetch_add(outcome.rejected, Ordering::Relaxed);
-        self.stats.applied_sequence.fetch_max(last_sequence, Ordering::Relaxed);
+        // Release, last of the counts: whoever sees this position (Acquire)
+        // also sees the counts of every batch up to it.
+        self.stats.applied_sequence.fetch_max(last_sequence, Ordering::Release);
         if let Some(pending) = pending {
             self.stats.pending.store(pending, Ordering::Relaxed);
         }

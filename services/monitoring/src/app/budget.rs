@@ -1,13 +1,11 @@
 //! The PTBA: budget lines, expenditure entries, and their execution.
 
-use jigi_common::Problems;
 use jigi_server::CommandError;
 use jigi_storage::Conn;
-use jigi_storage::idempotency::{self, RequestIdError, RequestKey};
+use jigi_storage::idempotency::{self, RequestKey};
 
-use super::{Fresh, Monitoring, refuse};
-use crate::domain::budget::{self, BudgetLine, Expenditure, FundingSource};
-use crate::grpc::parse;
+use super::{Fresh, Monitoring};
+use crate::domain::budget::{BudgetLine, Expenditure, FundingSource};
 use crate::storage::budget as store;
 
 /// A budget line's execution.
@@ -17,41 +15,9 @@ pub struct LineExecution {
     pub achieved: i64,
 }
 
-/// An expenditure entry as asked: what the API received.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ExpenditureEntry<'a> {
-    pub year: i32,
-    pub component: i32,
-    pub funding_source: i32,
-    pub amount: Option<i64>,
-    pub spent_on: &'a str,
-    pub description: &'a str,
-    pub region: &'a str,
-}
-
 impl Monitoring {
     /// Creates or replaces a budget line.
-    pub async fn set_budget_line(
-        &self,
-        year: i32,
-        component: i32,
-        funding_source: i32,
-        forecast: Option<i64>,
-        region: &str,
-    ) -> Result<BudgetLine, CommandError> {
-        let mut problems = Problems::new();
-        let region = budget::check_region(region, "line.region", &mut problems);
-        let line = match parse::line(year, component, funding_source, forecast) {
-            Ok(line) => Some(BudgetLine { region, ..line }),
-            Err(more) => {
-                for e in more.into_errors() {
-                    problems.add(e.field, e.description);
-                }
-                None
-            }
-        };
-        refuse(problems)?;
-        let line = line.expect("checked");
+    pub async fn set_budget_line(&self, line: BudgetLine) -> Result<BudgetLine, CommandError> {
         self.db
             .write(move |conn| {
                 store::set_line(conn, &line)?;
@@ -62,35 +28,8 @@ impl Monitoring {
 
     /// Records an expenditure once per request: a retry of the same request
     /// (same ID, same content) gets the first answer, the ID of the entry,
-    /// which is the request's ID. `key` is `Err` when the request ID itself
-    /// is wrong, reported with every other problem of the entry.
-    pub async fn record_expenditure(
-        &self,
-        key: Result<RequestKey, RequestIdError>,
-        entry: ExpenditureEntry<'_>,
-    ) -> Result<String, CommandError> {
-        let mut problems = Problems::new();
-        let key = problems.check("request_id", key.map_err(|err| err.to_string()));
-        let region = budget::check_region(entry.region, "region", &mut problems);
-        let expenditure = parse::expenditure(
-            entry.year,
-            entry.component,
-            entry.funding_source,
-            entry.amount,
-            entry.spent_on,
-            entry.description,
-        );
-        let expenditure = match expenditure {
-            Ok(expenditure) => Some(Expenditure { region, ..expenditure }),
-            Err(more) => {
-                for e in more.into_errors() {
-                    problems.add(e.field, e.description);
-                }
-                None
-            }
-        };
-        refuse(problems)?;
-        let (key, expenditure) = (key.expect("checked"), expenditure.expect("checked"));
+    /// which is the request's ID.
+    pub async fn record_expenditure(&self, key: RequestKey, expenditure: Expenditure) -> Result<String, CommandError> {
         self.db
             .write(move |conn| idempotency::once(conn, &key, |conn| record_expenditure_in(conn, &key, &expenditure)))
             .await
@@ -99,12 +38,11 @@ impl Monitoring {
     /// A year's lines with what was achieved against each. Achievements
     /// without a line (paid from a source nobody planned) get a line with a
     /// zero forecast, so nothing achieved is hidden.
-    pub async fn budget_execution(&self, year: i32, region: &str) -> Result<Fresh<Vec<LineExecution>>, CommandError> {
-        let mut problems = Problems::new();
-        budget::check_year(year, "year", &mut problems);
-        let region = budget::check_region(region, "region", &mut problems);
-        refuse(problems)?;
-        let only = (!region.is_empty()).then_some(region);
+    pub async fn budget_execution(
+        &self,
+        year: i32,
+        only: Option<String>,
+    ) -> Result<Fresh<Vec<LineExecution>>, CommandError> {
         let this = self.clone();
         let read = self
             .db

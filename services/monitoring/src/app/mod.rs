@@ -20,7 +20,7 @@ use jigi_server::CommandError;
 use jigi_storage::Database;
 
 pub use crate::domain::rounds::{RoundState, reconciled};
-pub use budget::{ExpenditureEntry, LineExecution};
+pub use budget::LineExecution;
 pub use exports::Dhis2Export;
 pub use freshness::{AsOf, Fresh, Freshness};
 pub use indicators::{IndicatorReport, IndicatorRow};

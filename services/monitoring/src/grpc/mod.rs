@@ -9,12 +9,12 @@ use jigi_common::AreaLevel;
 use jigi_proto::common::Period;
 use jigi_proto::monitoring::monitoring_service_server::{MonitoringService, MonitoringServiceServer};
 use jigi_proto::monitoring::*;
-use jigi_server::{access, status};
+use jigi_server::{CommandError, access, status};
 use jigi_storage::idempotency::{RequestId, RequestKey};
 use prost::Message as _;
 use tonic::{Request, Response, Status};
 
-use crate::app::{ExpenditureEntry, Monitoring};
+use crate::app::Monitoring;
 
 /// Largest request message: every request is a few fields.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
@@ -149,17 +149,8 @@ impl MonitoringService for MonitoringApi {
     }
 
     async fn set_budget_line(&self, request: Request<SetBudgetLineRequest>) -> Reply<SetBudgetLineResponse> {
-        let line = request.into_inner().line.unwrap_or_default();
-        let stored = self
-            .monitoring
-            .set_budget_line(
-                line.year,
-                line.component,
-                line.funding_source,
-                line.forecast.map(|m| m.fcfa),
-                &line.region,
-            )
-            .await?;
+        let line = parse::budget_line(request.get_ref().line.as_ref()).map_err(CommandError::Invalid)?;
+        let stored = self.monitoring.set_budget_line(line).await?;
         Ok(Response::new(SetBudgetLineResponse {
             line: Some(convert::budget_line(&stored)),
         }))
@@ -174,16 +165,8 @@ impl MonitoringService for MonitoringApi {
         }
         .encode_to_vec();
         let key = RequestId::parse(&r.request_id).map(|id| RequestKey::new("RecordExpenditure", id, &content));
-        let entry = ExpenditureEntry {
-            year: r.year,
-            component: r.component,
-            funding_source: r.funding_source,
-            amount: r.amount.map(|m| m.fcfa),
-            spent_on: &r.spent_on,
-            description: &r.description,
-            region: &r.region,
-        };
-        let expenditure_id = self.monitoring.record_expenditure(key, entry).await?;
+        let (key, expenditure) = parse::expenditure_request(key, &r).map_err(CommandError::Invalid)?;
+        let expenditure_id = self.monitoring.record_expenditure(key, expenditure).await?;
         Ok(Response::new(RecordExpenditureResponse { expenditure_id }))
     }
 
@@ -192,7 +175,8 @@ impl MonitoringService for MonitoringApi {
         request: Request<GetBudgetExecutionRequest>,
     ) -> Reply<GetBudgetExecutionResponse> {
         let r = request.get_ref();
-        let execution = self.monitoring.budget_execution(r.year, &r.region).await?;
+        let (year, only) = parse::execution_query(r.year, &r.region).map_err(CommandError::Invalid)?;
+        let execution = self.monitoring.budget_execution(year, only).await?;
         Ok(Response::new(convert::budget_execution(execution)))
     }
 

@@ -1,13 +1,72 @@
 //! Turning what a client sends into valid domain values (wire → domain),
-//! every problem named by its field. The budget commands of [`crate::app`]
-//! receive the API's fields and parse them here.
+//! every problem named by its field, all at once. The budget commands of
+//! [`crate::app`] receive only what is built here.
 
 use chrono::Datelike;
 use jigi_common::date::parse_date;
-use jigi_common::{Component, Problems};
+use jigi_common::{Component, FieldError, Problems};
 use jigi_proto::common as pc;
+use jigi_proto::monitoring as pm;
+use jigi_storage::idempotency::{RequestIdError, RequestKey};
 
-use crate::domain::budget::{BudgetLine, Expenditure, FundingSource, MAX_AMOUNT, check_year};
+use crate::domain::budget::{BudgetLine, Expenditure, FundingSource, MAX_AMOUNT, check_region, check_year};
+
+/// `SetBudgetLine`: the line, its region (empty: national) checked first.
+pub fn budget_line(line: Option<&pm::BudgetLine>) -> Result<BudgetLine, Vec<FieldError>> {
+    let default = pm::BudgetLine::default();
+    let line = line.unwrap_or(&default);
+    let mut problems = Problems::new();
+    let region = check_region(&line.region, "line.region", &mut problems);
+    let checked = self::line(
+        line.year,
+        line.component,
+        line.funding_source,
+        line.forecast.as_ref().map(|m| m.fcfa),
+    );
+    merge(problems, checked.map(|line| BudgetLine { region, ..line }))
+}
+
+/// `RecordExpenditure`: the request's key (`Err` when its ID is wrong,
+/// reported with every other problem) and the entry.
+pub fn expenditure_request(
+    key: Result<RequestKey, RequestIdError>,
+    request: &pm::RecordExpenditureRequest,
+) -> Result<(RequestKey, Expenditure), Vec<FieldError>> {
+    let mut problems = Problems::new();
+    let key = problems.check("request_id", key.map_err(|err| err.to_string()));
+    let region = check_region(&request.region, "region", &mut problems);
+    let checked = expenditure(
+        request.year,
+        request.component,
+        request.funding_source,
+        request.amount.as_ref().map(|m| m.fcfa),
+        &request.spent_on,
+        &request.description,
+    );
+    let entry = merge(problems, checked.map(|e| Expenditure { region, ..e }))?;
+    Ok((key.expect("checked"), entry))
+}
+
+/// `GetBudgetExecution`: the year and the region (`None`: every region).
+pub fn execution_query(year: i32, region: &str) -> Result<(i32, Option<String>), Vec<FieldError>> {
+    let mut problems = Problems::new();
+    check_year(year, "year", &mut problems);
+    let region = check_region(region, "region", &mut problems);
+    problems.into_result(|| (year, (!region.is_empty()).then_some(region)))
+}
+
+/// The problems found so far followed by those of a checked value.
+fn merge<T>(mut problems: Problems, checked: Result<T, Problems>) -> Result<T, Vec<FieldError>> {
+    match checked {
+        Ok(value) => problems.into_result(|| value),
+        Err(more) => {
+            for e in more.into_errors() {
+                problems.add(e.field, e.description);
+            }
+            Err(problems.into_errors())
+        }
+    }
+}
 
 pub fn check_component(value: i32, field: &str, problems: &mut Problems) -> Option<Component> {
     let component = Component::from_proto(value);

@@ -130,8 +130,9 @@ impl TestApp {
     pub async fn settled(&self) {
         let js = self.bus.jetstream.clone();
         let db = self.database();
+        let stats = self.consumer();
         eventually(WAIT, "the monitoring to apply every stored event", || {
-            let (js, db) = (js.clone(), db.clone());
+            let (js, db, stats) = (js.clone(), db.clone(), stats.clone());
             async move {
                 let mut stored = 0;
                 for region in REGIONS {
@@ -141,7 +142,10 @@ impl TestApp {
                 let mut national = js.get_stream(subject::NATIONAL_STREAM).await.ok()?;
                 let sourced = national.info().await.ok()?.state.last_sequence;
                 let applied = inbox::applied_sequence(&db, jigi_monitoring::CONSUMER).await.ok()?;
-                (sourced >= stored && applied >= sourced).then_some(())
+                // Committed, and counted: the consumer's counts are updated
+                // just after its commit.
+                let counted = stats.applied_sequence();
+                (sourced >= stored && applied >= sourced && counted >= sourced).then_some(())
             }
         })
         .await;

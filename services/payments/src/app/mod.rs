@@ -23,7 +23,7 @@ pub use activities::ActivitiesProjection;
 pub use cycles::{AssignmentRequest, Frozen};
 pub use projection::{RegistryChange, RegistryProjection};
 pub use queries::{CSV_HEADER, EligiblePage, EntitlementPage, ExportPlan};
-pub use results::MAX_BATCH;
+pub use results::{MAX_BATCH, ResultRecorded, ResultsRecorded};
 
 use crate::domain::cycle::Refusal;
 use crate::domain::model::Cycle;

@@ -12,11 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use jigi_bus::outbox;
-use jigi_proto::payments as pp;
 use jigi_server::CommandError;
 use jigi_storage::idempotency::{self, Remembered, RequestKey};
 use jigi_storage::{Conn, StorageError};
-use prost::Message;
 
 use super::{Payments, check_cycle_id, load_cycle, refused};
 use crate::domain::cycle;
@@ -28,19 +26,19 @@ use crate::storage;
 /// Most results in one batch.
 pub const MAX_BATCH: usize = 10_000;
 
-/// An API answer as the idempotency store keeps it: its protobuf encoding.
-struct Answer<M>(M);
+/// What a batch of results came to: each result's household and decision,
+/// in the order sent, and the cycle's paid totals after it.
+#[derive(Debug, Clone)]
+pub struct ResultsRecorded {
+    pub decisions: Vec<(String, Result<(), ResultRefusal>)>,
+    pub paid: Totals,
+}
 
-impl<M: Message + Default> Remembered for Answer<M> {
-    fn to_stored(&self) -> Vec<u8> {
-        self.0.encode_to_vec()
-    }
-
-    fn from_stored(bytes: &[u8]) -> Result<Self, StorageError> {
-        M::decode(bytes)
-            .map(Answer)
-            .map_err(|err| StorageError::Decode(format!("stored answer to a results request: {err}")))
-    }
+/// A single result accepted: its household, and the cycle's paid totals after it.
+#[derive(Debug, Clone)]
+pub struct ResultRecorded {
+    pub household_id: String,
+    pub paid: Totals,
 }
 
 /// The results a request had accepted, by outcome, and refused.
@@ -54,12 +52,18 @@ struct Counts {
 
 impl Payments {
     /// Records a batch of results; each is accepted or refused on its own.
-    pub async fn record_results(
+    /// The answer `answer` makes of the outcome is remembered under the
+    /// request ID.
+    pub async fn record_results<A>(
         &self,
         key: RequestKey,
         cycle_id: &str,
         results: Vec<Reported>,
-    ) -> Result<pp::RecordPaymentResultsResponse, CommandError> {
+        answer: impl FnOnce(&ResultsRecorded) -> A + Send + 'static,
+    ) -> Result<A, CommandError>
+    where
+        A: Remembered + Send + 'static,
+    {
         if results.is_empty() {
             return Err(CommandError::invalid("results", "give at least one result"));
         }
@@ -76,11 +80,11 @@ impl Payments {
             .db
             .write(move |conn| {
                 let mut counts = None;
-                let Answer(response) = idempotency::once(conn, &key, |conn| {
-                    let (response, done) =
+                let response = idempotency::once(conn, &key, |conn| {
+                    let (recorded, done) =
                         this.record_results_in(conn, &cycle_id, &results, key.request_id.as_str())?;
                     counts = Some(done);
-                    Ok::<_, CommandError>(Answer(response))
+                    Ok::<_, CommandError>(answer(&recorded))
                 })?;
                 Ok::<_, CommandError>((response, counts))
             })
@@ -96,12 +100,16 @@ impl Payments {
     }
 
     /// Records one result; a refusal is an error and changes nothing.
-    pub async fn record_result(
+    pub async fn record_result<A>(
         &self,
         key: RequestKey,
         cycle_id: &str,
         result: Option<Reported>,
-    ) -> Result<pp::RecordPaymentResultResponse, CommandError> {
+        answer: impl FnOnce(&ResultRecorded) -> A + Send + 'static,
+    ) -> Result<A, CommandError>
+    where
+        A: Remembered + Send + 'static,
+    {
         let Some(result) = result else {
             return Err(CommandError::invalid("result", "is required"));
         };
@@ -116,12 +124,12 @@ impl Payments {
             .db
             .write(move |conn| {
                 let mut counts = None;
-                let Answer(response) = idempotency::once(conn, &key, |conn| {
+                let response = idempotency::once(conn, &key, |conn| {
                     let recorded = this.record_result_in(conn, &cycle_id, &result, key.request_id.as_str());
                     match recorded {
-                        Ok((response, done)) => {
+                        Ok((recorded, done)) => {
                             counts = Some(done);
-                            Ok(Answer(response))
+                            Ok(answer(&recorded))
                         }
                         Err(Refused::Rule(err)) => {
                             refusal_seen.store(true, Ordering::Relaxed);
@@ -170,7 +178,7 @@ impl Payments {
         cycle_id: &str,
         results: &[Reported],
         request_id: &str,
-    ) -> Result<(pp::RecordPaymentResultsResponse, Counts), CommandError> {
+    ) -> Result<(ResultsRecorded, Counts), CommandError> {
         let mut cycle = load_cycle(conn, cycle_id)?;
         cycle::accepts_results(&cycle).map_err(|r| refused(r, cycle_id))?;
         let approved_on = cycle.approved_on();
@@ -179,19 +187,19 @@ impl Payments {
             .map(|r| results::admit(r, approved_on).map_err(ResultRefusal::invalid))
             .collect();
         let (decisions, mut counts) = judge_and_store(conn, &mut cycle, &validated, request_id)?;
-        let mut response = pp::RecordPaymentResultsResponse {
-            paid: Some(totals(cycle.paid)),
-            ..Default::default()
-        };
-        for (index, (result, decision)) in results.iter().zip(decisions).enumerate() {
-            match &decision {
-                Ok(()) => response.accepted += 1,
-                Err(_) => response.refused += 1,
-            }
-            response.outcomes.push(outcome(index, &result.household_id, decision));
-        }
-        counts.refused = response.refused as u64;
-        Ok((response, counts))
+        counts.refused = decisions.iter().filter(|d| d.is_err()).count() as u64;
+        let decisions = results
+            .iter()
+            .zip(decisions)
+            .map(|(result, decision)| (result.household_id.clone(), decision))
+            .collect();
+        Ok((
+            ResultsRecorded {
+                decisions,
+                paid: cycle.paid,
+            },
+            counts,
+        ))
     }
 
     fn record_result_in(
@@ -200,7 +208,7 @@ impl Payments {
         cycle_id: &str,
         result: &Reported,
         request_id: &str,
-    ) -> Result<(pp::RecordPaymentResultResponse, Counts), Refused> {
+    ) -> Result<(ResultRecorded, Counts), Refused> {
         let mut cycle = load_cycle(conn, cycle_id)?;
         cycle::accepts_results(&cycle).map_err(|r| refused(r, cycle_id))?;
         let report = results::admit(result, cycle.approved_on()).map_err(CommandError::Invalid)?;
@@ -208,11 +216,11 @@ impl Payments {
         if let Err(refusal) = decisions.remove(0) {
             return Err(Refused::Rule(single_refusal(cycle_id, &result.household_id, refusal)));
         }
-        let response = pp::RecordPaymentResultResponse {
-            outcome: Some(outcome(0, &result.household_id, Ok(()))),
-            paid: Some(totals(cycle.paid)),
+        let recorded = ResultRecorded {
+            household_id: result.household_id.clone(),
+            paid: cycle.paid,
         };
-        Ok((response, counts))
+        Ok((recorded, counts))
     }
 }
 
@@ -301,47 +309,6 @@ fn judge_and_store(
     Ok((decisions, counts))
 }
 
-fn totals(t: Totals) -> pp::Totals {
-    pp::Totals {
-        count: t.count,
-        amount: Some(events::money(t.amount)),
-    }
-}
-
-fn outcome(index: usize, household_id: &str, decision: Result<(), ResultRefusal>) -> pp::ResultOutcome {
-    match decision {
-        Ok(()) => pp::ResultOutcome {
-            index: index as i32,
-            household_id: household_id.to_owned(),
-            accepted: true,
-            ..Default::default()
-        },
-        Err(refusal) => pp::ResultOutcome {
-            index: index as i32,
-            household_id: household_id.to_owned(),
-            accepted: false,
-            refusal: refusal_to_wire(refusal.kind) as i32,
-            field: refusal.field,
-            message: refusal.message,
-        },
-    }
-}
-
-/// The API's `ResultRefusal` for a refusal (the answer is stored as the
-/// API's message, so a replay answers exactly as the first time).
-fn refusal_to_wire(kind: RefusalKind) -> pp::ResultRefusal {
-    match kind {
-        RefusalKind::Invalid => pp::ResultRefusal::Invalid,
-        RefusalKind::NotEntitled => pp::ResultRefusal::NotEntitled,
-        RefusalKind::AlreadyPaid => pp::ResultRefusal::AlreadyPaid,
-        RefusalKind::RepeatedInRequest => pp::ResultRefusal::RepeatedInRequest,
-        RefusalKind::AmountMismatch => pp::ResultRefusal::AmountMismatch,
-        RefusalKind::WrongAgent => pp::ResultRefusal::WrongAgent,
-        RefusalKind::ReceiptReused => pp::ResultRefusal::ReceiptReused,
-        RefusalKind::ControlTotalExceeded => pp::ResultRefusal::ControlTotalExceeded,
-    }
-}
-
 /// The error a refused single result gets.
 fn single_refusal(cycle_id: &str, household_id: &str, refusal: ResultRefusal) -> CommandError {
     match refusal.kind {
@@ -350,22 +317,5 @@ fn single_refusal(cycle_id: &str, household_id: &str, refusal: ResultRefusal) ->
         }
         RefusalKind::Invalid => CommandError::invalid(refusal.field, refusal.message),
         kind => CommandError::refused(kind.code(), household_id, refusal.message),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_refusal_has_its_own_wire_value_named_like_its_code() {
-        let mut seen = std::collections::HashSet::new();
-        for kind in RefusalKind::ALL {
-            let wire = refusal_to_wire(kind);
-            assert!(seen.insert(wire as i32), "{kind:?} repeats a wire value");
-            assert_eq!(wire.as_str_name(), format!("RESULT_REFUSAL_{}", kind.code()));
-            assert_eq!(pp::ResultRefusal::try_from(wire as i32), Ok(wire));
-        }
-        assert!(!seen.contains(&(pp::ResultRefusal::Unspecified as i32)));
     }
 }

@@ -5,11 +5,13 @@ use chrono::{DateTime, Utc};
 use jigi_proto::common as pc;
 use jigi_proto::payments as pp;
 
+use crate::app::{ResultRecorded, ResultsRecorded};
 use crate::domain::model::{
     Channel, Cycle, CycleKind, CycleStatus, EntitlementStatus, FailureReason, FundingSource, Totals,
 };
 use crate::domain::projection::Tracked;
 use crate::domain::reconcile::{Line, Reconciliation};
+use crate::domain::results::{RefusalKind, ResultRefusal};
 use crate::events::{location, money};
 use crate::storage::{CommuneShare, EntitlementRow};
 
@@ -259,6 +261,64 @@ pub fn failure_reason_to_wire(reason: FailureReason) -> pp::FailureReason {
     }
 }
 
+/// The answer to `RecordPaymentResults`.
+pub fn results_recorded(recorded: &ResultsRecorded) -> pp::RecordPaymentResultsResponse {
+    let mut response = pp::RecordPaymentResultsResponse {
+        paid: Some(totals(recorded.paid)),
+        ..Default::default()
+    };
+    for (index, (household_id, decision)) in recorded.decisions.iter().enumerate() {
+        match decision {
+            Ok(()) => response.accepted += 1,
+            Err(_) => response.refused += 1,
+        }
+        response.outcomes.push(outcome(index, household_id, decision.clone()));
+    }
+    response
+}
+
+/// The answer to `RecordPaymentResult`.
+pub fn result_recorded(recorded: &ResultRecorded) -> pp::RecordPaymentResultResponse {
+    pp::RecordPaymentResultResponse {
+        outcome: Some(outcome(0, &recorded.household_id, Ok(()))),
+        paid: Some(totals(recorded.paid)),
+    }
+}
+
+pub fn outcome(index: usize, household_id: &str, decision: Result<(), ResultRefusal>) -> pp::ResultOutcome {
+    match decision {
+        Ok(()) => pp::ResultOutcome {
+            index: index as i32,
+            household_id: household_id.to_owned(),
+            accepted: true,
+            ..Default::default()
+        },
+        Err(refusal) => pp::ResultOutcome {
+            index: index as i32,
+            household_id: household_id.to_owned(),
+            accepted: false,
+            refusal: refusal_to_wire(refusal.kind) as i32,
+            field: refusal.field,
+            message: refusal.message,
+        },
+    }
+}
+
+/// The API's `ResultRefusal` for a refusal (the answer is stored as the
+/// API's message, so a replay answers exactly as the first time).
+fn refusal_to_wire(kind: RefusalKind) -> pp::ResultRefusal {
+    match kind {
+        RefusalKind::Invalid => pp::ResultRefusal::Invalid,
+        RefusalKind::NotEntitled => pp::ResultRefusal::NotEntitled,
+        RefusalKind::AlreadyPaid => pp::ResultRefusal::AlreadyPaid,
+        RefusalKind::RepeatedInRequest => pp::ResultRefusal::RepeatedInRequest,
+        RefusalKind::AmountMismatch => pp::ResultRefusal::AmountMismatch,
+        RefusalKind::WrongAgent => pp::ResultRefusal::WrongAgent,
+        RefusalKind::ReceiptReused => pp::ResultRefusal::ReceiptReused,
+        RefusalKind::ControlTotalExceeded => pp::ResultRefusal::ControlTotalExceeded,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,5 +386,17 @@ mod tests {
             assert_eq!(failure_reason_from_wire(unknown), None);
             assert_eq!(cycle_status_from_wire(unknown), Err("is not a cycle status".to_owned()));
         }
+    }
+
+    #[test]
+    fn every_refusal_has_its_own_wire_value_named_like_its_code() {
+        let mut seen = std::collections::HashSet::new();
+        for kind in RefusalKind::ALL {
+            let wire = refusal_to_wire(kind);
+            assert!(seen.insert(wire as i32), "{kind:?} repeats a wire value");
+            assert_eq!(wire.as_str_name(), format!("RESULT_REFUSAL_{}", kind.code()));
+            assert_eq!(pp::ResultRefusal::try_from(wire as i32), Ok(wire));
+        }
+        assert!(!seen.contains(&(pp::ResultRefusal::Unspecified as i32)));
     }
 }

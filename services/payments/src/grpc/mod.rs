@@ -15,7 +15,7 @@ use std::pin::Pin;
 use jigi_auth::Role;
 use jigi_proto::payments::payments_service_server::{PaymentsService, PaymentsServiceServer};
 use jigi_proto::payments::*;
-use jigi_server::{access, status};
+use jigi_server::{WireAnswer, access, status};
 use jigi_storage::idempotency::{RequestId, RequestKey};
 use prost::Message as _;
 use tokio_stream::Stream;
@@ -340,7 +340,12 @@ impl PaymentsService for PaymentsApi {
             .result
             .as_ref()
             .map(|result| parse::payment_result(result, "result", crate::app::today()));
-        let response = self.payments.record_result(key, &r.cycle_id, result).await?;
+        let WireAnswer(response) = self
+            .payments
+            .record_result(key, &r.cycle_id, result, |recorded| {
+                WireAnswer(convert::result_recorded(recorded))
+            })
+            .await?;
         Ok(Response::new(response))
     }
 
@@ -364,7 +369,12 @@ impl PaymentsService for PaymentsApi {
             .enumerate()
             .map(|(index, result)| parse::payment_result(result, &format!("results[{index}]"), today))
             .collect();
-        let response = self.payments.record_results(key, &r.cycle_id, results).await?;
+        let WireAnswer(response) = self
+            .payments
+            .record_results(key, &r.cycle_id, results, |recorded| {
+                WireAnswer(convert::results_recorded(recorded))
+            })
+            .await?;
         tracing::info!(
             cycle_id = %cycle_id,
             accepted = response.accepted,
