@@ -8,12 +8,10 @@ pub mod transfers;
 
 use jigi_bus::outbox;
 use jigi_server::CommandError;
-use jigi_storage::idempotency::{self, RequestKey};
+use jigi_storage::idempotency::{self, Remembered, RequestKey};
 use jigi_storage::{Database, StorageError};
-use prost::Message as _;
 
 use crate::domain::{self, Duplicate, Refusal, Resolution};
-use crate::grpc::convert;
 use crate::{events, storage};
 
 /// Most duplicates one page lists.
@@ -63,18 +61,23 @@ impl Linkage {
     }
 
     /// Records a registrar's finding (the API has checked that the caller
-    /// covers one of the duplicate's regions, which never change).
-    pub async fn resolve(
+    /// covers one of the duplicate's regions, which never change). The
+    /// answer `answer` makes of the resolved duplicate is remembered under
+    /// the request ID.
+    pub async fn resolve<A>(
         &self,
         key: RequestKey,
         duplicate_id: &str,
         resolution: Resolution,
         kept: &str,
-    ) -> Result<Duplicate, CommandError> {
+        answer: impl FnOnce(&Duplicate) -> A + Send + 'static,
+    ) -> Result<A, CommandError>
+    where
+        A: Remembered + Send + 'static,
+    {
         domain::parse_duplicate_id(duplicate_id).map_err(|err| CommandError::invalid("duplicate_id", err))?;
         let (id, kept) = (duplicate_id.to_owned(), kept.to_owned());
-        let stored: Vec<u8> = self
-            .db
+        self.db
             .write(move |conn| {
                 idempotency::once(conn, &key, |conn| {
                     let mut duplicate =
@@ -101,13 +104,9 @@ impl Linkage {
                             ));
                         }
                     }
-                    Ok::<_, CommandError>(convert::duplicate(&duplicate).encode_to_vec())
+                    Ok::<_, CommandError>(answer(&duplicate))
                 })
             })
-            .await?;
-        let message = jigi_proto::linkage::Duplicate::decode(stored.as_slice())
-            .map_err(|err| CommandError::Storage(StorageError::Decode(format!("stored answer: {err}"))))?;
-        convert::from_proto(&message)
-            .map_err(|err| CommandError::Storage(StorageError::Decode(format!("stored answer: {err}"))))
+            .await
     }
 }

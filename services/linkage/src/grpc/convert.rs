@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use jigi_proto::linkage as pl;
 
-use crate::domain::{DoublePayment, Duplicate, MatchKind, Resolution, Resolved, Side};
+use crate::domain::{Duplicate, MatchKind, Resolution, Side};
 
 pub fn duplicate(d: &Duplicate) -> pl::Duplicate {
     let (resolution, kept, resolved_at) = match &d.resolution {
@@ -40,52 +40,6 @@ pub fn duplicate(d: &Duplicate) -> pl::Duplicate {
     }
 }
 
-/// Reads back a duplicate this service encoded (a stored answer).
-pub fn from_proto(d: &pl::Duplicate) -> Result<Duplicate, String> {
-    let side = |s: &Option<pl::LinkedHousehold>| -> Result<Side, String> {
-        let s = s.as_ref().ok_or("missing household")?;
-        Ok(Side {
-            household_id: s.household_id.clone(),
-            region: s.region.parse().map_err(|_| format!("region {:?}", s.region))?,
-        })
-    };
-    let resolved = match pl::Resolution::try_from(d.resolution) {
-        Ok(pl::Resolution::SamePerson) => Some(Resolution::SamePerson),
-        Ok(pl::Resolution::Moved) => Some(Resolution::Moved),
-        Ok(pl::Resolution::DifferentPeople) => Some(Resolution::DifferentPeople),
-        _ => None,
-    };
-    Ok(Duplicate {
-        duplicate_id: d.duplicate_id.clone(),
-        first: side(&d.first)?,
-        second: side(&d.second)?,
-        matched: d
-            .matched
-            .iter()
-            .filter_map(|m| match pl::MatchKind::try_from(*m) {
-                Ok(pl::MatchKind::IdCard) => Some(MatchKind::IdCard),
-                Ok(pl::MatchKind::Head) => Some(MatchKind::Head),
-                _ => None,
-            })
-            .collect(),
-        suspected_at: from_timestamp(d.suspected_at.as_ref()),
-        resolution: resolved.map(|resolution| Resolved {
-            resolution,
-            kept_household_id: (!d.kept_household_id.is_empty()).then(|| d.kept_household_id.clone()),
-            resolved_at: from_timestamp(d.resolved_at.as_ref()),
-        }),
-        double_payments: d
-            .possible_double_payments
-            .iter()
-            .map(|p| DoublePayment {
-                period: p.period.clone(),
-                first_payment_id: p.first_payment_id.clone(),
-                second_payment_id: p.second_payment_id.clone(),
-            })
-            .collect(),
-    })
-}
-
 pub fn resolution(r: Resolution) -> pl::Resolution {
     match r {
         Resolution::SamePerson => pl::Resolution::SamePerson,
@@ -113,9 +67,4 @@ fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
         seconds: at.timestamp(),
         nanos: at.timestamp_subsec_nanos() as i32,
     }
-}
-
-fn from_timestamp(at: Option<&prost_types::Timestamp>) -> DateTime<Utc> {
-    at.and_then(|t| DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
-        .unwrap_or_default()
 }

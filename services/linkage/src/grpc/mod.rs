@@ -8,7 +8,7 @@ use jigi_auth::Identity;
 use jigi_common::Region;
 use jigi_proto::linkage::linkage_service_server::{LinkageService, LinkageServiceServer};
 use jigi_proto::linkage::*;
-use jigi_server::{access, status};
+use jigi_server::{WireAnswer, access, status};
 use jigi_storage::idempotency::{RequestId, RequestKey};
 use prost::Message as _;
 use tonic::{Request, Response, Status};
@@ -149,13 +149,15 @@ impl LinkageService for LinkageApi {
         }
         .encode_to_vec();
         let key = RequestKey::new("ResolveDuplicate", request_id, &content);
-        let duplicate = self
+        let WireAnswer(duplicate) = self
             .linkage
-            .resolve(key, &r.duplicate_id, resolution, &r.kept_household_id)
+            .resolve(key, &r.duplicate_id, resolution, &r.kept_household_id, |duplicate| {
+                WireAnswer(convert::duplicate(duplicate))
+            })
             .await?;
         tracing::info!(duplicate_id = %duplicate.duplicate_id, resolution = resolution.code(), "duplicate resolved");
         Ok(Response::new(ResolveDuplicateResponse {
-            duplicate: Some(convert::duplicate(&duplicate)),
+            duplicate: Some(duplicate),
         }))
     }
 }
