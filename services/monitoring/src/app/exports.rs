@@ -1,9 +1,9 @@
 //! Exports of the indicators: DHIS2 data value sets and CSV.
 
-use jigi_common::{AreaLevel, Period, Problems};
+use jigi_common::{AreaLevel, Period};
 use jigi_server::CommandError;
 
-use super::{IndicatorRow, Monitoring, parse_period, refuse};
+use super::{IndicatorRow, Monitoring};
 use crate::domain::dhis2::{self, DataValueSet};
 use crate::domain::indicators::Indicators;
 use crate::storage::indicators::Scope;
@@ -22,12 +22,11 @@ pub struct Dhis2Export {
 impl Monitoring {
     /// Every row to export for an area: the area itself and every region,
     /// cercle and commune below it, all read in one snapshot.
-    async fn export_rows(&self, area: &str, period: Option<&str>) -> Result<Vec<IndicatorRow>, CommandError> {
-        let mut problems = Problems::new();
-        let period = parse_period(period, "period", &mut problems);
-        let root = self.area("area", area, &mut problems);
-        refuse(problems)?;
-        let period: Period = period.expect("checked");
+    async fn export_rows(
+        &self,
+        root: Option<(AreaLevel, String)>,
+        period: Period,
+    ) -> Result<Vec<IndicatorRow>, CommandError> {
         let levels: Vec<Option<AreaLevel>> = std::iter::once(None)
             .chain(
                 [AreaLevel::Region, AreaLevel::Cercle, AreaLevel::Commune]
@@ -54,7 +53,11 @@ impl Monitoring {
 
     /// A DHIS2 data value set of an area's indicators and those of every
     /// area below it.
-    pub async fn export_dhis2(&self, area: &str, period: Option<&str>) -> Result<Dhis2Export, CommandError> {
+    pub async fn export_dhis2(
+        &self,
+        area: Option<(AreaLevel, String)>,
+        period: Period,
+    ) -> Result<Dhis2Export, CommandError> {
         let rows = self.export_rows(area, period).await?;
         let mut values = Vec::new();
         let mut unmapped_areas = Vec::new();
@@ -78,7 +81,7 @@ impl Monitoring {
     }
 
     /// CSV: `area,area_name,period,indicator,value`.
-    pub async fn export_csv(&self, area: &str, period: Option<&str>) -> Result<String, CommandError> {
+    pub async fn export_csv(&self, area: Option<(AreaLevel, String)>, period: Period) -> Result<String, CommandError> {
         let rows = self.export_rows(area, period).await?;
         let mut csv = String::from("area,area_name,period,indicator,value\n");
         for row in rows {

@@ -3,11 +3,11 @@
 use std::collections::BTreeMap;
 
 use chrono::Utc;
-use jigi_common::{AreaLevel, Period, Problems, Region};
+use jigi_common::{AreaLevel, Period, Region};
 use jigi_server::CommandError;
 use jigi_storage::Conn;
 
-use super::{Fresh, Freshness, Monitoring, parse_period, refuse};
+use super::{Fresh, Freshness, Monitoring};
 use crate::domain::indicators::Indicators;
 use crate::storage::indicators::{self as queries, CycleIndicators, Scope};
 
@@ -29,20 +29,10 @@ impl Monitoring {
     /// every region's freshness.
     pub async fn indicators(
         &self,
-        area: &str,
-        period: Option<&str>,
+        area: Option<(AreaLevel, String)>,
+        period: Period,
         breakdown: Option<AreaLevel>,
     ) -> Result<IndicatorReport, CommandError> {
-        let mut problems = Problems::new();
-        let period = parse_period(period, "period", &mut problems);
-        let area = self.area("area", area, &mut problems);
-        if let (Some((level, _)), Some(breakdown)) = (&area, breakdown)
-            && breakdown <= *level
-        {
-            problems.add("breakdown", "must be finer than the area (e.g. communes of a cercle)");
-        }
-        refuse(problems)?;
-        let period = period.expect("checked");
         let scope = Scope { area, breakdown };
         let this = self.clone();
         self.db
@@ -99,19 +89,13 @@ impl Monitoring {
             .unwrap_or_else(|| code.to_owned())
     }
 
-    /// Payment indicators per cycle, of a region (every region when empty)
+    /// Payment indicators per cycle, of a region (every region when `None`)
     /// and a period (every period when `None`).
     pub async fn cycles(
         &self,
-        region: &str,
-        period: Option<&str>,
+        region: Option<Region>,
+        period: Option<Period>,
     ) -> Result<Fresh<Vec<CycleIndicators>>, CommandError> {
-        let mut problems = Problems::new();
-        if !region.is_empty() && region.parse::<Region>().is_err() {
-            problems.add("region", format!("unknown region {region:?}"));
-        }
-        let period = period.map(|p| parse_period(Some(p), "period", &mut problems));
-        refuse(problems)?;
         let this = self.clone();
         let mut cycles = self
             .db
@@ -121,8 +105,8 @@ impl Monitoring {
             })
             .await?;
         cycles.value.retain(|cycle| {
-            (region.is_empty() || cycle.region == region)
-                && match period.flatten() {
+            region.is_none_or(|region| cycle.region == region.slug())
+                && match period {
                     None => true,
                     Some(period) => cycle.period.parse::<Period>().is_ok_and(|p| period.contains(p.start())),
                 }

@@ -1,6 +1,6 @@
-//! The monitoring's queries and the budget commands. A query validates its
-//! input, then reads everything a request needs on one of the database's
-//! readers, in one snapshot. A command validates its input, then runs on the
+//! The monitoring's queries and the budget commands, on domain values (the
+//! API layer parsed the request). A query reads everything a request needs
+//! on one of the database's readers, in one snapshot. A command runs on the
 //! write path, one transaction (with its request ID, for an expenditure).
 //! The [`projection`] turns the national stream's events into the facts the
 //! queries read.
@@ -15,8 +15,7 @@ mod rounds;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jigi_common::{AreaLevel, Geography, Period, Problems, Region};
-use jigi_server::CommandError;
+use jigi_common::{Geography, Region};
 use jigi_storage::Database;
 
 pub use crate::domain::rounds::{RoundState, reconciled};
@@ -70,48 +69,8 @@ impl Monitoring {
         self
     }
 
-    /// Checks an area code: empty (the country), a region, a cercle or a
-    /// commune; a problem is added under `field` otherwise.
-    fn area(&self, field: &str, code: &str, problems: &mut Problems) -> Option<(AreaLevel, String)> {
-        if code.is_empty() {
-            return None;
-        }
-        match self.geography.get(code) {
-            Some(area) if area.level != AreaLevel::Village => Some((area.level, code.to_owned())),
-            Some(_) => {
-                problems.add(field, "indicators go down to communes, not villages");
-                None
-            }
-            None => {
-                problems.add(
-                    field,
-                    format!("unknown area {code:?}: use a region, cercle or commune code"),
-                );
-                None
-            }
-        }
-    }
-}
-
-/// A required period: a quarter like `2018Q4` or a year like `2018`.
-fn parse_period(text: Option<&str>, field: &str, problems: &mut Problems) -> Option<Period> {
-    match text {
-        None | Some("") => {
-            problems.add(field, "is required: a quarter like 2018Q4 or a year like 2018");
-            None
-        }
-        Some(code) => problems.check(
-            format!("{field}.code"),
-            code.parse::<Period>().map_err(|e| e.to_string()),
-        ),
-    }
-}
-
-/// The problems found, as the command's refusal.
-fn refuse(problems: Problems) -> Result<(), CommandError> {
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(CommandError::Invalid(problems.into_errors()))
+    /// The programme's places, for the API layer to check area codes with.
+    pub fn geography(&self) -> &Geography {
+        &self.geography
     }
 }

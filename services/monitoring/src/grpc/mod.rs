@@ -5,8 +5,6 @@
 mod convert;
 pub(crate) mod parse;
 
-use jigi_common::AreaLevel;
-use jigi_proto::common::Period;
 use jigi_proto::monitoring::monitoring_service_server::{MonitoringService, MonitoringServiceServer};
 use jigi_proto::monitoring::*;
 use jigi_server::{CommandError, access, status};
@@ -39,10 +37,6 @@ impl MonitoringApi {
     }
 }
 
-fn period_code(period: &Option<Period>) -> Option<&str> {
-    period.as_ref().map(|p| p.code.as_str())
-}
-
 type Reply<T> = Result<Response<T>, Status>;
 
 #[tonic::async_trait]
@@ -50,22 +44,9 @@ impl MonitoringService for MonitoringApi {
     async fn get_indicators(&self, request: Request<GetIndicatorsRequest>) -> Reply<GetIndicatorsResponse> {
         access::check_area(access::caller(&request), &request.get_ref().area, "area")?;
         let r = request.into_inner();
-        let breakdown = match Breakdown::try_from(r.breakdown) {
-            Ok(Breakdown::Unspecified) => None,
-            Ok(Breakdown::Region) => Some(AreaLevel::Region),
-            Ok(Breakdown::Cercle) => Some(AreaLevel::Cercle),
-            Ok(Breakdown::Commune) => Some(AreaLevel::Commune),
-            Err(_) => {
-                return Err(status::invalid_argument(&[status::FieldError::new(
-                    "breakdown",
-                    format!("has unknown value {}", r.breakdown),
-                )]));
-            }
-        };
-        let report = self
-            .monitoring
-            .indicators(&r.area, period_code(&r.period), breakdown)
-            .await?;
+        let (area, period, breakdown) =
+            parse::indicators_query(self.monitoring.geography(), &r).map_err(CommandError::Invalid)?;
+        let report = self.monitoring.indicators(area, period, breakdown).await?;
         // The regions the rows cover (every region for the whole country).
         let covered: Vec<String> = report
             .value
@@ -90,7 +71,8 @@ impl MonitoringService for MonitoringApi {
     ) -> Reply<ListCycleIndicatorsResponse> {
         access::check_area(access::caller(&request), &request.get_ref().region, "region")?;
         let r = request.into_inner();
-        let cycles = self.monitoring.cycles(&r.region, period_code(&r.period)).await?;
+        let (region, period) = parse::region_and_period(&r.region, r.period.as_ref()).map_err(CommandError::Invalid)?;
+        let cycles = self.monitoring.cycles(region, period).await?;
         Ok(Response::new(ListCycleIndicatorsResponse {
             cycles: cycles.value.into_iter().map(convert::cycle).collect(),
             freshness: cycles
@@ -120,7 +102,8 @@ impl MonitoringService for MonitoringApi {
                 )]));
             }
         };
-        let rounds = self.monitoring.rounds(&r.region, period_code(&r.period), state).await?;
+        let (region, period) = parse::region_and_period(&r.region, r.period.as_ref()).map_err(CommandError::Invalid)?;
+        let rounds = self.monitoring.rounds(region, period, state).await?;
         Ok(Response::new(ListRoundIndicatorsResponse {
             rounds: rounds.value.into_iter().map(convert::round).collect(),
             freshness: rounds
@@ -186,7 +169,9 @@ impl MonitoringService for MonitoringApi {
     ) -> Reply<ExportDataValueSetResponse> {
         access::check_area(access::caller(&request), &request.get_ref().area, "area")?;
         let r = request.into_inner();
-        let export = self.monitoring.export_dhis2(&r.area, period_code(&r.period)).await?;
+        let (area, period) = parse::export_query(self.monitoring.geography(), &r.area, r.period.as_ref())
+            .map_err(CommandError::Invalid)?;
+        let export = self.monitoring.export_dhis2(area, period).await?;
         Ok(Response::new(ExportDataValueSetResponse {
             json: export.json,
             data_values: export.data_values as i64,
@@ -197,7 +182,9 @@ impl MonitoringService for MonitoringApi {
     async fn export_csv(&self, request: Request<ExportCsvRequest>) -> Reply<ExportCsvResponse> {
         access::check_area(access::caller(&request), &request.get_ref().area, "area")?;
         let r = request.into_inner();
-        let csv = self.monitoring.export_csv(&r.area, period_code(&r.period)).await?;
+        let (area, period) = parse::export_query(self.monitoring.geography(), &r.area, r.period.as_ref())
+            .map_err(CommandError::Invalid)?;
+        let csv = self.monitoring.export_csv(area, period).await?;
         Ok(Response::new(ExportCsvResponse { csv }))
     }
 }

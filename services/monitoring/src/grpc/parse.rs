@@ -4,7 +4,7 @@
 
 use chrono::Datelike;
 use jigi_common::date::parse_date;
-use jigi_common::{Component, FieldError, Problems};
+use jigi_common::{AreaLevel, Component, FieldError, Geography, Period, Problems, Region};
 use jigi_proto::common as pc;
 use jigi_proto::monitoring as pm;
 use jigi_storage::idempotency::{RequestIdError, RequestKey};
@@ -162,6 +162,108 @@ pub fn expenditure(
         spent_on: date.expect("checked"),
         description: description.trim().to_owned(),
     })
+}
+
+/// Checks an area code: empty (the country), a region, a cercle or a
+/// commune; a problem is added under `field` otherwise.
+pub fn area(geography: &Geography, field: &str, code: &str, problems: &mut Problems) -> Option<(AreaLevel, String)> {
+    if code.is_empty() {
+        return None;
+    }
+    match geography.get(code) {
+        Some(area) if area.level != AreaLevel::Village => Some((area.level, code.to_owned())),
+        Some(_) => {
+            problems.add(field, "indicators go down to communes, not villages");
+            None
+        }
+        None => {
+            problems.add(
+                field,
+                format!("unknown area {code:?}: use a region, cercle or commune code"),
+            );
+            None
+        }
+    }
+}
+
+/// An area: `None` for the whole country, else its level and code.
+pub type Area = Option<(AreaLevel, String)>;
+
+/// A required period: a quarter like `2018Q4` or a year like `2018`.
+pub fn period(period: Option<&pc::Period>, field: &str, problems: &mut Problems) -> Option<Period> {
+    match period.map(|p| p.code.as_str()) {
+        None | Some("") => {
+            problems.add(field, "is required: a quarter like 2018Q4 or a year like 2018");
+            None
+        }
+        Some(code) => problems.check(
+            format!("{field}.code"),
+            code.parse::<Period>().map_err(|e| e.to_string()),
+        ),
+    }
+}
+
+/// An optional region (`None`: every region).
+fn region(text: &str, problems: &mut Problems) -> Option<Region> {
+    if text.is_empty() {
+        return None;
+    }
+    let region = text.parse::<Region>().ok();
+    if region.is_none() {
+        problems.add("region", format!("unknown region {text:?}"));
+    }
+    region
+}
+
+/// `GetIndicators`: the area (`None`: the country), the period and a
+/// breakdown finer than the area.
+pub fn indicators_query(
+    geography: &Geography,
+    request: &pm::GetIndicatorsRequest,
+) -> Result<(Area, Period, Option<AreaLevel>), Vec<FieldError>> {
+    let mut problems = Problems::new();
+    let breakdown = match pm::Breakdown::try_from(request.breakdown) {
+        Ok(pm::Breakdown::Unspecified) => None,
+        Ok(pm::Breakdown::Region) => Some(AreaLevel::Region),
+        Ok(pm::Breakdown::Cercle) => Some(AreaLevel::Cercle),
+        Ok(pm::Breakdown::Commune) => Some(AreaLevel::Commune),
+        Err(_) => {
+            problems.add("breakdown", format!("has unknown value {}", request.breakdown));
+            return Err(problems.into_errors());
+        }
+    };
+    let period = period(request.period.as_ref(), "period", &mut problems);
+    let area = area(geography, "area", &request.area, &mut problems);
+    if let (Some((level, _)), Some(breakdown)) = (&area, breakdown)
+        && breakdown <= *level
+    {
+        problems.add("breakdown", "must be finer than the area (e.g. communes of a cercle)");
+    }
+    problems.into_result(|| (area, period.expect("checked"), breakdown))
+}
+
+/// `ListCycleIndicators`, `ListRoundIndicators`: a region and a period, each
+/// optional.
+pub fn region_and_period(
+    region_code: &str,
+    period_code: Option<&pc::Period>,
+) -> Result<(Option<Region>, Option<Period>), Vec<FieldError>> {
+    let mut problems = Problems::new();
+    let region = region(region_code, &mut problems);
+    let period = period_code.map(|p| period(Some(p), "period", &mut problems));
+    problems.into_result(|| (region, period.flatten()))
+}
+
+/// `ExportDataValueSet`, `ExportCsv`: the area (`None`: the country) and the period.
+pub fn export_query(
+    geography: &Geography,
+    area_code: &str,
+    period_code: Option<&pc::Period>,
+) -> Result<(Area, Period), Vec<FieldError>> {
+    let mut problems = Problems::new();
+    let period = period(period_code, "period", &mut problems);
+    let root = area(geography, "area", area_code, &mut problems);
+    problems.into_result(|| (root, period.expect("checked")))
 }
 
 #[cfg(test)]
