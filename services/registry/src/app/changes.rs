@@ -10,30 +10,11 @@ use jigi_storage::{Conn, StorageError};
 use super::Registry;
 use crate::domain::enrolment::{self, Refusal};
 use crate::domain::model::{
-    Enrolment, ExitReason, Household, HouseholdStatus, IdCardNumber, Location, Member, MemberStatus, PersonName,
-    PhoneNumber, StatusChange, Traits,
+    Enrolment, ExitReason, Household, HouseholdStatus, IdCardNumber, Location, Member, MemberStatus, StatusChange,
+    Traits,
 };
-use crate::domain::validate::MAX_MEMBERS;
+use crate::domain::validate::{Enrolling, Exiting, MAX_MEMBERS, MemberEdit};
 use crate::{events, storage};
-
-/// Longest committee reference or exit note kept.
-const MAX_NOTE_CHARS: usize = 500;
-
-/// The changes an `UpdateMember` asks for; `None` leaves a field unchanged.
-#[derive(Debug, Clone)]
-pub struct MemberChanges {
-    pub given_name: Option<String>,
-    pub family_name: Option<String>,
-    pub birth_date: Option<String>,
-    pub birth_date_estimated: Option<bool>,
-    pub pregnant: Option<bool>,
-    pub lactating: Option<bool>,
-    pub id_card_number: Option<String>,
-    pub phone: Option<String>,
-    /// As the API read it (`None`: unchanged); an error is reported with
-    /// the other fields' problems.
-    pub status: Result<Option<MemberStatus>, String>,
-}
 
 impl Registry {
     /// Changes a household's location and/or traits.
@@ -125,48 +106,8 @@ impl Registry {
         &self,
         household_id: &str,
         member_id: &str,
-        changes: MemberChanges,
+        edit: MemberEdit,
     ) -> Result<Household, CommandError> {
-        let rules = self.rules();
-        let mut problems = Problems::new();
-        let given_name = changes
-            .given_name
-            .as_deref()
-            .and_then(|n| problems.check("given_name", PersonName::parse(n)));
-        let family_name = changes
-            .family_name
-            .as_deref()
-            .and_then(|n| problems.check("family_name", PersonName::parse(n)));
-        let birth_date = changes
-            .birth_date
-            .as_deref()
-            .and_then(|d| problems.check("birth_date", rules.birth_date(d)));
-        // An empty string removes an ID card or a phone number.
-        let id_card = changes.id_card_number.as_deref().map(|c| match c.trim() {
-            "" => Some(None),
-            c => problems.check("id_card_number", IdCardNumber::parse(c)).map(Some),
-        });
-        let phone = changes.phone.as_deref().map(|p| match p.trim() {
-            "" => Some(None),
-            p => problems.check("phone", PhoneNumber::parse(p)).map(Some),
-        });
-        let status = problems.check("status", changes.status).flatten();
-        if member_id.is_empty() {
-            problems.add("member_id", "is required");
-        }
-        problems.into_result(|| ()).map_err(CommandError::Invalid)?;
-
-        let edit = MemberEdit {
-            given_name,
-            family_name,
-            birth_date,
-            birth_date_estimated: changes.birth_date_estimated,
-            pregnant: changes.pregnant,
-            lactating: changes.lactating,
-            id_card,
-            phone,
-            status,
-        };
         let (this, household_id, member_id) = (self.clone(), household_id.to_owned(), member_id.to_owned());
         self.db
             .write(move |conn| this.update_member_in(conn, &household_id, &member_id, edit))
@@ -220,13 +161,13 @@ impl Registry {
         if let Some(lactating) = lactating {
             member.lactating = lactating;
         }
-        if let Some(Some(Some(card))) = &id_card {
+        if let Some(Some(card)) = &id_card {
             check_id_card_free(conn, card, Some(member_id))?;
         }
-        if let Some(card) = id_card.flatten() {
+        if let Some(card) = id_card {
             member.id_card = card;
         }
-        if let Some(phone) = phone.flatten() {
+        if let Some(phone) = phone {
             member.phone = phone;
         }
         if let Some(status) = status {
@@ -270,29 +211,13 @@ impl Registry {
     }
 
     /// Enrols a household into a component.
-    pub async fn enrol(
-        &self,
-        household_id: &str,
-        component: i32,
-        enrolled_on: &str,
-        committee_override: &str,
-    ) -> Result<Household, CommandError> {
-        let rules = self.rules();
-        let mut problems = Problems::new();
-        let component = problems.check("component", known_component(component));
-        let on = problems.check("enrolled_on", rules.effective_date(enrolled_on));
-        let committee_override = committee_override.trim();
-        if committee_override.chars().count() > MAX_NOTE_CHARS {
-            problems.add(
-                "committee_override",
-                format!("is longer than {MAX_NOTE_CHARS} characters"),
-            );
-        }
-        problems.into_result(|| ()).map_err(CommandError::Invalid)?;
-        let (component, on) = (component.expect("checked"), on.expect("checked"));
-
-        let (this, household_id, committee_override) =
-            (self.clone(), household_id.to_owned(), committee_override.to_owned());
+    pub async fn enrol(&self, household_id: &str, enrolling: Enrolling) -> Result<Household, CommandError> {
+        let Enrolling {
+            component,
+            on,
+            committee_override,
+        } = enrolling;
+        let (this, household_id) = (self.clone(), household_id.to_owned());
         self.db
             .write(move |conn| {
                 let mut household = this.load_for_change(conn, &household_id)?;
@@ -318,47 +243,14 @@ impl Registry {
     pub async fn enrol_many(
         &self,
         key: RequestKey,
-        component: i32,
-        enrolled_on: &str,
-        committee_override: &str,
+        enrolling: Enrolling,
         targets: Targets,
     ) -> Result<Vec<BatchEnrolment>, CommandError> {
-        let rules = self.rules();
-        let mut problems = Problems::new();
-        let component = problems.check("component", known_component(component));
-        let on = problems.check("enrolled_on", rules.effective_date(enrolled_on));
-        let committee_override = committee_override.trim().to_owned();
-        if committee_override.chars().count() > MAX_NOTE_CHARS {
-            problems.add(
-                "committee_override",
-                format!("is longer than {MAX_NOTE_CHARS} characters"),
-            );
-        }
-        let targets = match targets {
-            Targets::Listed(ids) if ids.is_empty() => {
-                problems.add("household_ids", "name at least one household, or give a selection");
-                None
-            }
-            Targets::Listed(ids) if ids.len() > MAX_BATCH => {
-                problems.add("household_ids", format!("at most {MAX_BATCH} households per request"));
-                None
-            }
-            Targets::Listed(ids) => {
-                for (index, id) in ids.iter().enumerate() {
-                    if uuid::Uuid::parse_str(id).is_err() {
-                        problems.add(format!("household_ids[{index}]"), "is not a registry ID (a UUID)");
-                    }
-                }
-                Some(Targets::Listed(ids))
-            }
-            selected => Some(selected),
-        };
-        problems.into_result(|| ()).map_err(CommandError::Invalid)?;
-        let (component, on, targets) = (
-            component.expect("checked"),
-            on.expect("checked"),
-            targets.expect("checked"),
-        );
+        let Enrolling {
+            component,
+            on,
+            committee_override,
+        } = enrolling;
         let this = self.clone();
         let outcomes = self
             .db
@@ -433,34 +325,14 @@ impl Registry {
     }
 
     /// Ends a household's participation in a component.
-    pub async fn exit(
-        &self,
-        household_id: &str,
-        component: i32,
-        exited_on: &str,
-        reason: Result<ExitReason, String>,
-        note: &str,
-    ) -> Result<Household, CommandError> {
-        let rules = self.rules();
-        let mut problems = Problems::new();
-        let component = problems.check("component", known_component(component));
-        let on = problems.check("exited_on", rules.effective_date(exited_on));
-        let reason = problems.check("reason", reason);
-        let note = note.trim();
-        if note.chars().count() > MAX_NOTE_CHARS {
-            problems.add("note", format!("is longer than {MAX_NOTE_CHARS} characters"));
-        }
-        if reason == Some(ExitReason::Other) && note.is_empty() {
-            problems.add("note", "is required when the reason is EXIT_REASON_OTHER");
-        }
-        problems.into_result(|| ()).map_err(CommandError::Invalid)?;
-        let (component, on, reason) = (
-            component.expect("checked"),
-            on.expect("checked"),
-            reason.expect("checked"),
-        );
-
-        let (this, household_id, note) = (self.clone(), household_id.to_owned(), note.to_owned());
+    pub async fn exit(&self, household_id: &str, exiting: Exiting) -> Result<Household, CommandError> {
+        let Exiting {
+            component,
+            on,
+            reason,
+            note,
+        } = exiting;
+        let (this, household_id) = (self.clone(), household_id.to_owned());
         self.db
             .write(move |conn| {
                 let mut household = this.load_for_change(conn, &household_id)?;
@@ -627,20 +499,6 @@ impl Remembered for BatchOutcomes {
     }
 }
 
-/// The checked changes of an `UpdateMember`: `None` leaves a field as it
-/// is; for the ID card and phone, `Some(None)` removes it.
-struct MemberEdit {
-    given_name: Option<PersonName>,
-    family_name: Option<PersonName>,
-    birth_date: Option<chrono::NaiveDate>,
-    birth_date_estimated: Option<bool>,
-    pregnant: Option<bool>,
-    lactating: Option<bool>,
-    id_card: Option<Option<Option<IdCardNumber>>>,
-    phone: Option<Option<Option<PhoneNumber>>>,
-    status: Option<MemberStatus>,
-}
-
 /// Refuses an ID card another person holds.
 fn check_id_card_free(conn: &mut Conn, card: &IdCardNumber, member_id: Option<&str>) -> Result<(), CommandError> {
     match storage::id_card_holder(conn, card)? {
@@ -658,11 +516,4 @@ fn check_id_card_free(conn: &mut Conn, card: &IdCardNumber, member_id: Option<&s
 
 fn refused(refusal: Refusal, component: Component, household_id: &str) -> CommandError {
     CommandError::refused(refusal.kind(), household_id, refusal.explain(component))
-}
-
-fn known_component(value: i32) -> Result<Component, String> {
-    Component::from_proto(value).ok_or_else(|| match value {
-        0 => "is required (COMPONENT_UNSPECIFIED is not a component)".to_owned(),
-        other => format!("has unknown value {other}"),
-    })
 }

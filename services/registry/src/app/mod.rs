@@ -18,7 +18,7 @@ use jigi_common::{Geography, Region};
 use jigi_server::CommandError;
 use jigi_storage::{Conn, Database};
 
-pub use changes::{BatchEnrolment, MAX_BATCH, MemberChanges, Targets};
+pub use changes::{BatchEnrolment, MAX_BATCH, Targets};
 pub use queries::{ListQuery, Page};
 pub use register::{ImportRow, ImportSession, RowOutcome};
 

@@ -8,7 +8,7 @@ use jigi_common::date::{age_in_months, parse_date};
 use jigi_common::geography::Geography;
 use jigi_common::{Problems, Region, Sex};
 
-use super::model::{Location, Member, Traits};
+use super::model::{ExitReason, IdCardNumber, Location, Member, MemberStatus, PersonName, PhoneNumber, Traits};
 
 /// Most members a household may list.
 pub const MAX_MEMBERS: usize = 60;
@@ -18,6 +18,43 @@ pub const MAX_ASSET_COUNT: i32 = 100;
 pub const MAX_ANIMALS: i32 = 10_000;
 /// Most land, in ares (1,000 ha).
 pub const MAX_LAND_ARES: i32 = 100_000;
+
+/// Longest committee reference or exit note kept.
+pub const MAX_NOTE_CHARS: usize = 500;
+
+/// The checked changes of an `UpdateMember`: `None` leaves a field as it
+/// is; for the ID card and phone, `Some(None)` removes it.
+#[derive(Debug, Clone, Default)]
+pub struct MemberEdit {
+    pub given_name: Option<PersonName>,
+    pub family_name: Option<PersonName>,
+    pub birth_date: Option<NaiveDate>,
+    pub birth_date_estimated: Option<bool>,
+    pub pregnant: Option<bool>,
+    pub lactating: Option<bool>,
+    pub id_card: Option<Option<IdCardNumber>>,
+    pub phone: Option<Option<PhoneNumber>>,
+    pub status: Option<MemberStatus>,
+}
+
+/// An enrolment asked for: the component, from when, and the committee's
+/// reference when it overrides the PMT (empty otherwise).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrolling {
+    pub component: jigi_common::Component,
+    pub on: NaiveDate,
+    pub committee_override: String,
+}
+
+/// An exit asked for: the component, from when, why, and a note (required
+/// when the reason is `Other`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exiting {
+    pub component: jigi_common::Component,
+    pub on: NaiveDate,
+    pub reason: ExitReason,
+    pub note: String,
+}
 
 /// What validation needs to know besides the request.
 pub struct Rules<'a> {

@@ -4,6 +4,7 @@
 pub(crate) mod convert;
 pub mod parse;
 
+use jigi_common::Problems;
 use jigi_proto::registry::registry_service_server::{RegistryService, RegistryServiceServer};
 use jigi_proto::registry::*;
 use jigi_server::{CommandError, status};
@@ -12,7 +13,7 @@ use prost::Message as _;
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::app::{BatchEnrolment, ImportRow, ImportSession, ListQuery, MemberChanges, Registry, RowOutcome, Targets};
+use crate::app::{BatchEnrolment, ImportRow, ImportSession, ListQuery, Registry, RowOutcome, Targets};
 
 /// Most rows one import call may carry.
 pub const MAX_IMPORT_ROWS: usize = 200_000;
@@ -167,20 +168,10 @@ impl RegistryService for RegistryApi {
     async fn update_member(&self, request: Request<UpdateMemberRequest>) -> Reply<UpdateMemberResponse> {
         jigi_telemetry::programme::record_household(&request.get_ref().household_id);
         let request = request.into_inner();
-        let changes = MemberChanges {
-            given_name: request.given_name,
-            family_name: request.family_name,
-            birth_date: request.birth_date,
-            birth_date_estimated: request.birth_date_estimated,
-            pregnant: request.pregnant,
-            lactating: request.lactating,
-            id_card_number: request.id_card_number,
-            phone: request.phone,
-            status: parse::member_status(request.status),
-        };
+        let edit = parse::member_edit(&self.registry.rules(), &request).map_err(CommandError::Invalid)?;
         let household = self
             .registry
-            .update_member(&request.household_id, &request.member_id, changes)
+            .update_member(&request.household_id, &request.member_id, edit)
             .await?;
         Ok(Response::new(UpdateMemberResponse {
             household: Some(convert::household(&household)),
@@ -209,10 +200,18 @@ impl RegistryService for RegistryApi {
     async fn enrol_household(&self, request: Request<EnrolHouseholdRequest>) -> Reply<EnrolHouseholdResponse> {
         jigi_telemetry::programme::record_household(&request.get_ref().household_id);
         let r = request.into_inner();
-        let household = self
-            .registry
-            .enrol(&r.household_id, r.component, &r.enrolled_on, &r.committee_override)
-            .await?;
+        let mut problems = Problems::new();
+        let enrolling = parse::enrolling(
+            &self.registry.rules(),
+            r.component,
+            &r.enrolled_on,
+            &r.committee_override,
+            &mut problems,
+        );
+        let enrolling = problems
+            .into_result(|| enrolling.expect("checked"))
+            .map_err(CommandError::Invalid)?;
+        let household = self.registry.enrol(&r.household_id, enrolling).await?;
         tracing::info!(household_id = %household.household_id, component = r.component, "household enrolled");
         Ok(Response::new(EnrolHouseholdResponse {
             household: Some(convert::household(&household)),
@@ -227,7 +226,7 @@ impl RegistryService for RegistryApi {
             r.request_id.clear();
             r.encode_to_vec()
         });
-        let targets = match (r.household_ids.is_empty(), r.selection) {
+        let targets = match (r.household_ids.is_empty(), r.selection.take()) {
             (false, Some(_)) => {
                 return Err(status::invalid_argument(&[status::FieldError::new(
                     "selection",
@@ -237,12 +236,11 @@ impl RegistryService for RegistryApi {
             (_, Some(selection)) => {
                 Targets::Selected(self.registry.selection(&selection.area, selection.eligible_only)?)
             }
-            (_, None) => Targets::Listed(r.household_ids),
+            (_, None) => Targets::Listed(std::mem::take(&mut r.household_ids)),
         };
-        let outcomes = self
-            .registry
-            .enrol_many(key, r.component, &r.enrolled_on, &r.committee_override, targets)
-            .await?;
+        let (enrolling, targets) =
+            parse::batch_enrolment(&self.registry.rules(), &r, targets).map_err(CommandError::Invalid)?;
+        let outcomes = self.registry.enrol_many(key, enrolling, targets).await?;
         let mut response = EnrolHouseholdsResponse::default();
         for outcome in outcomes {
             let (household_id, result, refusal, message) = match outcome {
@@ -283,16 +281,8 @@ impl RegistryService for RegistryApi {
     async fn exit_household(&self, request: Request<ExitHouseholdRequest>) -> Reply<ExitHouseholdResponse> {
         jigi_telemetry::programme::record_household(&request.get_ref().household_id);
         let r = request.into_inner();
-        let household = self
-            .registry
-            .exit(
-                &r.household_id,
-                r.component,
-                &r.exited_on,
-                parse::exit_reason(r.reason),
-                &r.note,
-            )
-            .await?;
+        let exiting = parse::exiting(&self.registry.rules(), &r).map_err(CommandError::Invalid)?;
+        let household = self.registry.exit(&r.household_id, exiting).await?;
         Ok(Response::new(ExitHouseholdResponse {
             household: Some(convert::household(&household)),
         }))

@@ -7,15 +7,19 @@
 use std::collections::HashMap;
 
 use jigi_common::geography::LocationError;
-use jigi_common::{FieldError, Problems};
+use jigi_common::{Component, FieldError, Problems};
 use jigi_proto::common as pc;
 use jigi_proto::registry as pr;
 
 use super::convert;
+use crate::app::{MAX_BATCH, Targets};
 use crate::domain::model::{
     Assets, ExitReason, IdCardNumber, Livestock, Location, Member, MemberStatus, PersonName, PhoneNumber, Traits,
 };
-use crate::domain::validate::{MAX_ANIMALS, MAX_ASSET_COUNT, MAX_LAND_ARES, MAX_MEMBERS, NewHousehold, Rules};
+use crate::domain::validate::{
+    Enrolling, Exiting, MAX_ANIMALS, MAX_ASSET_COUNT, MAX_LAND_ARES, MAX_MEMBERS, MAX_NOTE_CHARS, MemberEdit,
+    NewHousehold, Rules,
+};
 
 /// Checks a household draft; `path` is where it sits in the request.
 pub fn household(
@@ -261,6 +265,138 @@ pub fn member_status(value: i32) -> Result<Option<MemberStatus>, String> {
 /// An exit's reason, which must be given.
 pub fn exit_reason(value: i32) -> Result<ExitReason, String> {
     convert::exit_reason_from_wire(value)?.ok_or_else(|| "is required".to_owned())
+}
+
+/// `UpdateMember`: every change checked, all problems at once.
+pub fn member_edit(rules: &Rules<'_>, request: &pr::UpdateMemberRequest) -> Result<MemberEdit, Vec<FieldError>> {
+    let mut problems = Problems::new();
+    let given_name = request
+        .given_name
+        .as_deref()
+        .and_then(|n| problems.check("given_name", PersonName::parse(n)));
+    let family_name = request
+        .family_name
+        .as_deref()
+        .and_then(|n| problems.check("family_name", PersonName::parse(n)));
+    let birth_date = request
+        .birth_date
+        .as_deref()
+        .and_then(|d| problems.check("birth_date", rules.birth_date(d)));
+    // An empty string removes an ID card or a phone number.
+    let id_card = request.id_card_number.as_deref().and_then(|c| match c.trim() {
+        "" => Some(None),
+        c => problems.check("id_card_number", IdCardNumber::parse(c)).map(Some),
+    });
+    let phone = request.phone.as_deref().and_then(|p| match p.trim() {
+        "" => Some(None),
+        p => problems.check("phone", PhoneNumber::parse(p)).map(Some),
+    });
+    let status = problems.check("status", member_status(request.status)).flatten();
+    if request.member_id.is_empty() {
+        problems.add("member_id", "is required");
+    }
+    problems.into_result(|| MemberEdit {
+        given_name,
+        family_name,
+        birth_date,
+        birth_date_estimated: request.birth_date_estimated,
+        pregnant: request.pregnant,
+        lactating: request.lactating,
+        id_card,
+        phone,
+        status,
+    })
+}
+
+/// An enrolment's component, date and committee reference (`EnrolHousehold`,
+/// `EnrolHouseholds`), its problems added to `problems`.
+pub fn enrolling(
+    rules: &Rules<'_>,
+    component: i32,
+    enrolled_on: &str,
+    committee_override: &str,
+    problems: &mut Problems,
+) -> Option<Enrolling> {
+    let component = problems.check("component", known_component(component));
+    let on = problems.check("enrolled_on", rules.effective_date(enrolled_on));
+    let committee_override = committee_override.trim();
+    if committee_override.chars().count() > MAX_NOTE_CHARS {
+        problems.add(
+            "committee_override",
+            format!("is longer than {MAX_NOTE_CHARS} characters"),
+        );
+        return None;
+    }
+    Some(Enrolling {
+        component: component?,
+        on: on?,
+        committee_override: committee_override.to_owned(),
+    })
+}
+
+/// `EnrolHouseholds`: the enrolment and the households it names or selects.
+pub fn batch_enrolment(
+    rules: &Rules<'_>,
+    request: &pr::EnrolHouseholdsRequest,
+    targets: Targets,
+) -> Result<(Enrolling, Targets), Vec<FieldError>> {
+    let mut problems = Problems::new();
+    let enrolling = enrolling(
+        rules,
+        request.component,
+        &request.enrolled_on,
+        &request.committee_override,
+        &mut problems,
+    );
+    let targets = match targets {
+        Targets::Listed(ids) if ids.is_empty() => {
+            problems.add("household_ids", "name at least one household, or give a selection");
+            None
+        }
+        Targets::Listed(ids) if ids.len() > MAX_BATCH => {
+            problems.add("household_ids", format!("at most {MAX_BATCH} households per request"));
+            None
+        }
+        Targets::Listed(ids) => {
+            for (index, id) in ids.iter().enumerate() {
+                if uuid::Uuid::parse_str(id).is_err() {
+                    problems.add(format!("household_ids[{index}]"), "is not a registry ID (a UUID)");
+                }
+            }
+            Some(Targets::Listed(ids))
+        }
+        selected => Some(selected),
+    };
+    problems.into_result(|| (enrolling.expect("checked"), targets.expect("checked")))
+}
+
+/// `ExitHousehold`.
+pub fn exiting(rules: &Rules<'_>, request: &pr::ExitHouseholdRequest) -> Result<Exiting, Vec<FieldError>> {
+    let mut problems = Problems::new();
+    let component = problems.check("component", known_component(request.component));
+    let on = problems.check("exited_on", rules.effective_date(&request.exited_on));
+    let reason = problems.check("reason", exit_reason(request.reason));
+    let note = request.note.trim();
+    if note.chars().count() > MAX_NOTE_CHARS {
+        problems.add("note", format!("is longer than {MAX_NOTE_CHARS} characters"));
+    }
+    if reason == Some(ExitReason::Other) && note.is_empty() {
+        problems.add("note", "is required when the reason is EXIT_REASON_OTHER");
+    }
+    problems.into_result(|| Exiting {
+        component: component.expect("checked"),
+        on: on.expect("checked"),
+        reason: reason.expect("checked"),
+        note: note.to_owned(),
+    })
+}
+
+/// A component the programme runs (`COMPONENT_UNSPECIFIED` is not one).
+fn known_component(value: i32) -> Result<Component, String> {
+    Component::from_proto(value).ok_or_else(|| match value {
+        0 => "is required (COMPONENT_UNSPECIFIED is not a component)".to_owned(),
+        other => format!("has unknown value {other}"),
+    })
 }
 
 /// `None` for an empty or blank optional text field.
