@@ -13,7 +13,7 @@ use crate::domain::model::{
     Enrolment, ExitReason, Household, HouseholdStatus, IdCardNumber, Location, Member, MemberStatus, StatusChange,
     Traits,
 };
-use crate::domain::validate::{Enrolling, Exiting, MAX_MEMBERS, MemberEdit};
+use crate::domain::validate::{Enrolling, Exiting, MAX_MEMBERS, MemberEdit, Moving};
 use crate::{events, storage};
 
 impl Registry {
@@ -357,37 +357,13 @@ impl Registry {
     /// index no longer counts it) and the move reported to the index, which
     /// has the destination continue those enrolments (`app::transfers`).
     /// Repeating it changes nothing.
-    pub async fn transfer(
-        &self,
-        household_id: &str,
-        destination: &str,
-        destination_household_id: &str,
-        on: &str,
-    ) -> Result<Household, CommandError> {
-        let mut problems = Problems::new();
-        let destination_region = match destination.parse::<jigi_common::Region>() {
-            Ok(region) if region == self.region => {
-                problems.add("destination_region", "is this region: a move within it is an update");
-                None
-            }
-            Ok(region) => Some(region),
-            Err(_) => {
-                problems.add("destination_region", format!("{destination:?} is not a region slug"));
-                None
-            }
-        };
-        let destination_household_id = destination_household_id.trim();
-        if !destination_household_id.is_empty() && uuid::Uuid::parse_str(destination_household_id).is_err() {
-            problems.add("destination_household_id", "is not a registry ID (a UUID)");
-        }
-        let on = if on.trim().is_empty() {
-            Some(super::today())
-        } else {
-            problems.check("transferred_on", self.rules().effective_date(on))
-        };
-        problems.into_result(|| ()).map_err(CommandError::Invalid)?;
-        let (on, destination_region) = (on.expect("checked"), destination_region.expect("checked"));
-        let destination_household_id = destination_household_id.to_owned();
+    pub async fn transfer(&self, household_id: &str, moving: Moving) -> Result<Household, CommandError> {
+        let Moving {
+            destination: destination_region,
+            destination_household_id,
+            on,
+        } = moving;
+        let destination = destination_region.slug();
         let note = if destination_household_id.is_empty() {
             format!("moved to {destination}")
         } else {

@@ -46,6 +46,15 @@ pub struct Enrolling {
     pub committee_override: String,
 }
 
+/// A move to another region asked for: where to, the household there when
+/// it is already registered (empty otherwise), and from when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moving {
+    pub destination: Region,
+    pub destination_household_id: String,
+    pub on: NaiveDate,
+}
+
 /// An exit asked for: the component, from when, why, and a note (required
 /// when the reason is `Other`).
 #[derive(Debug, Clone, PartialEq, Eq)]

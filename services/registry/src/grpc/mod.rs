@@ -291,15 +291,8 @@ impl RegistryService for RegistryApi {
     async fn transfer_household(&self, request: Request<TransferHouseholdRequest>) -> Reply<TransferHouseholdResponse> {
         jigi_telemetry::programme::record_household(&request.get_ref().household_id);
         let r = request.into_inner();
-        let household = self
-            .registry
-            .transfer(
-                &r.household_id,
-                &r.destination_region,
-                &r.destination_household_id,
-                &r.transferred_on,
-            )
-            .await?;
+        let moving = parse::moving(&self.registry.rules(), &r).map_err(CommandError::Invalid)?;
+        let household = self.registry.transfer(&r.household_id, moving).await?;
         tracing::info!(household_id = %household.household_id, destination = %r.destination_region, "household transferred");
         Ok(Response::new(TransferHouseholdResponse {
             household: Some(convert::household(&household)),

@@ -17,7 +17,7 @@ use crate::domain::model::{
     Assets, ExitReason, IdCardNumber, Livestock, Location, Member, MemberStatus, PersonName, PhoneNumber, Traits,
 };
 use crate::domain::validate::{
-    Enrolling, Exiting, MAX_ANIMALS, MAX_ASSET_COUNT, MAX_LAND_ARES, MAX_MEMBERS, MAX_NOTE_CHARS, MemberEdit,
+    Enrolling, Exiting, MAX_ANIMALS, MAX_ASSET_COUNT, MAX_LAND_ARES, MAX_MEMBERS, MAX_NOTE_CHARS, MemberEdit, Moving,
     NewHousehold, Rules,
 };
 
@@ -388,6 +388,38 @@ pub fn exiting(rules: &Rules<'_>, request: &pr::ExitHouseholdRequest) -> Result<
         on: on.expect("checked"),
         reason: reason.expect("checked"),
         note: note.to_owned(),
+    })
+}
+
+/// `TransferHousehold`: another region, an optional registry ID there, and
+/// a date (today when empty).
+pub fn moving(rules: &Rules<'_>, request: &pr::TransferHouseholdRequest) -> Result<Moving, Vec<FieldError>> {
+    let mut problems = Problems::new();
+    let destination = &request.destination_region;
+    let destination_region = match destination.parse::<jigi_common::Region>() {
+        Ok(region) if region == rules.region => {
+            problems.add("destination_region", "is this region: a move within it is an update");
+            None
+        }
+        Ok(region) => Some(region),
+        Err(_) => {
+            problems.add("destination_region", format!("{destination:?} is not a region slug"));
+            None
+        }
+    };
+    let destination_household_id = request.destination_household_id.trim();
+    if !destination_household_id.is_empty() && uuid::Uuid::parse_str(destination_household_id).is_err() {
+        problems.add("destination_household_id", "is not a registry ID (a UUID)");
+    }
+    let on = if request.transferred_on.trim().is_empty() {
+        Some(rules.today)
+    } else {
+        problems.check("transferred_on", rules.effective_date(&request.transferred_on))
+    };
+    problems.into_result(|| Moving {
+        destination: destination_region.expect("checked"),
+        destination_household_id: destination_household_id.to_owned(),
+        on: on.expect("checked"),
     })
 }
 
