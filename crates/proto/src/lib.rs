@@ -56,7 +56,7 @@ pub mod jigi {
     }
 }
 
-pub use jigi::{
+pub use self::jigi::{
     activities::v1 as activities, audit::v1 as audit, common::v1 as common, events::v1 as events,
     linkage::v1 as linkage, monitoring::v1 as monitoring, nutrition::v1 as nutrition, payments::v1 as payments,
     registry::v1 as registry,
