@@ -10,9 +10,11 @@ use jigi_common::{Geography, Region};
 use jigi_linkage::Handle;
 
 use jigi_localnats::topology::{self, Hub, Leaf};
+use jigi_proto::common::Period;
 use jigi_proto::linkage::linkage_service_client::LinkageServiceClient;
 use jigi_proto::linkage::{Duplicate, ListDuplicatesRequest};
 use jigi_proto::payments::payments_service_client::PaymentsServiceClient;
+use jigi_proto::payments::{FundingSource, OpenPaymentCycleRequest};
 use jigi_proto::registry::registry_service_client::RegistryServiceClient;
 use jigi_proto::registry::{Household, HouseholdDraft, RegisterHouseholdRequest};
 use jigi_registry::domain::linkage::LinkageKey;
@@ -274,6 +276,26 @@ impl RegionNode {
             .into_inner()
             .household
             .unwrap()
+    }
+
+    /// Opens the region's TM cycle of `period` (World Bank funding, every
+    /// enrolled commune); returns its ID.
+    pub async fn open_cycle(&mut self, period: &str) -> String {
+        self.pay
+            .open_payment_cycle(OpenPaymentCycleRequest {
+                period: Some(Period { code: period.into() }),
+                funding_source: FundingSource::WorldBankIda as i32,
+                amount_per_household: None,
+                communes: vec![],
+                prepared_by: String::new(),
+                ..Default::default()
+            })
+            .await
+            .expect("the cycle opens")
+            .into_inner()
+            .cycle
+            .unwrap()
+            .cycle_id
     }
 
     /// Stops the registry and starts it again on the same database, with

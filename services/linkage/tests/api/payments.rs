@@ -4,11 +4,9 @@
 //! permissions), resolved as a move, and then paid once: in Sikasso.
 
 use jigi_common::Region;
-use jigi_proto::common::{Component, Period};
+use jigi_proto::common::Component;
 use jigi_proto::linkage::{Resolution, ResolveDuplicateRequest};
-use jigi_proto::payments::{
-    FreezePaymentCycleRequest, FreezePaymentCycleResponse, FundingSource, OpenPaymentCycleRequest,
-};
+use jigi_proto::payments::{FreezePaymentCycleRequest, FreezePaymentCycleResponse};
 use jigi_proto::registry::{EnrolHouseholdRequest, ExitReason, GetStatusHistoryRequest, TransferHouseholdRequest};
 use jigi_testkit::eventually;
 
@@ -32,24 +30,10 @@ async fn enrol(node: &mut RegionNode, household_id: &str) {
 
 /// Opens and freezes the region's cycle of `period`.
 async fn freeze(node: &mut RegionNode, period: &str) -> FreezePaymentCycleResponse {
-    let cycle = node
-        .pay
-        .open_payment_cycle(OpenPaymentCycleRequest {
-            period: Some(Period { code: period.into() }),
-            funding_source: FundingSource::WorldBankIda as i32,
-            amount_per_household: None,
-            communes: vec![],
-            prepared_by: String::new(),
-            ..Default::default()
-        })
-        .await
-        .expect("the cycle opens")
-        .into_inner()
-        .cycle
-        .unwrap();
+    let cycle_id = node.open_cycle(period).await;
     node.pay
         .freeze_payment_cycle(FreezePaymentCycleRequest {
-            cycle_id: cycle.cycle_id,
+            cycle_id,
             prepared_by: String::new(),
         })
         .await

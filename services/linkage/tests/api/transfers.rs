@@ -10,12 +10,12 @@ use async_nats::jetstream;
 use jigi_auth::Role;
 use jigi_bus::{Bus, BusConfig, ReceivedEvent, linkage};
 use jigi_common::Region;
-use jigi_proto::common::{Component, Money, Period};
+use jigi_proto::common::{Component, Money};
 use jigi_proto::linkage::{Resolution, ResolveDuplicateRequest, TransferOrdered};
 use jigi_proto::payments::payments_service_client::PaymentsServiceClient;
 use jigi_proto::payments::{
-    AgentAssignment, ApprovePaymentCycleRequest, AssignPaymentAgentsRequest, FreezePaymentCycleRequest, FundingSource,
-    OpenPaymentCycleRequest, PaymentChannel, PaymentOutcome, PaymentResult, RecordPaymentResultRequest,
+    AgentAssignment, ApprovePaymentCycleRequest, AssignPaymentAgentsRequest, FreezePaymentCycleRequest, PaymentChannel,
+    PaymentOutcome, PaymentResult, RecordPaymentResultRequest,
 };
 use jigi_proto::registry::{
     EnrolHouseholdRequest, EnrolmentStatus, GetHouseholdRequest, GetStatusHistoryRequest, Household, StatusChange,
@@ -53,28 +53,10 @@ async fn wait_eligible(node: &RegionNode, count: i64, what: &str) {
     .await;
 }
 
-async fn open_cycle(node: &mut RegionNode, period: &str) -> String {
-    node.pay
-        .open_payment_cycle(OpenPaymentCycleRequest {
-            period: Some(Period { code: period.into() }),
-            funding_source: FundingSource::WorldBankIda as i32,
-            amount_per_household: None,
-            communes: vec![],
-            prepared_by: String::new(),
-            ..Default::default()
-        })
-        .await
-        .expect("the cycle opens")
-        .into_inner()
-        .cycle
-        .unwrap()
-        .cycle_id
-}
-
 /// Opens and freezes the region's cycle of `period`; returns how many
 /// households it lists.
 async fn frozen_count(node: &mut RegionNode, period: &str) -> i64 {
-    let cycle_id = open_cycle(node, period).await;
+    let cycle_id = node.open_cycle(period).await;
     node.pay
         .freeze_payment_cycle(FreezePaymentCycleRequest {
             cycle_id,
@@ -95,7 +77,7 @@ async fn frozen_count(node: &mut RegionNode, period: &str) -> i64 {
 async fn approved_cycle(country: &mut Country, region: Region, period: &str, household: &Household) -> String {
     let access = country.access.clone();
     let node = country.region(region);
-    let cycle_id = open_cycle(node, period).await;
+    let cycle_id = node.open_cycle(period).await;
     node.pay
         .assign_payment_agents(AssignPaymentAgentsRequest {
             cycle_id: cycle_id.clone(),
