@@ -831,14 +831,10 @@ pub async fn links_table(AxumState(state): AxumState<State>, operator: Operator)
     )
 }
 
-// ---------------------------------------------------------------- cycles
-
-pub async fn cycles(AxumState(state): AxumState<State>, operator: Operator) -> Response {
-    let chrome = operator.chrome("cycles", "/cycles");
-    let lang = operator.lang;
-    let l = lang.labels();
-    // National: every region at once; regional: each region of the scope.
-    let areas: Vec<String> = if operator.is_national() {
+/// The areas to ask the monitoring for: national operators every region at
+/// once (the empty area), a regional supervisor each region of their scope.
+fn scope_areas(operator: &Operator, state: &State) -> Vec<String> {
+    if operator.is_national() {
         vec![String::new()]
     } else {
         operator
@@ -846,7 +842,16 @@ pub async fn cycles(AxumState(state): AxumState<State>, operator: Operator) -> R
             .iter()
             .map(|r| r.slug().to_owned())
             .collect()
-    };
+    }
+}
+
+// ---------------------------------------------------------------- cycles
+
+pub async fn cycles(AxumState(state): AxumState<State>, operator: Operator) -> Response {
+    let chrome = operator.chrome("cycles", "/cycles");
+    let lang = operator.lang;
+    let l = lang.labels();
+    let areas = scope_areas(&operator, &state);
     let mut cycles: Vec<Cycle> = Vec::new();
     let mut as_of = AsOf::default();
     let mut freshness = Vec::new();
@@ -924,16 +929,7 @@ pub async fn rounds(AxumState(state): AxumState<State>, operator: Operator) -> R
     let chrome = operator.chrome("rounds", "/rounds");
     let lang = operator.lang;
     let l = lang.labels();
-    // National: every region at once; regional: each region of the scope.
-    let areas: Vec<String> = if operator.is_national() {
-        vec![String::new()]
-    } else {
-        operator
-            .regions(&state.regions)
-            .iter()
-            .map(|r| r.slug().to_owned())
-            .collect()
-    };
+    let areas = scope_areas(&operator, &state);
     let mut rounds: Vec<Round> = Vec::new();
     let mut as_of = AsOf::default();
     let mut freshness = Vec::new();
