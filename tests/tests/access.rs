@@ -66,10 +66,16 @@ async fn start() -> Stack {
     registry.service.serve = serve.clone();
     let mut payments = jigi_payments::Config::local(Region::Sikasso, &nats.url(), &url("payments"));
     payments.service.serve = serve.clone();
-    let mut nutrition = jigi_nutrition::Config::local(Region::Sikasso, &nats.url(), &url("nutrition"));
-    nutrition.service.serve = serve.clone();
-    let mut activities = jigi_activities::Config::local(Region::Sikasso, &nats.url(), &url("activities"));
-    activities.service.serve = serve.clone();
+    let mut nutrition =
+        jigi_nutrition::Config::regional(jigi_nutrition::SERVICE, Region::Sikasso, &nats.url(), &url("nutrition"));
+    nutrition.serve = serve.clone();
+    let mut activities = jigi_activities::Config::regional(
+        jigi_activities::SERVICE,
+        Region::Sikasso,
+        &nats.url(),
+        &url("activities"),
+    );
+    activities.serve = serve.clone();
     let mut monitoring =
         jigi_monitoring::Config::local(&[Region::Sikasso, Region::Mopti], &nats.url(), &url("monitoring"));
     monitoring.service.serve = serve;

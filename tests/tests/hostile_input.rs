@@ -69,13 +69,23 @@ async fn hostile_input_to_every_command_never_panics_and_a_failed_call_writes_no
     .await
     .unwrap();
     let nutrition = jigi_nutrition::start(
-        jigi_nutrition::Config::local(Region::Sikasso, &nats[2].url(), &url("nutrition")),
+        jigi_nutrition::Config::regional(
+            jigi_nutrition::SERVICE,
+            Region::Sikasso,
+            &nats[2].url(),
+            &url("nutrition"),
+        ),
         shutdown.clone(),
     )
     .await
     .unwrap();
     let activities = jigi_activities::start(
-        jigi_activities::Config::local(Region::Sikasso, &nats[4].url(), &url("activities")),
+        jigi_activities::Config::regional(
+            jigi_activities::SERVICE,
+            Region::Sikasso,
+            &nats[4].url(),
+            &url("activities"),
+        ),
         shutdown.clone(),
     )
     .await

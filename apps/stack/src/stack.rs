@@ -161,14 +161,23 @@ impl RegionNode {
         let payments = started(own, jigi_payments::start(config, shutdown.clone()))
             .await
             .map_err(|err| failed(&format!("the payments service of {region}"), err))?;
-        let mut config = jigi_nutrition::Config::local(region, &nats_url, &sqlite(dir, &format!("nutrition-{region}")));
-        let own = deployed(&mut config.service, jigi_nutrition::SERVICE);
+        let mut config = jigi_nutrition::Config::regional(
+            jigi_nutrition::SERVICE,
+            region,
+            &nats_url,
+            &sqlite(dir, &format!("nutrition-{region}")),
+        );
+        let own = deployed(&mut config, jigi_nutrition::SERVICE);
         let nutrition = started(own, jigi_nutrition::start(config, shutdown.clone()))
             .await
             .map_err(|err| failed(&format!("the nutrition service of {region}"), err))?;
-        let mut config =
-            jigi_activities::Config::local(region, &nats_url, &sqlite(dir, &format!("activities-{region}")));
-        let own = deployed(&mut config.service, jigi_activities::SERVICE);
+        let mut config = jigi_activities::Config::regional(
+            jigi_activities::SERVICE,
+            region,
+            &nats_url,
+            &sqlite(dir, &format!("activities-{region}")),
+        );
+        let own = deployed(&mut config, jigi_activities::SERVICE);
         let activities = started(own, jigi_activities::start(config, shutdown.clone()))
             .await
             .map_err(|err| failed(&format!("the activities service of {region}"), err))?;

@@ -163,6 +163,13 @@ impl ConsumerSettings {
         }
     }
 
+    /// A consumer named `name` of the events one service of `region`
+    /// publishes (`jigi.<region>.<service>.>`), read from the region's stream.
+    pub fn service_events(region: Region, service: &str, name: impl Into<String>) -> ConsumerSettings {
+        ConsumerSettings::new(streams::region_stream_config(region), name)
+            .filter(crate::subject::service_wildcard(region, service))
+    }
+
     pub fn filter(mut self, subject: impl Into<String>) -> ConsumerSettings {
         self.filter_subject = Some(subject.into());
         self

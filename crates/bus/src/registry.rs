@@ -12,15 +12,7 @@ use jigi_proto::events as ev;
 
 use crate::inbox::Rejection;
 
-/// Where an event places a household: a known region, its cercle and
-/// commune, and its village (empty when not known).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
-    pub region: Region,
-    pub cercle: String,
-    pub commune: String,
-    pub village: String,
-}
+pub use jigi_common::Location;
 
 /// A member as an event describes them, in the household the event names.
 #[derive(Debug, Clone, PartialEq, Eq)]

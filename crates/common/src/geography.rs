@@ -65,9 +65,13 @@ impl Area {
     }
 }
 
-/// A resolved location: every level from the region down.
+/// Where a household lives, or where a site, session, warehouse or round
+/// is: every level from the region down, each checked against the
+/// geography (or taken from an event that was). One type for every
+/// service, so a place read from an event and one checked in a request
+/// are the same value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResolvedLocation {
+pub struct Location {
     pub region: Region,
     pub cercle: String,
     pub commune: String,
@@ -181,7 +185,7 @@ impl Geography {
 
     /// A commune `code` of the region a service serves, with the levels above
     /// it filled in. The error is the reason, to be named with the field.
-    pub fn commune_of(&self, code: &str, serves: Region) -> Result<ResolvedLocation, String> {
+    pub fn commune_of(&self, code: &str, serves: Region) -> Result<Location, String> {
         if code.is_empty() {
             return Err("is required".into());
         }
@@ -197,13 +201,7 @@ impl Geography {
     }
 
     /// Checks a location given as codes and fills in the levels above the commune.
-    pub fn resolve(
-        &self,
-        region: &str,
-        cercle: &str,
-        commune: &str,
-        village: &str,
-    ) -> Result<ResolvedLocation, LocationError> {
+    pub fn resolve(&self, region: &str, cercle: &str, commune: &str, village: &str) -> Result<Location, LocationError> {
         if commune.is_empty() {
             return Err(LocationError::MissingCommune);
         }
@@ -233,7 +231,7 @@ impl Geography {
                 return Err(LocationError::UnknownVillage(village.to_owned(), commune.to_owned()));
             }
         }
-        Ok(ResolvedLocation {
+        Ok(Location {
             region: commune_region,
             cercle: commune_cercle.to_owned(),
             commune: commune.to_owned(),

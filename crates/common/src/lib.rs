@@ -11,6 +11,7 @@
 //! - [`component`]: the programme's components (TM, MA, PNP, AGR, HIMO);
 //! - [`person`]: what every component reads about a person (sex);
 //! - [`date`]: calendar dates as the APIs write them (`YYYY-MM-DD`);
+//! - [`rules`]: the region's places and today, for checking a regional request;
 //! - [`validation`]: field-by-field errors for requests.
 
 pub mod component;
@@ -20,12 +21,14 @@ pub mod money;
 pub mod period;
 pub mod person;
 pub mod region;
+pub mod rules;
 pub mod validation;
 
 pub use component::Component;
-pub use geography::{Area, AreaLevel, Geography, GeographyError};
+pub use geography::{Area, AreaLevel, Geography, GeographyError, Location};
 pub use money::Fcfa;
 pub use period::{Period, PeriodError};
 pub use person::Sex;
 pub use region::{Region, UnknownRegion};
+pub use rules::Rules;
 pub use validation::{FieldError, Problems};

@@ -7,7 +7,7 @@
 //! in the audit log.
 
 use jigi_common::FieldError;
-use jigi_storage::idempotency::RequestReused;
+use jigi_storage::idempotency::{RequestId, RequestKey, RequestReused};
 use jigi_storage::{CommandFailure, StorageError};
 use tonic::Status;
 
@@ -137,6 +137,17 @@ impl From<CommandError> for Status {
             CommandError::Storage(err) => status::storage(&err),
         }
     }
+}
+
+/// What makes a command happen once: its scope (usually its RPC), the
+/// client's request ID — required, as a tablet retrying over a poor link
+/// must not register, pay or move flour twice — and the request's content
+/// without the ID, so an ID reused for other content is refused. A missing
+/// or malformed ID is an invalid `request_id`.
+pub fn request_key(scope: &'static str, request_id: &str, content: &[u8]) -> Result<RequestKey, CommandError> {
+    let request_id =
+        RequestId::parse(request_id).map_err(|err| CommandError::invalid("request_id", err.to_string()))?;
+    Ok(RequestKey::new(scope, request_id, content))
 }
 
 /// An API answer remembered under its request ID (see

@@ -20,7 +20,7 @@ use jigi_auth::ServiceArea;
 use jigi_bus::inbox::{ConsumerStats, InboxConsumer};
 use jigi_bus::outbox::{OutboxRelay, RelaySettings, RelayStats};
 use jigi_bus::{Bus, BusConfig, ConsumerSettings, EventHandler};
-use jigi_common::Region;
+use jigi_common::{Geography, Region};
 use jigi_settings::{ConfigError, Settings};
 use jigi_storage::{Database, Migration, StorageError};
 use prometheus_client::metrics::gauge::Gauge;
@@ -68,6 +68,9 @@ pub struct ServiceConfig {
     pub nats: BusConfig,
     /// Tokens, TLS and limits of the API (see [`crate::serving`]).
     pub serve: ServeConfig,
+    /// A geography reference file replacing the built-in one
+    /// (`JIGI_GEOGRAPHY_FILE`); see [`ServiceConfig::geography`].
+    pub geography_file: Option<std::path::PathBuf>,
     /// The service's own telemetry when it shares its process with other
     /// services (the local stack); `None`: the process's, as deployed.
     pub telemetry: Option<jigi_telemetry::ServiceTelemetry>,
@@ -93,6 +96,7 @@ impl ServiceConfig {
                 area,
             ),
             serve: ServeConfig::from_settings(settings, std::path::Path::new("jigi-data"))?,
+            geography_file: settings.optional("geography_file")?,
             telemetry: None,
         })
     }
@@ -107,7 +111,29 @@ impl ServiceConfig {
             database_url: database_url.to_owned(),
             nats: own_inbox(BusConfig::new(nats_url, client_name(service, area)), service, area),
             serve: ServeConfig::local(),
+            geography_file: None,
             telemetry: None,
+        }
+    }
+
+    /// Reads the common settings of `service` from the environment (for a
+    /// service with no settings of its own).
+    pub fn from_env(service: Service) -> Result<ServiceConfig, ConfigError> {
+        ServiceConfig::from_settings(&Settings::from_env()?, service)
+    }
+
+    /// A service of `region` on loopback ports chosen by the OS (see [`ServiceConfig::local`]).
+    pub fn regional(service: Service, region: Region, nats_url: &str, database_url: &str) -> ServiceConfig {
+        ServiceConfig::local(service, ServiceArea::Region(region), nats_url, database_url)
+    }
+
+    /// The geography reference: the file of `JIGI_GEOGRAPHY_FILE`, or the
+    /// built-in one. Every service of a deployment must read the same one,
+    /// so the national figures add up the regions' communes.
+    pub fn geography(&self) -> Result<Geography, StartError> {
+        match &self.geography_file {
+            Some(path) => Geography::load(path).map_err(|err| StartError::setup("geography reference", err)),
+            None => Ok(Geography::built_in()),
         }
     }
 
@@ -117,6 +143,13 @@ impl ServiceConfig {
             ServiceArea::Region(region) => Some(region),
             ServiceArea::National => None,
         }
+    }
+}
+
+/// A service with no settings of its own runs on these alone.
+impl AsRef<ServiceConfig> for ServiceConfig {
+    fn as_ref(&self) -> &ServiceConfig {
+        self
     }
 }
 

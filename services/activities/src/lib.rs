@@ -37,9 +37,9 @@ pub mod storage;
 
 use std::sync::Arc;
 
+use jigi_bus::ConsumerSettings;
 use jigi_bus::inbox::ConsumerStats;
-use jigi_bus::{ConsumerSettings, streams, subject};
-use jigi_common::{Geography, Region};
+use jigi_common::Region;
 use jigi_server::{Host, Running, Service, StartError};
 use tokio_util::sync::CancellationToken;
 
@@ -75,16 +75,12 @@ pub fn consumer_name(region: Region) -> String {
 /// until `shutdown` is cancelled. NATS need not be reachable: events wait in
 /// the outbox, and the consumer catches up when it is.
 pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Running<Handle>, StartError> {
-    let geography = match &config.geography_file {
-        Some(path) => Geography::load(path).map_err(|err| StartError::setup("geography reference", err))?,
-        None => Geography::built_in(),
-    };
-    let region = config.region();
-    let mut host = Host::open(SERVICE, config.service, storage::MIGRATIONS, shutdown).await?;
+    let geography = config.geography()?;
+    let region = config.region().expect("the activities service is regional");
+    let mut host = Host::open(SERVICE, config, storage::MIGRATIONS, shutdown).await?;
     host.relay_outbox();
     let consumer = host.consume(
-        ConsumerSettings::new(streams::region_stream_config(region), consumer_name(region))
-            .filter(subject::service_wildcard(region, "registry")),
+        ConsumerSettings::service_events(region, "registry", consumer_name(region)),
         Arc::new(RegistryProjection),
     );
     let counters = metrics::Counters::default();

@@ -7,5 +7,5 @@ use std::process::ExitCode;
 use jigi_activities::{Config, SERVICE, start};
 
 fn main() -> ExitCode {
-    jigi_server::host::main(SERVICE, Config::from_env, start)
+    jigi_server::host::main(SERVICE, || Config::from_env(SERVICE), start)
 }

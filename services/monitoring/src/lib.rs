@@ -35,7 +35,6 @@ use std::sync::Arc;
 use jigi_bus::ConsumerSettings;
 use jigi_bus::inbox::ConsumerStats;
 use jigi_bus::streams::{self, RegionSource};
-use jigi_common::Geography;
 use jigi_server::{Host, Running, Service, StartError};
 use jigi_subscribers::mirror::{JsonMirror, MirrorSettings, MirrorStats};
 use tokio_util::sync::CancellationToken;
@@ -82,6 +81,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         }
         None => Mapping::built_in(),
     };
+    let geography = config.service.geography()?;
     let mut host = Host::open(SERVICE, config.service, storage::MIGRATIONS, shutdown.clone()).await?;
 
     let sources = if config.region_domains {
@@ -117,7 +117,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
 
     let monitoring = Monitoring::new(
         host.database().clone(),
-        Arc::new(Geography::built_in()),
+        Arc::new(geography),
         Arc::new(mapping),
         config.regions.clone(),
         config.silence_threshold,

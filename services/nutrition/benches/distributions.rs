@@ -159,7 +159,7 @@ async fn run() {
     // 2. The service, through its API.
     let shutdown = CancellationToken::new();
     let running = jigi_nutrition::start(
-        jigi_nutrition::Config::local(Region::Sikasso, &nats.url(), &database_url),
+        jigi_nutrition::Config::regional(jigi_nutrition::SERVICE, Region::Sikasso, &nats.url(), &database_url),
         shutdown.clone(),
     )
     .await

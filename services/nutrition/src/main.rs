@@ -6,5 +6,5 @@ use std::process::ExitCode;
 use jigi_nutrition::{Config, SERVICE, start};
 
 fn main() -> ExitCode {
-    jigi_server::host::main(SERVICE, Config::from_env, start)
+    jigi_server::host::main(SERVICE, || Config::from_env(SERVICE), start)
 }

@@ -1,6 +1,5 @@
 //! The payments service's settings (see [`jigi_settings`] for where they come from).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use jigi_common::Region;
@@ -12,8 +11,6 @@ use jigi_settings::{ConfigError, Settings};
 pub struct Config {
     /// What every service has: region, ports, database, NATS, access.
     pub service: ServiceConfig,
-    /// A geography reference file replacing the built-in one (`JIGI_GEOGRAPHY_FILE`).
-    pub geography_file: Option<PathBuf>,
     /// Most registry events applied in one transaction (`JIGI_CONSUMER_BATCH`, default 500).
     pub consumer_batch: usize,
     /// How long NATS waits for the ack of a registry event before
@@ -31,7 +28,6 @@ impl Config {
         let settings = Settings::from_env()?;
         Ok(Config {
             service: ServiceConfig::from_settings(&settings, crate::SERVICE)?,
-            geography_file: settings.optional("geography_file")?,
             consumer_batch: settings.get("consumer_batch", 500)?,
             consumer_ack_wait: Duration::from_secs(settings.get("consumer_ack_wait_secs", 30)?),
             linkage_domain: settings.optional("linkage_domain")?,
@@ -41,13 +37,7 @@ impl Config {
     /// Settings for a payments service on local ports chosen by the OS.
     pub fn local(region: Region, nats_url: &str, database_url: &str) -> Config {
         Config {
-            service: ServiceConfig::local(
-                crate::SERVICE,
-                jigi_auth::ServiceArea::Region(region),
-                nats_url,
-                database_url,
-            ),
-            geography_file: None,
+            service: ServiceConfig::regional(crate::SERVICE, region, nats_url, database_url),
             consumer_batch: 500,
             consumer_ack_wait: Duration::from_secs(30),
             linkage_domain: None,

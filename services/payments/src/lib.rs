@@ -33,9 +33,8 @@ pub mod storage;
 
 use std::sync::Arc;
 
+use jigi_bus::ConsumerSettings;
 use jigi_bus::inbox::ConsumerStats;
-use jigi_bus::{ConsumerSettings, streams, subject};
-use jigi_common::Geography;
 use jigi_server::{Host, Running, Service, StartError};
 use tokio_util::sync::CancellationToken;
 
@@ -81,20 +80,14 @@ pub fn activities_consumer_name(config: &Config) -> String {
 /// `shutdown` is cancelled. NATS need not be reachable: events wait in the
 /// outbox, and the consumer catches up when NATS answers.
 pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Running<Handle>, StartError> {
-    let geography = match &config.geography_file {
-        Some(path) => Geography::load(path).map_err(|err| StartError::setup("geography reference", err))?,
-        None => Geography::built_in(),
-    };
+    let geography = config.service.geography()?;
     let region = config.region();
-    let mut settings = ConsumerSettings::new(streams::region_stream_config(region), consumer_name(&config))
-        .filter(subject::service_wildcard(region, "registry"));
+    let mut settings = ConsumerSettings::service_events(region, "registry", consumer_name(&config));
     settings.batch = config.consumer_batch.max(1);
     settings.ack_wait = config.consumer_ack_wait;
 
     let linkage_domain = config.linkage_domain.clone();
-    let mut activities =
-        ConsumerSettings::new(streams::region_stream_config(region), activities_consumer_name(&config))
-            .filter(subject::service_wildcard(region, "activities"));
+    let mut activities = ConsumerSettings::service_events(region, "activities", activities_consumer_name(&config));
     activities.ack_wait = config.consumer_ack_wait;
 
     let migrations = [

@@ -13,8 +13,6 @@ use crate::domain::linkage::{self, LinkageKey};
 pub struct Config {
     /// What every service has: region, ports, database, NATS, access.
     pub service: ServiceConfig,
-    /// A geography reference file replacing the built-in one (`JIGI_GEOGRAPHY_FILE`).
-    pub geography_file: Option<PathBuf>,
     /// A PMT configuration file replacing the built-in one (`JIGI_PMT_FILE`).
     pub pmt_file: Option<PathBuf>,
     /// The programme's linkage keys, from the file named by
@@ -47,7 +45,6 @@ impl Config {
         };
         Ok(Config {
             service: ServiceConfig::from_settings(&settings, crate::SERVICE)?,
-            geography_file: settings.optional("geography_file")?,
             pmt_file: settings.optional("pmt_file")?,
             linkage_keys,
             linkage_domain: settings.optional("linkage_domain")?,
@@ -57,13 +54,7 @@ impl Config {
     /// Settings for a registry on local ports chosen by the OS.
     pub fn local(region: Region, nats_url: &str, database_url: &str) -> Config {
         Config {
-            service: ServiceConfig::local(
-                crate::SERVICE,
-                jigi_auth::ServiceArea::Region(region),
-                nats_url,
-                database_url,
-            ),
-            geography_file: None,
+            service: ServiceConfig::regional(crate::SERVICE, region, nats_url, database_url),
             pmt_file: None,
             linkage_keys: Vec::new(),
             linkage_domain: None,

@@ -28,7 +28,6 @@ pub mod storage;
 
 use std::sync::Arc;
 
-use jigi_common::Geography;
 use jigi_server::{Host, Running, Service, StartError};
 use tokio_util::sync::CancellationToken;
 
@@ -53,10 +52,7 @@ pub fn transfers_consumer(region: jigi_common::Region) -> String {
 /// and runs its API, metrics and outbox relay until `shutdown` is cancelled.
 /// NATS need not be reachable: events wait in the outbox until it is.
 pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Running<Registry>, StartError> {
-    let geography = match &config.geography_file {
-        Some(path) => Geography::load(path).map_err(|err| StartError::setup("geography reference", err))?,
-        None => Geography::built_in(),
-    };
+    let geography = config.service.geography()?;
     let pmt = match &config.pmt_file {
         Some(path) => {
             let text = std::fs::read_to_string(path)

@@ -13,7 +13,6 @@ pub mod projection;
 
 use std::sync::Arc;
 
-use chrono::NaiveDate;
 use jigi_common::{Geography, Region};
 use jigi_server::CommandError;
 use jigi_storage::{Conn, Database};
@@ -52,11 +51,7 @@ impl Activities {
 
     /// Validation rules as of today, for the API layer to parse requests with.
     pub fn rules(&self) -> Rules<'_> {
-        Rules {
-            geography: &self.geography,
-            region: self.region,
-            today: today(),
-        }
+        Rules::today(&self.geography, self.region)
     }
 
     /// A rule's refusal as the command's error, counted.
@@ -66,10 +61,7 @@ impl Activities {
     }
 }
 
-/// Today's date in Mali (UTC, no daylight saving).
-pub fn today() -> NaiveDate {
-    jigi_storage::timestamp::now_utc().date_naive()
-}
+pub use jigi_common::rules::today;
 
 /// A household the registry told this service of, or `NOT_FOUND`.
 fn known_household(conn: &mut Conn, household_id: &str) -> Result<Household, CommandError> {

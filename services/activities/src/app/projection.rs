@@ -138,7 +138,7 @@ pub fn apply(conn: &mut Conn, fact: &Fact, sequence: i64) -> Result<(), StorageE
 fn household(household_id: &str, place: Option<&pc::Location>, people: Vec<Person>) -> Result<Fact, Rejection> {
     Ok(Fact::Household {
         household_id: registry::household_id(household_id)?,
-        location: location(place)?,
+        location: registry::location(place)?,
         people,
     })
 }
@@ -156,7 +156,7 @@ fn enrolment(
     };
     Ok(Some(Fact::Enrolment {
         household_id: registry::household_id(household_id)?,
-        location: location(place)?,
+        location: registry::location(place)?,
         component,
         enrolled_on: enrolled_on.map(|d| date(d, "enrolled_on")).transpose()?,
         exited_on: exited_on.map(|d| date(d, "exited_on")).transpose()?,
@@ -179,20 +179,5 @@ fn person(household_id: &str, member: Option<&ev::MemberProfile>) -> Result<Pers
         sex,
         birth_date,
         present,
-    })
-}
-
-fn location(place: Option<&pc::Location>) -> Result<Location, Rejection> {
-    let registry::Location {
-        region,
-        cercle,
-        commune,
-        village,
-    } = registry::location(place)?;
-    Ok(Location {
-        region,
-        cercle,
-        commune,
-        village,
     })
 }

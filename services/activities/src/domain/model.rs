@@ -2,18 +2,10 @@
 //! registry's events), and how a rule says no.
 
 use chrono::NaiveDate;
+use jigi_common::Component;
 use jigi_common::Sex;
-use jigi_common::{Component, Region};
 
-/// Where a household lives, or where a session or site is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
-    pub region: Region,
-    pub cercle: String,
-    pub commune: String,
-    /// Empty when not known.
-    pub village: String,
-}
+pub use jigi_common::Location;
 
 /// A household's enrolment in one component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +112,8 @@ pub fn takes_part(person: &Person, household: &Household, component: Component, 
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use jigi_common::Region;
+
     use super::*;
 
     pub fn d(text: &str) -> NaiveDate {

@@ -3,62 +3,12 @@
 //! layer (`grpc::parse`) calls them field by field, collecting every
 //! problem with its field's name.
 
-use chrono::NaiveDate;
-use jigi_common::date::{past_programme_date, programme_date};
-use jigi_common::geography::Geography;
-use jigi_common::{Problems, Region};
-
-use crate::domain::model::Location;
+use jigi_common::Problems;
 
 /// Longest code kept (site, facilitator organisation).
 pub const MAX_CODE_CHARS: usize = 64;
 
-/// What validation needs to know besides the request: the region's places and today.
-pub struct Rules<'a> {
-    pub geography: &'a Geography,
-    /// The region this service serves.
-    pub region: Region,
-    /// Today, for "not in the future".
-    pub today: NaiveDate,
-}
-
-impl Rules<'_> {
-    /// A required date, `YYYY-MM-DD`, from 2000 on.
-    pub fn date(&self, text: &str, field: &str, problems: &mut Problems) -> Option<NaiveDate> {
-        problems.check(field, programme_date(text))
-    }
-
-    /// A required date that is not in the future (something that happened).
-    pub fn past_date(&self, text: &str, field: &str, problems: &mut Problems) -> Option<NaiveDate> {
-        problems.check(field, past_programme_date(text, self.today))
-    }
-
-    /// A commune of this service's region, and a village of it when `village` is given.
-    pub fn place(&self, commune: &str, village: Option<&str>, problems: &mut Problems) -> Option<Location> {
-        if commune.is_empty() {
-            problems.add("commune", "is required");
-            return None;
-        }
-        let village_code = village.unwrap_or("");
-        if village.is_some() && village_code.is_empty() {
-            problems.add("village", "is required");
-        }
-        let resolved = problems.check("commune", self.geography.commune_of(commune, self.region))?;
-        if !village_code.is_empty() && self.geography.resolve("", "", commune, village_code).is_err() {
-            problems.add(
-                "village",
-                format!("{village_code:?} is not a known village of {commune}"),
-            );
-            return None;
-        }
-        Some(Location {
-            region: resolved.region,
-            cercle: resolved.cercle,
-            commune: resolved.commune,
-            village: village_code.to_owned(),
-        })
-    }
-}
+pub use jigi_common::Rules;
 
 /// A code chosen by the region or an organisation: 1 to 64 lower-case
 /// ASCII letters, digits, `-`, `_` or `.`.

@@ -6,8 +6,8 @@ pub(crate) mod parse;
 
 use jigi_proto::activities::activities_service_server::{ActivitiesService, ActivitiesServiceServer};
 use jigi_proto::activities::*;
-use jigi_server::{CommandError, WireAnswer, status};
-use jigi_storage::idempotency::{RequestId, RequestKey};
+use jigi_server::{CommandError, WireAnswer, request_key};
+use prost::Message as _;
 use tonic::{Request, Response, Status};
 
 use crate::app::Activities;
@@ -38,22 +38,12 @@ impl ActivitiesApi {
 
 type Reply<T> = Result<Response<T>, Status>;
 
-/// What makes a command that records attendance or releases money happen
-/// once: its RPC, the client's request ID (required: a tablet retrying over
-/// a poor link must not count a day or a grant twice), and the request's
-/// content without the ID, which the caller has taken out of it.
-fn request_key(scope: &'static str, request_id: &str, content: &impl prost::Message) -> Result<RequestKey, Status> {
-    let request_id = RequestId::parse(request_id)
-        .map_err(|err| status::invalid_argument(&[status::FieldError::new("request_id", err.to_string())]))?;
-    Ok(RequestKey::new(scope, request_id, &content.encode_to_vec()))
-}
-
 #[tonic::async_trait]
 impl ActivitiesService for ActivitiesApi {
     async fn record_session(&self, request: Request<RecordSessionRequest>) -> Reply<RecordSessionResponse> {
         let mut request = request.into_inner();
         let request_id = std::mem::take(&mut request.request_id);
-        let key = request_key("RecordSession", &request_id, &request)?;
+        let key = request_key("RecordSession", &request_id, &request.encode_to_vec())?;
         let session = parse::session(&self.activities.rules(), &request).map_err(CommandError::Invalid)?;
         let WireAnswer(response) = self
             .activities
@@ -96,7 +86,7 @@ impl ActivitiesService for ActivitiesApi {
     ) -> Reply<ReleaseGrantTrancheResponse> {
         let mut request = request.into_inner();
         let request_id = std::mem::take(&mut request.request_id);
-        let key = request_key("ReleaseGrantTranche", &request_id, &request)?;
+        let key = request_key("ReleaseGrantTranche", &request_id, &request.encode_to_vec())?;
         let release = parse::tranche_release(&self.activities.rules(), &request).map_err(CommandError::Invalid)?;
         let WireAnswer(response) = self
             .activities
@@ -188,7 +178,7 @@ impl ActivitiesService for ActivitiesApi {
     async fn record_attendance(&self, request: Request<RecordAttendanceRequest>) -> Reply<RecordAttendanceResponse> {
         let mut request = request.into_inner();
         let request_id = std::mem::take(&mut request.request_id);
-        let key = request_key("RecordAttendance", &request_id, &request)?;
+        let key = request_key("RecordAttendance", &request_id, &request.encode_to_vec())?;
         let sheet = parse::attendance_sheet(&self.activities.rules(), &request).map_err(CommandError::Invalid)?;
         let WireAnswer(response) = self
             .activities

@@ -65,12 +65,13 @@ pub async fn spawn_app() -> TestApp {
         .expect("registry starts");
     let registrar = access.token("a.sangare", &[Role::FieldAgent, Role::RegionalSupervisor], region);
     let registry_client = RegistryServiceClient::new(connect_as(registry.grpc_addr, &registrar).await);
-    let mut config = jigi_activities::Config::local(
+    let mut config = jigi_activities::Config::regional(
+        jigi_activities::SERVICE,
         region,
         &nats.url(),
         &jigi_testkit::database_url(dir.path(), "activities").await,
     );
-    config.service.serve = access.serve_config();
+    config.serve = access.serve_config();
     let running = jigi_activities::start(config, shutdown.clone())
         .await
         .expect("activities service starts");

@@ -8,8 +8,7 @@ use jigi_auth::Identity;
 use jigi_common::Region;
 use jigi_proto::linkage::linkage_service_server::{LinkageService, LinkageServiceServer};
 use jigi_proto::linkage::*;
-use jigi_server::{WireAnswer, access, status};
-use jigi_storage::idempotency::{RequestId, RequestKey};
+use jigi_server::{WireAnswer, access, request_key, status};
 use prost::Message as _;
 use tonic::{Request, Response, Status};
 
@@ -127,7 +126,12 @@ impl LinkageService for LinkageApi {
     async fn resolve_duplicate(&self, request: Request<ResolveDuplicateRequest>) -> Reply<ResolveDuplicateResponse> {
         let caller = access::caller(&request).cloned();
         let r = request.into_inner();
-        let request_id = RequestId::parse(&r.request_id).map_err(|err| invalid("request_id", err.to_string()))?;
+        let content = ResolveDuplicateRequest {
+            request_id: String::new(),
+            ..r.clone()
+        }
+        .encode_to_vec();
+        let key = request_key("ResolveDuplicate", &r.request_id, &content)?;
         let resolution = match jigi_proto::linkage::Resolution::try_from(r.resolution) {
             Ok(jigi_proto::linkage::Resolution::SamePerson) => domain::Resolution::SamePerson,
             Ok(jigi_proto::linkage::Resolution::Moved) => domain::Resolution::Moved,
@@ -143,12 +147,6 @@ impl LinkageService for LinkageApi {
         // the command cannot be outrun.
         let found = self.linkage.get(&r.duplicate_id).await?;
         check_covers(caller.as_ref(), &found)?;
-        let content = ResolveDuplicateRequest {
-            request_id: String::new(),
-            ..r.clone()
-        }
-        .encode_to_vec();
-        let key = RequestKey::new("ResolveDuplicate", request_id, &content);
         let WireAnswer(duplicate) = self
             .linkage
             .resolve(key, &r.duplicate_id, resolution, &r.kept_household_id, |duplicate| {

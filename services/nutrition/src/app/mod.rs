@@ -16,7 +16,6 @@ mod stock;
 
 use std::sync::Arc;
 
-use chrono::NaiveDate;
 use jigi_common::{Geography, Region};
 use jigi_server::CommandError;
 use jigi_storage::Database;
@@ -58,18 +57,11 @@ impl Nutrition {
 
     /// Validation rules as of today, for the API layer to parse requests with.
     pub fn rules(&self) -> Rules<'_> {
-        Rules {
-            geography: &self.geography,
-            region: self.region,
-            today: today(),
-        }
+        Rules::today(&self.geography, self.region)
     }
 }
 
-/// Today's date in Mali (UTC, no daylight saving).
-pub fn today() -> NaiveDate {
-    jigi_storage::timestamp::now_utc().date_naive()
-}
+pub use jigi_common::rules::today;
 
 /// A refusal as the command's error. A person unknown to the registry is
 /// `NOT_FOUND`, a second ration in a round `ALREADY_EXISTS`, an invalid line

@@ -82,7 +82,7 @@ impl Fact {
     pub fn registered(e: &ev::HouseholdRegistered) -> Result<Fact, Rejection> {
         Ok(Fact::Registered {
             household_id: household_id(&e.household_id)?,
-            location: location(e.location.as_ref())?,
+            location: registry::location(e.location.as_ref())?,
             people: e
                 .members
                 .iter()
@@ -94,7 +94,7 @@ impl Fact {
     pub fn updated(e: &ev::HouseholdUpdated) -> Result<Fact, Rejection> {
         Ok(Fact::Updated {
             household_id: household_id(&e.household_id)?,
-            location: location(e.location.as_ref())?,
+            location: registry::location(e.location.as_ref())?,
         })
     }
 
@@ -105,7 +105,7 @@ impl Fact {
         }
         Ok(Some(Fact::Enrolled {
             household_id: household_id(&e.household_id)?,
-            location: location(e.location.as_ref())?,
+            location: registry::location(e.location.as_ref())?,
             on: date(&e.enrolled_on, "enrolled_on")?,
         }))
     }
@@ -117,7 +117,7 @@ impl Fact {
         }
         Ok(Some(Fact::Exited {
             household_id: household_id(&e.household_id)?,
-            location: location(e.location.as_ref())?,
+            location: registry::location(e.location.as_ref())?,
             on: date(&e.exited_on, "exited_on")?,
         }))
     }
@@ -128,7 +128,7 @@ impl Fact {
         place: Option<&pc::Location>,
     ) -> Result<Fact, Rejection> {
         Ok(Fact::Member {
-            location: location(place)?,
+            location: registry::location(place)?,
             person: person(household_id, member)?,
         })
     }
@@ -344,21 +344,6 @@ fn person(household_id: &str, member: Option<&ev::MemberProfile>) -> Result<Pers
         pregnant,
         lactating,
         present,
-    })
-}
-
-fn location(location: Option<&pc::Location>) -> Result<Location, Rejection> {
-    let registry::Location {
-        region,
-        cercle,
-        commune,
-        village,
-    } = registry::location(location)?;
-    Ok(Location {
-        region,
-        cercle,
-        commune,
-        village,
     })
 }
 

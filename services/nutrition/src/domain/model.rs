@@ -6,15 +6,7 @@ use jigi_common::Region;
 
 use super::stock::Draw;
 
-/// Where a household lives, or which commune a warehouse serves.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
-    pub region: Region,
-    pub cercle: String,
-    pub commune: String,
-    /// Empty when not known (always empty for warehouses and rounds).
-    pub village: String,
-}
+pub use jigi_common::Location;
 
 /// The groups the PNP feeds. A woman both pregnant and lactating counts as
 /// pregnant: one person is in one group.

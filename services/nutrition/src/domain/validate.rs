@@ -5,9 +5,6 @@
 //! name.
 
 use chrono::NaiveDate;
-use jigi_common::date::{past_programme_date, programme_date};
-use jigi_common::geography::{AreaLevel, Geography};
-use jigi_common::{Problems, Region};
 
 use crate::domain::model::{Location, Rations};
 
@@ -25,14 +22,7 @@ pub const MAX_NAME_CHARS: usize = 200;
 /// Longest waybill reference kept.
 pub const MAX_WAYBILL_CHARS: usize = 100;
 
-/// What validation needs to know besides the request: the region's places and today.
-pub struct Rules<'a> {
-    pub geography: &'a Geography,
-    /// The region this service serves.
-    pub region: Region,
-    /// Today, for "not in the future".
-    pub today: NaiveDate,
-}
+pub use jigi_common::Rules;
 
 /// A round that passed validation.
 #[derive(Debug, Clone)]
@@ -44,60 +34,6 @@ pub struct NewRound {
     /// Sorted by commune code, without repeats.
     pub communes: Vec<Location>,
     pub rations: Rations,
-}
-
-impl Rules<'_> {
-    /// A required date, `YYYY-MM-DD`, from 2000 on.
-    pub fn date(&self, text: &str, field: &str, problems: &mut Problems) -> Option<NaiveDate> {
-        problems.check(field, programme_date(text))
-    }
-
-    /// A required date that is not in the future (something that happened).
-    pub fn past_date(&self, text: &str, field: &str, problems: &mut Problems) -> Option<NaiveDate> {
-        problems.check(field, past_programme_date(text, self.today))
-    }
-
-    /// An optional date: today when empty.
-    pub fn date_or_today(&self, text: &str, field: &str, problems: &mut Problems) -> Option<NaiveDate> {
-        if text.is_empty() {
-            Some(self.today)
-        } else {
-            self.date(text, field, problems)
-        }
-    }
-
-    /// A commune code of this service's region.
-    pub fn commune(&self, code: &str, field: &str, problems: &mut Problems) -> Option<Location> {
-        let resolved = problems.check(field, self.geography.commune_of(code, self.region))?;
-        Some(Location {
-            region: resolved.region,
-            cercle: resolved.cercle,
-            commune: resolved.commune,
-            village: String::new(),
-        })
-    }
-
-    /// An area of this region (region, cercle or commune) to filter by; `None` for all.
-    pub fn area(&self, code: &str, field: &str, problems: &mut Problems) -> Option<(AreaLevel, String)> {
-        if code.is_empty() {
-            return None;
-        }
-        match self.geography.get(code) {
-            Some(area) if area.region() != self.region => {
-                problems.add(field, format!("{code} is outside the region of {}", self.region.name()));
-                None
-            }
-            Some(area) if area.level == AreaLevel::Village => {
-                problems.add(field, "must be a region, cercle or commune code");
-                None
-            }
-            Some(area) => Some((area.level, code.to_owned())),
-            None => {
-                problems.add(field, format!("unknown geography code {code:?}"));
-                None
-            }
-        }
-    }
 }
 
 /// A warehouse code: 1 to 64 lower-case ASCII letters, digits, `-`, `_` or `.`.
@@ -150,6 +86,9 @@ pub fn text(value: &str, max: usize) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
+    use jigi_common::geography::Geography;
+    use jigi_common::{Problems, Region};
+
     use super::*;
 
     #[test]

@@ -6,8 +6,8 @@ pub(crate) mod parse;
 
 use jigi_proto::nutrition::nutrition_service_server::{NutritionService, NutritionServiceServer};
 use jigi_proto::nutrition::*;
-use jigi_server::{CommandError, WireAnswer, status};
-use jigi_storage::idempotency::{RequestId, RequestKey};
+use jigi_server::{CommandError, WireAnswer, request_key};
+use prost::Message as _;
 use tonic::{Request, Response, Status};
 
 use crate::app::{Nutrition, today};
@@ -37,16 +37,6 @@ impl NutritionApi {
 }
 
 type Reply<T> = Result<Response<T>, Status>;
-
-/// What makes a command that moves flour happen once: its RPC, the
-/// client's request ID (required: a tablet retrying over a poor link must
-/// not move flour twice), and the request's content without the ID, which
-/// the caller has taken out of it.
-fn request_key(scope: &'static str, request_id: &str, content: &impl prost::Message) -> Result<RequestKey, Status> {
-    let request_id = RequestId::parse(request_id)
-        .map_err(|err| status::invalid_argument(&[status::FieldError::new("request_id", err.to_string())]))?;
-    Ok(RequestKey::new(scope, request_id, &content.encode_to_vec()))
-}
 
 #[tonic::async_trait]
 impl NutritionService for NutritionApi {
@@ -105,7 +95,7 @@ impl NutritionService for NutritionApi {
     async fn receive_stock(&self, request: Request<ReceiveStockRequest>) -> Reply<ReceiveStockResponse> {
         let mut request = request.into_inner();
         let request_id = std::mem::take(&mut request.request_id);
-        let key = request_key("ReceiveStock", &request_id, &request)?;
+        let key = request_key("ReceiveStock", &request_id, &request.encode_to_vec())?;
         let receipt = parse::receipt(&self.nutrition.rules(), &request).map_err(CommandError::Invalid)?;
         let WireAnswer(answer) = self
             .nutrition
@@ -122,7 +112,7 @@ impl NutritionService for NutritionApi {
     async fn transfer_stock(&self, request: Request<TransferStockRequest>) -> Reply<TransferStockResponse> {
         let mut request = request.into_inner();
         let request_id = std::mem::take(&mut request.request_id);
-        let key = request_key("TransferStock", &request_id, &request)?;
+        let key = request_key("TransferStock", &request_id, &request.encode_to_vec())?;
         let transfer = parse::stock_transfer(&self.nutrition.rules(), &request).map_err(CommandError::Invalid)?;
         let WireAnswer(answer) = self
             .nutrition
@@ -140,7 +130,7 @@ impl NutritionService for NutritionApi {
     async fn record_loss(&self, request: Request<RecordLossRequest>) -> Reply<RecordLossResponse> {
         let mut request = request.into_inner();
         let request_id = std::mem::take(&mut request.request_id);
-        let key = request_key("RecordLoss", &request_id, &request)?;
+        let key = request_key("RecordLoss", &request_id, &request.encode_to_vec())?;
         let loss = parse::loss(&self.nutrition.rules(), &request).map_err(CommandError::Invalid)?;
         let WireAnswer(answer) = self
             .nutrition
@@ -215,7 +205,7 @@ impl NutritionService for NutritionApi {
         jigi_telemetry::programme::record_round(&request.get_ref().round_id);
         let mut request = request.into_inner();
         let request_id = std::mem::take(&mut request.request_id);
-        let key = request_key("RecordDistribution", &request_id, &request)?;
+        let key = request_key("RecordDistribution", &request_id, &request.encode_to_vec())?;
         let (round_id, warehouse_id, line) =
             parse::distribution(&self.nutrition.rules(), &request).map_err(CommandError::Invalid)?;
         let WireAnswer(answer) = self
@@ -236,7 +226,7 @@ impl NutritionService for NutritionApi {
         jigi_telemetry::programme::record_round(&request.get_ref().round_id);
         let mut request = request.into_inner();
         let request_id = std::mem::take(&mut request.request_id);
-        let key = request_key("RecordDistributionBatch", &request_id, &request)?;
+        let key = request_key("RecordDistributionBatch", &request_id, &request.encode_to_vec())?;
         let (round_id, warehouse_id, lines) =
             parse::distribution_batch(&self.nutrition.rules(), &request).map_err(CommandError::Invalid)?;
         let WireAnswer(answer) = self

@@ -108,12 +108,13 @@ pub async fn start_nutrition(
     name: &str,
 ) -> (Running<Handle>, CancellationToken) {
     let shutdown = CancellationToken::new();
-    let mut config = jigi_nutrition::Config::local(
+    let mut config = jigi_nutrition::Config::regional(
+        jigi_nutrition::SERVICE,
         Region::Segou,
         &nats.url(),
         &jigi_testkit::database_url(dir.path(), name).await,
     );
-    config.service.serve = access.serve_config();
+    config.serve = access.serve_config();
     let running = jigi_nutrition::start(config, shutdown.clone())
         .await
         .expect("nutrition service starts");

@@ -14,7 +14,6 @@ mod results;
 
 use std::sync::Arc;
 
-use chrono::NaiveDate;
 use jigi_common::{Geography, Region};
 use jigi_server::CommandError;
 use jigi_storage::{Conn, Database};
@@ -59,10 +58,7 @@ fn load_cycle(conn: &mut Conn, cycle_id: &str) -> Result<Cycle, CommandError> {
     storage::load_cycle(conn, cycle_id)?.ok_or_else(|| cycle_not_found(cycle_id))
 }
 
-/// Today's date in Mali (UTC, no daylight saving).
-pub fn today() -> NaiveDate {
-    jigi_storage::timestamp::now_utc().date_naive()
-}
+pub use jigi_common::rules::today;
 
 fn cycle_not_found(cycle_id: &str) -> CommandError {
     CommandError::not_found("payment cycle", cycle_id)

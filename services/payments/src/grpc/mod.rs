@@ -15,8 +15,8 @@ use std::pin::Pin;
 use jigi_auth::Role;
 use jigi_proto::payments::payments_service_server::{PaymentsService, PaymentsServiceServer};
 use jigi_proto::payments::*;
-use jigi_server::{WireAnswer, access, status};
-use jigi_storage::idempotency::{RequestId, RequestKey};
+use jigi_server::{CommandError, WireAnswer, access, request_key};
+use jigi_storage::idempotency::RequestKey;
 use prost::Message as _;
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
@@ -94,14 +94,8 @@ const RESULTS_SCOPE: &str = "payment-results";
 /// The idempotency key of a results request: its ID, and its content
 /// without the ID, prefixed by the RPC (a one-result batch and a single
 /// result can encode alike, and must not answer for each other).
-fn results_key(rpc: &str, request_id: &str, content: &[u8]) -> Result<RequestKey, Status> {
-    let request_id = RequestId::parse(request_id)
-        .map_err(|err| status::invalid_argument(&[status::FieldError::new("request_id", err.to_string())]))?;
-    Ok(RequestKey::new(
-        RESULTS_SCOPE,
-        request_id,
-        &[rpc.as_bytes(), b"\0", content].concat(),
-    ))
+fn results_key(rpc: &str, request_id: &str, content: &[u8]) -> Result<RequestKey, CommandError> {
+    request_key(RESULTS_SCOPE, request_id, &[rpc.as_bytes(), b"\0", content].concat())
 }
 
 type Reply<T> = Result<Response<T>, Status>;

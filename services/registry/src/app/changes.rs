@@ -13,7 +13,7 @@ use crate::domain::model::{
     Enrolment, ExitReason, Household, HouseholdStatus, IdCardNumber, Location, Member, MemberStatus, StatusChange,
     Traits,
 };
-use crate::domain::validate::{Enrolling, Exiting, MAX_MEMBERS, MemberEdit, Moving};
+use crate::domain::validate::{self, Enrolling, Exiting, MAX_MEMBERS, MemberEdit, Moving};
 use crate::{events, storage};
 
 impl Registry {
@@ -183,7 +183,8 @@ impl Registry {
             member.status = status;
         }
         let mut problems = Problems::new();
-        rules.check_maternity(
+        validate::check_maternity(
+            rules.today,
             member.sex,
             member.birth_date,
             member.pregnant,

@@ -13,7 +13,6 @@ pub mod transfers;
 
 use std::sync::Arc;
 
-use chrono::NaiveDate;
 use jigi_common::{Geography, Region};
 use jigi_server::CommandError;
 use jigi_storage::{Conn, Database};
@@ -67,11 +66,7 @@ impl Registry {
 
     /// Validation rules as of today (the API reads requests with them).
     pub fn rules(&self) -> Rules<'_> {
-        Rules {
-            geography: &self.geography,
-            region: self.region,
-            today: today(),
-        }
+        Rules::today(&self.geography, self.region)
     }
 
     /// Loads a household for a change, or says it does not exist.
@@ -113,10 +108,7 @@ impl Registry {
     }
 }
 
-/// Today's date in Mali (UTC, no daylight saving).
-pub fn today() -> NaiveDate {
-    jigi_storage::timestamp::now_utc().date_naive()
-}
+pub use jigi_common::rules::today;
 
 fn household_not_found(household_id: &str) -> CommandError {
     CommandError::not_found("household", household_id)

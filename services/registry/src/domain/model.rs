@@ -1,17 +1,9 @@
 //! Households and members as the registry holds them.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use jigi_common::{Component, Region, Sex};
+use jigi_common::{Component, Sex};
 
-/// Where a household lives; every code checked against the geography.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
-    pub region: Region,
-    pub cercle: String,
-    pub commune: String,
-    /// Empty when the village is not known.
-    pub village: String,
-}
+pub use jigi_common::Location;
 
 /// A person's name part: trimmed, 1 to 100 characters, no control characters.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,6 @@
 
 use chrono::NaiveDate;
 use jigi_common::date::{age_in_months, parse_date};
-use jigi_common::geography::Geography;
 use jigi_common::{Problems, Region, Sex};
 
 use super::model::{ExitReason, IdCardNumber, Location, Member, MemberStatus, PersonName, PhoneNumber, Traits};
@@ -65,14 +64,7 @@ pub struct Exiting {
     pub note: String,
 }
 
-/// What validation needs to know besides the request.
-pub struct Rules<'a> {
-    pub geography: &'a Geography,
-    /// The region this registry serves.
-    pub region: Region,
-    /// Today, for "not in the future" and ages.
-    pub today: NaiveDate,
-}
+pub use jigi_common::Rules;
 
 /// A household that passed validation, ready to be stored.
 #[derive(Debug, Clone)]
@@ -82,56 +74,44 @@ pub struct NewHousehold {
     pub traits: Traits,
 }
 
-impl Rules<'_> {
-    /// `YYYY-MM-DD`, from 1900 up to today.
-    pub fn birth_date(&self, text: &str) -> Result<NaiveDate, String> {
-        if text.is_empty() {
-            return Err("is required".into());
-        }
-        let date = parse_date(text).ok_or_else(|| format!("{text:?} is not a date in YYYY-MM-DD form"))?;
-        if date > self.today {
-            return Err(format!("{text} is in the future"));
-        }
-        if date < NaiveDate::from_ymd_opt(1900, 1, 1).expect("valid date") {
-            return Err(format!("{text} is before 1900"));
-        }
-        Ok(date)
+/// A birth date: `YYYY-MM-DD`, from 1900 up to `today`.
+pub fn birth_date(text: &str, today: NaiveDate) -> Result<NaiveDate, String> {
+    if text.is_empty() {
+        return Err("is required".into());
     }
-
-    /// An effective date (enrolment, exit): `YYYY-MM-DD`, not in the future.
-    pub fn effective_date(&self, text: &str) -> Result<NaiveDate, String> {
-        if text.is_empty() {
-            return Err("is required".into());
-        }
-        let date = parse_date(text).ok_or_else(|| format!("{text:?} is not a date in YYYY-MM-DD form"))?;
-        if date > self.today {
-            return Err(format!("{text} is in the future"));
-        }
-        if date < NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date") {
-            return Err(format!("{text} is before 2000"));
-        }
-        Ok(date)
+    let date = parse_date(text).ok_or_else(|| format!("{text:?} is not a date in YYYY-MM-DD form"))?;
+    if date > today {
+        return Err(format!("{text} is in the future"));
     }
+    if date < NaiveDate::from_ymd_opt(1900, 1, 1).expect("valid date") {
+        return Err(format!("{text} is before 1900"));
+    }
+    Ok(date)
+}
 
-    /// Pregnancy and lactation are recorded for women aged 10 and over.
-    pub fn check_maternity(
-        &self,
-        sex: Sex,
-        birth_date: NaiveDate,
-        pregnant: bool,
-        lactating: bool,
-        path: &str,
-        problems: &mut Problems,
-    ) {
-        for (flag, name) in [(pregnant, "pregnant"), (lactating, "lactating")] {
-            if !flag {
-                continue;
-            }
-            if sex != Sex::Female {
-                problems.add(format!("{path}.{name}"), "can only be set for a woman");
-            } else if age_in_months(birth_date, self.today) < 120 {
-                problems.add(format!("{path}.{name}"), "can only be set for a woman aged 10 or over");
-            }
+/// An effective date (enrolment, exit, move): from 2000, not after `today`.
+pub fn effective_date(text: &str, today: NaiveDate) -> Result<NaiveDate, String> {
+    jigi_common::date::past_programme_date(text, today)
+}
+
+/// Pregnancy and lactation are recorded for women aged 10 and over (on `today`).
+pub fn check_maternity(
+    today: NaiveDate,
+    sex: Sex,
+    birth_date: NaiveDate,
+    pregnant: bool,
+    lactating: bool,
+    path: &str,
+    problems: &mut Problems,
+) {
+    for (flag, name) in [(pregnant, "pregnant"), (lactating, "lactating")] {
+        if !flag {
+            continue;
+        }
+        if sex != Sex::Female {
+            problems.add(format!("{path}.{name}"), "can only be set for a woman");
+        } else if age_in_months(birth_date, today) < 120 {
+            problems.add(format!("{path}.{name}"), "can only be set for a woman aged 10 or over");
         }
     }
 }
@@ -140,34 +120,30 @@ impl Rules<'_> {
 mod tests {
     use super::*;
 
-    fn rules(geography: &Geography) -> Rules<'_> {
-        Rules {
-            geography,
-            region: Region::Segou,
-            today: "2018-10-01".parse().unwrap(),
-        }
+    fn today() -> NaiveDate {
+        "2018-10-01".parse().unwrap()
     }
 
     #[test]
     fn dates_are_bounded_by_today_and_their_earliest_year() {
-        let geo = Geography::built_in();
-        let rules = rules(&geo);
-        assert_eq!(rules.birth_date("1975-03-02"), Ok("1975-03-02".parse().unwrap()));
-        assert_eq!(rules.birth_date(""), Err("is required".to_owned()));
-        assert!(rules.birth_date("2018-10-02").unwrap_err().contains("in the future"));
-        assert!(rules.birth_date("1899-12-31").unwrap_err().contains("before 1900"));
-        assert!(rules.birth_date("02/03/1975").unwrap_err().contains("YYYY-MM-DD"));
-        assert!(rules.effective_date("2018-10-01").is_ok(), "today is not the future");
-        assert!(rules.effective_date("1999-12-31").unwrap_err().contains("before 2000"));
+        assert_eq!(birth_date("1975-03-02", today()), Ok("1975-03-02".parse().unwrap()));
+        assert_eq!(birth_date("", today()), Err("is required".to_owned()));
+        assert!(birth_date("2018-10-02", today()).unwrap_err().contains("in the future"));
+        assert!(birth_date("1899-12-31", today()).unwrap_err().contains("before 1900"));
+        assert!(birth_date("02/03/1975", today()).unwrap_err().contains("YYYY-MM-DD"));
+        assert!(effective_date("2018-10-01", today()).is_ok(), "today is not the future");
+        assert!(
+            effective_date("1999-12-31", today())
+                .unwrap_err()
+                .contains("before 2000")
+        );
     }
 
     #[test]
     fn maternity_only_for_women_of_ten_and_over() {
-        let geo = Geography::built_in();
-        let rules = rules(&geo);
         let fields = |sex, born: &str| {
             let mut problems = Problems::new();
-            rules.check_maternity(sex, born.parse().unwrap(), true, true, "m", &mut problems);
+            check_maternity(today(), sex, born.parse().unwrap(), true, true, "m", &mut problems);
             problems.into_errors().into_iter().map(|e| e.field).collect::<Vec<_>>()
         };
         assert!(fields(Sex::Female, "1990-01-01").is_empty());

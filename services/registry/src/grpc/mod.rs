@@ -7,8 +7,7 @@ pub mod parse;
 use jigi_common::Problems;
 use jigi_proto::registry::registry_service_server::{RegistryService, RegistryServiceServer};
 use jigi_proto::registry::*;
-use jigi_server::{CommandError, status};
-use jigi_storage::idempotency::{RequestId, RequestKey};
+use jigi_server::{CommandError, request_key, status};
 use prost::Message as _;
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
@@ -50,14 +49,12 @@ impl RegistryService for RegistryApi {
         let request = request.into_inner();
         // Required, as for every command that must not happen twice: a
         // tablet retrying over a poor link must not register twice.
-        let request_id = RequestId::parse(&request.request_id)
-            .map_err(|err| status::invalid_argument(&[status::FieldError::new("request_id", err.to_string())]))?;
         let content = request
             .household
             .as_ref()
             .map(|h| h.encode_to_vec())
             .unwrap_or_default();
-        let key = RequestKey::new("RegisterHousehold", request_id, &content);
+        let key = request_key("RegisterHousehold", &request.request_id, &content)?;
         let new = parse::household(&self.registry.rules(), request.household.as_ref(), "household")
             .map_err(CommandError::Invalid)?;
         let household = self.registry.register(key, new).await?;
@@ -220,12 +217,8 @@ impl RegistryService for RegistryApi {
 
     async fn enrol_households(&self, request: Request<EnrolHouseholdsRequest>) -> Reply<EnrolHouseholdsResponse> {
         let mut r = request.into_inner();
-        let request_id = RequestId::parse(&r.request_id)
-            .map_err(|err| status::invalid_argument(&[status::FieldError::new("request_id", err.to_string())]))?;
-        let key = RequestKey::new("EnrolHouseholds", request_id, &{
-            r.request_id.clear();
-            r.encode_to_vec()
-        });
+        let request_id = std::mem::take(&mut r.request_id);
+        let key = request_key("EnrolHouseholds", &request_id, &r.encode_to_vec())?;
         let targets = match (r.household_ids.is_empty(), r.selection.take()) {
             (false, Some(_)) => {
                 return Err(status::invalid_argument(&[status::FieldError::new(

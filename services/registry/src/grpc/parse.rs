@@ -17,8 +17,8 @@ use crate::domain::model::{
     Assets, ExitReason, IdCardNumber, Livestock, Location, Member, MemberStatus, PersonName, PhoneNumber, Traits,
 };
 use crate::domain::validate::{
-    Enrolling, Exiting, MAX_ANIMALS, MAX_ASSET_COUNT, MAX_LAND_ARES, MAX_MEMBERS, MAX_NOTE_CHARS, MemberEdit, Moving,
-    NewHousehold, Rules,
+    self, Enrolling, Exiting, MAX_ANIMALS, MAX_ASSET_COUNT, MAX_LAND_ARES, MAX_MEMBERS, MAX_NOTE_CHARS, MemberEdit,
+    Moving, NewHousehold, Rules,
 };
 
 /// Checks a household draft; `path` is where it sits in the request.
@@ -120,12 +120,7 @@ pub fn location(
             );
             None
         }
-        Ok(resolved) => Some(Location {
-            region: resolved.region,
-            cercle: resolved.cercle,
-            commune: resolved.commune,
-            village: resolved.village,
-        }),
+        Ok(resolved) => Some(resolved),
         Err(err) => {
             let field = match err {
                 LocationError::MissingCommune | LocationError::UnknownCommune(_) => "commune",
@@ -151,13 +146,24 @@ pub fn member(rules: &Rules<'_>, draft: &pr::MemberDraft, path: &str, problems: 
         format!("{path}.relation"),
         convert::required(convert::relation_from_wire(draft.relation), "RELATION"),
     );
-    let birth_date = problems.check(format!("{path}.birth_date"), rules.birth_date(&draft.birth_date));
+    let birth_date = problems.check(
+        format!("{path}.birth_date"),
+        validate::birth_date(&draft.birth_date, rules.today),
+    );
     let id_card = optional(&draft.id_card_number)
         .and_then(|text| problems.check(format!("{path}.id_card_number"), IdCardNumber::parse(text)));
     let phone =
         optional(&draft.phone).and_then(|text| problems.check(format!("{path}.phone"), PhoneNumber::parse(text)));
     let (sex, birth_date) = (sex?, birth_date?);
-    rules.check_maternity(sex, birth_date, draft.pregnant, draft.lactating, path, problems);
+    validate::check_maternity(
+        rules.today,
+        sex,
+        birth_date,
+        draft.pregnant,
+        draft.lactating,
+        path,
+        problems,
+    );
     let id_card_given = !draft.id_card_number.trim().is_empty();
     let phone_given = !draft.phone.trim().is_empty();
     if (id_card_given && id_card.is_none()) || (phone_given && phone.is_none()) {
@@ -281,7 +287,7 @@ pub fn member_edit(rules: &Rules<'_>, request: &pr::UpdateMemberRequest) -> Resu
     let birth_date = request
         .birth_date
         .as_deref()
-        .and_then(|d| problems.check("birth_date", rules.birth_date(d)));
+        .and_then(|d| problems.check("birth_date", validate::birth_date(d, rules.today)));
     // An empty string removes an ID card or a phone number.
     let id_card = request.id_card_number.as_deref().and_then(|c| match c.trim() {
         "" => Some(None),
@@ -318,7 +324,7 @@ pub fn enrolling(
     problems: &mut Problems,
 ) -> Option<Enrolling> {
     let component = problems.check("component", known_component(component));
-    let on = problems.check("enrolled_on", rules.effective_date(enrolled_on));
+    let on = problems.check("enrolled_on", validate::effective_date(enrolled_on, rules.today));
     let committee_override = committee_override.trim();
     if committee_override.chars().count() > MAX_NOTE_CHARS {
         problems.add(
@@ -374,7 +380,7 @@ pub fn batch_enrolment(
 pub fn exiting(rules: &Rules<'_>, request: &pr::ExitHouseholdRequest) -> Result<Exiting, Vec<FieldError>> {
     let mut problems = Problems::new();
     let component = problems.check("component", known_component(request.component));
-    let on = problems.check("exited_on", rules.effective_date(&request.exited_on));
+    let on = problems.check("exited_on", validate::effective_date(&request.exited_on, rules.today));
     let reason = problems.check("reason", exit_reason(request.reason));
     let note = request.note.trim();
     if note.chars().count() > MAX_NOTE_CHARS {
@@ -414,7 +420,10 @@ pub fn moving(rules: &Rules<'_>, request: &pr::TransferHouseholdRequest) -> Resu
     let on = if request.transferred_on.trim().is_empty() {
         Some(rules.today)
     } else {
-        problems.check("transferred_on", rules.effective_date(&request.transferred_on))
+        problems.check(
+            "transferred_on",
+            validate::effective_date(&request.transferred_on, rules.today),
+        )
     };
     problems.into_result(|| Moving {
         destination: destination_region.expect("checked"),
