@@ -123,6 +123,25 @@ impl Remembered for Vec<u8> {
     }
 }
 
+/// [`once`], also saying whether this call ran `command` (`false`: a retry
+/// answered from the store), for counters that must not count a retry.
+pub fn once_ran<T, E>(
+    conn: &mut Conn,
+    key: &RequestKey,
+    command: impl FnOnce(&mut Conn) -> Result<T, E>,
+) -> Result<(T, bool), E>
+where
+    T: Remembered,
+    E: From<StorageError> + From<RequestReused>,
+{
+    let mut ran = false;
+    let answer = once(conn, key, |conn| {
+        ran = true;
+        command(conn)
+    })?;
+    Ok((answer, ran))
+}
+
 /// Runs `command` once per request key: a retry of the same request gets
 /// the stored answer without running it again; the same ID with other
 /// content is refused. The answer is stored in the command's transaction.

@@ -84,8 +84,7 @@ impl Activities {
         let (answer, released) = self
             .db
             .write(move |conn| {
-                let mut released = false;
-                let answer = idempotency::once(conn, &key, |conn| {
+                idempotency::once_ran(conn, &key, |conn| {
                     let mut plan = load_plan(conn, &household_id)?;
                     let household = known_household(conn, &household_id)?;
                     if !household.takes_part(Component::Agr, on) {
@@ -109,10 +108,8 @@ impl Activities {
                     storage::agr::insert_tranche(conn, &household_id, &tranche)?;
                     plan.tranches.push(tranche.clone());
                     outbox::add(conn, &[events::tranche_released(&plan, &tranche)])?;
-                    released = true;
                     Ok::<_, CommandError>(answer(&plan, &tranche))
-                })?;
-                Ok::<_, CommandError>((answer, released))
+                })
             })
             .await?;
         if released {

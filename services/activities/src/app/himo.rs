@@ -166,11 +166,11 @@ impl Activities {
         } = sheet;
         let period = Period::quarter_of(on);
         let this = self.clone();
+        let days = member_ids.len();
         let (answer, recorded) = self
             .db
             .write(move |conn| {
-                let mut recorded = 0;
-                let answer = idempotency::once(conn, &key, |conn| {
+                idempotency::once_ran(conn, &key, |conn| {
                     let site = load_site(conn, &site_id)?;
                     site.check_attendance(on).map_err(|r| this.refused(r, &site_id))?;
                     if storage::himo::wage_period_closed(conn, &site_id, period)?.is_some() {
@@ -221,13 +221,13 @@ impl Activities {
                     household_ids.sort_unstable();
                     outbox::add(conn, &[events::attendance_recorded(&site, on, household_ids, women)])?;
                     let site = view(conn, site)?;
-                    recorded = days.len();
                     Ok::<_, CommandError>(answer(&site, days.len()))
-                })?;
-                Ok::<_, CommandError>((answer, recorded))
+                })
             })
             .await?;
-        self.counters.attendance_days.inc_by(recorded as u64);
+        if recorded {
+            self.counters.attendance_days.inc_by(days as u64);
+        }
         Ok(answer)
     }
 

@@ -44,8 +44,7 @@ impl Activities {
         let (answer, recorded) = self
             .db
             .write(move |conn| {
-                let mut recorded = false;
-                let answer = idempotency::once(conn, &key, |conn| {
+                idempotency::once_ran(conn, &key, |conn| {
                     let ids: Vec<&str> = member_ids.iter().map(String::as_str).collect();
                     let people = storage::registry::people(conn, &ids)?;
                     let household_ids: Vec<&str> = people.values().map(|p| p.household_id.as_str()).collect();
@@ -71,10 +70,8 @@ impl Activities {
                     };
                     storage::ma::insert(conn, &session)?;
                     outbox::add(conn, &[events::session_held(&session)])?;
-                    recorded = true;
                     Ok::<_, CommandError>(answer(&session))
-                })?;
-                Ok::<_, CommandError>((answer, recorded))
+                })
             })
             .await?;
         if recorded {

@@ -98,12 +98,9 @@ impl Nutrition {
         let (answer, ran) = self
             .db
             .write(move |conn| {
-                let mut ran = false;
-                let answer = idempotency::once(conn, &key, |conn| {
-                    ran = true;
+                idempotency::once_ran(conn, &key, |conn| {
                     receive_in(conn, receipt).map(|outcome| answer(&outcome))
-                })?;
-                Ok::<_, CommandError>((answer, ran))
+                })
             })
             .await?;
         if ran {
@@ -125,12 +122,9 @@ impl Nutrition {
         let (answer, ran) = self
             .db
             .write(move |conn| {
-                let mut ran = false;
-                let answer = idempotency::once(conn, &key, |conn| {
-                    ran = true;
+                idempotency::once_ran(conn, &key, |conn| {
                     transfer_in(conn, transfer).map(|outcome| answer(&outcome))
-                })?;
-                Ok::<_, CommandError>((answer, ran))
+                })
             })
             .await?;
         if ran {
@@ -152,12 +146,9 @@ impl Nutrition {
         let (answer, ran) = self
             .db
             .write(move |conn| {
-                let mut ran = false;
-                let answer = idempotency::once(conn, &key, |conn| {
-                    ran = true;
+                idempotency::once_ran(conn, &key, |conn| {
                     record_loss_in(conn, loss).map(|outcome| answer(&outcome))
-                })?;
-                Ok::<_, CommandError>((answer, ran))
+                })
             })
             .await?;
         if ran {
