@@ -7,6 +7,7 @@
 //! - [`region`]: the eight regions and their slugs (used in event subjects and stream names);
 //! - [`geography`]: the reference of regions, cercles, communes and villages, loaded from a data file;
 //! - [`period`]: quarters and years such as `2018Q4`;
+//! - [`id`]: the registry's IDs of households and people;
 //! - [`money`]: whole francs CFA;
 //! - [`component`]: the programme's components (TM, MA, PNP, AGR, HIMO);
 //! - [`person`]: what every component reads about a person (sex);
@@ -17,6 +18,7 @@
 pub mod component;
 pub mod date;
 pub mod geography;
+pub mod id;
 pub mod money;
 pub mod period;
 pub mod person;
@@ -26,6 +28,7 @@ pub mod validation;
 
 pub use component::Component;
 pub use geography::{Area, AreaLevel, Geography, GeographyError, Location};
+pub use id::{HouseholdId, IdError, MemberId};
 pub use money::Fcfa;
 pub use period::{Period, PeriodError};
 pub use person::Sex;

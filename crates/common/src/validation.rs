@@ -55,11 +55,12 @@ impl Problems {
     }
 
     /// Keeps `Ok` values and records `Err` descriptions against `field`.
-    pub fn check<T>(&mut self, field: impl Into<String>, result: Result<T, String>) -> Option<T> {
+    /// The error's text is the description (`IdError`, or a `String`).
+    pub fn check<T, E: std::fmt::Display>(&mut self, field: impl Into<String>, result: Result<T, E>) -> Option<T> {
         match result {
             Ok(value) => Some(value),
             Err(description) => {
-                self.add(field, description);
+                self.add(field, description.to_string());
                 None
             }
         }

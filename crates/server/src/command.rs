@@ -7,6 +7,7 @@
 //! in the audit log.
 
 use jigi_common::FieldError;
+use jigi_common::id::RegistryId;
 use jigi_storage::idempotency::{RequestId, RequestKey, RequestReused};
 use jigi_storage::{CommandFailure, StorageError};
 use tonic::Status;
@@ -148,6 +149,12 @@ pub fn request_key(scope: &'static str, request_id: &str, content: &[u8]) -> Res
     let request_id =
         RequestId::parse(request_id).map_err(|err| CommandError::invalid("request_id", err.to_string()))?;
     Ok(RequestKey::new(scope, request_id, content))
+}
+
+/// A household's or a person's registry ID from a request's `field`, or
+/// that field named invalid.
+pub fn registry_id<K>(field: &'static str, text: &str) -> Result<RegistryId<K>, CommandError> {
+    RegistryId::parse(text).map_err(|err| CommandError::invalid(field, err.to_string()))
 }
 
 /// An API answer remembered under its request ID (see

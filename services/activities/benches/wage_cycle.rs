@@ -34,12 +34,13 @@ fn env(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+// Registry IDs are UUIDs: numbered ones, households and people apart.
 fn household(h: usize) -> String {
-    format!("hh-{h:07}")
+    format!("00000000-0000-7000-8000-{h:012}")
 }
 
 fn member(h: usize) -> String {
-    format!("m-{h:07}")
+    format!("00000000-0000-7000-9000-{h:012}")
 }
 
 fn main() {
@@ -190,7 +191,11 @@ async fn run() {
             let sheet = AttendanceSheet {
                 site_id: request.site_id,
                 worked_on: start + Days::new(d as u64),
-                member_ids: request.member_ids,
+                member_ids: request
+                    .member_ids
+                    .iter()
+                    .map(|id| id.parse().expect("a registry ID"))
+                    .collect(),
             };
             activities
                 .record_attendance(key, sheet, |_, workers| {

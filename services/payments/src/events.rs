@@ -105,7 +105,7 @@ pub fn cancelled(cycle: &Cycle) -> OutgoingEvent {
 /// report. `place` and `due` come from the household's entitlement.
 pub fn result(cycle: &Cycle, report: &Report, place: &Place, due: Fcfa, channel: Channel) -> OutgoingEvent {
     let cycle_ref = Some(reference(cycle));
-    let household_id = report.household_id.clone();
+    let household_id = report.household_id.to_string();
     let location = Some(location(place));
     let date = format_date(report.date);
     let agent_code = report.agent.as_str().to_owned();

@@ -1,7 +1,7 @@
 //! AGR: business plans, grant tranches and follow-up visits.
 
 use jigi_bus::outbox;
-use jigi_common::Component;
+use jigi_common::{Component, HouseholdId};
 use jigi_server::CommandError;
 use jigi_storage::Conn;
 use jigi_storage::idempotency::{self, Remembered, RequestKey};
@@ -49,7 +49,7 @@ impl Activities {
                     ));
                 }
                 let plan = Plan {
-                    household_id: household_id.clone(),
+                    household_id: household_id.to_string(),
                     location: household.location,
                     activity_type,
                     planned_grant: grant,
@@ -119,7 +119,7 @@ impl Activities {
     }
 
     /// Records a follow-up visit.
-    pub async fn record_visit(&self, household_id: String, visit: Visit) -> Result<Plan, CommandError> {
+    pub async fn record_visit(&self, household_id: HouseholdId, visit: Visit) -> Result<Plan, CommandError> {
         let this = self.clone();
         self.db
             .write(move |conn| {
@@ -135,7 +135,7 @@ impl Activities {
             .await
     }
 
-    pub async fn plan(&self, household_id: String) -> Result<Plan, CommandError> {
+    pub async fn plan(&self, household_id: HouseholdId) -> Result<Plan, CommandError> {
         self.db.read(move |conn| load_plan(conn, &household_id)).await
     }
 }

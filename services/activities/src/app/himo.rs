@@ -115,10 +115,10 @@ impl Activities {
                 site.check_assignment().map_err(|r| this.refused(r, &site_id))?;
                 let household = known_household(conn, &household_id)?;
                 let person = storage::registry::people(conn, &[member_id.as_str()])?
-                    .remove(&member_id)
+                    .remove(member_id.as_str())
                     .ok_or_else(|| CommandError::not_found("person", &member_id))?;
                 if let Some((worker, worker_site)) = storage::himo::worker_of(conn, &household_id)? {
-                    if worker == member_id && worker_site == site_id {
+                    if worker == member_id.as_str() && worker_site == site_id {
                         return view(conn, site);
                     }
                     return Err(CommandError::exists(
@@ -182,7 +182,7 @@ impl Activities {
                             &site_id,
                         ));
                     }
-                    let ids: Vec<&str> = member_ids.iter().map(String::as_str).collect();
+                    let ids: Vec<&str> = member_ids.iter().map(|id| id.as_str()).collect();
                     let workers = storage::himo::workers_of_site(conn, &site_id, &ids)?;
                     if let Some(stranger) = ids.iter().find(|id| !workers.contains_key(**id)) {
                         return Err(this.refused(

@@ -45,7 +45,7 @@ impl Activities {
             .db
             .write(move |conn| {
                 idempotency::once_ran(conn, &key, |conn| {
-                    let ids: Vec<&str> = member_ids.iter().map(String::as_str).collect();
+                    let ids: Vec<&str> = member_ids.iter().map(|id| id.as_str()).collect();
                     let people = storage::registry::people(conn, &ids)?;
                     let household_ids: Vec<&str> = people.values().map(|p| p.household_id.as_str()).collect();
                     let households = storage::registry::households(conn, &household_ids)?;

@@ -9,7 +9,7 @@
 //! after the first tranche, not before they are due, once each.
 
 use chrono::{Months, NaiveDate};
-use jigi_common::Fcfa;
+use jigi_common::{Fcfa, HouseholdId};
 
 use super::model::{Location, Refusal};
 
@@ -111,7 +111,7 @@ impl StopReason {
 /// A business plan as the committee approved it, to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewPlan {
-    pub household_id: String,
+    pub household_id: HouseholdId,
     pub activity_type: ActivityType,
     pub planned_grant: Fcfa,
     pub approved_on: NaiveDate,
@@ -120,7 +120,7 @@ pub struct NewPlan {
 /// A tranche of a household's grant to release.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrancheRelease {
-    pub household_id: String,
+    pub household_id: HouseholdId,
     pub amount: Fcfa,
     pub released_on: NaiveDate,
 }

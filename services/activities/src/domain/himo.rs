@@ -12,7 +12,7 @@
 //! day of that quarter is recorded after.
 
 use chrono::NaiveDate;
-use jigi_common::{Fcfa, Period};
+use jigi_common::{Fcfa, HouseholdId, MemberId, Period};
 
 use super::model::{Location, Refusal, age_in_years};
 
@@ -128,8 +128,8 @@ pub struct Site {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerAssignment {
     pub site_id: String,
-    pub household_id: String,
-    pub member_id: String,
+    pub household_id: HouseholdId,
+    pub member_id: MemberId,
 }
 
 /// Who worked on a site on a day.
@@ -138,7 +138,7 @@ pub struct AttendanceSheet {
     pub site_id: String,
     pub worked_on: NaiveDate,
     /// Registry IDs of the workers, each once.
-    pub member_ids: Vec<String>,
+    pub member_ids: Vec<MemberId>,
 }
 
 /// A site with what was done on it.

@@ -2,8 +2,8 @@
 //! village, who may be counted as present, and how people are counted.
 
 use chrono::NaiveDate;
-use jigi_common::Component;
 use jigi_common::Sex;
+use jigi_common::{Component, MemberId};
 
 use super::model::{Household, Location, Person, Refusal, age_in_years, takes_part};
 
@@ -114,7 +114,7 @@ pub struct NewSession {
     /// The facilitating organisation's code.
     pub facilitator: String,
     /// Registry IDs of the people who attended, each once.
-    pub member_ids: Vec<String>,
+    pub member_ids: Vec<MemberId>,
 }
 
 /// One person counted present at a session.

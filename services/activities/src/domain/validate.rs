@@ -3,7 +3,7 @@
 //! layer (`grpc::parse`) calls them field by field, collecting every
 //! problem with its field's name.
 
-use jigi_common::Problems;
+use jigi_common::{MemberId, Problems};
 
 /// Longest code kept (site, facilitator organisation).
 pub const MAX_CODE_CHARS: usize = 64;
@@ -16,20 +16,9 @@ pub fn code(text: &str) -> Result<String, String> {
     jigi_common::validation::code(text, "a code")
 }
 
-/// A registry ID (household or person): required, at most 64 characters.
-pub fn registry_id(text: &str) -> Result<String, String> {
-    if text.is_empty() {
-        return Err("is required".into());
-    }
-    if text.len() > MAX_CODE_CHARS || text.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(format!("{text:?} is not a registry ID"));
-    }
-    Ok(text.to_owned())
-}
-
 /// A list of registry IDs of people: 1 to `max`, each valid, no repeats.
 /// Problems name the list entry (`member_ids[3]`).
-pub fn member_ids(ids: &[String], max: usize, problems: &mut Problems) -> Vec<String> {
+pub fn member_ids(ids: &[String], max: usize, problems: &mut Problems) -> Vec<MemberId> {
     if ids.is_empty() {
         problems.add("member_ids", "at least one person is required");
     }
@@ -43,7 +32,7 @@ pub fn member_ids(ids: &[String], max: usize, problems: &mut Problems) -> Vec<St
     let mut valid = Vec::with_capacity(ids.len());
     for (i, id) in ids.iter().enumerate() {
         let field = format!("member_ids[{i}]");
-        if let Some(id) = problems.check(&field, registry_id(id)) {
+        if let Some(id) = problems.check(&field, MemberId::parse(id)) {
             if !seen.insert(id.clone()) {
                 problems.add(field, format!("{id} is listed twice"));
             } else {
@@ -63,9 +52,11 @@ mod tests {
         assert!(code("sanando-piste-1").is_ok());
         assert!(code("Sanando Piste").is_err());
         let mut problems = Problems::new();
-        let ids = member_ids(&["a".into(), "b".into(), "a".into(), String::new()], 10, &mut problems);
-        assert_eq!(ids, vec!["a".to_owned(), "b".to_owned()]);
+        let (a, b) = (MemberId::issue(), MemberId::issue());
+        let given = [a.to_string(), b.to_string(), a.to_string(), String::new(), "m-1".into()];
+        let ids = member_ids(&given, 10, &mut problems);
+        assert_eq!(ids, vec![a, b]);
         let fields: Vec<String> = problems.into_errors().into_iter().map(|e| e.field).collect();
-        assert_eq!(fields, vec!["member_ids[2]".to_owned(), "member_ids[3]".to_owned()]);
+        assert_eq!(fields, ["member_ids[2]", "member_ids[3]", "member_ids[4]"]);
     }
 }

@@ -6,12 +6,11 @@ pub(crate) mod parse;
 
 use jigi_proto::activities::activities_service_server::{ActivitiesService, ActivitiesServiceServer};
 use jigi_proto::activities::*;
-use jigi_server::{CommandError, WireAnswer, request_key};
+use jigi_server::{CommandError, WireAnswer, registry_id, request_key};
 use prost::Message as _;
 use tonic::{Request, Response, Status};
 
 use crate::app::Activities;
-use crate::domain::validate::registry_id;
 
 /// Largest request: a session or a day's attendance sheet of a few thousand people.
 pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
@@ -113,8 +112,7 @@ impl ActivitiesService for ActivitiesApi {
     }
 
     async fn get_business_plan(&self, request: Request<GetBusinessPlanRequest>) -> Reply<GetBusinessPlanResponse> {
-        let household_id =
-            registry_id(&request.get_ref().household_id).map_err(|e| CommandError::invalid("household_id", e))?;
+        let household_id = registry_id("household_id", &request.get_ref().household_id)?;
         let plan = self.activities.plan(household_id).await?;
         Ok(Response::new(GetBusinessPlanResponse {
             plan: Some(convert::plan(&plan)),

@@ -5,7 +5,7 @@
 //! several fields are the domain's ([`crate::domain::validate`]).
 
 use chrono::NaiveDate;
-use jigi_common::{Fcfa, FieldError, Period, Problems};
+use jigi_common::{Fcfa, FieldError, HouseholdId, MemberId, Period, Problems};
 use jigi_proto::activities as pa;
 use jigi_proto::common as pc;
 
@@ -15,14 +15,14 @@ use crate::domain::himo::{
     WorkerAssignment,
 };
 use crate::domain::ma::{MAX_ATTENDEES, NewSession, Theme};
-use crate::domain::validate::{Rules, code, member_ids, registry_id};
+use crate::domain::validate::{Rules, code, member_ids};
 
 type Parsed<T> = Result<T, Vec<FieldError>>;
 
 /// `RecordBusinessPlan`.
 pub fn business_plan(rules: &Rules<'_>, request: &pa::RecordBusinessPlanRequest) -> Parsed<NewPlan> {
     let mut problems = Problems::new();
-    let household_id = problems.check("household_id", registry_id(&request.household_id));
+    let household_id = problems.check("household_id", HouseholdId::parse(&request.household_id));
     let activity_type = ActivityType::from_wire(request.activity_type);
     if activity_type.is_none() {
         problems.add("activity_type", "is required: one of the ActivityType values");
@@ -40,7 +40,7 @@ pub fn business_plan(rules: &Rules<'_>, request: &pa::RecordBusinessPlanRequest)
 /// `ReleaseGrantTranche`.
 pub fn tranche_release(rules: &Rules<'_>, request: &pa::ReleaseGrantTrancheRequest) -> Parsed<TrancheRelease> {
     let mut problems = Problems::new();
-    let household_id = problems.check("household_id", registry_id(&request.household_id));
+    let household_id = problems.check("household_id", HouseholdId::parse(&request.household_id));
     let amount = problems.check("amount", amount(request.amount.as_ref(), MAX_GRANT));
     let released_on = rules.past_date(&request.released_on, "released_on", &mut problems);
     problems.into_result(|| TrancheRelease {
@@ -51,9 +51,9 @@ pub fn tranche_release(rules: &Rules<'_>, request: &pa::ReleaseGrantTrancheReque
 }
 
 /// `RecordFollowUpVisit`: the household and what the visit found.
-pub fn follow_up_visit(rules: &Rules<'_>, request: &pa::RecordFollowUpVisitRequest) -> Parsed<(String, Visit)> {
+pub fn follow_up_visit(rules: &Rules<'_>, request: &pa::RecordFollowUpVisitRequest) -> Parsed<(HouseholdId, Visit)> {
     let mut problems = Problems::new();
-    let household_id = problems.check("household_id", registry_id(&request.household_id));
+    let household_id = problems.check("household_id", HouseholdId::parse(&request.household_id));
     let month = u32::try_from(request.month)
         .ok()
         .filter(|m| FOLLOW_UP_MONTHS.contains(m));
@@ -146,8 +146,8 @@ pub fn site_id(site_id: &str) -> Parsed<String> {
 /// `AssignWorker`.
 pub fn worker_assignment(request: &pa::AssignWorkerRequest) -> Parsed<WorkerAssignment> {
     let mut problems = Problems::new();
-    let household_id = problems.check("household_id", registry_id(&request.household_id));
-    let member_id = problems.check("member_id", registry_id(&request.member_id));
+    let household_id = problems.check("household_id", HouseholdId::parse(&request.household_id));
+    let member_id = problems.check("member_id", MemberId::parse(&request.member_id));
     let site_id = problems.check("site_id", code(&request.site_id));
     problems.into_result(|| WorkerAssignment {
         site_id: site_id.expect("checked"),

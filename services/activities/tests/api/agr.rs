@@ -154,11 +154,7 @@ async fn plans_are_for_agr_households_and_a_stopped_activity_is_funded_no_more()
         .await
         .unwrap_err();
     assert_eq!(precondition(&refused), "NOT_ENROLLED");
-    let unknown = app
-        .activities
-        .record_business_plan(plan("no-such-household"))
-        .await
-        .unwrap_err();
+    let unknown = app.activities.record_business_plan(plan(NO_SUCH_ID)).await.unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
 
     let agr = app.household(SANANDO, vec![woman()], &[Component::Agr]).await;

@@ -23,6 +23,8 @@ pub use jigi_testkit::{bad_fields, precondition};
 use tokio_util::sync::CancellationToken;
 
 pub const WAIT: Duration = Duration::from_secs(30);
+/// A well-formed registry ID that names no one: the registry never issued it.
+pub const NO_SUCH_ID: &str = "0190c1a2-0000-7000-8000-000000000000";
 pub const PELENGANA: &str = "segou.segou.pelengana";
 
 /// Who the tests act as by default: the region's officer for the three

@@ -103,7 +103,7 @@ async fn a_session_counts_people_by_sex_and_age_group_and_lists_who_missed_it() 
     assert_eq!(precondition(&refused), "NOT_ENROLLED");
     let unknown = app
         .activities
-        .record_session(session("session-3", vec!["no-such-person".into()]))
+        .record_session(session("session-3", vec![NO_SUCH_ID.into()]))
         .await
         .unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
@@ -127,6 +127,8 @@ async fn a_session_counts_people_by_sex_and_age_group_and_lists_who_missed_it() 
 #[tokio::test]
 async fn a_bad_session_sheet_names_every_bad_field() {
     let mut app = spawn_app().await;
+    // Listed twice: only the second entry is wrong.
+    const SOMEONE: &str = "0190c1a2-7b3c-7d4e-8f50-123456789abc";
     let status = app
         .activities
         .record_session(RecordSessionRequest {
@@ -136,7 +138,7 @@ async fn a_bad_session_sheet_names_every_bad_field() {
             theme: 0,
             held_on: days_ago(0).replace('-', "/"),
             facilitator: "ONG GAAS".into(),
-            member_ids: vec!["m1".into(), "m1".into()],
+            member_ids: vec![SOMEONE.into(), SOMEONE.into()],
         })
         .await
         .unwrap_err();

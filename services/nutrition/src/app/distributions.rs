@@ -146,13 +146,13 @@ fn decide(
                     ),
                 ));
             }
-            let (person, household) = people.get(&line.member_id).ok_or_else(|| {
+            let (person, household) = people.get(line.member_id.as_str()).ok_or_else(|| {
                 Refusal::new(
                     Reason::UnknownPerson,
                     format!("person {} is not known from the registry", line.member_id),
                 )
             })?;
-            if person.household_id != line.household_id {
+            if person.household_id != line.household_id.as_str() {
                 return Err(Refusal::new(
                     Reason::HouseholdMismatch,
                     format!(
@@ -178,7 +178,7 @@ fn decide(
                     ),
                 ));
             }
-            if let Some(earlier) = received.get(&line.member_id) {
+            if let Some(earlier) = received.get(line.member_id.as_str()) {
                 return Err(Refusal::new(
                     Reason::AlreadyReceived,
                     format!(
@@ -199,8 +199,8 @@ fn decide(
                 distribution_id: uuid::Uuid::now_v7().to_string(),
                 round_id: round.round_id.clone(),
                 warehouse_id: warehouse.warehouse_id.clone(),
-                household_id: line.household_id,
-                member_id: line.member_id.clone(),
+                household_id: line.household_id.into_string(),
+                member_id: line.member_id.to_string(),
                 group,
                 grams,
                 distributed_on: line.on,
@@ -208,7 +208,7 @@ fn decide(
                 draws,
                 stock_after: book.total(),
             };
-            received.insert(line.member_id, distribution.distribution_id.clone());
+            received.insert(line.member_id.into_string(), distribution.distribution_id.clone());
             Ok(distribution)
         });
         outcomes.push(outcome);

@@ -3,6 +3,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::NaiveDate;
+use jigi_common::MemberId;
 use jigi_common::date::format_date;
 use jigi_common::geography::AreaLevel;
 use jigi_server::CommandError;
@@ -45,12 +46,12 @@ pub struct BeneficiaryPage {
 
 impl Nutrition {
     /// Whether a person may receive the PNP on `on`.
-    pub async fn check_eligibility(&self, member_id: String, on: NaiveDate) -> Result<Eligibility, CommandError> {
+    pub async fn check_eligibility(&self, member_id: MemberId, on: NaiveDate) -> Result<Eligibility, CommandError> {
         let wanted = member_id.clone();
         let known = self
             .db
             .read(move |conn| {
-                storage::projection::people(conn, &[wanted.as_str()]).map(|mut found| found.remove(&wanted))
+                storage::projection::people(conn, &[wanted.as_str()]).map(|mut found| found.remove(wanted.as_str()))
             })
             .await?;
         let outcome = match &known {

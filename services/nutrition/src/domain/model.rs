@@ -2,7 +2,7 @@
 //! nutrition service holds them.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use jigi_common::Region;
+use jigi_common::{HouseholdId, MemberId, Region};
 
 use super::stock::Draw;
 
@@ -125,8 +125,8 @@ pub struct Warehouse {
 /// One ration given, as a register line or a single request says it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DistributionLine {
-    pub household_id: String,
-    pub member_id: String,
+    pub household_id: HouseholdId,
+    pub member_id: MemberId,
     pub on: NaiveDate,
 }
 

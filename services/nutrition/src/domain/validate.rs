@@ -53,16 +53,6 @@ pub fn lot_number(text: &str) -> Result<String, String> {
     Ok(trimmed.to_owned())
 }
 
-/// A registry ID (a UUID), as the registry's events give them.
-pub fn registry_id(text: &str) -> Result<String, String> {
-    if text.is_empty() {
-        return Err("is required".into());
-    }
-    uuid::Uuid::parse_str(text)
-        .map(|_| text.to_owned())
-        .map_err(|_| "is not a registry ID (a UUID)".to_owned())
-}
-
 /// Grams moved: from 1 to `max`.
 pub fn grams(value: i64, max: i64) -> Result<i64, String> {
     if (1..=max).contains(&value) {
@@ -98,7 +88,6 @@ mod tests {
         assert!(warehouse_id("").is_err());
         assert_eq!(lot_number("  LOT 2018/04-A ").unwrap(), "LOT 2018/04-A");
         assert!(lot_number("a\tb").is_err());
-        assert!(registry_id("not-a-uuid").is_err());
         assert!(grams(0, 10).is_err());
         assert!(grams(11, 10).is_err());
         let geography = Geography::built_in();

@@ -6,7 +6,7 @@
 
 use chrono::{Datelike, NaiveDate};
 use jigi_common::geography::AreaLevel;
-use jigi_common::{FieldError, Problems};
+use jigi_common::{FieldError, HouseholdId, MemberId, Problems};
 use jigi_proto::nutrition as pn;
 
 use crate::app::{BatchLines, BeneficiaryQuery};
@@ -14,7 +14,7 @@ use crate::domain::model::{DistributionLine, Location, Rations, Refusal, Warehou
 use crate::domain::stock::{Loss, LossReason, Receipt, StockTransfer, is_expired};
 use crate::domain::validate::{
     MAX_BATCH_LINES, MAX_NAME_CHARS, MAX_NOTE_CHARS, MAX_RECEIPT_GRAMS, MAX_WAYBILL_CHARS, NewRound, Rules, grams,
-    lot_number, registry_id, text, warehouse_id,
+    lot_number, text, warehouse_id,
 };
 
 type Parsed<T> = Result<T, Vec<FieldError>>;
@@ -238,8 +238,8 @@ fn line(
     path: &str,
     problems: &mut Problems,
 ) -> Option<DistributionLine> {
-    let household_id = problems.check(format!("{path}household_id"), registry_id(household_id));
-    let member_id = problems.check(format!("{path}member_id"), registry_id(member_id));
+    let household_id = problems.check(format!("{path}household_id"), HouseholdId::parse(household_id));
+    let member_id = problems.check(format!("{path}member_id"), MemberId::parse(member_id));
     let on = rules.past_date(distributed_on, &format!("{path}distributed_on"), problems);
     Some(DistributionLine {
         household_id: household_id?,
@@ -249,9 +249,9 @@ fn line(
 }
 
 /// `CheckEligibility`: the person and the day (today when empty).
-pub fn eligibility_query(rules: &Rules<'_>, request: &pn::CheckEligibilityRequest) -> Parsed<(String, NaiveDate)> {
+pub fn eligibility_query(rules: &Rules<'_>, request: &pn::CheckEligibilityRequest) -> Parsed<(MemberId, NaiveDate)> {
     let mut problems = Problems::new();
-    let member_id = problems.check("member_id", registry_id(&request.member_id));
+    let member_id = problems.check("member_id", MemberId::parse(&request.member_id));
     let on = rules.date_or_today(&request.on, "on", &mut problems);
     problems.into_result(|| (member_id.expect("checked"), on.expect("checked")))
 }

@@ -292,7 +292,7 @@ fn judge_and_store(
     let events: Vec<_> = accepted
         .iter()
         .map(|report| {
-            let entitlement = &entitled[&report.household_id];
+            let entitlement = &entitled[report.household_id.as_str()];
             let channel = cycle
                 .agent_of(&entitlement.place.commune)
                 .map(|a| a.channel)

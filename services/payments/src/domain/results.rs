@@ -12,7 +12,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
-use jigi_common::{Fcfa, FieldError};
+use jigi_common::{Fcfa, FieldError, HouseholdId};
 
 use super::model::{AgentCode, Cycle, EntitlementStatus, FailureReason, Place, Totals};
 
@@ -37,7 +37,7 @@ impl Outcome {
 /// A result with valid fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
-    pub household_id: String,
+    pub household_id: HouseholdId,
     pub agent: AgentCode,
     pub date: NaiveDate,
     pub outcome: Outcome,
@@ -334,7 +334,7 @@ mod tests {
 
     fn paid(household: &str, amount: i64, receipt: &str) -> Report {
         Report {
-            household_id: household.into(),
+            household_id: household.parse().unwrap(),
             agent: AgentCode::parse("AG1").unwrap(),
             date: day("2019-02-01"),
             outcome: Outcome::Paid {

@@ -5,7 +5,7 @@
 
 use chrono::NaiveDate;
 use jigi_common::date::parse_date;
-use jigi_common::{Fcfa, FieldError};
+use jigi_common::{Fcfa, FieldError, HouseholdId};
 use jigi_proto::payments::{PaymentOutcome, PaymentResult};
 
 use super::convert;
@@ -20,11 +20,9 @@ const MAX_RECEIPT_CHARS: usize = 64;
 pub fn payment_result(result: &PaymentResult, field: &str, today: NaiveDate) -> Reported {
     let mut errors = Vec::new();
     let mut add = |name: &str, message: String| errors.push(FieldError::new(format!("{field}.{name}"), message));
-    if result.household_id.is_empty() {
-        add("household_id", "is required".into());
-    } else if uuid::Uuid::parse_str(&result.household_id).is_err() {
-        add("household_id", "is not a registry ID (a UUID)".into());
-    }
+    let household_id = HouseholdId::parse(&result.household_id)
+        .map_err(|err| add("household_id", err.to_string()))
+        .ok();
     let agent = AgentCode::parse(&result.agent_code)
         .map_err(|m| add("agent_code", m))
         .ok();
@@ -96,7 +94,7 @@ pub fn payment_result(result: &PaymentResult, field: &str, today: NaiveDate) -> 
     }
     let report = if errors.is_empty() {
         Ok(Report {
-            household_id: result.household_id.clone(),
+            household_id: household_id.expect("checked"),
             agent: agent.expect("checked"),
             date: date.expect("checked"),
             outcome: outcome.expect("checked"),

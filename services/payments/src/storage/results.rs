@@ -56,7 +56,7 @@ const ATTEMPT_COLUMNS: usize = 8;
 
 /// A report's columns as stored values, borrowed for one statement.
 struct ReportRow<'a> {
-    report: &'a Report,
+    household_id: &'a str,
     agent: &'a str,
     amount: Option<i64>,
     receipt: Option<&'a str>,
@@ -73,7 +73,7 @@ impl<'a> ReportRow<'a> {
             Outcome::NotCollected => (None, None, None),
         };
         ReportRow {
-            report,
+            household_id: report.household_id.as_str(),
             agent: report.agent.as_str(),
             amount,
             receipt,
@@ -107,7 +107,7 @@ pub fn record(
         for row in chunk {
             values.extend([
                 &cycle_id as &dyn ToSql,
-                &row.report.household_id,
+                &row.household_id,
                 &row.amount,
                 &row.date,
                 &row.agent,
@@ -128,7 +128,7 @@ pub fn record(
         for row in chunk {
             values.extend([
                 &cycle_id as &dyn ToSql,
-                &row.report.household_id,
+                &row.household_id,
                 &row.status,
                 &row.reason,
                 &row.date,

@@ -2,7 +2,7 @@
 //! its enrolment in the programme's components.
 
 use jigi_bus::outbox;
-use jigi_common::{Component, Problems};
+use jigi_common::{Component, HouseholdId, MemberId, Problems};
 use jigi_server::CommandError;
 use jigi_storage::idempotency::{self, Remembered, RequestKey};
 use jigi_storage::{Conn, StorageError};
@@ -20,7 +20,7 @@ impl Registry {
     /// Changes a household's location and/or traits.
     pub async fn update(
         &self,
-        household_id: &str,
+        household_id: &HouseholdId,
         expected_version: i64,
         location: Option<Location>,
         traits: Option<Traits>,
@@ -70,7 +70,11 @@ impl Registry {
     }
 
     /// Adds a person to a household.
-    pub async fn add_member(&self, household_id: &str, member: Member) -> Result<(Household, String), CommandError> {
+    pub async fn add_member(
+        &self,
+        household_id: &HouseholdId,
+        member: Member,
+    ) -> Result<(Household, String), CommandError> {
         let (this, household_id) = (self.clone(), household_id.to_owned());
         self.db
             .write(move |conn| this.add_member_in(conn, &household_id, member))
@@ -104,8 +108,8 @@ impl Registry {
     /// Changes one member's data.
     pub async fn update_member(
         &self,
-        household_id: &str,
-        member_id: &str,
+        household_id: &HouseholdId,
+        member_id: &MemberId,
         edit: MemberEdit,
     ) -> Result<Household, CommandError> {
         let (this, household_id, member_id) = (self.clone(), household_id.to_owned(), member_id.to_owned());
@@ -212,7 +216,7 @@ impl Registry {
     }
 
     /// Enrols a household into a component.
-    pub async fn enrol(&self, household_id: &str, enrolling: Enrolling) -> Result<Household, CommandError> {
+    pub async fn enrol(&self, household_id: &HouseholdId, enrolling: Enrolling) -> Result<Household, CommandError> {
         let Enrolling {
             component,
             on,
@@ -326,7 +330,7 @@ impl Registry {
     }
 
     /// Ends a household's participation in a component.
-    pub async fn exit(&self, household_id: &str, exiting: Exiting) -> Result<Household, CommandError> {
+    pub async fn exit(&self, household_id: &HouseholdId, exiting: Exiting) -> Result<Household, CommandError> {
         let Exiting {
             component,
             on,
@@ -358,7 +362,7 @@ impl Registry {
     /// index no longer counts it) and the move reported to the index, which
     /// has the destination continue those enrolments (`app::transfers`).
     /// Repeating it changes nothing.
-    pub async fn transfer(&self, household_id: &str, moving: Moving) -> Result<Household, CommandError> {
+    pub async fn transfer(&self, household_id: &HouseholdId, moving: Moving) -> Result<Household, CommandError> {
         let Moving {
             destination: destination_region,
             destination_household_id,

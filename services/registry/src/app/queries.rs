@@ -2,12 +2,12 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jigi_common::{AreaLevel, Component, Problems};
+use jigi_common::{AreaLevel, Component, HouseholdId, Problems};
 use sha2::{Digest, Sha256};
 
 use jigi_server::CommandError;
 
-use super::{Registry, check_household_id, household_not_found};
+use super::{Registry, household_not_found};
 use crate::domain::model::{Household, HouseholdStatus, StatusChange};
 use crate::storage::{self, ListFilter};
 
@@ -41,8 +41,7 @@ const MAX_PAGE_SIZE: usize = 1_000;
 
 impl Registry {
     /// One household.
-    pub async fn get(&self, household_id: &str) -> Result<Household, CommandError> {
-        check_household_id(household_id)?;
+    pub async fn get(&self, household_id: &HouseholdId) -> Result<Household, CommandError> {
         let household_id = household_id.to_owned();
         self.db
             .read(move |conn| storage::load(conn, &household_id)?.ok_or_else(|| household_not_found(&household_id)))
@@ -50,8 +49,7 @@ impl Registry {
     }
 
     /// A household's status history, oldest first.
-    pub async fn history(&self, household_id: &str) -> Result<Vec<StatusChange>, CommandError> {
-        check_household_id(household_id)?;
+    pub async fn history(&self, household_id: &HouseholdId) -> Result<Vec<StatusChange>, CommandError> {
         let household_id = household_id.to_owned();
         self.db
             .read(move |conn| {

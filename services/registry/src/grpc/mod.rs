@@ -7,7 +7,7 @@ pub mod parse;
 use jigi_common::Problems;
 use jigi_proto::registry::registry_service_server::{RegistryService, RegistryServiceServer};
 use jigi_proto::registry::*;
-use jigi_server::{CommandError, request_key, status};
+use jigi_server::{CommandError, registry_id, request_key, status};
 use prost::Message as _;
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
@@ -126,7 +126,10 @@ impl RegistryService for RegistryApi {
 
     async fn get_household(&self, request: Request<GetHouseholdRequest>) -> Reply<GetHouseholdResponse> {
         jigi_telemetry::programme::record_household(&request.get_ref().household_id);
-        let household = self.registry.get(&request.get_ref().household_id).await?;
+        let household = self
+            .registry
+            .get(&registry_id("household_id", &request.get_ref().household_id)?)
+            .await?;
         Ok(Response::new(GetHouseholdResponse {
             household: Some(convert::household(&household)),
         }))
@@ -143,7 +146,12 @@ impl RegistryService for RegistryApi {
         .map_err(CommandError::Invalid)?;
         let household = self
             .registry
-            .update(&request.household_id, request.expected_version, location, traits)
+            .update(
+                &registry_id("household_id", &request.household_id)?,
+                request.expected_version,
+                location,
+                traits,
+            )
             .await?;
         Ok(Response::new(UpdateHouseholdResponse {
             household: Some(convert::household(&household)),
@@ -155,7 +163,10 @@ impl RegistryService for RegistryApi {
         let request = request.into_inner();
         let member =
             parse::added_member(&self.registry.rules(), request.member.as_ref()).map_err(CommandError::Invalid)?;
-        let (household, member_id) = self.registry.add_member(&request.household_id, member).await?;
+        let (household, member_id) = self
+            .registry
+            .add_member(&registry_id("household_id", &request.household_id)?, member)
+            .await?;
         Ok(Response::new(AddMemberResponse {
             household: Some(convert::household(&household)),
             member_id,
@@ -165,11 +176,10 @@ impl RegistryService for RegistryApi {
     async fn update_member(&self, request: Request<UpdateMemberRequest>) -> Reply<UpdateMemberResponse> {
         jigi_telemetry::programme::record_household(&request.get_ref().household_id);
         let request = request.into_inner();
+        let household_id = registry_id("household_id", &request.household_id)?;
+        let member_id = registry_id("member_id", &request.member_id)?;
         let edit = parse::member_edit(&self.registry.rules(), &request).map_err(CommandError::Invalid)?;
-        let household = self
-            .registry
-            .update_member(&request.household_id, &request.member_id, edit)
-            .await?;
+        let household = self.registry.update_member(&household_id, &member_id, edit).await?;
         Ok(Response::new(UpdateMemberResponse {
             household: Some(convert::household(&household)),
         }))
@@ -208,7 +218,10 @@ impl RegistryService for RegistryApi {
         let enrolling = problems
             .into_result(|| enrolling.expect("checked"))
             .map_err(CommandError::Invalid)?;
-        let household = self.registry.enrol(&r.household_id, enrolling).await?;
+        let household = self
+            .registry
+            .enrol(&registry_id("household_id", &r.household_id)?, enrolling)
+            .await?;
         tracing::info!(household_id = %household.household_id, component = r.component, "household enrolled");
         Ok(Response::new(EnrolHouseholdResponse {
             household: Some(convert::household(&household)),
@@ -275,7 +288,10 @@ impl RegistryService for RegistryApi {
         jigi_telemetry::programme::record_household(&request.get_ref().household_id);
         let r = request.into_inner();
         let exiting = parse::exiting(&self.registry.rules(), &r).map_err(CommandError::Invalid)?;
-        let household = self.registry.exit(&r.household_id, exiting).await?;
+        let household = self
+            .registry
+            .exit(&registry_id("household_id", &r.household_id)?, exiting)
+            .await?;
         Ok(Response::new(ExitHouseholdResponse {
             household: Some(convert::household(&household)),
         }))
@@ -285,7 +301,10 @@ impl RegistryService for RegistryApi {
         jigi_telemetry::programme::record_household(&request.get_ref().household_id);
         let r = request.into_inner();
         let moving = parse::moving(&self.registry.rules(), &r).map_err(CommandError::Invalid)?;
-        let household = self.registry.transfer(&r.household_id, moving).await?;
+        let household = self
+            .registry
+            .transfer(&registry_id("household_id", &r.household_id)?, moving)
+            .await?;
         tracing::info!(household_id = %household.household_id, destination = %r.destination_region, "household transferred");
         Ok(Response::new(TransferHouseholdResponse {
             household: Some(convert::household(&household)),
@@ -294,7 +313,10 @@ impl RegistryService for RegistryApi {
 
     async fn get_status_history(&self, request: Request<GetStatusHistoryRequest>) -> Reply<GetStatusHistoryResponse> {
         jigi_telemetry::programme::record_household(&request.get_ref().household_id);
-        let changes = self.registry.history(&request.get_ref().household_id).await?;
+        let changes = self
+            .registry
+            .history(&registry_id("household_id", &request.get_ref().household_id)?)
+            .await?;
         Ok(Response::new(GetStatusHistoryResponse {
             changes: changes.iter().map(convert::status_change).collect(),
         }))
