@@ -1,12 +1,13 @@
-//! The registry's identifiers of households and people.
+//! Identifiers a Jigi service issues: UUIDs, typed by what they name.
 //!
-//! The registry issues both as UUIDs; every other service only ever names
-//! a household or a person the registry told it of. Reading an ID from a
-//! request into a [`HouseholdId`] or a [`MemberId`] is the one check: code
+//! The registry issues households' and people's IDs; every other service
+//! only ever names a household or a person the registry told it of.
+//! Reading an ID from a request into a [`HouseholdId`] or a [`MemberId`]
+//! (or a service's own, such as a payment cycle's) is the one check: code
 //! that receives one never checks it again, and cannot mix a person up
-//! with a household. Both are kept in the canonical form the registry
-//! writes (lower-case, hyphenated), so an ID typed in capitals names the
-//! same household.
+//! with a household. IDs are kept in the canonical form the services write
+//! (lower-case, hyphenated), so an ID typed in capitals names the same
+//! household.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -17,27 +18,34 @@ use std::marker::PhantomData;
 pub enum IdError {
     #[error("is required")]
     Missing,
-    #[error("is not a registry ID (a UUID)")]
-    Malformed,
+    /// What the ID should have been (`a registry ID`).
+    #[error("is not {0} (a UUID)")]
+    Malformed(&'static str),
 }
 
-fn canonical(text: &str) -> Result<String, IdError> {
+/// What an [`Id`] names, and how an error calls it.
+pub trait Names {
+    /// `a registry ID`, `a payment cycle ID`.
+    const WHAT: &'static str;
+}
+
+fn canonical(text: &str, what: &'static str) -> Result<String, IdError> {
     if text.is_empty() {
         return Err(IdError::Missing);
     }
     // Only the hyphenated form: `uuid` also reads braces, URNs and 32 bare
     // digits, none of which the registry ever wrote.
     if text.len() != 36 {
-        return Err(IdError::Malformed);
+        return Err(IdError::Malformed(what));
     }
     uuid::Uuid::parse_str(text)
         .map(|id| id.hyphenated().to_string())
-        .map_err(|_| IdError::Malformed)
+        .map_err(|_| IdError::Malformed(what))
 }
 
-/// An ID the registry issued, of a household or of a person (`K`).
+/// An ID a service issued for a `K`: a household, a person, a payment cycle.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RegistryId<K> {
+pub struct Id<K> {
     text: String,
     kind: PhantomData<K>,
 }
@@ -46,30 +54,38 @@ pub struct RegistryId<K> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Household {}
 
+impl Names for Household {
+    const WHAT: &'static str = "a registry ID";
+}
+
 /// What a [`MemberId`] names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Member {}
 
+impl Names for Member {
+    const WHAT: &'static str = "a registry ID";
+}
+
 /// A household's ID in the registry of its region.
-pub type HouseholdId = RegistryId<Household>;
+pub type HouseholdId = Id<Household>;
 
 /// A person's ID in the registry (a member of a household).
-pub type MemberId = RegistryId<Member>;
+pub type MemberId = Id<Member>;
 
-impl<K> RegistryId<K> {
+impl<K: Names> Id<K> {
     /// Reads an ID from a request or an event.
-    pub fn parse(text: &str) -> Result<RegistryId<K>, IdError> {
-        canonical(text).map(RegistryId::from_canonical)
+    pub fn parse(text: &str) -> Result<Id<K>, IdError> {
+        canonical(text, K::WHAT).map(Id::from_canonical)
     }
 
-    /// A new ID, ordered by creation time (UUID v7): the registry's only
-    /// way to make one.
-    pub fn issue() -> RegistryId<K> {
-        RegistryId::from_canonical(uuid::Uuid::now_v7().to_string())
+    /// A new ID, ordered by creation time (UUID v7): how the service that
+    /// owns `K` makes one.
+    pub fn issue() -> Id<K> {
+        Id::from_canonical(uuid::Uuid::now_v7().to_string())
     }
 
-    fn from_canonical(text: String) -> RegistryId<K> {
-        RegistryId {
+    fn from_canonical(text: String) -> Id<K> {
+        Id {
             text,
             kind: PhantomData,
         }
@@ -84,15 +100,15 @@ impl<K> RegistryId<K> {
     }
 }
 
-impl<K> fmt::Display for RegistryId<K> {
+impl<K> fmt::Display for Id<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
     }
 }
 
 /// An ID reads as the text the registry wrote, wherever text is expected
-/// (storage, events, messages); only [`RegistryId::parse`] makes one.
-impl<K> std::ops::Deref for RegistryId<K> {
+/// (storage, events, messages); only [`Id::parse`] makes one.
+impl<K> std::ops::Deref for Id<K> {
     type Target = str;
 
     fn deref(&self) -> &str {
@@ -100,29 +116,29 @@ impl<K> std::ops::Deref for RegistryId<K> {
     }
 }
 
-impl<K> From<RegistryId<K>> for String {
-    fn from(id: RegistryId<K>) -> String {
+impl<K> From<Id<K>> for String {
+    fn from(id: Id<K>) -> String {
         id.text
     }
 }
 
-impl<K> From<&RegistryId<K>> for String {
-    fn from(id: &RegistryId<K>) -> String {
+impl<K> From<&Id<K>> for String {
+    fn from(id: &Id<K>) -> String {
         id.text.clone()
     }
 }
 
-impl<K> AsRef<str> for RegistryId<K> {
+impl<K> AsRef<str> for Id<K> {
     fn as_ref(&self) -> &str {
         &self.text
     }
 }
 
-impl<K> std::str::FromStr for RegistryId<K> {
+impl<K: Names> std::str::FromStr for Id<K> {
     type Err = IdError;
 
-    fn from_str(text: &str) -> Result<RegistryId<K>, IdError> {
-        RegistryId::parse(text)
+    fn from_str(text: &str) -> Result<Id<K>, IdError> {
+        Id::parse(text)
     }
 }
 
@@ -148,7 +164,11 @@ mod tests {
             "'; DROP TABLE households; --",
             "0190c1a2-7b3c-7d4e-8f50-123456789abg",
         ] {
-            assert_eq!(HouseholdId::parse(bad), Err(IdError::Malformed), "{bad}");
+            assert_eq!(
+                HouseholdId::parse(bad),
+                Err(IdError::Malformed("a registry ID")),
+                "{bad}"
+            );
         }
     }
 

@@ -7,7 +7,7 @@
 //! in the audit log.
 
 use jigi_common::FieldError;
-use jigi_common::id::RegistryId;
+use jigi_common::id::{Id, Names};
 use jigi_storage::idempotency::{RequestId, RequestKey, RequestReused};
 use jigi_storage::{CommandFailure, StorageError};
 use tonic::Status;
@@ -151,10 +151,10 @@ pub fn request_key(scope: &'static str, request_id: &str, content: &[u8]) -> Res
     Ok(RequestKey::new(scope, request_id, content))
 }
 
-/// A household's or a person's registry ID from a request's `field`, or
-/// that field named invalid.
-pub fn registry_id<K>(field: &'static str, text: &str) -> Result<RegistryId<K>, CommandError> {
-    RegistryId::parse(text).map_err(|err| CommandError::invalid(field, err.to_string()))
+/// An ID (a household's, a person's, a cycle's) from a request's `field`,
+/// or that field named invalid.
+pub fn parse_id<K: Names>(field: &'static str, text: &str) -> Result<Id<K>, CommandError> {
+    Id::parse(text).map_err(|err| CommandError::invalid(field, err.to_string()))
 }
 
 /// An API answer remembered under its request ID (see

@@ -34,7 +34,7 @@ pub mod serving;
 pub mod status;
 mod write_limit;
 
-pub use command::{CommandError, WireAnswer, registry_id, request_key};
+pub use command::{CommandError, WireAnswer, parse_id, request_key};
 pub use grpc::{GrpcServer, ServeError};
 pub use host::{Host, Running, Service, ServiceConfig, StartError};
 pub use listen::{ListenError, Listeners};

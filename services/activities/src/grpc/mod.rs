@@ -6,7 +6,7 @@ pub(crate) mod parse;
 
 use jigi_proto::activities::activities_service_server::{ActivitiesService, ActivitiesServiceServer};
 use jigi_proto::activities::*;
-use jigi_server::{CommandError, WireAnswer, registry_id, request_key};
+use jigi_server::{CommandError, WireAnswer, parse_id, request_key};
 use prost::Message as _;
 use tonic::{Request, Response, Status};
 
@@ -112,7 +112,7 @@ impl ActivitiesService for ActivitiesApi {
     }
 
     async fn get_business_plan(&self, request: Request<GetBusinessPlanRequest>) -> Reply<GetBusinessPlanResponse> {
-        let household_id = registry_id("household_id", &request.get_ref().household_id)?;
+        let household_id = parse_id("household_id", &request.get_ref().household_id)?;
         let plan = self.activities.plan(household_id).await?;
         Ok(Response::new(GetBusinessPlanResponse {
             plan: Some(convert::plan(&plan)),

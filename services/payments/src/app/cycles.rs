@@ -5,21 +5,13 @@ use jigi_common::Problems;
 use jigi_server::CommandError;
 use jigi_storage::Conn;
 
-use super::{Payments, check_cycle_id, load_cycle, refused, today};
-use crate::domain::cycle::{self, MAX_REASON_CHARS, NewCycle};
-use crate::domain::model::{Actor, Assignment, Channel, Cycle, CycleKind, CycleStatus, FundingSource, Totals};
+use super::{Payments, load_cycle, refused, today};
+use crate::domain::cycle::{self, NewCycle};
+use crate::domain::model::CycleId;
+use crate::domain::model::{Actor, Assignment, Cycle, CycleKind, CycleStatus, Totals};
 use crate::domain::reconcile::{self, Reconciliation};
 use crate::events;
 use crate::storage::{self, CommuneShare};
-
-/// An agent assignment as asked for: commune, agent code, and the channel
-/// as the API read it (an error is reported with the other fields' problems).
-#[derive(Debug, Clone)]
-pub struct AssignmentRequest {
-    pub commune: String,
-    pub agent_code: String,
-    pub channel: Result<Channel, String>,
-}
 
 /// What a freeze produced.
 #[derive(Debug, Clone)]
@@ -34,34 +26,9 @@ pub struct Frozen {
     pub held: Vec<storage::holds::Held>,
 }
 
-fn actor(field: &str, text: &str) -> Result<Actor, CommandError> {
-    Actor::parse(text).map_err(|message| CommandError::invalid(field, message))
-}
-
 impl Payments {
-    /// Opens a cycle of `kind` in DRAFT; `kind` and `funding_source` come
-    /// as the API read them (an error is reported with the other fields').
-    #[allow(clippy::too_many_arguments)]
-    pub async fn open(
-        &self,
-        kind: Result<CycleKind, String>,
-        period: &str,
-        funding_source: Result<FundingSource, String>,
-        amount_per_household: i64,
-        communes: &[String],
-        prepared_by: &str,
-    ) -> Result<Cycle, CommandError> {
-        let new = cycle::new_cycle(
-            &self.geography,
-            self.region,
-            kind,
-            period,
-            funding_source,
-            amount_per_household,
-            communes,
-            prepared_by,
-        )
-        .map_err(|problems| CommandError::Invalid(problems.into_errors()))?;
+    /// Opens a cycle in DRAFT.
+    pub async fn open(&self, new: NewCycle) -> Result<Cycle, CommandError> {
         let this = self.clone();
         let cycle = self.db.write(move |conn| this.open_in(conn, new)).await?;
         self.metrics.step("opened");
@@ -81,7 +48,7 @@ impl Payments {
         }
         let now = jigi_storage::timestamp::now_utc();
         let cycle = Cycle {
-            cycle_id: uuid::Uuid::now_v7().to_string(),
+            cycle_id: CycleId::issue().into_string(),
             region: self.region,
             kind: new.kind,
             period: new.period,
@@ -108,40 +75,14 @@ impl Payments {
         Ok(cycle)
     }
 
-    /// Assigns communes of a cycle to agents.
+    /// Assigns communes of a cycle to agents; each assignment comes with
+    /// its field's path (`assignments[2]`), which a refusal names.
     pub async fn assign_agents(
         &self,
-        cycle_id: &str,
-        requested: &[AssignmentRequest],
-        assigned_by: &str,
+        cycle_id: &CycleId,
+        assignments: Vec<(String, Assignment)>,
+        assigned_by: Actor,
     ) -> Result<Cycle, CommandError> {
-        let mut problems = Problems::new();
-        if requested.is_empty() {
-            problems.add("assignments", "give at least one assignment");
-        }
-        let mut assignments = Vec::with_capacity(requested.len());
-        for (i, a) in requested.iter().enumerate() {
-            let field = format!("assignments[{i}]");
-            if requested[..i].iter().any(|earlier| earlier.commune == a.commune) {
-                problems.add(format!("{field}.commune"), "is assigned twice in this request");
-                continue;
-            }
-            if let Some(assignment) = cycle::assignment(
-                &self.geography,
-                self.region,
-                &a.commune,
-                &a.agent_code,
-                a.channel.clone(),
-                &field,
-                &mut problems,
-            ) {
-                assignments.push((field, assignment));
-            }
-        }
-        let assigned_by = problems.check("assigned_by", Actor::parse(assigned_by));
-        problems.into_result(|| ()).map_err(CommandError::Invalid)?;
-        let assigned_by = assigned_by.expect("checked");
-        check_cycle_id(cycle_id)?;
         let (this, cycle_id) = (self.clone(), cycle_id.to_owned());
         self.db
             .write(move |conn| this.assign_in(conn, &cycle_id, assignments, &assigned_by))
@@ -151,9 +92,7 @@ impl Payments {
     /// Freezes the cycle's list: for TM, the households enrolled in TM now;
     /// for AGR grants and HIMO wages, what the activities service published
     /// as owed in the cycle's quarter.
-    pub async fn freeze(&self, cycle_id: &str, prepared_by: &str) -> Result<Frozen, CommandError> {
-        let actor = actor("prepared_by", prepared_by)?;
-        check_cycle_id(cycle_id)?;
+    pub async fn freeze(&self, cycle_id: &CycleId, actor: Actor) -> Result<Frozen, CommandError> {
         let (this, cycle_id) = (self.clone(), cycle_id.to_owned());
         let frozen = self
             .db
@@ -170,17 +109,8 @@ impl Payments {
     }
 
     /// Approves a frozen cycle, fixing its control totals.
-    pub async fn approve(
-        &self,
-        cycle_id: &str,
-        approved_by: &str,
-        expected_count: i64,
-        expected_amount: i64,
-    ) -> Result<Cycle, CommandError> {
-        let approver = actor("approved_by", approved_by)?;
-        check_cycle_id(cycle_id)?;
+    pub async fn approve(&self, cycle_id: &CycleId, approver: Actor, expected: Totals) -> Result<Cycle, CommandError> {
         let (this, cycle_id) = (self.clone(), cycle_id.to_owned());
-        let expected = Totals::new(expected_count, expected_amount);
         let cycle = self
             .db
             .write(move |conn| this.approve_in(conn, &cycle_id, &approver, expected))
@@ -195,20 +125,10 @@ impl Payments {
         Ok(cycle)
     }
 
-    /// Cancels a cycle before disbursement.
-    pub async fn cancel(&self, cycle_id: &str, cancelled_by: &str, reason: &str) -> Result<Cycle, CommandError> {
-        let mut problems = Problems::new();
-        let actor = problems.check("cancelled_by", Actor::parse(cancelled_by));
-        let reason = reason.trim();
-        if reason.is_empty() {
-            problems.add("reason", "is required");
-        } else if reason.chars().count() > MAX_REASON_CHARS {
-            problems.add("reason", format!("is longer than {MAX_REASON_CHARS} characters"));
-        }
-        problems.into_result(|| ()).map_err(CommandError::Invalid)?;
-        let actor = actor.expect("checked");
-        check_cycle_id(cycle_id)?;
-        let (this, cycle_id, reason) = (self.clone(), cycle_id.to_owned(), reason.to_owned());
+    /// Cancels a cycle before disbursement, for a reason (checked: see
+    /// [`cycle::cancel_reason`]).
+    pub async fn cancel(&self, cycle_id: &CycleId, actor: Actor, reason: String) -> Result<Cycle, CommandError> {
+        let (this, cycle_id) = (self.clone(), cycle_id.to_owned());
         let cycle = self
             .db
             .write(move |conn| this.cancel_in(conn, &cycle_id, &actor, reason))
@@ -218,9 +138,7 @@ impl Payments {
     }
 
     /// Closes a disbursing cycle and returns its final reconciliation.
-    pub async fn close(&self, cycle_id: &str, closed_by: &str) -> Result<(Cycle, Reconciliation), CommandError> {
-        let actor = actor("closed_by", closed_by)?;
-        check_cycle_id(cycle_id)?;
+    pub async fn close(&self, cycle_id: &CycleId, actor: Actor) -> Result<(Cycle, Reconciliation), CommandError> {
         let (this, cycle_id) = (self.clone(), cycle_id.to_owned());
         let closed = self
             .db

@@ -11,6 +11,7 @@ use jigi_storage::{Conn, StorageError};
 use prost::Message as _;
 
 use super::Payments;
+use crate::domain::model::CycleId;
 use crate::storage::holds::{self, Held};
 use crate::storage::transfers;
 
@@ -141,8 +142,7 @@ fn transferred(event: &ReceivedEvent) -> Result<Option<HoldChange>, Rejection> {
 
 impl Payments {
     /// The households a cycle's freeze held, with the reason.
-    pub async fn held(&self, cycle_id: &str) -> Result<Vec<Held>, jigi_server::CommandError> {
-        super::check_cycle_id(cycle_id)?;
+    pub async fn held(&self, cycle_id: &CycleId) -> Result<Vec<Held>, jigi_server::CommandError> {
         let cycle_id = cycle_id.to_owned();
         Ok(self.db.read(move |conn| holds::cycle_holds(conn, &cycle_id)).await?)
     }

@@ -19,7 +19,7 @@ use jigi_server::CommandError;
 use jigi_storage::{Conn, Database};
 
 pub use activities::ActivitiesProjection;
-pub use cycles::{AssignmentRequest, Frozen};
+pub use cycles::Frozen;
 pub use projection::{RegistryChange, RegistryProjection};
 pub use queries::{CSV_HEADER, EligiblePage, EntitlementPage, ExportPlan};
 pub use results::{MAX_BATCH, ResultRecorded, ResultsRecorded};
@@ -48,6 +48,11 @@ impl Payments {
         }
     }
 
+    /// The geography reference, for the API layer to read requests with.
+    pub fn geography(&self) -> &Geography {
+        &self.geography
+    }
+
     pub fn region(&self) -> Region {
         self.region
     }
@@ -67,15 +72,4 @@ fn cycle_not_found(cycle_id: &str) -> CommandError {
 /// A rule's refusal of a step on `subject`.
 fn refused(refusal: Refusal, subject: &str) -> CommandError {
     CommandError::refused(refusal.kind, subject, refusal.message)
-}
-
-/// Cycle IDs are UUIDs; anything else cannot name a cycle.
-fn check_cycle_id(cycle_id: &str) -> Result<(), CommandError> {
-    if cycle_id.is_empty() {
-        return Err(CommandError::invalid("cycle_id", "is required"));
-    }
-    if uuid::Uuid::parse_str(cycle_id).is_err() {
-        return Err(CommandError::invalid("cycle_id", "is not a payment cycle ID (a UUID)"));
-    }
-    Ok(())
 }

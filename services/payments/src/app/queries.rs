@@ -6,8 +6,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jigi_common::Period;
 use jigi_server::CommandError;
 
-use super::{Payments, check_cycle_id, load_cycle, refused};
+use super::{Payments, load_cycle, refused};
 use crate::domain::cycle;
+use crate::domain::model::CycleId;
 use crate::domain::model::{AgentCode, Channel, Cycle, CycleKind, CycleStatus, EntitlementStatus};
 use crate::domain::projection::Tracked;
 use crate::domain::reconcile::{self, Reconciliation};
@@ -100,15 +101,13 @@ fn decode_token(token: &str, parts: usize) -> Result<Vec<String>, CommandError> 
 
 impl Payments {
     /// One cycle.
-    pub async fn cycle(&self, cycle_id: &str) -> Result<Cycle, CommandError> {
-        check_cycle_id(cycle_id)?;
+    pub async fn cycle(&self, cycle_id: &CycleId) -> Result<Cycle, CommandError> {
         let cycle_id = cycle_id.to_owned();
         self.db.read(move |conn| load_cycle(conn, &cycle_id)).await
     }
 
     /// A frozen cycle's totals per commune.
-    pub async fn commune_totals(&self, cycle_id: &str) -> Result<Vec<CommuneShare>, CommandError> {
-        check_cycle_id(cycle_id)?;
+    pub async fn commune_totals(&self, cycle_id: &CycleId) -> Result<Vec<CommuneShare>, CommandError> {
         let cycle_id = cycle_id.to_owned();
         self.db
             .read(move |conn| Ok(storage::commune_totals(conn, &cycle_id)?))
@@ -154,14 +153,13 @@ impl Payments {
     /// (`None`: every status).
     pub async fn entitlements(
         &self,
-        cycle_id: &str,
+        cycle_id: &CycleId,
         commune: &str,
         agent_code: &str,
         status: Result<Option<EntitlementStatus>, String>,
         requested_size: i32,
         page_token: &str,
     ) -> Result<EntitlementPage, CommandError> {
-        check_cycle_id(cycle_id)?;
         let agent = match agent_code {
             "" => None,
             code => Some(AgentCode::parse(code).map_err(|m| CommandError::invalid("agent_code", m))?),
@@ -224,7 +222,7 @@ impl Payments {
     /// Checks that an agent's payment list may be exported, and what it holds.
     pub async fn export_plan(
         &self,
-        cycle_id: &str,
+        cycle_id: &CycleId,
         agent_code: &str,
         unpaid_only: bool,
     ) -> Result<ExportPlan, CommandError> {
@@ -272,8 +270,7 @@ impl Payments {
     }
 
     /// A cycle's reconciliation now.
-    pub async fn reconciliation(&self, cycle_id: &str) -> Result<Reconciliation, CommandError> {
-        check_cycle_id(cycle_id)?;
+    pub async fn reconciliation(&self, cycle_id: &CycleId) -> Result<Reconciliation, CommandError> {
         let cycle_id = cycle_id.to_owned();
         self.db
             .read(move |conn| {

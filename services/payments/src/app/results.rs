@@ -16,8 +16,9 @@ use jigi_server::CommandError;
 use jigi_storage::idempotency::{self, Remembered, RequestKey};
 use jigi_storage::{Conn, StorageError};
 
-use super::{Payments, check_cycle_id, load_cycle, refused};
+use super::{Payments, load_cycle, refused};
 use crate::domain::cycle;
+use crate::domain::model::CycleId;
 use crate::domain::model::{Cycle, CycleStatus, Totals};
 use crate::domain::results::{self, Outcome, RefusalKind, Report, Reported, ResultRefusal};
 use crate::events;
@@ -57,23 +58,13 @@ impl Payments {
     pub async fn record_results<A>(
         &self,
         key: RequestKey,
-        cycle_id: &str,
+        cycle_id: &CycleId,
         results: Vec<Reported>,
         answer: impl FnOnce(&ResultsRecorded) -> A + Send + 'static,
     ) -> Result<A, CommandError>
     where
         A: Remembered + Send + 'static,
     {
-        if results.is_empty() {
-            return Err(CommandError::invalid("results", "give at least one result"));
-        }
-        if results.len() > MAX_BATCH {
-            return Err(CommandError::invalid(
-                "results",
-                format!("a batch carries at most {MAX_BATCH} results; split it"),
-            ));
-        }
-        check_cycle_id(cycle_id)?;
         let (this, cycle_id) = (self.clone(), cycle_id.to_owned());
         let request_id = key.request_id.clone();
         let (response, counts) = self
@@ -103,7 +94,7 @@ impl Payments {
     pub async fn record_result<A>(
         &self,
         key: RequestKey,
-        cycle_id: &str,
+        cycle_id: &CycleId,
         result: Option<Reported>,
         answer: impl FnOnce(&ResultRecorded) -> A + Send + 'static,
     ) -> Result<A, CommandError>
@@ -113,7 +104,6 @@ impl Payments {
         let Some(result) = result else {
             return Err(CommandError::invalid("result", "is required"));
         };
-        check_cycle_id(cycle_id)?;
         let (this, cycle_id) = (self.clone(), cycle_id.to_owned());
         let request_id = key.request_id.clone();
         // Set when the rules refuse the result (the command then fails and

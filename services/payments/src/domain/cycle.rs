@@ -180,6 +180,18 @@ pub fn assignment_in_scope(cycle: &Cycle, commune: &str) -> Result<(), String> {
     }
 }
 
+/// A cancellation's reason: required, at most [`MAX_REASON_CHARS`], trimmed.
+pub fn cancel_reason(text: &str) -> Result<String, String> {
+    let reason = text.trim();
+    if reason.is_empty() {
+        return Err("is required".into());
+    }
+    if reason.chars().count() > MAX_REASON_CHARS {
+        return Err(format!("is longer than {MAX_REASON_CHARS} characters"));
+    }
+    Ok(reason.to_owned())
+}
+
 /// The list is frozen once, from a draft.
 pub fn can_freeze(cycle: &Cycle) -> Result<(), Refusal> {
     match cycle.status {

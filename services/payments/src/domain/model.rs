@@ -2,6 +2,7 @@
 //! amount rule, funding sources, agents and entitlements.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use jigi_common::id::{Id, Names};
 use jigi_common::{Fcfa, Period, Region};
 
 /// The programme pays 10,000 FCFA per household per month.
@@ -252,6 +253,17 @@ impl Actor {
         &self.0
     }
 }
+
+/// What a [`CycleId`] names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PaymentCycle {}
+
+impl Names for PaymentCycle {
+    const WHAT: &'static str = "a payment cycle ID";
+}
+
+/// A payment cycle's ID, issued when it opens.
+pub type CycleId = Id<PaymentCycle>;
 
 /// A payment agent's code: an organisation or paying-agent code, never a name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

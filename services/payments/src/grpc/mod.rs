@@ -15,7 +15,7 @@ use std::pin::Pin;
 use jigi_auth::Role;
 use jigi_proto::payments::payments_service_server::{PaymentsService, PaymentsServiceServer};
 use jigi_proto::payments::*;
-use jigi_server::{CommandError, WireAnswer, access, request_key};
+use jigi_server::{CommandError, WireAnswer, access, parse_id, request_key};
 use jigi_storage::idempotency::RequestKey;
 use prost::Message as _;
 use tokio_stream::Stream;
@@ -23,7 +23,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::MAX_REQUEST_BYTES;
-use crate::app::{AssignmentRequest, CSV_HEADER, Payments};
+use crate::app::{CSV_HEADER, Payments};
+use crate::domain::model::Totals;
 
 /// Largest response: a batch's outcomes, a page of entitlements.
 const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
@@ -107,18 +108,14 @@ pub type CsvStream = Pin<Box<dyn Stream<Item = Result<ExportPaymentListResponse,
 impl PaymentsService for PaymentsApi {
     async fn open_payment_cycle(&self, request: Request<OpenPaymentCycleRequest>) -> Reply<OpenPaymentCycleResponse> {
         let user = acting_user(&request, &request.get_ref().prepared_by, "prepared_by")?;
-        let r = request.into_inner();
-        let cycle = self
-            .payments
-            .open(
-                convert::cycle_kind_from_wire(r.kind),
-                r.period.as_ref().map(|p| p.code.as_str()).unwrap_or_default(),
-                convert::funding_source_from_wire(r.funding_source),
-                r.amount_per_household.map(|m| m.fcfa).unwrap_or_default(),
-                &r.communes,
-                &user,
-            )
-            .await?;
+        let new = parse::new_cycle(
+            self.payments.geography(),
+            self.payments.region(),
+            request.get_ref(),
+            &user,
+        )
+        .map_err(CommandError::Invalid)?;
+        let cycle = self.payments.open(new).await?;
         jigi_telemetry::programme::record_cycle(&cycle.cycle_id);
         Ok(Response::new(OpenPaymentCycleResponse {
             cycle: Some(convert::cycle(&cycle)),
@@ -127,7 +124,10 @@ impl PaymentsService for PaymentsApi {
 
     async fn get_payment_cycle(&self, request: Request<GetPaymentCycleRequest>) -> Reply<GetPaymentCycleResponse> {
         jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
-        let cycle = self.payments.cycle(&request.get_ref().cycle_id).await?;
+        let cycle = self
+            .payments
+            .cycle(&parse_id("cycle_id", &request.get_ref().cycle_id)?)
+            .await?;
         Ok(Response::new(GetPaymentCycleResponse {
             cycle: Some(convert::cycle(&cycle)),
         }))
@@ -159,17 +159,12 @@ impl PaymentsService for PaymentsApi {
     ) -> Reply<AssignPaymentAgentsResponse> {
         jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
         let user = acting_user(&request, &request.get_ref().assigned_by, "assigned_by")?;
-        let r = request.into_inner();
-        let assignments: Vec<AssignmentRequest> = r
-            .assignments
-            .into_iter()
-            .map(|a| AssignmentRequest {
-                commune: a.commune,
-                agent_code: a.agent_code,
-                channel: convert::channel_from_wire(a.channel),
-            })
-            .collect();
-        let cycle = self.payments.assign_agents(&r.cycle_id, &assignments, &user).await?;
+        let r = request.get_ref();
+        let (assignments, assigned_by) =
+            parse::assignments(self.payments.geography(), self.payments.region(), r, &user)
+                .map_err(CommandError::Invalid)?;
+        let cycle_id = parse_id("cycle_id", &r.cycle_id)?;
+        let cycle = self.payments.assign_agents(&cycle_id, assignments, assigned_by).await?;
         Ok(Response::new(AssignPaymentAgentsResponse {
             cycle: Some(convert::cycle(&cycle)),
         }))
@@ -181,8 +176,9 @@ impl PaymentsService for PaymentsApi {
     ) -> Reply<FreezePaymentCycleResponse> {
         jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
         let user = acting_user(&request, &request.get_ref().prepared_by, "prepared_by")?;
-        let r = request.get_ref();
-        let frozen = self.payments.freeze(&r.cycle_id, &user).await?;
+        let actor = parse::actor("prepared_by", &user)?;
+        let cycle_id = parse_id("cycle_id", &request.get_ref().cycle_id)?;
+        let frozen = self.payments.freeze(&cycle_id, actor).await?;
         Ok(Response::new(FreezePaymentCycleResponse {
             cycle: Some(convert::cycle(&frozen.cycle)),
             communes: frozen.communes.iter().map(convert::commune_totals).collect(),
@@ -198,15 +194,13 @@ impl PaymentsService for PaymentsApi {
         jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
         let user = acting_user(&request, &request.get_ref().approved_by, "approved_by")?;
         let r = request.get_ref();
-        let cycle = self
-            .payments
-            .approve(
-                &r.cycle_id,
-                &user,
-                r.expected_count,
-                r.expected_amount.as_ref().map(|m| m.fcfa).unwrap_or_default(),
-            )
-            .await?;
+        let approver = parse::actor("approved_by", &user)?;
+        let cycle_id = parse_id("cycle_id", &r.cycle_id)?;
+        let expected = Totals::new(
+            r.expected_count,
+            r.expected_amount.as_ref().map(|m| m.fcfa).unwrap_or_default(),
+        );
+        let cycle = self.payments.approve(&cycle_id, approver, expected).await?;
         Ok(Response::new(ApprovePaymentCycleResponse {
             cycle: Some(convert::cycle(&cycle)),
         }))
@@ -219,7 +213,9 @@ impl PaymentsService for PaymentsApi {
         jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
         let user = acting_user(&request, &request.get_ref().cancelled_by, "cancelled_by")?;
         let r = request.get_ref();
-        let cycle = self.payments.cancel(&r.cycle_id, &user, &r.reason).await?;
+        let (actor, reason) = parse::cancellation(&user, &r.reason).map_err(CommandError::Invalid)?;
+        let cycle_id = parse_id("cycle_id", &r.cycle_id)?;
+        let cycle = self.payments.cancel(&cycle_id, actor, reason).await?;
         Ok(Response::new(CancelPaymentCycleResponse {
             cycle: Some(convert::cycle(&cycle)),
         }))
@@ -231,8 +227,9 @@ impl PaymentsService for PaymentsApi {
     ) -> Reply<ClosePaymentCycleResponse> {
         jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
         let user = acting_user(&request, &request.get_ref().closed_by, "closed_by")?;
-        let r = request.get_ref();
-        let (cycle, reconciliation) = self.payments.close(&r.cycle_id, &user).await?;
+        let actor = parse::actor("closed_by", &user)?;
+        let cycle_id = parse_id("cycle_id", &request.get_ref().cycle_id)?;
+        let (cycle, reconciliation) = self.payments.close(&cycle_id, actor).await?;
         Ok(Response::new(ClosePaymentCycleResponse {
             cycle: Some(convert::cycle(&cycle)),
             reconciliation: Some(convert::reconciliation(&reconciliation)),
@@ -246,7 +243,7 @@ impl PaymentsService for PaymentsApi {
         let page = self
             .payments
             .entitlements(
-                &r.cycle_id,
+                &parse_id("cycle_id", &r.cycle_id)?,
                 &r.commune,
                 &agent_code,
                 convert::entitlement_status_from_wire(r.status),
@@ -275,7 +272,7 @@ impl PaymentsService for PaymentsApi {
         let r = request.into_inner();
         let plan = self
             .payments
-            .export_plan(&r.cycle_id, &agent_code, r.only_unpaid)
+            .export_plan(&parse_id("cycle_id", &r.cycle_id)?, &agent_code, r.only_unpaid)
             .await?;
         let (sender, receiver) = tokio::sync::mpsc::channel(2);
         let payments = self.payments.clone();
@@ -334,9 +331,10 @@ impl PaymentsService for PaymentsApi {
             .result
             .as_ref()
             .map(|result| parse::payment_result(result, "result", crate::app::today()));
+        let cycle_id = parse_id("cycle_id", &r.cycle_id)?;
         let WireAnswer(response) = self
             .payments
-            .record_result(key, &r.cycle_id, result, |recorded| {
+            .record_result(key, &cycle_id, result, |recorded| {
                 WireAnswer(convert::result_recorded(recorded))
             })
             .await?;
@@ -355,7 +353,8 @@ impl PaymentsService for PaymentsApi {
         let mut r = request.into_inner();
         let request_id = std::mem::take(&mut r.request_id);
         let key = results_key("RecordPaymentResults", &request_id, &r.encode_to_vec())?;
-        let cycle_id = r.cycle_id.clone();
+        parse::batch_size(r.results.len())?;
+        let cycle_id = parse_id("cycle_id", &r.cycle_id)?;
         let today = crate::app::today();
         let results = r
             .results
@@ -365,7 +364,7 @@ impl PaymentsService for PaymentsApi {
             .collect();
         let WireAnswer(response) = self
             .payments
-            .record_results(key, &r.cycle_id, results, |recorded| {
+            .record_results(key, &cycle_id, results, |recorded| {
                 WireAnswer(convert::results_recorded(recorded))
             })
             .await?;
@@ -380,8 +379,9 @@ impl PaymentsService for PaymentsApi {
 
     async fn get_reconciliation(&self, request: Request<GetReconciliationRequest>) -> Reply<GetReconciliationResponse> {
         jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
-        let reconciliation = self.payments.reconciliation(&request.get_ref().cycle_id).await?;
-        let held = self.payments.held(&request.get_ref().cycle_id).await?;
+        let cycle_id = parse_id("cycle_id", &request.get_ref().cycle_id)?;
+        let reconciliation = self.payments.reconciliation(&cycle_id).await?;
+        let held = self.payments.held(&cycle_id).await?;
         Ok(Response::new(GetReconciliationResponse {
             reconciliation: Some(convert::reconciliation(&reconciliation)),
             held: held.iter().map(convert::held).collect(),

@@ -1,16 +1,105 @@
-//! Reading disbursement results from requests into domain values; every
-//! bad field is named by its path (`results[3].date`). Whether a result is
-//! dated after its cycle's approval is the domain's rule
-//! ([`crate::domain::results::admit`]), checked once the cycle is loaded.
+//! Reading requests into domain values: a cycle's steps and disbursement
+//! results. Every bad field is named by its path (`assignments[2].commune`,
+//! `results[3].date`), all at once; this is where the wire format ends.
+//! Whether a result is dated after its cycle's approval is the domain's
+//! rule ([`crate::domain::results::admit`]), checked once the cycle is
+//! loaded.
 
 use chrono::NaiveDate;
 use jigi_common::date::parse_date;
-use jigi_common::{Fcfa, FieldError, HouseholdId};
-use jigi_proto::payments::{PaymentOutcome, PaymentResult};
+use jigi_common::{Fcfa, FieldError, Geography, HouseholdId, Problems, Region};
+use jigi_proto::payments::{AssignPaymentAgentsRequest, OpenPaymentCycleRequest, PaymentOutcome, PaymentResult};
+use jigi_server::CommandError;
 
 use super::convert;
-use crate::domain::model::AgentCode;
+use crate::app::MAX_BATCH;
+use crate::domain::cycle::{self, NewCycle};
+use crate::domain::model::{Actor, AgentCode, Assignment};
 use crate::domain::results::{Outcome, Report, Reported};
+
+type Parsed<T> = Result<T, Vec<FieldError>>;
+
+/// `OpenPaymentCycle`, opened by `user` (the acting user).
+pub fn new_cycle(
+    geography: &Geography,
+    region: Region,
+    request: &OpenPaymentCycleRequest,
+    user: &str,
+) -> Parsed<NewCycle> {
+    cycle::new_cycle(
+        geography,
+        region,
+        convert::cycle_kind_from_wire(request.kind),
+        request.period.as_ref().map(|p| p.code.as_str()).unwrap_or_default(),
+        convert::funding_source_from_wire(request.funding_source),
+        request.amount_per_household.map(|m| m.fcfa).unwrap_or_default(),
+        &request.communes,
+        user,
+    )
+    .map_err(Problems::into_errors)
+}
+
+/// `AssignPaymentAgents`: each assignment with its field's path, and who
+/// assigns (`user`). A commune given twice is refused.
+pub fn assignments(
+    geography: &Geography,
+    region: Region,
+    request: &AssignPaymentAgentsRequest,
+    user: &str,
+) -> Parsed<(Vec<(String, Assignment)>, Actor)> {
+    let mut problems = Problems::new();
+    let requested = &request.assignments;
+    if requested.is_empty() {
+        problems.add("assignments", "give at least one assignment");
+    }
+    let mut assignments = Vec::with_capacity(requested.len());
+    for (i, a) in requested.iter().enumerate() {
+        let field = format!("assignments[{i}]");
+        if requested[..i].iter().any(|earlier| earlier.commune == a.commune) {
+            problems.add(format!("{field}.commune"), "is assigned twice in this request");
+            continue;
+        }
+        let channel = convert::channel_from_wire(a.channel);
+        if let Some(assignment) = cycle::assignment(
+            geography,
+            region,
+            &a.commune,
+            &a.agent_code,
+            channel,
+            &field,
+            &mut problems,
+        ) {
+            assignments.push((field, assignment));
+        }
+    }
+    let assigned_by = problems.check("assigned_by", Actor::parse(user));
+    problems.into_result(|| (assignments, assigned_by.expect("checked")))
+}
+
+/// The acting user of a cycle step, in the request's `field`.
+pub fn actor(field: &str, user: &str) -> Result<Actor, CommandError> {
+    Actor::parse(user).map_err(|message| CommandError::invalid(field, message))
+}
+
+/// `CancelPaymentCycle`: who cancels (`user`) and why.
+pub fn cancellation(user: &str, reason: &str) -> Parsed<(Actor, String)> {
+    let mut problems = Problems::new();
+    let actor = problems.check("cancelled_by", Actor::parse(user));
+    let reason = problems.check("reason", cycle::cancel_reason(reason));
+    problems.into_result(|| (actor.expect("checked"), reason.expect("checked")))
+}
+
+/// A results batch holds 1 to [`MAX_BATCH`] results.
+pub fn batch_size(results: usize) -> Result<(), CommandError> {
+    match results {
+        0 => Err(CommandError::invalid("results", "give at least one result")),
+        n if n > MAX_BATCH => Err(CommandError::invalid(
+            "results",
+            format!("a batch carries at most {MAX_BATCH} results; split it"),
+        )),
+        _ => Ok(()),
+    }
+}
 
 /// Longest receipt reference accepted.
 const MAX_RECEIPT_CHARS: usize = 64;

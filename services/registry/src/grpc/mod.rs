@@ -7,7 +7,7 @@ pub mod parse;
 use jigi_common::Problems;
 use jigi_proto::registry::registry_service_server::{RegistryService, RegistryServiceServer};
 use jigi_proto::registry::*;
-use jigi_server::{CommandError, registry_id, request_key, status};
+use jigi_server::{CommandError, parse_id, request_key, status};
 use prost::Message as _;
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
@@ -128,7 +128,7 @@ impl RegistryService for RegistryApi {
         jigi_telemetry::programme::record_household(&request.get_ref().household_id);
         let household = self
             .registry
-            .get(&registry_id("household_id", &request.get_ref().household_id)?)
+            .get(&parse_id("household_id", &request.get_ref().household_id)?)
             .await?;
         Ok(Response::new(GetHouseholdResponse {
             household: Some(convert::household(&household)),
@@ -147,7 +147,7 @@ impl RegistryService for RegistryApi {
         let household = self
             .registry
             .update(
-                &registry_id("household_id", &request.household_id)?,
+                &parse_id("household_id", &request.household_id)?,
                 request.expected_version,
                 location,
                 traits,
@@ -165,7 +165,7 @@ impl RegistryService for RegistryApi {
             parse::added_member(&self.registry.rules(), request.member.as_ref()).map_err(CommandError::Invalid)?;
         let (household, member_id) = self
             .registry
-            .add_member(&registry_id("household_id", &request.household_id)?, member)
+            .add_member(&parse_id("household_id", &request.household_id)?, member)
             .await?;
         Ok(Response::new(AddMemberResponse {
             household: Some(convert::household(&household)),
@@ -176,8 +176,8 @@ impl RegistryService for RegistryApi {
     async fn update_member(&self, request: Request<UpdateMemberRequest>) -> Reply<UpdateMemberResponse> {
         jigi_telemetry::programme::record_household(&request.get_ref().household_id);
         let request = request.into_inner();
-        let household_id = registry_id("household_id", &request.household_id)?;
-        let member_id = registry_id("member_id", &request.member_id)?;
+        let household_id = parse_id("household_id", &request.household_id)?;
+        let member_id = parse_id("member_id", &request.member_id)?;
         let edit = parse::member_edit(&self.registry.rules(), &request).map_err(CommandError::Invalid)?;
         let household = self.registry.update_member(&household_id, &member_id, edit).await?;
         Ok(Response::new(UpdateMemberResponse {
@@ -220,7 +220,7 @@ impl RegistryService for RegistryApi {
             .map_err(CommandError::Invalid)?;
         let household = self
             .registry
-            .enrol(&registry_id("household_id", &r.household_id)?, enrolling)
+            .enrol(&parse_id("household_id", &r.household_id)?, enrolling)
             .await?;
         tracing::info!(household_id = %household.household_id, component = r.component, "household enrolled");
         Ok(Response::new(EnrolHouseholdResponse {
@@ -290,7 +290,7 @@ impl RegistryService for RegistryApi {
         let exiting = parse::exiting(&self.registry.rules(), &r).map_err(CommandError::Invalid)?;
         let household = self
             .registry
-            .exit(&registry_id("household_id", &r.household_id)?, exiting)
+            .exit(&parse_id("household_id", &r.household_id)?, exiting)
             .await?;
         Ok(Response::new(ExitHouseholdResponse {
             household: Some(convert::household(&household)),
@@ -303,7 +303,7 @@ impl RegistryService for RegistryApi {
         let moving = parse::moving(&self.registry.rules(), &r).map_err(CommandError::Invalid)?;
         let household = self
             .registry
-            .transfer(&registry_id("household_id", &r.household_id)?, moving)
+            .transfer(&parse_id("household_id", &r.household_id)?, moving)
             .await?;
         tracing::info!(household_id = %household.household_id, destination = %r.destination_region, "household transferred");
         Ok(Response::new(TransferHouseholdResponse {
@@ -315,7 +315,7 @@ impl RegistryService for RegistryApi {
         jigi_telemetry::programme::record_household(&request.get_ref().household_id);
         let changes = self
             .registry
-            .history(&registry_id("household_id", &request.get_ref().household_id)?)
+            .history(&parse_id("household_id", &request.get_ref().household_id)?)
             .await?;
         Ok(Response::new(GetStatusHistoryResponse {
             changes: changes.iter().map(convert::status_change).collect(),
