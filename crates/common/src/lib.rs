@@ -32,6 +32,6 @@ pub use id::{HouseholdId, IdError, MemberId};
 pub use money::Fcfa;
 pub use period::{Period, PeriodError};
 pub use person::Sex;
-pub use region::{Region, UnknownRegion};
+pub use region::{Region, RegionList, UnknownRegion};
 pub use rules::Rules;
 pub use validation::{FieldError, Problems};

@@ -81,6 +81,31 @@ impl FromStr for Region {
     }
 }
 
+/// Regions as a setting lists them: comma-separated slugs
+/// (`JIGI_REGIONS=sikasso,mopti`); empty entries are skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionList(pub Vec<Region>);
+
+impl RegionList {
+    /// The eight regions, the default of a national service.
+    pub fn all() -> RegionList {
+        RegionList(Region::ALL.to_vec())
+    }
+}
+
+impl FromStr for RegionList {
+    type Err = UnknownRegion;
+
+    fn from_str(text: &str) -> Result<RegionList, UnknownRegion> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::parse)
+            .collect::<Result<Vec<_>, _>>()
+            .map(RegionList)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use jigi_bus::BusConfig;
-use jigi_common::Region;
+use jigi_common::{Region, RegionList};
 use jigi_server::ServeConfig;
 use jigi_server::serving::AccessSettings;
 use jigi_settings::{ConfigError, Settings};
@@ -71,7 +71,7 @@ impl Config {
                 reason: "the console needs to know who signs in: give it the token keys (JIGI_AUTH_JWKS_FILE or JIGI_AUTH_JWKS_URL)".into(),
             });
         }
-        let regions: RegionList = settings.get("regions", RegionList(Region::ALL.to_vec()))?;
+        let regions: RegionList = settings.get("regions", RegionList::all())?;
         Ok(Config {
             http_addr: settings.get("http_addr", local(crate::SERVICE.grpc_port))?,
             metrics_addr: settings.get("metrics_addr", local(crate::SERVICE.metrics_port))?,
@@ -120,21 +120,4 @@ pub const INBOX_PREFIX: &str = "_INBOX_console";
 fn console_bus(mut nats: BusConfig) -> BusConfig {
     nats.inbox_prefix = Some(INBOX_PREFIX.to_owned());
     nats
-}
-
-/// A comma-separated list of region slugs.
-#[derive(Debug, Clone)]
-struct RegionList(Vec<Region>);
-
-impl std::str::FromStr for RegionList {
-    type Err = jigi_common::UnknownRegion;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        text.split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::parse)
-            .collect::<Result<Vec<_>, _>>()
-            .map(RegionList)
-    }
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use jigi_common::Region;
+use jigi_common::{Region, RegionList};
 use jigi_server::ServiceConfig;
 use jigi_settings::{ConfigError, Settings};
 
@@ -38,7 +38,7 @@ impl Config {
     /// Reads the settings; unset ones take their defaults.
     pub fn from_env() -> Result<Config, ConfigError> {
         let settings = Settings::from_env()?;
-        let regions: RegionList = settings.get("regions", RegionList(Region::ALL.to_vec()))?;
+        let regions: RegionList = settings.get("regions", RegionList::all())?;
         Ok(Config {
             service: ServiceConfig::from_settings(&settings, crate::SERVICE)?,
             regions: regions.0,
@@ -70,22 +70,5 @@ impl Config {
 impl AsRef<ServiceConfig> for Config {
     fn as_ref(&self) -> &ServiceConfig {
         &self.service
-    }
-}
-
-/// A comma-separated list of region slugs.
-#[derive(Debug, Clone)]
-struct RegionList(Vec<Region>);
-
-impl std::str::FromStr for RegionList {
-    type Err = jigi_common::UnknownRegion;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        text.split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::parse)
-            .collect::<Result<Vec<_>, _>>()
-            .map(RegionList)
     }
 }

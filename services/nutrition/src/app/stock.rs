@@ -85,6 +85,29 @@ impl Nutrition {
             .await
     }
 
+    /// Runs a stock movement once per request key, in one write
+    /// transaction, and counts its `movements` (lot changes) when it ran —
+    /// not when a retry was answered from the store.
+    async fn move_once<O, A>(
+        &self,
+        key: RequestKey,
+        movements: u64,
+        command: impl FnOnce(&mut Conn) -> Result<O, CommandError> + Send + 'static,
+        answer: impl FnOnce(&O) -> A + Send + 'static,
+    ) -> Result<A, CommandError>
+    where
+        A: Remembered + Send + 'static,
+    {
+        let (answer, ran) = self
+            .db
+            .write(move |conn| idempotency::once_ran(conn, &key, |conn| command(conn).map(|outcome| answer(&outcome))))
+            .await?;
+        if ran {
+            self.counters.stock_movements.inc_by(movements);
+        }
+        Ok(answer)
+    }
+
     /// Records flour received into a warehouse.
     pub async fn receive<A>(
         &self,
@@ -95,18 +118,8 @@ impl Nutrition {
     where
         A: Remembered + Send + 'static,
     {
-        let (answer, ran) = self
-            .db
-            .write(move |conn| {
-                idempotency::once_ran(conn, &key, |conn| {
-                    receive_in(conn, receipt).map(|outcome| answer(&outcome))
-                })
-            })
-            .await?;
-        if ran {
-            self.counters.stock_movements.inc();
-        }
-        Ok(answer)
+        self.move_once(key, 1, move |conn| receive_in(conn, receipt), answer)
+            .await
     }
 
     /// Moves flour of one lot from a warehouse to another.
@@ -119,18 +132,8 @@ impl Nutrition {
     where
         A: Remembered + Send + 'static,
     {
-        let (answer, ran) = self
-            .db
-            .write(move |conn| {
-                idempotency::once_ran(conn, &key, |conn| {
-                    transfer_in(conn, transfer).map(|outcome| answer(&outcome))
-                })
-            })
-            .await?;
-        if ran {
-            self.counters.stock_movements.inc_by(2);
-        }
-        Ok(answer)
+        self.move_once(key, 2, move |conn| transfer_in(conn, transfer), answer)
+            .await
     }
 
     /// Records flour lost from a lot.
@@ -143,18 +146,8 @@ impl Nutrition {
     where
         A: Remembered + Send + 'static,
     {
-        let (answer, ran) = self
-            .db
-            .write(move |conn| {
-                idempotency::once_ran(conn, &key, |conn| {
-                    record_loss_in(conn, loss).map(|outcome| answer(&outcome))
-                })
-            })
-            .await?;
-        if ran {
-            self.counters.stock_movements.inc();
-        }
-        Ok(answer)
+        self.move_once(key, 1, move |conn| record_loss_in(conn, loss), answer)
+            .await
     }
 }
 
