@@ -30,6 +30,7 @@ use std::sync::OnceLock;
 use async_nats::HeaderMap;
 use async_nats::jetstream::stream;
 use base64::Engine as _;
+use prost::Message as _;
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, SerializeOptions};
 use serde_json::{Map, Value, json};
 
@@ -147,8 +148,15 @@ impl JsonRenderer {
     /// A renderer for every event of the catalog. Panics when the catalog
     /// names a message the protos do not define (a test proves it does not).
     pub fn new() -> JsonRenderer {
-        let pool =
-            DescriptorPool::decode(jigi_proto::FILE_DESCRIPTOR_SET).expect("the built-in descriptor set decodes");
+        let mut set = prost_types::FileDescriptorSet::decode(jigi_proto::FILE_DESCRIPTOR_SET)
+            .expect("the built-in descriptor set decodes");
+        // The comments are for people reading the contract (the AsyncAPI
+        // document, reflection); rendering needs none, and held in a pool
+        // they were most of an idle monitoring's own memory.
+        for file in &mut set.file {
+            file.source_code_info = None;
+        }
+        let pool = DescriptorPool::from_file_descriptor_set(set).expect("the built-in descriptor set is consistent");
         let messages = ALL
             .iter()
             .map(|kind| {
