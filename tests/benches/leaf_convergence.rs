@@ -8,10 +8,13 @@
 //! `Nats-Msg-Id`) into its stream; the hub is restarted and the clock runs
 //! from the moment it serves JetStream again until the national stream
 //! holds every event: the leaf's reconnection (it retries every 2 s), the
-//! source consumer's re-creation, and the catch-up itself.
+//! source consumer's re-creation, and the catch-up itself. The national
+//! monitoring runs throughout, as deployed (its JSON mirror too); the second
+//! clock stops when it has committed every event into the indicators
+//! (issue 13: 1,000,000 buffered events within 30 s of the link's return).
 //!
 //!     cargo bench -p jigi-e2e --bench leaf_convergence
-//!     BENCH_EVENTS=10000,100000,300000 cargo bench -p jigi-e2e --bench leaf_convergence
+//!     BENCH_EVENTS=10000,100000,1000000 cargo bench -p jigi-e2e --bench leaf_convergence
 
 use std::time::{Duration, Instant};
 
@@ -21,6 +24,7 @@ use jigi_e2e::{Hub, Leaf, domain_sources, random_passwords};
 use jigi_proto::common::Location;
 use jigi_proto::events::HouseholdRegistered;
 use jigi_testkit::stream_len;
+use tokio_util::sync::CancellationToken;
 
 fn main() {
     let counts: Vec<u64> = std::env::var("BENCH_EVENTS")
@@ -55,6 +59,17 @@ async fn run(count: u64) {
     streams::ensure_national_stream(&national.jetstream, &domain_sources(&[Region::Sikasso]))
         .await
         .expect("national stream");
+    let shutdown = CancellationToken::new();
+    let mut config = jigi_monitoring::Config::local(
+        &[Region::Sikasso],
+        &hub.url_as("monitoring"),
+        &format!("sqlite://{}", dir.path().join("monitoring.db").display()),
+    );
+    config.region_domains = true;
+    let monitoring = jigi_monitoring::start(config, shutdown.clone())
+        .await
+        .expect("the monitoring starts");
+    let consumer = monitoring.service.consumer.clone();
 
     // The link is cut; the region goes on.
     hub.server.stop().await;
@@ -103,6 +118,20 @@ async fn run(count: u64) {
     }
     let converged = restored.elapsed();
     let first = first.unwrap_or(converged);
+    // Handled counts are published after the commit that makes the events
+    // visible to GetIndicators.
+    while consumer.handled() + consumer.rejected() < count {
+        assert!(
+            restored.elapsed() < Duration::from_secs(600),
+            "the monitoring applied {} of {count} after 10 minutes",
+            consumer.handled()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let indicators = restored.elapsed();
+    assert_eq!(consumer.rejected(), 0, "every event is a valid registration");
+    shutdown.cancel();
+    monitoring.stopped().await;
     println!(
         "  {count:>7} events buffered while cut off (published in {:.2} s); national stream converged {:.2} s after the hub returned \
          (first event after {:.2} s, then {:.2} s of catch-up = {:.0} events/s)",
@@ -112,6 +141,16 @@ async fn run(count: u64) {
         (converged - first).as_secs_f64(),
         count as f64 / (converged - first).as_secs_f64().max(1e-6),
     );
+    let verdict = if count < 1_000_000 || indicators <= Duration::from_secs(30) {
+        "✔"
+    } else {
+        "✘"
+    };
+    println!(
+        "  {count:>7} events in the national indicators (committed by the monitoring) {:.2} s after the hub returned \
+         (goal for 1,000,000: ≤ 30 s) {verdict}",
+        indicators.as_secs_f64(),
+    );
 }
 
 /// An event of the size a real registration makes.
@@ -119,6 +158,8 @@ fn sample_event(i: u64) -> OutgoingEvent {
     let message = HouseholdRegistered {
         household_id: format!("hh-sikasso-{i:08}"),
         location: Some(Location {
+            region: Region::Sikasso.slug().into(),
+            cercle: "sikasso.yanfolila".into(),
             commune: "sikasso.yanfolila.gouanan".into(),
             village: "sikasso.yanfolila.gouanan.kalana".into(),
             ..Default::default()
