@@ -162,7 +162,6 @@ fn sample_event(i: u64) -> OutgoingEvent {
             cercle: "sikasso.yanfolila".into(),
             commune: "sikasso.yanfolila.gouanan".into(),
             village: "sikasso.yanfolila.gouanan.kalana".into(),
-            ..Default::default()
         }),
         registered_on: "2026-11-29".into(),
         ..Default::default()
