@@ -12,6 +12,7 @@
 //! monitoring runs throughout, as deployed (its JSON mirror too); the second
 //! clock stops when it has committed every event into the indicators
 //! (issue 13: 1,000,000 buffered events within 30 s of the link's return).
+//! `BENCH_JSON_MIRROR=off` runs the monitoring without its JSON mirror.
 //!
 //!     cargo bench -p jigi-e2e --bench leaf_convergence
 //!     BENCH_EVENTS=10000,100000,1000000 cargo bench -p jigi-e2e --bench leaf_convergence
@@ -66,6 +67,8 @@ async fn run(count: u64) {
         &format!("sqlite://{}", dir.path().join("monitoring.db").display()),
     );
     config.region_domains = true;
+    // BENCH_JSON_MIRROR=off: the monitoring without its second consumer.
+    config.json_mirror = std::env::var("BENCH_JSON_MIRROR").map_or(true, |v| v != "off");
     let monitoring = jigi_monitoring::start(config, shutdown.clone())
         .await
         .expect("the monitoring starts");
