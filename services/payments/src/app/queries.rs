@@ -222,11 +222,10 @@ impl Payments {
     /// Checks that an agent's payment list may be exported, and what it holds.
     pub async fn export_plan(
         &self,
+        agent: AgentCode,
         cycle_id: &CycleId,
-        agent_code: &str,
         unpaid_only: bool,
     ) -> Result<ExportPlan, CommandError> {
-        let agent = AgentCode::parse(agent_code).map_err(|m| CommandError::invalid("agent_code", m))?;
         let cycle = self.cycle(cycle_id).await?;
         cycle::can_export(&cycle).map_err(|r| refused(r, cycle_id))?;
         let theirs: Vec<_> = cycle.agents.iter().filter(|a| a.agent == agent).collect();

@@ -95,15 +95,12 @@ impl Payments {
         &self,
         key: RequestKey,
         cycle_id: &CycleId,
-        result: Option<Reported>,
+        result: Reported,
         answer: impl FnOnce(&ResultRecorded) -> A + Send + 'static,
     ) -> Result<A, CommandError>
     where
         A: Remembered + Send + 'static,
     {
-        let Some(result) = result else {
-            return Err(CommandError::invalid("result", "is required"));
-        };
         let (this, cycle_id) = (self.clone(), cycle_id.to_owned());
         let request_id = key.request_id.clone();
         // Set when the rules refuse the result (the command then fails and

@@ -24,7 +24,7 @@ use tonic::{Request, Response, Status};
 
 use crate::MAX_REQUEST_BYTES;
 use crate::app::{CSV_HEADER, Payments};
-use crate::domain::model::Totals;
+use crate::domain::model::{AgentCode, Totals};
 
 /// Largest response: a batch's outcomes, a page of entitlements.
 const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
@@ -61,6 +61,11 @@ fn acting_user<T>(request: &Request<T>, named: &str, field: &str) -> Result<Stri
             caller.subject
         ))),
     }
+}
+
+/// A payment agent's code from the request's `agent_code`.
+fn agent(code: &str) -> Result<AgentCode, CommandError> {
+    AgentCode::parse(code).map_err(|m| CommandError::invalid("agent_code", m))
 }
 
 /// The agent code a call may use. A caller who is only a payment agent is
@@ -272,7 +277,7 @@ impl PaymentsService for PaymentsApi {
         let r = request.into_inner();
         let plan = self
             .payments
-            .export_plan(&parse_id("cycle_id", &r.cycle_id)?, &agent_code, r.only_unpaid)
+            .export_plan(agent(&agent_code)?, &parse_id("cycle_id", &r.cycle_id)?, r.only_unpaid)
             .await?;
         let (sender, receiver) = tokio::sync::mpsc::channel(2);
         let payments = self.payments.clone();
@@ -330,7 +335,8 @@ impl PaymentsService for PaymentsApi {
         let result = r
             .result
             .as_ref()
-            .map(|result| parse::payment_result(result, "result", crate::app::today()));
+            .map(|result| parse::payment_result(result, "result", crate::app::today()))
+            .ok_or_else(|| CommandError::invalid("result", "is required"))?;
         let cycle_id = parse_id("cycle_id", &r.cycle_id)?;
         let WireAnswer(response) = self
             .payments

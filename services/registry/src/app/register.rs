@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use jigi_bus::outbox;
-use jigi_common::FieldError;
+use jigi_common::{FieldError, HouseholdId};
 use jigi_server::CommandError;
 use jigi_storage::idempotency::{self, RequestKey};
 use jigi_storage::{Conn, timestamp};
@@ -168,7 +168,7 @@ impl Registry {
             } = candidate.household;
             let pmt = self.pmt.assess(location.region, &members, &traits, today);
             let household = Household {
-                household_id: uuid::Uuid::now_v7().to_string(),
+                household_id: HouseholdId::issue().into_string(),
                 location,
                 members,
                 traits,

@@ -89,11 +89,6 @@ pub fn birth_date(text: &str, today: NaiveDate) -> Result<NaiveDate, String> {
     Ok(date)
 }
 
-/// An effective date (enrolment, exit, move): from 2000, not after `today`.
-pub fn effective_date(text: &str, today: NaiveDate) -> Result<NaiveDate, String> {
-    jigi_common::date::past_programme_date(text, today)
-}
-
 /// Pregnancy and lactation are recorded for women aged 10 and over (on `today`).
 pub fn check_maternity(
     today: NaiveDate,
@@ -131,12 +126,6 @@ mod tests {
         assert!(birth_date("2018-10-02", today()).unwrap_err().contains("in the future"));
         assert!(birth_date("1899-12-31", today()).unwrap_err().contains("before 1900"));
         assert!(birth_date("02/03/1975", today()).unwrap_err().contains("YYYY-MM-DD"));
-        assert!(effective_date("2018-10-01", today()).is_ok(), "today is not the future");
-        assert!(
-            effective_date("1999-12-31", today())
-                .unwrap_err()
-                .contains("before 2000")
-        );
     }
 
     #[test]

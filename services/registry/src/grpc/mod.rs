@@ -176,9 +176,8 @@ impl RegistryService for RegistryApi {
     async fn update_member(&self, request: Request<UpdateMemberRequest>) -> Reply<UpdateMemberResponse> {
         jigi_telemetry::programme::record_household(&request.get_ref().household_id);
         let request = request.into_inner();
+        let (member_id, edit) = parse::member_edit(&self.registry.rules(), &request).map_err(CommandError::Invalid)?;
         let household_id = parse_id("household_id", &request.household_id)?;
-        let member_id = parse_id("member_id", &request.member_id)?;
-        let edit = parse::member_edit(&self.registry.rules(), &request).map_err(CommandError::Invalid)?;
         let household = self.registry.update_member(&household_id, &member_id, edit).await?;
         Ok(Response::new(UpdateMemberResponse {
             household: Some(convert::household(&household)),

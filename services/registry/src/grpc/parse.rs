@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use jigi_common::geography::LocationError;
-use jigi_common::{Component, FieldError, Problems};
+use jigi_common::{Component, FieldError, HouseholdId, MemberId, Problems};
 use jigi_proto::common as pc;
 use jigi_proto::registry as pr;
 
@@ -170,7 +170,7 @@ pub fn member(rules: &Rules<'_>, draft: &pr::MemberDraft, path: &str, problems: 
         return None;
     }
     Some(Member {
-        member_id: uuid::Uuid::now_v7().to_string(),
+        member_id: MemberId::issue().into_string(),
         given_name: given_name?,
         family_name: family_name?,
         sex,
@@ -274,7 +274,12 @@ pub fn exit_reason(value: i32) -> Result<ExitReason, String> {
 }
 
 /// `UpdateMember`: every change checked, all problems at once.
-pub fn member_edit(rules: &Rules<'_>, request: &pr::UpdateMemberRequest) -> Result<MemberEdit, Vec<FieldError>> {
+/// `UpdateMember`: the person (every problem of the request named at
+/// once, the person's ID among them) and the changes.
+pub fn member_edit(
+    rules: &Rules<'_>,
+    request: &pr::UpdateMemberRequest,
+) -> Result<(MemberId, MemberEdit), Vec<FieldError>> {
     let mut problems = Problems::new();
     let given_name = request
         .given_name
@@ -298,19 +303,20 @@ pub fn member_edit(rules: &Rules<'_>, request: &pr::UpdateMemberRequest) -> Resu
         p => problems.check("phone", PhoneNumber::parse(p)).map(Some),
     });
     let status = problems.check("status", member_status(request.status)).flatten();
-    if request.member_id.is_empty() {
-        problems.add("member_id", "is required");
-    }
-    problems.into_result(|| MemberEdit {
-        given_name,
-        family_name,
-        birth_date,
-        birth_date_estimated: request.birth_date_estimated,
-        pregnant: request.pregnant,
-        lactating: request.lactating,
-        id_card,
-        phone,
-        status,
+    let member_id = problems.check("member_id", MemberId::parse(&request.member_id));
+    problems.into_result(|| {
+        let edit = MemberEdit {
+            given_name,
+            family_name,
+            birth_date,
+            birth_date_estimated: request.birth_date_estimated,
+            pregnant: request.pregnant,
+            lactating: request.lactating,
+            id_card,
+            phone,
+            status,
+        };
+        (member_id.expect("checked"), edit)
     })
 }
 
@@ -324,7 +330,7 @@ pub fn enrolling(
     problems: &mut Problems,
 ) -> Option<Enrolling> {
     let component = problems.check("component", known_component(component));
-    let on = problems.check("enrolled_on", validate::effective_date(enrolled_on, rules.today));
+    let on = rules.past_date(enrolled_on, "enrolled_on", problems);
     let committee_override = committee_override.trim();
     if committee_override.chars().count() > MAX_NOTE_CHARS {
         problems.add(
@@ -364,11 +370,16 @@ pub fn batch_enrolment(
             None
         }
         Targets::Listed(ids) => {
-            for (index, id) in ids.iter().enumerate() {
-                if uuid::Uuid::parse_str(id).is_err() {
-                    problems.add(format!("household_ids[{index}]"), "is not a registry ID (a UUID)");
-                }
-            }
+            // In the registry's own form, as the single-household RPCs read them.
+            let ids: Vec<String> = ids
+                .iter()
+                .enumerate()
+                .filter_map(|(index, id)| {
+                    problems
+                        .check(format!("household_ids[{index}]"), HouseholdId::parse(id))
+                        .map(HouseholdId::into_string)
+                })
+                .collect();
             Some(Targets::Listed(ids))
         }
         selected => Some(selected),
@@ -380,7 +391,7 @@ pub fn batch_enrolment(
 pub fn exiting(rules: &Rules<'_>, request: &pr::ExitHouseholdRequest) -> Result<Exiting, Vec<FieldError>> {
     let mut problems = Problems::new();
     let component = problems.check("component", known_component(request.component));
-    let on = problems.check("exited_on", validate::effective_date(&request.exited_on, rules.today));
+    let on = rules.past_date(&request.exited_on, "exited_on", &mut problems);
     let reason = problems.check("reason", exit_reason(request.reason));
     let note = request.note.trim();
     if note.chars().count() > MAX_NOTE_CHARS {
@@ -413,21 +424,20 @@ pub fn moving(rules: &Rules<'_>, request: &pr::TransferHouseholdRequest) -> Resu
             None
         }
     };
-    let destination_household_id = request.destination_household_id.trim();
-    if !destination_household_id.is_empty() && uuid::Uuid::parse_str(destination_household_id).is_err() {
-        problems.add("destination_household_id", "is not a registry ID (a UUID)");
-    }
+    let destination_household_id = match request.destination_household_id.trim() {
+        "" => Some(String::new()),
+        id => problems
+            .check("destination_household_id", HouseholdId::parse(id))
+            .map(HouseholdId::into_string),
+    };
     let on = if request.transferred_on.trim().is_empty() {
         Some(rules.today)
     } else {
-        problems.check(
-            "transferred_on",
-            validate::effective_date(&request.transferred_on, rules.today),
-        )
+        rules.past_date(&request.transferred_on, "transferred_on", &mut problems)
     };
     problems.into_result(|| Moving {
         destination: destination_region.expect("checked"),
-        destination_household_id: destination_household_id.to_owned(),
+        destination_household_id: destination_household_id.expect("checked"),
         on: on.expect("checked"),
     })
 }

@@ -63,6 +63,54 @@ async fn unknown_and_malformed_ids_are_told_apart() {
 }
 
 #[tokio::test]
+async fn an_id_in_capitals_names_the_same_household_in_single_and_batch_requests() {
+    let mut app = spawn_app().await;
+    let registered = app.register(household(1)).await;
+    let shouted = registered.household_id.to_uppercase();
+    assert_ne!(shouted, registered.household_id, "the test needs letters in the ID");
+    let fetched = app
+        .client
+        .get_household(GetHouseholdRequest {
+            household_id: shouted.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .household
+        .unwrap();
+    assert_eq!(fetched.household_id, registered.household_id);
+    let batch = app
+        .client
+        .enrol_households(EnrolHouseholdsRequest {
+            request_id: crate::helpers::request_id(),
+            component: jigi_proto::common::Component::Tm as i32,
+            enrolled_on: crate::helpers::today(),
+            committee_override: "CCL Sanando".into(),
+            household_ids: vec![shouted],
+            selection: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((batch.enrolled, batch.refused), (1, 0), "{batch:?}");
+    // Other spellings of a UUID are not the registry's: refused by name.
+    let braced = app
+        .client
+        .enrol_households(EnrolHouseholdsRequest {
+            request_id: crate::helpers::request_id(),
+            component: jigi_proto::common::Component::Tm as i32,
+            enrolled_on: crate::helpers::today(),
+            committee_override: "CCL Sanando".into(),
+            household_ids: vec![format!("{{{}}}", registered.household_id)],
+            selection: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(braced.code(), Code::InvalidArgument);
+    assert_eq!(jigi_testkit::bad_fields(&braced), ["household_ids[0]"]);
+}
+
+#[tokio::test]
 async fn update_changes_traits_rescores_and_checks_the_version() {
     let mut app = spawn_app().await;
     let registered = app.register(household(1)).await;
