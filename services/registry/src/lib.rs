@@ -79,12 +79,14 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
     host.spawn(registry.clone().rekey_in_background(host.shutdown().clone()));
     // The linkage index's transfer orders about the region: households that
     // moved here, whose enrolments continue (from the region's copy of the
-    // index's findings, which its payments service reads too).
+    // index's findings, which its payments service reads too). Unfiltered:
+    // the handler passes over the suspected duplicates (few), and a filter
+    // on a stream that only sources is refused by nats-server 2.9 while the
+    // index's stream does not exist yet (a region running before the index).
     let orders = jigi_bus::ConsumerSettings::new(
         jigi_bus::linkage::region_findings_stream_config(region, linkage_domain.as_deref()),
         transfers_consumer(region),
-    )
-    .filter(jigi_bus::linkage::TRANSFER_ORDERED.subject(region));
+    );
     host.consume(orders, Arc::new(app::transfers::TransferOrders::new(registry.clone())));
     let api = grpc::RegistryApi::new(registry.clone()).into_service();
     host.serve(registry, |server| server.add_service(api, policy::RULES))
