@@ -161,23 +161,18 @@ impl RegionNode {
         let payments = started(own, jigi_payments::start(config, shutdown.clone()))
             .await
             .map_err(|err| failed(&format!("the payments service of {region}"), err))?;
-        let mut config = jigi_nutrition::Config::regional(
-            jigi_nutrition::SERVICE,
-            region,
-            &nats_url,
-            &sqlite(dir, &format!("nutrition-{region}")),
-        );
-        let own = deployed(&mut config, jigi_nutrition::SERVICE);
+        // Nutrition and activities have no settings of their own.
+        let common = |which: jigi_server::Service| {
+            let database = sqlite(dir, &format!("{}-{region}", which.name));
+            let mut config = jigi_server::ServiceConfig::regional(which, region, &nats_url, &database);
+            let own = deployed(&mut config, which);
+            (config, own)
+        };
+        let (config, own) = common(jigi_nutrition::SERVICE);
         let nutrition = started(own, jigi_nutrition::start(config, shutdown.clone()))
             .await
             .map_err(|err| failed(&format!("the nutrition service of {region}"), err))?;
-        let mut config = jigi_activities::Config::regional(
-            jigi_activities::SERVICE,
-            region,
-            &nats_url,
-            &sqlite(dir, &format!("activities-{region}")),
-        );
-        let own = deployed(&mut config, jigi_activities::SERVICE);
+        let (config, own) = common(jigi_activities::SERVICE);
         let activities = started(own, jigi_activities::start(config, shutdown.clone()))
             .await
             .map_err(|err| failed(&format!("the activities service of {region}"), err))?;

@@ -79,31 +79,20 @@ async fn an_id_in_capitals_names_the_same_household_in_single_and_batch_requests
         .household
         .unwrap();
     assert_eq!(fetched.household_id, registered.household_id);
-    let batch = app
-        .client
-        .enrol_households(EnrolHouseholdsRequest {
-            request_id: crate::helpers::request_id(),
-            component: jigi_proto::common::Component::Tm as i32,
-            enrolled_on: crate::helpers::today(),
-            committee_override: "CCL Sanando".into(),
-            household_ids: vec![shouted],
-            selection: None,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let enrol = |id: String| EnrolHouseholdsRequest {
+        request_id: crate::helpers::request_id(),
+        component: jigi_proto::common::Component::Tm as i32,
+        enrolled_on: crate::helpers::today(),
+        committee_override: "CCL Sanando".into(),
+        household_ids: vec![id],
+        selection: None,
+    };
+    let batch = app.client.enrol_households(enrol(shouted)).await.unwrap().into_inner();
     assert_eq!((batch.enrolled, batch.refused), (1, 0), "{batch:?}");
     // Other spellings of a UUID are not the registry's: refused by name.
     let braced = app
         .client
-        .enrol_households(EnrolHouseholdsRequest {
-            request_id: crate::helpers::request_id(),
-            component: jigi_proto::common::Component::Tm as i32,
-            enrolled_on: crate::helpers::today(),
-            committee_override: "CCL Sanando".into(),
-            household_ids: vec![format!("{{{}}}", registered.household_id)],
-            selection: None,
-        })
+        .enrol_households(enrol(format!("{{{}}}", registered.household_id)))
         .await
         .unwrap_err();
     assert_eq!(braced.code(), Code::InvalidArgument);
