@@ -38,6 +38,11 @@ pub fn keys(ids: &[&str]) -> Vec<LinkageKey> {
         .collect()
 }
 
+/// Today, as the APIs write dates.
+pub fn today() -> String {
+    jigi_common::date::format_date(jigi_common::rules::today())
+}
+
 /// A region: its leaf node and its registry.
 pub struct RegionNode {
     pub region: Region,

@@ -6,20 +6,16 @@
 
 use jigi_auth::Role;
 use jigi_common::Region;
-use jigi_proto::common::{Component, Money, Period};
+use jigi_proto::common::{Component, Money};
 use jigi_proto::payments::payments_service_client::PaymentsServiceClient;
 use jigi_proto::payments::{
-    AgentAssignment, ApprovePaymentCycleRequest, AssignPaymentAgentsRequest, FreezePaymentCycleRequest, FundingSource,
-    OpenPaymentCycleRequest, PaymentChannel, PaymentOutcome, PaymentResult, RecordPaymentResultRequest,
+    AgentAssignment, ApprovePaymentCycleRequest, AssignPaymentAgentsRequest, FreezePaymentCycleRequest, PaymentChannel,
+    PaymentOutcome, PaymentResult, RecordPaymentResultRequest,
 };
 use jigi_proto::registry::EnrolHouseholdRequest;
 use jigi_testkit::{connect_as, eventually};
 
-use crate::helpers::{Country, WAIT};
-
-fn today() -> String {
-    chrono::Utc::now().date_naive().format("%Y-%m-%d").to_string()
-}
+use crate::helpers::{Country, WAIT, today};
 
 /// Registers a household with this card, enrols it in TM, and pays its
 /// quarter through the region's whole cycle; returns `(household, cycle)`.
@@ -45,24 +41,10 @@ async fn register_and_pay(country: &mut Country, region: Region, given: &str, ca
     })
     .await;
     let agent = format!("AGENT-{}", region.slug().to_ascii_uppercase());
-    let cycle = node
-        .pay
-        .open_payment_cycle(OpenPaymentCycleRequest {
-            period: Some(Period { code: "2026Q4".into() }),
-            funding_source: FundingSource::WorldBankIda as i32,
-            amount_per_household: None,
-            communes: vec![],
-            prepared_by: String::new(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .cycle
-        .unwrap();
+    let cycle_id = node.open_cycle("2026Q4").await;
     node.pay
         .assign_payment_agents(AssignPaymentAgentsRequest {
-            cycle_id: cycle.cycle_id.clone(),
+            cycle_id: cycle_id.clone(),
             assignments: vec![AgentAssignment {
                 commune,
                 agent_code: agent.clone(),
@@ -75,7 +57,7 @@ async fn register_and_pay(country: &mut Country, region: Region, given: &str, ca
     let frozen = node
         .pay
         .freeze_payment_cycle(FreezePaymentCycleRequest {
-            cycle_id: cycle.cycle_id.clone(),
+            cycle_id: cycle_id.clone(),
             prepared_by: String::new(),
         })
         .await
@@ -87,7 +69,7 @@ async fn register_and_pay(country: &mut Country, region: Region, given: &str, ca
     let approver = access.token("m.keita", &[Role::PaymentApprover], region);
     PaymentsServiceClient::new(connect_as(node.payments.grpc_addr, &approver).await)
         .approve_payment_cycle(ApprovePaymentCycleRequest {
-            cycle_id: cycle.cycle_id.clone(),
+            cycle_id: cycle_id.clone(),
             approved_by: String::new(),
             expected_count: totals.count,
             expected_amount: totals.amount,
@@ -98,7 +80,7 @@ async fn register_and_pay(country: &mut Country, region: Region, given: &str, ca
     PaymentsServiceClient::new(connect_as(node.payments.grpc_addr, &agent_token).await)
         .record_payment_result(RecordPaymentResultRequest {
             request_id: uuid::Uuid::new_v4().to_string(),
-            cycle_id: cycle.cycle_id.clone(),
+            cycle_id: cycle_id.clone(),
             result: Some(PaymentResult {
                 household_id: household.household_id.clone(),
                 outcome: PaymentOutcome::Paid as i32,
@@ -113,7 +95,7 @@ async fn register_and_pay(country: &mut Country, region: Region, given: &str, ca
         })
         .await
         .unwrap();
-    (household.household_id, cycle.cycle_id)
+    (household.household_id, cycle_id)
 }
 
 #[tokio::test]

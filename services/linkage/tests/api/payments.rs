@@ -10,11 +10,7 @@ use jigi_proto::payments::{FreezePaymentCycleRequest, FreezePaymentCycleResponse
 use jigi_proto::registry::{EnrolHouseholdRequest, ExitReason, GetStatusHistoryRequest, TransferHouseholdRequest};
 use jigi_testkit::eventually;
 
-use crate::helpers::{Country, RegionNode, WAIT};
-
-fn today() -> String {
-    chrono::Utc::now().date_naive().format("%Y-%m-%d").to_string()
-}
+use crate::helpers::{Country, RegionNode, WAIT, today};
 
 async fn enrol(node: &mut RegionNode, household_id: &str) {
     node.client

@@ -24,13 +24,9 @@ use jigi_proto::registry::{
 use jigi_testkit::{connect_as, eventually};
 use prost::Message as _;
 
-use crate::helpers::{Country, RegionNode, WAIT};
+use crate::helpers::{Country, RegionNode, WAIT, today};
 
 const DECISION: &str = "CCL Sio, PV 3 du 12 janvier";
-
-fn today() -> String {
-    chrono::Utc::now().date_naive().format("%Y-%m-%d").to_string()
-}
 
 async fn enrol_tm(node: &mut RegionNode, household_id: &str) {
     node.client
