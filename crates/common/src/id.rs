@@ -12,7 +12,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-/// Why a text is not a registry ID. The message completes the field's
+/// Why a text is not an ID. The message completes the field's
 /// name: `household_id is required`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
@@ -106,7 +106,7 @@ impl<K> fmt::Display for Id<K> {
     }
 }
 
-/// An ID reads as the text the registry wrote, wherever text is expected
+/// An ID reads as the text its service wrote, wherever text is expected
 /// (storage, events, messages); only [`Id::parse`] makes one.
 impl<K> std::ops::Deref for Id<K> {
     type Target = str;
@@ -116,21 +116,10 @@ impl<K> std::ops::Deref for Id<K> {
     }
 }
 
-impl<K> From<Id<K>> for String {
-    fn from(id: Id<K>) -> String {
-        id.text
-    }
-}
-
+/// For messages and errors that name the ID (`CommandError::not_found`).
 impl<K> From<&Id<K>> for String {
     fn from(id: &Id<K>) -> String {
         id.text.clone()
-    }
-}
-
-impl<K> AsRef<str> for Id<K> {
-    fn as_ref(&self) -> &str {
-        &self.text
     }
 }
 

@@ -7,7 +7,7 @@
 //! - [`region`]: the eight regions and their slugs (used in event subjects and stream names);
 //! - [`geography`]: the reference of regions, cercles, communes and villages, loaded from a data file;
 //! - [`period`]: quarters and years such as `2018Q4`;
-//! - [`id`]: the registry's IDs of households and people;
+//! - [`id`]: IDs the services issue (households, people, payment cycles), checked once;
 //! - [`money`]: whole francs CFA;
 //! - [`component`]: the programme's components (TM, MA, PNP, AGR, HIMO);
 //! - [`person`]: what every component reads about a person (sex);

@@ -5,9 +5,6 @@
 
 use jigi_common::{MemberId, Problems};
 
-/// Longest code kept (site, facilitator organisation).
-pub const MAX_CODE_CHARS: usize = 64;
-
 pub use jigi_common::Rules;
 
 /// A code chosen by the region or an organisation: 1 to 64 lower-case
