@@ -7,8 +7,7 @@ use jigi_storage::Conn;
 
 use super::{Payments, load_cycle, refused, today};
 use crate::domain::cycle::{self, NewCycle};
-use crate::domain::model::CycleId;
-use crate::domain::model::{Actor, Assignment, Cycle, CycleKind, CycleStatus, Totals};
+use crate::domain::model::{Actor, Assignment, Cycle, CycleId, CycleKind, CycleStatus, Totals};
 use crate::domain::reconcile::{self, Reconciliation};
 use crate::events;
 use crate::storage::{self, CommuneShare};

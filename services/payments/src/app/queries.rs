@@ -8,8 +8,7 @@ use jigi_server::CommandError;
 
 use super::{Payments, load_cycle, refused};
 use crate::domain::cycle;
-use crate::domain::model::CycleId;
-use crate::domain::model::{AgentCode, Channel, Cycle, CycleKind, CycleStatus, EntitlementStatus};
+use crate::domain::model::{AgentCode, Channel, Cycle, CycleId, CycleKind, CycleStatus, EntitlementStatus};
 use crate::domain::projection::Tracked;
 use crate::domain::reconcile::{self, Reconciliation};
 use crate::storage::{self, CommuneShare, EntitlementFilter, EntitlementRow};
@@ -155,15 +154,11 @@ impl Payments {
         &self,
         cycle_id: &CycleId,
         commune: &str,
-        agent_code: &str,
+        agent: Option<AgentCode>,
         status: Result<Option<EntitlementStatus>, String>,
         requested_size: i32,
         page_token: &str,
     ) -> Result<EntitlementPage, CommandError> {
-        let agent = match agent_code {
-            "" => None,
-            code => Some(AgentCode::parse(code).map_err(|m| CommandError::invalid("agent_code", m))?),
-        };
         let status = status.map_err(|m| CommandError::invalid("status", m))?;
         let size = page_size(requested_size, DEFAULT_PAGE, MAX_PAGE)?;
         let after = match page_token {

@@ -18,8 +18,7 @@ use jigi_storage::{Conn, StorageError};
 
 use super::{Payments, load_cycle, refused};
 use crate::domain::cycle;
-use crate::domain::model::CycleId;
-use crate::domain::model::{Cycle, CycleStatus, Totals};
+use crate::domain::model::{Cycle, CycleId, CycleStatus, Totals};
 use crate::domain::results::{self, Outcome, RefusalKind, Report, Reported, ResultRefusal};
 use crate::events;
 use crate::storage;

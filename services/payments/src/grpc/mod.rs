@@ -24,7 +24,7 @@ use tonic::{Request, Response, Status};
 
 use crate::MAX_REQUEST_BYTES;
 use crate::app::{CSV_HEADER, Payments};
-use crate::domain::model::{AgentCode, Totals};
+use crate::domain::model::Totals;
 
 /// Largest response: a batch's outcomes, a page of entitlements.
 const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
@@ -61,11 +61,6 @@ fn acting_user<T>(request: &Request<T>, named: &str, field: &str) -> Result<Stri
             caller.subject
         ))),
     }
-}
-
-/// A payment agent's code from the request's `agent_code`.
-fn agent(code: &str) -> Result<AgentCode, CommandError> {
-    AgentCode::parse(code).map_err(|m| CommandError::invalid("agent_code", m))
 }
 
 /// The agent code a call may use. A caller who is only a payment agent is
@@ -245,12 +240,18 @@ impl PaymentsService for PaymentsApi {
         jigi_telemetry::programme::record_cycle(&request.get_ref().cycle_id);
         let agent_code = agent_scope(&request, &request.get_ref().agent_code, "agent_code")?;
         let r = request.get_ref();
+        let cycle_id = parse_id("cycle_id", &r.cycle_id)?;
+        // Empty: every agent's households.
+        let agent = match agent_code.as_str() {
+            "" => None,
+            code => Some(parse::agent_code(code)?),
+        };
         let page = self
             .payments
             .entitlements(
-                &parse_id("cycle_id", &r.cycle_id)?,
+                &cycle_id,
                 &r.commune,
-                &agent_code,
+                agent,
                 convert::entitlement_status_from_wire(r.status),
                 r.page_size,
                 &r.page_token,
@@ -277,7 +278,11 @@ impl PaymentsService for PaymentsApi {
         let r = request.into_inner();
         let plan = self
             .payments
-            .export_plan(agent(&agent_code)?, &parse_id("cycle_id", &r.cycle_id)?, r.only_unpaid)
+            .export_plan(
+                parse::agent_code(&agent_code)?,
+                &parse_id("cycle_id", &r.cycle_id)?,
+                r.only_unpaid,
+            )
             .await?;
         let (sender, receiver) = tokio::sync::mpsc::channel(2);
         let payments = self.payments.clone();

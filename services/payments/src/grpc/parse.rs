@@ -81,6 +81,11 @@ pub fn actor(field: &str, user: &str) -> Result<Actor, CommandError> {
     Actor::parse(user).map_err(|message| CommandError::invalid(field, message))
 }
 
+/// A payment agent's code, from the request's `agent_code`.
+pub fn agent_code(code: &str) -> Result<AgentCode, CommandError> {
+    AgentCode::parse(code).map_err(|m| CommandError::invalid("agent_code", m))
+}
+
 /// `CancelPaymentCycle`: who cancels (`user`) and why.
 pub fn cancellation(user: &str, reason: &str) -> Parsed<(Actor, String)> {
     let mut problems = Problems::new();
