@@ -6,9 +6,17 @@
 //! drops the events the inbox already holds, applies the rest together
 //! ([`EventHandler::apply`], which can sum a thousand payments in one commune
 //! into one counter update), and records every event ID with the stream
-//! position reached, all in one transaction. Only after the commit are the
-//! messages acked. A crash before the commit redelivers the batch (nothing
-//! was written); a crash after it redelivers events the inbox now skips.
+//! position reached, all in one transaction. Only after the commit is the
+//! batch acked, with one ack: the consumer acks cumulatively
+//! (`AckPolicy::All`), so acking the batch's furthest message acks every
+//! message before it (a thousand acks cost the server more than the
+//! delivery). A crash before the commit redelivers the batch (nothing was
+//! written); a crash after it redelivers events the inbox now skips.
+//!
+//! Batches are applied in the order they arrived, and a batch that fails
+//! stops the consumer: a later batch's cumulative ack must never cover one
+//! that was not applied. The consumer is then taken over from its
+//! acknowledgement floor (below) and everything after it comes again.
 //!
 //! An event that cannot be used (a payload that does not decode, a rule it
 //! breaks) is a [`Rejection`]: it is recorded as rejected with the reason
@@ -29,7 +37,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
-use async_nats::jetstream::{self, AckKind, consumer::pull, stream};
+use async_nats::jetstream::{self, consumer::pull, stream};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use jigi_common::Region;
@@ -345,29 +353,32 @@ impl<H: EventHandler> InboxConsumer<H> {
             Err(ConsumeError::Consumer("message stream ended".into()))
         };
         let apply = async {
-            let mut backoff = Duration::from_millis(100);
             while let Some(mut batch) = prepared.recv().await {
                 while batch.messages.len() < self.settings.batch * MERGED_BATCHES
                     && let Ok(next) = prepared.try_recv()
                 {
                     batch.merge(next);
                 }
-                match self.apply(batch).await {
-                    Ok(()) => backoff = Duration::from_millis(100),
-                    Err((err, messages)) => {
-                        // Nothing of the batch was written: have it again soon.
-                        tracing::warn!(consumer = %self.settings.name, error = %err, "batch not applied; redelivery asked");
-                        for message in &messages {
-                            let _ = message.ack_with(AckKind::Nak(Some(backoff))).await;
-                        }
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(Duration::from_secs(5));
-                    }
+                if let Err(err) = self.apply(batch).await {
+                    // Nothing of the batch was written. The batches behind
+                    // it must not be acked past it: stop, and have it all
+                    // again from the acknowledgement floor.
+                    tracing::warn!(consumer = %self.settings.name, error = %err, "batch not applied; the consumer resumes from its last ack");
+                    return err;
                 }
             }
+            ConsumeError::Consumer("message stream ended".into())
         };
-        let (received, ()) = tokio::join!(receive, apply);
-        received
+        // A failed batch ends receiving at once; when receiving ends, the
+        // batches already received are applied first.
+        tokio::pin!(apply);
+        tokio::select! {
+            failed = &mut apply => Err(failed),
+            received = receive => {
+                apply.await;
+                received
+            }
+        }
     }
 
     /// The durable consumer, taken over from a previous process: if that
@@ -386,16 +397,23 @@ impl<H: EventHandler> InboxConsumer<H> {
                 .info()
                 .await
                 .map_err(|err| ConsumeError::Consumer(err.to_string()))?;
-            if info.num_ack_pending == 0 {
+            let cumulative = info.config.ack_policy == jetstream::consumer::AckPolicy::All;
+            if info.num_ack_pending == 0 && cumulative {
                 return Ok(existing);
             }
             let floor = info.ack_floor.stream_sequence;
-            tracing::info!(
-                consumer = %self.settings.name,
-                unacknowledged = info.num_ack_pending,
-                resume_after = floor,
-                "taking over the consumer of a previous process"
-            );
+            if cumulative {
+                tracing::info!(
+                    consumer = %self.settings.name,
+                    unacknowledged = info.num_ack_pending,
+                    resume_after = floor,
+                    "taking over the consumer from its last ack"
+                );
+            } else {
+                // Made by an older version, acking each message: the ack
+                // policy of a consumer cannot change, so it is made anew.
+                tracing::info!(consumer = %self.settings.name, resume_after = floor, "recreating the consumer to ack cumulatively");
+            }
             stream
                 .delete_consumer(durable)
                 .await
@@ -410,7 +428,7 @@ impl<H: EventHandler> InboxConsumer<H> {
                 pull::Config {
                     durable_name: Some(durable.to_owned()),
                     description: Some(format!("Jigi consumer {}", self.settings.name)),
-                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                    ack_policy: jetstream::consumer::AckPolicy::All,
                     ack_wait: self.settings.ack_wait,
                     deliver_policy,
                     filter_subject: self.settings.filter_subject.clone().unwrap_or_default(),
@@ -470,10 +488,10 @@ impl<H: EventHandler> InboxConsumer<H> {
         }
     }
 
-    /// Applies a decoded batch in one transaction, then acks its messages
-    /// (in the background: the next batch need not wait for the acks). On
-    /// failure, gives the messages back for redelivery.
-    async fn apply(&self, batch: Prepared<H::Effect>) -> Result<(), (ConsumeError, Vec<jetstream::Message>)> {
+    /// Applies a decoded batch in one transaction, then acks it (in the
+    /// background: the next batch need not wait for the ack). On failure
+    /// nothing is acked.
+    async fn apply(&self, batch: Prepared<H::Effect>) -> Result<(), ConsumeError> {
         let Prepared {
             messages,
             items,
@@ -489,15 +507,21 @@ impl<H: EventHandler> InboxConsumer<H> {
             .await
         {
             Ok(outcome) => outcome,
-            Err(err) => return Err((ConsumeError::from(err), messages)),
+            Err(err) => return Err(ConsumeError::from(err)),
         };
         self.handler.committed(&outcome.applied);
+        // The furthest message in the stream: every batch before this one
+        // is applied, so its cumulative ack covers only applied messages (a
+        // redelivered message may have come last, with a lower position).
+        let furthest = messages
+            .into_iter()
+            .max_by_key(|message| message.info().map(|info| info.stream_sequence).unwrap_or(0));
         tokio::spawn(async move {
-            for message in &messages {
-                // A lost ack only causes a redelivery, which the inbox skips.
-                if let Err(err) = message.ack().await {
-                    tracing::debug!(error = %err, "ack not sent; the event will be redelivered and skipped");
-                }
+            // A lost ack only causes a redelivery, which the inbox skips.
+            if let Some(message) = furthest
+                && let Err(err) = message.ack().await
+            {
+                tracing::debug!(error = %err, "ack not sent; the events will be redelivered and skipped");
             }
             drop(spans); // each event's span ends once its effect is committed and acked
         });

@@ -457,3 +457,142 @@ async fn batches_that_wait_for_the_writer_are_applied_together_and_once() {
     assert_eq!(counts(&db).await, expected);
     assert_eq!(stats.duplicates(), 0);
 }
+
+/// The counter, whose first batch fails to apply once (a disk full for a
+/// moment), after the batches behind it have been received.
+struct FailsOnce {
+    failed: std::sync::atomic::AtomicBool,
+}
+
+impl EventHandler for FailsOnce {
+    type Effect = String;
+
+    fn decode(&self, event: &ReceivedEvent) -> Result<Option<String>, Rejection> {
+        Counter.decode(event)
+    }
+
+    fn apply(&self, conn: &mut Conn, events: &[Decoded<String>]) -> Result<(), StorageError> {
+        // The counts are written first, so the failure has something to undo.
+        Counter.apply(conn, events)?;
+        if !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(StorageError::Unavailable("the disk is full for a moment".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Acks are cumulative: a batch applied after one that failed must not
+/// ack the failed one's events, or they would never come back.
+#[tokio::test]
+async fn a_batch_that_fails_comes_back_and_no_later_ack_covers_it() {
+    let nats = NatsServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let bus = Bus::connect(&BusConfig::new(nats.url(), "test")).await.unwrap();
+    streams::ensure_region_stream(&bus.jetstream, Region::Sikasso)
+        .await
+        .unwrap();
+    let households: Vec<String> = (0..60).map(|i| format!("h-{i:02}")).collect();
+    for household in &households {
+        publish(&bus, &registered(household)).await;
+    }
+    let db = database(dir.path(), "fails-once").await;
+    let mut settings = ConsumerSettings::new(streams::region_stream_config(Region::Sikasso), "counter")
+        .filter("jigi.sikasso.registry.>");
+    settings.batch = 10;
+    let handler = Arc::new(FailsOnce {
+        failed: std::sync::atomic::AtomicBool::new(false),
+    });
+    let consumer = InboxConsumer::new(db.clone(), bus.jetstream.clone(), settings, handler.clone());
+    let stats = consumer.stats();
+    let stop = CancellationToken::new();
+    tokio::spawn(consumer.run(stop.clone()));
+
+    eventually(WAIT, "all 60 handled", || {
+        let stats = stats.clone();
+        async move { (stats.handled() == 60).then_some(()) }
+    })
+    .await;
+    stop.cancel();
+    assert!(
+        handler.failed.load(std::sync::atomic::Ordering::SeqCst),
+        "a batch failed"
+    );
+    let expected: Vec<(String, i64)> = households.into_iter().map(|h| (h, 1)).collect();
+    assert_eq!(counts(&db).await, expected, "each event applied once, none lost");
+}
+
+/// A consumer made by an older version acked each message; it is made anew
+/// to ack cumulatively, from where it stood, without applying anything twice.
+#[tokio::test]
+async fn a_consumer_acking_each_message_is_recreated_to_ack_cumulatively() {
+    let nats = NatsServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let bus = Bus::connect(&BusConfig::new(nats.url(), "test")).await.unwrap();
+    streams::ensure_region_stream(&bus.jetstream, Region::Sikasso)
+        .await
+        .unwrap();
+    let db = database(dir.path(), "upgraded").await;
+    for i in 0..5 {
+        publish(&bus, &registered(&format!("before-{i}"))).await;
+    }
+    let (stop, stats) = start_consumer(&db, &bus);
+    eventually(WAIT, "the first five handled", || {
+        let stats = stats.clone();
+        async move { (stats.handled() == 5).then_some(()) }
+    })
+    .await;
+    stop.cancel();
+
+    // The same durable consumer as an older version made it: explicit acks,
+    // the first five acked.
+    let durable: String = db
+        .read(|conn| {
+            conn.query_scalar(
+                "SELECT durable_name FROM inbox_consumers WHERE consumer = 'counter'",
+                params![],
+            )
+        })
+        .await
+        .unwrap();
+    let stream = bus.jetstream.get_stream("JIGI_SIKASSO").await.unwrap();
+    stream.delete_consumer(&durable).await.unwrap();
+    stream
+        .create_consumer(pull::Config {
+            durable_name: Some(durable.clone()),
+            ack_policy: jetstream::consumer::AckPolicy::Explicit,
+            filter_subject: "jigi.sikasso.registry.>".into(),
+            deliver_policy: jetstream::consumer::DeliverPolicy::ByStartSequence { start_sequence: 6 },
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for i in 0..5 {
+        publish(&bus, &registered(&format!("after-{i}"))).await;
+    }
+
+    let (_stop, stats) = start_consumer(&db, &bus);
+    eventually(WAIT, "the five new events handled", || {
+        let stats = stats.clone();
+        async move { (stats.handled() == 5).then_some(()) }
+    })
+    .await;
+    let counted = counts(&db).await;
+    assert_eq!(counted.len(), 10);
+    assert!(
+        counted.iter().all(|(_, n)| *n == 1),
+        "nothing applied twice: {counted:?}"
+    );
+    let mut consumer: jetstream::consumer::Consumer<pull::Config> = stream.get_consumer(&durable).await.unwrap();
+    let info = consumer.info().await.unwrap();
+    assert_eq!(info.config.ack_policy, jetstream::consumer::AckPolicy::All);
+    eventually(WAIT, "every message acked", || {
+        let stream = stream.clone();
+        let durable = durable.clone();
+        async move {
+            let mut consumer: jetstream::consumer::Consumer<pull::Config> = stream.get_consumer(&durable).await.ok()?;
+            let info = consumer.info().await.ok()?;
+            (info.num_ack_pending == 0 && info.ack_floor.stream_sequence == 10).then_some(())
+        }
+    })
+    .await;
+}

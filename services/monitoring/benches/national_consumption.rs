@@ -2,13 +2,14 @@
 //!
 //! 1. Throughput: N events (registrations, enrolments and exits of two
 //!    regions) are published to the regional streams and sourced into
-//!    JIGI_NATIONAL; then a bare JetStream pull consumer that only acks them
-//!    (the baseline) and the monitoring (inbox, facts, activity) each read
-//!    all N from the start.
+//!    JIGI_NATIONAL; then a bare JetStream pull consumer that decodes them
+//!    and acks each batch of 1,000 with one cumulative ack (the baseline)
+//!    and the monitoring (inbox, facts, activity) each read all N from the
+//!    start.
 //! 2. Lag: with both caught up, events are published at a steady 2,000/s
 //!    for 20 s; the delay from an event's time to its effect is reported as
 //!    p50 and p99, for the monitoring (to its indicators) and for the bare
-//!    consumer (to its ack).
+//!    consumer (to its decoding).
 //!
 //! ```text
 //! cargo bench -p jigi-monitoring --bench national_consumption
@@ -18,7 +19,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::{self, AckKind, consumer::pull};
+use async_nats::jetstream::{self, consumer::pull};
 use chrono::Utc;
 use futures::StreamExt;
 use jigi_bus::streams::{self, RegionSource};
@@ -125,36 +126,45 @@ async fn stream_len(js: &jetstream::Context, name: &str) -> u64 {
     }
 }
 
-/// A bare durable pull consumer that acks everything; returns (time to ack
+/// A bare durable pull consumer that decodes every event and acks each
+/// batch with one cumulative ack (as the inbox does); returns (time to ack
 /// `count` messages, lags seen after `lag_from` messages).
 async fn bare_consumer(js: jetstream::Context, count: u64, lags: Arc<Mutex<Vec<f64>>>, lag_from: u64) -> Duration {
+    const BATCH: usize = 1_000;
     let stream = js.get_stream("JIGI_NATIONAL").await.unwrap();
     let consumer: jetstream::consumer::Consumer<pull::Config> = stream
         .create_consumer(pull::Config {
             durable_name: Some("baseline".into()),
-            ack_policy: jetstream::consumer::AckPolicy::Explicit,
+            ack_policy: jetstream::consumer::AckPolicy::All,
             max_ack_pending: 10_000,
             ..Default::default()
         })
         .await
         .unwrap();
-    let mut messages = consumer.stream().max_messages_per_batch(500).messages().await.unwrap();
+    let mut batches = consumer
+        .stream()
+        .max_messages_per_batch(BATCH)
+        .messages()
+        .await
+        .unwrap()
+        .ready_chunks(BATCH);
     let started = Instant::now();
     let mut seen = 0u64;
     let mut elapsed = Duration::ZERO;
-    while let Some(message) = messages.next().await {
-        let message = message.unwrap();
-        message.ack_with(AckKind::Ack).await.unwrap();
-        seen += 1;
-        if seen == count {
-            elapsed = started.elapsed();
+    while let Some(batch) = batches.next().await {
+        let batch: Vec<jetstream::Message> = batch.into_iter().map(Result::unwrap).collect();
+        for message in &batch {
+            let event = ReceivedEvent::from_jetstream(message).expect("a well-formed event");
+            seen += 1;
+            if seen > lag_from {
+                lags.lock()
+                    .await
+                    .push((Utc::now() - event.time).num_microseconds().unwrap_or(0) as f64 / 1e6);
+            }
         }
-        if seen > lag_from
-            && let Ok(event) = ReceivedEvent::from_jetstream(&message)
-        {
-            lags.lock()
-                .await
-                .push((Utc::now() - event.time).num_microseconds().unwrap_or(0) as f64 / 1e6);
+        batch.last().expect("a batch has a message").ack().await.unwrap();
+        if seen >= count && elapsed.is_zero() {
+            elapsed = started.elapsed();
         }
         if seen >= lag_from + STEADY_RATE * STEADY_SECONDS {
             break;
