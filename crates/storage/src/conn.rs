@@ -32,6 +32,8 @@ pub struct Conn {
     first_failure: Option<StorageError>,
     /// Signals raised by the current write transaction ([`Conn::raise`]).
     raised: Vec<&'static str>,
+    /// The column names of each query's rows, shared by its rows.
+    columns: ColumnNames,
 }
 
 enum Engine {
@@ -82,6 +84,7 @@ impl Conn {
             depth: 0,
             first_failure: None,
             raised: Vec::new(),
+            columns: ColumnNames::default(),
         })
     }
 
@@ -103,6 +106,7 @@ impl Conn {
             depth: 0,
             first_failure: None,
             raised: Vec::new(),
+            columns: ColumnNames::default(),
         })
     }
 
@@ -141,9 +145,9 @@ impl Conn {
         &mut self,
         sql: &str,
         params: &[&dyn ToSql],
-        each: impl FnMut(&Row) -> Result<(), StorageError>,
+        mut each: impl FnMut(&Row) -> Result<(), StorageError>,
     ) -> Result<(), StorageError> {
-        self.rows(sql, params, usize::MAX, each)
+        self.rows(sql, params, usize::MAX, |row| each(&row))
     }
 
     /// Runs a query and calls `each` with at most `limit` rows.
@@ -152,7 +156,7 @@ impl Conn {
         sql: &str,
         params: &[&dyn ToSql],
         limit: usize,
-        each: impl FnMut(&Row) -> Result<(), StorageError>,
+        each: impl FnMut(Row) -> Result<(), StorageError>,
     ) -> Result<(), StorageError> {
         let outcome = self.rows_inner(sql, params, limit, each);
         self.note(outcome)
@@ -163,20 +167,23 @@ impl Conn {
         sql: &str,
         params: &[&dyn ToSql],
         limit: usize,
-        mut each: impl FnMut(&Row) -> Result<(), StorageError>,
+        mut each: impl FnMut(Row) -> Result<(), StorageError>,
     ) -> Result<(), StorageError> {
         match &mut self.engine {
             Engine::Sqlite(conn) => {
                 let mut statement = conn.prepare_cached(sql)?;
                 bind_sqlite(&mut statement, params)?;
-                let columns: Arc<[String]> = statement.column_names().iter().map(|c| (*c).to_owned()).collect();
-                let count = columns.len();
                 let mut rows = statement.raw_query();
+                // Named after the first step: a statement prepared before a
+                // schema change is prepared again by it, with its new columns.
+                let mut columns: Option<Arc<[String]>> = None;
                 let mut seen = 0;
                 while seen < limit
                     && let Some(row) = rows.next()?
                 {
                     seen += 1;
+                    let columns = columns.get_or_insert_with(|| self.columns.of(sql, &row.as_ref().column_names()));
+                    let count = columns.len();
                     let mut values = Vec::with_capacity(count);
                     for index in 0..count {
                         values.push(match row.get_ref(index)? {
@@ -191,7 +198,7 @@ impl Conn {
                             rusqlite::types::ValueRef::Blob(bytes) => Stored::Blob(bytes.to_vec()),
                         });
                     }
-                    each(&Row::new(columns.clone(), values))?;
+                    each(Row::new(columns.clone(), values))?;
                 }
             }
             Engine::Postgres(pg) => {
@@ -206,7 +213,7 @@ impl Conn {
                     for (index, column) in row.columns().iter().enumerate() {
                         values.push(postgres_value(row, index, column.type_())?);
                     }
-                    each(&Row::new(columns.clone(), values))?;
+                    each(Row::new(columns.clone(), values))?;
                 }
             }
         }
@@ -216,8 +223,8 @@ impl Conn {
     /// Runs a query and returns every row.
     pub fn query(&mut self, sql: &str, params: &[&dyn ToSql]) -> Result<Vec<Row>, StorageError> {
         let mut rows = Vec::new();
-        self.query_each(sql, params, |row| {
-            rows.push(row.clone());
+        self.rows(sql, params, usize::MAX, |row| {
+            rows.push(row);
             Ok(())
         })?;
         Ok(rows)
@@ -227,7 +234,7 @@ impl Conn {
     pub fn query_opt(&mut self, sql: &str, params: &[&dyn ToSql]) -> Result<Option<Row>, StorageError> {
         let mut first = None;
         self.rows(sql, params, 1, |row| {
-            first = Some(row.clone());
+            first = Some(row);
             Ok(())
         })?;
         Ok(first)
@@ -251,6 +258,20 @@ impl Conn {
         params: &[&dyn ToSql],
     ) -> Result<Option<T>, StorageError> {
         self.query_opt(sql, params)?.map(|row| row.get(0)).transpose()
+    }
+
+    /// Runs one transaction control statement (`BEGIN`, `SAVEPOINT`…),
+    /// on SQLite prepared once: a command's savepoints are two of them.
+    fn control(&mut self, sql: &str) -> Result<(), StorageError> {
+        let outcome = match &mut self.engine {
+            Engine::Sqlite(conn) => conn
+                .prepare_cached(sql)
+                .and_then(|mut statement| statement.raw_execute())
+                .map(|_| ())
+                .map_err(StorageError::from),
+            Engine::Postgres(pg) => pg.client.batch_execute(sql).map_err(StorageError::from),
+        };
+        self.note(outcome)
     }
 
     /// Runs several statements without parameters (migrations).
@@ -284,14 +305,14 @@ impl Conn {
         let name = format!("jigi_{}", self.depth);
         let raised_before = self.raised.len();
         let outcome = (|| {
-            self.execute_batch(&format!("SAVEPOINT {name}"))?;
+            self.control(&format!("SAVEPOINT {name}"))?;
             let outcome = work(self);
             if outcome.is_err() {
                 // What it raised is undone with its writes.
                 self.raised.truncate(raised_before);
-                self.execute_batch(&format!("ROLLBACK TO SAVEPOINT {name}"))?;
+                self.control(&format!("ROLLBACK TO SAVEPOINT {name}"))?;
             }
-            self.execute_batch(&format!("RELEASE SAVEPOINT {name}"))?;
+            self.control(&format!("RELEASE SAVEPOINT {name}"))?;
             Ok::<_, StorageError>(outcome)
         })();
         self.depth -= 1;
@@ -326,8 +347,8 @@ impl Conn {
         self.first_failure = None;
         self.raised.clear();
         match self.engine {
-            Engine::Sqlite(_) => self.execute_batch("BEGIN IMMEDIATE"),
-            Engine::Postgres(_) => self.execute_batch("BEGIN"),
+            Engine::Sqlite(_) => self.control("BEGIN IMMEDIATE"),
+            Engine::Postgres(_) => self.control("BEGIN"),
         }
     }
 
@@ -346,13 +367,13 @@ impl Conn {
         self.end_leftover();
         self.first_failure = None;
         match self.engine {
-            Engine::Sqlite(_) => self.execute_batch("BEGIN"),
-            Engine::Postgres(_) => self.execute_batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
+            Engine::Sqlite(_) => self.control("BEGIN"),
+            Engine::Postgres(_) => self.control("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
         }
     }
 
     pub(crate) fn commit(&mut self) -> Result<(), StorageError> {
-        self.execute_batch("COMMIT")
+        self.control("COMMIT")
     }
 
     /// Tells whoever waits on [`Database::signal`](crate::Database::signal)
@@ -406,7 +427,7 @@ impl Conn {
 
     /// Rolls back whatever is open, ignoring "no transaction".
     pub(crate) fn rollback(&mut self) {
-        let _ = self.execute_batch("ROLLBACK");
+        let _ = self.control("ROLLBACK");
         self.depth = 0;
     }
 
@@ -584,4 +605,31 @@ fn postgres_value(row: &postgres::Row, index: usize, ty: &postgres::types::Type)
 
 fn first_words(sql: &str) -> String {
     sql.split_whitespace().take(6).collect::<Vec<_>>().join(" ")
+}
+
+/// The column names of the queries a connection ran, each kept once and
+/// shared by every row: a row names its columns without copying them.
+#[derive(Default)]
+struct ColumnNames(HashMap<String, Arc<[String]>>);
+
+impl ColumnNames {
+    /// Queries remembered; beyond this the map is emptied (statements built
+    /// for a request's shape are many).
+    const MOST: usize = 256;
+
+    /// The names of `sql`'s columns, which are `names` now (a schema change
+    /// can change what `SELECT *` returns: kept names are checked).
+    fn of(&mut self, sql: &str, names: &[&str]) -> Arc<[String]> {
+        if let Some(kept) = self.0.get(sql)
+            && kept.iter().map(String::as_str).eq(names.iter().copied())
+        {
+            return kept.clone();
+        }
+        if self.0.len() >= Self::MOST {
+            self.0.clear();
+        }
+        let fresh: Arc<[String]> = names.iter().map(|name| (*name).to_owned()).collect();
+        self.0.insert(sql.to_owned(), fresh.clone());
+        fresh
+    }
 }

@@ -389,3 +389,41 @@ async fn checkpoints_run_beside_the_writer_not_on_it() {
         "database file of {file} bytes after a checkpoint"
     );
 }
+
+/// A visit's note and, once the column exists, who visited, read with `SELECT *`.
+async fn columns(db: &Database) -> Result<(String, Option<Option<String>>), StorageError> {
+    db.write(|conn| {
+        conn.execute(
+            "INSERT INTO visits (id, note) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+            params![1i64, "first"],
+        )?;
+        let row = conn.query_one("SELECT * FROM visits WHERE id = $1", params![1i64])?;
+        let note: String = row.get("note")?;
+        Ok::<_, StorageError>((note, row.get::<Option<String>>("visited_by").ok()))
+    })
+    .await
+}
+
+/// Rows share their query's column names, kept per connection: a query
+/// whose columns change (a column added under `SELECT *`) names the new
+/// ones, not the ones kept. SQLite prepares a kept statement again after a
+/// schema change; PostgreSQL refuses to run one whose columns changed
+/// ("cached plan must not change result type"), so services change their
+/// schema only in migrations, before any statement is kept.
+#[tokio::test]
+async fn rows_name_the_columns_their_query_returns_now() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("columns.db").display());
+    let db = Database::open(&url, &[SCHEMA]).await.unwrap();
+    assert_eq!(columns(&db).await.unwrap(), ("first".to_owned(), None));
+    db.write(|conn| conn.execute("ALTER TABLE visits ADD COLUMN visited_by TEXT", params![]))
+        .await
+        .unwrap();
+    db.write(|conn| conn.execute("UPDATE visits SET visited_by = $1", params!["a.sangare"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        columns(&db).await.unwrap(),
+        ("first".to_owned(), Some(Some("a.sangare".to_owned())))
+    );
+}
