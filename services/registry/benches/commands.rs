@@ -18,7 +18,8 @@
 //!     like-for-like comparison) and on one checking tokens as deployed,
 //!     both on the same database; also against a bare GetHousehold (the
 //!     same three queries in one read transaction on rusqlite reader
-//!     threads behind a plain tonic server) and the host's own Health/Check
+//!     threads behind a plain tonic server, and again on the gRPC handler's
+//!     own thread with a pooled connection) and the host's own Health/Check
 //!     (every layer of the host, no database).
 //!
 //! The baseline of (a) and (b) is the bare pipeline of `common`, served by
@@ -170,6 +171,13 @@ async fn run(settings: Settings) {
         )),
     })
     .await;
+    // The same, reading on the gRPC handler's own thread.
+    let bare_inline_addr = serve_plain(BareRegistry {
+        pipeline: pipeline.clone(),
+        domain: Arc::new(Domain::new(REGION)),
+        reader: Arc::new(BareReader::inline(&baseline_db.url)),
+    })
+    .await;
     let (hello_addr, _health) = serve_hello_world().await;
 
     let generator = common::generator(REGION);
@@ -289,7 +297,7 @@ async fn run(settings: Settings) {
         "\n(c) 64 calls in flight on one connection, {} calls per round; hello-world: grpc.health.v1 Check on a plain tonic server",
         settings.reads
     );
-    let readers: [(&str, SocketAddr, Option<Ids>); 5] = [
+    let readers: [(&str, SocketAddr, Option<Ids>); 6] = [
         ("hello-world (no access control)", hello_addr, None),
         (
             "registry GetHousehold, tokens checked",
@@ -307,12 +315,17 @@ async fn run(settings: Settings) {
             Some(bare_ids.clone()),
         ),
         (
+            "bare GetHousehold (plain tonic + rusqlite on the handler's thread)",
+            bare_inline_addr,
+            Some(bare_ids.clone()),
+        ),
+        (
             "registry host's Health/Check (all layers, no database)",
             registry.grpc_addr,
             None,
         ),
     ];
-    let mut reads: [Vec<Run>; 5] = Default::default();
+    let mut reads: [Vec<Run>; 6] = Default::default();
     for round in 1..=settings.rounds {
         for (index, (name, addr, ids)) in readers.iter().enumerate() {
             reads[index].push(
@@ -327,7 +340,7 @@ async fn run(settings: Settings) {
             );
         }
     }
-    let [hello, on, off, bare_get, host_health] = reads.map(best_throughput);
+    let [hello, on, off, bare_get, bare_inline, host_health] = reads.map(best_throughput);
     open_shutdown.cancel();
     open.stopped().await;
     shutdown.cancel();
@@ -359,6 +372,13 @@ async fn run(settings: Settings) {
         jigi: format!("{:.0} calls/s", bare_get.per_second()),
         baseline: format!("{:.0} calls/s", hello.per_second()),
         ratio: bare_get.per_second() / hello.per_second(),
+        goal: "—".into(),
+    });
+    table.push(Row {
+        path: "bare GetHousehold on the handler's thread vs hello-world".into(),
+        jigi: format!("{:.0} calls/s", bare_inline.per_second()),
+        baseline: format!("{:.0} calls/s", hello.per_second()),
+        ratio: bare_inline.per_second() / hello.per_second(),
         goal: "—".into(),
     });
     table.push(Row {

@@ -1394,10 +1394,13 @@ fn read_household(engine: &mut Engine, id: &str) -> Option<pr::Household> {
 type ReadJob = (String, oneshot::Sender<Option<pr::Household>>);
 
 /// Bare reads: reader threads, each with its own connection and its own
-/// queue, given requests in turn.
+/// queue, given requests in turn; or, [`BareReader::inline`], on the
+/// caller's thread.
 pub struct BareReader {
     queues: Vec<std::sync::mpsc::Sender<ReadJob>>,
     next: std::sync::atomic::AtomicUsize,
+    /// The database and the idle connections of inline reads.
+    inline: Option<(String, std::sync::Mutex<Vec<Engine>>)>,
 }
 
 impl BareReader {
@@ -1424,10 +1427,34 @@ impl BareReader {
         BareReader {
             queues,
             next: std::sync::atomic::AtomicUsize::new(0),
+            inline: None,
+        }
+    }
+
+    /// Bare reads run on the caller's thread, each with a connection of a
+    /// pool (as many as threads read at once): no hop to a reader thread.
+    pub fn inline(url: &str) -> BareReader {
+        BareReader {
+            queues: Vec::new(),
+            next: std::sync::atomic::AtomicUsize::new(0),
+            inline: Some((url.to_owned(), std::sync::Mutex::new(Vec::new()))),
         }
     }
 
     pub async fn get(&self, id: String) -> Option<pr::Household> {
+        if let Some((url, pool)) = &self.inline {
+            let engine = pool.lock().expect("pool lock").pop();
+            let mut engine = engine.unwrap_or_else(|| {
+                let engine = Engine::open(url);
+                if let Engine::Sqlite(conn) = &engine {
+                    let _ = conn.execute_batch("PRAGMA query_only = ON");
+                }
+                engine
+            });
+            let read = read_household(&mut engine, &id);
+            pool.lock().expect("pool lock").push(engine);
+            return read;
+        }
         let (reply, answer) = oneshot::channel();
         let index = self.next.fetch_add(1, Ordering::Relaxed) % self.queues.len();
         self.queues[index].send((id, reply)).ok()?;
