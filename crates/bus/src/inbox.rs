@@ -354,7 +354,7 @@ impl<H: EventHandler> InboxConsumer<H> {
         };
         let apply = async {
             while let Some(mut batch) = prepared.recv().await {
-                while batch.messages.len() < self.settings.batch * MERGED_BATCHES
+                while batch.len() < self.settings.batch * MERGED_BATCHES
                     && let Ok(next) = prepared.try_recv()
                 {
                     batch.merge(next);
@@ -443,47 +443,49 @@ impl<H: EventHandler> InboxConsumer<H> {
             .map_err(|err| ConsumeError::Consumer(err.to_string()))
     }
 
-    /// Decodes a batch (no I/O): what the applier needs.
+    /// Decodes a batch (no I/O): what the applier needs. Only the message
+    /// furthest in the stream is kept, to ack the batch with; the others
+    /// are let go here, beside the writer, rather than after the commit.
     fn prepare(&self, durable: &str, messages: Vec<jetstream::Message>) -> Prepared<H::Effect> {
         let mut spans = Vec::with_capacity(messages.len());
-        let mut last_sequence = 0;
+        let mut items = Vec::with_capacity(messages.len());
+        let mut furthest: Option<(u64, jetstream::Message)> = None;
         let mut pending = None;
-        let items: Vec<Item<H::Effect>> = messages
-            .iter()
-            .map(|message| {
-                // The reply subject is parsed once per message.
-                let info = message.info().ok().map(|info| (info.stream_sequence, info.pending));
-                if let Some((sequence, left)) = info {
-                    last_sequence = last_sequence.max(sequence);
-                    pending = Some(left);
-                }
-                (message, info.map(|(sequence, _)| sequence))
-            })
-            .map(
-                |(message, sequence)| match ReceivedEvent::from_jetstream_at(message, sequence) {
-                    Ok(event) => {
-                        let span = process_span(durable, &event);
-                        let outcome = span.in_scope(|| self.handler.decode(&event));
-                        spans.push(span);
-                        Item {
-                            key: event.id.clone(),
-                            meta: Some(EventMeta::of(&event)),
-                            outcome,
-                        }
+        for message in messages {
+            // The reply subject is parsed once per message.
+            let info = message.info().ok().map(|info| (info.stream_sequence, info.pending));
+            if let Some((_, left)) = info {
+                pending = Some(left);
+            }
+            let sequence = info.map(|(sequence, _)| sequence);
+            items.push(match ReceivedEvent::from_jetstream_at(&message, sequence) {
+                Ok(event) => {
+                    let span = process_span(durable, &event);
+                    let outcome = span.in_scope(|| self.handler.decode(&event));
+                    spans.push(span);
+                    Item {
+                        key: event.id.clone(),
+                        meta: Some(EventMeta::of(&event)),
+                        outcome,
                     }
-                    Err(err) => Item {
-                        key: invalid_key(message),
-                        meta: None,
-                        outcome: Err(Rejection::from(err)),
-                    },
+                }
+                Err(err) => Item {
+                    key: invalid_key(&message),
+                    meta: None,
+                    outcome: Err(Rejection::from(err)),
                 },
-            )
-            .collect();
+            });
+            // A redelivered message may come after others, with a lower position.
+            if let Some(sequence) = sequence
+                && furthest.as_ref().is_none_or(|(kept, _)| sequence > *kept)
+            {
+                furthest = Some((sequence, message));
+            }
+        }
         Prepared {
-            messages,
+            furthest,
             items,
             spans,
-            last_sequence,
             pending,
         }
     }
@@ -493,12 +495,12 @@ impl<H: EventHandler> InboxConsumer<H> {
     /// nothing is acked.
     async fn apply(&self, batch: Prepared<H::Effect>) -> Result<(), ConsumeError> {
         let Prepared {
-            messages,
+            furthest,
             items,
             spans,
-            last_sequence,
             pending,
         } = batch;
+        let last_sequence = furthest.as_ref().map_or(0, |(sequence, _)| *sequence);
         let consumer = self.settings.name.clone();
         let handler = self.handler.clone();
         let outcome = match self
@@ -510,15 +512,11 @@ impl<H: EventHandler> InboxConsumer<H> {
             Err(err) => return Err(ConsumeError::from(err)),
         };
         self.handler.committed(&outcome.applied);
-        // The furthest message in the stream: every batch before this one
-        // is applied, so its cumulative ack covers only applied messages (a
-        // redelivered message may have come last, with a lower position).
-        let furthest = messages
-            .into_iter()
-            .max_by_key(|message| message.info().map(|info| info.stream_sequence).unwrap_or(0));
+        // Every batch before this one is applied, so the cumulative ack of
+        // its furthest message covers only applied messages.
         tokio::spawn(async move {
             // A lost ack only causes a redelivery, which the inbox skips.
-            if let Some(message) = furthest
+            if let Some((_, message)) = furthest
                 && let Err(err) = message.ack().await
             {
                 tracing::debug!(error = %err, "ack not sent; the events will be redelivered and skipped");
@@ -544,22 +542,31 @@ impl<H: EventHandler> InboxConsumer<H> {
 
 /// A batch decoded and waiting to be applied.
 struct Prepared<E> {
-    messages: Vec<jetstream::Message>,
+    /// The message furthest in the stream and its position: the batch's
+    /// cumulative ack.
+    furthest: Option<(u64, jetstream::Message)>,
     items: Vec<Item<E>>,
     spans: Vec<tracing::Span>,
-    last_sequence: u64,
     /// What the server still had for the consumer after the batch's last message.
     pending: Option<u64>,
 }
 
 impl<E> Prepared<E> {
+    /// Messages in the batch.
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+
     /// Appends a batch that arrived after this one: applied together, in
     /// one transaction, in the order they arrived.
     fn merge(&mut self, next: Prepared<E>) {
-        self.messages.extend(next.messages);
         self.items.extend(next.items);
         self.spans.extend(next.spans);
-        self.last_sequence = self.last_sequence.max(next.last_sequence);
+        if let Some((sequence, message)) = next.furthest
+            && self.furthest.as_ref().is_none_or(|(kept, _)| sequence > *kept)
+        {
+            self.furthest = Some((sequence, message));
+        }
         if next.pending.is_some() {
             self.pending = next.pending;
         }
