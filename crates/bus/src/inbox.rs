@@ -15,8 +15,10 @@
 //!
 //! Batches are applied in the order they arrived, and a batch that fails
 //! stops the consumer: a later batch's cumulative ack must never cover one
-//! that was not applied. The consumer is then taken over from its
-//! acknowledgement floor (below) and everything after it comes again.
+//! that was not applied. So does a gap in the consumer's delivery numbers
+//! (a message lost on the way, say in a reconnection). The consumer is
+//! then taken over from its acknowledgement floor (below) and everything
+//! after it comes again.
 //!
 //! An event that cannot be used (a payload that does not decode, a rule it
 //! breaks) is a [`Rejection`]: it is recorded as rejected with the reason
@@ -311,6 +313,11 @@ impl<H: EventHandler> InboxConsumer<H> {
         streams::ensure(&self.jetstream, self.settings.stream.clone()).await?;
         let durable = durable_name(&self.db, &self.settings.name).await?;
         let consumer = self.resume(&durable).await?;
+        // Deliveries are numbered by the consumer, one after another. A
+        // delivery lost on the way (a connection cut while messages were in
+        // flight) shows as a gap, and a later cumulative ack would cover
+        // it: at a gap the consumer stops, and resumes from its last ack.
+        let mut next_delivery = consumer.cached_info().delivered.consumer_sequence + 1;
         let messages = consumer
             .stream()
             .max_messages_per_batch(self.settings.batch)
@@ -335,7 +342,19 @@ impl<H: EventHandler> InboxConsumer<H> {
                 let mut stream_error = None;
                 for item in items {
                     match item {
-                        Ok(message) => batch.push(message),
+                        Ok(message) => {
+                            if let Ok(info) = message.info() {
+                                if info.consumer_sequence != next_delivery {
+                                    stream_error = Some(format!(
+                                        "delivery {} arrived where {next_delivery} was due: one was lost on the way",
+                                        info.consumer_sequence
+                                    ));
+                                    break;
+                                }
+                                next_delivery += 1;
+                            }
+                            batch.push(message);
+                        }
                         Err(err) => stream_error = Some(err.to_string()),
                     }
                 }

@@ -596,3 +596,75 @@ async fn a_consumer_acking_each_message_is_recreated_to_ack_cumulatively() {
     })
     .await;
 }
+
+/// Deliveries lost on the way (here: taken by another client of the same
+/// consumer, as messages in flight are lost when a connection drops) leave a
+/// gap in the consumer's delivery numbers: a cumulative ack past the gap
+/// would lose them, so the consumer resumes from its last ack instead.
+#[tokio::test]
+async fn a_delivery_lost_on_the_way_is_not_acked_past() {
+    let nats = NatsServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let bus = Bus::connect(&BusConfig::new(nats.url(), "test")).await.unwrap();
+    streams::ensure_region_stream(&bus.jetstream, Region::Sikasso)
+        .await
+        .unwrap();
+    let db = database(dir.path(), "gap").await;
+    let mut settings = ConsumerSettings::new(streams::region_stream_config(Region::Sikasso), "counter")
+        .filter("jigi.sikasso.registry.>");
+    settings.batch = 10;
+    // Far longer than the test: nothing comes back by the ack wait.
+    settings.ack_wait = Duration::from_secs(600);
+    let consumer = InboxConsumer::new(db.clone(), bus.jetstream.clone(), settings, Arc::new(Counter));
+    let stats = consumer.stats();
+    let stop = CancellationToken::new();
+    tokio::spawn(consumer.run(stop.clone()));
+    publish(&bus, &registered("h-first")).await;
+    eventually(WAIT, "the consumer running", || {
+        let stats = stats.clone();
+        async move { (stats.handled() == 1).then_some(()) }
+    })
+    .await;
+
+    // Another client asks the same consumer for five messages, and never
+    // acks them: they are delivered, and lost to the inbox.
+    let durable: String = db
+        .read(|conn| {
+            conn.query_scalar(
+                "SELECT durable_name FROM inbox_consumers WHERE consumer = 'counter'",
+                params![],
+            )
+        })
+        .await
+        .unwrap();
+    let other = Bus::connect(&BusConfig::new(nats.url(), "other")).await.unwrap();
+    let stream = other.jetstream.get_stream("JIGI_SIKASSO").await.unwrap();
+    let shared: jetstream::consumer::Consumer<pull::Config> = stream.get_consumer(&durable).await.unwrap();
+    let mut taken = shared
+        .fetch()
+        .max_messages(5)
+        .expires(Duration::from_secs(10))
+        .messages()
+        .await
+        .unwrap();
+    let households: Vec<String> = (0..60).map(|i| format!("h-{i:02}")).collect();
+    for household in &households {
+        publish(&bus, &registered(household)).await;
+    }
+    let mut lost = 0;
+    while let Some(message) = taken.next().await {
+        message.unwrap();
+        lost += 1;
+    }
+    assert!(lost > 0, "the other client took some deliveries");
+
+    eventually(WAIT, "all 61 handled, the lost ones too", || {
+        let stats = stats.clone();
+        async move { (stats.handled() == 61).then_some(()) }
+    })
+    .await;
+    stop.cancel();
+    let mut expected: Vec<(String, i64)> = households.into_iter().map(|h| (h, 1)).collect();
+    expected.push(("h-first".to_owned(), 1));
+    assert_eq!(counts(&db).await, expected, "each event applied once, none lost");
+}
