@@ -342,27 +342,18 @@ impl<H: EventHandler> InboxConsumer<H> {
                 let mut stream_error = None;
                 for item in items {
                     match item {
-                        Ok(message) => {
-                            if let Ok(info) = message.info() {
-                                if info.consumer_sequence != next_delivery {
-                                    stream_error = Some(format!(
-                                        "delivery {} arrived where {next_delivery} was due: one was lost on the way",
-                                        info.consumer_sequence
-                                    ));
-                                    break;
-                                }
-                                next_delivery += 1;
-                            }
-                            batch.push(message);
-                        }
+                        Ok(message) => batch.push(message),
                         Err(err) => stream_error = Some(err.to_string()),
                     }
                 }
                 if !batch.is_empty() {
-                    let prepared = self.prepare(durable, batch);
-                    self.stats.batches.fetch_add(1, Ordering::Relaxed);
-                    if ready.send(prepared).await.is_err() {
-                        break;
+                    let (prepared, gap) = self.prepare(durable, batch, &mut next_delivery);
+                    stream_error = gap.or(stream_error);
+                    if !prepared.items.is_empty() {
+                        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+                        if ready.send(prepared).await.is_err() {
+                            break;
+                        }
                     }
                 }
                 if let Some(err) = stream_error {
@@ -465,18 +456,37 @@ impl<H: EventHandler> InboxConsumer<H> {
     /// Decodes a batch (no I/O): what the applier needs. Only the message
     /// furthest in the stream is kept, to ack the batch with; the others
     /// are let go here, beside the writer, rather than after the commit.
-    fn prepare(&self, durable: &str, messages: Vec<jetstream::Message>) -> Prepared<H::Effect> {
+    ///
+    /// Checks that each message is the delivery `next_delivery` says is
+    /// due; at a gap, the batch ends before it and the gap is described.
+    fn prepare(
+        &self,
+        durable: &str,
+        messages: Vec<jetstream::Message>,
+        next_delivery: &mut u64,
+    ) -> (Prepared<H::Effect>, Option<String>) {
         let mut spans = Vec::with_capacity(messages.len());
         let mut items = Vec::with_capacity(messages.len());
-        let mut furthest: Option<(u64, jetstream::Message)> = None;
+        let mut furthest = None;
         let mut pending = None;
+        let mut gap = None;
         for message in messages {
             // The reply subject is parsed once per message.
-            let info = message.info().ok().map(|info| (info.stream_sequence, info.pending));
-            if let Some((_, left)) = info {
+            let info = message
+                .info()
+                .ok()
+                .map(|info| (info.stream_sequence, info.consumer_sequence, info.pending));
+            if let Some((_, delivery, left)) = info {
+                if delivery != *next_delivery {
+                    gap = Some(format!(
+                        "delivery {delivery} arrived where {next_delivery} was due: one was lost on the way"
+                    ));
+                    break;
+                }
+                *next_delivery += 1;
                 pending = Some(left);
             }
-            let sequence = info.map(|(sequence, _)| sequence);
+            let sequence = info.map(|(sequence, _, _)| sequence);
             items.push(match ReceivedEvent::from_jetstream_at(&message, sequence) {
                 Ok(event) => {
                     let span = process_span(durable, &event);
@@ -494,19 +504,17 @@ impl<H: EventHandler> InboxConsumer<H> {
                     outcome: Err(Rejection::from(err)),
                 },
             });
-            // A redelivered message may come after others, with a lower position.
-            if let Some(sequence) = sequence
-                && furthest.as_ref().is_none_or(|(kept, _)| sequence > *kept)
-            {
-                furthest = Some((sequence, message));
+            if let Some(sequence) = sequence {
+                keep_furthest(&mut furthest, sequence, message);
             }
         }
-        Prepared {
+        let prepared = Prepared {
             furthest,
             items,
             spans,
             pending,
-        }
+        };
+        (prepared, gap)
     }
 
     /// Applies a decoded batch in one transaction, then acks it (in the
@@ -581,14 +589,21 @@ impl<E> Prepared<E> {
     fn merge(&mut self, next: Prepared<E>) {
         self.items.extend(next.items);
         self.spans.extend(next.spans);
-        if let Some((sequence, message)) = next.furthest
-            && self.furthest.as_ref().is_none_or(|(kept, _)| sequence > *kept)
-        {
-            self.furthest = Some((sequence, message));
+        if let Some((sequence, message)) = next.furthest {
+            keep_furthest(&mut self.furthest, sequence, message);
         }
         if next.pending.is_some() {
             self.pending = next.pending;
         }
+    }
+}
+
+/// Keeps `message` at stream position `sequence` if it is further than
+/// the one kept: a redelivered message may come after others, with a lower
+/// position.
+fn keep_furthest(kept: &mut Option<(u64, jetstream::Message)>, sequence: u64, message: jetstream::Message) {
+    if kept.as_ref().is_none_or(|(position, _)| sequence > *position) {
+        *kept = Some((sequence, message));
     }
 }
 
