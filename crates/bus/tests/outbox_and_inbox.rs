@@ -216,19 +216,53 @@ async fn counts(db: &Database) -> Vec<(String, i64)> {
     .unwrap()
 }
 
+/// A client of `nats` with Sikasso's stream in place.
+async fn sikasso_bus(nats: &NatsServer) -> Bus {
+    let bus = Bus::connect(&BusConfig::new(nats.url(), "test")).await.unwrap();
+    streams::ensure_region_stream(&bus.jetstream, Region::Sikasso)
+        .await
+        .unwrap();
+    bus
+}
+
 fn start_consumer(db: &Database, bus: &Bus) -> (CancellationToken, Arc<inbox::ConsumerStats>) {
     start_consumer_with(db, bus, Duration::from_secs(30))
 }
 
 fn start_consumer_with(db: &Database, bus: &Bus, ack_wait: Duration) -> (CancellationToken, Arc<inbox::ConsumerStats>) {
-    let mut settings = ConsumerSettings::new(streams::region_stream_config(Region::Sikasso), "counter")
-        .filter("jigi.sikasso.registry.>");
+    let mut settings = counter_settings();
     settings.ack_wait = ack_wait;
-    let consumer = InboxConsumer::new(db.clone(), bus.jetstream.clone(), settings, Arc::new(Counter));
+    spawn_consumer(db, bus, settings, Arc::new(Counter))
+}
+
+/// The counter's consumer: Sikasso's registry events.
+fn counter_settings() -> ConsumerSettings {
+    ConsumerSettings::new(streams::region_stream_config(Region::Sikasso), "counter").filter("jigi.sikasso.registry.>")
+}
+
+fn spawn_consumer<H: EventHandler>(
+    db: &Database,
+    bus: &Bus,
+    settings: ConsumerSettings,
+    handler: Arc<H>,
+) -> (CancellationToken, Arc<inbox::ConsumerStats>) {
+    let consumer = InboxConsumer::new(db.clone(), bus.jetstream.clone(), settings, handler);
     let stats = consumer.stats();
     let stop = CancellationToken::new();
     tokio::spawn(consumer.run(stop.clone()));
     (stop, stats)
+}
+
+/// The counter consumer's durable name on the server.
+async fn durable_of(db: &Database) -> String {
+    db.read(|conn| {
+        conn.query_scalar(
+            "SELECT durable_name FROM inbox_consumers WHERE consumer = 'counter'",
+            params![],
+        )
+    })
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -236,10 +270,7 @@ async fn inbox_applies_a_redelivered_event_once_and_rejects_poison_cleanly() {
     let nats = NatsServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let db = database(dir.path(), "consumer").await;
-    let bus = Bus::connect(&BusConfig::new(nats.url(), "test")).await.unwrap();
-    streams::ensure_region_stream(&bus.jetstream, Region::Sikasso)
-        .await
-        .unwrap();
+    let bus = sikasso_bus(&nats).await;
 
     let event = registered("h-1");
     // The same event twice, as after a republish outside the duplicate
@@ -275,10 +306,7 @@ async fn inbox_applies_a_redelivered_event_once_and_rejects_poison_cleanly() {
 async fn a_fresh_database_rebuilds_from_the_stream_and_a_restart_resumes() {
     let nats = NatsServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let bus = Bus::connect(&BusConfig::new(nats.url(), "test")).await.unwrap();
-    streams::ensure_region_stream(&bus.jetstream, Region::Sikasso)
-        .await
-        .unwrap();
+    let bus = sikasso_bus(&nats).await;
     for i in 0..20 {
         let event = registered(&format!("h-{i:02}"));
         publish(&bus, &event).await;
@@ -321,10 +349,7 @@ async fn a_fresh_database_rebuilds_from_the_stream_and_a_restart_resumes() {
 async fn a_consumer_restarted_after_a_crash_resumes_at_once_not_after_the_ack_wait() {
     let nats = NatsServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let bus = Bus::connect(&BusConfig::new(nats.url(), "test")).await.unwrap();
-    streams::ensure_region_stream(&bus.jetstream, Region::Sikasso)
-        .await
-        .unwrap();
+    let bus = sikasso_bus(&nats).await;
     let db = database(dir.path(), "crashed").await;
     // An ack wait far longer than the test's patience: if the restarted
     // consumer had to wait for it, the test would time out.
@@ -344,15 +369,7 @@ async fn a_consumer_restarted_after_a_crash_resumes_at_once_not_after_the_ack_wa
     for i in 0..10 {
         publish(&bus, &registered(&format!("held-{i}"))).await;
     }
-    let durable: String = db
-        .read(|conn| {
-            conn.query_scalar(
-                "SELECT durable_name FROM inbox_consumers WHERE consumer = 'counter'",
-                params![],
-            )
-        })
-        .await
-        .unwrap();
+    let durable = durable_of(&db).await;
     let stream = bus.jetstream.get_stream("JIGI_SIKASSO").await.unwrap();
     let consumer: jetstream::consumer::Consumer<pull::Config> = stream.get_consumer(&durable).await.unwrap();
     let mut held = consumer.fetch().max_messages(10).messages().await.unwrap();
@@ -391,18 +408,11 @@ impl EncodeForTest for HouseholdRegistered {
 async fn batches_that_wait_for_the_writer_are_applied_together_and_once() {
     let nats = NatsServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let bus = Bus::connect(&BusConfig::new(nats.url(), "test")).await.unwrap();
-    streams::ensure_region_stream(&bus.jetstream, Region::Sikasso)
-        .await
-        .unwrap();
+    let bus = sikasso_bus(&nats).await;
     let db = database(dir.path(), "merged").await;
-    let mut settings = ConsumerSettings::new(streams::region_stream_config(Region::Sikasso), "counter")
-        .filter("jigi.sikasso.registry.>");
+    let mut settings = counter_settings();
     settings.batch = 10;
-    let consumer = InboxConsumer::new(db.clone(), bus.jetstream.clone(), settings, Arc::new(Counter));
-    let stats = consumer.stats();
-    let stop = CancellationToken::new();
-    tokio::spawn(consumer.run(stop.clone()));
+    let (stop, stats) = spawn_consumer(&db, &bus, settings, Arc::new(Counter));
     publish(&bus, &registered("h-first")).await;
     eventually(WAIT, "the consumer running", || {
         let stats = stats.clone();
@@ -487,25 +497,18 @@ impl EventHandler for FailsOnce {
 async fn a_batch_that_fails_comes_back_and_no_later_ack_covers_it() {
     let nats = NatsServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let bus = Bus::connect(&BusConfig::new(nats.url(), "test")).await.unwrap();
-    streams::ensure_region_stream(&bus.jetstream, Region::Sikasso)
-        .await
-        .unwrap();
+    let bus = sikasso_bus(&nats).await;
     let households: Vec<String> = (0..60).map(|i| format!("h-{i:02}")).collect();
     for household in &households {
         publish(&bus, &registered(household)).await;
     }
     let db = database(dir.path(), "fails-once").await;
-    let mut settings = ConsumerSettings::new(streams::region_stream_config(Region::Sikasso), "counter")
-        .filter("jigi.sikasso.registry.>");
+    let mut settings = counter_settings();
     settings.batch = 10;
     let handler = Arc::new(FailsOnce {
         failed: std::sync::atomic::AtomicBool::new(false),
     });
-    let consumer = InboxConsumer::new(db.clone(), bus.jetstream.clone(), settings, handler.clone());
-    let stats = consumer.stats();
-    let stop = CancellationToken::new();
-    tokio::spawn(consumer.run(stop.clone()));
+    let (stop, stats) = spawn_consumer(&db, &bus, settings, handler.clone());
 
     eventually(WAIT, "all 60 handled", || {
         let stats = stats.clone();
@@ -527,10 +530,7 @@ async fn a_batch_that_fails_comes_back_and_no_later_ack_covers_it() {
 async fn a_consumer_acking_each_message_is_recreated_to_ack_cumulatively() {
     let nats = NatsServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let bus = Bus::connect(&BusConfig::new(nats.url(), "test")).await.unwrap();
-    streams::ensure_region_stream(&bus.jetstream, Region::Sikasso)
-        .await
-        .unwrap();
+    let bus = sikasso_bus(&nats).await;
     let db = database(dir.path(), "upgraded").await;
     for i in 0..5 {
         publish(&bus, &registered(&format!("before-{i}"))).await;
@@ -545,15 +545,7 @@ async fn a_consumer_acking_each_message_is_recreated_to_ack_cumulatively() {
 
     // The same durable consumer as an older version made it: explicit acks,
     // the first five acked.
-    let durable: String = db
-        .read(|conn| {
-            conn.query_scalar(
-                "SELECT durable_name FROM inbox_consumers WHERE consumer = 'counter'",
-                params![],
-            )
-        })
-        .await
-        .unwrap();
+    let durable = durable_of(&db).await;
     let stream = bus.jetstream.get_stream("JIGI_SIKASSO").await.unwrap();
     stream.delete_consumer(&durable).await.unwrap();
     stream
@@ -605,20 +597,13 @@ async fn a_consumer_acking_each_message_is_recreated_to_ack_cumulatively() {
 async fn a_delivery_lost_on_the_way_is_not_acked_past() {
     let nats = NatsServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let bus = Bus::connect(&BusConfig::new(nats.url(), "test")).await.unwrap();
-    streams::ensure_region_stream(&bus.jetstream, Region::Sikasso)
-        .await
-        .unwrap();
+    let bus = sikasso_bus(&nats).await;
     let db = database(dir.path(), "gap").await;
-    let mut settings = ConsumerSettings::new(streams::region_stream_config(Region::Sikasso), "counter")
-        .filter("jigi.sikasso.registry.>");
+    let mut settings = counter_settings();
     settings.batch = 10;
     // Far longer than the test: nothing comes back by the ack wait.
     settings.ack_wait = Duration::from_secs(600);
-    let consumer = InboxConsumer::new(db.clone(), bus.jetstream.clone(), settings, Arc::new(Counter));
-    let stats = consumer.stats();
-    let stop = CancellationToken::new();
-    tokio::spawn(consumer.run(stop.clone()));
+    let (stop, stats) = spawn_consumer(&db, &bus, settings, Arc::new(Counter));
     publish(&bus, &registered("h-first")).await;
     eventually(WAIT, "the consumer running", || {
         let stats = stats.clone();
@@ -628,15 +613,7 @@ async fn a_delivery_lost_on_the_way_is_not_acked_past() {
 
     // Another client asks the same consumer for five messages, and never
     // acks them: they are delivered, and lost to the inbox.
-    let durable: String = db
-        .read(|conn| {
-            conn.query_scalar(
-                "SELECT durable_name FROM inbox_consumers WHERE consumer = 'counter'",
-                params![],
-            )
-        })
-        .await
-        .unwrap();
+    let durable = durable_of(&db).await;
     let other = Bus::connect(&BusConfig::new(nats.url(), "other")).await.unwrap();
     let stream = other.jetstream.get_stream("JIGI_SIKASSO").await.unwrap();
     let shared: jetstream::consumer::Consumer<pull::Config> = stream.get_consumer(&durable).await.unwrap();
