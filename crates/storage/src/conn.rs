@@ -182,7 +182,15 @@ impl Conn {
                     && let Some(row) = rows.next()?
                 {
                     seen += 1;
-                    let columns = columns.get_or_insert_with(|| self.columns.of(sql, &row.as_ref().column_names()));
+                    let columns = match &columns {
+                        Some(columns) => columns,
+                        None => {
+                            let statement = row.as_ref();
+                            let names = (0..statement.column_count())
+                                .map(|index| statement.column_name(index).unwrap_or_default());
+                            columns.insert(self.columns.of(sql, names))
+                        }
+                    };
                     let count = columns.len();
                     let mut values = Vec::with_capacity(count);
                     for index in 0..count {
@@ -619,16 +627,16 @@ impl ColumnNames {
 
     /// The names of `sql`'s columns, which are `names` now (a schema change
     /// can change what `SELECT *` returns: kept names are checked).
-    fn of(&mut self, sql: &str, names: &[&str]) -> Arc<[String]> {
+    fn of<'a>(&mut self, sql: &str, names: impl Iterator<Item = &'a str> + Clone) -> Arc<[String]> {
         if let Some(kept) = self.0.get(sql)
-            && kept.iter().map(String::as_str).eq(names.iter().copied())
+            && kept.iter().map(String::as_str).eq(names.clone())
         {
             return kept.clone();
         }
         if self.0.len() >= Self::MOST {
             self.0.clear();
         }
-        let fresh: Arc<[String]> = names.iter().map(|name| (*name).to_owned()).collect();
+        let fresh: Arc<[String]> = names.map(str::to_owned).collect();
         self.0.insert(sql.to_owned(), fresh.clone());
         fresh
     }
