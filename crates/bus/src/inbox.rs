@@ -44,7 +44,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use jigi_common::Region;
 use jigi_storage::sql::{self, Placeholders};
-use jigi_storage::{Conn, Database, Migration, StorageError, ToSql, params};
+use jigi_storage::{Backend, Conn, Database, Migration, StorageError, ToSql, params};
 use tokio_util::sync::CancellationToken;
 use tracing::field::Empty;
 
@@ -78,7 +78,29 @@ pub const MIGRATIONS: &[Migration] = &[
         "the stream position each consumer has applied",
         "ALTER TABLE inbox_consumers ADD COLUMN applied_sequence BIGINT NOT NULL DEFAULT 0;",
     ),
+    Migration {
+        component: "inbox",
+        version: 3,
+        name: "old records found by age",
+        // SQLite prunes in insertion (rowid) order, which is the order of
+        // `processed_at`: no index to keep up on every record.
+        sqlite: "-- pruned in rowid order, see `prune`",
+        postgres: "CREATE INDEX inbox_events_processed_at ON inbox_events (consumer, processed_at);",
+    },
 ];
+
+/// How long an event's record is kept by default: far longer than any
+/// duplicate can come after it. A duplicate is a second copy published by
+/// an outbox relay that did not see its first copy acked, as long as the
+/// event waits in its outbox (a service down for days, then restarted);
+/// redeliveries of the same copy are also skipped by stream position.
+pub const KEEP_PROCESSED: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// How often a consumer prunes its old records, and how many at most per
+/// transaction (a backlog is pruned a slice per batch applied, so the
+/// writer is never held long).
+const PRUNE_EVERY: Duration = Duration::from_secs(10 * 60);
+const PRUNE_ROWS: u64 = 10_000;
 
 /// Why an event is refused for good: recorded as rejected, never retried.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -160,6 +182,10 @@ pub struct ConsumerSettings {
     pub batch: usize,
     /// How long the server waits for an ack before redelivering.
     pub ack_wait: Duration,
+    /// How long the record of a processed event is kept, to skip its
+    /// duplicates ([`KEEP_PROCESSED`]); older records are deleted, so the
+    /// inbox holds a window of events rather than every event ever.
+    pub keep_processed: Duration,
 }
 
 impl ConsumerSettings {
@@ -170,6 +196,7 @@ impl ConsumerSettings {
             filter_subject: None,
             batch: 1_000,
             ack_wait: Duration::from_secs(30),
+            keep_processed: KEEP_PROCESSED,
         }
     }
 
@@ -207,6 +234,9 @@ pub struct ConsumerStats {
     /// Transactions that applied them (fewer when batches waiting for the
     /// writer were applied together).
     pub transactions: AtomicU64,
+    /// Records of processed events deleted as older than
+    /// [`ConsumerSettings::keep_processed`].
+    pub pruned: AtomicU64,
 }
 
 impl ConsumerStats {
@@ -232,6 +262,9 @@ impl ConsumerStats {
     }
     pub fn transactions(&self) -> u64 {
         self.transactions.load(Ordering::Relaxed)
+    }
+    pub fn pruned(&self) -> u64 {
+        self.pruned.load(Ordering::Relaxed)
     }
     /// When the last batch was committed, if one was.
     pub fn applied_at(&self) -> Option<DateTime<Utc>> {
@@ -363,6 +396,7 @@ impl<H: EventHandler> InboxConsumer<H> {
             Err(ConsumeError::Consumer("message stream ended".into()))
         };
         let apply = async {
+            let mut next_prune = tokio::time::Instant::now();
             while let Some(mut batch) = prepared.recv().await {
                 while batch.len() < self.settings.batch * MERGED_BATCHES
                     && let Ok(next) = prepared.try_recv()
@@ -375,6 +409,9 @@ impl<H: EventHandler> InboxConsumer<H> {
                     // again from the acknowledgement floor.
                     tracing::warn!(consumer = %self.settings.name, error = %err, "batch not applied; the consumer resumes from its last ack");
                     return err;
+                }
+                if tokio::time::Instant::now() >= next_prune {
+                    next_prune = self.prune().await;
                 }
             }
             ConsumeError::Consumer("message stream ended".into())
@@ -564,6 +601,58 @@ impl<H: EventHandler> InboxConsumer<H> {
             .applied_at_micros
             .store(Utc::now().timestamp_micros(), Ordering::Relaxed);
         Ok(())
+    }
+}
+
+impl<H: EventHandler> InboxConsumer<H> {
+    /// Deletes a slice of this consumer's records older than it keeps;
+    /// when to prune next: after the next batch if more are that old, else
+    /// in [`PRUNE_EVERY`]. A failure only delays pruning.
+    async fn prune(&self) -> tokio::time::Instant {
+        let consumer = self.settings.name.clone();
+        let before = jigi_storage::timestamp::format(Utc::now() - self.settings.keep_processed);
+        match self
+            .db
+            .write(move |conn| prune(conn, &consumer, &before, PRUNE_ROWS))
+            .await
+        {
+            Ok(deleted) => {
+                self.stats.pruned.fetch_add(deleted, Ordering::Relaxed);
+                if deleted >= PRUNE_ROWS {
+                    return tokio::time::Instant::now();
+                }
+            }
+            Err(err) => {
+                tracing::warn!(consumer = %self.settings.name, error = %err, "old inbox records not pruned; trying again later");
+            }
+        }
+        tokio::time::Instant::now() + PRUNE_EVERY
+    }
+}
+
+/// Deletes up to `most` of `consumer`'s records processed before `before`;
+/// how many it deleted.
+fn prune(conn: &mut Conn, consumer: &str, before: &str, most: u64) -> Result<u64, StorageError> {
+    let most = most as i64;
+    match conn.backend() {
+        // Records are inserted in time order, so the old ones are those
+        // before the first young one in rowid order: the scan reads only
+        // old rows and stops at the first young one, with no index on age
+        // (`+consumer` keeps the planner on rowids, off the key's index).
+        Backend::Sqlite => conn.execute(
+            "DELETE FROM inbox_events WHERE rowid IN ( \
+                SELECT rowid FROM inbox_events \
+                WHERE +consumer = $1 AND rowid < COALESCE( \
+                    (SELECT rowid FROM inbox_events WHERE processed_at >= $2 ORDER BY rowid LIMIT 1), \
+                    9223372036854775807) \
+                ORDER BY rowid LIMIT $3)",
+            params![consumer, before, most],
+        ),
+        Backend::Postgres => conn.execute(
+            "DELETE FROM inbox_events WHERE consumer = $1 AND event_id IN ( \
+                SELECT event_id FROM inbox_events WHERE consumer = $1 AND processed_at < $2 LIMIT $3)",
+            params![consumer, before, most],
+        ),
     }
 }
 

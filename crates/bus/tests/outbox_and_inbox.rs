@@ -645,3 +645,103 @@ async fn a_delivery_lost_on_the_way_is_not_acked_past() {
     expected.push(("h-first".to_owned(), 1));
     assert_eq!(counts(&db).await, expected, "each event applied once, none lost");
 }
+
+/// Writes inbox records by hand, `processed_at` as given, in the order
+/// given (the order a consumer would have written them).
+async fn record_by_hand(db: &Database, records: Vec<(&'static str, String, String)>) {
+    db.write(move |conn| {
+        for chunk in records.chunks(500) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(${}, ${}, 'handled', ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+                .collect();
+            let values: Vec<&dyn jigi_storage::ToSql> = chunk
+                .iter()
+                .flat_map(|(consumer, id, at)| [consumer as &dyn jigi_storage::ToSql, id, at])
+                .collect();
+            conn.execute(
+                &format!(
+                    "INSERT INTO inbox_events (consumer, event_id, outcome, processed_at) VALUES {}",
+                    rows.join(", ")
+                ),
+                &values,
+            )?;
+        }
+        Ok::<_, StorageError>(())
+    })
+    .await
+    .unwrap();
+}
+
+async fn recorded_ids(db: &Database, consumer: &'static str) -> Vec<String> {
+    db.read(move |conn| {
+        conn.query(
+            "SELECT event_id FROM inbox_events WHERE consumer = $1 ORDER BY event_id",
+            params![consumer],
+        )?
+        .iter()
+        .map(|row| row.get(0))
+        .collect::<Result<Vec<String>, StorageError>>()
+    })
+    .await
+    .unwrap()
+}
+
+/// The inbox holds a window of events, not every event ever: records older
+/// than the consumer keeps are deleted a slice at a time as batches come,
+/// while a recent record still makes its event's duplicate a duplicate.
+/// Runs on PostgreSQL too (`scripts/test-postgres`).
+#[tokio::test]
+async fn records_older_than_kept_are_pruned_and_recent_ones_still_skip_duplicates() {
+    let nats = NatsServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let migrations: Vec<Migration> = [outbox::MIGRATIONS, inbox::MIGRATIONS, &[COUNTS]].concat();
+    let url = jigi_testkit::database_url(dir.path(), "pruning").await;
+    let db = Database::open(&url, &migrations).await.unwrap();
+    let bus = sikasso_bus(&nats).await;
+
+    // 25,000 of the counter's records from 2018 (more than one pruning
+    // slice), three of another consumer's, then one of the counter's from
+    // yesterday: the event `duplicate` is about to come again.
+    let long_ago = "2018-10-01T08:00:00.000000Z".to_owned();
+    let yesterday = jigi_storage::timestamp::format(chrono::Utc::now() - chrono::Duration::days(1));
+    let duplicate = registered("h-dup");
+    let mut records: Vec<(&'static str, String, String)> = (0..25_000)
+        .map(|i| ("counter", format!("old-{i:05}"), long_ago.clone()))
+        .collect();
+    records.extend((0..3).map(|i| ("other", format!("old-{i}"), long_ago.clone())));
+    records.push(("counter", duplicate.id.clone(), yesterday));
+    record_by_hand(&db, records).await;
+
+    let mut settings = counter_settings();
+    settings.keep_processed = Duration::from_secs(7 * 24 * 3600);
+    let (_stop, stats) = spawn_consumer(&db, &bus, settings, Arc::new(Counter));
+    // One event at a time, so each comes in a batch of its own and each
+    // batch is followed by a pruning slice.
+    let (first, second) = (registered("h-1"), registered("h-2"));
+    publish(&bus, &duplicate).await;
+    eventually(WAIT, "the duplicate skipped", || {
+        let stats = stats.clone();
+        async move { (stats.duplicates() == 1).then_some(()) }
+    })
+    .await;
+    for (expected, event) in [(1, &first), (2, &second)] {
+        publish(&bus, event).await;
+        eventually(WAIT, "the event handled", || {
+            let stats = stats.clone();
+            async move { (stats.handled() == expected).then_some(()) }
+        })
+        .await;
+    }
+    eventually(WAIT, "every old record of the counter pruned", || {
+        let stats = stats.clone();
+        async move { (stats.pruned() == 25_000).then_some(()) }
+    })
+    .await;
+
+    let mut kept = vec![duplicate.id.clone(), first.id.clone(), second.id.clone()];
+    kept.sort();
+    assert_eq!(recorded_ids(&db, "counter").await, kept);
+    assert_eq!(recorded_ids(&db, "other").await, ["old-0", "old-1", "old-2"]);
+    assert_eq!(counts(&db).await, [("h-1".to_owned(), 1), ("h-2".to_owned(), 1)]);
+    assert_eq!(stats.pruned(), 25_000, "nothing pruned twice");
+}
