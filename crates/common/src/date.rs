@@ -35,7 +35,9 @@ pub fn past_programme_date(text: &str, today: NaiveDate) -> Result<NaiveDate, St
 
 /// Formats a date as `YYYY-MM-DD`.
 pub fn format_date(date: NaiveDate) -> String {
-    date.format("%Y-%m-%d").to_string()
+    // The display of a `NaiveDate` is `YYYY-MM-DD`, written directly
+    // (a format string is parsed at every call).
+    date.to_string()
 }
 
 /// Whole months from `birth` to `on` (0 if `on` is before `birth`), the way

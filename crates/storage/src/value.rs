@@ -167,10 +167,15 @@ impl ToSql for String {
 
 impl FromSql for String {
     fn from_sql(value: &Stored) -> Result<Self, String> {
-        match value {
-            Stored::Text(text) => Ok(text.clone()),
-            other => Err(format!("expected text, found {}", describe(other))),
-        }
+        text_of(value).map(str::to_owned)
+    }
+}
+
+/// The text of a stored value, borrowed (for values parsed from text).
+fn text_of(value: &Stored) -> Result<&str, String> {
+    match value {
+        Stored::Text(text) => Ok(text),
+        other => Err(format!("expected text, found {}", describe(other))),
     }
 }
 
@@ -199,15 +204,16 @@ impl FromSql for Vec<u8> {
 /// with [`Owned::date`].
 impl FromSql for NaiveDate {
     fn from_sql(value: &Stored) -> Result<Self, String> {
-        let text = String::from_sql(value)?;
-        NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|err| format!("bad stored date {text:?}: {err}"))
+        let text = text_of(value)?;
+        // `YYYY-MM-DD`, what `NaiveDate` parses without a format string.
+        text.parse::<NaiveDate>()
+            .map_err(|err| format!("bad stored date {text:?}: {err}"))
     }
 }
 
 impl FromSql for DateTime<Utc> {
     fn from_sql(value: &Stored) -> Result<Self, String> {
-        let text = String::from_sql(value)?;
-        crate::timestamp::parse(&text).map_err(|err| err.to_string())
+        crate::timestamp::parse(text_of(value)?).map_err(|err| err.to_string())
     }
 }
 
@@ -272,7 +278,9 @@ pub enum Owned {
 impl Owned {
     /// A date as stored: `YYYY-MM-DD`.
     pub fn date(date: NaiveDate) -> Owned {
-        Owned::Text(date.format("%Y-%m-%d").to_string())
+        // `NaiveDate`'s display is `YYYY-MM-DD`, written without parsing
+        // a format string.
+        Owned::Text(date.to_string())
     }
 
     /// An instant as stored ([`crate::timestamp::format`]).
@@ -453,5 +461,22 @@ mod tests {
         }
         let copy = row.clone();
         assert_eq!(copy.get::<i64>("c").unwrap(), 2);
+    }
+
+    #[test]
+    fn dates_and_instants_read_from_their_stored_text() {
+        let date = NaiveDate::from_ymd_opt(2018, 10, 1).unwrap();
+        let Owned::Text(text) = Owned::date(date) else {
+            panic!("a date is stored as text")
+        };
+        assert_eq!(text, "2018-10-01");
+        assert_eq!(NaiveDate::from_sql(&Stored::Text(text)).unwrap(), date);
+        for bad in ["2018-13-01", "01/10/2018", "2018-10-01T00:00:00Z", ""] {
+            assert!(NaiveDate::from_sql(&Stored::Text(bad.into())).is_err(), "{bad}");
+        }
+        assert!(NaiveDate::from_sql(&Stored::Int(20181001)).is_err());
+        let at: DateTime<Utc> = "2018-10-01T08:00:00.5Z".parse().unwrap();
+        let stored = Stored::Text(crate::timestamp::format(at));
+        assert_eq!(DateTime::<Utc>::from_sql(&stored).unwrap(), at);
     }
 }
