@@ -85,7 +85,7 @@ pub const MIGRATIONS: &[Migration] = &[
         // SQLite prunes in insertion (rowid) order, which is the order of
         // `processed_at`: no index to keep up on every record.
         sqlite: "-- pruned in rowid order, see `prune`",
-        postgres: "CREATE INDEX inbox_events_processed_at ON inbox_events (consumer, processed_at);",
+        postgres: "CREATE INDEX inbox_events_processed_at ON inbox_events (processed_at);",
     },
 ];
 
@@ -184,7 +184,10 @@ pub struct ConsumerSettings {
     pub ack_wait: Duration,
     /// How long the record of a processed event is kept, to skip its
     /// duplicates ([`KEEP_PROCESSED`]); older records are deleted, so the
-    /// inbox holds a window of events rather than every event ever.
+    /// inbox holds a window of events rather than every event ever. The
+    /// inbox is the database's: the shortest time its consumers keep
+    /// records applies to every record (a consumer that no longer runs
+    /// leaves none behind for ever).
     pub keep_processed: Duration,
 }
 
@@ -605,17 +608,13 @@ impl<H: EventHandler> InboxConsumer<H> {
 }
 
 impl<H: EventHandler> InboxConsumer<H> {
-    /// Deletes a slice of this consumer's records older than it keeps;
+    /// Deletes a slice of the inbox's records older than this consumer
+    /// keeps;
     /// when to prune next: after the next batch if more are that old, else
     /// in [`PRUNE_EVERY`]. A failure only delays pruning.
     async fn prune(&self) -> tokio::time::Instant {
-        let consumer = self.settings.name.clone();
         let before = jigi_storage::timestamp::format(Utc::now() - self.settings.keep_processed);
-        match self
-            .db
-            .write(move |conn| prune(conn, &consumer, &before, PRUNE_ROWS))
-            .await
-        {
+        match self.db.write(move |conn| prune(conn, &before, PRUNE_ROWS)).await {
             Ok(deleted) => {
                 self.stats.pruned.fetch_add(deleted, Ordering::Relaxed);
                 if deleted >= PRUNE_ROWS {
@@ -630,28 +629,26 @@ impl<H: EventHandler> InboxConsumer<H> {
     }
 }
 
-/// Deletes up to `most` of `consumer`'s records processed before `before`;
-/// how many it deleted.
-fn prune(conn: &mut Conn, consumer: &str, before: &str, most: u64) -> Result<u64, StorageError> {
+/// Deletes up to `most` records processed before `before`, whichever
+/// consumer of the database recorded them (one that no longer runs
+/// included); how many it deleted.
+fn prune(conn: &mut Conn, before: &str, most: u64) -> Result<u64, StorageError> {
     let most = most as i64;
     match conn.backend() {
-        // Records are inserted in time order, so the old ones are those
-        // before the first young one in rowid order: the scan reads only
-        // old rows and stops at the first young one, with no index on age
-        // (`+consumer` keeps the planner on rowids, off the key's index).
+        // Records are inserted in time order, so the old ones come first in
+        // rowid order: the oldest `most` rows are read, never more, and
+        // those of them that are old are deleted (with no index on age to
+        // keep up on every record).
         Backend::Sqlite => conn.execute(
             "DELETE FROM inbox_events WHERE rowid IN ( \
-                SELECT rowid FROM inbox_events \
-                WHERE +consumer = $1 AND rowid < COALESCE( \
-                    (SELECT rowid FROM inbox_events WHERE processed_at >= $2 ORDER BY rowid LIMIT 1), \
-                    9223372036854775807) \
-                ORDER BY rowid LIMIT $3)",
-            params![consumer, before, most],
+                SELECT rowid FROM (SELECT rowid, processed_at FROM inbox_events ORDER BY rowid LIMIT $2) \
+                WHERE processed_at < $1)",
+            params![before, most],
         ),
         Backend::Postgres => conn.execute(
-            "DELETE FROM inbox_events WHERE consumer = $1 AND event_id IN ( \
-                SELECT event_id FROM inbox_events WHERE consumer = $1 AND processed_at < $2 LIMIT $3)",
-            params![consumer, before, most],
+            "DELETE FROM inbox_events WHERE (consumer, event_id) IN ( \
+                SELECT consumer, event_id FROM inbox_events WHERE processed_at < $1 LIMIT $2)",
+            params![before, most],
         ),
     }
 }
