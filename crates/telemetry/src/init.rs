@@ -62,11 +62,7 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> 
     let tracer = provider.tracer("jigi");
     let log_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.default_log_filter));
     tracing_subscriber::registry()
-        .with(
-            tracing_opentelemetry::layer()
-                .with_tracer(tracer)
-                .with_filter(span_filter()),
-        )
+        .with(spans(tracer))
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
@@ -102,21 +98,15 @@ pub fn for_service(config: &TelemetryConfig) -> Result<ServiceTelemetry, Telemet
     let provider = tracer_provider(config)?;
     let tracer = provider.tracer("jigi");
     let log_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.default_log_filter));
-    let subscriber = tracing_subscriber::registry()
-        .with(
-            tracing_opentelemetry::layer()
-                .with_tracer(tracer)
-                .with_filter(span_filter()),
-        )
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .event_format(WithTraceIds::labelled(format!(
-                    "{} {}",
-                    config.service_name, config.region
-                )))
-                .with_filter(log_filter),
-        );
+    let subscriber = tracing_subscriber::registry().with(spans(tracer)).with(
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .event_format(WithTraceIds::labelled(format!(
+                "{} {}",
+                config.service_name, config.region
+            )))
+            .with_filter(log_filter),
+    );
     Ok(ServiceTelemetry {
         dispatch: tracing::Dispatch::new(subscriber),
         _guard: std::sync::Arc::new(TelemetryGuard { provider }),
@@ -135,11 +125,7 @@ pub fn init_for_tests() {
         std::mem::forget(provider);
         let log_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
         let _ = tracing_subscriber::registry()
-            .with(
-                tracing_opentelemetry::layer()
-                    .with_tracer(tracer)
-                    .with_filter(span_filter()),
-            )
+            .with(spans(tracer))
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_test_writer()
@@ -148,6 +134,26 @@ pub fn init_for_tests() {
             )
             .try_init();
     });
+}
+
+/// The layer that makes Jigi's spans OpenTelemetry spans.
+///
+/// A span carries what it was made with (its name, its fields, its trace
+/// context), not what the `tracing-opentelemetry` layer can add by default:
+/// the busy and idle time of every poll (two clock readings per poll of a
+/// call's future), the thread, and the source line (Jigi's spans are made
+/// in shared code, the same few lines whatever the call). Less to do per
+/// call and less to send over a region's link.
+fn spans<S>(tracer: opentelemetry_sdk::trace::SdkTracer) -> impl Layer<S> + Send + Sync + 'static
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span> + Send + Sync,
+{
+    tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_tracked_inactivity(false)
+        .with_threads(false)
+        .with_location(false)
+        .with_filter(span_filter())
 }
 
 /// Which spans become OpenTelemetry spans, independently of the log level:
