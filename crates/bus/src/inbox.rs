@@ -917,7 +917,8 @@ fn sanitize(name: &str) -> String {
         .collect()
 }
 
-/// How many events a consumer has handled, read from its inbox.
+/// How many events a consumer has handled, read from its inbox: those of
+/// the last [`ConsumerSettings::keep_processed`] (older records are pruned).
 pub async fn processed_count(db: &Database, consumer: &str) -> Result<i64, StorageError> {
     let consumer = consumer.to_owned();
     db.read(move |conn| {
