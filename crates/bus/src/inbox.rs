@@ -609,11 +609,18 @@ impl<H: EventHandler> InboxConsumer<H> {
 
 impl<H: EventHandler> InboxConsumer<H> {
     /// Deletes a slice of the inbox's records older than this consumer
-    /// keeps;
-    /// when to prune next: after the next batch if more are that old, else
-    /// in [`PRUNE_EVERY`]. A failure only delays pruning.
+    /// keeps; when to prune next: after the next batch if more are that
+    /// old, else in [`PRUNE_EVERY`]. A failure only delays pruning.
     async fn prune(&self) -> tokio::time::Instant {
-        let before = jigi_storage::timestamp::format(Utc::now() - self.settings.keep_processed);
+        let later = tokio::time::Instant::now() + PRUNE_EVERY;
+        // A time to keep beyond the calendar keeps everything.
+        let Some(before) = chrono::TimeDelta::from_std(self.settings.keep_processed)
+            .ok()
+            .and_then(|keep| Utc::now().checked_sub_signed(keep))
+        else {
+            return later;
+        };
+        let before = jigi_storage::timestamp::format(before);
         match self.db.write(move |conn| prune(conn, &before, PRUNE_ROWS)).await {
             Ok(deleted) => {
                 self.stats.pruned.fetch_add(deleted, Ordering::Relaxed);
@@ -625,7 +632,7 @@ impl<H: EventHandler> InboxConsumer<H> {
                 tracing::warn!(consumer = %self.settings.name, error = %err, "old inbox records not pruned; trying again later");
             }
         }
-        tokio::time::Instant::now() + PRUNE_EVERY
+        later
     }
 }
 
