@@ -174,11 +174,21 @@ const MAX_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(5);
 /// How long a retried call keeps trying before it gives up.
 const RETRY_FOR: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// When the service asked to be called again (`google.rpc.RetryInfo`), if
+/// it did.
+fn retry_info(status: &tonic::Status) -> Option<std::time::Duration> {
+    tonic_types::StatusExt::get_error_details(status)
+        .retry_info()
+        .and_then(|info| info.retry_delay)
+}
+
 /// Whether a failed call may have failed only because the service was
-/// unreachable or restarting (and not because it refused the request).
+/// unreachable or restarting, or asked to be called again later (a caller
+/// writing too fast), and not because it refused the request.
 pub fn is_retryable(status: &tonic::Status) -> bool {
     match status.code() {
         tonic::Code::Unavailable => true,
+        tonic::Code::ResourceExhausted => retry_info(status).is_some(),
         // A service's own answer is decoded from the wire and has no local
         // cause; a connection dropped in the middle of a call ("stream
         // removed", "connection reset") is UNKNOWN made here, with the
@@ -190,9 +200,10 @@ pub fn is_retryable(status: &tonic::Status) -> bool {
 
 /// Runs an idempotent call until it is answered: while the service is
 /// unreachable or restarting, the same request (with the same request ID)
-/// is sent again with a growing pause, each retry said in one line on
-/// stderr. The service answers a repeat as the first, so the work is done
-/// once. A refusal is returned at once.
+/// is sent again with a growing pause (or after the pause the service asked
+/// for), each retry said in one line on stderr. The service answers a
+/// repeat as the first, so the work is done once. A refusal is returned at
+/// once.
 pub async fn with_retries<T, F, Fut>(what: &str, mut call: F) -> Result<T, tonic::Status>
 where
     F: FnMut() -> Fut,
@@ -203,13 +214,14 @@ where
     loop {
         match call().await {
             Err(status) if is_retryable(&status) && started.elapsed() < RETRY_FOR => {
+                let pause = retry_info(&status).unwrap_or(delay).min(RETRY_FOR);
                 eprintln!(
                     "jigi: {what}: the service did not answer ({:?}: {}); sending the same request again in {} ms",
                     status.code(),
                     status.message().replace('\n', " "),
-                    delay.as_millis()
+                    pause.as_millis()
                 );
-                tokio::time::sleep(delay).await;
+                tokio::time::sleep(pause).await;
                 delay = (delay * 2).min(MAX_RETRY_DELAY);
             }
             outcome => return outcome,
@@ -233,5 +245,18 @@ mod tests {
         )));
         assert!(is_retryable(&tonic::Status::unavailable("restarting")));
         assert!(!is_retryable(&tonic::Status::invalid_argument("household_id")));
+        // Asked to slow down, with when to come back: retried. Too large a
+        // message, with no such advice: a refusal.
+        let slow_down = <tonic::Status as tonic_types::StatusExt>::with_error_details(
+            tonic::Code::ResourceExhausted,
+            "too many writes",
+            tonic_types::ErrorDetails::with_retry_info(Some(std::time::Duration::from_millis(40))),
+        );
+        assert!(is_retryable(&slow_down));
+        assert_eq!(
+            super::retry_info(&slow_down),
+            Some(std::time::Duration::from_millis(40))
+        );
+        assert!(!is_retryable(&tonic::Status::resource_exhausted("message over 1 MiB")));
     }
 }

@@ -340,10 +340,14 @@ where
                 && let Some(limiter) = &control.limiter
                 && let Err(wait) = limiter.take(&limit_key(identity.as_ref(), &request), Instant::now())
             {
-                let status = Status::resource_exhausted(format!(
-                    "too many writes from this caller; retry in {} ms",
-                    wait.as_millis().max(1)
-                ));
+                // The wait also goes as a `google.rpc.RetryInfo`, so a
+                // client retries after it without reading the message.
+                let wait = wait.max(std::time::Duration::from_millis(1));
+                let status = <Status as tonic_types::StatusExt>::with_error_details(
+                    tonic::Code::ResourceExhausted,
+                    format!("too many writes from this caller; retry in {} ms", wait.as_millis()),
+                    tonic_types::ErrorDetails::with_retry_info(Some(wait)),
+                );
                 return Ok(answer(status, &request_id));
             }
             if let Some(identity) = &identity {
