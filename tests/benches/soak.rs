@@ -106,21 +106,25 @@ async fn soak() {
     let rate = setting("SOAK_RATE", 5.0);
     let fault_every = setting("SOAK_FAULT_EVERY", 120.0);
     let outage = Duration::from_secs_f64(setting("SOAK_OUTAGE", 10.0));
-    let dir = tempfile::tempdir().unwrap();
-    let access = TestAccess::new(dir.path());
+    let kept = KeptOnFailure(Some(tempfile::tempdir().unwrap()));
+    let dir = kept.path();
+    let access = TestAccess::new(dir);
     let passwords = random_passwords();
-    let hub = Hub::start(&dir.path().join("hub"), &passwords).await;
+    let hub = Hub::start(&dir.join("hub"), &passwords).await;
     let link = TcpProxy::start(format!("127.0.0.1:{}", hub.leaf_port).parse().unwrap()).await;
-    let leaf = Leaf::start(&dir.path().join("leaf"), REGION, link.port(), &passwords).await;
+    let leaf = Leaf::start(&dir.join("leaf"), REGION, link.port(), &passwords).await;
     let service_env = |url: String, database: &str| {
         let mut env = vec![
             ("JIGI_NATS_URL", url),
             (
                 "JIGI_DATABASE_URL",
-                format!("sqlite://{}", dir.path().join(database).display()),
+                format!("sqlite://{}", dir.join(database).display()),
             ),
             ("JIGI_DEPLOYMENT", "soak".to_owned()),
-            ("RUST_LOG", "warn".to_owned()),
+            (
+                "RUST_LOG",
+                std::env::var("SOAK_LOG").unwrap_or_else(|_| "info".to_owned()),
+            ),
         ];
         env.extend(access.process_env());
         env
@@ -136,8 +140,8 @@ async fn soak() {
         ("JIGI_REGION_DOMAINS", "true".to_owned()),
     ]);
     let (registry, monitoring) = tokio::join!(
-        ServiceProcess::start("jigi-registry", dir.path(), &registry_env),
-        ServiceProcess::start("jigi-monitoring", dir.path(), &monitoring_env),
+        ServiceProcess::start("jigi-registry", dir, &registry_env),
+        ServiceProcess::start("jigi-monitoring", dir, &monitoring_env),
     );
     let national = hub.connect_as("national").await;
     let operator_token = access.national_token("soak.operator", &[Role::NationalOperator]);
@@ -428,6 +432,27 @@ async fn registrations_in_national_stream(national: &Bus) -> BTreeMap<String, (u
     }
     seen.retain(|_, (registrations, _)| *registrations > 0);
     seen
+}
+
+/// The soak's directory (the services' logs and databases, the NATS
+/// stores), deleted when the soak passes and kept when it fails, to read
+/// what happened.
+struct KeptOnFailure(Option<tempfile::TempDir>);
+
+impl KeptOnFailure {
+    fn path(&self) -> &std::path::Path {
+        self.0.as_ref().expect("kept until dropped").path()
+    }
+}
+
+impl Drop for KeptOnFailure {
+    fn drop(&mut self) {
+        if std::thread::panicking()
+            && let Some(dir) = self.0.take()
+        {
+            eprintln!("soak failed: its logs and data are kept in {}", dir.keep().display());
+        }
+    }
 }
 
 fn percentiles(times: &[Duration]) -> (Duration, Duration) {

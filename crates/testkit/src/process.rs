@@ -32,14 +32,14 @@ pub fn workspace_binary(name: &str) -> PathBuf {
     binary
 }
 
-/// Spawns `binary` on the given ports, appending its output to `log`.
-fn spawn(binary: &str, grpc_addr: SocketAddr, metrics_addr: SocketAddr, env: &[(&str, String)], log: &Path) -> Child {
+/// Spawns the executable at `path` on the given ports, appending its output to `log`.
+fn spawn(path: &Path, grpc_addr: SocketAddr, metrics_addr: SocketAddr, env: &[(&str, String)], log: &Path) -> Child {
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
         .expect("open the service log");
-    let mut command = Command::new(workspace_binary(binary));
+    let mut command = Command::new(path);
     command
         .env("JIGI_GRPC_ADDR", grpc_addr.to_string())
         .env("JIGI_METRICS_ADDR", metrics_addr.to_string())
@@ -52,7 +52,7 @@ fn spawn(binary: &str, grpc_addr: SocketAddr, metrics_addr: SocketAddr, env: &[(
     }
     command
         .spawn()
-        .unwrap_or_else(|err| panic!("cannot start {binary}: {err}"))
+        .unwrap_or_else(|err| panic!("cannot start {}: {err}", path.display()))
 }
 
 /// A service process listening on free ports, killed when dropped.
@@ -60,6 +60,11 @@ pub struct ServiceProcess {
     pub grpc_addr: SocketAddr,
     pub metrics_addr: SocketAddr,
     binary: String,
+    /// The executable, built once at the start: a restart runs the same
+    /// file at once. (Building again at each restart ran `cargo build`,
+    /// which waits while any other build of the workspace holds its lock,
+    /// and a soak counted that wait as the service's recovery.)
+    path: PathBuf,
     env: Vec<(String, String)>,
     log: PathBuf,
     child: Child,
@@ -73,12 +78,14 @@ impl ServiceProcess {
         let grpc_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("address");
         let metrics_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("address");
         let log = dir.join(format!("{binary}.log"));
+        let path = workspace_binary(binary);
         let mut process = ServiceProcess {
             grpc_addr,
             metrics_addr,
             binary: binary.to_owned(),
             env: env.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect(),
-            child: spawn(binary, grpc_addr, metrics_addr, env, &log),
+            child: spawn(&path, grpc_addr, metrics_addr, env, &log),
+            path,
             log,
         };
         process.wait_serving().await;
@@ -95,7 +102,7 @@ impl ServiceProcess {
     /// (after [`ServiceProcess::kill`]), and waits until it serves.
     pub async fn restart(&mut self) {
         let env: Vec<(&str, String)> = self.env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-        self.child = spawn(&self.binary, self.grpc_addr, self.metrics_addr, &env, &self.log);
+        self.child = spawn(&self.path, self.grpc_addr, self.metrics_addr, &env, &self.log);
         self.wait_serving().await;
     }
 
