@@ -194,6 +194,10 @@ pub fn is_retryable(status: &tonic::Status) -> bool {
         // removed", "connection reset") is UNKNOWN made here, with the
         // transport's error as its source.
         tonic::Code::Unknown => std::error::Error::source(status).is_some(),
+        // A connection closed while the call waited for its answer (the
+        // service killed in the middle of it) is CANCELLED made here,
+        // again with the transport's error as its source.
+        tonic::Code::Cancelled => std::error::Error::source(status).is_some(),
         _ => false,
     }
 }
@@ -244,6 +248,12 @@ mod tests {
             "transport error: connection reset"
         )));
         assert!(is_retryable(&tonic::Status::unavailable("restarting")));
+        // The connection closed under a call waiting for its answer; and a
+        // service's own CANCELLED, which is not retried.
+        let mut closed = tonic::Status::cancelled("operation was canceled");
+        closed.set_source(std::sync::Arc::new(std::io::Error::other("connection closed")));
+        assert!(is_retryable(&closed));
+        assert!(!is_retryable(&tonic::Status::cancelled("the caller went away")));
         assert!(!is_retryable(&tonic::Status::invalid_argument("household_id")));
         // Asked to slow down, with when to come back: retried. Too large a
         // message, with no such advice: a refusal.
