@@ -605,9 +605,7 @@ impl<H: EventHandler> InboxConsumer<H> {
             .store(Utc::now().timestamp_micros(), Ordering::Relaxed);
         Ok(())
     }
-}
 
-impl<H: EventHandler> InboxConsumer<H> {
     /// Deletes a slice of the inbox's records older than this consumer
     /// keeps; when to prune next: after the next batch if more are that
     /// old, else in [`PRUNE_EVERY`]. A failure only delays pruning.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull};
 use futures::StreamExt;
-use jigi_bus::inbox::{self, InboxConsumer};
+use jigi_bus::inbox::{self, ConsumerStats, InboxConsumer};
 use jigi_bus::outbox::{self, RelaySettings};
 use jigi_bus::{
     Bus, BusConfig, ConsumerSettings, Decoded, EventHandler, OutboxRelay, OutgoingEvent, ReceivedEvent, Rejection,
@@ -29,8 +29,22 @@ const COUNTS: Migration = Migration::portable(
 );
 
 async fn database(dir: &std::path::Path, name: &str) -> Database {
+    open(&sqlite_url(dir, name)).await
+}
+
+/// The outbox, the inbox and the counter's table, at `url`.
+async fn open(url: &str) -> Database {
     let migrations: Vec<Migration> = [outbox::MIGRATIONS, inbox::MIGRATIONS, &[COUNTS]].concat();
-    Database::open(&sqlite_url(dir, name), &migrations).await.unwrap()
+    Database::open(url, &migrations).await.unwrap()
+}
+
+/// Waits until a consumer's counters say `done`.
+async fn wait_for(stats: &Arc<ConsumerStats>, what: &str, done: impl Fn(&ConsumerStats) -> bool) {
+    eventually(WAIT, what, || {
+        let reached = done(stats);
+        async move { reached.then_some(()) }
+    })
+    .await;
 }
 
 fn registered(household: &str) -> OutgoingEvent {
@@ -293,9 +307,8 @@ async fn inbox_applies_a_redelivered_event_once_and_rejects_poison_cleanly() {
     publish(&bus, &after).await;
 
     let (_stop, stats) = start_consumer(&db, &bus);
-    eventually(WAIT, "all five messages processed", || {
-        let stats = stats.clone();
-        async move { (stats.handled() + stats.duplicates() + stats.rejected() == 5).then_some(()) }
+    wait_for(&stats, "all five messages processed", |s| {
+        s.handled() + s.duplicates() + s.rejected() == 5
     })
     .await;
     assert_eq!(counts(&db).await, [("h-1".to_owned(), 1), ("h-2".to_owned(), 1)]);
@@ -314,20 +327,15 @@ async fn a_fresh_database_rebuilds_from_the_stream_and_a_restart_resumes() {
 
     let db = database(dir.path(), "first").await;
     let (stop, stats) = start_consumer(&db, &bus);
-    eventually(WAIT, "first consumer to handle 20", || {
-        let stats = stats.clone();
-        async move { (stats.handled() == 20).then_some(()) }
-    })
-    .await;
+    wait_for(&stats, "first consumer to handle 20", |s| s.handled() == 20).await;
     stop.cancel();
 
     // Restarted on the same database: resumes, handles only what is new.
     let event = registered("h-20");
     publish(&bus, &event).await;
     let (stop, stats) = start_consumer(&db, &bus);
-    eventually(WAIT, "restarted consumer to handle the new event", || {
-        let stats = stats.clone();
-        async move { (stats.handled() == 1).then_some(()) }
+    wait_for(&stats, "restarted consumer to handle the new event", |s| {
+        s.handled() == 1
     })
     .await;
     stop.cancel();
@@ -337,11 +345,7 @@ async fn a_fresh_database_rebuilds_from_the_stream_and_a_restart_resumes() {
     // A fresh database reads the whole stream again.
     let fresh = database(dir.path(), "fresh").await;
     let (_stop, stats) = start_consumer(&fresh, &bus);
-    eventually(WAIT, "fresh consumer to rebuild all 21", || {
-        let stats = stats.clone();
-        async move { (stats.handled() == 21).then_some(()) }
-    })
-    .await;
+    wait_for(&stats, "fresh consumer to rebuild all 21", |s| s.handled() == 21).await;
     assert_eq!(counts(&fresh).await, counts(&db).await);
 }
 
@@ -358,11 +362,7 @@ async fn a_consumer_restarted_after_a_crash_resumes_at_once_not_after_the_ack_wa
         publish(&bus, &registered(&format!("before-{i}"))).await;
     }
     let (stop, stats) = start_consumer_with(&db, &bus, ack_wait);
-    eventually(WAIT, "the first five handled", || {
-        let stats = stats.clone();
-        async move { (stats.handled() == 5).then_some(()) }
-    })
-    .await;
+    wait_for(&stats, "the first five handled", |s| s.handled() == 5).await;
     stop.cancel();
 
     // A process that took ten events and died before acknowledging them.
@@ -389,10 +389,11 @@ async fn a_consumer_restarted_after_a_crash_resumes_at_once_not_after_the_ack_wa
     .await;
 
     let (_stop, stats) = start_consumer_with(&db, &bus, ack_wait);
-    eventually(WAIT, "the held events handled without waiting for the ack wait", || {
-        let stats = stats.clone();
-        async move { (stats.handled() == 10).then_some(()) }
-    })
+    wait_for(
+        &stats,
+        "the held events handled without waiting for the ack wait",
+        |s| s.handled() == 10,
+    )
     .await;
     let counted = counts(&db).await;
     assert_eq!(counted.len(), 15);
@@ -422,11 +423,7 @@ async fn batches_that_wait_for_the_writer_are_applied_together_and_once() {
     settings.batch = 10;
     let (stop, stats) = spawn_consumer(&db, &bus, settings, Arc::new(Counter));
     publish(&bus, &registered("h-first")).await;
-    eventually(WAIT, "the consumer running", || {
-        let stats = stats.clone();
-        async move { (stats.handled() == 1).then_some(()) }
-    })
-    .await;
+    wait_for(&stats, "the consumer running", |s| s.handled() == 1).await;
     let before = (stats.batches(), stats.transactions());
 
     // The writer is held busy while the consumer receives the next batches.
@@ -452,18 +449,13 @@ async fn batches_that_wait_for_the_writer_are_applied_together_and_once() {
         publish(&bus, &registered(household)).await;
     }
     // One batch waits for the writer, at least two more behind it.
-    eventually(WAIT, "three batches decoded while the writer is busy", || {
-        let stats = stats.clone();
-        async move { (stats.batches() >= before.0 + 3).then_some(()) }
+    wait_for(&stats, "three batches decoded while the writer is busy", |s| {
+        s.batches() >= before.0 + 3
     })
     .await;
     release.wait();
     holder.await.unwrap();
-    eventually(WAIT, "all 100 handled", || {
-        let stats = stats.clone();
-        async move { (stats.handled() == 101).then_some(()) }
-    })
-    .await;
+    wait_for(&stats, "all 100 handled", |s| s.handled() == 101).await;
     stop.cancel();
     let (batches, transactions) = (stats.batches() - before.0, stats.transactions() - before.1);
     assert!(
@@ -518,11 +510,7 @@ async fn a_batch_that_fails_comes_back_and_no_later_ack_covers_it() {
     });
     let (stop, stats) = spawn_consumer(&db, &bus, settings, handler.clone());
 
-    eventually(WAIT, "all 60 handled", || {
-        let stats = stats.clone();
-        async move { (stats.handled() == 60).then_some(()) }
-    })
-    .await;
+    wait_for(&stats, "all 60 handled", |s| s.handled() == 60).await;
     stop.cancel();
     assert!(
         handler.failed.load(std::sync::atomic::Ordering::SeqCst),
@@ -544,11 +532,7 @@ async fn a_consumer_acking_each_message_is_recreated_to_ack_cumulatively() {
         publish(&bus, &registered(&format!("before-{i}"))).await;
     }
     let (stop, stats) = start_consumer(&db, &bus);
-    eventually(WAIT, "the first five handled", || {
-        let stats = stats.clone();
-        async move { (stats.handled() == 5).then_some(()) }
-    })
-    .await;
+    wait_for(&stats, "the first five handled", |s| s.handled() == 5).await;
     stop.cancel();
 
     // The same durable consumer as an older version made it: explicit acks,
@@ -571,11 +555,7 @@ async fn a_consumer_acking_each_message_is_recreated_to_ack_cumulatively() {
     }
 
     let (_stop, stats) = start_consumer(&db, &bus);
-    eventually(WAIT, "the five new events handled", || {
-        let stats = stats.clone();
-        async move { (stats.handled() == 5).then_some(()) }
-    })
-    .await;
+    wait_for(&stats, "the five new events handled", |s| s.handled() == 5).await;
     let counted = counts(&db).await;
     assert_eq!(counted.len(), 10);
     assert!(
@@ -613,11 +593,7 @@ async fn a_delivery_lost_on_the_way_is_not_acked_past() {
     settings.ack_wait = Duration::from_secs(600);
     let (stop, stats) = spawn_consumer(&db, &bus, settings, Arc::new(Counter));
     publish(&bus, &registered("h-first")).await;
-    eventually(WAIT, "the consumer running", || {
-        let stats = stats.clone();
-        async move { (stats.handled() == 1).then_some(()) }
-    })
-    .await;
+    wait_for(&stats, "the consumer running", |s| s.handled() == 1).await;
 
     // Another client asks the same consumer for five messages, and never
     // acks them: they are delivered, and lost to the inbox.
@@ -643,11 +619,7 @@ async fn a_delivery_lost_on_the_way_is_not_acked_past() {
     }
     assert!(lost > 0, "the other client took some deliveries");
 
-    eventually(WAIT, "all 61 handled, the lost ones too", || {
-        let stats = stats.clone();
-        async move { (stats.handled() == 61).then_some(()) }
-    })
-    .await;
+    wait_for(&stats, "all 61 handled, the lost ones too", |s| s.handled() == 61).await;
     stop.cancel();
     let mut expected: Vec<(String, i64)> = households.into_iter().map(|h| (h, 1)).collect();
     expected.push(("h-first".to_owned(), 1));
@@ -703,9 +675,7 @@ async fn recorded_ids(db: &Database, consumer: &'static str) -> Vec<String> {
 async fn records_older_than_kept_are_pruned_and_recent_ones_still_skip_duplicates() {
     let nats = NatsServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let migrations: Vec<Migration> = [outbox::MIGRATIONS, inbox::MIGRATIONS, &[COUNTS]].concat();
-    let url = jigi_testkit::database_url(dir.path(), "pruning").await;
-    let db = Database::open(&url, &migrations).await.unwrap();
+    let db = open(&jigi_testkit::database_url(dir.path(), "pruning").await).await;
     let bus = sikasso_bus(&nats).await;
 
     // 25,000 of the counter's records from 2018 (more than two pruning
@@ -728,24 +698,12 @@ async fn records_older_than_kept_are_pruned_and_recent_ones_still_skip_duplicate
     // batch is followed by a pruning slice.
     let (first, second) = (registered("h-1"), registered("h-2"));
     publish(&bus, &duplicate).await;
-    eventually(WAIT, "the duplicate skipped", || {
-        let stats = stats.clone();
-        async move { (stats.duplicates() == 1).then_some(()) }
-    })
-    .await;
+    wait_for(&stats, "the duplicate skipped", |s| s.duplicates() == 1).await;
     for (expected, event) in [(1, &first), (2, &second)] {
         publish(&bus, event).await;
-        eventually(WAIT, "the event handled", || {
-            let stats = stats.clone();
-            async move { (stats.handled() == expected).then_some(()) }
-        })
-        .await;
+        wait_for(&stats, "the event handled", |s| s.handled() == expected).await;
     }
-    eventually(WAIT, "every old record pruned", || {
-        let stats = stats.clone();
-        async move { (stats.pruned() == 25_003).then_some(()) }
-    })
-    .await;
+    wait_for(&stats, "every old record pruned", |s| s.pruned() == 25_003).await;
 
     let mut kept = vec![duplicate.id.clone(), first.id.clone(), second.id.clone()];
     kept.sort();
