@@ -11,6 +11,9 @@
 //!    p50 and p99, for the monitoring (to its indicators) and for the bare
 //!    consumer (to its decoding).
 //!
+//! The monitoring runs with its telemetry as deployed (a span per event),
+//! without an OTLP endpoint so none is exported.
+//!
 //! ```text
 //! cargo bench -p jigi-monitoring --bench national_consumption
 //! BENCH_EVENTS=100000 cargo bench -p jigi-monitoring --bench national_consumption
@@ -232,6 +235,19 @@ async fn run(count: u64) {
     // of the national stream, with its own consumer.
     let mut config = jigi_monitoring::Config::local(&REGIONS, &nats.url(), &database);
     config.json_mirror = false;
+    // As deployed: each event makes its span (not exported: no collector
+    // here; `tracing_cost` measures exporting).
+    config.service.telemetry = Some(
+        jigi_telemetry::for_service(&jigi_telemetry::TelemetryConfig {
+            service_name: "jigi-monitoring".into(),
+            service_version: env!("CARGO_PKG_VERSION").into(),
+            region: "national".into(),
+            deployment: "bench".into(),
+            default_log_filter: "warn".into(),
+            otlp_endpoint: None,
+        })
+        .expect("telemetry"),
+    );
     let running = jigi_monitoring::start(config, shutdown.clone()).await.unwrap();
     while running.service.consumer.handled() < count {
         tokio::time::sleep(Duration::from_millis(20)).await;
