@@ -17,7 +17,8 @@
 //! - [`serving`]: the settings of all that (keys, TLS, limits);
 //! - [`metrics`]: a Prometheus registry per service, served as text on its
 //!   own HTTP port at `/metrics`, with request counts and latencies per RPC;
-//! - [`status`]: the errors clients see, with the offending field named.
+//! - [`status`]: the errors clients see, with the offending field named;
+//! - the process's allocator (jemalloc, below).
 //!
 //! Settings come from `jigi-settings` (`JIGI_*` variables or a TOML file).
 //!
@@ -40,6 +41,17 @@ pub use host::{Host, Running, Service, ServiceConfig, StartError};
 pub use listen::{ListenError, Listeners};
 pub use metrics::Metrics;
 pub use serving::ServeConfig;
+
+/// Every process that hosts a Jigi service allocates with jemalloc, the
+/// service binaries, the local stack and the benchmarks alike (declared
+/// here, where they all meet, so none measures another allocator than the
+/// deployed one). A service allocates per message: NATS headers, decoded
+/// events, spans, rows. glibc's allocator spent a third of the monitoring's
+/// receiving threads in `malloc`/`free`, memory freed on another thread
+/// than the one that allocated it; with jemalloc the monitoring applies
+/// the national stream 1.24–1.75 × faster (`national_consumption`).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// Resolves on Ctrl-C or SIGTERM (what systemd and Kubernetes send).
 pub async fn shutdown_signal() {
