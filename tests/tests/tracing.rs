@@ -412,6 +412,11 @@ async fn one_enrolment_and_its_payment_make_one_trace_across_the_four_services()
         registry_log.contains(&format!("trace_id={trace_id}")),
         "a log line carries the trace ID:\n{registry_log}"
     );
+    // Written to a file, not a terminal: no colour codes around the spans' fields.
+    assert!(
+        !registry_log.contains('\u{1b}'),
+        "the log has terminal escape codes:\n{registry_log}"
+    );
 }
 
 #[tokio::test]

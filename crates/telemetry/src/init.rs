@@ -66,6 +66,7 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> 
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
+                .with_ansi(stderr_is_terminal())
                 .event_format(WithTraceIds::default())
                 .with_filter(log_filter),
         )
@@ -101,6 +102,7 @@ pub fn for_service(config: &TelemetryConfig) -> Result<ServiceTelemetry, Telemet
     let subscriber = tracing_subscriber::registry().with(spans(tracer)).with(
         tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
+            .with_ansi(stderr_is_terminal())
             .event_format(WithTraceIds::labelled(format!(
                 "{} {}",
                 config.service_name, config.region
@@ -111,6 +113,13 @@ pub fn for_service(config: &TelemetryConfig) -> Result<ServiceTelemetry, Telemet
         dispatch: tracing::Dispatch::new(subscriber),
         _guard: std::sync::Arc::new(TelemetryGuard { provider }),
     })
+}
+
+/// Colours only for a person at a terminal: a service's log read from a
+/// file, journald or `kubectl logs` had its spans' fields wrapped in
+/// escape codes.
+fn stderr_is_terminal() -> bool {
+    std::io::IsTerminal::is_terminal(&std::io::stderr())
 }
 
 /// Installs a subscriber for tests, once per test binary: spans get real
