@@ -196,9 +196,23 @@ pub fn is_retryable(status: &tonic::Status) -> bool {
         tonic::Code::Unknown => std::error::Error::source(status).is_some(),
         // A connection closed while the call waited for its answer (the
         // service killed in the middle of it) is CANCELLED made here,
-        // again with the transport's error as its source.
-        tonic::Code::Cancelled => std::error::Error::source(status).is_some(),
+        // again with the transport's error as its source. So is a call
+        // that ran out of the time its caller gave it: that one stays over.
+        tonic::Code::Cancelled => std::error::Error::source(status).is_some_and(|source| !timed_out(source)),
         _ => false,
+    }
+}
+
+/// Whether a locally made error comes from the caller's own deadline.
+fn timed_out(mut error: &(dyn std::error::Error + 'static)) -> bool {
+    loop {
+        if error.is::<tonic::TimeoutExpired>() {
+            return true;
+        }
+        match error.source() {
+            Some(source) => error = source,
+            None => return false,
+        }
     }
 }
 
@@ -254,6 +268,10 @@ mod tests {
         closed.set_source(std::sync::Arc::new(std::io::Error::other("connection closed")));
         assert!(is_retryable(&closed));
         assert!(!is_retryable(&tonic::Status::cancelled("the caller went away")));
+        // Out of the time the caller gave it (tonic makes it CANCELLED too).
+        let late = tonic::Status::from_error(Box::new(tonic::TimeoutExpired(())));
+        assert_eq!(late.code(), tonic::Code::Cancelled);
+        assert!(!is_retryable(&late));
         assert!(!is_retryable(&tonic::Status::invalid_argument("household_id")));
         // Asked to slow down, with when to come back: retried. Too large a
         // message, with no such advice: a refusal.
