@@ -60,10 +60,13 @@ pub struct ServiceProcess {
     pub grpc_addr: SocketAddr,
     pub metrics_addr: SocketAddr,
     binary: String,
-    /// The executable, built once at the start: a restart runs the same
-    /// file at once. (Building again at each restart ran `cargo build`,
-    /// which waits while any other build of the workspace holds its lock,
-    /// and a soak counted that wait as the service's recovery.)
+    /// The executable as built at the start, linked into the process's
+    /// directory: a restart runs the same program at once, even if the
+    /// workspace was built again meanwhile. (Building again at each
+    /// restart ran `cargo build`, which waits while any other build holds
+    /// the workspace's lock, and a soak counted that wait as the service's
+    /// recovery; a build that changed the binary would have restarted
+    /// other code.)
     path: PathBuf,
     env: Vec<(String, String)>,
     log: PathBuf,
@@ -78,7 +81,13 @@ impl ServiceProcess {
         let grpc_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("address");
         let metrics_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("address");
         let log = dir.join(format!("{binary}.log"));
-        let path = workspace_binary(binary);
+        let path = dir.join(format!("{binary}-{}", grpc_addr.port()));
+        let built = workspace_binary(binary);
+        // A hard link keeps this build's file when cargo replaces the
+        // binary; a copy where the directory is on another file system.
+        std::fs::hard_link(&built, &path)
+            .or_else(|_| std::fs::copy(&built, &path).map(drop))
+            .unwrap_or_else(|err| panic!("cannot keep {} in {}: {err}", built.display(), dir.display()));
         let mut process = ServiceProcess {
             grpc_addr,
             metrics_addr,
