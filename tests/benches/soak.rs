@@ -26,7 +26,9 @@
 //! At the end every household the agents were told was registered must be in
 //! the registry, in the national stream exactly once (registration and
 //! enrolment) and counted once by the national monitoring. The figures are
-//! printed; a loss or a double is a failure.
+//! printed; a loss or a double is a failure. A failed soak keeps its
+//! directory (the services' logs, at `SOAK_LOG`'s level, default info, the
+//! databases and the NATS stores) and says where.
 //!
 //! ```text
 //! cargo bench -p jigi-e2e --bench soak                       # 30 minutes
@@ -49,7 +51,7 @@ use jigi_proto::common::Component;
 use jigi_proto::monitoring::monitoring_service_client::MonitoringServiceClient;
 use jigi_proto::monitoring::{GetFreshnessRequest, GetIndicatorsRequest};
 use jigi_proto::registry::registry_service_client::RegistryServiceClient;
-use jigi_proto::registry::{EnrolHouseholdRequest, RegisterHouseholdRequest};
+use jigi_proto::registry::{EnrolHouseholdsRequest, RegisterHouseholdRequest};
 use jigi_registry::sample::HouseholdGenerator;
 use jigi_stack::clients::with_retries;
 use jigi_testkit::{AuthedChannel, ServiceProcess, TcpProxy, TestAccess, connect_as, http_get, metric_value};
@@ -271,17 +273,29 @@ async fn field_agents(
             })
             .await?;
             let household_id = answer.into_inner().household.unwrap_or_default().household_id;
-            let enrolment = EnrolHouseholdRequest {
-                household_id: household_id.clone(),
+            // The batch form, for its request ID: a retry after a crash
+            // between the enrolment's commit and its answer gets the first
+            // answer (the single form would answer ALREADY_ENROLLED).
+            let enrolment = EnrolHouseholdsRequest {
+                request_id: format!("soak-enrol-{index}"),
+                household_ids: vec![household_id.clone()],
                 component: Component::Tm as i32,
                 enrolled_on: today.format("%Y-%m-%d").to_string(),
                 committee_override: "CCL soak".into(),
+                selection: None,
             };
-            with_retries("enrol a household", || {
+            let answer = with_retries("enrol a household", || {
                 let (mut agents, enrolment) = (agents.clone(), enrolment.clone());
-                async move { agents.enrol_household(enrolment).await }
+                async move { agents.enrol_households(enrolment).await }
             })
-            .await?;
+            .await?
+            .into_inner();
+            if answer.enrolled != 1 {
+                return Err(tonic::Status::failed_precondition(format!(
+                    "household {household_id} not enrolled: {:?}",
+                    answer.outcomes
+                )));
+            }
             registered.lock().unwrap().insert(index, household_id);
             Ok::<_, tonic::Status>(())
         });
