@@ -66,7 +66,7 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> 
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
-                .with_ansi(stderr_is_terminal())
+                .with_ansi(colours())
                 .event_format(WithTraceIds::default())
                 .with_filter(log_filter),
         )
@@ -102,7 +102,7 @@ pub fn for_service(config: &TelemetryConfig) -> Result<ServiceTelemetry, Telemet
     let subscriber = tracing_subscriber::registry().with(spans(tracer)).with(
         tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
-            .with_ansi(stderr_is_terminal())
+            .with_ansi(colours())
             .event_format(WithTraceIds::labelled(format!(
                 "{} {}",
                 config.service_name, config.region
@@ -115,11 +115,12 @@ pub fn for_service(config: &TelemetryConfig) -> Result<ServiceTelemetry, Telemet
     })
 }
 
-/// Colours only for a person at a terminal: a service's log read from a
-/// file, journald or `kubectl logs` had its spans' fields wrapped in
-/// escape codes.
-fn stderr_is_terminal() -> bool {
+/// Colours only for a person at a terminal who has not asked for none
+/// (`NO_COLOR`): a service's log read from a file, journald or `kubectl
+/// logs` had its spans' fields wrapped in escape codes.
+fn colours() -> bool {
     std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
 }
 
 /// Installs a subscriber for tests, once per test binary: spans get real
