@@ -42,14 +42,14 @@ pub use listen::{ListenError, Listeners};
 pub use metrics::Metrics;
 pub use serving::ServeConfig;
 
-/// Every process that hosts a Jigi service allocates with jemalloc, the
-/// service binaries, the local stack and the benchmarks alike (declared
-/// here, where they all meet, so none measures another allocator than the
-/// deployed one). A service allocates per message: NATS headers, decoded
-/// events, spans, rows. glibc's allocator spent a third of the monitoring's
-/// receiving threads in `malloc`/`free`, memory freed on another thread
-/// than the one that allocated it; with jemalloc the monitoring applies
-/// the national stream 1.24–1.75 × faster (`national_consumption`).
+/// Every binary that links this crate (the service binaries, the local
+/// stack, the e2e tests, the benchmarks and their baselines) allocates with
+/// jemalloc, declared here, where they all meet, so none measures another
+/// allocator than the deployed one. glibc's spent a third of the
+/// monitoring's receiving threads in `malloc`/`free` (messages freed on
+/// another thread than they were allocated on); the figures are in the
+/// README ("The allocator"). To measure glibc again, build without these
+/// two lines: `LD_PRELOAD` no longer swaps Rust's allocator.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

@@ -12,7 +12,7 @@
 //!    consumer (to its decoding).
 //!
 //! The monitoring runs with its telemetry as deployed (a span per event),
-//! without an OTLP endpoint so none is exported.
+//! exported only if `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
 //!
 //! ```text
 //! cargo bench -p jigi-monitoring --bench national_consumption
@@ -235,8 +235,8 @@ async fn run(count: u64) {
     // of the national stream, with its own consumer.
     let mut config = jigi_monitoring::Config::local(&REGIONS, &nats.url(), &database);
     config.json_mirror = false;
-    // As deployed: each event makes its span (not exported: no collector
-    // here; `tracing_cost` measures exporting).
+    // As deployed: each event makes its span (see the top; `tracing_cost`
+    // measures exporting).
     config.service.telemetry = Some(
         jigi_telemetry::for_service(&jigi_telemetry::TelemetryConfig {
             service_name: "jigi-monitoring".into(),
