@@ -479,10 +479,7 @@ async fn a_caller_writing_too_fast_is_told_to_slow_down_and_reads_still_pass() {
     assert!(status.message().contains("retry in"), "{}", status.message());
     // When to retry, for a client to read without parsing the message: at
     // 0.01 writes a second, the next is 100 s away at most.
-    let retry = tonic_types::StatusExt::get_error_details(&status)
-        .retry_info()
-        .and_then(|info| info.retry_delay)
-        .expect("a RetryInfo with a delay");
+    let retry = jigi_stack::clients::retry_info(&status).expect("a RetryInfo with a delay");
     assert!(retry > Duration::ZERO && retry <= Duration::from_secs(100), "{retry:?}");
     let status = raw_grpc::call(&channel, areas, Bytes::new(), None).await;
     assert_eq!(status.code(), Code::Ok, "reads are not limited: {status:?}");

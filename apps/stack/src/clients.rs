@@ -176,7 +176,7 @@ const RETRY_FOR: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// When the service asked to be called again (`google.rpc.RetryInfo`), if
 /// it did.
-fn retry_info(status: &tonic::Status) -> Option<std::time::Duration> {
+pub fn retry_info(status: &tonic::Status) -> Option<std::time::Duration> {
     tonic_types::StatusExt::get_error_details(status)
         .retry_info()
         .and_then(|info| info.retry_delay)
@@ -204,16 +204,8 @@ pub fn is_retryable(status: &tonic::Status) -> bool {
 }
 
 /// Whether a locally made error comes from the caller's own deadline.
-fn timed_out(mut error: &(dyn std::error::Error + 'static)) -> bool {
-    loop {
-        if error.is::<tonic::TimeoutExpired>() {
-            return true;
-        }
-        match error.source() {
-            Some(source) => error = source,
-            None => return false,
-        }
-    }
+fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(error), |error| error.source()).any(|error| error.is::<tonic::TimeoutExpired>())
 }
 
 /// Runs an idempotent call until it is answered: while the service is
