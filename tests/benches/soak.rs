@@ -108,8 +108,8 @@ async fn soak() {
     let rate = setting("SOAK_RATE", 5.0);
     let fault_every = setting("SOAK_FAULT_EVERY", 120.0);
     let outage = Duration::from_secs_f64(setting("SOAK_OUTAGE", 10.0));
-    let kept = KeptOnFailure(Some(tempfile::tempdir().unwrap()));
-    let dir = kept.path();
+    let kept = KeptOnFailure(tempfile::tempdir().unwrap());
+    let dir = kept.0.path();
     let access = TestAccess::new(dir);
     let passwords = random_passwords();
     let hub = Hub::start(&dir.join("hub"), &passwords).await;
@@ -451,20 +451,13 @@ async fn registrations_in_national_stream(national: &Bus) -> BTreeMap<String, (u
 /// The soak's directory (the services' logs and databases, the NATS
 /// stores), deleted when the soak passes and kept when it fails, to read
 /// what happened.
-struct KeptOnFailure(Option<tempfile::TempDir>);
-
-impl KeptOnFailure {
-    fn path(&self) -> &std::path::Path {
-        self.0.as_ref().expect("kept until dropped").path()
-    }
-}
+struct KeptOnFailure(tempfile::TempDir);
 
 impl Drop for KeptOnFailure {
     fn drop(&mut self) {
-        if std::thread::panicking()
-            && let Some(dir) = self.0.take()
-        {
-            eprintln!("soak failed: its logs and data are kept in {}", dir.keep().display());
+        if std::thread::panicking() {
+            self.0.disable_cleanup(true);
+            eprintln!("soak failed: its logs and data are kept in {}", self.0.path().display());
         }
     }
 }
