@@ -32,6 +32,9 @@ pub struct Conn {
     first_failure: Option<StorageError>,
     /// Signals raised by the current write transaction ([`Conn::raise`]).
     raised: Vec<&'static str>,
+    /// Cached keys changed by the current write transaction
+    /// ([`Conn::changed`]): (cache, key).
+    changed: Vec<(&'static str, String)>,
     /// The column names of each query's rows, shared by its rows.
     columns: ColumnNames,
 }
@@ -84,6 +87,7 @@ impl Conn {
             depth: 0,
             first_failure: None,
             raised: Vec::new(),
+            changed: Vec::new(),
             columns: ColumnNames::default(),
         })
     }
@@ -106,6 +110,7 @@ impl Conn {
             depth: 0,
             first_failure: None,
             raised: Vec::new(),
+            changed: Vec::new(),
             columns: ColumnNames::default(),
         })
     }
@@ -354,6 +359,9 @@ impl Conn {
         self.end_leftover();
         self.first_failure = None;
         self.raised.clear();
+        // Not the changed keys: a refused command, whose transaction
+        // restarts here, still has its keys dropped (the writer takes
+        // them after every group).
         match self.engine {
             Engine::Sqlite(_) => self.control("BEGIN IMMEDIATE"),
             Engine::Postgres(_) => self.control("BEGIN"),
@@ -398,6 +406,20 @@ impl Conn {
     /// The signals raised since the write transaction began.
     pub(crate) fn take_raised(&mut self) -> Vec<&'static str> {
         std::mem::take(&mut self.raised)
+    }
+
+    /// Tells the [`Cache`](crate::cache::Cache) named `cache` that this
+    /// transaction changes the value of `key`: the writer drops the key
+    /// once the transaction ends, before any caller hears its answer. A
+    /// command that changes a cached record must say so, refused or not
+    /// (dropping a key that did not change costs one read).
+    pub fn changed(&mut self, cache: &'static str, key: impl Into<String>) {
+        self.changed.push((cache, key.into()));
+    }
+
+    /// The cached keys changed since the write transaction began.
+    pub(crate) fn take_changed(&mut self) -> Vec<(&'static str, String)> {
+        std::mem::take(&mut self.changed)
     }
 
     /// Makes this (the writer's) connection leave checkpoints to the

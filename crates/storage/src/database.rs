@@ -37,11 +37,12 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::cache::{Cache, Invalidate};
 use crate::call::{Call, CommandFailure, CommandLog};
 use crate::conn::{Backend, Conn};
 use crate::error::StorageError;
@@ -121,6 +122,8 @@ struct WriterState {
     /// Named signals ([`Database::signal`]), each counting the commits
     /// that raised it.
     signals: Mutex<HashMap<&'static str, watch::Sender<u64>>>,
+    /// Read caches ([`Database::cache`]) the writer keeps exact.
+    caches: Mutex<Vec<Weak<dyn Invalidate>>>,
     health: Mutex<Health>,
 }
 
@@ -193,6 +196,7 @@ impl Database {
             queued: AtomicUsize::new(0),
             commits: watch::Sender::new(0),
             signals: Mutex::default(),
+            caches: Mutex::default(),
             health: Mutex::new(Health {
                 writable: true,
                 ..Health::default()
@@ -331,6 +335,22 @@ impl Database {
             return Err(E::from(closed()));
         }
         answer.await.unwrap_or_else(|_| Err(E::from(closed())))
+    }
+
+    /// A read cache named `name`, holding at most `capacity` values, which
+    /// the writer keeps exact: commands name the keys they change
+    /// ([`Conn::changed`]) and the writer drops them before answering.
+    pub fn cache<V: Send + Sync + 'static>(&self, name: &'static str, capacity: usize) -> Cache<V> {
+        let cache = Cache::new(name, capacity);
+        let mut caches = self
+            .shared
+            .state
+            .caches
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        caches.retain(|cache| cache.strong_count() > 0);
+        caches.push(Arc::downgrade(&cache.invalidator()));
+        cache
     }
 
     /// Runs `query` on a reader, in one read transaction (one snapshot).
@@ -698,6 +718,19 @@ fn commit_group(conn: &mut Conn, group: Vec<Box<dyn Job>>, state: &WriterState) 
     // Health and the commit count first: a caller that hears its answer
     // and looks sees the state its command left.
     state.record(&failing);
+    // Committed or not (a lost connection may have committed), before any
+    // caller hears its answer.
+    let changed = conn.take_changed();
+    if !changed.is_empty() {
+        let caches = state.caches.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for cache in caches.iter().filter_map(Weak::upgrade) {
+            for (name, key) in &changed {
+                if *name == cache.name() {
+                    cache.invalidate(key);
+                }
+            }
+        }
+    }
     let raised = conn.take_raised();
     if commit.is_ok() {
         state.commits.send_modify(|count| *count += 1);

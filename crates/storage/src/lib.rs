@@ -15,6 +15,7 @@
 //! - [`database`]: the write path (one writer thread committing commands in
 //!   groups, each command isolated, answers after the commit) and reader
 //!   threads for queries;
+//! - [`cache`]: read caches the writer keeps exact;
 //! - [`call`]: the call a command serves, logged in its own transaction;
 //! - [`conn`]: one connection to either engine, statements prepared once;
 //! - [`value`]: parameters and row values;
@@ -37,6 +38,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod cache;
 pub mod call;
 pub mod conn;
 pub mod database;
@@ -47,6 +49,7 @@ pub mod sql;
 pub mod timestamp;
 pub mod value;
 
+pub use cache::{Cache, CacheStats};
 pub use call::{Call, CommandFailure, CommandLog};
 pub use conn::{Backend, Conn};
 pub use database::{Database, Health, Options};

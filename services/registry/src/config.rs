@@ -23,6 +23,9 @@ pub struct Config {
     /// transfer orders (`JIGI_LINKAGE_DOMAIN`, e.g. `national`); none when
     /// the index runs on the same server.
     pub linkage_domain: Option<String>,
+    /// Households kept in memory for `GetHousehold`
+    /// (`JIGI_CACHED_HOUSEHOLDS`; 0: none).
+    pub cached_households: usize,
 }
 
 impl Config {
@@ -48,6 +51,7 @@ impl Config {
             pmt_file: settings.optional("pmt_file")?,
             linkage_keys,
             linkage_domain: settings.optional("linkage_domain")?,
+            cached_households: settings.get("cached_households", crate::app::CACHED_HOUSEHOLDS)?,
         })
     }
 
@@ -58,6 +62,7 @@ impl Config {
             pmt_file: None,
             linkage_keys: Vec::new(),
             linkage_domain: None,
+            cached_households: crate::app::CACHED_HOUSEHOLDS,
         }
     }
 }

@@ -73,7 +73,8 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         tracing::warn!("no linkage key (JIGI_LINKAGE_KEYS_FILE): this region takes no part in national linkage");
     }
     let registry = Registry::new(host.database().clone(), Arc::new(geography), Arc::new(pmt), region)
-        .with_linkage_keys(linkage_keys);
+        .with_linkage_keys(linkage_keys)
+        .with_cached_households(config.cached_households);
     // After a rotation (a new set of active keys), every household is
     // re-keyed in the background while the registry serves.
     host.spawn(registry.clone().rekey_in_background(host.shutdown().clone()));

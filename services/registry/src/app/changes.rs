@@ -207,7 +207,7 @@ impl Registry {
         if !problems.is_empty() {
             return Err(CommandError::Invalid(problems));
         }
-        storage::update_member(conn, &member)?;
+        storage::update_member(conn, &household.household_id, &member)?;
         household.members[index] = member.clone();
         self.save_changed(conn, &mut household)?;
         outbox::add(conn, &[events::member_updated(&household, &member)])?;

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use jigi_common::{Geography, Region};
 use jigi_server::CommandError;
-use jigi_storage::{Conn, Database};
+use jigi_storage::{Cache, Conn, Database};
 
 pub use changes::{BatchEnrolment, MAX_BATCH, Targets};
 pub use queries::{ListQuery, Page};
@@ -37,17 +37,37 @@ pub struct Registry {
     region: Region,
     /// The active linkage keys; empty: no match keys are computed.
     linkage: Arc<Vec<LinkageKey>>,
+    /// Households as `GetHousehold` last read them, kept exact by the
+    /// write path (`storage::HOUSEHOLD_CACHE`).
+    households: Cache<Household>,
 }
+
+/// Households kept in memory for `GetHousehold` unless configured
+/// otherwise (`JIGI_CACHED_HOUSEHOLDS`): about 2 KiB each, 8 MiB at most.
+pub const CACHED_HOUSEHOLDS: usize = 4_096;
 
 impl Registry {
     pub fn new(db: Database, geography: Arc<Geography>, pmt: Arc<PmtConfig>, region: Region) -> Registry {
         Registry {
+            households: db.cache(storage::HOUSEHOLD_CACHE, CACHED_HOUSEHOLDS),
             db,
             geography,
             pmt,
             region,
             linkage: Arc::default(),
         }
+    }
+
+    /// Keeps at most `capacity` households in memory for `GetHousehold`
+    /// (0: every read goes to the database).
+    pub fn with_cached_households(mut self, capacity: usize) -> Registry {
+        self.households = self.db.cache(storage::HOUSEHOLD_CACHE, capacity);
+        self
+    }
+
+    /// How the household cache has served.
+    pub fn household_cache(&self) -> jigi_storage::CacheStats {
+        self.households.stats()
     }
 
     /// Computes match keys with these linkage keys (every one of them, during a rotation).

@@ -1,5 +1,7 @@
 //! Reading the registry.
 
+use std::sync::Arc;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jigi_common::{AreaLevel, Component, HouseholdId, Problems};
@@ -40,12 +42,15 @@ const DEFAULT_PAGE_SIZE: usize = 100;
 const MAX_PAGE_SIZE: usize = 1_000;
 
 impl Registry {
-    /// One household.
-    pub async fn get(&self, household_id: &HouseholdId) -> Result<Household, CommandError> {
-        let household_id = household_id.to_owned();
-        self.db
-            .read(move |conn| storage::load(conn, &household_id)?.ok_or_else(|| household_not_found(&household_id)))
-            .await
+    /// One household, from the cache of those read lately or the database.
+    pub async fn get(&self, household_id: &HouseholdId) -> Result<Arc<Household>, CommandError> {
+        let id = household_id.to_string();
+        self.households
+            .get_or_read(&self.db, household_id.as_str(), move |conn| {
+                Ok::<_, CommandError>(storage::load(conn, &id)?)
+            })
+            .await?
+            .ok_or_else(|| household_not_found(household_id.as_str()))
     }
 
     /// A household's status history, oldest first.

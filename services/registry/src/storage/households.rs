@@ -24,6 +24,12 @@ const MEMBER_COLUMNS: &str = "member_id, household_id, position, given_name, fam
     birth_date_estimated, relation, pregnant, lactating, id_card_number, phone, status";
 const MEMBER_COLUMN_COUNT: usize = 14;
 
+/// The read cache of whole households ([`jigi_storage::Cache`]): every
+/// function here that writes a household, its members or its enrolments
+/// names the household as changed, so that no caller of a command that
+/// changed it is answered before the cache has let it go.
+pub const HOUSEHOLD_CACHE: &str = "households";
+
 /// Rows per multi-row `INSERT`; a batch's remainder goes in powers of two
 /// ([`sql::chunks`]), so each statement comes in a few shapes, each
 /// prepared once, however many members a batch's households have.
@@ -32,6 +38,11 @@ const ROWS_PER_INSERT: usize = 50;
 /// Stores new households with their members. `head_keys[i]` is the
 /// duplicate-detection key of `households[i]`'s head.
 pub fn insert(conn: &mut Conn, households: &[(Household, String)]) -> Result<(), StorageError> {
+    for (household, _) in households {
+        // None is cached yet (absence is never cached); a transfer can
+        // bring back an ID read before, so say it all the same.
+        conn.changed(HOUSEHOLD_CACHE, household.household_id.as_str());
+    }
     for chunk in sql::chunks(households, ROWS_PER_INSERT) {
         let statement = format!(
             "INSERT INTO households ({HOUSEHOLD_COLUMNS}) VALUES {}",
@@ -205,11 +216,13 @@ pub fn insert_member(
     position: usize,
     member: &Member,
 ) -> Result<(), StorageError> {
+    conn.changed(HOUSEHOLD_CACHE, household_id);
     insert_members(conn, &[(household_id, position, member)])
 }
 
-/// Rewrites a member's data.
-pub fn update_member(conn: &mut Conn, member: &Member) -> Result<(), StorageError> {
+/// Rewrites a member's data (a member of `household_id`).
+pub fn update_member(conn: &mut Conn, household_id: &str, member: &Member) -> Result<(), StorageError> {
+    conn.changed(HOUSEHOLD_CACHE, household_id);
     let row = MemberRow::new("", 0, member);
     conn.execute(
         "UPDATE members SET given_name = $1, family_name = $2, birth_date = $3, birth_date_estimated = $4, \
@@ -232,6 +245,7 @@ pub fn update_member(conn: &mut Conn, member: &Member) -> Result<(), StorageErro
 
 /// Rewrites a household's own row (not its members).
 pub fn update_household(conn: &mut Conn, household: &Household, head_key: &str) -> Result<(), StorageError> {
+    conn.changed(HOUSEHOLD_CACHE, household.household_id.as_str());
     let row = HouseholdRow::new(household, head_key);
     let mut values: Vec<&dyn ToSql> = Vec::with_capacity(31);
     row.state(&mut values);
@@ -250,6 +264,7 @@ pub fn update_household(conn: &mut Conn, household: &Household, head_key: &str) 
 
 /// Records a household's participation in a component (insert or replace).
 pub fn save_enrolment(conn: &mut Conn, household_id: &str, enrolment: &Enrolment) -> Result<(), StorageError> {
+    conn.changed(HOUSEHOLD_CACHE, household_id);
     conn.execute(
         "INSERT INTO enrolments (household_id, component, status, enrolled_on, exited_on, exit_reason) \
          VALUES ($1, $2, $3, $4, $5, $6) \

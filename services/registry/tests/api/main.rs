@@ -5,6 +5,7 @@
 mod helpers;
 
 mod bad_input;
+mod cache;
 mod enrolment;
 mod events;
 mod import;
