@@ -1395,12 +1395,13 @@ type ReadJob = (String, oneshot::Sender<Option<pr::Household>>);
 
 /// Bare reads: reader threads, each with its own connection and its own
 /// queue, given requests in turn; or, [`BareReader::inline`], on the
-/// caller's thread.
+/// caller's thread; or, [`BareReader::in_memory`], from a map.
 pub struct BareReader {
     queues: Vec<std::sync::mpsc::Sender<ReadJob>>,
     next: std::sync::atomic::AtomicUsize,
     /// The database and the idle connections of inline reads.
     inline: Option<(String, std::sync::Mutex<Vec<Engine>>)>,
+    memory: Option<std::collections::HashMap<String, pr::Household>>,
 }
 
 impl BareReader {
@@ -1428,6 +1429,18 @@ impl BareReader {
             queues,
             next: std::sync::atomic::AtomicUsize::new(0),
             inline: None,
+            memory: None,
+        }
+    }
+
+    /// Answers from these households, already read and converted: what
+    /// any GetHousehold costs beyond its reads (a cache's best case).
+    pub fn in_memory(households: std::collections::HashMap<String, pr::Household>) -> BareReader {
+        BareReader {
+            queues: Vec::new(),
+            next: std::sync::atomic::AtomicUsize::new(0),
+            inline: None,
+            memory: Some(households),
         }
     }
 
@@ -1438,10 +1451,14 @@ impl BareReader {
             queues: Vec::new(),
             next: std::sync::atomic::AtomicUsize::new(0),
             inline: Some((url.to_owned(), std::sync::Mutex::new(Vec::new()))),
+            memory: None,
         }
     }
 
     pub async fn get(&self, id: String) -> Option<pr::Household> {
+        if let Some(households) = &self.memory {
+            return households.get(&id).cloned();
+        }
         if let Some((url, pool)) = &self.inline {
             let engine = pool.lock().expect("pool lock").pop();
             let mut engine = engine.unwrap_or_else(|| {
