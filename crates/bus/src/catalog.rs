@@ -42,6 +42,29 @@ impl EventKind {
         )
     }
 
+    /// Whether `ce_type` is this kind's CloudEvents `type`
+    /// ([`EventKind::ce_type`]), compared without building it: a consumer
+    /// asks this of every event it receives, once per type it handles.
+    pub fn is_type(&self, ce_type: &str) -> bool {
+        let version = (|| {
+            ce_type
+                .strip_prefix("jigi.")?
+                .strip_prefix(self.service)?
+                .strip_prefix('.')?
+                .strip_prefix(self.entity)?
+                .strip_prefix('.')?
+                .strip_prefix(self.action)?
+                .strip_prefix(".v")
+        })();
+        // As `ce_type` writes it: decimal digits, no sign, no leading zero.
+        version.is_some_and(|digits| {
+            !digits.is_empty()
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && (digits == "0" || !digits.starts_with('0'))
+                && digits.parse::<u32>() == Ok(self.version)
+        })
+    }
+
     /// `content-type` of the payload.
     pub fn content_type(&self) -> String {
         format!("application/protobuf; proto={}", self.message)
@@ -133,5 +156,36 @@ mod tests {
             <events::PaymentNotCollected as DomainEvent>::KIND.ce_type(),
             "jigi.payments.payment.not_collected.v1"
         );
+    }
+
+    #[test]
+    fn a_type_is_recognised_exactly_as_it_is_written() {
+        for kind in ALL {
+            let written = kind.ce_type();
+            for other in ALL {
+                assert_eq!(
+                    other.is_type(&written),
+                    other == kind,
+                    "{written} as {}",
+                    other.ce_type()
+                );
+            }
+        }
+        let registered = <events::HouseholdRegistered as DomainEvent>::KIND;
+        for near in [
+            "jigi.registry.household.registered.v01",
+            "jigi.registry.household.registered.v+1",
+            "jigi.registry.household.registered.v2",
+            "jigi.registry.household.registered.v",
+            "jigi.registry.household.registered.v1 ",
+            "jigi.registry.household.registered",
+            "jigi.registry.household.registeredv1",
+            "jigi.registry.household.registered.v10",
+            "xjigi.registry.household.registered.v1",
+            "jigi.registry.member.registered.v1",
+            "",
+        ] {
+            assert!(!registered.is_type(near), "{near:?}");
+        }
     }
 }

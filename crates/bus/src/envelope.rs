@@ -187,7 +187,7 @@ impl ReceivedEvent {
 
     /// Whether this is an event of type `M`.
     pub fn is<M: DomainEvent>(&self) -> bool {
-        self.ce_type == M::KIND.ce_type()
+        M::KIND.is_type(&self.ce_type)
     }
 
     /// Decodes the payload as `M`, checking the event's type first.
