@@ -13,11 +13,14 @@
 //! - [`households`]: members and households registered (and enrolled) in a
 //!   real registry, as the tests of the services that follow it need them;
 //! - [`status`]: what a refusal says ([`precondition`], [`bad_fields`]);
-//! - [`published_events`]: a service's events once its outbox is relayed.
+//! - [`published_events`]: a service's events once its outbox is relayed;
+//! - [`bare_batches`]: a stream read as well as it can be, the baseline of
+//!   the consumption benchmarks.
 //!
 //! Services build their own `spawn_app()` from these in their `tests/` folder.
 
 mod access;
+mod bare;
 mod disk;
 pub mod households;
 mod http;
@@ -33,6 +36,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 pub use access::{AuthedChannel, Bearer, TestAccess, connect_as};
+pub use bare::bare_batches;
 pub use disk::SmallDisk;
 pub use http::{HttpAnswer, http_get, metric_value};
 pub use jigi_localnats::free_port;

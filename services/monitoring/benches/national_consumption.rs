@@ -22,7 +22,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::{self, consumer::pull};
+use async_nats::jetstream;
 use chrono::Utc;
 use futures::StreamExt;
 use jigi_bus::streams::{self, RegionSource};
@@ -135,27 +135,11 @@ async fn stream_len(js: &jetstream::Context, name: &str) -> u64 {
 async fn bare_consumer(js: jetstream::Context, count: u64, lags: Arc<Mutex<Vec<f64>>>, lag_from: u64) -> Duration {
     const BATCH: usize = 1_000;
     let stream = js.get_stream("JIGI_NATIONAL").await.unwrap();
-    let consumer: jetstream::consumer::Consumer<pull::Config> = stream
-        .create_consumer(pull::Config {
-            durable_name: Some("baseline".into()),
-            ack_policy: jetstream::consumer::AckPolicy::All,
-            max_ack_pending: 10_000,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let mut batches = consumer
-        .stream()
-        .max_messages_per_batch(BATCH)
-        .messages()
-        .await
-        .unwrap()
-        .ready_chunks(BATCH);
     let started = Instant::now();
+    let mut batches = std::pin::pin!(jigi_testkit::bare_batches(&stream, "baseline", BATCH).await);
     let mut seen = 0u64;
     let mut elapsed = Duration::ZERO;
     while let Some(batch) = batches.next().await {
-        let batch: Vec<jetstream::Message> = batch.into_iter().map(Result::unwrap).collect();
         for message in &batch {
             let event = ReceivedEvent::from_jetstream(message).expect("a well-formed event");
             seen += 1;

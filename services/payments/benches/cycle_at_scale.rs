@@ -20,7 +20,6 @@
 
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::{self, consumer::pull};
 use futures::StreamExt;
 use jigi_bus::{Bus, BusConfig, OutgoingEvent, ReceivedEvent, streams};
 use jigi_common::{Geography, Region};
@@ -362,25 +361,9 @@ async fn bare_consumer(url: &str, count: u64) -> Duration {
         .await
         .unwrap();
     let started = Instant::now();
-    let consumer: jetstream::consumer::Consumer<pull::Config> = stream
-        .create_consumer(pull::Config {
-            durable_name: Some("bare".into()),
-            ack_policy: jetstream::consumer::AckPolicy::All,
-            max_ack_pending: 10_000,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let mut batches = consumer
-        .stream()
-        .max_messages_per_batch(BATCH)
-        .messages()
-        .await
-        .unwrap()
-        .ready_chunks(BATCH);
+    let mut batches = std::pin::pin!(jigi_testkit::bare_batches(&stream, "bare", BATCH).await);
     let mut seen = 0u64;
     while let Some(batch) = batches.next().await {
-        let batch: Vec<jetstream::Message> = batch.into_iter().map(Result::unwrap).collect();
         for message in &batch {
             let event = ReceivedEvent::from_jetstream(message).expect("a well-formed event");
             let enrolled = HouseholdEnrolled::decode(event.data).expect("a HouseholdEnrolled");
