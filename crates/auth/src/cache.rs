@@ -12,6 +12,8 @@ use std::collections::HashMap;
 
 use sha2::{Digest as _, Sha256};
 
+use std::sync::Arc;
+
 use crate::Identity;
 
 /// How many tokens are remembered at most.
@@ -32,7 +34,8 @@ pub struct TokenCache {
 }
 
 struct Entry {
-    identity: Identity,
+    /// Shared: every call of the token gets it without copying it.
+    identity: Arc<Identity>,
     /// The token's `exp`, in seconds since the Unix epoch.
     expires_at: u64,
 }
@@ -47,10 +50,10 @@ impl TokenCache {
     }
 
     /// The identity `token` proved, if it is remembered and unexpired at `now`.
-    pub fn get(&mut self, token: &TokenHash, now: u64) -> Option<Identity> {
+    pub fn get(&mut self, token: &TokenHash, now: u64) -> Option<Arc<Identity>> {
         let entry = self.entries.get(token)?;
         if now < entry.expires_at {
-            return Some(entry.identity.clone());
+            return Some(Arc::clone(&entry.identity));
         }
         self.entries.remove(token);
         None
@@ -58,7 +61,7 @@ impl TokenCache {
 
     /// Remembers a token verified with the keys of `generation`, unless the
     /// keys have changed since (the verification raced a refresh).
-    pub fn insert(&mut self, token: TokenHash, identity: Identity, expires_at: u64, generation: u64, now: u64) {
+    pub fn insert(&mut self, token: TokenHash, identity: Arc<Identity>, expires_at: u64, generation: u64, now: u64) {
         if generation != self.generation || now >= expires_at {
             return;
         }
@@ -97,21 +100,21 @@ mod tests {
     use super::*;
     use crate::Scope;
 
-    fn identity(subject: &str) -> Identity {
-        Identity {
+    fn identity(subject: &str) -> Arc<Identity> {
+        Arc::new(Identity {
             subject: subject.to_owned(),
             roles: BTreeSet::new(),
             scope: Scope::National,
             agent_code: None,
             token_id: None,
-        }
+        })
     }
 
     #[test]
     fn an_entry_lives_until_the_tokens_exp_and_no_longer() {
         let mut cache = TokenCache::new(10);
         cache.insert(hash("t"), identity("a"), 100, 0, 50);
-        assert_eq!(cache.get(&hash("t"), 99).map(|i| i.subject), Some("a".into()));
+        assert_eq!(cache.get(&hash("t"), 99).map(|i| i.subject.clone()), Some("a".into()));
         assert_eq!(cache.get(&hash("t"), 100), None);
         assert_eq!(cache.len(), 0, "an expired entry is dropped when met");
         // A token accepted within the leeway, already past its exp, is not kept.

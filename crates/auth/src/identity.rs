@@ -39,7 +39,7 @@ impl Scope {
 }
 
 /// A caller whose token was verified. Handlers find it in the request's
-/// extensions (`request.extensions().get::<Identity>()`).
+/// extensions, shared (`jigi_server::access::caller`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     /// The person or system (`sub`), as the identity provider names them.

@@ -127,7 +127,7 @@ impl Verifier {
     }
 
     /// The identity `token` proves, now.
-    pub fn verify(&self, token: &str) -> Result<Identity, TokenError> {
+    pub fn verify(&self, token: &str) -> Result<Arc<Identity>, TokenError> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -135,7 +135,7 @@ impl Verifier {
         self.verify_at(token, now)
     }
 
-    fn verify_at(&self, token: &str, now: u64) -> Result<Identity, TokenError> {
+    fn verify_at(&self, token: &str, now: u64) -> Result<Arc<Identity>, TokenError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::TooLarge);
         }
@@ -149,14 +149,15 @@ impl Verifier {
         };
         match token::check(token, &keys, &self.inner.expect, now) {
             Ok(verified) => {
+                let identity = Arc::new(verified.identity);
                 self.inner.cache.lock().expect("token cache lock").insert(
                     hash,
-                    verified.identity.clone(),
+                    Arc::clone(&identity),
                     verified.expires_at,
                     generation,
                     now,
                 );
-                Ok(verified.identity)
+                Ok(identity)
             }
             Err(err) => {
                 if matches!(err, TokenError::UnknownKey(_) | TokenError::NoKeys) {

@@ -5,7 +5,7 @@
 //! a request message over its service's size limit is `RESOURCE_EXHAUSTED`.
 //!
 //! Handlers find the caller in the request's extensions
-//! (`request.extensions().get::<Identity>()`); it is absent only when access
+//! (`request.extensions().get::<Arc<Identity>>()`, or [`caller`]); it is absent only when access
 //! control is off.
 
 use std::collections::HashMap;
@@ -50,7 +50,7 @@ pub struct AccessControl {
 /// Why a call was turned away, and by whom it was made if that is known.
 struct Refusal {
     status: Status,
-    identity: Option<Identity>,
+    identity: Option<Arc<Identity>>,
 }
 
 impl AccessControl {
@@ -60,7 +60,7 @@ impl AccessControl {
         headers: &http::HeaderMap,
         rule: Option<&Rule>,
         path: &str,
-    ) -> Result<Option<Identity>, Box<Refusal>> {
+    ) -> Result<Option<Arc<Identity>>, Box<Refusal>> {
         let identity = match &self.verifier {
             None => None,
             Some(verifier) => Some(verify(verifier, headers).map_err(|err| {
@@ -81,7 +81,7 @@ impl AccessControl {
         {
             return Err(Box::new(Refusal {
                 status: Status::permission_denied(denied.to_string()),
-                identity: Some(identity.clone()),
+                identity: Some(Arc::clone(identity)),
             }));
         }
         Ok(identity)
@@ -117,7 +117,7 @@ impl AccessControl {
     }
 }
 
-fn verify(verifier: &Verifier, headers: &http::HeaderMap) -> Result<Identity, TokenError> {
+fn verify(verifier: &Verifier, headers: &http::HeaderMap) -> Result<Arc<Identity>, TokenError> {
     let value = headers.get(http::header::AUTHORIZATION).ok_or(TokenError::Missing)?;
     let value = value
         .to_str()
@@ -321,7 +321,7 @@ where
                     // to see who tried what. Unknown callers are only logged,
                     // or anyone could fill the log.
                     if refusal.identity.is_some() {
-                        let call = control.call(refusal.identity.as_ref(), &path, &request_id);
+                        let call = control.call(refusal.identity.as_deref(), &path, &request_id);
                         if let Err(status) = control.record(&call, refusal.status.code()).await {
                             return Ok(answer(status, &request_id));
                         }
@@ -338,7 +338,7 @@ where
             let rule = rule.expect("admitted calls have a rule");
             if rule.kind == Kind::Command
                 && let Some(limiter) = &control.limiter
-                && let Err(wait) = limiter.take(&limit_key(identity.as_ref(), &request), Instant::now())
+                && let Err(wait) = limiter.take(&limit_key(identity.as_deref(), &request), Instant::now())
             {
                 // The wait also goes as a `google.rpc.RetryInfo`, so a
                 // client retries after it without reading the message.
@@ -351,7 +351,7 @@ where
                 return Ok(answer(status, &request_id));
             }
             if let Some(identity) = &identity {
-                request.extensions_mut().insert(identity.clone());
+                request.extensions_mut().insert(Arc::clone(identity));
             }
             if rule.kind != Kind::Command {
                 let response = client_errors_as_client_errors(inner.call(request).await?);
@@ -360,7 +360,7 @@ where
             // A command's entry is written by the write path, in the
             // transaction of the command serving the call; a call refused
             // before any write gets its entry here.
-            let call = control.call(identity.as_ref(), &path, &request_id);
+            let call = control.call(identity.as_deref(), &path, &request_id);
             let response = client_errors_as_client_errors(call.clone().scope(inner.call(request)).await?);
             if !call.is_logged()
                 && let Err(status) = control.record(&call, outcome(&response)).await
@@ -374,7 +374,7 @@ where
 
 /// The verified caller of a request; `None` when access control is off.
 pub fn caller<T>(request: &tonic::Request<T>) -> Option<&Identity> {
-    request.extensions().get::<Identity>()
+    request.extensions().get::<Arc<Identity>>().map(Arc::as_ref)
 }
 
 /// For reads that name an area (`sikasso`, `sikasso.yanfolila…`, or empty

@@ -32,7 +32,7 @@ const CONSOLE_ROLES: [Role; 3] = [Role::NationalOperator, Role::RegionalSupervis
 
 /// A signed-in operator.
 pub struct Operator {
-    pub identity: Identity,
+    pub identity: std::sync::Arc<Identity>,
     /// Their token, passed on to the monitoring.
     pub token: String,
     pub lang: Lang,
