@@ -22,7 +22,10 @@ use jigi_bus::outbox::{OutboxRelay, RelaySettings, RelayStats};
 use jigi_bus::{Bus, BusConfig, ConsumerSettings, EventHandler};
 use jigi_common::{Geography, Region};
 use jigi_settings::{ConfigError, Settings};
-use jigi_storage::{Database, Migration, StorageError};
+use jigi_storage::{Cache, Database, Migration, StorageError};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -360,6 +363,34 @@ impl Host {
         stats
     }
 
+    /// Shows a read cache at `/metrics`: `<name>_cache_reads_total` by
+    /// outcome (`hit`: answered from memory, `miss`: read from the
+    /// database) and `<name>_cache_held`.
+    pub fn expose_cache<V: Send + Sync + 'static>(&self, cache: &Cache<V>) {
+        let name = cache.name();
+        let reads = Family::<CacheReadLabels, Counter>::default();
+        self.metrics.register(
+            &format!("{name}_cache_reads"),
+            &format!("Reads through the {name} cache: answered from memory (hit) or read from the database (miss)"),
+            reads.clone(),
+        );
+        let held = Gauge::<i64, std::sync::atomic::AtomicI64>::default();
+        self.metrics.register(
+            &format!("{name}_cache_held"),
+            &format!("Values the {name} cache holds"),
+            held.clone(),
+        );
+        let cache = cache.clone();
+        self.metrics.on_render(move || {
+            let stats = cache.stats();
+            for (outcome, total) in [("hit", stats.hits), ("miss", stats.misses)] {
+                let counter = reads.get_or_create(&CacheReadLabels { outcome });
+                counter.inc_by(total.saturating_sub(counter.get()));
+            }
+            held.set(stats.held as i64);
+        });
+    }
+
     /// Runs a durable consumer with its inbox.
     pub fn consume<H: EventHandler>(&mut self, settings: ConsumerSettings, handler: Arc<H>) -> Arc<ConsumerStats> {
         let consumer = InboxConsumer::new(self.database.clone(), self.bus.jetstream.clone(), settings, handler);
@@ -405,6 +436,12 @@ impl Host {
             _telemetry: self.config.telemetry,
         })
     }
+}
+
+/// Labels of a read cache's reads.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheReadLabels {
+    outcome: &'static str,
 }
 
 /// Gauges of the write path, read at each scrape.

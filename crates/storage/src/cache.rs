@@ -120,6 +120,11 @@ impl<V: Send + Sync + 'static> Cache<V> {
         Ok(Some(value))
     }
 
+    /// The cache's name ([`Database::cache`]).
+    pub fn name(&self) -> &'static str {
+        self.inner.name
+    }
+
     /// How the cache has served since it was made.
     pub fn stats(&self) -> CacheStats {
         CacheStats {

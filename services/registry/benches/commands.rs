@@ -379,7 +379,7 @@ async fn run(settings: Settings) {
         bare_memory,
         host_health,
     ] = reads.map(best_throughput);
-    let cache = open.service.household_cache();
+    let cache = open.service.household_cache().stats();
     println!(
         "  household cache of the registry without access control: {} hits, {} reads of the database",
         cache.hits, cache.misses

@@ -89,6 +89,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Runnin
         transfers_consumer(region),
     );
     host.consume(orders, Arc::new(app::transfers::TransferOrders::new(registry.clone())));
+    host.expose_cache(registry.household_cache());
     let api = grpc::RegistryApi::new(registry.clone()).into_service();
     host.serve(registry, |server| server.add_service(api, policy::RULES))
         .await

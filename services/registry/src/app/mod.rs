@@ -65,9 +65,9 @@ impl Registry {
         self
     }
 
-    /// How the household cache has served.
-    pub fn household_cache(&self) -> jigi_storage::CacheStats {
-        self.households.stats()
+    /// The households kept for `GetHousehold` (for metrics and tests).
+    pub fn household_cache(&self) -> &Cache<Household> {
+        &self.households
     }
 
     /// Computes match keys with these linkage keys (every one of them, during a rotation).

@@ -25,8 +25,18 @@ async fn every_change_is_read_back_at_once_though_the_household_was_cached() {
     let id = registered.household_id.clone();
     assert_eq!(get(&mut app, &id).await, registered);
     assert_eq!(get(&mut app, &id).await, registered);
-    let cache = app.running.as_ref().unwrap().service.household_cache();
+    let running = app.running.as_ref().unwrap();
+    let cache = running.service.household_cache().stats();
     assert!(cache.hits >= 1, "the second read came from the cache: {cache:?}");
+    let metrics = jigi_testkit::http_get(running.metrics_addr, "/metrics").await.unwrap();
+    assert!(
+        metrics.body.contains(&format!(
+            "jigi_registry_households_cache_reads_total{{outcome=\"hit\"}} {}",
+            cache.hits
+        )),
+        "{}",
+        metrics.body
+    );
 
     let moved = app
         .client
