@@ -1396,12 +1396,19 @@ type ReadJob = (String, oneshot::Sender<Option<pr::Household>>);
 /// Bare reads: reader threads, each with its own connection and its own
 /// queue, given requests in turn; or, [`BareReader::inline`], on the
 /// caller's thread; or, [`BareReader::in_memory`], from a map.
-pub struct BareReader {
-    queues: Vec<std::sync::mpsc::Sender<ReadJob>>,
-    next: std::sync::atomic::AtomicUsize,
+pub struct BareReader(Mode);
+
+enum Mode {
+    Threads {
+        queues: Vec<std::sync::mpsc::Sender<ReadJob>>,
+        next: std::sync::atomic::AtomicUsize,
+    },
     /// The database and the idle connections of inline reads.
-    inline: Option<(String, std::sync::Mutex<Vec<Engine>>)>,
-    memory: Option<std::collections::HashMap<String, pr::Household>>,
+    Inline {
+        url: String,
+        pool: std::sync::Mutex<Vec<Engine>>,
+    },
+    Memory(std::collections::HashMap<String, pr::Household>),
 }
 
 impl BareReader {
@@ -1425,56 +1432,49 @@ impl BareReader {
                 queue
             })
             .collect();
-        BareReader {
+        BareReader(Mode::Threads {
             queues,
             next: std::sync::atomic::AtomicUsize::new(0),
-            inline: None,
-            memory: None,
-        }
+        })
     }
 
     /// Answers from these households, already read and converted: what
     /// any GetHousehold costs beyond its reads (a cache's best case).
     pub fn in_memory(households: std::collections::HashMap<String, pr::Household>) -> BareReader {
-        BareReader {
-            queues: Vec::new(),
-            next: std::sync::atomic::AtomicUsize::new(0),
-            inline: None,
-            memory: Some(households),
-        }
+        BareReader(Mode::Memory(households))
     }
 
     /// Bare reads run on the caller's thread, each with a connection of a
     /// pool (as many as threads read at once): no hop to a reader thread.
     pub fn inline(url: &str) -> BareReader {
-        BareReader {
-            queues: Vec::new(),
-            next: std::sync::atomic::AtomicUsize::new(0),
-            inline: Some((url.to_owned(), std::sync::Mutex::new(Vec::new()))),
-            memory: None,
-        }
+        BareReader(Mode::Inline {
+            url: url.to_owned(),
+            pool: std::sync::Mutex::new(Vec::new()),
+        })
     }
 
     pub async fn get(&self, id: String) -> Option<pr::Household> {
-        if let Some(households) = &self.memory {
-            return households.get(&id).cloned();
+        match &self.0 {
+            Mode::Memory(households) => households.get(&id).cloned(),
+            Mode::Inline { url, pool } => {
+                let engine = pool.lock().expect("pool lock").pop();
+                let mut engine = engine.unwrap_or_else(|| {
+                    let engine = Engine::open(url);
+                    if let Engine::Sqlite(conn) = &engine {
+                        let _ = conn.execute_batch("PRAGMA query_only = ON");
+                    }
+                    engine
+                });
+                let read = read_household(&mut engine, &id);
+                pool.lock().expect("pool lock").push(engine);
+                read
+            }
+            Mode::Threads { queues, next } => {
+                let (reply, answer) = oneshot::channel();
+                let index = next.fetch_add(1, Ordering::Relaxed) % queues.len();
+                queues[index].send((id, reply)).ok()?;
+                answer.await.ok().flatten()
+            }
         }
-        if let Some((url, pool)) = &self.inline {
-            let engine = pool.lock().expect("pool lock").pop();
-            let mut engine = engine.unwrap_or_else(|| {
-                let engine = Engine::open(url);
-                if let Engine::Sqlite(conn) = &engine {
-                    let _ = conn.execute_batch("PRAGMA query_only = ON");
-                }
-                engine
-            });
-            let read = read_household(&mut engine, &id);
-            pool.lock().expect("pool lock").push(engine);
-            return read;
-        }
-        let (reply, answer) = oneshot::channel();
-        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.queues.len();
-        self.queues[index].send((id, reply)).ok()?;
-        answer.await.ok().flatten()
     }
 }
