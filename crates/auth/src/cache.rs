@@ -9,10 +9,9 @@
 //! accepted at once rather than when its tokens expire.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
-
-use std::sync::Arc;
 
 use crate::Identity;
 

@@ -346,7 +346,7 @@ impl Host {
         let gauge = Gauge::<i64, std::sync::atomic::AtomicI64>::default();
         self.metrics
             .register("outbox_pending_events", "Events waiting in the outbox", gauge.clone());
-        let published = prometheus_client::metrics::counter::Counter::<u64>::default();
+        let published = Counter::<u64>::default();
         self.metrics.register(
             "outbox_published_events",
             "Events published from the outbox and acknowledged by JetStream",
@@ -355,8 +355,7 @@ impl Host {
         let watched = stats.clone();
         self.metrics.on_render(move || {
             gauge.set(watched.pending.load(std::sync::atomic::Ordering::Relaxed) as i64);
-            let total = watched.published.load(std::sync::atomic::Ordering::Relaxed);
-            published.inc_by(total.saturating_sub(published.get()));
+            catch_up(&published, watched.published.load(std::sync::atomic::Ordering::Relaxed));
         });
         let shutdown = self.shutdown.clone();
         self.spawn(relay.run(shutdown));
@@ -384,8 +383,7 @@ impl Host {
         self.metrics.on_render(move || {
             let stats = cache.stats();
             for (outcome, total) in [("hit", stats.hits), ("miss", stats.misses)] {
-                let counter = reads.get_or_create(&CacheReadLabels { outcome });
-                counter.inc_by(total.saturating_sub(counter.get()));
+                catch_up(&reads.get_or_create(&CacheReadLabels { outcome }), total);
             }
             held.set(stats.held as i64);
         });
@@ -436,6 +434,12 @@ impl Host {
             _telemetry: self.config.telemetry,
         })
     }
+}
+
+/// Brings a Prometheus counter up to the total its source has counted
+/// (read at each scrape: the source counts, the counter only shows).
+fn catch_up(counter: &Counter, total: u64) {
+    counter.inc_by(total.saturating_sub(counter.get()));
 }
 
 /// Labels of a read cache's reads.
