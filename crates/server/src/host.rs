@@ -454,6 +454,8 @@ fn storage_metrics(metrics: &Metrics, database: &Database) {
     let queued = Gauge::<i64, std::sync::atomic::AtomicI64>::default();
     let failed = Gauge::<i64, std::sync::atomic::AtomicI64>::default();
     let full = Gauge::<i64, std::sync::atomic::AtomicI64>::default();
+    let checkpoints = Gauge::<i64, std::sync::atomic::AtomicI64>::default();
+    let restarts = Gauge::<i64, std::sync::atomic::AtomicI64>::default();
     metrics.register(
         "database_writable",
         "1 while the database accepts writes, 0 while they fail (a full disk, a lost database)",
@@ -474,6 +476,16 @@ fn storage_metrics(metrics: &Metrics, database: &Database) {
         "Commits that failed because the disk was full, since the start",
         full.clone(),
     );
+    metrics.register(
+        "database_checkpoints",
+        "SQLite checkpoints (the write-ahead log copied into the database file) since the start",
+        checkpoints.clone(),
+    );
+    metrics.register(
+        "database_log_restarts",
+        "Times SQLite's write-ahead log started afresh since the start; a few checkpoints per restart is healthy",
+        restarts.clone(),
+    );
     let checked = database.clone();
     metrics.add_readiness(move || match checked.health() {
         health if health.writable => Ok(()),
@@ -489,6 +501,8 @@ fn storage_metrics(metrics: &Metrics, database: &Database) {
         queued.set(database.queued() as i64);
         failed.set(health.failed_groups as i64);
         full.set(health.disk_full as i64);
+        checkpoints.set(health.checkpoints as i64);
+        restarts.set(health.log_restarts as i64);
     });
 }
 

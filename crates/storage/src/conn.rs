@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::checkpoint::Checkpointed;
 use crate::error::StorageError;
 use crate::value::{Kind, Row, Stored, ToSql, Value};
 
@@ -444,14 +445,23 @@ impl Conn {
 
     /// Copies the write-ahead log's committed pages into the database
     /// file, without waiting for readers or the writer (a `PASSIVE`
-    /// checkpoint: what SQLite's automatic checkpoint does).
-    pub(crate) fn checkpoint(&mut self) -> Result<(), StorageError> {
+    /// checkpoint: what SQLite's automatic checkpoint does). `None` when
+    /// nothing could be copied (another checkpoint is running) and on
+    /// PostgreSQL.
+    pub(crate) fn checkpoint(&mut self) -> Result<Option<Checkpointed>, StorageError> {
         match &mut self.engine {
             Engine::Sqlite(conn) => {
-                conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
-                Ok(())
+                // One row: busy, frames in the log, frames copied (-1 when
+                // the checkpoint could not run).
+                let (log, copied): (i64, i64) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                    Ok((row.get(1)?, row.get(2)?))
+                })?;
+                Ok(match (usize::try_from(log), usize::try_from(copied)) {
+                    (Ok(log), Ok(copied)) => Some(Checkpointed { log, copied }),
+                    _ => None,
+                })
             }
-            Engine::Postgres(_) => Ok(()),
+            Engine::Postgres(_) => Ok(None),
         }
     }
 

@@ -22,10 +22,11 @@
 //! writer writes).
 //!
 //! **Checkpoints** (SQLite) copy the write-ahead log into the database
-//! file on a thread of their own, woken by a commit that grew the log past
-//! 1,000 pages; the writer checkpoints itself only if the log grows far
-//! beyond that. A commit is durable as before: against a crash of the
-//! process at once, against a power cut from the next checkpoint on.
+//! file. A checkpointer thread copies the bulk once the log passes 1,000
+//! pages; the writer copies the last frames itself, between two groups, so
+//! that SQLite can start the log afresh (see `checkpoint`). A commit is
+//! durable as before: against a crash of the process at once, against a
+//! power cut from the next checkpoint on.
 //!
 //! **Failures.** A statement that fails fails its command (the client is
 //! told, [`StorageError::is_transient`] says whether to retry). A failure
@@ -44,20 +45,13 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::cache::{Cache, Invalidate};
 use crate::call::{Call, CommandFailure, CommandLog};
+use crate::checkpoint::{Pacer, Progress, Step};
 use crate::conn::{Backend, Conn};
 use crate::error::StorageError;
 use crate::migrate::{self, Migration};
 
 /// Most commands committed together.
 pub const MAX_GROUP: usize = 512;
-
-/// Pages in SQLite's write-ahead log past which a commit wakes the
-/// checkpointer (SQLite's own default for its automatic checkpoint).
-const CHECKPOINT_PAGES: usize = 1_000;
-
-/// Past this many pages the writer checkpoints itself: the log stays
-/// bounded even if the checkpointer cannot keep up.
-const WRITER_CHECKPOINT_PAGES: usize = 16 * CHECKPOINT_PAGES;
 
 /// Tuning of a database.
 #[derive(Debug, Clone)]
@@ -85,10 +79,14 @@ pub struct Health {
     pub failed_groups: u64,
     /// Of which because the disk was full.
     pub disk_full: u64,
-    /// SQLite checkpoints run by the checkpointer thread since the start.
+    /// SQLite checkpoints run since the start.
     pub checkpoints: u64,
-    /// Of which run by the writer itself, the log having grown long.
+    /// Of which run by the writer itself: the last frames of a log, so
+    /// that it can start afresh, or a log grown long.
     pub writer_checkpoints: u64,
+    /// Times SQLite's write-ahead log started afresh (a log that never
+    /// does grows until the writer copies all of it, stalling commands).
+    pub log_restarts: u64,
 }
 
 /// A service's database. Cheap to clone; every clone uses the same threads.
@@ -206,10 +204,18 @@ impl Database {
 
         // SQLite's checkpoints run on a thread of their own, so the writer
         // never stops to copy the log into the database file and sync it.
+        let progress = Arc::new(Progress::default());
         let (checkpoint, checkpoints) = match target {
             Target::Sqlite(_) => {
-                let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
-                (Some(wake), Some(woken))
+                let (wake, woken) = std::sync::mpsc::sync_channel::<u64>(1);
+                (
+                    Some(Checkpointer {
+                        wake,
+                        pacer: Pacer::new(progress.clone()),
+                        restarts: 0,
+                    }),
+                    Some(woken),
+                )
             }
             Target::Postgres(_) => (None, None),
         };
@@ -235,7 +241,7 @@ impl Database {
                 conn.leave_checkpoints();
             }
             let _ = ready.send(Ok(()));
-            write_loop(&mut conn, &writer_target, jobs, &writer_state, checkpoint.as_ref());
+            write_loop(&mut conn, &writer_target, jobs, &writer_state, checkpoint);
         })?);
         opened
             .await
@@ -255,11 +261,18 @@ impl Database {
                 };
                 let _ = ready.send(Ok(()));
                 // Ends when the writer does (its sender is dropped).
-                while woken.recv().is_ok() {
-                    match conn.checkpoint() {
-                        Ok(()) => checkpoint_state.health.lock().expect("health lock").checkpoints += 1,
-                        Err(err) => tracing::debug!(error = %err, "checkpoint not done; the next commit asks again"),
+                while let Ok(generation) = woken.recv() {
+                    let result = match conn.checkpoint() {
+                        Ok(result) => result,
+                        Err(err) => {
+                            tracing::debug!(error = %err, "checkpoint not done; the next commit asks again");
+                            None
+                        }
+                    };
+                    if result.is_some() {
+                        checkpoint_state.health.lock().expect("health lock").checkpoints += 1;
                     }
+                    progress.done(generation, result);
                 }
             })?);
             opened
@@ -603,7 +616,7 @@ fn write_loop(
     target: &Target,
     mut jobs: mpsc::UnboundedReceiver<Message>,
     state: &WriterState,
-    checkpoint: Option<&std::sync::mpsc::SyncSender<()>>,
+    mut checkpoint: Option<Checkpointer>,
 ) {
     let mut closing = None;
     while closing.is_none() {
@@ -637,27 +650,51 @@ fn write_loop(
             }
         }
         commit_group(conn, group, state);
-        if let Some(checkpoint) = checkpoint {
-            let pages = conn.wal_pages();
-            if pages >= WRITER_CHECKPOINT_PAGES {
-                match conn.checkpoint() {
-                    Ok(()) => {
-                        let mut health = state.health.lock().expect("health lock");
-                        health.checkpoints += 1;
-                        health.writer_checkpoints += 1;
-                    }
-                    Err(err) => {
-                        tracing::warn!(error = %err, pages, "the write-ahead log is long and cannot be checkpointed")
-                    }
-                }
-            } else if pages >= CHECKPOINT_PAGES {
-                // Already awake if full: one wake-up is enough.
-                let _ = checkpoint.try_send(());
-            }
+        if let Some(checkpoint) = &mut checkpoint {
+            checkpoint.after_commit(conn, state);
         }
     }
     if let Some(done) = closing {
         let _ = done.send(());
+    }
+}
+
+/// The writer's side of SQLite's checkpoints.
+struct Checkpointer {
+    /// Wakes the checkpointer thread for a generation of the log.
+    wake: std::sync::mpsc::SyncSender<u64>,
+    pacer: Pacer,
+    /// Restarts of the log last written to [`Health`].
+    restarts: u64,
+}
+
+impl Checkpointer {
+    fn after_commit(&mut self, conn: &mut Conn, state: &WriterState) {
+        let pages = conn.wal_pages();
+        let step = self.pacer.after_commit(pages);
+        if self.pacer.restarts() != self.restarts {
+            self.restarts = self.pacer.restarts();
+            state.health.lock().expect("health lock").log_restarts = self.restarts;
+        }
+        match step {
+            Step::Nothing => {}
+            // Full: a wake is already waiting. Gone: the thread has ended
+            // (shutdown), and the writer copies the log once it is long.
+            Step::Wake(generation) => {
+                let _ = self.wake.try_send(generation);
+            }
+            Step::Copy => match conn.checkpoint() {
+                Ok(Some(result)) => {
+                    self.pacer.copied(result);
+                    let mut health = state.health.lock().expect("health lock");
+                    health.checkpoints += 1;
+                    health.writer_checkpoints += 1;
+                }
+                // The checkpointer is copying; the next commit looks again.
+                Ok(None) => {}
+                Err(err) => tracing::warn!(error = %err, pages, "the write-ahead log cannot be checkpointed"),
+            },
+        }
     }
 }
 

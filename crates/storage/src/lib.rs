@@ -15,6 +15,8 @@
 //! - [`database`]: the write path (one writer thread committing commands in
 //!   groups, each command isolated, answers after the commit) and reader
 //!   threads for queries;
+//! - `checkpoint` (SQLite): when the write-ahead log is copied into the
+//!   database file, by the checkpointer thread or the writer;
 //! - [`cache`]: read caches the writer keeps exact;
 //! - [`call`]: the call a command serves, logged in its own transaction;
 //! - [`conn`]: one connection to either engine, statements prepared once;
@@ -40,6 +42,7 @@
 
 pub mod cache;
 pub mod call;
+mod checkpoint;
 pub mod conn;
 pub mod database;
 pub mod error;

@@ -258,12 +258,14 @@ async fn run(settings: Settings) {
                 let batch = drafts(settings.concurrent_calls);
                 settle(&registry.database, &pipeline).await;
                 let commits = commit_count(name, &registry, &pipeline);
+                let before = registry.database.health();
                 let run = timed(register_concurrently(connections, batch)).await;
                 let commits = commit_count(name, &registry, &pipeline) - commits;
                 println!(
-                    "  {name:<8} round {round}: {}; {:.2} commits/call",
+                    "  {name:<8} round {round}: {}; {:.2} commits/call{}",
                     run.describe(),
-                    commits as f64 / run.latencies.len() as f64
+                    commits as f64 / run.latencies.len() as f64,
+                    checkpoints(side, &before, &registry.database.health()),
                 );
                 runs[side].push(run);
             }
@@ -494,6 +496,20 @@ fn best_latency(runs: Vec<Run>) -> Run {
     runs.into_iter()
         .min_by_key(|run| run.latencies.p50())
         .expect("at least one round")
+}
+
+/// The registry's SQLite checkpoints during a run (the bare pipeline's
+/// are SQLite's automatic ones, on its writer, uncounted).
+fn checkpoints(side: usize, before: &jigi_storage::Health, after: &jigi_storage::Health) -> String {
+    if side != 0 || after.checkpoints == 0 {
+        return String::new();
+    }
+    format!(
+        "; {} checkpoints ({} on the writer), {} log restarts",
+        after.checkpoints - before.checkpoints,
+        after.writer_checkpoints - before.writer_checkpoints,
+        after.log_restarts - before.log_restarts
+    )
 }
 
 /// Transactions committed so far by one side.
