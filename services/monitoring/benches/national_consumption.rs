@@ -1,7 +1,10 @@
 //! Monitoring's consumption of the national stream.
 //!
-//! 1. Throughput: N events (registrations, enrolments and exits of two
-//!    regions) are published to the regional streams and sourced into
+//! 1. Throughput: N events of two regions, of every kind the indicators
+//!    count (registrations, moves, enrolments, exits, payment cycles,
+//!    payments made and failed, rations, MA sessions, HIMO attendance, AGR
+//!    tranches: see [`event`]) are published to the regional streams and
+//!    sourced into
 //!    JIGI_NATIONAL; then a bare JetStream pull consumer that decodes them
 //!    and acks each batch of 1,000 with one cumulative ack (the baseline)
 //!    and the monitoring (inbox, facts, activity) each read all N from the
@@ -33,7 +36,7 @@ use jigi_bus::streams::{self, RegionSource};
 use jigi_bus::{Bus, BusConfig, OutgoingEvent, ReceivedEvent};
 use jigi_common::Region;
 use jigi_localnats::NatsProcess;
-use jigi_proto::common::{Component, Location};
+use jigi_proto::common::{Component, Location, Money, Period, Sex};
 use jigi_proto::events as ev;
 use jigi_proto::monitoring::GetFreshnessRequest;
 use jigi_proto::monitoring::monitoring_service_client::MonitoringServiceClient;
@@ -52,10 +55,14 @@ fn main() {
     tokio::runtime::Runtime::new().expect("runtime").block_on(run(events));
 }
 
-/// The `i`-th event: a household registered, then enrolled, sometimes exited.
+/// The `i`-th event. Every ten events of a region's households: a
+/// registration, a move, enrolments in TM and PNP, a payment made and one
+/// failed (a cycle opened first), a ration, an MA session, a HIMO
+/// attendance day, and an exit or an AGR tranche in turn: every kind of
+/// fact the indicators are made of.
 fn event(i: u64) -> OutgoingEvent {
     let region = REGIONS[(i % 2) as usize];
-    let household = format!("h{}", i / 5);
+    let household = format!("h{}", i / 10);
     let commune = if region == Region::Sikasso {
         "sikasso.sikasso.finkolo"
     } else {
@@ -67,13 +74,26 @@ fn event(i: u64) -> OutgoingEvent {
         commune: commune.into(),
         village: String::new(),
     });
-    let day = format!("2018-{:02}-{:02}", 1 + (i / 1000) % 12, 1 + i % 28);
-    match i % 5 {
-        0 | 1 => OutgoingEvent::new(
+    let month = 1 + (i / 1000) % 12;
+    let day = format!("2018-{month:02}-{:02}", 1 + i % 28);
+    let period = Some(Period {
+        code: format!("2018Q{}", 1 + (month - 1) / 3),
+    });
+    let cycle = Some(ev::PaymentCycleRef {
+        cycle_id: format!("{}-2018", region.slug()),
+        region: region.slug().into(),
+        period: period.clone(),
+        funding_source: ev::PaymentFundingSource::WorldBankIda as i32,
+        ..Default::default()
+    });
+    let money = |fcfa| Some(Money { fcfa });
+    let id = |kind: &str| format!("{kind}-{i}");
+    match i % 10 {
+        0 => OutgoingEvent::new(
             region,
             &household,
             &ev::HouseholdRegistered {
-                household_id: format!("{household}-{}", i % 5),
+                household_id: household.clone(),
                 location,
                 members: Vec::new(),
                 pmt: Some(ev::PmtResult {
@@ -83,19 +103,119 @@ fn event(i: u64) -> OutgoingEvent {
                 registered_on: day,
             },
         ),
+        1 => OutgoingEvent::new(
+            region,
+            &household,
+            &ev::HouseholdUpdated {
+                household_id: household.clone(),
+                version: 2,
+                location,
+                ..Default::default()
+            },
+        ),
         2 | 3 => OutgoingEvent::new(
             region,
             &household,
             &ev::HouseholdEnrolled {
                 household_id: household.clone(),
-                component: if i % 5 == 2 { Component::Tm } else { Component::Pnp } as i32,
+                component: if i % 10 == 2 { Component::Tm } else { Component::Pnp } as i32,
                 enrolled_on: day,
                 location,
                 size: 6,
                 committee_override: false,
             },
         ),
-        _ => OutgoingEvent::new(
+        4 if i < 20 => OutgoingEvent::new(
+            region,
+            "cycle",
+            &ev::PaymentCycleOpened {
+                cycle,
+                ..Default::default()
+            },
+        ),
+        4 => OutgoingEvent::new(
+            region,
+            &household,
+            &ev::PaymentMade {
+                cycle,
+                household_id: household.clone(),
+                location,
+                amount: money(30_000),
+                paid_on: day,
+                ..Default::default()
+            },
+        ),
+        5 => OutgoingEvent::new(
+            region,
+            &household,
+            &ev::PaymentFailed {
+                cycle,
+                household_id: household.clone(),
+                location,
+                amount: money(30_000),
+                attempted_on: day,
+                ..Default::default()
+            },
+        ),
+        6 => OutgoingEvent::new(
+            region,
+            &household,
+            &ev::RationDistributed {
+                distribution_id: id("d"),
+                round_id: format!("{}-2018-1", region.slug()),
+                round_year: 2018,
+                round_number: 1,
+                period,
+                location,
+                group: ev::BeneficiaryGroup::Child as i32,
+                grams: 3_000,
+                distributed_on: day,
+                household_id: household.clone(),
+                member_id: format!("{household}-m1"),
+                warehouse_id: format!("w-{commune}"),
+                stock_on_hand_grams: 1_000_000,
+                ..Default::default()
+            },
+        ),
+        7 => OutgoingEvent::new(
+            region,
+            &household,
+            &ev::MaSessionHeld {
+                session_id: id("s"),
+                location,
+                theme: ev::MaSessionTheme::InfantFeeding as i32,
+                held_on: day,
+                period,
+                facilitator: "ong-gaas-mali".into(),
+                attendees: vec![
+                    ev::MaAttendee {
+                        household_id: household.clone(),
+                        member_id: format!("{household}-m1"),
+                        sex: Sex::Female as i32,
+                        age_group: ev::MaAgeGroup::MaAgeGroup18To59 as i32,
+                    },
+                    ev::MaAttendee {
+                        household_id: household.clone(),
+                        member_id: format!("{household}-m2"),
+                        sex: Sex::Male as i32,
+                        age_group: ev::MaAgeGroup::Under5 as i32,
+                    },
+                ],
+            },
+        ),
+        8 => OutgoingEvent::new(
+            region,
+            &household,
+            &ev::HimoAttendanceRecorded {
+                site_id: format!("site-{}", i / 1000),
+                location,
+                worked_on: day,
+                period,
+                household_ids: vec![household.clone(), format!("{household}-b")],
+                women: 1,
+            },
+        ),
+        _ if (i / 10).is_multiple_of(2) => OutgoingEvent::new(
             region,
             &household,
             &ev::HouseholdExited {
@@ -104,6 +224,20 @@ fn event(i: u64) -> OutgoingEvent {
                 exited_on: day,
                 reason: 1,
                 location,
+            },
+        ),
+        _ => OutgoingEvent::new(
+            region,
+            &household,
+            &ev::AgrGrantTrancheReleased {
+                tranche_id: id("t"),
+                household_id: household.clone(),
+                location,
+                number: 1,
+                amount: money(75_000),
+                released_on: day,
+                period,
+                activity_type: ev::AgrActivityType::SmallLivestock as i32,
             },
         ),
     }
@@ -271,6 +405,13 @@ async fn run(count: u64) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let lags_after = lag_buckets(running.metrics_addr).await;
+    // A refused event costs less than an applied one: the figures would
+    // flatter the monitoring.
+    assert_eq!(
+        running.service.consumer.rejected(),
+        0,
+        "the monitoring refused some of the benchmark's events"
+    );
     let baseline_elapsed = baseline.await.unwrap();
     let mut client = MonitoringServiceClient::new(
         tonic::transport::Endpoint::from_shared(format!("http://{}", running.grpc_addr))
