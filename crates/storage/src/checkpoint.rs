@@ -32,7 +32,8 @@ const CHECKPOINTER_RUNS: u32 = 2;
 
 /// A reader still on the old log can keep SQLite from restarting it after
 /// the writer copied the tail; the writer tries again once this many more
-/// pages have been logged, not after every commit.
+/// pages have been logged, twice as many after each further miss (up to
+/// [`CHECKPOINT_PAGES`]), not after every commit.
 const TAIL_RETRY_PAGES: usize = 64;
 
 /// Past this many pages the writer copies the log itself, whatever the
@@ -75,6 +76,19 @@ struct State {
     copied: usize,
 }
 
+impl State {
+    /// A copy of `generation` went as far as `copied`: a report of an
+    /// earlier log, or of less than is known copied, changes nothing (the
+    /// writer may have copied while the checkpointer was still at it).
+    fn note(&mut self, generation: u64, copied: usize) {
+        if generation > self.generation {
+            (self.generation, self.copied) = (generation, copied);
+        } else if generation == self.generation {
+            self.copied = self.copied.max(copied);
+        }
+    }
+}
+
 impl Progress {
     /// The checkpointer has finished a copy of generation `generation`
     /// (`None`: it failed).
@@ -82,8 +96,7 @@ impl Progress {
         let mut state = self.lock();
         state.running = false;
         if let Some(result) = result {
-            state.generation = generation;
-            state.copied = result.copied;
+            state.note(generation, result.copied);
         }
     }
 
@@ -102,6 +115,8 @@ pub(crate) struct Pacer {
     pages: usize,
     /// The log's size when the writer last copied its tail, this generation.
     tail_copied_at: Option<usize>,
+    /// Pages to wait after that before trying again.
+    tail_retry: usize,
     /// The checkpointer's copies of this generation, begun or done.
     runs: u32,
 }
@@ -113,6 +128,7 @@ impl Pacer {
             generation: 0,
             pages: 0,
             tail_copied_at: None,
+            tail_retry: TAIL_RETRY_PAGES,
             runs: 0,
         }
     }
@@ -128,6 +144,7 @@ impl Pacer {
             // SQLite started the log afresh at this transaction.
             self.generation += 1;
             self.tail_copied_at = None;
+            self.tail_retry = TAIL_RETRY_PAGES;
             self.runs = 0;
         }
         self.pages = pages;
@@ -153,17 +170,26 @@ impl Pacer {
             return Step::Wake(self.generation);
         }
         match self.tail_copied_at {
-            Some(at) if pages < at + TAIL_RETRY_PAGES => Step::Nothing,
+            Some(at) if pages < at + self.tail_retry => Step::Nothing,
             _ => Step::Copy,
         }
     }
 
     /// The writer has copied the log itself.
     pub(crate) fn copied(&mut self, result: Checkpointed) {
+        if self.tail_copied_at.is_some() {
+            // The last copy did not restart the log: wait longer this time.
+            self.tail_retry = (self.tail_retry * 2).min(CHECKPOINT_PAGES);
+        }
         self.tail_copied_at = Some(result.log);
-        let mut state = self.progress.lock();
-        state.generation = self.generation;
-        state.copied = result.copied;
+        self.progress.lock().note(self.generation, result.copied);
+    }
+
+    /// The checkpointer could not be woken (its thread has ended): the
+    /// writer copies the log itself once it is long.
+    pub(crate) fn wake_failed(&mut self) {
+        self.progress.lock().running = false;
+        self.runs = CHECKPOINTER_RUNS;
     }
 }
 
@@ -237,7 +263,39 @@ mod tests {
             Step::Nothing
         );
         assert_eq!(pacer.after_commit(CHECKPOINT_PAGES + 10 + TAIL_RETRY_PAGES), Step::Copy);
+        pacer.copied(all(CHECKPOINT_PAGES + 10 + TAIL_RETRY_PAGES));
+        // Missed again: twice as long to wait.
+        let at = CHECKPOINT_PAGES + 10 + TAIL_RETRY_PAGES;
+        assert_eq!(pacer.after_commit(at + TAIL_RETRY_PAGES), Step::Nothing);
+        assert_eq!(pacer.after_commit(at + 2 * TAIL_RETRY_PAGES), Step::Copy);
         assert_eq!(pacer.restarts(), 0);
+    }
+
+    #[test]
+    fn a_late_report_of_an_earlier_copy_does_not_undo_a_later_one() {
+        let progress = Progress::default();
+        let known = || {
+            let state = progress.lock();
+            (state.generation, state.copied)
+        };
+        progress.done(1, Some(all(500)));
+        // The checkpointer reports on the previous log after the writer's
+        // copy of this one was noted.
+        progress.done(0, Some(all(2_000)));
+        assert_eq!(known(), (1, 500));
+        // A copy that went less far than one already noted.
+        progress.done(1, Some(all(300)));
+        assert_eq!(known(), (1, 500));
+        progress.done(1, Some(all(800)));
+        assert_eq!(known(), (1, 800));
+    }
+
+    #[test]
+    fn without_a_checkpointer_the_writer_copies_the_log_itself() {
+        let (mut pacer, _) = pacer();
+        assert_eq!(pacer.after_commit(CHECKPOINT_PAGES), Step::Wake(0));
+        pacer.wake_failed();
+        assert_eq!(pacer.after_commit(CHECKPOINT_PAGES + 10), Step::Copy);
     }
 
     #[test]

@@ -678,10 +678,12 @@ impl Checkpointer {
         }
         match step {
             Step::Nothing => {}
-            // Full: a wake is already waiting. Gone: the thread has ended
-            // (shutdown), and the writer copies the log once it is long.
+            // The channel is empty here (the checkpointer took the last
+            // wake before reporting); an error means its thread has ended.
             Step::Wake(generation) => {
-                let _ = self.wake.try_send(generation);
+                if self.wake.try_send(generation).is_err() {
+                    self.pacer.wake_failed();
+                }
             }
             Step::Copy => match conn.checkpoint() {
                 Ok(Some(result)) => {

@@ -435,14 +435,17 @@ async fn the_log_restarts_under_writes_that_never_stop() {
     let health = db.health();
     assert_eq!(count(&db, "visits").await, 1_920);
     assert!(health.log_restarts >= 2, "the log did not restart: {health:?}");
+    // About three per log (two by the checkpointer, one by the writer),
+    // with room for restarts a reader kept back; the old policy made
+    // 38–48 for one restart.
     assert!(
-        health.checkpoints <= 4 * (health.log_restarts + 1),
+        health.checkpoints <= 8 * (health.log_restarts + 1),
         "a checkpoint after nearly every commit: {health:?}"
     );
     // Each log's frames were copied and the file reused: it never grew
-    // towards the writer's limit (16,000 pages, 64 MiB).
+    // near the writer's limit (16,000 pages, 64 MiB).
     let log = std::fs::metadata(dir.path().join("write_path.db-wal")).unwrap().len();
-    assert!(log < 4_000 * 4_096, "write-ahead log of {log} bytes: {health:?}");
+    assert!(log < 8_000 * 4_096, "write-ahead log of {log} bytes: {health:?}");
 }
 
 /// A visit's note and, once the column exists, who visited, read with `SELECT *`.
