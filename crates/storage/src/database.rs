@@ -22,7 +22,7 @@
 //! writer writes).
 //!
 //! **Checkpoints** (SQLite) copy the write-ahead log into the database
-//! file. A checkpointer thread copies the bulk once the log passes 1,000
+//! file. A checkpointer thread copies the bulk once the log passes 4,000
 //! pages; the writer copies the last frames itself, between two groups, so
 //! that SQLite can start the log afresh (see `checkpoint`). A commit is
 //! durable as before: against a crash of the process at once, against a
