@@ -6,7 +6,7 @@
 //! only if every frame has been copied by then. A checkpointer thread that
 //! copies while the writer keeps committing never gets there: the writer
 //! has always added a few frames since the copy began. The log then grows
-//! to the writer's limit, and every commit past 1,000 pages wakes the
+//! to the writer's limit, and every commit past the threshold wakes the
 //! checkpointer for another copy and another sync (we measured one
 //! checkpoint every two commits under 16 concurrent registrations).
 //!

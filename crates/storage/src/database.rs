@@ -203,18 +203,17 @@ impl Database {
         let mut threads = Vec::new();
 
         // SQLite's checkpoints run on a thread of their own, so the writer
-        // never stops to copy the log into the database file and sync it.
-        let progress = Arc::new(Progress::default());
+        // only copies the last frames of each log (see `checkpoint`).
         let (checkpoint, checkpoints) = match target {
             Target::Sqlite(_) => {
                 let (wake, woken) = std::sync::mpsc::sync_channel::<u64>(1);
+                let progress = Arc::new(Progress::default());
                 (
                     Some(Checkpointer {
                         wake,
                         pacer: Pacer::new(progress.clone()),
-                        restarts: 0,
                     }),
-                    Some(woken),
+                    Some((woken, progress)),
                 )
             }
             Target::Postgres(_) => (None, None),
@@ -247,7 +246,7 @@ impl Database {
             .await
             .map_err(|_| StorageError::Unavailable("the database writer did not start".into()))??;
 
-        if let Some(woken) = checkpoints {
+        if let Some((woken, progress)) = checkpoints {
             let (ready, opened) = oneshot::channel();
             let checkpoint_target = target.clone();
             let checkpoint_state = state.clone();
@@ -664,17 +663,15 @@ struct Checkpointer {
     /// Wakes the checkpointer thread for a generation of the log.
     wake: std::sync::mpsc::SyncSender<u64>,
     pacer: Pacer,
-    /// Restarts of the log last written to [`Health`].
-    restarts: u64,
 }
 
 impl Checkpointer {
     fn after_commit(&mut self, conn: &mut Conn, state: &WriterState) {
         let pages = conn.wal_pages();
+        let restarts = self.pacer.restarts();
         let step = self.pacer.after_commit(pages);
-        if self.pacer.restarts() != self.restarts {
-            self.restarts = self.pacer.restarts();
-            state.health.lock().expect("health lock").log_restarts = self.restarts;
+        if self.pacer.restarts() != restarts {
+            state.health.lock().expect("health lock").log_restarts = self.pacer.restarts();
         }
         match step {
             Step::Nothing => {}
