@@ -601,13 +601,18 @@ async fn a_delivery_lost_on_the_way_is_not_acked_past() {
     let other = Bus::connect(&BusConfig::new(nats.url(), "other")).await.unwrap();
     let stream = other.jetstream.get_stream("JIGI_SIKASSO").await.unwrap();
     let shared: jetstream::consumer::Consumer<pull::Config> = stream.get_consumer(&durable).await.unwrap();
+    // A pull that waits for its five (`batch`, not `fetch`: a fetch answers
+    // at once when nothing is pending yet), and a flush so the server holds
+    // the request before the events come: pulls are served in the order
+    // they arrive, so this one gets its share.
     let mut taken = shared
-        .fetch()
+        .batch()
         .max_messages(5)
         .expires(Duration::from_secs(10))
         .messages()
         .await
         .unwrap();
+    other.client.flush().await.unwrap();
     let households: Vec<String> = (0..60).map(|i| format!("h-{i:02}")).collect();
     for household in &households {
         publish(&bus, &registered(household)).await;
