@@ -232,7 +232,8 @@ pub struct ConsumerStats {
     pub pending: AtomicU64,
     /// When the last batch was committed (Unix microseconds; 0: never).
     pub applied_at_micros: AtomicI64,
-    /// Pull batches received and decoded.
+    /// Deliveries decoded: each time messages arrived (one or many) and
+    /// were decoded together.
     pub batches: AtomicU64,
     /// Transactions that applied them (fewer when batches waiting for the
     /// writer were applied together).
@@ -373,30 +374,56 @@ impl<H: EventHandler> InboxConsumer<H> {
             // Owns the sender: when receiving ends, the channel closes and
             // the applier finishes what it holds.
             let ready = ready;
-            while let Some(items) = batches.next().await {
-                let mut batch = Vec::with_capacity(items.len());
-                let mut stream_error = None;
-                for item in items {
-                    match item {
-                        Ok(message) => batch.push(message),
-                        Err(err) => stream_error = Some(err.to_string()),
-                    }
-                }
-                if !batch.is_empty() {
-                    let (prepared, gap) = self.prepare(durable, batch, &mut next_delivery);
-                    stream_error = gap.or(stream_error);
-                    if !prepared.items.is_empty() {
-                        self.stats.batches.fetch_add(1, Ordering::Relaxed);
-                        if ready.send(prepared).await.is_err() {
-                            break;
+            // Decoded messages not yet handed to the applier. Messages come
+            // in small chunks (whatever has arrived); while the applier's
+            // queue is full, the chunks arriving meanwhile join this batch,
+            // up to a pull batch, so a consumer behind its stream commits a
+            // few large transactions, not many small ones.
+            let mut held: Option<Prepared<H::Effect>> = None;
+            let ended = loop {
+                let full = held.as_ref().is_some_and(|batch| batch.len() >= self.settings.batch);
+                tokio::select! {
+                    // Handing over first: an applier with room gets each
+                    // chunk at once.
+                    biased;
+                    permit = ready.reserve(), if held.is_some() => match permit {
+                        Ok(permit) => permit.send(held.take().expect("a batch is held")),
+                        Err(_) => return Err(ConsumeError::Consumer("the applier stopped".into())),
+                    },
+                    items = batches.next(), if !full => {
+                        let Some(items) = items else {
+                            break ConsumeError::Consumer("message stream ended".into());
+                        };
+                        let mut batch = Vec::with_capacity(items.len());
+                        let mut stream_error = None;
+                        for item in items {
+                            match item {
+                                Ok(message) => batch.push(message),
+                                Err(err) => stream_error = Some(err.to_string()),
+                            }
+                        }
+                        if !batch.is_empty() {
+                            let (prepared, gap) = self.prepare(durable, batch, &mut next_delivery);
+                            stream_error = gap.or(stream_error);
+                            if !prepared.items.is_empty() {
+                                self.stats.batches.fetch_add(1, Ordering::Relaxed);
+                                match &mut held {
+                                    Some(batch) => batch.merge(prepared),
+                                    None => held = Some(prepared),
+                                }
+                            }
+                        }
+                        if let Some(err) = stream_error {
+                            break ConsumeError::Consumer(err);
                         }
                     }
                 }
-                if let Some(err) = stream_error {
-                    return Err(ConsumeError::Consumer(err));
-                }
+            };
+            // What was received before the end is applied (and acked) first.
+            if let Some(batch) = held {
+                let _ = ready.send(batch).await;
             }
-            Err(ConsumeError::Consumer("message stream ended".into()))
+            Err(ended)
         };
         let apply = async {
             let mut next_prune = tokio::time::Instant::now();
@@ -699,11 +726,12 @@ fn keep_furthest(kept: &mut Option<(u64, jetstream::Message)>, sequence: u64, me
 }
 
 /// Prepared batches that may wait for the writer. While it applies one
-/// transaction, the next pull batches are decoded and wait here; the
-/// applier then takes every one waiting into its next transaction, so a
-/// consumer behind its stream commits (and checkpoints) a few large
-/// transactions rather than many small ones, and one that keeps up still
-/// applies each batch as soon as it arrives.
+/// transaction, the next messages are decoded and wait here, up to a pull
+/// batch each (messages arriving while this queue is full join the last
+/// batch); the applier then takes every one waiting into its next
+/// transaction, so a consumer behind its stream commits (and checkpoints)
+/// a few large transactions rather than many small ones, and one that
+/// keeps up still applies each message as soon as it arrives.
 const WAITING_BATCHES: usize = 4;
 
 /// Most pull batches applied in one transaction.

@@ -468,6 +468,71 @@ async fn batches_that_wait_for_the_writer_are_applied_together_and_once() {
     assert_eq!(stats.duplicates(), 0);
 }
 
+/// Messages arriving one at a time while the writer is busy join the batch
+/// waiting to be handed over (up to a pull batch), rather than each waiting
+/// as a batch of its own: a consumer behind its stream keeps receiving and
+/// later commits a few large transactions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_arriving_while_the_writer_is_busy_join_one_batch() {
+    let nats = NatsServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let bus = sikasso_bus(&nats).await;
+    let db = database(dir.path(), "joined").await;
+    let mut settings = counter_settings();
+    settings.batch = 10;
+    let (stop, stats) = spawn_consumer(&db, &bus, settings, Arc::new(Counter));
+    publish(&bus, &registered("h-first")).await;
+    wait_for(&stats, "the consumer running", |s| s.handled() == 1).await;
+    let before = (stats.batches(), stats.transactions());
+
+    let (inside, release) = (
+        Arc::new(std::sync::Barrier::new(2)),
+        Arc::new(std::sync::Barrier::new(2)),
+    );
+    let holder = {
+        let (inside, release, db) = (inside.clone(), release.clone(), db.clone());
+        tokio::spawn(async move {
+            db.write(move |_conn| {
+                inside.wait();
+                release.wait();
+                Ok::<_, StorageError>(())
+            })
+            .await
+            .unwrap();
+        })
+    };
+    inside.wait();
+    // Each event is decoded alone before the next is published. The
+    // applier takes one batch and waits for the writer, four more fill its
+    // queue; had each arrival stayed a batch of its own, the sixth would
+    // wait to be queued and the seventh never be decoded.
+    let households: Vec<String> = (0..12).map(|i| format!("h-{i:03}")).collect();
+    for (i, household) in households.iter().enumerate() {
+        publish(&bus, &registered(household)).await;
+        let decoded = before.0 + i as u64 + 1;
+        wait_for(
+            &stats,
+            &format!("event {} decoded while the writer is busy", i + 1),
+            |s| s.batches() == decoded,
+        )
+        .await;
+    }
+    assert_eq!(
+        stats.transactions(),
+        before.1,
+        "nothing applied while the writer is busy"
+    );
+    release.wait();
+    holder.await.unwrap();
+    wait_for(&stats, "all 12 handled", |s| s.handled() == 13).await;
+    stop.cancel();
+    let transactions = stats.transactions() - before.1;
+    assert!(transactions <= 3, "12 events in {transactions} transactions");
+    let mut expected: Vec<(String, i64)> = households.into_iter().map(|h| (h, 1)).collect();
+    expected.push(("h-first".to_owned(), 1));
+    assert_eq!(counts(&db).await, expected);
+}
+
 /// The counter, whose first batch fails to apply once (a disk full for a
 /// moment), after the batches behind it have been received.
 struct FailsOnce {
