@@ -905,8 +905,17 @@ fn record_processed(conn: &mut Conn, consumer: &str, records: &[Record]) -> Resu
     const COLUMNS: usize = 6;
     let now = jigi_storage::timestamp::now();
     for chunk in sql::chunks(records, RECORDS_PER_INSERT) {
+        // `OR IGNORE` on SQLite: a multi-row `INSERT` that may abort half
+        // way (a NOT NULL or key violation) makes SQLite journal every page
+        // it touches, to undo the rows already written; none can fail here
+        // (no value is NULL, and the events recorded are those not found
+        // above), and with nothing to abort there is nothing to journal.
+        let verb = match conn.backend() {
+            Backend::Sqlite => "INSERT OR IGNORE",
+            Backend::Postgres => "INSERT",
+        };
         let statement = format!(
-            "INSERT INTO inbox_events (consumer, event_id, outcome, detail, stream_sequence, processed_at) VALUES {}",
+            "{verb} INTO inbox_events (consumer, event_id, outcome, detail, stream_sequence, processed_at) VALUES {}",
             Placeholders::for_connection(conn).rows(chunk.len(), COLUMNS)
         );
         let mut values: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * COLUMNS);
