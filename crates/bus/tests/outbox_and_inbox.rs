@@ -427,22 +427,7 @@ async fn batches_that_wait_for_the_writer_are_applied_together_and_once() {
     let before = (stats.batches(), stats.transactions());
 
     // The writer is held busy while the consumer receives the next batches.
-    let (inside, release) = (
-        Arc::new(std::sync::Barrier::new(2)),
-        Arc::new(std::sync::Barrier::new(2)),
-    );
-    let holder = {
-        let (inside, release, db) = (inside.clone(), release.clone(), db.clone());
-        tokio::spawn(async move {
-            db.write(move |_conn| {
-                inside.wait();
-                release.wait();
-                Ok::<_, StorageError>(())
-            })
-            .await
-            .unwrap();
-        })
-    };
+    let (inside, release, holder) = jigi_testkit::hold_writer(&db);
     inside.wait();
     let households: Vec<String> = (0..100).map(|i| format!("h-{i:03}")).collect();
     for household in &households {
@@ -485,22 +470,7 @@ async fn messages_arriving_while_the_writer_is_busy_join_one_batch() {
     wait_for(&stats, "the consumer running", |s| s.handled() == 1).await;
     let before = (stats.batches(), stats.transactions());
 
-    let (inside, release) = (
-        Arc::new(std::sync::Barrier::new(2)),
-        Arc::new(std::sync::Barrier::new(2)),
-    );
-    let holder = {
-        let (inside, release, db) = (inside.clone(), release.clone(), db.clone());
-        tokio::spawn(async move {
-            db.write(move |_conn| {
-                inside.wait();
-                release.wait();
-                Ok::<_, StorageError>(())
-            })
-            .await
-            .unwrap();
-        })
-    };
+    let (inside, release, holder) = jigi_testkit::hold_writer(&db);
     inside.wait();
     // Each event is decoded alone before the next is published. The
     // applier takes one batch and waits for the writer, four more fill its

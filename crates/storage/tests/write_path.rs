@@ -2,10 +2,11 @@
 //! PostgreSQL when `JIGI_TEST_POSTGRES` names a server (scripts/test-postgres).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jigi_storage::{Backend, Call, CommandFailure, CommandLog, Conn, Database, Migration, StorageError, params};
+use jigi_testkit::hold_writer;
 
 const SCHEMA: Migration = Migration::portable(
     "demo",
@@ -41,24 +42,6 @@ impl CommandFailure for Refused {
             Refused::Storage(_) => "INTERNAL",
         }
     }
-}
-
-/// Holds the writer inside a command until released, so that the commands
-/// submitted meanwhile all wait and are committed as one group.
-fn hold_writer(db: &Database) -> (Arc<Barrier>, Arc<Barrier>, tokio::task::JoinHandle<()>) {
-    let (inside, release) = (Arc::new(Barrier::new(2)), Arc::new(Barrier::new(2)));
-    let (entered, go) = (inside.clone(), release.clone());
-    let db = db.clone();
-    let holder = tokio::spawn(async move {
-        db.write(move |_conn| {
-            entered.wait();
-            go.wait();
-            Ok::<_, StorageError>(())
-        })
-        .await
-        .unwrap();
-    });
-    (inside, release, holder)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,6 +4,7 @@
 //!   its own store directory, which a test can stop, restart or kill;
 //! - [`TempDir`] databases: [`sqlite_url`] gives each test its own file;
 //! - [`eventually`]: waits for a condition with a deadline (never a bare sleep);
+//!   [`hold_writer`]: a database's writer held busy until released;
 //! - [`connect_channel`]: a gRPC channel to a server a test started on port 0;
 //! - [`OtlpReceiver`]: a real OTLP/gRPC trace receiver, to check what services export;
 //! - [`TestAccess`]: access control on, as deployed: a throw-away key the
@@ -31,6 +32,7 @@ mod proxy;
 pub mod status;
 mod tls;
 mod wait;
+mod writer;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -48,6 +50,7 @@ pub use status::{bad_fields, precondition};
 pub use tempfile::TempDir;
 pub use tls::ServerTls;
 pub use wait::eventually;
+pub use writer::hold_writer;
 
 /// A SQLite database URL for a file in `dir`.
 pub fn sqlite_url(dir: &Path, name: &str) -> String {
