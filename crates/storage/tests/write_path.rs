@@ -426,9 +426,12 @@ async fn the_log_restarts_under_writes_that_never_stop() {
         "a checkpoint after nearly every commit: {health:?}"
     );
     // Each log's frames were copied and the file reused: it never grew
-    // to the writer's limit (16,000 pages, 64 MiB).
+    // to the writer's limit (16,000 pages, 64 MiB). A log here is about
+    // 10,000 pages, not 4,000: it grows while the checkpointer's two copies
+    // run (slow in a debug build), before the writer copies the rest
+    // (8,900–14,100 pages over twelve runs).
     let log = std::fs::metadata(dir.path().join("write_path.db-wal")).unwrap().len();
-    assert!(log < 12_000 * 4_096, "write-ahead log of {log} bytes: {health:?}");
+    assert!(log < 16_000 * 4_096, "write-ahead log of {log} bytes: {health:?}");
 }
 
 /// A visit's note and, once the column exists, who visited, read with `SELECT *`.
