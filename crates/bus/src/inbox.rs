@@ -394,14 +394,7 @@ impl<H: EventHandler> InboxConsumer<H> {
                         let Some(items) = items else {
                             break ConsumeError::Consumer("message stream ended".into());
                         };
-                        let mut batch = Vec::with_capacity(items.len());
-                        let mut stream_error = None;
-                        for item in items {
-                            match item {
-                                Ok(message) => batch.push(message),
-                                Err(err) => stream_error = Some(err.to_string()),
-                            }
-                        }
+                        let (batch, mut stream_error) = streams::split_delivery(items);
                         if !batch.is_empty() {
                             let (prepared, gap) = self.prepare(durable, batch, &mut next_delivery);
                             stream_error = gap.or(stream_error);

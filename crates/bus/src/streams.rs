@@ -189,6 +189,23 @@ pub async fn ensure_national_stream(js: &jetstream::Context, sources: &[RegionSo
     ensure(js, national_stream_config(sources)).await
 }
 
+/// One delivery of a pull consumer's message stream (the items that were
+/// ready together): its messages, and the last error among them, if any.
+/// A consumer handles the messages before it acts on the error.
+pub fn split_delivery<E: std::fmt::Display>(
+    items: Vec<Result<jetstream::Message, E>>,
+) -> (Vec<jetstream::Message>, Option<String>) {
+    let mut messages = Vec::with_capacity(items.len());
+    let mut error = None;
+    for item in items {
+        match item {
+            Ok(message) => messages.push(message),
+            Err(err) => error = Some(err.to_string()),
+        }
+    }
+    (messages, error)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -171,14 +171,7 @@ impl JsonMirror {
             .map_err(|err| consumer_error(&err))?;
         let mut batches = messages.ready_chunks(self.settings.batch);
         while let Some(items) = batches.next().await {
-            let mut batch = Vec::with_capacity(items.len());
-            let mut stream_error = None;
-            for item in items {
-                match item {
-                    Ok(message) => batch.push(message),
-                    Err(err) => stream_error = Some(err.to_string()),
-                }
-            }
+            let (batch, stream_error) = streams::split_delivery(items);
             self.mirror_batch(batch).await?;
             if let Some(err) = stream_error {
                 return Err(MirrorError::Consumer(err));
