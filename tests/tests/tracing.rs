@@ -360,6 +360,7 @@ async fn one_enrolment_and_its_payment_make_one_trace_across_the_four_services()
         assert_eq!(process.attribute("messaging.operation.type"), Some("process"));
         assert_eq!(process.attribute("messaging.system"), Some("nats"));
         assert_eq!(process.attribute("jigi.household_id"), Some(done.household_id.as_str()));
+        assert_eq!(process.name, "jigi.sikasso.registry.household.enrolled process");
     }
 
     // The payment: a call to payments, and its event reaching the national indicator.

@@ -74,22 +74,24 @@ where
         // so the ready one serves this call (the usual tower idiom).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let path = request.uri().path().to_owned();
-        if is_untraced(&path) {
+        let path = request.uri().path();
+        if is_untraced(path) {
             return Box::pin(inner.call(request));
         }
-        let (service, method) = path
-            .trim_start_matches('/')
-            .split_once('/')
-            .unwrap_or((path.as_str(), ""));
+        // `service/method`: the span's name, as OpenTelemetry names gRPC spans.
+        let name = path.trim_start_matches('/');
+        let (service, method) = name.split_once('/').unwrap_or((name, ""));
+        // Text fields as `&str`, not `%`: the layer takes them as they are,
+        // where a `%` field goes through the formatting machinery (three
+        // times per call).
         let span = tracing::info_span!(
             "grpc.server",
-            otel.name = %format_args!("{service}/{method}"),
+            otel.name = name,
             otel.kind = "server",
             otel.status_code = Empty,
             rpc.system = "grpc",
-            rpc.service = %service,
-            rpc.method = %method,
+            rpc.service = service,
+            rpc.method = method,
             rpc.grpc.status_code = Empty,
             jigi.region = self.region,
             jigi.household_id = Empty,
