@@ -1457,17 +1457,26 @@ impl BareReader {
         match &self.0 {
             Mode::Memory(households) => households.get(&id).cloned(),
             Mode::Inline { url, pool } => {
-                let engine = pool.lock().expect("pool lock").pop();
-                let mut engine = engine.unwrap_or_else(|| {
-                    let engine = Engine::open(url);
-                    if let Engine::Sqlite(conn) = &engine {
-                        let _ = conn.execute_batch("PRAGMA query_only = ON");
-                    }
-                    engine
-                });
-                let read = read_household(&mut engine, &id);
-                pool.lock().expect("pool lock").push(engine);
-                read
+                let read = || {
+                    let engine = pool.lock().expect("pool lock").pop();
+                    let mut engine = engine.unwrap_or_else(|| {
+                        let engine = Engine::open(url);
+                        if let Engine::Sqlite(conn) = &engine {
+                            let _ = conn.execute_batch("PRAGMA query_only = ON");
+                        }
+                        engine
+                    });
+                    let read = read_household(&mut engine, &id);
+                    pool.lock().expect("pool lock").push(engine);
+                    read
+                };
+                // The synchronous PostgreSQL client runs a runtime of its
+                // own, which cannot start on a thread driving this one.
+                if url.starts_with("postgres") {
+                    tokio::task::block_in_place(read)
+                } else {
+                    read()
+                }
             }
             Mode::Threads { queues, next } => {
                 let (reply, answer) = oneshot::channel();
