@@ -3,7 +3,8 @@
 //! 1. Throughput: N events of two regions, of every kind the indicators
 //!    count (registrations, moves, enrolments, exits, payment cycles,
 //!    payments made and failed, rations, MA sessions, HIMO attendance, AGR
-//!    tranches: see [`event`]) are published to the regional streams and
+//!    tranches: see [`event`]), dated about in the order they happened
+//!    (see [`date_of`]), are published to the regional streams and
 //!    sourced into
 //!    JIGI_NATIONAL; then a bare JetStream pull consumer that decodes them
 //!    and acks each batch of 1,000 with one cumulative ack (the baseline)
@@ -24,13 +25,14 @@
 //! ```text
 //! cargo bench -p jigi-monitoring --bench national_consumption
 //! BENCH_EVENTS=100000 cargo bench -p jigi-monitoring --bench national_consumption
+//! BENCH_DATES=scattered cargo bench -p jigi-monitoring --bench national_consumption
 //! ```
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
-use chrono::Utc;
+use chrono::{Datelike, Days, Months, NaiveDate, Utc};
 use futures::StreamExt;
 use jigi_bus::streams::{self, RegionSource};
 use jigi_bus::{Bus, BusConfig, OutgoingEvent, ReceivedEvent};
@@ -55,12 +57,38 @@ fn main() {
     tokio::runtime::Runtime::new().expect("runtime").block_on(run(events));
 }
 
+/// Events a day: the 1,000,000 events of a run span a year.
+const EVENTS_PER_DAY: u64 = 2_740;
+
+/// The date of the `i`-th event. A region's stream carries its events
+/// about in the order they happened, so dates advance with the stream; one
+/// event in twenty comes from a tablet that synced late, dated up to four
+/// weeks earlier.
+///
+/// With `BENCH_DATES=scattered`, the mix of stops 27–29 instead: the events
+/// of every thousand dated over 28 days of one month, the months over again
+/// every 12,000 events, so every batch inserts all over each index by date
+/// (a worst case no region sends).
+fn date_of(i: u64, scattered: bool) -> NaiveDate {
+    let start = NaiveDate::from_ymd_opt(2018, 1, 1).expect("a date");
+    if scattered {
+        let month = (i / 1000) % 12;
+        return start
+            .checked_add_months(Months::new(month as u32))
+            .expect("a month of 2018")
+            + Days::new(i % 28);
+    }
+    let day = i / EVENTS_PER_DAY;
+    let late = if (i * 7_919) % 20 == 0 { (i / 20) % 29 } else { 0 };
+    start + Days::new(day.saturating_sub(late))
+}
+
 /// The `i`-th event. Every ten events of a region's households: a
 /// registration, a move, enrolments in TM and PNP, a payment made and one
 /// failed (a cycle opened first), a ration, an MA session, a HIMO
 /// attendance day, and an exit or an AGR tranche in turn: every kind of
 /// fact the indicators are made of.
-fn event(i: u64) -> OutgoingEvent {
+fn event(i: u64, scattered: bool) -> OutgoingEvent {
     let region = REGIONS[(i % 2) as usize];
     let household = format!("h{}", i / 10);
     let commune = if region == Region::Sikasso {
@@ -74,10 +102,10 @@ fn event(i: u64) -> OutgoingEvent {
         commune: commune.into(),
         village: String::new(),
     });
-    let month = 1 + (i / 1000) % 12;
-    let day = format!("2018-{month:02}-{:02}", 1 + i % 28);
+    let date = date_of(i, scattered);
+    let day = date.format("%Y-%m-%d").to_string();
     let period = Some(Period {
-        code: format!("2018Q{}", 1 + (month - 1) / 3),
+        code: format!("{}Q{}", date.year(), 1 + date.month0() / 3),
     });
     let cycle = Some(ev::PaymentCycleRef {
         cycle_id: format!("{}-2018", region.slug()),
@@ -315,10 +343,19 @@ async fn run(count: u64) {
     }
     let sources: Vec<RegionSource> = REGIONS.iter().map(|r| RegionSource::Local(*r)).collect();
     streams::ensure_national_stream(&bus.jetstream, &sources).await.unwrap();
-    println!("national_consumption: {count} events, nats-server {}", nats.url());
+    let scattered = std::env::var("BENCH_DATES").is_ok_and(|dates| dates == "scattered");
+    println!(
+        "national_consumption: {count} events, dated {}, nats-server {}",
+        if scattered {
+            "over 28 days of a month per 1,000 (BENCH_DATES=scattered)"
+        } else {
+            "as they happen (about 2,740 a day, one in twenty up to four weeks late)"
+        },
+        nats.url()
+    );
 
     let started = Instant::now();
-    publish(&bus.jetstream, (0..count).map(event)).await;
+    publish(&bus.jetstream, (0..count).map(|i| event(i, scattered))).await;
     while stream_len(&bus.jetstream, "JIGI_NATIONAL").await < count {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -388,7 +425,7 @@ async fn run(count: u64) {
     let ticker_start = Instant::now();
     for second in 0..STEADY_SECONDS {
         let from = count + second * STEADY_RATE;
-        let batch: Vec<OutgoingEvent> = (from..from + STEADY_RATE).map(event).collect();
+        let batch: Vec<OutgoingEvent> = (from..from + STEADY_RATE).map(|i| event(i, scattered)).collect();
         // Spread the second's events over ten 100 ms slices.
         for slice in batch.chunks((STEADY_RATE / 10) as usize) {
             let slice: Vec<OutgoingEvent> = slice
