@@ -79,7 +79,8 @@ fn date_of(i: u64, scattered: bool) -> NaiveDate {
             + Days::new(i % 28);
     }
     let day = i / EVENTS_PER_DAY;
-    let late = if (i * 7_919) % 20 == 0 { (i / 20) % 29 } else { 0 };
+    // Seven events in a row of every 140: late ones of every kind.
+    let late = if (i / 7).is_multiple_of(20) { (i / 20) % 29 } else { 0 };
     start + Days::new(day.saturating_sub(late))
 }
 
