@@ -1398,6 +1398,21 @@ type ReadJob = (String, oneshot::Sender<Option<pr::Household>>);
 /// caller's thread; or, [`BareReader::in_memory`], from a map.
 pub struct BareReader(Mode);
 
+impl Drop for BareReader {
+    /// A synchronous PostgreSQL client closes by running its own runtime,
+    /// which cannot start on a thread driving another: the inline reads'
+    /// idle connections are closed outside it.
+    fn drop(&mut self) {
+        if let Mode::Inline { pool, .. } = &mut self.0 {
+            let engines = std::mem::take(pool.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner()));
+            match tokio::runtime::Handle::try_current() {
+                Ok(_) => tokio::task::block_in_place(|| drop(engines)),
+                Err(_) => drop(engines),
+            }
+        }
+    }
+}
+
 enum Mode {
     Threads {
         queues: Vec<std::sync::mpsc::Sender<ReadJob>>,
