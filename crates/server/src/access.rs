@@ -132,11 +132,15 @@ fn verify(verifier: &Verifier, headers: &http::HeaderMap) -> Result<Arc<Identity
 /// The caller's request ID when it is sensible (1–128 visible ASCII
 /// characters), else a fresh one.
 fn request_id(headers: &http::HeaderMap) -> String {
+    callers_request_id(headers).map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+}
+
+/// The caller's request ID, if it sent a sensible one.
+fn callers_request_id(headers: &http::HeaderMap) -> Option<&str> {
     headers
         .get(REQUEST_ID_HEADER)
         .and_then(|value| value.to_str().ok())
         .filter(|id| !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()))
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
 }
 
 /// Calls that need no identity: load balancers and tools must see health
@@ -312,11 +316,16 @@ where
         let mut request = request.map(|body| limit_request(body, limit));
         let control = self.control.clone();
         Box::pin(async move {
-            let request_id = request_id(request.headers());
+            // A read's ID is recorded nowhere: the caller's own is echoed,
+            // none is made up (a fresh one was drawn, formatted and
+            // Huffman-coded both ways on every read, for nothing).
+            let callers_id = callers_request_id(request.headers()).map(str::to_owned);
+            let request_id = || callers_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
             let rule = control.rules.get(&path).copied();
             let identity = match control.admit(request.headers(), rule.as_ref(), &path) {
                 Ok(identity) => identity,
                 Err(refusal) => {
+                    let request_id = request_id();
                     // Refusals of known callers are audited: an auditor wants
                     // to see who tried what. Unknown callers are only logged,
                     // or anyone could fill the log.
@@ -336,8 +345,18 @@ where
                 }
             };
             let rule = rule.expect("admitted calls have a rule");
-            if rule.kind == Kind::Command
-                && let Some(limiter) = &control.limiter
+            if rule.kind != Kind::Command {
+                if let Some(identity) = &identity {
+                    request.extensions_mut().insert(Arc::clone(identity));
+                }
+                let response = client_errors_as_client_errors(inner.call(request).await?);
+                return Ok(match &callers_id {
+                    Some(id) => with_request_id(response, id),
+                    None => response,
+                });
+            }
+            let request_id = request_id();
+            if let Some(limiter) = &control.limiter
                 && let Err(wait) = limiter.take(&limit_key(identity.as_deref(), &request), Instant::now())
             {
                 // The wait also goes as a `google.rpc.RetryInfo`, so a
@@ -352,10 +371,6 @@ where
             }
             if let Some(identity) = &identity {
                 request.extensions_mut().insert(Arc::clone(identity));
-            }
-            if rule.kind != Kind::Command {
-                let response = client_errors_as_client_errors(inner.call(request).await?);
-                return Ok(with_request_id(response, &request_id));
             }
             // A command's entry is written by the write path, in the
             // transaction of the command serving the call; a call refused

@@ -371,3 +371,59 @@ async fn a_service_sets_its_own_limit_and_the_lower_of_its_limits_applies() {
     assert!(status.message().contains("limit of 1024 bytes"), "{status:?}");
     shutdown.cancel();
 }
+
+/// `message` with the caller's request ID `id`.
+fn with_id<T>(id: &str, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request.metadata_mut().insert("x-request-id", id.parse().unwrap());
+    request
+}
+
+/// The request ID a call's answer carries, if any.
+async fn request_id_answered<T>(
+    call: impl std::future::Future<Output = Result<Response<T>, Status>>,
+) -> Option<String> {
+    let metadata = match call.await {
+        Ok(response) => response.metadata().clone(),
+        Err(status) => status.metadata().clone(),
+    };
+    metadata
+        .get("x-request-id")
+        .map(|value| value.to_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn a_callers_request_id_is_echoed_and_a_read_without_one_is_given_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let shutdown = CancellationToken::new();
+    let addr = serve(dir.path(), &shutdown, |server| {
+        server.add_service(MonitoringServiceServer::new(Indicators), RULES)
+    })
+    .await;
+    let mut client = MonitoringServiceClient::new(connect(addr).await);
+    let export = || ExportCsvRequest {
+        period: None,
+        area: "sikasso".into(),
+    };
+
+    // A read: the caller's ID comes back; without one, none is made up
+    // (it would be recorded nowhere).
+    let echoed = request_id_answered(client.export_csv(with_id("read-1", export()))).await;
+    assert_eq!(echoed.as_deref(), Some("read-1"));
+    assert_eq!(request_id_answered(client.export_csv(export())).await, None);
+
+    // A refusal: the caller's ID, or a fresh one to quote to an operator.
+    let refused = || ListCycleIndicatorsRequest::default();
+    let echoed = request_id_answered(client.list_cycle_indicators(with_id("refused-1", refused()))).await;
+    assert_eq!(echoed.as_deref(), Some("refused-1"));
+    let fresh = request_id_answered(client.list_cycle_indicators(refused()))
+        .await
+        .expect("a refusal carries a request ID");
+    assert!(uuid::Uuid::parse_str(&fresh).is_ok(), "{fresh}");
+    // An ID no log could hold is not echoed: a fresh one replaces it.
+    let replaced = request_id_answered(client.list_cycle_indicators(with_id(&"x".repeat(200), refused())))
+        .await
+        .expect("a refusal carries a request ID");
+    assert!(uuid::Uuid::parse_str(&replaced).is_ok(), "{replaced}");
+    shutdown.cancel();
+}
