@@ -39,6 +39,22 @@ async fn serve(dir: &Path, shutdown: &CancellationToken, add: impl FnOnce(GrpcSe
     addr
 }
 
+/// A server with the stand-in [`Indicators`] under [`RULES`].
+async fn serve_indicators(dir: &Path, shutdown: &CancellationToken) -> SocketAddr {
+    serve(dir, shutdown, |server| {
+        server.add_service(MonitoringServiceServer::new(Indicators), RULES)
+    })
+    .await
+}
+
+/// An export the stand-in answers with a page of CSV.
+fn export_sikasso() -> ExportCsvRequest {
+    ExportCsvRequest {
+        period: None,
+        area: "sikasso".into(),
+    }
+}
+
 /// A stand-in for a service's API, served through `GrpcServer` like any
 /// other: `GetIndicators` checks its request as the real one does,
 /// `ExportCsv` answers with a CSV of `EXPORT_BYTES`, `ListCycleIndicators`
@@ -146,22 +162,15 @@ const DELAYED_ACK: Duration = Duration::from_millis(40);
 async fn sequential_unary_calls_do_not_wait_for_delayed_acks() {
     let dir = tempfile::tempdir().unwrap();
     let shutdown = CancellationToken::new();
-    let addr = serve(dir.path(), &shutdown, |server| {
-        server.add_service(MonitoringServiceServer::new(Indicators), RULES)
-    })
-    .await;
+    let addr = serve_indicators(dir.path(), &shutdown).await;
     let mut client = MonitoringServiceClient::new(connect(addr).await);
-    let export = || ExportCsvRequest {
-        period: None,
-        area: "sikasso".into(),
-    };
-    let first = client.export_csv(export()).await.unwrap().into_inner();
+    let first = client.export_csv(export_sikasso()).await.unwrap().into_inner();
     assert!(first.csv.len() > EXPORT_BYTES / 2);
 
     let mut took = Vec::new();
     for _ in 0..50 {
         let started = Instant::now();
-        client.export_csv(export()).await.unwrap();
+        client.export_csv(export_sikasso()).await.unwrap();
         took.push(started.elapsed());
     }
     took.sort();
@@ -205,11 +214,7 @@ async fn grpcurl(args: &[&str]) -> (bool, String) {
 async fn grpcurl_shows_the_bad_request_of_a_refusal_decoded() {
     let dir = tempfile::tempdir().unwrap();
     let shutdown = CancellationToken::new();
-    let addr = serve(dir.path(), &shutdown, |server| {
-        server.add_service(MonitoringServiceServer::new(Indicators), RULES)
-    })
-    .await
-    .to_string();
+    let addr = serve_indicators(dir.path(), &shutdown).await.to_string();
 
     let (ok, output) = grpcurl(&[
         "-d",
@@ -284,10 +289,7 @@ async fn reflection_lists_only_what_the_server_serves() {
 async fn an_unserved_service_is_unimplemented_and_a_method_without_a_rule_refused() {
     let dir = tempfile::tempdir().unwrap();
     let shutdown = CancellationToken::new();
-    let addr = serve(dir.path(), &shutdown, |server| {
-        server.add_service(MonitoringServiceServer::new(Indicators), RULES)
-    })
-    .await;
+    let addr = serve_indicators(dir.path(), &shutdown).await;
     let channel = connect(addr).await;
 
     let status = jigi_proto::payments::payments_service_client::PaymentsServiceClient::new(channel.clone())
@@ -322,10 +324,7 @@ fn export_of(area_bytes: usize) -> ExportCsvRequest {
 async fn an_oversized_request_is_resource_exhausted_naming_the_limit() {
     let dir = tempfile::tempdir().unwrap();
     let shutdown = CancellationToken::new();
-    let addr = serve(dir.path(), &shutdown, |server| {
-        server.add_service(MonitoringServiceServer::new(Indicators), RULES)
-    })
-    .await;
+    let addr = serve_indicators(dir.path(), &shutdown).await;
     let mut client = sends_anything(connect(addr).await);
 
     let status = client.export_csv(export_of(20_000_000)).await.map(drop).unwrap_err();
@@ -396,21 +395,14 @@ async fn request_id_answered<T>(
 async fn a_callers_request_id_is_echoed_and_a_read_without_one_is_given_none() {
     let dir = tempfile::tempdir().unwrap();
     let shutdown = CancellationToken::new();
-    let addr = serve(dir.path(), &shutdown, |server| {
-        server.add_service(MonitoringServiceServer::new(Indicators), RULES)
-    })
-    .await;
+    let addr = serve_indicators(dir.path(), &shutdown).await;
     let mut client = MonitoringServiceClient::new(connect(addr).await);
-    let export = || ExportCsvRequest {
-        period: None,
-        area: "sikasso".into(),
-    };
 
     // A read: the caller's ID comes back; without one, none is made up
     // (it would be recorded nowhere).
-    let echoed = request_id_answered(client.export_csv(with_id("read-1", export()))).await;
+    let echoed = request_id_answered(client.export_csv(with_id("read-1", export_sikasso()))).await;
     assert_eq!(echoed.as_deref(), Some("read-1"));
-    assert_eq!(request_id_answered(client.export_csv(export())).await, None);
+    assert_eq!(request_id_answered(client.export_csv(export_sikasso())).await, None);
 
     // A refusal: the caller's ID, or a fresh one to quote to an operator.
     let refused = || ListCycleIndicatorsRequest::default();
