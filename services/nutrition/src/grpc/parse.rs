@@ -238,8 +238,8 @@ fn line(
     path: &str,
     problems: &mut Problems,
 ) -> Option<DistributionLine> {
-    let household_id = problems.check(format!("{path}household_id"), HouseholdId::parse(household_id));
-    let member_id = problems.check(format!("{path}member_id"), MemberId::parse(member_id));
+    let household_id = problems.check(format_args!("{path}household_id"), HouseholdId::parse(household_id));
+    let member_id = problems.check(format_args!("{path}member_id"), MemberId::parse(member_id));
     let on = rules.past_date(distributed_on, &format!("{path}distributed_on"), problems);
     Some(DistributionLine {
         household_id: household_id?,
@@ -335,7 +335,7 @@ pub fn round(rules: &Rules<'_>, request: &pn::OpenRoundRequest, problems: &mut P
         Some(r) => {
             let mut grams = |field: &str, value: i64| {
                 problems.check(
-                    format!("rations.{field}"),
+                    format_args!("rations.{field}"),
                     if (1..=Rations::MAX_GRAMS).contains(&value) {
                         Ok(value)
                     } else {

@@ -152,10 +152,13 @@ pub fn assignment(
     problems: &mut Problems,
 ) -> Option<Assignment> {
     let commune_ok = problems
-        .check(format!("{field}.commune"), check_commune(geography, region, commune))
+        .check(
+            format_args!("{field}.commune"),
+            check_commune(geography, region, commune),
+        )
         .is_some();
-    let agent = problems.check(format!("{field}.agent_code"), AgentCode::parse(agent_code));
-    let channel = problems.check(format!("{field}.channel"), channel);
+    let agent = problems.check(format_args!("{field}.agent_code"), AgentCode::parse(agent_code));
+    let channel = problems.check(format_args!("{field}.channel"), channel);
     Some(Assignment {
         commune: commune_ok.then(|| commune.to_owned())?,
         agent: agent?,

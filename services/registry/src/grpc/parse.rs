@@ -136,24 +136,27 @@ pub fn location(
 
 /// Checks one member draft and gives the person a new registry ID.
 pub fn member(rules: &Rules<'_>, draft: &pr::MemberDraft, path: &str, problems: &mut Problems) -> Option<Member> {
-    let given_name = problems.check(format!("{path}.given_name"), PersonName::parse(&draft.given_name));
-    let family_name = problems.check(format!("{path}.family_name"), PersonName::parse(&draft.family_name));
+    let given_name = problems.check(format_args!("{path}.given_name"), PersonName::parse(&draft.given_name));
+    let family_name = problems.check(
+        format_args!("{path}.family_name"),
+        PersonName::parse(&draft.family_name),
+    );
     let sex = problems.check(
-        format!("{path}.sex"),
+        format_args!("{path}.sex"),
         convert::required(convert::sex_from_wire(draft.sex), "SEX"),
     );
     let relation = problems.check(
-        format!("{path}.relation"),
+        format_args!("{path}.relation"),
         convert::required(convert::relation_from_wire(draft.relation), "RELATION"),
     );
     let birth_date = problems.check(
-        format!("{path}.birth_date"),
+        format_args!("{path}.birth_date"),
         validate::birth_date(&draft.birth_date, rules.today),
     );
     let id_card = optional(&draft.id_card_number)
-        .and_then(|text| problems.check(format!("{path}.id_card_number"), IdCardNumber::parse(text)));
+        .and_then(|text| problems.check(format_args!("{path}.id_card_number"), IdCardNumber::parse(text)));
     let phone =
-        optional(&draft.phone).and_then(|text| problems.check(format!("{path}.phone"), PhoneNumber::parse(text)));
+        optional(&draft.phone).and_then(|text| problems.check(format_args!("{path}.phone"), PhoneNumber::parse(text)));
     let (sex, birth_date) = (sex?, birth_date?);
     validate::check_maternity(
         rules.today,
@@ -207,14 +210,14 @@ pub fn traits(traits: Option<&pr::HouseholdTraits>, path: &str, problems: &mut P
         return Some(Traits::default());
     };
     let before = problems.len();
-    let roof = problems.check(format!("{path}.roof"), convert::roof_from_wire(traits.roof));
-    let wall = problems.check(format!("{path}.wall"), convert::wall_from_wire(traits.wall));
-    let floor = problems.check(format!("{path}.floor"), convert::floor_from_wire(traits.floor));
+    let roof = problems.check(format_args!("{path}.roof"), convert::roof_from_wire(traits.roof));
+    let wall = problems.check(format_args!("{path}.wall"), convert::wall_from_wire(traits.wall));
+    let floor = problems.check(format_args!("{path}.floor"), convert::floor_from_wire(traits.floor));
     let default_assets = pr::Assets::default();
     let a = traits.assets.as_ref().unwrap_or(&default_assets);
     let mut count = |field: &str, value: i32, max: i32| -> u32 {
         problems
-            .check(format!("{path}.{field}"), bounded(value, max))
+            .check(format_args!("{path}.{field}"), bounded(value, max))
             .unwrap_or(0)
     };
     let assets = Assets {
@@ -376,7 +379,7 @@ pub fn batch_enrolment(
                 .enumerate()
                 .filter_map(|(index, id)| {
                     problems
-                        .check(format!("household_ids[{index}]"), HouseholdId::parse(id))
+                        .check(format_args!("household_ids[{index}]"), HouseholdId::parse(id))
                         .map(HouseholdId::into_string)
                 })
                 .collect();
