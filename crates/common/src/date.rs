@@ -2,12 +2,22 @@
 
 use chrono::NaiveDate;
 
-/// Parses a `YYYY-MM-DD` date (exactly that shape: no time, no offset).
+/// Parses a `YYYY-MM-DD` date (exactly that shape: four digits, two, two;
+/// no sign, no time, no offset).
+///
+/// Read by hand: every event and most requests carry dates, and chrono's
+/// `parse_from_str` reads its format string again at every call.
 pub fn parse_date(text: &str) -> Option<NaiveDate> {
-    if text.len() != 10 {
+    let &[y1, y2, y3, y4, b'-', m1, m2, b'-', d1, d2] = text.as_bytes() else {
         return None;
-    }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
+    };
+    let number = |digits: &[u8]| {
+        digits.iter().try_fold(0u32, |value, &digit| {
+            digit.is_ascii_digit().then(|| value * 10 + u32::from(digit - b'0'))
+        })
+    };
+    let year = number(&[y1, y2, y3, y4])?;
+    NaiveDate::from_ymd_opt(year as i32, number(&[m1, m2])?, number(&[d1, d2])?)
 }
 
 /// A required date of the programme's own activity, `YYYY-MM-DD`, from 2000
@@ -34,10 +44,29 @@ pub fn past_programme_date(text: &str, today: NaiveDate) -> Result<NaiveDate, St
 }
 
 /// Formats a date as `YYYY-MM-DD`.
+///
+/// Written by hand for years 0–9999 (chrono's `Display` goes through the
+/// formatting machinery, a tenth of a cached `GetHousehold`'s own work for a
+/// household's birth dates); other years as chrono writes them (`+10000-…`).
 pub fn format_date(date: NaiveDate) -> String {
-    // The display of a `NaiveDate` is `YYYY-MM-DD`, written directly
-    // (a format string is parsed at every call).
-    date.to_string()
+    use chrono::Datelike;
+    let year = date.year();
+    if !(0..=9999).contains(&year) {
+        return date.to_string();
+    }
+    let digit = |value: u32, unit: u32| char::from(b'0' + (value / unit % 10) as u8);
+    let year = year as u32;
+    let mut text = String::with_capacity(10);
+    text.extend([
+        digit(year, 1000),
+        digit(year, 100),
+        digit(year, 10),
+        digit(year, 1),
+        '-',
+    ]);
+    text.extend([digit(date.month(), 10), digit(date.month(), 1), '-']);
+    text.extend([digit(date.day(), 10), digit(date.day(), 1)]);
+    text
 }
 
 /// Whole months from `birth` to `on` (0 if `on` is before `birth`), the way
@@ -64,8 +93,55 @@ mod tests {
     #[test]
     fn parses_only_the_iso_shape() {
         assert_eq!(format_date(d("2018-10-01")), "2018-10-01");
-        for bad in ["2018-1-01", "2018-02-30", "01/10/2018", "2018-10-01T00:00:00Z", ""] {
+        for bad in [
+            "2018-1-01",
+            "2018-02-30",
+            "2019-02-29",
+            "2018-13-01",
+            "2018-00-10",
+            "2018-10-00",
+            "2018-10-32",
+            "01/10/2018",
+            "2018-10-01T00:00:00Z",
+            "",
+            "+201-10-01",
+            "-201-10-01",
+            " 2018-10-1",
+            "2018-10- 1",
+            "2018/10/01",
+            "2018-10-0١",
+            "２018-10-01",
+        ] {
             assert_eq!(parse_date(bad), None, "{bad}");
+        }
+    }
+
+    /// Every day of years across the whole range, against chrono's own
+    /// reading and writing of the ISO form.
+    #[test]
+    fn reads_and_writes_dates_as_chrono_does() {
+        let mut checked = 0;
+        for year in [
+            0, 1, 9, 10, 99, 100, 999, 1000, 1900, 1999, 2000, 2018, 2024, 2100, 9999,
+        ] {
+            let mut date = NaiveDate::from_ymd_opt(year, 1, 1).unwrap();
+            while chrono::Datelike::year(&date) == year {
+                let text = format_date(date);
+                assert_eq!(text, date.to_string());
+                assert_eq!(parse_date(&text), Some(date), "{text}");
+                assert_eq!(
+                    parse_date(&text),
+                    NaiveDate::parse_from_str(&text, "%Y-%m-%d").ok(),
+                    "{text}"
+                );
+                date = date.succ_opt().unwrap();
+                checked += 1;
+            }
+        }
+        assert!(checked > 5_000);
+        for year in [-1, 10_000, 123_456] {
+            let date = NaiveDate::from_ymd_opt(year, 2, 3).unwrap();
+            assert_eq!(format_date(date), date.to_string());
         }
     }
 
