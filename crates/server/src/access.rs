@@ -129,10 +129,9 @@ fn verify(verifier: &Verifier, headers: &http::HeaderMap) -> Result<Arc<Identity
     verifier.verify(token.trim())
 }
 
-/// The caller's request ID when it is sensible (1–128 visible ASCII
-/// characters), else a fresh one.
-fn request_id(headers: &http::HeaderMap) -> String {
-    callers_request_id(headers).map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+/// The caller's request ID ([`callers_request_id`]), else a fresh one.
+fn request_id(callers: Option<&str>) -> String {
+    callers.map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
 }
 
 /// The caller's request ID, if it sent a sensible one.
@@ -306,7 +305,7 @@ where
         let Some(&limit) = self.control.services.get(service_of(&path)) else {
             // Not a service of this server: what tonic answers for a path
             // it has no route for, said before anything else is checked.
-            let request_id = request_id(request.headers());
+            let request_id = request_id(callers_request_id(request.headers()));
             let status = Status::unimplemented(format!(
                 "{} is not served here; server reflection lists what is",
                 clip(service_of(&path), 200)
@@ -316,16 +315,17 @@ where
         let mut request = request.map(|body| limit_request(body, limit));
         let control = self.control.clone();
         Box::pin(async move {
-            // A read's ID is recorded nowhere: the caller's own is echoed,
-            // none is made up (a fresh one was drawn, formatted and
+            // A command's or a refusal's ID is recorded (`recorded_id`); a
+            // read's is recorded nowhere: the caller's own is echoed, none is
+            // made up (a fresh one was drawn, formatted and
             // Huffman-coded both ways on every read, for nothing).
             let callers_id = callers_request_id(request.headers()).map(str::to_owned);
-            let request_id = || callers_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            let recorded_id = || request_id(callers_id.as_deref());
             let rule = control.rules.get(&path).copied();
             let identity = match control.admit(request.headers(), rule.as_ref(), &path) {
                 Ok(identity) => identity,
                 Err(refusal) => {
-                    let request_id = request_id();
+                    let request_id = recorded_id();
                     // Refusals of known callers are audited: an auditor wants
                     // to see who tried what. Unknown callers are only logged,
                     // or anyone could fill the log.
@@ -345,17 +345,17 @@ where
                 }
             };
             let rule = rule.expect("admitted calls have a rule");
+            if let Some(identity) = &identity {
+                request.extensions_mut().insert(Arc::clone(identity));
+            }
             if rule.kind != Kind::Command {
-                if let Some(identity) = &identity {
-                    request.extensions_mut().insert(Arc::clone(identity));
-                }
                 let response = client_errors_as_client_errors(inner.call(request).await?);
                 return Ok(match &callers_id {
                     Some(id) => with_request_id(response, id),
                     None => response,
                 });
             }
-            let request_id = request_id();
+            let request_id = recorded_id();
             if let Some(limiter) = &control.limiter
                 && let Err(wait) = limiter.take(&limit_key(identity.as_deref(), &request), Instant::now())
             {
@@ -368,9 +368,6 @@ where
                     tonic_types::ErrorDetails::with_retry_info(Some(wait)),
                 );
                 return Ok(answer(status, &request_id));
-            }
-            if let Some(identity) = &identity {
-                request.extensions_mut().insert(Arc::clone(identity));
             }
             // A command's entry is written by the write path, in the
             // transaction of the command serving the call; a call refused
