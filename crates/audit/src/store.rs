@@ -266,7 +266,7 @@ fn head(conn: &mut Conn) -> Result<(i64, String), StorageError> {
 
 fn insert(conn: &mut Conn, entry: &Entry) -> Result<(), StorageError> {
     let record = &entry.record;
-    conn.execute(
+    conn.pipeline(
         "INSERT INTO audit_log (sequence, recorded_at, subject, roles, scope, service_area, method, \
          request_id, trace_id, outcome, previous_hash, hash) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",

@@ -802,7 +802,7 @@ fn apply_batch<H: EventHandler>(
         handler.apply(conn, &fresh)?;
     }
     record_processed(conn, consumer, &records)?;
-    conn.execute(
+    conn.pipeline(
         "UPDATE inbox_consumers SET applied_sequence = $1 WHERE consumer = $2 AND applied_sequence < $1",
         params![last_sequence, consumer],
     )?;
@@ -920,7 +920,7 @@ fn record_processed(conn: &mut Conn, consumer: &str, records: &[Record]) -> Resu
         for (key, outcome, detail, sequence) in chunk {
             values.extend([&consumer as &dyn ToSql, key, outcome, detail, sequence, &now]);
         }
-        conn.execute(&statement, &values)?;
+        conn.pipeline(&statement, &values)?;
     }
     Ok(())
 }
@@ -938,7 +938,7 @@ async fn durable_name(db: &Database, consumer: &str) -> Result<String, StorageEr
         }
         let suffix: u32 = rand::random();
         let name = format!("{}_{suffix:08x}", sanitize(&consumer));
-        conn.execute(
+        conn.pipeline(
             "INSERT INTO inbox_consumers (consumer, durable_name, created_at) VALUES ($1, $2, $3)",
             params![consumer, name, jigi_storage::timestamp::now()],
         )?;

@@ -97,7 +97,7 @@ pub fn add(conn: &mut Conn, events: &[OutgoingEvent]) -> Result<(), StorageError
                 &event.trace.tracestate,
             ]);
         }
-        conn.execute(&statement, &values)?;
+        conn.pipeline(&statement, &values)?;
     }
     Ok(())
 }
@@ -380,7 +380,7 @@ impl OutboxRelay {
                         Placeholders::for_connection(conn).list(chunk.len())
                     );
                     let values: Vec<&dyn ToSql> = chunk.iter().map(|p| p as &dyn ToSql).collect();
-                    conn.execute(&statement, &values)?;
+                    conn.pipeline(&statement, &values)?;
                 }
                 Ok::<_, StorageError>(())
             })

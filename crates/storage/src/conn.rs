@@ -6,16 +6,27 @@
 //! per-statement async driver slow. Statements are prepared once and kept
 //! (SQLite's statement cache; a map of prepared statements on PostgreSQL).
 //!
+//! A PostgreSQL statement is a round trip to the server, and a command's
+//! inserts need no answer: [`Conn::pipeline`] holds them (and `BEGIN`, a
+//! command's `SAVEPOINT`) until the next statement whose answer is awaited,
+//! and sends them all in one write, as tokio-postgres pipelines requests.
+//!
 //! Placeholders are `$1`, `$2`, … on both engines (a `$n` may repeat or
 //! come out of order); statements built with many rows use
 //! [`crate::sql::Placeholders`], which writes `?` for SQLite.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
+
+use futures::future::{LocalBoxFuture, MaybeDone, maybe_done};
+use tokio_postgres::types::Type;
 
 use crate::checkpoint::Checkpointed;
 use crate::error::StorageError;
-use crate::value::{Kind, Row, Stored, ToSql, Value};
+use crate::value::{Kind, Owned, Row, Stored, ToSql, Value};
 
 /// Which database engine is behind a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,8 +58,20 @@ enum Engine {
 }
 
 struct Postgres {
-    client: postgres::Client,
-    statements: HashMap<(String, Vec<Kind>), postgres::Statement>,
+    client: tokio_postgres::Client,
+    /// Drives the connection while the thread waits for an answer (a
+    /// current-thread runtime, as the synchronous `postgres` crate has).
+    runtime: tokio::runtime::Runtime,
+    statements: HashMap<(String, Vec<Kind>), tokio_postgres::Statement>,
+    /// Statements to send ahead of the next one whose answer is awaited.
+    pending: Vec<Pending>,
+}
+
+/// A statement held back to be sent with the next one.
+enum Pending {
+    /// Transaction control, without parameters.
+    Control(String),
+    Execute(tokio_postgres::Statement, Vec<Owned>),
 }
 
 /// Prepared statements kept per PostgreSQL connection; beyond this the
@@ -95,19 +118,17 @@ impl Conn {
 
     /// Connects to PostgreSQL. `reader` connections refuse writes.
     pub(crate) fn postgres(url: &str, reader: bool) -> Result<Conn, StorageError> {
-        let mut config: postgres::Config = url
+        let mut config: tokio_postgres::Config = url
             .parse()
-            .map_err(|err: postgres::Error| StorageError::UnsupportedUrl(format!("{url}: {err}")))?;
+            .map_err(|err: tokio_postgres::Error| StorageError::UnsupportedUrl(format!("{url}: {err}")))?;
         config.connect_timeout(std::time::Duration::from_secs(10));
-        let mut client = config.connect(postgres::NoTls)?;
+        let pg = Postgres::connect(&config)?;
         if reader {
-            client.batch_execute("SET default_transaction_read_only = on")?;
+            pg.runtime
+                .block_on(pg.client.batch_execute("SET default_transaction_read_only = on"))?;
         }
         Ok(Conn {
-            engine: Engine::Postgres(Box::new(Postgres {
-                client,
-                statements: HashMap::new(),
-            })),
+            engine: Engine::Postgres(Box::new(pg)),
             depth: 0,
             first_failure: None,
             raised: Vec::new(),
@@ -140,10 +161,35 @@ impl Conn {
                 let values: Vec<Value<'_>> = params.iter().map(|p| p.to_sql()).collect();
                 let statement = pg.prepare(sql, &values)?;
                 let bound: Vec<PgParam<'_>> = values.iter().map(|v| PgParam(*v)).collect();
-                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = bound.iter().map(|p| p as _).collect();
-                Ok(pg.client.execute(&statement, &refs)?)
+                let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = bound.iter().map(|p| p as _).collect();
+                let Postgres {
+                    runtime,
+                    client,
+                    pending,
+                    ..
+                } = &mut **pg;
+                exchange(runtime, client, pending, client.execute(&statement, &refs))
             }
         }
+    }
+
+    /// Runs a statement whose outcome the command does not look at (an
+    /// insert of new rows, say). On PostgreSQL it is sent with the next
+    /// statement whose answer is awaited (the transaction's commit at the
+    /// latest), many in one round trip; if it fails, that statement fails
+    /// with its error, and so does the command. On SQLite, where a
+    /// statement costs no round trip, it runs at once.
+    pub fn pipeline(&mut self, sql: &str, params: &[&dyn ToSql]) -> Result<(), StorageError> {
+        let outcome = if let Engine::Postgres(pg) = &mut self.engine {
+            let values: Vec<Value<'_>> = params.iter().map(|p| p.to_sql()).collect();
+            pg.prepare(sql, &values).map(|statement| {
+                let owned = values.iter().map(|value| Owned::from(*value)).collect();
+                pg.pending.push(Pending::Execute(statement, owned));
+            })
+        } else {
+            self.execute_inner(sql, params).map(|_| ())
+        };
+        self.note(outcome)
     }
 
     /// Runs a query and calls `each` with every row, without keeping them.
@@ -219,8 +265,14 @@ impl Conn {
                 let values: Vec<Value<'_>> = params.iter().map(|p| p.to_sql()).collect();
                 let statement = pg.prepare(sql, &values)?;
                 let bound: Vec<PgParam<'_>> = values.iter().map(|v| PgParam(*v)).collect();
-                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = bound.iter().map(|p| p as _).collect();
-                let rows = pg.client.query(&statement, &refs)?;
+                let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = bound.iter().map(|p| p as _).collect();
+                let Postgres {
+                    runtime,
+                    client,
+                    pending,
+                    ..
+                } = &mut **pg;
+                let rows = exchange(runtime, client, pending, client.query(&statement, &refs))?;
                 let columns: Arc<[String]> = statement.columns().iter().map(|c| c.name().to_owned()).collect();
                 for row in rows.iter().take(limit) {
                     let mut values = Vec::with_capacity(columns.len());
@@ -283,16 +335,45 @@ impl Conn {
                 .and_then(|mut statement| statement.raw_execute())
                 .map(|_| ())
                 .map_err(StorageError::from),
-            Engine::Postgres(pg) => pg.client.batch_execute(sql).map_err(StorageError::from),
+            Engine::Postgres(pg) => {
+                let Postgres {
+                    runtime,
+                    client,
+                    pending,
+                    ..
+                } = &mut **pg;
+                exchange(runtime, client, pending, client.batch_execute(sql))
+            }
         };
         self.note(outcome)
+    }
+
+    /// Runs a transaction control statement whose answer nothing waits
+    /// for (`BEGIN`, `SAVEPOINT`): on PostgreSQL it goes with the next
+    /// statement, as [`Conn::pipeline`]'s do.
+    fn control_ahead(&mut self, sql: &str) -> Result<(), StorageError> {
+        match &mut self.engine {
+            Engine::Sqlite(_) => self.control(sql),
+            Engine::Postgres(pg) => {
+                pg.pending.push(Pending::Control(sql.to_owned()));
+                Ok(())
+            }
+        }
     }
 
     /// Runs several statements without parameters (migrations).
     pub fn execute_batch(&mut self, sql: &str) -> Result<(), StorageError> {
         let outcome = match &mut self.engine {
             Engine::Sqlite(conn) => conn.execute_batch(sql).map_err(StorageError::from),
-            Engine::Postgres(pg) => pg.client.batch_execute(sql).map_err(StorageError::from),
+            Engine::Postgres(pg) => {
+                let Postgres {
+                    runtime,
+                    client,
+                    pending,
+                    ..
+                } = &mut **pg;
+                exchange(runtime, client, pending, client.batch_execute(sql))
+            }
         };
         self.note(outcome)
     }
@@ -319,13 +400,19 @@ impl Conn {
         let name = format!("jigi_{}", self.depth);
         let raised_before = self.raised.len();
         let outcome = (|| {
-            self.control(&format!("SAVEPOINT {name}"))?;
-            let outcome = work(self);
-            if outcome.is_err() {
-                // What it raised is undone with its writes.
-                self.raised.truncate(raised_before);
-                self.control(&format!("ROLLBACK TO SAVEPOINT {name}"))?;
-            }
+            self.control_ahead(&format!("SAVEPOINT {name}"))?;
+            let outcome = match work(self) {
+                // The release sends what the work pipelined: a failure
+                // there is the work's own.
+                Ok(value) => match self.control(&format!("RELEASE SAVEPOINT {name}")) {
+                    Ok(()) => return Ok(Ok(value)),
+                    Err(err) => Err(E::from(err)),
+                },
+                Err(err) => Err(err),
+            };
+            // What it raised is undone with its writes.
+            self.raised.truncate(raised_before);
+            self.control(&format!("ROLLBACK TO SAVEPOINT {name}"))?;
             self.control(&format!("RELEASE SAVEPOINT {name}"))?;
             Ok::<_, StorageError>(outcome)
         })();
@@ -365,7 +452,7 @@ impl Conn {
         // them after every group).
         match self.engine {
             Engine::Sqlite(_) => self.control("BEGIN IMMEDIATE"),
-            Engine::Postgres(_) => self.control("BEGIN"),
+            Engine::Postgres(_) => self.control_ahead("BEGIN"),
         }
     }
 
@@ -385,7 +472,7 @@ impl Conn {
         self.first_failure = None;
         match self.engine {
             Engine::Sqlite(_) => self.control("BEGIN"),
-            Engine::Postgres(_) => self.control("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
+            Engine::Postgres(_) => self.control_ahead("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
         }
     }
 
@@ -467,6 +554,10 @@ impl Conn {
 
     /// Rolls back whatever is open, ignoring "no transaction".
     pub(crate) fn rollback(&mut self) {
+        // What was held back would be undone at once.
+        if let Engine::Postgres(pg) = &mut self.engine {
+            pg.pending.clear();
+        }
         let _ = self.control("ROLLBACK");
         self.depth = 0;
     }
@@ -544,26 +635,48 @@ impl rusqlite::ToSql for SqliteParam<'_> {
 }
 
 impl Postgres {
+    fn connect(config: &tokio_postgres::Config) -> Result<Postgres, StorageError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|err| {
+                StorageError::Unavailable(format!("cannot start a PostgreSQL connection's runtime: {err}"))
+            })?;
+        let (client, connection) = runtime.block_on(config.connect(tokio_postgres::NoTls))?;
+        runtime.spawn(async move {
+            // The next statement finds the connection closed and fails.
+            if let Err(err) = connection.await {
+                tracing::debug!(error = %err, "PostgreSQL connection ended");
+            }
+        });
+        Ok(Postgres {
+            client,
+            runtime,
+            statements: HashMap::new(),
+            pending: Vec::new(),
+        })
+    }
+
     /// The statement for `sql` with parameters of these kinds, prepared once.
     /// Declaring each parameter's type (rather than letting the server
     /// infer it) lets the server convert, as it would a literal.
-    fn prepare(&mut self, sql: &str, values: &[Value<'_>]) -> Result<postgres::Statement, StorageError> {
+    fn prepare(&mut self, sql: &str, values: &[Value<'_>]) -> Result<tokio_postgres::Statement, StorageError> {
         let kinds: Vec<Kind> = values.iter().map(Value::kind).collect();
         let key = (sql.to_owned(), kinds);
         if let Some(statement) = self.statements.get(&key) {
             return Ok(statement.clone());
         }
-        let types: Vec<postgres::types::Type> = key
+        let types: Vec<Type> = key
             .1
             .iter()
             .map(|kind| match kind {
-                Kind::Int => postgres::types::Type::INT8,
-                Kind::Real => postgres::types::Type::FLOAT8,
-                Kind::Text => postgres::types::Type::TEXT,
-                Kind::Blob => postgres::types::Type::BYTEA,
+                Kind::Int => Type::INT8,
+                Kind::Real => Type::FLOAT8,
+                Kind::Text => Type::TEXT,
+                Kind::Blob => Type::BYTEA,
             })
             .collect();
-        let statement = self.client.prepare_typed(sql, &types)?;
+        let statement = self.runtime.block_on(self.client.prepare_typed(sql, &types))?;
         if self.statements.len() >= POSTGRES_STATEMENTS {
             self.statements.clear();
         }
@@ -575,33 +688,86 @@ impl Postgres {
 #[derive(Debug)]
 struct PgParam<'a>(Value<'a>);
 
-impl postgres::types::ToSql for PgParam<'_> {
+impl tokio_postgres::types::ToSql for PgParam<'_> {
     fn to_sql(
         &self,
-        ty: &postgres::types::Type,
+        ty: &tokio_postgres::types::Type,
         out: &mut bytes::BytesMut,
-    ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+    ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
         match self.0 {
-            Value::Null(_) => Ok(postgres::types::IsNull::Yes),
-            Value::Int(int) => postgres::types::ToSql::to_sql(&int, ty, out),
-            Value::Real(real) => postgres::types::ToSql::to_sql(&real, ty, out),
-            Value::Text(text) => postgres::types::ToSql::to_sql(&text, ty, out),
-            Value::Blob(bytes) => postgres::types::ToSql::to_sql(&bytes, ty, out),
+            Value::Null(_) => Ok(tokio_postgres::types::IsNull::Yes),
+            Value::Int(int) => tokio_postgres::types::ToSql::to_sql(&int, ty, out),
+            Value::Real(real) => tokio_postgres::types::ToSql::to_sql(&real, ty, out),
+            Value::Text(text) => tokio_postgres::types::ToSql::to_sql(&text, ty, out),
+            Value::Blob(bytes) => tokio_postgres::types::ToSql::to_sql(&bytes, ty, out),
         }
     }
 
     // The statement was prepared with this value's own type.
-    fn accepts(_: &postgres::types::Type) -> bool {
+    fn accepts(_: &tokio_postgres::types::Type) -> bool {
         true
     }
 
-    postgres::types::to_sql_checked!();
+    tokio_postgres::types::to_sql_checked!();
+}
+
+/// Sends the `pending` statements and then `last` in one go, in order,
+/// and waits for all their answers: the first failure among them is the
+/// outcome (after a failure, PostgreSQL refuses what follows in the
+/// transaction, so the first is the cause).
+fn exchange<T>(
+    runtime: &tokio::runtime::Runtime,
+    client: &tokio_postgres::Client,
+    pending: &mut Vec<Pending>,
+    last: impl Future<Output = Result<T, tokio_postgres::Error>>,
+) -> Result<T, StorageError> {
+    if pending.is_empty() {
+        return runtime.block_on(last).map_err(StorageError::from);
+    }
+    let ahead = std::mem::take(pending);
+    runtime
+        .block_on(async {
+            // A request goes to the connection when its future is first
+            // polled: polling them in order sends them in order.
+            let mut ahead: Vec<MaybeDone<LocalBoxFuture<'_, Result<(), tokio_postgres::Error>>>> = ahead
+                .iter()
+                .map(|statement| maybe_done(statement.send(client)))
+                .collect();
+            let mut last = std::pin::pin!(maybe_done(last));
+            std::future::poll_fn(|cx| {
+                let mut done = true;
+                for statement in &mut ahead {
+                    done &= Pin::new(statement).poll(cx).is_ready();
+                }
+                done &= last.as_mut().poll(cx).is_ready();
+                if done { Poll::Ready(()) } else { Poll::Pending }
+            })
+            .await;
+            for statement in &mut ahead {
+                Pin::new(statement).take_output().expect("polled until answered")?;
+            }
+            last.as_mut().take_output().expect("polled until answered")
+        })
+        .map_err(StorageError::from)
+}
+
+impl Pending {
+    /// Sends the statement (when first polled) and awaits its answer.
+    fn send<'a>(&'a self, client: &'a tokio_postgres::Client) -> LocalBoxFuture<'a, Result<(), tokio_postgres::Error>> {
+        match self {
+            Pending::Control(sql) => Box::pin(client.batch_execute(sql)),
+            Pending::Execute(statement, params) => Box::pin(async move {
+                let bound: Vec<PgParam<'_>> = params.iter().map(|p| PgParam(p.to_sql())).collect();
+                let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = bound.iter().map(|p| p as _).collect();
+                client.execute(statement, &refs).await.map(|_| ())
+            }),
+        }
+    }
 }
 
 /// A PostgreSQL column as one of the five stored kinds.
-fn postgres_value(row: &postgres::Row, index: usize, ty: &postgres::types::Type) -> Result<Stored, StorageError> {
-    use postgres::types::Type;
-    let decode = |err: postgres::Error| StorageError::Decode(err.to_string());
+fn postgres_value(row: &tokio_postgres::Row, index: usize, ty: &Type) -> Result<Stored, StorageError> {
+    let decode = |err: tokio_postgres::Error| StorageError::Decode(err.to_string());
     Ok(match *ty {
         Type::INT8 => row
             .try_get::<_, Option<i64>>(index)

@@ -378,15 +378,18 @@ impl Database {
         let job: ReadJob = Box::new(move |conn: &mut Conn| {
             let _dispatch = tracing::dispatcher::set_default(&dispatch);
             let _entered = span.enter();
-            let result = match conn.begin_read() {
+            match conn.begin_read() {
                 Ok(()) => {
                     let result = query(conn);
+                    // The caller has its answer while the snapshot ends
+                    // (a round trip on PostgreSQL).
+                    let _ = reply.send(result);
                     conn.rollback();
-                    result
                 }
-                Err(err) => Err(E::from(err)),
-            };
-            let _ = reply.send(result);
+                Err(err) => {
+                    let _ = reply.send(Err(E::from(err)));
+                }
+            }
         });
         let sent = match &*self.shared.readers.lock().expect("reader channel lock") {
             Some(readers) => readers.send(job).is_ok(),

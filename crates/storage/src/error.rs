@@ -97,9 +97,9 @@ impl From<rusqlite::Error> for StorageError {
     }
 }
 
-impl From<postgres::Error> for StorageError {
-    fn from(err: postgres::Error) -> Self {
-        use postgres::error::SqlState;
+impl From<tokio_postgres::Error> for StorageError {
+    fn from(err: tokio_postgres::Error) -> Self {
+        use tokio_postgres::error::SqlState;
         let text = match err.as_db_error() {
             Some(db) => format!("{}: {}", db.code().code(), db.message()),
             None => err.to_string(),

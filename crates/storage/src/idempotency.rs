@@ -162,7 +162,7 @@ where
         Some(_) => Err(E::from(RequestReused(key.request_id.clone()))),
         None => {
             let answer = command(conn)?;
-            conn.execute(
+            conn.pipeline(
                 "INSERT INTO idempotent_requests (scope, request_id, fingerprint, response, created_at) \
                  VALUES ($1, $2, $3, $4, $5)",
                 params![

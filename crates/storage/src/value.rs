@@ -289,6 +289,18 @@ impl Owned {
     }
 }
 
+impl From<Value<'_>> for Owned {
+    fn from(value: Value<'_>) -> Owned {
+        match value {
+            Value::Null(kind) => Owned::Null(kind),
+            Value::Int(int) => Owned::Int(int),
+            Value::Real(real) => Owned::Real(real),
+            Value::Text(text) => Owned::Text(text.to_owned()),
+            Value::Blob(bytes) => Owned::Blob(bytes.to_vec()),
+        }
+    }
+}
+
 impl ToSql for Owned {
     fn to_sql(&self) -> Value<'_> {
         match self {

@@ -105,6 +105,98 @@ async fn commands_waiting_together_commit_together_and_a_refusal_undoes_only_its
     assert_eq!(commits, 2, "100 waiting commands took {} commits", commits - 1);
 }
 
+/// A pipelined statement (on PostgreSQL, sent with the next statement that
+/// needs an answer) fails its own command, and only it, with its own error,
+/// whether the command shares its transaction or has it alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipelined_statement_that_fails_fails_only_its_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path()).await;
+    // Visits 0, 5, 10 … exist: a command that inserts one of them again
+    // breaks the primary key.
+    db.write(|conn| {
+        for id in (0..40i64).step_by(5) {
+            conn.pipeline(
+                "INSERT INTO visits (id, note) VALUES ($1, 'before')",
+                params![id + 1000],
+            )?;
+        }
+        Ok::<_, StorageError>(())
+    })
+    .await
+    .unwrap();
+    let insert_pair = |db: &Database, id: i64| {
+        let db = db.clone();
+        async move {
+            db.write(move |conn| {
+                // An entry first, then the visit: both or neither stay.
+                conn.pipeline(
+                    "INSERT INTO entries (position, who, outcome) VALUES ($1, 'pipelined', 'OK')",
+                    params![id],
+                )?;
+                conn.pipeline("INSERT INTO visits (id, note) VALUES ($1, 'new')", params![id + 1000])?;
+                Ok::<_, Refused>(id)
+            })
+            .await
+        }
+    };
+
+    // Alone in its transaction: the failure comes at the commit.
+    let alone = insert_pair(&db, 5).await;
+    assert!(
+        matches!(alone, Err(Refused::Storage(StorageError::UniqueViolation(_)))),
+        "a duplicate visit, alone: {alone:?}"
+    );
+    assert_eq!(count(&db, "entries").await, 0, "the failed command's entry was undone");
+
+    // Forty commands in one group: every fifth breaks the key.
+    let (inside, release, holder) = hold_writer(&db);
+    tokio::task::spawn_blocking({
+        let inside = inside.clone();
+        move || inside.wait()
+    })
+    .await
+    .unwrap();
+    let commands: Vec<_> = (0..40i64).map(|id| tokio::spawn(insert_pair(&db, id))).collect();
+    jigi_testkit::eventually(Duration::from_secs(10), "40 commands queued", || {
+        let queued = db.queued();
+        async move { (queued == 40).then_some(()) }
+    })
+    .await;
+    tokio::task::spawn_blocking(move || release.wait()).await.unwrap();
+    holder.await.unwrap();
+    let mut failed = Vec::new();
+    for (id, command) in (0..40i64).zip(commands) {
+        match command.await.unwrap() {
+            Ok(answer) => assert_eq!(answer, id),
+            Err(Refused::Storage(StorageError::UniqueViolation(_))) => failed.push(id),
+            Err(other) => panic!("command {id} failed with {other:?}"),
+        }
+    }
+    assert_eq!(failed, (0..40).step_by(5).collect::<Vec<_>>());
+    let entries: Vec<i64> = db
+        .read(|conn| {
+            conn.query("SELECT position FROM entries ORDER BY position", params![])?
+                .iter()
+                .map(|row| row.get(0))
+                .collect::<Result<_, StorageError>>()
+        })
+        .await
+        .unwrap();
+    assert_eq!(entries, (0..40).filter(|id| id % 5 != 0).collect::<Vec<_>>());
+    assert_eq!(count(&db, "visits").await, 40, "eight before, thirty-two added");
+
+    // What a command pipelined, its own later queries see.
+    let seen: i64 = db
+        .write(|conn| {
+            conn.pipeline("INSERT INTO visits (id, note) VALUES ($1, 'seen')", params![2000])?;
+            conn.query_scalar("SELECT COUNT(*) FROM visits WHERE note = 'seen'", params![])
+        })
+        .await
+        .unwrap();
+    assert_eq!(seen, 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_do_not_wait_for_the_writer() {
     let dir = tempfile::tempdir().unwrap();

@@ -10,7 +10,7 @@ use crate::domain::model::Location;
 
 /// Stores a new plan (without tranches or visits).
 pub fn insert_plan(conn: &mut Conn, plan: &Plan) -> Result<(), StorageError> {
-    conn.execute(
+    conn.pipeline(
         "INSERT INTO agr_plans (household_id, region, cercle, commune, village, activity_type, planned_grant, approved_on) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         params![
@@ -28,7 +28,7 @@ pub fn insert_plan(conn: &mut Conn, plan: &Plan) -> Result<(), StorageError> {
 }
 
 pub fn insert_tranche(conn: &mut Conn, household_id: &str, tranche: &Tranche) -> Result<(), StorageError> {
-    conn.execute(
+    conn.pipeline(
         "INSERT INTO agr_tranches (tranche_id, household_id, number, amount, released_on) VALUES ($1, $2, $3, $4, $5)",
         params![
             tranche.tranche_id,
@@ -42,7 +42,7 @@ pub fn insert_tranche(conn: &mut Conn, household_id: &str, tranche: &Tranche) ->
 }
 
 pub fn insert_visit(conn: &mut Conn, household_id: &str, visit: &Visit) -> Result<(), StorageError> {
-    conn.execute(
+    conn.pipeline(
         "INSERT INTO agr_visits (household_id, month, visited_on, stop_reason) VALUES ($1, $2, $3, $4)",
         params![
             household_id,

@@ -16,7 +16,7 @@ const SITE_COLUMNS: &str = "site_id, site_type, region, cercle, commune, status,
     started_on, closed_on, planned_person_days, daily_wage";
 
 pub fn insert_site(conn: &mut Conn, site: &Site) -> Result<(), StorageError> {
-    conn.execute(
+    conn.pipeline(
         &format!("INSERT INTO himo_sites ({SITE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"),
         params![
             site.site_id,
@@ -38,7 +38,7 @@ pub fn insert_site(conn: &mut Conn, site: &Site) -> Result<(), StorageError> {
 
 /// Saves a site's status and dates.
 pub fn update_site(conn: &mut Conn, site: &Site) -> Result<(), StorageError> {
-    conn.execute(
+    conn.pipeline(
         "UPDATE himo_sites SET status = $1, validated_on = $2, started_on = $3, closed_on = $4 WHERE site_id = $5",
         params![
             site.status.code(),
@@ -110,7 +110,7 @@ pub fn insert_worker(
     site_id: &str,
     on: NaiveDate,
 ) -> Result<(), StorageError> {
-    conn.execute(
+    conn.pipeline(
         "INSERT INTO himo_workers (household_id, member_id, site_id, assigned_on) VALUES ($1, $2, $3, $4)",
         params![household_id, member_id, site_id, format_date(on)],
     )?;
@@ -225,7 +225,7 @@ pub fn insert_attendance(
                 &wage,
             ]);
         }
-        conn.execute(&statement, &values)?;
+        conn.pipeline(&statement, &values)?;
     }
     Ok(())
 }
@@ -280,7 +280,7 @@ pub fn close_wage_period(
     lines: &[WageLine],
 ) -> Result<(), StorageError> {
     let period = period.to_string();
-    conn.execute(
+    conn.pipeline(
         "INSERT INTO himo_wage_periods (site_id, period, closed_at) VALUES ($1, $2, $3)",
         params![site_id, period, timestamp::format(closed_at)],
     )?;
@@ -301,7 +301,7 @@ pub fn close_wage_period(
                 &amounts[chunk_index * per_statement + i],
             ]);
         }
-        conn.execute(&statement, &values)?;
+        conn.pipeline(&statement, &values)?;
     }
     Ok(())
 }

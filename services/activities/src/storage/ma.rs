@@ -22,7 +22,7 @@ pub struct SessionRow {
 
 /// Stores a session with its attendance.
 pub fn insert(conn: &mut Conn, session: &SessionRow) -> Result<(), StorageError> {
-    conn.execute(
+    conn.pipeline(
         "INSERT INTO ma_sessions (session_id, region, cercle, commune, village, theme, held_on, facilitator, recorded_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         params![
@@ -65,7 +65,7 @@ pub fn insert(conn: &mut Conn, session: &SessionRow) -> Result<(), StorageError>
                 &groups[at],
             ]);
         }
-        conn.execute(&statement, &values)?;
+        conn.pipeline(&statement, &values)?;
     }
     Ok(())
 }

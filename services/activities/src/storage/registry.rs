@@ -21,7 +21,7 @@ pub fn set_location(
     location: &Location,
     sequence: i64,
 ) -> Result<(), StorageError> {
-    conn.execute(
+    conn.pipeline(
         "INSERT INTO registry_households (household_id, region, cercle, commune, village, sequence) \
          VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (household_id) DO UPDATE SET region = excluded.region, cercle = excluded.cercle, \
@@ -53,7 +53,7 @@ pub fn set_enrolment(
 ) -> Result<(), StorageError> {
     match enrolled_on {
         Some(enrolled_on) => {
-            conn.execute(
+            conn.pipeline(
                 "INSERT INTO registry_enrolments (household_id, component, enrolled_on, exited_on, sequence) \
                  VALUES ($1, $2, $3, NULL, $4) \
                  ON CONFLICT (household_id, component) DO UPDATE SET enrolled_on = excluded.enrolled_on, \
@@ -64,7 +64,7 @@ pub fn set_enrolment(
         }
         None => {
             let exited_on = exited_on.map(format_date);
-            conn.execute(
+            conn.pipeline(
                 "INSERT INTO registry_enrolments (household_id, component, enrolled_on, exited_on, sequence) \
                  VALUES ($1, $2, $3, $3, $4) \
                  ON CONFLICT (household_id, component) DO UPDATE SET exited_on = excluded.exited_on, \
@@ -79,7 +79,7 @@ pub fn set_enrolment(
 
 /// Sets a member's facts, unless a later event already did.
 pub fn set_member(conn: &mut Conn, person: &Person, sequence: i64) -> Result<(), StorageError> {
-    conn.execute(
+    conn.pipeline(
         "INSERT INTO registry_members (member_id, household_id, sex, birth_date, present, sequence) \
          VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (member_id) DO UPDATE SET household_id = excluded.household_id, sex = excluded.sex, \

@@ -125,7 +125,7 @@ pub fn indexed_version(conn: &mut Conn, household_id: &str) -> Result<Option<i64
 /// Replaces a household's keys with a new set.
 pub fn replace_keys(conn: &mut Conn, household: &KeyedHousehold) -> Result<(), StorageError> {
     let now = timestamp::now();
-    conn.execute(
+    conn.pipeline(
         "INSERT INTO linkage_households (household_id, region, version, active, updated_at) \
          VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (household_id) DO UPDATE SET region = excluded.region, version = excluded.version, \
@@ -138,7 +138,7 @@ pub fn replace_keys(conn: &mut Conn, household: &KeyedHousehold) -> Result<(), S
             now.as_str()
         ],
     )?;
-    conn.execute(
+    conn.pipeline(
         "DELETE FROM match_keys WHERE household_id = $1",
         params![household.household_id.as_str()],
     )?;
@@ -153,7 +153,7 @@ pub fn replace_keys(conn: &mut Conn, household: &KeyedHousehold) -> Result<(), S
         for (key, kind) in chunk.iter().zip(&kinds) {
             values.extend([&key.key_id as &dyn ToSql, &key.value, &household.household_id, kind]);
         }
-        conn.execute(&statement, &values)?;
+        conn.pipeline(&statement, &values)?;
     }
     Ok(())
 }
@@ -210,7 +210,7 @@ fn with_double_payments(conn: &mut Conn, mut duplicate: Duplicate) -> Result<Dup
 
 /// Records a new suspicion.
 pub fn insert_duplicate(conn: &mut Conn, duplicate: &Duplicate) -> Result<(), StorageError> {
-    conn.execute(
+    conn.pipeline(
         "INSERT INTO duplicates (duplicate_id, first_household, first_region, second_household, second_region, \
          matched, suspected_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         params![
@@ -228,7 +228,7 @@ pub fn insert_duplicate(conn: &mut Conn, duplicate: &Duplicate) -> Result<(), St
 
 /// Records a resolution.
 pub fn save_resolution(conn: &mut Conn, duplicate_id: &str, resolved: &Resolved) -> Result<(), StorageError> {
-    conn.execute(
+    conn.pipeline(
         "UPDATE duplicates SET resolution = $1, kept_household_id = $2, resolved_at = $3 WHERE duplicate_id = $4",
         params![
             resolved.resolution.code(),
@@ -338,7 +338,7 @@ pub fn record_payment(
     region: &str,
     component: Component,
 ) -> Result<(), StorageError> {
-    conn.execute(
+    conn.pipeline(
         "INSERT INTO payments_seen (household_id, cycle_id, period, region, component) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (household_id, cycle_id) DO NOTHING",
         params![household_id, cycle_id, period, region, component.code()],
@@ -388,7 +388,7 @@ pub fn find_double_payments(conn: &mut Conn, duplicate: &Duplicate) -> Result<Ve
         .collect::<Result<_, StorageError>>()?;
     let now = timestamp::now();
     for double in &found {
-        conn.execute(
+        conn.pipeline(
             "INSERT INTO double_payments (duplicate_id, period, first_payment_id, second_payment_id, found_at) \
              VALUES ($1, $2, $3, $4, $5)",
             params![

@@ -39,7 +39,7 @@ pub fn insert(conn: &mut Conn, transfer: &Transfer) -> Result<bool, StorageError
         return Ok(false);
     }
     for enrolment in &transfer.enrolments {
-        conn.execute(
+        conn.pipeline(
             "INSERT INTO transfer_enrolments (transfer_id, component, enrolled_on, committee_decision, \
              committee_override) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (transfer_id, component) DO NOTHING",
             params![
@@ -63,7 +63,7 @@ pub fn mark_ordered(
     last_period_paid: Option<&str>,
 ) -> Result<(), StorageError> {
     let now = timestamp::now();
-    conn.execute(
+    conn.pipeline(
         "UPDATE transfers SET destination_household = $1, last_period_paid = $2, ordered_at = $3 \
          WHERE transfer_id = $4",
         params![destination_household, last_period_paid, now.as_str(), transfer_id],

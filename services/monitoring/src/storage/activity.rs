@@ -32,7 +32,7 @@ pub struct Activity {
 pub fn record(conn: &mut Conn, heard: &[Heard<'_>], received_at: DateTime<Utc>) -> Result<(), StorageError> {
     let received_at = timestamp::format(received_at);
     for region in heard {
-        conn.execute(
+        conn.pipeline(
             "INSERT INTO region_activity (region, last_event_time, last_received_at, events_received, stream_sequence) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (region) DO UPDATE SET \
              last_event_time = CASE WHEN region_activity.last_event_time < $2 THEN $2 \

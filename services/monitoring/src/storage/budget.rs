@@ -34,7 +34,7 @@ pub fn source_from_number(number: i64) -> Option<FundingSource> {
 
 /// Creates or replaces a line.
 pub fn set_line(conn: &mut Conn, line: &BudgetLine) -> Result<(), StorageError> {
-    conn.execute(
+    conn.pipeline(
         "INSERT INTO budget_lines_by_region (year, component, funding_source, forecast, updated_at, region) \
          VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (year, region, component, funding_source) DO UPDATE SET forecast = $4, updated_at = $5",
@@ -84,7 +84,7 @@ pub fn lines(conn: &mut Conn, year: i32, region: Option<&str>) -> Result<Vec<Bud
 }
 
 pub fn record_expenditure(conn: &mut Conn, id: &str, expenditure: &Expenditure) -> Result<(), StorageError> {
-    conn.execute(
+    conn.pipeline(
         "INSERT INTO expenditures (expenditure_id, year, component, funding_source, amount, spent_on, description, \
          recorded_at, region) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         params![

@@ -305,7 +305,7 @@ fn insert<R: FactRow>(conn: &mut Conn, into: &str, conflict: &str, rows: &[R]) -
         for row in chunk {
             row.values(&mut values);
         }
-        conn.execute(&statement, &values)?;
+        conn.pipeline(&statement, &values)?;
     }
     Ok(())
 }
@@ -324,7 +324,7 @@ pub fn insert_households(conn: &mut Conn, rows: &[NewHousehold<'_>]) -> Result<(
 /// A household not (yet) known is left alone.
 pub fn move_households(conn: &mut Conn, moves: &[(&str, &Place)]) -> Result<(), StorageError> {
     for (household_id, place) in moves {
-        conn.execute(
+        conn.pipeline(
             "UPDATE facts_households SET region = $1, cercle = $2, commune = $3 WHERE household_id = $4",
             params![place.region, place.cercle, place.commune, household_id],
         )?;
@@ -390,7 +390,7 @@ pub fn upsert_cycles(conn: &mut Conn, cycles: &[CycleRow]) -> Result<(), Storage
     for cycle in cycles {
         let (count, amount) = cycle.expected.unwrap_or((0, 0));
         let has_totals = cycle.expected.is_some();
-        conn.execute(
+        conn.pipeline(
             "INSERT INTO facts_cycles (cycle_id, region, period, funding_source, expected_households, \
              expected_amount, status, status_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
              ON CONFLICT (cycle_id) DO UPDATE SET \
@@ -436,7 +436,7 @@ pub fn upsert_rounds(conn: &mut Conn, rounds: &[&RoundRow]) -> Result<(), Storag
         let closing = round.closing.clone().unwrap_or_default();
         let [planned_children, planned_pregnant, planned_lactating] = closing.planned;
         let [reached_children, reached_pregnant, reached_lactating] = closing.reached;
-        conn.execute(
+        conn.pipeline(
             "INSERT INTO facts_rounds (round_id, region, year, number, period, starts_on, ends_on, closed_on, \
              status, status_time, has_control, planned_children, planned_pregnant, planned_lactating, \
              reached_children, reached_pregnant, reached_lactating, reported_grams, stock_on_hand_grams) \
@@ -491,7 +491,7 @@ pub fn upsert_rounds(conn: &mut Conn, rounds: &[&RoundRow]) -> Result<(), Storag
             ],
         )?;
         for commune in &round.communes {
-            conn.execute(
+            conn.pipeline(
                 "INSERT INTO facts_round_communes (round_id, commune) VALUES ($1, $2) \
                  ON CONFLICT (round_id, commune) DO NOTHING",
                 params![round.round_id, commune],

@@ -42,7 +42,7 @@ pub fn insert(conn: &mut Conn, distributions: &[Distribution]) -> Result<(), Sto
                 &recorded_at,
             ]);
         }
-        conn.execute(&statement, &values)?;
+        conn.pipeline(&statement, &values)?;
     }
     Ok(())
 }

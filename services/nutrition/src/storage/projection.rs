@@ -108,7 +108,7 @@ pub fn save_households(conn: &mut Conn, households: &[&HouseholdRow]) -> Result<
                 &h.enrolment_sequence,
             ]);
         }
-        conn.execute(&statement, &values)?;
+        conn.pipeline(&statement, &values)?;
     }
     Ok(())
 }
@@ -141,7 +141,7 @@ pub fn save_members(conn: &mut Conn, people: &[(&Person, i64)]) -> Result<(), St
                 sequence,
             ]);
         }
-        conn.execute(&statement, &values)?;
+        conn.pipeline(&statement, &values)?;
     }
     Ok(())
 }

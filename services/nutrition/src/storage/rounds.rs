@@ -15,7 +15,7 @@ const COLUMNS: &str = "round_id, region, year, number, starts_on, ends_on, child
 
 /// Stores a new round with its communes.
 pub fn insert(conn: &mut Conn, round: &Round) -> Result<(), StorageError> {
-    conn.execute(
+    conn.pipeline(
         &format!("INSERT INTO rounds ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"),
         params![
             round.round_id,
@@ -41,14 +41,14 @@ pub fn insert(conn: &mut Conn, round: &Round) -> Result<(), StorageError> {
         for commune in chunk {
             values.extend([&round.round_id as &dyn ToSql, &commune.commune, &commune.cercle]);
         }
-        conn.execute(&statement, &values)?;
+        conn.pipeline(&statement, &values)?;
     }
     Ok(())
 }
 
 /// Marks a round closed.
 pub fn close(conn: &mut Conn, round_id: &str, closed_on: NaiveDate) -> Result<(), StorageError> {
-    conn.execute(
+    conn.pipeline(
         "UPDATE rounds SET status = $1, closed_on = $2 WHERE round_id = $3",
         params![RoundStatus::Closed.code(), format_date(closed_on), round_id],
     )?;

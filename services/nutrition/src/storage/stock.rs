@@ -14,7 +14,7 @@ use crate::domain::stock::{Lot, Movement};
 const WAREHOUSE_COLUMNS: &str = "warehouse_id, name, region, cercle, commune, registered_at";
 
 pub fn insert_warehouse(conn: &mut Conn, warehouse: &Warehouse) -> Result<(), StorageError> {
-    conn.execute(
+    conn.pipeline(
         &format!("INSERT INTO warehouses ({WAREHOUSE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"),
         params![
             warehouse.warehouse_id,
@@ -124,7 +124,7 @@ pub fn take_from_lot(conn: &mut Conn, warehouse_id: &str, lot_number: &str, gram
 
 /// Adds `grams` to a lot, creating it with its expiry date when new.
 pub fn add_to_lot(conn: &mut Conn, warehouse_id: &str, lot: &Lot, grams: i64) -> Result<(), StorageError> {
-    conn.execute(
+    conn.pipeline(
         "INSERT INTO stock_lots (warehouse_id, lot_number, expires_on, on_hand_grams) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (warehouse_id, lot_number) DO UPDATE SET on_hand_grams = stock_lots.on_hand_grams + excluded.on_hand_grams",
         params![warehouse_id, lot.lot_number, format_date(lot.expires_on), grams],
@@ -162,7 +162,7 @@ pub fn insert_movements(conn: &mut Conn, movements: &[Movement]) -> Result<(), S
                 &recorded_at,
             ]);
         }
-        conn.execute(&statement, &values)?;
+        conn.pipeline(&statement, &values)?;
     }
     Ok(())
 }

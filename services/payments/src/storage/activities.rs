@@ -26,7 +26,7 @@ pub struct ActivityEntitlement {
 /// months on; one HIMO worker, on one site): a second event for the same
 /// is a redelivery and changes nothing.
 pub fn record_activity_entitlement(conn: &mut Conn, owed: &ActivityEntitlement) -> Result<(), StorageError> {
-    conn.execute(
+    conn.pipeline(
         "INSERT INTO activity_entitlements \
          (kind, period, household_id, reference, region, cercle, commune, village, amount) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (kind, period, household_id) DO NOTHING",
@@ -70,7 +70,7 @@ pub fn freeze_activities(
         ),
         params![cycle_id, period, kind.code()],
     )?;
-    conn.execute(
+    conn.pipeline(
         "INSERT INTO cycle_commune_totals (cycle_id, region, cercle, commune, households, amount) \
          SELECT cycle_id, MIN(region), MIN(cercle), commune, COUNT(*), CAST(SUM(amount) AS BIGINT) \
          FROM entitlements WHERE cycle_id = $1 GROUP BY cycle_id, commune",

@@ -126,7 +126,7 @@ pub fn insert_cycle(conn: &mut Conn, c: &Cycle) -> Result<(), StorageError> {
         &row.ended_at,
         &kind,
     ]);
-    conn.execute(
+    conn.pipeline(
         &format!(
             "INSERT INTO payment_cycles ({COLUMNS}) VALUES {}",
             Placeholders::for_connection(conn).rows(1, COLUMN_COUNT)
@@ -142,7 +142,7 @@ pub fn insert_cycle(conn: &mut Conn, c: &Cycle) -> Result<(), StorageError> {
         for commune in chunk {
             values.extend([&c.cycle_id as &dyn ToSql, commune]);
         }
-        conn.execute(&statement, &values)?;
+        conn.pipeline(&statement, &values)?;
     }
     Ok(())
 }
@@ -158,7 +158,7 @@ pub fn update_cycle(conn: &mut Conn, c: &Cycle) -> Result<(), StorageError> {
         &row.ended_at,
         &c.cycle_id,
     ]);
-    conn.execute(
+    conn.pipeline(
         "UPDATE payment_cycles SET status = $1, frozen_count = $2, frozen_amount = $3, control_count = $4, \
          control_amount = $5, paid_count = $6, paid_amount = $7, prepared_by = $8, frozen_by = $9, \
          approved_by = $10, ended_by = $11, cancel_reason = $12, frozen_at = $13, approved_at = $14, \
@@ -280,7 +280,7 @@ pub fn assign_agents(
         for (a, (agent, channel)) in chunk.iter().zip(&codes) {
             values.extend([&cycle_id as &dyn ToSql, &a.commune, agent, channel, &assigned_by, &now]);
         }
-        conn.execute(&statement, &values)?;
+        conn.pipeline(&statement, &values)?;
     }
     Ok(())
 }

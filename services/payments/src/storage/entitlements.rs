@@ -51,7 +51,7 @@ pub fn freeze(
         ),
         params![cycle_id, period.to_string(), amount.francs()],
     )?;
-    conn.execute(
+    conn.pipeline(
         "INSERT INTO cycle_commune_totals (cycle_id, region, cercle, commune, households, amount) \
          SELECT cycle_id, MIN(region), MIN(cercle), commune, COUNT(*), CAST(SUM(amount) AS BIGINT) \
          FROM entitlements WHERE cycle_id = $1 GROUP BY cycle_id, commune",

@@ -55,7 +55,7 @@ pub fn hold(
     other_household_id: &str,
     other_region: &str,
 ) -> Result<(), StorageError> {
-    conn.execute(
+    conn.pipeline(
         "INSERT INTO linkage_holds (household_id, duplicate_id, other_household_id, other_region, suspected_at) \
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (household_id, duplicate_id) DO NOTHING",
         params![
@@ -71,7 +71,7 @@ pub fn hold(
 
 /// Lifts the holds of a resolved duplicate.
 pub fn release(conn: &mut Conn, duplicate_id: &str) -> Result<(), StorageError> {
-    conn.execute(
+    conn.pipeline(
         "DELETE FROM linkage_holds WHERE duplicate_id = $1",
         params![duplicate_id],
     )?;
@@ -87,7 +87,7 @@ pub fn record_cycle_holds(
     period: &str,
     in_scope: &str,
 ) -> Result<Vec<Held>, StorageError> {
-    conn.execute(
+    conn.pipeline(
         &format!(
             "INSERT INTO cycle_holds (cycle_id, household_id, duplicate_id, reason) \
              SELECT $1, h.household_id, MIN(l.duplicate_id), \

@@ -77,7 +77,7 @@ pub fn save_tracked(conn: &mut Conn, households: &[&Tracked]) -> Result<(), Stor
                 &t.location_at,
             ]);
         }
-        conn.execute(&statement, &values)?;
+        conn.pipeline(&statement, &values)?;
     }
     Ok(())
 }

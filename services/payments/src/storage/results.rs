@@ -116,7 +116,7 @@ pub fn record(
                 &recorded_at,
             ]);
         }
-        conn.execute(&statement, &values)?;
+        conn.pipeline(&statement, &values)?;
     }
     for chunk in attempts.chunks(ROWS_PER_INSERT) {
         let statement = format!(
@@ -137,7 +137,7 @@ pub fn record(
                 &recorded_at,
             ]);
         }
-        conn.execute(&statement, &values)?;
+        conn.pipeline(&statement, &values)?;
     }
     // One UPDATE per (status, date, reason): a batch from the field
     // usually holds a handful of these, whatever its size.
@@ -164,7 +164,7 @@ pub fn record(
             let mut values: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() + 4);
             values.extend([&status as &dyn ToSql, &date, &reason, &cycle_id]);
             values.extend(chunk.iter().map(|household| household as &dyn ToSql));
-            conn.execute(&statement, &values)?;
+            conn.pipeline(&statement, &values)?;
         }
     }
     Ok(())

@@ -39,7 +39,7 @@ pub fn record_first_period(
     transfer_id: &str,
     origin_region: &str,
 ) -> Result<(), StorageError> {
-    conn.execute(
+    conn.pipeline(
         "INSERT INTO tm_first_periods (household_id, first_period, transfer_id, origin_region) \
          VALUES ($1, $2, $3, $4) ON CONFLICT (household_id) DO UPDATE SET \
          first_period = excluded.first_period, transfer_id = excluded.transfer_id, \

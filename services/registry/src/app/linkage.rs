@@ -96,7 +96,7 @@ impl Registry {
                         None => {
                             // First run with this set: from the first household
                             // (those registered meanwhile are keyed as they come).
-                            conn.execute(
+                            conn.pipeline(
                                 "INSERT INTO linkage_rekeys (key_set, cursor, done) VALUES ($1, '', 0)",
                                 params![set.as_str()],
                             )?;
@@ -110,7 +110,7 @@ impl Registry {
                     this.add_keyed(conn, &refs)?;
                     let finished = ids.len() < REKEY_BATCH;
                     let last = ids.last().cloned().unwrap_or(cursor);
-                    conn.execute(
+                    conn.pipeline(
                         "UPDATE linkage_rekeys SET cursor = $1, done = $2 WHERE key_set = $3",
                         params![last.as_str(), i64::from(finished), set.as_str()],
                     )?;

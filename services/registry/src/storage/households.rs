@@ -58,7 +58,7 @@ pub fn insert(conn: &mut Conn, households: &[(Household, String)]) -> Result<(),
             row.state(&mut values);
             values.extend([&row.registered_at as &dyn ToSql, &row.updated_at, &row.head_key]);
         }
-        conn.execute(&statement, &values)?;
+        conn.pipeline(&statement, &values)?;
     }
     let members: Vec<(&str, usize, &Member)> = households
         .iter()
@@ -171,7 +171,7 @@ fn insert_members(conn: &mut Conn, members: &[(&str, usize, &Member)]) -> Result
                 &row.status,
             ]);
         }
-        conn.execute(&statement, &values)?;
+        conn.pipeline(&statement, &values)?;
     }
     Ok(())
 }
@@ -224,7 +224,7 @@ pub fn insert_member(
 pub fn update_member(conn: &mut Conn, household_id: &str, member: &Member) -> Result<(), StorageError> {
     conn.changed(HOUSEHOLD_CACHE, household_id);
     let row = MemberRow::new("", 0, member);
-    conn.execute(
+    conn.pipeline(
         "UPDATE members SET given_name = $1, family_name = $2, birth_date = $3, birth_date_estimated = $4, \
          pregnant = $5, lactating = $6, id_card_number = $7, phone = $8, status = $9 WHERE member_id = $10",
         params![
@@ -250,7 +250,7 @@ pub fn update_household(conn: &mut Conn, household: &Household, head_key: &str) 
     let mut values: Vec<&dyn ToSql> = Vec::with_capacity(31);
     row.state(&mut values);
     values.extend([&row.updated_at as &dyn ToSql, &row.head_key, &household.household_id]);
-    conn.execute(
+    conn.pipeline(
         "UPDATE households SET region = $1, cercle = $2, commune = $3, village = $4, roof = $5, wall = $6, floor = $7, \
          radios = $8, televisions = $9, mobile_phones = $10, bicycles = $11, motorcycles = $12, carts = $13, \
          ploughs = $14, solar_panels = $15, cattle = $16, sheep_goats = $17, donkeys = $18, horses = $19, \
@@ -265,7 +265,7 @@ pub fn update_household(conn: &mut Conn, household: &Household, head_key: &str) 
 /// Records a household's participation in a component (insert or replace).
 pub fn save_enrolment(conn: &mut Conn, household_id: &str, enrolment: &Enrolment) -> Result<(), StorageError> {
     conn.changed(HOUSEHOLD_CACHE, household_id);
-    conn.execute(
+    conn.pipeline(
         "INSERT INTO enrolments (household_id, component, status, enrolled_on, exited_on, exit_reason) \
          VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (household_id, component) DO UPDATE SET status = $3, enrolled_on = $4, exited_on = $5, exit_reason = $6",
@@ -283,7 +283,7 @@ pub fn save_enrolment(conn: &mut Conn, household_id: &str, enrolment: &Enrolment
 
 /// Appends to a household's status history.
 pub fn add_history(conn: &mut Conn, household_id: &str, change: &StatusChange) -> Result<(), StorageError> {
-    conn.execute(
+    conn.pipeline(
         "INSERT INTO status_history (household_id, component, status, effective_on, exit_reason, note, recorded_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
         params![

@@ -44,7 +44,7 @@ pub fn record_received(
     outcome: &str,
 ) -> Result<(), StorageError> {
     let now = timestamp::now();
-    conn.execute(
+    conn.pipeline(
         "INSERT INTO transfers_received (transfer_id, origin_region, origin_household_id, household_id, outcome, \
          applied_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (transfer_id) DO NOTHING",
         params![
