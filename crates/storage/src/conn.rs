@@ -144,7 +144,8 @@ impl Conn {
         }
     }
 
-    /// Runs a statement; returns the number of rows it changed.
+    /// Runs a statement; returns the number of rows it changed. A statement
+    /// whose count nothing reads is better sent with [`Conn::pipeline`].
     pub fn execute(&mut self, sql: &str, params: &[&dyn ToSql]) -> Result<u64, StorageError> {
         let outcome = self.execute_inner(sql, params);
         self.note(outcome)

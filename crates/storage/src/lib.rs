@@ -20,6 +20,8 @@
 //! - [`cache`]: read caches the writer keeps exact;
 //! - [`call`]: the call a command serves, logged in its own transaction;
 //! - [`conn`]: one connection to either engine, statements prepared once;
+//!   on PostgreSQL, what a command need not wait for ([`Conn::pipeline`])
+//!   goes with the next statement that needs an answer, in one round trip;
 //! - [`value`]: parameters and row values;
 //! - [`migrate`]: versioned migrations per component (outbox, inbox, service);
 //! - [`idempotency`]: the same request ID returns the same answer;
