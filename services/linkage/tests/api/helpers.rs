@@ -20,7 +20,7 @@ use jigi_proto::registry::{Household, HouseholdDraft, RegisterHouseholdRequest};
 use jigi_registry::domain::linkage::LinkageKey;
 use jigi_registry::sample::HouseholdGenerator;
 use jigi_server::Running;
-use jigi_testkit::{AuthedChannel, TcpProxy, TempDir, TestAccess, connect_as, eventually, sqlite_url};
+use jigi_testkit::{AuthedChannel, TcpProxy, TempDir, TestAccess, connect_as, database_url, eventually, sqlite_url};
 use tokio_util::sync::CancellationToken;
 
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -80,8 +80,19 @@ impl Drop for Country {
 
 impl Country {
     /// A hub, the linkage index on it, and each region's leaf node and
-    /// registry computing match keys with `key_ids`.
+    /// registry computing match keys with `key_ids`; the databases are
+    /// SQLite files, or PostgreSQL's with `JIGI_TEST_POSTGRES`.
     pub async fn start(regions: &[Region], key_ids: &[&str]) -> Country {
+        Country::start_with(regions, key_ids, false).await
+    }
+
+    /// The same, every database a SQLite file under `dir` whatever the
+    /// environment: for a test that searches what is stored, byte by byte.
+    pub async fn start_on_files(regions: &[Region], key_ids: &[&str]) -> Country {
+        Country::start_with(regions, key_ids, true).await
+    }
+
+    async fn start_with(regions: &[Region], key_ids: &[&str], files: bool) -> Country {
         jigi_testkit::init_tracing();
         let dir = tempfile::tempdir().unwrap();
         let passwords = topology::passwords();
@@ -97,13 +108,13 @@ impl Country {
                 .await
                 .unwrap_or_else(|err| panic!("{err}"));
             leaf.wait_linked(WAIT).await.unwrap();
-            let database = sqlite_url(dir.path(), &format!("registry-{region}"));
+            let database = store(dir.path(), &format!("registry-{region}"), files).await;
             let node_shutdown = CancellationToken::new();
             let (registry, client) = start_registry(*region, &leaf, &access, &database, key_ids, &node_shutdown).await;
             let mut config = jigi_payments::Config::local(
                 *region,
                 &leaf.services_url(),
-                &sqlite_url(dir.path(), &format!("payments-{region}")),
+                &store(dir.path(), &format!("payments-{region}"), files).await,
             );
             config.service.nats.jetstream_domain = Some(region.slug().to_owned());
             config.service.serve = access.serve_config();
@@ -137,8 +148,8 @@ impl Country {
                 next: 100_000 * (n as u64 + 1),
             });
         }
-        let mut config =
-            jigi_linkage::Config::local(regions, &hub.url_as("linkage"), &sqlite_url(dir.path(), "linkage"));
+        let database = store(dir.path(), "linkage", files).await;
+        let mut config = jigi_linkage::Config::local(regions, &hub.url_as("linkage"), &database);
         config.region_domains = true;
         config.service.serve = access.serve_config();
         let linkage = jigi_linkage::start(config, shutdown.clone())
@@ -318,6 +329,16 @@ impl RegionNode {
     /// The registry's database file (and its journal), for searching.
     pub fn database_path(&self) -> &str {
         self.database.trim_start_matches("sqlite://")
+    }
+}
+
+/// A test database: a SQLite file in `dir` when `files`, else
+/// [`database_url`]'s choice.
+async fn store(dir: &Path, name: &str, files: bool) -> String {
+    if files {
+        sqlite_url(dir, name)
+    } else {
+        database_url(dir, name).await
     }
 }
 

@@ -39,7 +39,7 @@ async fn planted_identifiers_are_found_in_the_regions_and_nowhere_national() {
         .with_writer(move || writer.clone())
         .finish();
     let _logging = tracing::subscriber::set_default(subscriber);
-    let mut country = Country::start(&[Region::Sikasso, Region::Mopti], &["k1"]).await;
+    let mut country = Country::start_on_files(&[Region::Sikasso, Region::Mopti], &["k1"]).await;
     const CARD: &str = "ML7731905528";
     const GIVEN: &str = "Zanfagoulou";
     const FAMILY: &str = "Kwadjongo";
