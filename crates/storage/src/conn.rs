@@ -63,8 +63,29 @@ struct Postgres {
     /// current-thread runtime, as the synchronous `postgres` crate has).
     runtime: tokio::runtime::Runtime,
     statements: HashMap<(String, Vec<Kind>), tokio_postgres::Statement>,
+    held: Held,
+}
+
+/// What a PostgreSQL connection holds back, and what it knows of its
+/// transaction.
+#[derive(Default)]
+struct Held {
     /// Statements to send ahead of the next one whose answer is awaited.
-    pending: Vec<Pending>,
+    statements: Vec<Pending>,
+    /// Exchanges with the server so far: whether what was held at a
+    /// moment has been sent since.
+    exchanges: u64,
+    /// A statement failed in the open transaction: PostgreSQL refuses
+    /// everything until it rolls back (to a savepoint, or all of it), and
+    /// would answer its COMMIT with a rollback, not an error.
+    aborted: bool,
+}
+
+/// Where a command's savepoint stands in what is held ([`Conn::mark`]).
+#[derive(Clone, Copy)]
+struct Mark {
+    exchanges: u64,
+    held: usize,
 }
 
 /// A statement held back to be sent with the next one.
@@ -164,12 +185,9 @@ impl Conn {
                 let bound: Vec<PgParam<'_>> = values.iter().map(|v| PgParam(*v)).collect();
                 let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = bound.iter().map(|p| p as _).collect();
                 let Postgres {
-                    runtime,
-                    client,
-                    pending,
-                    ..
+                    runtime, client, held, ..
                 } = &mut **pg;
-                exchange(runtime, client, pending, client.execute(&statement, &refs))
+                exchange(runtime, client, held, client.execute(&statement, &refs))
             }
         }
     }
@@ -185,7 +203,7 @@ impl Conn {
             let values: Vec<Value<'_>> = params.iter().map(|p| p.to_sql()).collect();
             pg.prepare(sql, &values).map(|statement| {
                 let owned = values.iter().map(|value| Owned::from(*value)).collect();
-                pg.pending.push(Pending::Execute(statement, owned));
+                pg.held.statements.push(Pending::Execute(statement, owned));
             })
         } else {
             self.execute_inner(sql, params).map(|_| ())
@@ -268,12 +286,9 @@ impl Conn {
                 let bound: Vec<PgParam<'_>> = values.iter().map(|v| PgParam(*v)).collect();
                 let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = bound.iter().map(|p| p as _).collect();
                 let Postgres {
-                    runtime,
-                    client,
-                    pending,
-                    ..
+                    runtime, client, held, ..
                 } = &mut **pg;
-                let rows = exchange(runtime, client, pending, client.query(&statement, &refs))?;
+                let rows = exchange(runtime, client, held, client.query(&statement, &refs))?;
                 let columns: Arc<[String]> = statement.columns().iter().map(|c| c.name().to_owned()).collect();
                 for row in rows.iter().take(limit) {
                     let mut values = Vec::with_capacity(columns.len());
@@ -338,12 +353,9 @@ impl Conn {
                 .map_err(StorageError::from),
             Engine::Postgres(pg) => {
                 let Postgres {
-                    runtime,
-                    client,
-                    pending,
-                    ..
+                    runtime, client, held, ..
                 } = &mut **pg;
-                exchange(runtime, client, pending, client.batch_execute(sql))
+                exchange(runtime, client, held, client.batch_execute(sql))
             }
         };
         self.note(outcome)
@@ -356,7 +368,7 @@ impl Conn {
         match &mut self.engine {
             Engine::Sqlite(_) => self.control(sql),
             Engine::Postgres(pg) => {
-                pg.pending.push(Pending::Control(sql.to_owned()));
+                pg.held.statements.push(Pending::Control(sql.to_owned()));
                 Ok(())
             }
         }
@@ -368,12 +380,9 @@ impl Conn {
             Engine::Sqlite(conn) => conn.execute_batch(sql).map_err(StorageError::from),
             Engine::Postgres(pg) => {
                 let Postgres {
-                    runtime,
-                    client,
-                    pending,
-                    ..
+                    runtime, client, held, ..
                 } = &mut **pg;
-                exchange(runtime, client, pending, client.batch_execute(sql))
+                exchange(runtime, client, held, client.batch_execute(sql))
             }
         };
         self.note(outcome)
@@ -401,6 +410,7 @@ impl Conn {
         let name = format!("jigi_{}", self.depth);
         let raised_before = self.raised.len();
         let outcome = (|| {
+            let mark = self.mark();
             self.control_ahead(&format!("SAVEPOINT {name}"))?;
             let outcome = match work(self) {
                 // The release sends what the work pipelined: a failure
@@ -413,7 +423,14 @@ impl Conn {
             };
             // What it raised is undone with its writes.
             self.raised.truncate(raised_before);
+            // What it pipelined and is still held would be undone: it is
+            // never sent (its failure would hide the work's own), nor,
+            // when the savepoint itself is still held, anything at all.
+            if self.discard_since(mark) {
+                return Ok(outcome);
+            }
             self.control(&format!("ROLLBACK TO SAVEPOINT {name}"))?;
+            self.set_aborted(false);
             self.control(&format!("RELEASE SAVEPOINT {name}"))?;
             Ok::<_, StorageError>(outcome)
         })();
@@ -424,11 +441,48 @@ impl Conn {
     /// Whether a transaction is open. SQLite rolls a transaction back on
     /// its own after some errors (a full disk, an I/O error); what follows
     /// would then commit statement by statement, so the writer checks.
+    /// PostgreSQL never leaves one on its own, but after a failure not
+    /// undone by a savepoint it only waits to be rolled back.
     pub(crate) fn in_transaction(&self) -> bool {
         match &self.engine {
             Engine::Sqlite(conn) => !conn.is_autocommit(),
-            // PostgreSQL never leaves a transaction on its own.
-            Engine::Postgres(_) => true,
+            Engine::Postgres(pg) => !pg.held.aborted,
+        }
+    }
+
+    /// Where what is held stands now, before a savepoint.
+    fn mark(&self) -> Option<Mark> {
+        match &self.engine {
+            Engine::Sqlite(_) => None,
+            Engine::Postgres(pg) => Some(Mark {
+                exchanges: pg.held.exchanges,
+                held: pg.held.statements.len(),
+            }),
+        }
+    }
+
+    /// Drops what was held since `mark` (a failed command's statements).
+    /// True when nothing since `mark` reached the server, so that there
+    /// is nothing to roll back there.
+    fn discard_since(&mut self, mark: Option<Mark>) -> bool {
+        match (&mut self.engine, mark) {
+            (Engine::Postgres(pg), Some(mark)) => {
+                if pg.held.exchanges == mark.exchanges {
+                    pg.held.statements.truncate(mark.held);
+                    true
+                } else {
+                    // Sent since the mark: all that is held came after it.
+                    pg.held.statements.clear();
+                    false
+                }
+            }
+            _ => false,
+        }
+    }
+
+    fn set_aborted(&mut self, aborted: bool) {
+        if let Engine::Postgres(pg) = &mut self.engine {
+            pg.held.aborted = aborted;
         }
     }
 
@@ -447,6 +501,7 @@ impl Conn {
     pub(crate) fn begin_write(&mut self) -> Result<(), StorageError> {
         self.end_leftover();
         self.first_failure = None;
+        self.set_aborted(false);
         self.raised.clear();
         // Not the changed keys: a refused command, whose transaction
         // restarts here, still has its keys dropped (the writer takes
@@ -471,6 +526,7 @@ impl Conn {
     pub(crate) fn begin_read(&mut self) -> Result<(), StorageError> {
         self.end_leftover();
         self.first_failure = None;
+        self.set_aborted(false);
         match self.engine {
             Engine::Sqlite(_) => self.control("BEGIN"),
             Engine::Postgres(_) => self.control_ahead("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
@@ -478,6 +534,12 @@ impl Conn {
     }
 
     pub(crate) fn commit(&mut self) -> Result<(), StorageError> {
+        if !self.in_transaction() && self.backend() == Backend::Postgres {
+            // Its COMMIT would roll back and answer as if it had committed.
+            return Err(self.first_failure().unwrap_or_else(|| {
+                StorageError::Unavailable("the transaction was lost to an earlier failure".into())
+            }));
+        }
         self.control("COMMIT")
     }
 
@@ -557,9 +619,10 @@ impl Conn {
     pub(crate) fn rollback(&mut self) {
         // What was held back would be undone at once.
         if let Engine::Postgres(pg) = &mut self.engine {
-            pg.pending.clear();
+            pg.held.statements.clear();
         }
         let _ = self.control("ROLLBACK");
+        self.set_aborted(false);
         self.depth = 0;
     }
 
@@ -654,7 +717,7 @@ impl Postgres {
             client,
             runtime,
             statements: HashMap::new(),
-            pending: Vec::new(),
+            held: Held::default(),
         })
     }
 
@@ -678,6 +741,14 @@ impl Postgres {
             })
             .collect();
         let statement = self.runtime.block_on(self.client.prepare_typed(sql, &types))?;
+        // The server infers the type of a `$n` beyond those given.
+        if statement.params().len() != values.len() {
+            return Err(StorageError::Sql(format!(
+                "the statement uses {} parameters but {} were given",
+                statement.params().len(),
+                values.len()
+            )));
+        }
         if self.statements.len() >= POSTGRES_STATEMENTS {
             self.statements.clear();
         }
@@ -712,44 +783,58 @@ impl tokio_postgres::types::ToSql for PgParam<'_> {
     tokio_postgres::types::to_sql_checked!();
 }
 
-/// Sends the `pending` statements and then `last` in one go, in order,
-/// and waits for all their answers: the first failure among them is the
+/// Sends the held statements and then `last` in one go, in order, and
+/// waits for all their answers: the first failure among them is the
 /// outcome (after a failure, PostgreSQL refuses what follows in the
-/// transaction, so the first is the cause).
+/// transaction, so the first is the cause), and leaves the transaction
+/// aborted.
 fn exchange<T>(
     runtime: &tokio::runtime::Runtime,
     client: &tokio_postgres::Client,
-    pending: &mut Vec<Pending>,
+    held: &mut Held,
     last: impl Future<Output = Result<T, tokio_postgres::Error>>,
 ) -> Result<T, StorageError> {
-    if pending.is_empty() {
-        return runtime.block_on(last).map_err(StorageError::from);
-    }
-    let ahead = std::mem::take(pending);
-    runtime
-        .block_on(async {
-            // A request goes to the connection when its future is first
-            // polled: polling them in order sends them in order.
+    held.exchanges += 1;
+    let ahead = std::mem::take(&mut held.statements);
+    let outcome = if ahead.is_empty() {
+        runtime.block_on(last)
+    } else {
+        runtime.block_on(async {
             let mut ahead: Vec<MaybeDone<LocalBoxFuture<'_, Result<(), tokio_postgres::Error>>>> = ahead
                 .iter()
                 .map(|statement| maybe_done(statement.send(client)))
                 .collect();
             let mut last = std::pin::pin!(maybe_done(last));
+            // A request goes to the connection when its future is first
+            // polled: polling them once, in order, sends them in order.
             std::future::poll_fn(|cx| {
-                let mut done = true;
                 for statement in &mut ahead {
-                    done &= Pin::new(statement).poll(cx).is_ready();
+                    let _ = Pin::new(statement).poll(cx);
                 }
-                done &= last.as_mut().poll(cx).is_ready();
-                if done { Poll::Ready(()) } else { Poll::Pending }
+                let _ = last.as_mut().poll(cx);
+                Poll::Ready(())
             })
             .await;
+            // The answers come back in the same order.
+            let mut first_failure = None;
             for statement in &mut ahead {
-                Pin::new(statement).take_output().expect("polled until answered")?;
+                (&mut *statement).await;
+                if let Err(err) = Pin::new(statement).take_output().expect("awaited") {
+                    first_failure.get_or_insert(err);
+                }
             }
-            last.as_mut().take_output().expect("polled until answered")
+            last.as_mut().await;
+            let last = last.as_mut().take_output().expect("awaited");
+            match first_failure {
+                Some(err) => Err(err),
+                None => last,
+            }
         })
-        .map_err(StorageError::from)
+    };
+    if outcome.is_err() {
+        held.aborted = true;
+    }
+    outcome.map_err(StorageError::from)
 }
 
 impl Pending {

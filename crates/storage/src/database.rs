@@ -577,9 +577,17 @@ where
     if result.is_err() {
         appended = false;
     }
-    // A refusal is logged too, after its writes were undone.
+    // A refusal is logged too, after its writes were undone: in a group,
+    // in a savepoint of its own, so that an entry that cannot be written
+    // fails this command only (on PostgreSQL its failure would otherwise
+    // surface with the next command's statements).
     if let (Err(refusal), Some((log, call))) = (&result, logging) {
-        match log.append(conn, call, refusal.outcome()) {
+        let appended_refusal = if alone {
+            log.append(conn, call, refusal.outcome())
+        } else {
+            conn.isolated(|conn| log.append(conn, call, refusal.outcome()))
+        };
+        match appended_refusal {
             Ok(()) => appended = true,
             Err(err) => result = Err(E::from(err)),
         }
@@ -746,13 +754,16 @@ fn commit_group(conn: &mut Conn, group: Vec<Box<dyn Job>>, state: &WriterState) 
         log.ended(commit.is_ok());
     }
     // A command refused for a full disk fails alone (SQLite need not lose
-    // the transaction for it), yet writing is failing all the same.
+    // the transaction for it), yet writing is failing all the same. A
+    // commit refused for what a command wrote (on PostgreSQL, a pipelined
+    // statement's constraint) says nothing of the database.
     let failing = match &commit {
         Ok(()) => conn
             .first_failure()
             .filter(StorageError::is_transient)
             .map_or(Ok(()), Err),
-        Err(err) => Err(err.clone()),
+        Err(err) if err.is_transient() => Err(err.clone()),
+        Err(_) => Ok(()),
     };
     // Health and the commit count first: a caller that hears its answer
     // and looks sees the state its command left.

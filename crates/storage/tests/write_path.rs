@@ -148,6 +148,11 @@ async fn a_pipelined_statement_that_fails_fails_only_its_command() {
         "a duplicate visit, alone: {alone:?}"
     );
     assert_eq!(count(&db, "entries").await, 0, "the failed command's entry was undone");
+    let health = db.health();
+    assert!(
+        health.writable && health.failing.is_none(),
+        "a command's own constraint says nothing of the database: {health:?}"
+    );
 
     // Forty commands in one group: every fifth breaks the key.
     let (inside, release, holder) = hold_writer(&db);
@@ -246,6 +251,9 @@ async fn placeholders_bind_by_number_and_mismatches_are_refused() {
 #[derive(Default)]
 struct TestLog {
     fail_for: Mutex<Option<String>>,
+    /// This caller's entries take position 1 again: the database refuses
+    /// them (on PostgreSQL, when the pipelined insert is sent).
+    clash_for: Mutex<Option<String>>,
     ended: AtomicUsize,
 }
 
@@ -255,17 +263,110 @@ impl CommandLog for TestLog {
         if self.fail_for.lock().unwrap().as_deref() == Some(who.as_str()) {
             return Err(StorageError::Sql("the log refused".into()));
         }
-        let next: i64 = conn.query_scalar("SELECT COALESCE(MAX(position), 0) + 1 FROM entries", params![])?;
-        conn.execute(
+        let mut next: i64 = conn.query_scalar("SELECT COALESCE(MAX(position), 0) + 1 FROM entries", params![])?;
+        if self.clash_for.lock().unwrap().as_deref() == Some(who.as_str()) {
+            next = 1;
+        }
+        conn.pipeline(
             "INSERT INTO entries (position, who, outcome) VALUES ($1, $2, $3)",
             params![next, who, outcome],
-        )?;
-        Ok(())
+        )
     }
 
     fn ended(&self, _committed: bool) {
         self.ended.fetch_add(1, Ordering::SeqCst);
     }
+}
+
+/// In one group: a refusal whose entry the database refuses fails that
+/// command alone, and a refusal after a pipelined write that would have
+/// failed is heard as the refusal, its write never sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_fails_alone_in_its_group_whatever_it_left_pipelined() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path()).await;
+    let log = Arc::new(TestLog::default());
+    db.set_command_log(log.clone()).unwrap();
+    // Entry 1 and visit 1 exist.
+    Call::new("first".to_owned())
+        .scope(db.write(|conn| {
+            conn.pipeline("INSERT INTO visits (id, note) VALUES (1, 'first')", params![])?;
+            Ok::<_, Refused>(())
+        }))
+        .await
+        .unwrap();
+    *log.clash_for.lock().unwrap() = Some("clash".into());
+
+    let (inside, release, holder) = hold_writer(&db);
+    tokio::task::spawn_blocking({
+        let inside = inside.clone();
+        move || inside.wait()
+    })
+    .await
+    .unwrap();
+    // In this order: a success, a refusal whose entry clashes, a refusal
+    // that pipelined a duplicate visit first, another success.
+    let mut commands = Vec::new();
+    for (n, who) in ["kept-1", "clash", "duplicate", "kept-2"].into_iter().enumerate() {
+        let writer = db.clone();
+        commands.push(tokio::spawn(Call::new(who.to_owned()).scope(async move {
+            writer
+                .write(move |conn| match who {
+                    "clash" => Err(Refused::Rule),
+                    "duplicate" => {
+                        // SQLite refuses it at once; PostgreSQL would when sent.
+                        let _ = conn.pipeline("INSERT INTO visits (id, note) VALUES (1, 'again')", params![]);
+                        Err(Refused::Rule)
+                    }
+                    _ => {
+                        conn.pipeline(
+                            "INSERT INTO visits (id, note) VALUES ($1, $2)",
+                            params![100 + n as i64, who],
+                        )?;
+                        Ok(())
+                    }
+                })
+                .await
+        })));
+        jigi_testkit::eventually(Duration::from_secs(10), "the command queued", || {
+            let queued = db.queued();
+            async move { (queued == n + 1).then_some(()) }
+        })
+        .await;
+    }
+    tokio::task::spawn_blocking(move || release.wait()).await.unwrap();
+    holder.await.unwrap();
+    let outcomes: Vec<_> = futures::future::join_all(commands).await;
+    let outcomes: Vec<_> = outcomes.into_iter().map(|o| o.unwrap()).collect();
+    assert!(matches!(outcomes[0], Ok(())), "{:?}", outcomes[0]);
+    assert!(
+        matches!(outcomes[1], Err(Refused::Storage(StorageError::UniqueViolation(_)))),
+        "a refusal whose entry cannot be written: {:?}",
+        outcomes[1]
+    );
+    assert!(matches!(outcomes[2], Err(Refused::Rule)), "{:?}", outcomes[2]);
+    assert!(matches!(outcomes[3], Ok(())), "{:?}", outcomes[3]);
+    let rows = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            db.read(move |conn| {
+                conn.query(sql, params![])?
+                    .iter()
+                    .map(|row| row.get(0))
+                    .collect::<Result<Vec<String>, StorageError>>()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(
+        rows("SELECT note FROM visits ORDER BY id").await,
+        ["first", "kept-1", "kept-2"]
+    );
+    assert_eq!(
+        rows("SELECT who FROM entries ORDER BY position").await,
+        ["first", "kept-1", "duplicate", "kept-2"]
+    );
 }
 
 #[tokio::test]
