@@ -27,6 +27,18 @@ async fn count(db: &Database, table: &'static str) -> i64 {
         .unwrap()
 }
 
+/// The first column of every row `sql` returns.
+async fn column<T: jigi_storage::FromSql + Send + 'static>(db: &Database, sql: &'static str) -> Vec<T> {
+    db.read(move |conn| {
+        conn.query(sql, params![])?
+            .iter()
+            .map(|row| row.get(0))
+            .collect::<Result<Vec<T>, StorageError>>()
+    })
+    .await
+    .unwrap()
+}
+
 #[derive(Debug, thiserror::Error)]
 enum Refused {
     #[error("refused")]
@@ -179,15 +191,7 @@ async fn a_pipelined_statement_that_fails_fails_only_its_command() {
         }
     }
     assert_eq!(failed, (0..40).step_by(5).collect::<Vec<_>>());
-    let entries: Vec<i64> = db
-        .read(|conn| {
-            conn.query("SELECT position FROM entries ORDER BY position", params![])?
-                .iter()
-                .map(|row| row.get(0))
-                .collect::<Result<_, StorageError>>()
-        })
-        .await
-        .unwrap();
+    let entries: Vec<i64> = column(&db, "SELECT position FROM entries ORDER BY position").await;
     assert_eq!(entries, (0..40).filter(|id| id % 5 != 0).collect::<Vec<_>>());
     assert_eq!(count(&db, "visits").await, 40, "eight before, thirty-two added");
 
@@ -346,25 +350,12 @@ async fn a_refusal_fails_alone_in_its_group_whatever_it_left_pipelined() {
     );
     assert!(matches!(outcomes[2], Err(Refused::Rule)), "{:?}", outcomes[2]);
     assert!(matches!(outcomes[3], Ok(())), "{:?}", outcomes[3]);
-    let rows = |sql: &'static str| {
-        let db = db.clone();
-        async move {
-            db.read(move |conn| {
-                conn.query(sql, params![])?
-                    .iter()
-                    .map(|row| row.get(0))
-                    .collect::<Result<Vec<String>, StorageError>>()
-            })
-            .await
-            .unwrap()
-        }
-    };
     assert_eq!(
-        rows("SELECT note FROM visits ORDER BY id").await,
+        column::<String>(&db, "SELECT note FROM visits ORDER BY id").await,
         ["first", "kept-1", "kept-2"]
     );
     assert_eq!(
-        rows("SELECT who FROM entries ORDER BY position").await,
+        column::<String>(&db, "SELECT who FROM entries ORDER BY position").await,
         ["first", "kept-1", "duplicate", "kept-2"]
     );
 }
@@ -425,15 +416,7 @@ async fn a_call_is_logged_in_its_commands_transaction_or_the_command_fails() {
         Err(Refused::Storage(_))
     ));
     assert!(!unlogged.is_logged());
-    let visits: Vec<i64> = db
-        .read(|conn| {
-            conn.query("SELECT id FROM visits ORDER BY id", params![])?
-                .iter()
-                .map(|row| row.get(0))
-                .collect::<Result<_, StorageError>>()
-        })
-        .await
-        .unwrap();
+    let visits: Vec<i64> = column(&db, "SELECT id FROM visits ORDER BY id").await;
     assert_eq!(visits, [1, 2]);
     assert!(log.ended.load(Ordering::SeqCst) >= 4);
 }
